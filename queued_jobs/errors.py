@@ -1,0 +1,141 @@
+"""Every error queued-jobs raises on purpose.
+
+One root, one name per condition. Adapters translate storage errors into these, so
+callers never import ``azure.core`` or ``sqlite3`` to handle them::
+
+    QueuedJobsError
+    ├── ConfigurationError            settings that cannot work
+    ├── InvalidInput (ValueError)     bad input, refused before anything is stored
+    │   ├── InvalidKey                a key the store cannot hold (characters, length)
+    │   ├── PayloadTooLarge           request/result/custom data over a limit
+    │   ├── MessageTooLarge           a queue message over the 64 KiB encoded limit
+    │   └── InvalidDelay              a delay/visibility/TTL outside what the queue allows
+    ├── InvalidTransition             a status change the transition table forbids
+    ├── JobNotFound (KeyError-free)   no job with that id
+    ├── JobAlreadyExists              a job with that id is already stored
+    ├── DuplicateJob                  a unique key held by another job
+    ├── ConcurrencyConflict           the job changed since it was read (ETag/version)
+    ├── LeaseLost                     a queue message lease that is no longer ours
+    └── StorageError                  the store failed in a way the caller can't fix
+        └── StorageUnavailable        could not reach the store (retry later)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConcurrencyConflict",
+    "ConfigurationError",
+    "DuplicateJob",
+    "InvalidDelay",
+    "InvalidInput",
+    "InvalidKey",
+    "InvalidTransition",
+    "JobAlreadyExists",
+    "JobNotFound",
+    "LeaseLost",
+    "MessageTooLarge",
+    "PayloadTooLarge",
+    "QueuedJobsError",
+    "StorageError",
+    "StorageUnavailable",
+]
+
+
+class QueuedJobsError(Exception):
+    """Root of every error raised by queued-jobs."""
+
+
+class ConfigurationError(QueuedJobsError):
+    """Settings or connection details that cannot work."""
+
+
+class InvalidInput(QueuedJobsError, ValueError):
+    """Input refused before anything was stored or sent."""
+
+
+class InvalidKey(InvalidInput):
+    """A value used as a storage key has characters or a length the store cannot hold."""
+
+
+class PayloadTooLarge(InvalidInput):
+    """A request, result or custom-data payload is larger than the configured maximum."""
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        self.what = what
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"{what} is {size:,} bytes serialized; the limit is {limit:,} bytes. "
+            "Store large inputs elsewhere (a blob, a file) and pass a reference instead."
+        )
+
+
+class MessageTooLarge(InvalidInput):
+    """A queue message body is over the 64 KiB limit once base64-encoded."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"queue message body is {size:,} bytes; at most {limit:,} bytes fit in a queue "
+            "message once base64-encoded (64 KiB)"
+        )
+
+
+class InvalidDelay(InvalidInput):
+    """A delay, visibility timeout or time-to-live the queue does not allow."""
+
+
+class InvalidTransition(QueuedJobsError):
+    """A job status change that the transition table forbids."""
+
+    def __init__(self, job_id: str, current: str, target: str) -> None:
+        self.job_id = job_id
+        self.current = current
+        self.target = target
+        super().__init__(f"job {job_id}: cannot go from {current} to {target}")
+
+
+class JobNotFound(QueuedJobsError):
+    """No job with that id is stored."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"no job with id {job_id!r}")
+
+
+class JobAlreadyExists(QueuedJobsError):
+    """A job with that id is already stored."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"a job with id {job_id!r} is already stored")
+
+
+class DuplicateJob(QueuedJobsError):
+    """The unique key is held by another job; ``existing_job_id`` names the holder."""
+
+    def __init__(self, unique_key: str, existing_job_id: str) -> None:
+        self.unique_key = unique_key
+        self.existing_job_id = existing_job_id
+        super().__init__(f"unique key {unique_key!r} is held by job {existing_job_id}")
+
+
+class ConcurrencyConflict(QueuedJobsError):
+    """The job was changed by someone else since it was read; re-read and decide again."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"job {job_id} was changed by someone else since it was read")
+
+
+class LeaseLost(QueuedJobsError):
+    """The message lease (pop receipt) is no longer ours: it expired or the message is gone."""
+
+
+class StorageError(QueuedJobsError):
+    """The store failed; the message carries the store's own explanation."""
+
+
+class StorageUnavailable(StorageError):
+    """The store could not be reached; nothing was changed as far as we know. Retry later."""

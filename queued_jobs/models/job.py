@@ -1,0 +1,245 @@
+"""The job record (:class:`QueuedJob`) and the records that hang off it."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import traceback as _traceback
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    model_validator,
+)
+
+from .._names import queue_name_problem
+from ..clock import utcnow
+from .status import AttemptOutcome, JobStatus, check_transition
+
+__all__ = [
+    "OWNER_SHARDS",
+    "Attempt",
+    "JobError",
+    "Priority",
+    "Progress",
+    "QueuedJob",
+    "new_job_id",
+    "owner_shard",
+]
+
+#: Owners are spread over this many shards; a job id ends with its owner's shard digit.
+OWNER_SHARDS = 16
+_TRACEBACK_LIMIT = 16_000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_JOB_TYPE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
+_JOB_ID = re.compile(r"^[0-9a-f]{29}$")
+
+
+def owner_shard(owner: str) -> int:
+    """The shard (0-15) an owner's jobs live in; stable across processes and versions."""
+    return hashlib.blake2b(owner.encode("utf-8"), digest_size=1).digest()[0] % OWNER_SHARDS
+
+
+def new_job_id(owner: str, *, now: datetime | None = None) -> str:
+    """A new job id: 29 lowercase hex digits.
+
+    12 digits of milliseconds since the epoch (ids sort by creation time), 16 random
+    digits, and the owner's shard digit, so that a store can find a job from its id
+    alone and still keep an owner's jobs together.
+    """
+    moment = now or utcnow()
+    millis = int(moment.timestamp() * 1000)
+    return f"{millis:012x}{secrets.token_hex(8)}{owner_shard(owner):x}"
+
+
+def _text(what: str, max_len: int) -> AfterValidator:
+    def check(value: str) -> str:
+        if not value:
+            raise ValueError(f"{what} must not be empty")
+        if len(value) > max_len:
+            raise ValueError(f"{what} is {len(value)} characters; at most {max_len} allowed")
+        if _CONTROL.search(value):
+            raise ValueError(f"{what} must not contain control characters")
+        return value
+
+    return AfterValidator(check)
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware (use UTC)")
+    return value.astimezone(UTC)
+
+
+def _queue_name(value: str) -> str:
+    problem = queue_name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _job_type(value: str) -> str:
+    if not _JOB_TYPE.match(value):
+        raise ValueError(
+            f"job type {value!r} is not valid: use letters, digits, '_', '.', ':' and '-', "
+            "starting with a letter or '_'"
+        )
+    return value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+Owner = Annotated[str, _text("owner", 256)]
+UniqueKey = Annotated[str, _text("unique key", 512)]
+ShortText = Annotated[str, _text("value", 256)]
+Tag = Annotated[str, _text("tag", 64)]
+QueueName = Annotated[str, AfterValidator(_queue_name)]
+JobType = Annotated[str, Field(max_length=256), AfterValidator(_job_type)]
+
+
+class Priority(StrEnum):
+    """A priority band; each band has its own queue."""
+
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class JobError(BaseModel):
+    """Why an attempt or a job failed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: str
+    message: str
+    traceback: str | None = None
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> JobError:
+        """Capture an exception: its qualified type, its message chain and its traceback."""
+        messages = []
+        seen: set[int] = set()
+        current: BaseException | None = exc
+        while current is not None and id(current) not in seen:
+            seen.add(id(current))
+            messages.append(f"{type(current).__name__}: {current}" if messages else str(current))
+            current = current.__cause__ or current.__context__
+        text = "".join(_traceback.format_exception(exc))
+        if len(text) > _TRACEBACK_LIMIT:
+            text = "...\n" + text[-_TRACEBACK_LIMIT:]
+        exc_type = type(exc)
+        return cls(
+            type=f"{exc_type.__module__}.{exc_type.__qualname__}",
+            message=" <- ".join(messages),
+            traceback=text,
+        )
+
+
+class Progress(BaseModel):
+    """How far a running job says it is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    percent: float = Field(ge=0, le=100)
+    message: str | None = Field(default=None, max_length=1024)
+
+
+class QueuedJob(BaseModel):
+    """The stored record of one job. Immutable: change it with :meth:`transition` or
+    ``model_copy(update=...)``, then hand the copy to the repository."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Annotated[str, Field(pattern=_JOB_ID.pattern)]
+    owner: Owner
+    job_type: JobType
+    queue: QueueName = "jobs"
+    priority: Priority = Priority.NORMAL
+    request: JsonValue = None
+    result: JsonValue = None
+    error: JobError | None = None
+    status: JobStatus = JobStatus.QUEUED
+    progress: Progress | None = None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    started_at: UtcDatetime | None = None
+    completed_at: UtcDatetime | None = None
+    attempts: int = Field(default=0, ge=0)
+    max_attempts: int = Field(default=3, ge=1, le=1000)
+    max_run_time: timedelta | None = None
+    run_at: UtcDatetime | None = None
+    lease_owner: ShortText | None = None
+    lease_expires_at: UtcDatetime | None = None
+    unique_key: UniqueKey | None = None
+    correlation_id: ShortText | None = None
+    tags: tuple[Tag, ...] = Field(default=(), max_length=32)
+    custom_data: dict[str, JsonValue] = Field(default_factory=dict)
+    cancel_requested: bool = False
+    #: The store's version of this record (an ETag on Azure); ``None`` until stored.
+    version: str | None = None
+
+    @model_validator(mode="after")
+    def _id_belongs_to_owner(self) -> Self:
+        if int(self.id[-1], 16) != owner_shard(self.owner):
+            raise ValueError(
+                "job id does not belong to this owner; make ids with new_job_id(owner)"
+            )
+        return self
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        owner: str,
+        job_type: str,
+        request: JsonValue = None,
+        now: datetime | None = None,
+        **options: Any,
+    ) -> QueuedJob:
+        """A new, not yet stored job (status ``queued``) with a fresh id."""
+        moment = now or utcnow()
+        return cls(
+            id=new_job_id(owner, now=moment),
+            owner=owner,
+            job_type=job_type,
+            request=request,
+            created_at=moment,
+            updated_at=moment,
+            **options,
+        )
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal
+
+    @property
+    def duration(self) -> timedelta | None:
+        """Time from the first start to completion (``None`` until both are known)."""
+        if self.started_at is None or self.completed_at is None:
+            return None
+        return self.completed_at - self.started_at
+
+    def transition(self, status: JobStatus, *, now: datetime, **changes: Any) -> QueuedJob:
+        """A copy in ``status`` with ``changes`` applied; refuses illegal transitions."""
+        check_transition(self.id, self.status, status)
+        return self.model_copy(update={**changes, "status": status, "updated_at": now})
+
+
+class Attempt(BaseModel):
+    """One try at running a job; a job's attempts are kept, never overwritten."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    job_id: Annotated[str, Field(pattern=_JOB_ID.pattern)]
+    number: int = Field(ge=1)
+    started_at: UtcDatetime
+    ended_at: UtcDatetime | None = None
+    outcome: AttemptOutcome
+    error: JobError | None = None
+    host: ShortText

@@ -1,0 +1,54 @@
+"""Queue limits every adapter enforces the same way (Azure Storage queue rules)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from .._names import queue_name_problem
+from ..errors import InvalidDelay, InvalidInput, MessageTooLarge
+from .base import MAX_BATCH, MAX_BODY_BYTES, MAX_DELAY, POISON_SUFFIX
+
+__all__ = ["check_batch", "check_body", "check_delay", "check_queue_name", "check_ttl", "seconds"]
+
+_ZERO = timedelta(0)
+
+
+def check_queue_name(name: str, *, poison: bool = False) -> str:
+    """Refuse names Azure would refuse, leaving room for the ``-poison`` suffix."""
+    problem = queue_name_problem(name, max_len=63 if poison else 63 - len(POISON_SUFFIX))
+    if problem:
+        raise InvalidInput(problem)
+    return name
+
+
+def check_body(body: str) -> None:
+    size = len(body.encode("utf-8"))
+    if size > MAX_BODY_BYTES:
+        raise MessageTooLarge(size, MAX_BODY_BYTES)
+
+
+def check_delay(delay: timedelta | None, *, what: str = "delay") -> timedelta:
+    delay = delay or _ZERO
+    if delay < _ZERO or delay > MAX_DELAY:
+        raise InvalidDelay(f"{what} must be between 0 and 7 days, not {delay}")
+    return delay
+
+
+def check_ttl(ttl: timedelta | None, delay: timedelta) -> None:
+    if ttl is None:
+        return
+    if ttl < timedelta(seconds=1):
+        raise InvalidDelay(f"time-to-live must be at least one second, not {ttl}")
+    if delay >= ttl:
+        raise InvalidDelay(f"delay {delay} must be shorter than the time-to-live {ttl}")
+
+
+def check_batch(max_messages: int) -> None:
+    if not 1 <= max_messages <= MAX_BATCH:
+        raise InvalidInput(f"max_messages must be between 1 and {MAX_BATCH}, not {max_messages}")
+
+
+def seconds(delta: timedelta) -> int:
+    """Whole seconds, rounded up: Azure takes delays and timeouts in seconds."""
+    whole = int(delta.total_seconds())
+    return whole + 1 if whole < delta.total_seconds() else whole

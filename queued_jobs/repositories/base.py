@@ -1,0 +1,160 @@
+"""The :class:`JobRepository` protocol: where job records live.
+
+Adapters (``memory``, ``sqlite``, ``azure_table``) implement these verbs and nothing else;
+they know nothing of job rules (which transition is legal, when to retry). The contract
+suite in ``tests/contract`` runs the same tests against each of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final, Generic, Protocol, TypeVar
+
+from ..errors import InvalidInput
+from ..models import Attempt, JobStatus, QueuedJob
+
+__all__ = [
+    "DEFAULT_MAX_PAYLOAD_BYTES",
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "UNIQUE_KEY_GRACE",
+    "JobQuery",
+    "JobRepository",
+    "Page",
+    "check_page_size",
+]
+
+#: Largest request or result (compact JSON, UTF-8) a repository accepts unless told otherwise.
+DEFAULT_MAX_PAYLOAD_BYTES: Final = 1024 * 1024
+DEFAULT_PAGE_SIZE: Final = 50
+MAX_PAGE_SIZE: Final = 1000
+#: A unique-key reservation whose holder job was never stored is taken over after this long
+#: (the holder's process died between reserving the key and storing the job).
+UNIQUE_KEY_GRACE: Final = timedelta(minutes=5)
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing. Pass ``continuation`` back to get the next page."""
+
+    items: Sequence[T]
+    continuation: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobQuery:
+    """Operator filters for :meth:`JobRepository.list_jobs`. Empty means everything."""
+
+    statuses: frozenset[JobStatus] = field(default_factory=frozenset)
+    job_type: str | None = None
+    #: Jobs created at or after this time.
+    created_from: datetime | None = None
+    #: Jobs created before this time.
+    created_before: datetime | None = None
+
+    def matches(self, job: QueuedJob) -> bool:
+        """Whether ``job`` passes the filters (for adapters that filter in Python)."""
+        return (
+            (not self.statuses or job.status in self.statuses)
+            and (self.job_type is None or job.job_type == self.job_type)
+            and (self.created_from is None or job.created_at >= self.created_from)
+            and (self.created_before is None or job.created_at < self.created_before)
+        )
+
+
+def check_page_size(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"page size must be between 1 and {MAX_PAGE_SIZE}, not {limit}")
+
+
+class JobRepository(Protocol):
+    """Stores job records, their attempts and unique-key reservations.
+
+    Every method is a coroutine. Listings are newest first (by job id, which orders jobs
+    by creation time to the millisecond) and paged with an opaque continuation token.
+    """
+
+    async def create(self) -> None:
+        """Create the tables/containers/schema if missing; does nothing if they exist."""
+        ...
+
+    async def insert(self, job: QueuedJob) -> QueuedJob:
+        """Store a new job; returns it with ``version`` set.
+
+        Raises ``JobAlreadyExists`` if the id is taken and ``PayloadTooLarge`` if the
+        request, result or custom data is over the limits.
+        """
+        ...
+
+    async def get(self, job_id: str) -> QueuedJob:
+        """The stored job; raises ``JobNotFound``."""
+        ...
+
+    async def update(self, job: QueuedJob, *, attempt: Attempt | None = None) -> QueuedJob:
+        """Replace the stored job if its version is still ``job.version``.
+
+        Returns the job with its new version. With ``attempt``, that attempt is recorded
+        in the same atomic write. Raises ``ConcurrencyConflict`` if the job changed since it
+        was read, ``JobNotFound`` if it is gone.
+        """
+        ...
+
+    async def append_attempt(self, attempt: Attempt) -> None:
+        """Record an attempt. Idempotent: recording the same number again replaces it."""
+        ...
+
+    async def list_attempts(self, job_id: str) -> list[Attempt]:
+        """A job's attempts, oldest first."""
+        ...
+
+    async def reserve_unique_key(
+        self, key: str, job_id: str, *, replacing: str | None = None
+    ) -> None:
+        """Reserve ``key`` for ``job_id``, atomically.
+
+        Reserving a key the same job already holds does nothing. With ``replacing``, a
+        reservation held by that job passes to ``job_id``. A reservation whose holder job
+        was never stored is taken over after :data:`UNIQUE_KEY_GRACE`. Otherwise raises
+        ``DuplicateJob`` naming the holder.
+        """
+        ...
+
+    async def release_unique_key(self, key: str, job_id: str) -> bool:
+        """Free ``key`` if ``job_id`` holds it; returns whether it did."""
+        ...
+
+    async def list_by_owner(
+        self, owner: str, *, limit: int = DEFAULT_PAGE_SIZE, continuation: str | None = None
+    ) -> Page[QueuedJob]:
+        """One owner's jobs, newest first."""
+        ...
+
+    async def list_jobs(
+        self,
+        query: JobQuery | None = None,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        continuation: str | None = None,
+    ) -> Page[QueuedJob]:
+        """Jobs of every owner matching ``query``, newest first (operators' view)."""
+        ...
+
+    async def delete(self, job_id: str) -> None:
+        """Remove a job, its attempts, its payloads and a unique key it holds.
+
+        Deleting a missing job does nothing.
+        """
+        ...
+
+    async def purge(self, *, completed_before: datetime) -> int:
+        """Delete terminal jobs that completed before the cutoff; returns how many."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections. The repository is unusable afterwards."""
+        ...
