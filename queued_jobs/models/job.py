@@ -123,7 +123,7 @@ class JobError(BaseModel):
     @classmethod
     def from_exception(cls, exc: BaseException) -> JobError:
         """Capture an exception: its qualified type, its message chain and its traceback."""
-        messages = []
+        messages: list[str] = []
         seen: set[int] = set()
         current: BaseException | None = exc
         while current is not None and id(current) not in seen:

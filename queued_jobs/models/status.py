@@ -22,7 +22,9 @@ __all__ = [
 class JobStatus(StrEnum):
     """Where a job is in its life."""
 
-    SCHEDULED = "scheduled"  # waiting for a run-at beyond the queue's 7-day delay; the sweep releases it
+    SCHEDULED = (
+        "scheduled"  # waiting for a run-at beyond the queue's 7-day delay; the sweep releases it
+    )
     QUEUED = "queued"  # stored with a message on its queue (possibly delayed), waiting for a worker
     RUNNING = "running"  # claimed by a worker under a lease
     SUCCEEDED = "succeeded"  # finished; ``result`` holds what it returned

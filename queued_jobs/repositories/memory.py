@@ -110,9 +110,7 @@ class MemoryJobRepository:
     async def list_by_owner(
         self, owner: str, *, limit: int = DEFAULT_PAGE_SIZE, continuation: str | None = None
     ) -> Page[QueuedJob]:
-        return self._page(
-            [j for j in self._jobs.values() if j.owner == owner], limit, continuation
-        )
+        return self._page([j for j in self._jobs.values() if j.owner == owner], limit, continuation)
 
     async def list_jobs(
         self,

@@ -156,7 +156,9 @@ async def test_update_with_a_stale_version_raises_conflict_and_changes_nothing(
     first = await repo.update(stored.model_copy(update={"progress": Progress(percent=10)}))
 
     with pytest.raises(ConcurrencyConflict):
-        await repo.update(changed(stored, status=JobStatus.CANCELLED, updated_at=now, completed_at=now))
+        await repo.update(
+            changed(stored, status=JobStatus.CANCELLED, updated_at=now, completed_at=now)
+        )
 
     assert await repo.get(stored.id) == first
 
@@ -182,8 +184,12 @@ async def test_two_writers_racing_on_one_job_exactly_one_wins(
         now = repositories.clock.now()
 
         outcomes = await asyncio.gather(
-            first.update(changed(stored, status=JobStatus.RUNNING, updated_at=now, lease_owner="a:1")),
-            second.update(changed(seen_by_second, status=JobStatus.RUNNING, updated_at=now, lease_owner="b:2")),
+            first.update(
+                changed(stored, status=JobStatus.RUNNING, updated_at=now, lease_owner="a:1")
+            ),
+            second.update(
+                changed(seen_by_second, status=JobStatus.RUNNING, updated_at=now, lease_owner="b:2")
+            ),
             return_exceptions=True,
         )
 
@@ -351,7 +357,13 @@ async def test_list_by_owner_reflects_updates(repositories: RepositoryHarness) -
     stored = await repo.insert(make_job(repositories))
     now = repositories.clock.now()
     done = await repo.update(
-        changed(stored, status=JobStatus.SUCCEEDED, updated_at=now, completed_at=now, result={"url": "x"})
+        changed(
+            stored,
+            status=JobStatus.SUCCEEDED,
+            updated_at=now,
+            completed_at=now,
+            result={"url": "x"},
+        )
     )
 
     page = await repo.list_by_owner("alice")
@@ -441,9 +453,13 @@ async def test_purge_deletes_only_terminal_jobs_completed_before_the_cutoff(
         changed(old_failed, status=JobStatus.FAILED, updated_at=start, completed_at=start)
     )
     await repo.append_attempt(attempt(old_failed, 1, AttemptOutcome.FAILED))
-    await repo.update(changed(old_running, status=JobStatus.RUNNING, updated_at=start, started_at=start))
+    await repo.update(
+        changed(old_running, status=JobStatus.RUNNING, updated_at=start, started_at=start)
+    )
     later = repositories.clock.advance(timedelta(days=40))
-    await repo.update(changed(new_done, status=JobStatus.SUCCEEDED, updated_at=later, completed_at=later))
+    await repo.update(
+        changed(new_done, status=JobStatus.SUCCEEDED, updated_at=later, completed_at=later)
+    )
 
     purged = await repo.purge(completed_before=later - timedelta(days=30))
 

@@ -1,0 +1,50 @@
+"""queued-jobs: background jobs on Azure Functions queue triggers, tracked end to end."""
+
+from .clock import Clock, ManualClock
+from .errors import (
+    ConcurrencyConflict,
+    ConfigurationError,
+    DuplicateJob,
+    InvalidInput,
+    InvalidTransition,
+    JobAlreadyExists,
+    JobNotFound,
+    PayloadTooLarge,
+    QueuedJobsError,
+    StorageError,
+    StorageUnavailable,
+)
+from .models import Attempt, AttemptOutcome, JobError, JobStatus, Priority, Progress, QueuedJob
+from .queues import JobQueue, QueueMessage
+from .repositories import JobQuery, JobRepository, Page
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "Attempt",
+    "AttemptOutcome",
+    "Clock",
+    "ConcurrencyConflict",
+    "ConfigurationError",
+    "DuplicateJob",
+    "InvalidInput",
+    "InvalidTransition",
+    "JobAlreadyExists",
+    "JobError",
+    "JobNotFound",
+    "JobQuery",
+    "JobQueue",
+    "JobRepository",
+    "JobStatus",
+    "ManualClock",
+    "Page",
+    "PayloadTooLarge",
+    "Priority",
+    "Progress",
+    "QueueMessage",
+    "QueuedJob",
+    "QueuedJobsError",
+    "StorageError",
+    "StorageUnavailable",
+    "__version__",
+]

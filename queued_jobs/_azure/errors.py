@@ -1,0 +1,47 @@
+"""Translate Azure SDK errors into queued-jobs errors at the adapter boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+from ..errors import ConfigurationError, QueuedJobsError, StorageError, StorageUnavailable
+
+__all__ = ["error_code", "translated"]
+
+
+def error_code(exc: HttpResponseError) -> str:
+    """The storage service's error code (``EntityAlreadyExists``...), or ``""``."""
+    return str(getattr(exc, "error_code", None) or "")
+
+
+@contextmanager
+def translated(action: str) -> Iterator[None]:
+    """Re-raise Azure errors escaping the block as :class:`QueuedJobsError` subclasses.
+
+    Adapters catch the errors that carry meaning for them (404, 409, 412) inside the
+    block; whatever is left is a failure of the store itself.
+    """
+    try:
+        yield
+    except QueuedJobsError:
+        raise
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise StorageUnavailable(f"{action}: could not reach Azure Storage: {exc}") from exc
+    except ClientAuthenticationError as exc:
+        raise ConfigurationError(
+            f"{action}: Azure Storage refused the credentials; check the connection "
+            f"string or the identity's role assignments: {exc.message}"
+        ) from exc
+    except HttpResponseError as exc:
+        status = exc.status_code or "no status"
+        raise StorageError(
+            f"{action}: Azure Storage answered {status} {error_code(exc)}: {exc.message}"
+        ) from exc

@@ -1,0 +1,8 @@
+"""The messages that wake workers: the :class:`JobQueue` protocol and its adapters.
+
+``memory`` (tests), ``sqlite`` (the embedded default) and ``azure_queue`` (production).
+"""
+
+from .base import JobQueue, QueueMessage
+
+__all__ = ["JobQueue", "QueueMessage"]
