@@ -37,6 +37,8 @@ __all__ = [
 #: Owners are spread over this many shards; a job id ends with its owner's shard digit.
 OWNER_SHARDS = 16
 _TRACEBACK_LIMIT = 16_000
+_MESSAGE_LIMIT = 4_000
+_TYPE_LIMIT = 256
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _JOB_TYPE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
 _JOB_ID = re.compile(r"^[0-9a-f]{29}$")
@@ -111,14 +113,25 @@ class Priority(StrEnum):
     LOW = "low"
 
 
+def _keep_head(limit: int) -> AfterValidator:
+    return AfterValidator(lambda text: text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _keep_tail(text: str | None) -> str | None:
+    if text is None or len(text) <= _TRACEBACK_LIMIT:
+        return text
+    return "…\n" + text[-(_TRACEBACK_LIMIT - 2) :]
+
+
 class JobError(BaseModel):
-    """Why an attempt or a job failed."""
+    """Why an attempt or a job failed. Long texts are cut so that errors always fit the
+    store: the message keeps its start, the traceback its end (where the error is)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    type: str
-    message: str
-    traceback: str | None = None
+    type: Annotated[str, _keep_head(_TYPE_LIMIT)]
+    message: Annotated[str, _keep_head(_MESSAGE_LIMIT)]
+    traceback: Annotated[str | None, AfterValidator(_keep_tail)] = None
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> JobError:
@@ -131,8 +144,6 @@ class JobError(BaseModel):
             messages.append(f"{type(current).__name__}: {current}" if messages else str(current))
             current = current.__cause__ or current.__context__
         text = "".join(_traceback.format_exception(exc))
-        if len(text) > _TRACEBACK_LIMIT:
-            text = "...\n" + text[-_TRACEBACK_LIMIT:]
         exc_type = type(exc)
         return cls(
             type=f"{exc_type.__module__}.{exc_type.__qualname__}",

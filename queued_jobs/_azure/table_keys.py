@@ -1,0 +1,125 @@
+"""Partition and row keys of the jobs table (the layout is drawn in ``docs/design.md``).
+
+Each job lives in its owner's shard partition ``j0``..``jf`` (the last digit of its id) as
+three kinds of row, so every write of a job is one entity-group transaction:
+
+========================================  ==============================================
+``t|<complement of id>``                  the job; newest first within the shard
+``o|<escaped owner>|<complement of id>``  a full copy, for one owner's jobs, newest first
+``a|<id>|<attempt number, 5 digits>``     one row per attempt
+========================================  ==============================================
+
+Unique-key reservations live in their own partition each: ``u|<escaped key>`` / ``u``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Final
+
+from ..errors import InvalidKey
+from ..models import OWNER_SHARDS
+
+__all__ = [
+    "MAX_KEY_LENGTH",
+    "attempt_key",
+    "attempts_range",
+    "escape",
+    "job_key",
+    "job_partition",
+    "owner_key",
+    "owner_range",
+    "shard_partitions",
+    "time_bound",
+    "time_range",
+    "unique_partition",
+]
+
+#: Azure Table Storage keys are at most 1 KiB.
+MAX_KEY_LENGTH: Final = 1024
+UNIQUE_ROW: Final = "u"
+_ID = re.compile(r"^[0-9a-f]{29}$")
+# Characters Table Storage forbids in keys, the separator we use, and the escape itself.
+_FORBIDDEN = re.compile(r"[%/\\#?|]")
+_COMPLEMENT = str.maketrans("0123456789abcdef", "fedcba9876543210")
+#: Sorts after every hex digit: closes a range of ``<prefix><hex...>`` keys.
+_AFTER_HEX: Final = "g"
+
+
+def escape(value: str) -> str:
+    """``value`` with the characters keys can't hold (and ``|``, ``%``) percent-encoded."""
+    return _FORBIDDEN.sub(lambda m: f"%{ord(m.group()):02X}", value)
+
+
+def _checked(key: str, what: str) -> str:
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidKey(f"{what} is too long to be a table key ({len(key)} > {MAX_KEY_LENGTH})")
+    return key
+
+
+def _complement(job_id: str) -> str:
+    return job_id.translate(_COMPLEMENT)
+
+
+def job_partition(job_id: str) -> str:
+    """The partition of a job, from its id alone; ``None``-like ids raise ``InvalidKey``."""
+    if not _ID.match(job_id):
+        raise InvalidKey(f"{job_id!r} is not a job id (29 lowercase hex digits)")
+    return f"j{job_id[-1]}"
+
+
+def shard_partitions() -> list[str]:
+    return [f"j{shard:x}" for shard in range(OWNER_SHARDS)]
+
+
+def job_key(job_id: str) -> str:
+    return "t|" + _complement(job_id)
+
+
+def owner_key(owner: str, job_id: str) -> str:
+    return _checked(f"o|{escape(owner)}|{_complement(job_id)}", "the owner")
+
+
+def owner_range(owner: str, after_id: str | None) -> tuple[str, str]:
+    """Row keys strictly between these hold the owner's jobs older than ``after_id``."""
+    prefix = _checked(f"o|{escape(owner)}|", "the owner")
+    low = prefix + _complement(after_id) if after_id else prefix
+    return low, prefix + _AFTER_HEX
+
+
+def attempt_key(job_id: str, number: int) -> str:
+    return f"a|{job_id}|{number:05d}"
+
+
+def attempts_range(job_id: str) -> tuple[str, str]:
+    return f"a|{job_id}|", f"a|{job_id}|~"
+
+
+def unique_partition(key: str) -> str:
+    return _checked("u|" + escape(key), "the unique key")
+
+
+def time_bound(moment: datetime) -> str:
+    """The job row key that jobs created in ``moment``'s millisecond sort at or before.
+
+    Rows of jobs created before ``moment``'s millisecond sort after it (newest first).
+    """
+    millis = int(moment.timestamp() * 1000)
+    return "t|" + _complement(f"{millis:012x}")
+
+
+def time_range(
+    after_id: str | None, created_from: datetime | None, created_before: datetime | None
+) -> tuple[str, str]:
+    """Job row keys strictly between these cover the window, older than ``after_id``."""
+    low = "t|"
+    if created_before is not None:
+        # Jobs of the millisecond of ``created_before`` may still be earlier by microseconds.
+        low = max(low, time_bound(created_before))
+    if after_id is not None:
+        low = max(low, job_key(after_id))
+    high = "t|" + _AFTER_HEX
+    if created_from is not None:
+        high = time_bound(created_from) + _AFTER_HEX
+    return low, high

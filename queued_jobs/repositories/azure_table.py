@@ -1,0 +1,448 @@
+"""Azure Table Storage :class:`JobRepository` (``azure-data-tables`` async client).
+
+Key layout and request costs: ``docs/design.md``. In short: a job's rows share its owner's
+shard partition, so inserting or updating a job (with its owner-index copy and, on
+completion, its attempt) is one entity-group transaction: one storage request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from datetime import datetime
+from typing import Any, Self
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
+from azure.data.tables.aio import TableClient
+from azure.storage.blob.aio import ContainerClient
+
+from .._azure import table_keys as keys
+from .._azure.connection import expand_connection_string
+from .._azure.errors import error_code, translated
+from .._azure.payloads import BlobPayloads
+from .._azure.table_entities import (
+    blob_names,
+    decode_attempt,
+    decode_job,
+    encode_attempt,
+    encode_job,
+)
+from ..clock import SYSTEM_CLOCK, Clock
+from ..errors import (
+    ConcurrencyConflict,
+    ConfigurationError,
+    DuplicateJob,
+    InvalidInput,
+    InvalidKey,
+    JobAlreadyExists,
+    JobNotFound,
+    StorageError,
+)
+from ..models import TERMINAL_STATUSES, Attempt, QueuedJob, owner_shard
+from ._limits import check_payloads
+from .base import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    DEFAULT_PAGE_SIZE,
+    UNIQUE_KEY_GRACE,
+    JobQuery,
+    Page,
+    check_page_size,
+)
+
+__all__ = ["AzureTableJobRepository"]
+
+_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+_CONTAINER_NAME = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_BATCH_LIMIT = 100
+_RESERVE_TRIES = 8
+_IF_UNCHANGED = MatchConditions.IfNotModified
+_REPLACE = {"mode": UpdateMode.REPLACE}
+_RANGE = "PartitionKey eq @pk and RowKey gt @low and RowKey lt @high"
+
+
+def _etag(entity: TableEntity) -> str:
+    return str(entity.metadata["etag"])
+
+
+# A version names the row it was read from: both rows change in every transaction, so
+# either row's ETag guards an update equally well.
+_FROM_JOB_ROW, _FROM_OWNER_ROW = "t:", "o:"
+
+
+def _version(entity: Mapping[str, Any], etag: str) -> str:
+    return (_FROM_OWNER_ROW if entity["RowKey"].startswith("o|") else _FROM_JOB_ROW) + etag
+
+
+def _continuation_id(continuation: str | None) -> str | None:
+    if continuation is None:
+        return None
+    try:
+        keys.job_partition(continuation)
+    except InvalidKey:
+        raise InvalidInput(
+            f"{continuation!r} is not a continuation token of this listing"
+        ) from None
+    return continuation
+
+
+class AzureTableJobRepository:
+    """Jobs in one Azure table, large payloads in one blob container."""
+
+    def __init__(
+        self,
+        table: TableClient,
+        container: ContainerClient,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    ) -> None:
+        self._table = table
+        self._payloads = BlobPayloads(container)
+        self._clock = clock
+        self._max_payload_bytes = max_payload_bytes
+
+    @classmethod
+    def from_connection_string(
+        cls,
+        connection_string: str,
+        *,
+        table: str = "jobs",
+        container: str = "job-payloads",
+        clock: Clock = SYSTEM_CLOCK,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    ) -> Self:
+        if not _TABLE_NAME.match(table):
+            raise ConfigurationError(
+                f"table name {table!r} is not valid: 3-63 letters and digits, starting with a "
+                "letter"
+            )
+        if not _CONTAINER_NAME.match(container):
+            raise ConfigurationError(
+                f"container name {container!r} is not valid: 3-63 lowercase letters, digits "
+                "and single hyphens"
+            )
+        connection = expand_connection_string(connection_string)
+        return cls(
+            TableClient.from_connection_string(connection, table_name=table),
+            ContainerClient.from_connection_string(connection, container_name=container),
+            clock=clock,
+            max_payload_bytes=max_payload_bytes,
+        )
+
+    async def create(self) -> None:
+        with translated("creating the jobs table"), suppress(ResourceExistsError):
+            await self._table.create_table()
+        await self._payloads.create()
+
+    # --- jobs --------------------------------------------------------------------------
+
+    def _rows(self, job: QueuedJob, properties: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+        partition = keys.job_partition(job.id)
+        row = {"PartitionKey": partition, "RowKey": keys.job_key(job.id), **properties}
+        return row, {**row, "RowKey": keys.owner_key(job.owner, job.id)}
+
+    async def _job(self, entity: TableEntity) -> QueuedJob:
+        blobs = await self._payloads.download(blob_names(entity))
+        return decode_job(entity, _version(entity, _etag(entity)), blobs)
+
+    async def _jobs(self, entities: Sequence[TableEntity]) -> list[QueuedJob]:
+        return list(await asyncio.gather(*(self._job(e) for e in entities)))
+
+    async def _transact(self, job_id: str, operations: list[Any]) -> list[Mapping[str, Any]]:
+        with translated(f"writing job {job_id}"):
+            try:
+                return await self._table.submit_transaction(operations)
+            except TableTransactionError as exc:
+                code = error_code(exc)
+                if code == "EntityAlreadyExists":
+                    raise JobAlreadyExists(job_id) from None
+                if code == "UpdateConditionNotSatisfied":
+                    raise ConcurrencyConflict(job_id) from None
+                if code == "ResourceNotFound":
+                    raise JobNotFound(job_id) from None
+                raise
+
+    async def insert(self, job: QueuedJob) -> QueuedJob:
+        check_payloads(job, self._max_payload_bytes)
+        encoded = encode_job(job)
+        job_row, owner_row = self._rows(job, encoded.properties)
+        await self._payloads.upload(encoded.blobs)
+        results = await self._transact(job.id, [("create", job_row), ("create", owner_row)])
+        return job.model_copy(update={"version": _version(job_row, results[0]["etag"])})
+
+    async def get(self, job_id: str) -> QueuedJob:
+        try:
+            partition = keys.job_partition(job_id)
+        except InvalidKey:
+            raise JobNotFound(job_id) from None
+        with translated(f"reading job {job_id}"):
+            try:
+                entity = await self._table.get_entity(partition, keys.job_key(job_id))
+            except ResourceNotFoundError:
+                raise JobNotFound(job_id) from None
+            return await self._job(entity)
+
+    async def update(self, job: QueuedJob, *, attempt: Attempt | None = None) -> QueuedJob:
+        check_payloads(job, self._max_payload_bytes)
+        version = job.version or ""
+        if not version.startswith((_FROM_JOB_ROW, _FROM_OWNER_ROW)):
+            raise ConcurrencyConflict(job.id)
+        encoded = encode_job(job)
+        guarded, other = self._rows(job, encoded.properties)
+        if version.startswith(_FROM_OWNER_ROW):
+            guarded, other = other, guarded
+        condition = {**_REPLACE, "etag": version[2:], "match_condition": _IF_UNCHANGED}
+        operations: list[Any] = [("update", guarded, condition), ("upsert", other, _REPLACE)]
+        if attempt is not None:
+            if attempt.job_id != job.id:
+                raise InvalidInput(f"attempt of job {attempt.job_id} given with job {job.id}")
+            operations.append(("upsert", self._attempt_row(attempt), _REPLACE))
+        await self._payloads.upload(encoded.blobs)
+        results = await self._transact(job.id, operations)
+        return job.model_copy(update={"version": _version(guarded, results[0]["etag"])})
+
+    # --- attempts ----------------------------------------------------------------------
+
+    def _attempt_row(self, attempt: Attempt) -> dict[str, Any]:
+        return {
+            "PartitionKey": keys.job_partition(attempt.job_id),
+            "RowKey": keys.attempt_key(attempt.job_id, attempt.number),
+            **encode_attempt(attempt),
+        }
+
+    async def append_attempt(self, attempt: Attempt) -> None:
+        with translated(f"recording attempt {attempt.number} of job {attempt.job_id}"):
+            await self._table.upsert_entity(self._attempt_row(attempt), mode=UpdateMode.REPLACE)
+
+    async def _attempt_rows(self, job_id: str) -> list[TableEntity]:
+        low, high = keys.attempts_range(job_id)
+        parameters = {"pk": keys.job_partition(job_id), "low": low, "high": high}
+        return await self._query(_RANGE, parameters, limit=None)
+
+    async def list_attempts(self, job_id: str) -> list[Attempt]:
+        with translated(f"listing attempts of job {job_id}"):
+            return [decode_attempt(e) for e in await self._attempt_rows(job_id)]
+
+    # --- unique keys -------------------------------------------------------------------
+
+    async def _holder_is_gone(self, reservation: TableEntity) -> bool:
+        """Whether a reservation is past the grace period and its job was never stored."""
+        reserved_at: datetime = reservation["ReservedAt"]
+        if self._clock.now() - reserved_at < UNIQUE_KEY_GRACE:
+            return False
+        holder = str(reservation["JobId"])
+        try:
+            await self._table.get_entity(
+                keys.job_partition(holder), keys.job_key(holder), select=["PartitionKey"]
+            )
+        except ResourceNotFoundError:
+            return True
+        return False
+
+    async def reserve_unique_key(
+        self, key: str, job_id: str, *, replacing: str | None = None
+    ) -> None:
+        partition = keys.unique_partition(key)
+        reservation = {
+            "PartitionKey": partition,
+            "RowKey": keys.UNIQUE_ROW,
+            "JobId": job_id,
+            "ReservedAt": self._clock.now(),
+        }
+        with translated(f"reserving unique key {key!r}"):
+            for _ in range(_RESERVE_TRIES):
+                try:
+                    await self._table.create_entity(reservation)
+                    return
+                except ResourceExistsError:
+                    pass
+                try:
+                    held = await self._table.get_entity(partition, keys.UNIQUE_ROW)
+                except ResourceNotFoundError:
+                    continue  # released in between: try to create it again
+                holder = str(held["JobId"])
+                if holder == job_id:
+                    return
+                if holder != replacing and not await self._holder_is_gone(held):
+                    raise DuplicateJob(key, holder)
+                try:
+                    await self._table.update_entity(
+                        reservation,
+                        mode=UpdateMode.REPLACE,
+                        etag=_etag(held),
+                        match_condition=_IF_UNCHANGED,
+                    )
+                    return
+                except (ResourceModifiedError, ResourceNotFoundError):
+                    continue  # someone else changed it first: look again
+        raise StorageError(
+            f"unique key {key!r} kept changing; gave up after {_RESERVE_TRIES} tries"
+        )
+
+    async def release_unique_key(self, key: str, job_id: str) -> bool:
+        partition = keys.unique_partition(key)
+        with translated(f"releasing unique key {key!r}"):
+            for _ in range(_RESERVE_TRIES):
+                try:
+                    held = await self._table.get_entity(partition, keys.UNIQUE_ROW)
+                except ResourceNotFoundError:
+                    return False
+                if held["JobId"] != job_id:
+                    return False
+                try:
+                    await self._table.delete_entity(
+                        partition, keys.UNIQUE_ROW, etag=_etag(held), match_condition=_IF_UNCHANGED
+                    )
+                    return True
+                except ResourceModifiedError:
+                    continue
+                except ResourceNotFoundError:
+                    return False
+        raise StorageError(
+            f"unique key {key!r} kept changing; gave up after {_RESERVE_TRIES} tries"
+        )
+
+    # --- listings ----------------------------------------------------------------------
+
+    async def _query(
+        self, query_filter: str, parameters: dict[str, Any], *, limit: int | None
+    ) -> list[TableEntity]:
+        """Up to ``limit`` entities (all with ``None``), in key order."""
+        pages = self._table.query_entities(
+            query_filter,
+            parameters=parameters,
+            results_per_page=min(limit, 1000) if limit else None,
+        )
+        found: list[TableEntity] = []
+        async for entity in pages:
+            found.append(entity)
+            if limit is not None and len(found) >= limit:
+                break
+        return found
+
+    async def list_by_owner(
+        self, owner: str, *, limit: int = DEFAULT_PAGE_SIZE, continuation: str | None = None
+    ) -> Page[QueuedJob]:
+        check_page_size(limit)
+        low, high = keys.owner_range(owner, _continuation_id(continuation))
+        parameters = {"pk": f"j{owner_shard(owner):x}", "low": low, "high": high}
+        with translated(f"listing the jobs of {owner!r}"):
+            rows = await self._query(_RANGE, parameters, limit=limit + 1)
+            jobs = await self._jobs(rows[:limit])
+        return Page(jobs, jobs[-1].id if len(rows) > limit else None)
+
+    async def list_jobs(
+        self,
+        query: JobQuery | None = None,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        continuation: str | None = None,
+    ) -> Page[QueuedJob]:
+        check_page_size(limit)
+        query = query or JobQuery()
+        low, high = keys.time_range(
+            _continuation_id(continuation), query.created_from, query.created_before
+        )
+        clauses = [_RANGE]
+        parameters: dict[str, Any] = {"low": low, "high": high}
+        if query.statuses:
+            names = [f"s{i}" for i in range(len(query.statuses))]
+            parameters.update(zip(names, sorted(s.value for s in query.statuses), strict=True))
+            clauses.append("( " + " or ".join(f"Status eq @{n}" for n in names) + " )")
+        if query.job_type is not None:
+            parameters["type"] = query.job_type
+            clauses.append("JobType eq @type")
+        if query.created_from is not None:
+            parameters["from"] = query.created_from
+            clauses.append("CreatedAt ge @from")
+        if query.created_before is not None:
+            parameters["before"] = query.created_before
+            clauses.append("CreatedAt lt @before")
+        query_filter = " and ".join(clauses)
+        with translated("listing jobs"):
+            per_shard = await asyncio.gather(
+                *(
+                    self._query(query_filter, {**parameters, "pk": pk}, limit=limit + 1)
+                    for pk in keys.shard_partitions()
+                )
+            )
+            rows = sorted((e for found in per_shard for e in found), key=lambda e: e["RowKey"])
+            jobs = await self._jobs(rows[:limit])
+        return Page(jobs, jobs[-1].id if len(rows) > limit else None)
+
+    # --- deleting ----------------------------------------------------------------------
+
+    async def _delete_rows(self, job_row: TableEntity) -> None:
+        """Delete a job's rows (one transaction per 100), its unique key and its blobs."""
+        doc = json.loads(job_row["Doc"])
+        job_id: str = doc["id"]
+        partition = keys.job_partition(job_id)
+        row_keys = [keys.owner_key(doc["owner"], job_id)]
+        row_keys += [e["RowKey"] for e in await self._attempt_rows(job_id)]
+        row_keys.append(job_row["RowKey"])  # last: a crash midway leaves the job findable
+        for start in range(0, len(row_keys), _BATCH_LIMIT):
+            chunk = row_keys[start : start + _BATCH_LIMIT]
+            operations = [("delete", {"PartitionKey": partition, "RowKey": k}) for k in chunk]
+            try:
+                await self._table.submit_transaction(operations)
+            except TableTransactionError as exc:
+                if error_code(exc) != "ResourceNotFound":
+                    raise
+                for key in chunk:  # something was already gone: delete one by one
+                    await self._table.delete_entity(partition, key)
+        if doc.get("unique_key"):
+            await self.release_unique_key(doc["unique_key"], job_id)
+        if blob_names(job_row):
+            await self._payloads.delete_job(job_id)
+
+    async def delete(self, job_id: str) -> None:
+        try:
+            partition = keys.job_partition(job_id)
+        except InvalidKey:
+            return
+        with translated(f"deleting job {job_id}"):
+            try:
+                row = await self._table.get_entity(partition, keys.job_key(job_id))
+            except ResourceNotFoundError:
+                return
+            await self._delete_rows(row)
+
+    async def purge(self, *, completed_before: datetime) -> int:
+        low, high = keys.time_range(None, None, completed_before)
+        names = [f"s{i}" for i in range(len(TERMINAL_STATUSES))]
+        parameters: dict[str, Any] = {
+            "low": low,
+            "high": high,
+            "cutoff": completed_before,
+            **dict(zip(names, sorted(s.value for s in TERMINAL_STATUSES), strict=True)),
+        }
+        query_filter = " and ".join(
+            [
+                _RANGE,
+                "CompletedAt lt @cutoff",
+                "( " + " or ".join(f"Status eq @{n}" for n in names) + " )",
+            ]
+        )
+
+        async def purge_shard(partition: str) -> int:
+            rows = await self._query(query_filter, {**parameters, "pk": partition}, limit=None)
+            for row in rows:
+                await self._delete_rows(row)
+            return len(rows)
+
+        with translated("purging jobs"):
+            counts = await asyncio.gather(*(purge_shard(p) for p in keys.shard_partitions()))
+        return sum(counts)
+
+    async def close(self) -> None:
+        await self._table.close()
+        await self._payloads.close()
