@@ -17,7 +17,7 @@ from typing import Any, Final
 from pydantic_core import to_json
 
 from ..errors import PayloadTooLarge
-from ..models import Attempt, QueuedJob
+from ..models import Attempt, JobError, QueuedJob
 
 __all__ = [
     "INLINE_LIMIT",
@@ -66,6 +66,18 @@ def _check_sizes(properties: Mapping[str, Any]) -> None:
         raise PayloadTooLarge("job record", total, MAX_ENTITY // 2)
 
 
+def _encode_error(error: JobError) -> str:
+    """The error as JSON that fits one property: a failure must always be recordable, so an
+    escaping-heavy traceback is cut further (its end, where the error is, is kept)."""
+    text = error.model_dump_json()
+    while _utf16_size(text) > MAX_PROPERTY // 2 and error.traceback:
+        error = error.model_copy(
+            update={"traceback": "…" + error.traceback[len(error.traceback) // 2 :]}
+        )
+        text = error.model_dump_json()
+    return text
+
+
 def encode_job(job: QueuedJob) -> EncodedJob:
     properties: dict[str, Any] = {
         "Owner": job.owner,
@@ -75,7 +87,7 @@ def encode_job(job: QueuedJob) -> EncodedJob:
         "CompletedAt": job.completed_at,
         "Doc": job.model_dump_json(exclude=_SEPARATE),
         "CustomData": to_json(job.custom_data).decode() if job.custom_data else None,
-        "Error": job.error.model_dump_json() if job.error else None,
+        "Error": _encode_error(job.error) if job.error else None,
     }
     encoded = EncodedJob(properties)
     for name, column in _PAYLOADS:
@@ -119,6 +131,9 @@ def decode_job(entity: Mapping[str, Any], etag: str, blobs: Mapping[str, bytes])
 
 
 def encode_attempt(attempt: Attempt) -> dict[str, Any]:
+    if attempt.error is not None:
+        error = JobError.model_validate_json(_encode_error(attempt.error))
+        attempt = attempt.model_copy(update={"error": error})
     doc = attempt.model_dump_json()
     _check_sizes({"Doc": doc})
     return {"Doc": doc}

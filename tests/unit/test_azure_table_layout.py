@@ -1,0 +1,141 @@
+"""The Azure table layout refuses what Table Storage would refuse (Azurite does not)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from queued_jobs._azure import table_keys as keys
+from queued_jobs._azure.table_entities import (
+    INLINE_LIMIT,
+    MAX_ENTITY,
+    MAX_PROPERTY,
+    decode_job,
+    encode_job,
+)
+from queued_jobs.errors import InvalidKey
+from queued_jobs.models import JobError, Progress, QueuedJob
+from queued_jobs.repositories._limits import MAX_CUSTOM_DATA_BYTES
+
+FORBIDDEN_IN_KEYS = "/\\#?"
+
+
+def entity_size(entity: dict[str, object]) -> int:
+    """Table Storage's own formula for an entity's size, in bytes."""
+    size = 4
+    for name, value in entity.items():
+        if name in ("PartitionKey", "RowKey"):
+            size += len(str(value).encode("utf-16-le"))
+            continue
+        size += 8 + 2 * len(name)
+        if isinstance(value, str):
+            size += 4 + len(value.encode("utf-16-le"))
+        else:
+            size += 8
+    return size
+
+
+def test_escaped_keys_never_contain_characters_table_storage_forbids() -> None:
+    owner = "dom\\user/with#odd?chars|and%percent"
+    job = QueuedJob.new(owner=owner, job_type="t")
+
+    row_key = keys.owner_key(owner, job.id)
+    partition = keys.unique_partition("a/b#c?d\\e")
+
+    for key in (row_key, partition):
+        assert not set(FORBIDDEN_IN_KEYS) & set(key)
+    assert keys.escape("50%/x") == "50%25%2Fx"
+
+
+def test_keys_keep_owners_apart_even_when_one_is_a_prefix_of_another() -> None:
+    low, high = keys.owner_range("alice", None)
+    job = QueuedJob.new(owner="alice|x", job_type="t")
+
+    assert not low < keys.owner_key("alice|x", job.id) < high
+
+
+def test_a_unique_key_too_long_once_escaped_is_refused_with_a_clear_error() -> None:
+    with pytest.raises(InvalidKey, match="unique key is too long to be a table key"):
+        keys.unique_partition("/" * 500)
+
+
+def test_a_malformed_job_id_is_refused_before_any_request() -> None:
+    with pytest.raises(InvalidKey, match="not a job id"):
+        keys.job_partition("../../etc")
+
+
+def test_time_ranges_select_jobs_by_creation_millisecond_newest_first() -> None:
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    ids = [
+        QueuedJob.new(owner="o", job_type="t", now=start + timedelta(seconds=s)).id
+        for s in range(5)
+    ]
+    low, high = keys.time_range(None, start + timedelta(seconds=1), start + timedelta(seconds=3))
+
+    inside = sorted(keys.job_key(i) for i in ids if low < keys.job_key(i) < high)
+
+    assert inside == [keys.job_key(ids[3]), keys.job_key(ids[2]), keys.job_key(ids[1])]
+
+
+def largest_job() -> QueuedJob:
+    return QueuedJob.new(
+        owner="ö" * 256,
+        job_type="t" * 256,
+        request={"r": "x" * (INLINE_LIMIT // 2 - 20)},
+        unique_key="u" * 512,
+        correlation_id="c" * 256,
+        tags=tuple("g" * 64 for _ in range(32)),
+        custom_data={"d": '"' * (MAX_CUSTOM_DATA_BYTES // 4 - 10)},
+        progress=Progress(percent=1, message="m" * 1024),
+    ).model_copy(
+        update={
+            "result": {"r": "y" * (INLINE_LIMIT // 2 - 20)},
+            "error": JobError(type="E" * 999, message='"' * 9999, traceback='\n"' * 99_999),
+        }
+    )
+
+
+def test_the_largest_job_the_model_allows_fits_one_entity_and_every_property() -> None:
+    job = largest_job()
+    encoded = encode_job(job)
+    entity = {"PartitionKey": "j0", "RowKey": keys.owner_key(job.owner, job.id)}
+    entity.update({k: v for k, v in encoded.properties.items() if v is not None})
+
+    assert encoded.blobs == {}
+    assert entity_size(entity) < MAX_ENTITY
+    for name, value in entity.items():
+        if isinstance(value, str):
+            assert len(value.encode("utf-16-le")) <= MAX_PROPERTY, name
+
+
+def test_payloads_over_the_inline_limit_move_to_a_content_named_blob_and_come_back() -> None:
+    small = {"rows": "a" * 1000}
+    large = {"rows": "é" * (INLINE_LIMIT // 2)}
+    job = QueuedJob.new(owner="o", job_type="t", request=large).model_copy(update={"result": small})
+
+    encoded = encode_job(job)
+
+    [blob] = encoded.blobs
+    assert blob.startswith(f"{job.id}/request-")
+    assert blob.endswith(".json")
+    assert "Request" not in encoded.properties
+    assert encoded.properties["RequestBlob"] == blob
+    assert encoded.properties["Result"] == '{"rows":"' + "a" * 1000 + '"}'
+    back = decode_job({**encoded.properties, "RowKey": "t|x"}, "etag", encoded.blobs)
+    assert back == job.model_copy(update={"version": "etag"})
+
+
+def test_an_error_whose_traceback_escapes_badly_is_cut_to_fit_and_keeps_its_end() -> None:
+    traceback = '\n"' * 7_999 + "\nValueError: the real cause"
+    job = QueuedJob.new(owner="o", job_type="t").model_copy(
+        update={"error": JobError(type="E", message="boom", traceback=traceback)}
+    )
+
+    stored = encode_job(job).properties["Error"]
+
+    assert len(stored.encode("utf-16-le")) <= MAX_PROPERTY // 2
+    back = JobError.model_validate_json(stored)
+    assert back.message == "boom"
+    assert back.traceback is not None
+    assert back.traceback.endswith("ValueError: the real cause")
