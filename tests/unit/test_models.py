@@ -1,0 +1,167 @@
+"""The job record, its validation and the transition table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from queued_jobs.errors import InvalidTransition
+from queued_jobs.models import (
+    TERMINAL_STATUSES,
+    TRANSITIONS,
+    JobError,
+    JobStatus,
+    Progress,
+    QueuedJob,
+    can_transition,
+    new_job_id,
+    owner_shard,
+)
+
+NOW = datetime(2030, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+
+
+def job(**changes: object) -> QueuedJob:
+    return QueuedJob.new(owner="alice", job_type="reports.monthly", now=NOW).model_copy(
+        update=changes
+    )
+
+
+def test_every_status_has_a_row_in_the_transition_table() -> None:
+    assert set(TRANSITIONS) == set(JobStatus)
+
+
+def test_nothing_leaves_success_and_failures_only_go_back_to_the_queue() -> None:
+    assert TRANSITIONS[JobStatus.SUCCEEDED] == frozenset()
+    for status in TERMINAL_STATUSES - {JobStatus.SUCCEEDED}:
+        assert TRANSITIONS[status] == {JobStatus.QUEUED}
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (JobStatus.QUEUED, JobStatus.SUCCEEDED),
+        (JobStatus.SCHEDULED, JobStatus.RUNNING),
+        (JobStatus.SUCCEEDED, JobStatus.QUEUED),
+        (JobStatus.CANCELLED, JobStatus.RUNNING),
+        (JobStatus.FAILED, JobStatus.FAILED),
+    ],
+)
+def test_illegal_transitions_are_refused_naming_the_job(
+    current: JobStatus, target: JobStatus
+) -> None:
+    record = job(status=current)
+
+    assert not can_transition(current, target)
+    with pytest.raises(InvalidTransition, match=f"{record.id}: cannot go from {current}"):
+        record.transition(target, now=NOW)
+
+
+def test_a_legal_transition_returns_a_changed_copy_and_leaves_the_original() -> None:
+    record = job()
+    later = NOW + timedelta(seconds=3)
+
+    running = record.transition(JobStatus.RUNNING, now=later, started_at=later, attempts=1)
+
+    assert (running.status, running.updated_at, running.attempts) == ("running", later, 1)
+    assert (record.status, record.updated_at) == (JobStatus.QUEUED, NOW)
+    with pytest.raises(ValidationError):
+        running.status = JobStatus.FAILED  # type: ignore[misc]
+
+
+def test_ids_sort_by_creation_time_and_carry_the_owner_shard() -> None:
+    ids = [new_job_id("bob", now=NOW + timedelta(milliseconds=i)) for i in range(50)]
+
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 50
+    assert {int(i[-1], 16) for i in ids} == {owner_shard("bob")}
+
+
+def test_owner_shards_are_stable_across_processes_and_releases() -> None:
+    # Stored ids depend on these values: changing the hash would orphan every job.
+    assert [owner_shard(o) for o in ("alice", "bob", "", "ünïcode")] == [5, 12, 14, 15]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"owner": "bad\nowner"}, "control characters"),
+        ({"owner": ""}, "must not be empty"),
+        ({"owner": "x" * 257}, "at most 256"),
+        ({"queue": "Jobs_High"}, "queue name 'Jobs_High' is not valid"),
+        ({"job_type": "not a type"}, "job type 'not a type' is not valid"),
+        ({"created_at": datetime(2030, 1, 1)}, "timezone-aware"),
+        ({"id": "not-an-id"}, "String should match pattern"),
+        ({"max_attempts": 0}, "greater than or equal to 1"),
+        ({"tags": ("t",) * 33}, "at most 32"),
+    ],
+)
+def test_invalid_fields_are_refused_with_a_clear_message(
+    changes: dict[str, object], message: str
+) -> None:
+    data = job().model_dump() | changes
+
+    with pytest.raises(ValidationError, match=message):
+        QueuedJob.model_validate(data)
+
+
+def test_an_id_made_for_another_owner_is_refused() -> None:
+    other = next(o for o in ("bob", "carol", "dave") if owner_shard(o) != owner_shard("alice"))
+
+    with pytest.raises(ValidationError, match="does not belong to this owner"):
+        QueuedJob.model_validate(job().model_dump() | {"id": new_job_id(other)})
+
+
+def test_timestamps_are_kept_in_utc_to_the_microsecond() -> None:
+    plus_two = datetime(2030, 5, 6, 9, 8, 9, 123456).astimezone()  # any aware time
+    record = QueuedJob.model_validate(job().model_dump() | {"run_at": plus_two})
+
+    assert record.run_at == plus_two
+    assert record.run_at is not None
+    assert record.run_at.tzinfo == UTC
+    assert QueuedJob.model_validate_json(record.model_dump_json()) == record
+
+
+def test_job_error_captures_type_message_chain_and_traceback() -> None:
+    def fail() -> None:
+        try:
+            raise KeyError("missing-file")
+        except KeyError as cause:
+            raise RuntimeError("zip failed") from cause
+
+    with pytest.raises(RuntimeError) as caught:
+        fail()
+    error = JobError.from_exception(caught.value)
+
+    assert error.type == "builtins.RuntimeError"
+    assert error.message == "zip failed <- KeyError: 'missing-file'"
+    assert error.traceback is not None
+    assert "in fail" in error.traceback
+
+
+def test_long_error_texts_are_cut_keeping_the_start_of_messages_and_end_of_tracebacks() -> None:
+    error = JobError(type="E", message="m" * 10_000 + "END", traceback="START" + "t" * 40_000)
+
+    assert len(error.message) == 4_000
+    assert error.message.startswith("mmm")
+    assert error.traceback is not None
+    assert len(error.traceback) == 16_000
+    assert error.traceback.endswith("ttt")
+    assert not error.traceback.startswith("START")
+
+
+def test_progress_is_a_percentage() -> None:
+    assert Progress(percent=42.5, message="halfway").percent == 42.5
+    with pytest.raises(ValidationError):
+        Progress(percent=101)
+
+
+def test_duration_is_known_once_started_and_completed() -> None:
+    started = job(started_at=NOW)
+
+    assert started.duration is None
+    assert started.model_copy(update={"completed_at": NOW + timedelta(seconds=90)}).duration == (
+        timedelta(seconds=90)
+    )
