@@ -71,6 +71,7 @@ async def test_a_job_lifecycle_costs_one_request_per_write(
     assert await cost(counter, repo.get(job.id)) == 1
     assert await cost(counter, repo.list_attempts(job.id)) == 1
     assert await cost(counter, repo.append_attempt(attempt)) == 1
+    assert await cost(counter, repo.delete(job.id)) == 3  # read, attempts, one transaction
 
 
 async def test_listing_costs_one_request_per_owner_page_and_one_per_shard_for_operators(
