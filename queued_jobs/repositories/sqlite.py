@@ -1,0 +1,246 @@
+"""SQLite :class:`JobRepository`: the embedded default, safe for several processes on one file.
+
+A job is one row: the record as JSON plus the few columns that listings filter and sort
+on. Its version is an integer bumped by every update, which is conditional on it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .._sqlite.database import SqliteDatabase, to_micros
+from ..clock import SYSTEM_CLOCK, Clock
+from ..errors import ConcurrencyConflict, DuplicateJob, JobAlreadyExists, JobNotFound
+from ..models import TERMINAL_STATUSES, Attempt, QueuedJob
+from ._limits import check_payloads
+from .base import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    DEFAULT_PAGE_SIZE,
+    UNIQUE_KEY_GRACE,
+    JobQuery,
+    Page,
+    check_page_size,
+)
+
+__all__ = ["SqliteJobRepository"]
+
+_COLUMNS = "id, owner, job_type, status, created_at, completed_at, version, doc"
+_INSERT = f"INSERT INTO jobs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 1, ?)"
+_UPDATE = """UPDATE jobs SET owner = ?, job_type = ?, status = ?, created_at = ?,
+    completed_at = ?, doc = ?, version = version + 1 WHERE id = ? AND version = ?
+    RETURNING version"""
+_GRACE_MICROS = UNIQUE_KEY_GRACE // timedelta(microseconds=1)
+_TERMINAL = tuple(status.value for status in TERMINAL_STATUSES)
+
+
+class SqliteJobRepository:
+    """Job records in a SQLite file (or a :class:`SqliteDatabase` shared with a queue).
+
+    A repository opened on a path owns its database and closes it; one given a database
+    leaves closing it to the caller.
+    """
+
+    def __init__(
+        self,
+        path_or_db: str | Path | SqliteDatabase,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    ) -> None:
+        if isinstance(path_or_db, SqliteDatabase):
+            self._db, self._owns_db = path_or_db, False
+        else:
+            self._db, self._owns_db = SqliteDatabase(path_or_db), True
+        self._clock = clock
+        self._max_payload_bytes = max_payload_bytes
+
+    async def create(self) -> None:
+        await self._db.open()
+
+    async def insert(self, job: QueuedJob) -> QueuedJob:
+        check_payloads(job, self._max_payload_bytes)
+        await self._db.run(_insert, job.id, _values(job))
+        return job.model_copy(update={"version": "1"})
+
+    async def get(self, job_id: str) -> QueuedJob:
+        row = await self._db.run(
+            _fetch_one, "SELECT version, doc FROM jobs WHERE id = ?", (job_id,)
+        )
+        if row is None:
+            raise JobNotFound(job_id)
+        return _job(*row)
+
+    async def update(self, job: QueuedJob, *, attempt: Attempt | None = None) -> QueuedJob:
+        check_payloads(job, self._max_payload_bytes)
+        attempt_row = None if attempt is None else _attempt_row(attempt)
+        version = await self._db.write(_update, job.id, job.version, _values(job), attempt_row)
+        return job.model_copy(update={"version": str(version)})
+
+    async def append_attempt(self, attempt: Attempt) -> None:
+        await self._db.run(_save_attempt, _attempt_row(attempt))
+
+    async def list_attempts(self, job_id: str) -> list[Attempt]:
+        rows = await self._db.run(
+            _fetch_all, "SELECT doc FROM attempts WHERE job_id = ? ORDER BY number", (job_id,)
+        )
+        return [Attempt.model_validate_json(doc) for (doc,) in rows]
+
+    async def reserve_unique_key(
+        self, key: str, job_id: str, *, replacing: str | None = None
+    ) -> None:
+        now = to_micros(self._clock.now())
+        await self._db.write(_reserve, key, job_id, replacing, now)
+
+    async def release_unique_key(self, key: str, job_id: str) -> bool:
+        changed = await self._db.run(
+            _execute, "DELETE FROM unique_keys WHERE key = ? AND job_id = ?", (key, job_id)
+        )
+        return changed > 0
+
+    async def list_by_owner(
+        self, owner: str, *, limit: int = DEFAULT_PAGE_SIZE, continuation: str | None = None
+    ) -> Page[QueuedJob]:
+        return await self._page(["owner = ?"], [owner], limit, continuation)
+
+    async def list_jobs(
+        self,
+        query: JobQuery | None = None,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        continuation: str | None = None,
+    ) -> Page[QueuedJob]:
+        query = query or JobQuery()
+        where: list[str] = []
+        params: list[Any] = []
+        if query.statuses:
+            where.append(f"status IN ({', '.join('?' * len(query.statuses))})")
+            params.extend(status.value for status in query.statuses)
+        if query.job_type is not None:
+            where.append("job_type = ?")
+            params.append(query.job_type)
+        if query.created_from is not None:
+            where.append("created_at >= ?")
+            params.append(to_micros(query.created_from))
+        if query.created_before is not None:
+            where.append("created_at < ?")
+            params.append(to_micros(query.created_before))
+        return await self._page(where, params, limit, continuation)
+
+    async def _page(
+        self, where: list[str], params: list[Any], limit: int, continuation: str | None
+    ) -> Page[QueuedJob]:
+        check_page_size(limit)
+        if continuation is not None:
+            where = [*where, "id < ?"]
+            params = [*params, continuation]
+        condition = f" WHERE {' AND '.join(where)}" if where else ""
+        sql = f"SELECT id, version, doc FROM jobs{condition} ORDER BY id DESC LIMIT ?"
+        rows = await self._db.run(_fetch_all, sql, (*params, limit + 1))
+        items = [_job(version, doc) for _, version, doc in rows[:limit]]
+        return Page(items, rows[limit - 1][0] if len(rows) > limit else None)
+
+    async def delete(self, job_id: str) -> None:
+        await self._db.write(_forget, "id = ?", (job_id,))
+
+    async def purge(self, *, completed_before: datetime) -> int:
+        where = f"status IN ({', '.join('?' * len(_TERMINAL))}) AND completed_at < ?"
+        return await self._db.write(_forget, where, (*_TERMINAL, to_micros(completed_before)))
+
+    async def close(self) -> None:
+        if self._owns_db:
+            await self._db.close()
+
+
+def _values(job: QueuedJob) -> tuple[Any, ...]:
+    """The job's columns after ``id`` and before ``version``, then its document."""
+    completed_at = None if job.completed_at is None else to_micros(job.completed_at)
+    doc = job.model_dump_json(exclude={"version"})
+    return (job.owner, job.job_type, job.status.value, to_micros(job.created_at), completed_at, doc)
+
+
+def _job(version: int, doc: str) -> QueuedJob:
+    return QueuedJob.model_validate_json(doc).model_copy(update={"version": str(version)})
+
+
+def _attempt_row(attempt: Attempt) -> tuple[str, int, str]:
+    return (attempt.job_id, attempt.number, attempt.model_dump_json())
+
+
+def _execute(connection: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> int:
+    return connection.execute(sql, params).rowcount
+
+
+def _fetch_one(connection: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> Any:
+    return connection.execute(sql, params).fetchone()
+
+
+def _fetch_all(connection: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    return connection.execute(sql, params).fetchall()
+
+
+def _insert(connection: sqlite3.Connection, job_id: str, values: tuple[Any, ...]) -> None:
+    try:
+        connection.execute(_INSERT, (job_id, *values))
+    except sqlite3.IntegrityError as exc:
+        if exc.sqlite_errorcode == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+            raise JobAlreadyExists(job_id) from None
+        raise
+
+
+def _save_attempt(connection: sqlite3.Connection, row: tuple[str, int, str]) -> None:
+    connection.execute(
+        "INSERT OR REPLACE INTO attempts (job_id, number, doc) VALUES (?, ?, ?)", row
+    )
+
+
+def _update(
+    connection: sqlite3.Connection,
+    job_id: str,
+    version: str | None,
+    values: tuple[Any, ...],
+    attempt: tuple[str, int, str] | None,
+) -> int:
+    row = connection.execute(_UPDATE, (*values, job_id, version)).fetchone()
+    if row is None:
+        if connection.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+            raise JobNotFound(job_id)
+        raise ConcurrencyConflict(job_id)
+    if attempt is not None:
+        _save_attempt(connection, attempt)
+    new_version: int = row[0]
+    return new_version
+
+
+def _reserve(
+    connection: sqlite3.Connection, key: str, job_id: str, replacing: str | None, now: int
+) -> None:
+    held = connection.execute(
+        """SELECT job_id, reserved_at, EXISTS (SELECT 1 FROM jobs WHERE id = unique_keys.job_id)
+        FROM unique_keys WHERE key = ?""",
+        (key,),
+    ).fetchone()
+    if held is not None:
+        holder, reserved_at, stored = held
+        abandoned = not stored and now - reserved_at >= _GRACE_MICROS
+        if holder not in (job_id, replacing) and not abandoned:
+            raise DuplicateJob(key, holder)
+    connection.execute(
+        "INSERT OR REPLACE INTO unique_keys (key, job_id, reserved_at) VALUES (?, ?, ?)",
+        (key, job_id, now),
+    )
+
+
+def _forget(connection: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> int:
+    """Delete the jobs matching ``where``, their attempts and the unique keys they hold."""
+    gone: list[tuple[str, str | None]] = connection.execute(
+        f"DELETE FROM jobs WHERE {where} RETURNING id, json_extract(doc, '$.unique_key')", params
+    ).fetchall()
+    connection.executemany("DELETE FROM attempts WHERE job_id = ?", [(i,) for i, _ in gone])
+    connection.executemany(
+        "DELETE FROM unique_keys WHERE key = ? AND job_id = ?",
+        [(key, i) for i, key in gone if key is not None],
+    )
+    return len(gone)
