@@ -1,0 +1,238 @@
+"""Azure Storage queues as a :class:`JobQueue` (production; Azurite in tests).
+
+Bodies go on the wire base64-encoded (UTF-8, then base64), as the Azure Functions queue
+trigger expects. Messages are received raw and decoded here: a body that is valid base64
+of UTF-8 text is decoded, any other body (plain text put there by another sender) is
+returned as it is. A plain-text body that happens to be valid base64 of UTF-8 text is
+indistinguishable from an encoded one and comes back decoded.
+
+Every queue of an :class:`AzureQueueBroker` goes through the broker's one
+:class:`~azure.storage.queue.aio.QueueServiceClient`, so all share its connection pool.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import replace
+from datetime import timedelta
+from typing import Final
+
+from azure.core.exceptions import HttpResponseError, ResourceExistsError
+from azure.storage.queue import QueueMessage as AzureMessage
+from azure.storage.queue import StorageErrorCode
+from azure.storage.queue.aio import QueueClient, QueueServiceClient
+
+from .._azure.connection import expand_connection_string
+from .._azure.errors import error_code, translated
+from ..errors import ConfigurationError, LeaseLost, StorageError
+from ._limits import (
+    check_batch,
+    check_body,
+    check_delay,
+    check_lease,
+    check_queue_name,
+    check_ttl,
+    seconds,
+)
+from .base import DEFAULT_VISIBILITY_TIMEOUT, MAX_BATCH, POISON_SUFFIX, QueueMessage
+
+__all__ = ["AzureJobQueue", "AzureQueueBroker"]
+
+#: The codes Azure answers when a pop receipt no longer holds the message: it was deleted
+#: (404 MessageNotFound) or received again by someone else (400 PopReceiptMismatch).
+_LEASE_GONE: Final = (StorageErrorCode.MESSAGE_NOT_FOUND, StorageErrorCode.POP_RECEIPT_MISMATCH)
+#: How long :meth:`AzureJobQueue.dead_letter` holds the message while it copies it.
+_DEAD_LETTER_LEASE: Final = DEFAULT_VISIBILITY_TIMEOUT
+
+
+class AzureQueueBroker:
+    """The Azure Storage queues of one account, reached through one service client."""
+
+    def __init__(self, service: QueueServiceClient) -> None:
+        self._service = service
+        self._queues: dict[str, AzureJobQueue] = {}
+
+    @classmethod
+    def from_connection_string(cls, connection_string: str) -> AzureQueueBroker:
+        """A broker for the account in the connection string (``UseDevelopmentStorage=true``
+        means Azurite on its default ports)."""
+        try:
+            service = QueueServiceClient.from_connection_string(
+                expand_connection_string(connection_string)
+            )
+        except ValueError as exc:
+            raise ConfigurationError(f"invalid Azure Storage connection string: {exc}") from exc
+        return cls(service)
+
+    def queue(self, name: str) -> AzureJobQueue:
+        """The queue called ``name`` (``<name>-poison`` is a poison queue)."""
+        if name not in self._queues:
+            check_queue_name(name, poison=name.endswith(POISON_SUFFIX))
+            self._queues[name] = AzureJobQueue(self, self._service.get_queue_client(name))
+        return self._queues[name]
+
+    async def close(self) -> None:
+        """Close the service client and its connections, used by every queue of the broker."""
+        await self._service.close()
+
+
+class AzureJobQueue:
+    """One Azure Storage queue; made by :meth:`AzureQueueBroker.queue`."""
+
+    def __init__(self, broker: AzureQueueBroker, client: QueueClient) -> None:
+        self._broker = broker
+        self._client = client
+        self._name: str = client.queue_name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def create(self) -> None:
+        """Create the queue and its poison queue if missing."""
+        with self._storage("create the queue"), suppress(ResourceExistsError):
+            await self._client.create_queue()
+        if not self._name.endswith(POISON_SUFFIX):
+            await self.poison_queue().create()
+
+    async def send(
+        self, body: str, *, delay: timedelta | None = None, ttl: timedelta | None = None
+    ) -> str:
+        """Send ``body`` base64-encoded; ``ttl`` ``None`` means the message never expires."""
+        check_body(body)
+        wait = check_delay(delay)
+        check_ttl(ttl, wait)
+        with self._storage("send a message"):
+            sent = await self._client.send_message(
+                _encoded(body),
+                visibility_timeout=seconds(wait),
+                time_to_live=-1 if ttl is None else seconds(ttl),
+            )
+        return sent.id
+
+    async def receive(
+        self,
+        *,
+        max_messages: int = MAX_BATCH,
+        visibility_timeout: timedelta = DEFAULT_VISIBILITY_TIMEOUT,
+    ) -> list[QueueMessage]:
+        """Lease up to ``max_messages`` in one request."""
+        check_batch(max_messages)
+        lease = seconds(check_lease(visibility_timeout))
+        with self._storage("receive messages"):
+            pages = self._client.receive_messages(
+                max_messages=max_messages,
+                messages_per_page=max_messages,
+                visibility_timeout=lease,
+            ).by_page()
+            page = await anext(pages, None)
+            received = [] if page is None else [message async for message in page]
+        return [self._public(message) for message in received]
+
+    async def renew(self, message: QueueMessage, *, visibility_timeout: timedelta) -> QueueMessage:
+        """Set the lease to end ``visibility_timeout`` from now; raises ``LeaseLost``."""
+        lease = seconds(check_delay(visibility_timeout, what="visibility timeout"))
+        with self._storage("renew a message lease"):
+            try:
+                updated = await self._client.update_message(
+                    message.id, pop_receipt=message.receipt, visibility_timeout=lease
+                )
+            except HttpResponseError as exc:
+                if error_code(exc) in _LEASE_GONE:
+                    raise LeaseLost(
+                        f"message {message.id} on {self._name} is no longer leased to us"
+                    ) from exc
+                raise
+        if updated.pop_receipt is None or updated.next_visible_on is None:
+            raise StorageError(f"Azure Storage renewed message {message.id} without a receipt")
+        return replace(message, receipt=updated.pop_receipt, visible_at=updated.next_visible_on)
+
+    async def ack(self, message: QueueMessage) -> None:
+        """Delete the message; does nothing if it is gone or someone else received it since."""
+        with self._storage("delete a message"):
+            try:
+                await self._client.delete_message(message.id, pop_receipt=message.receipt)
+            except HttpResponseError as exc:
+                if error_code(exc) not in _LEASE_GONE:
+                    raise
+
+    async def dead_letter(self, message: QueueMessage) -> None:
+        """Copy the body to the poison queue, then delete the message here.
+
+        The lease is renewed first, so a message that is no longer ours raises ``LeaseLost``
+        before anything is copied. If the copy is made but the message can't be deleted (the
+        process stops, or the renewed lease runs out first: ``LeaseLost``), it is delivered
+        again and the poison queue may get a second copy: a body is never lost.
+        """
+        held = await self.renew(message, visibility_timeout=_DEAD_LETTER_LEASE)
+        await self.poison_queue().send(message.body)
+        with self._storage("delete a dead-lettered message"):
+            try:
+                await self._client.delete_message(held.id, pop_receipt=held.receipt)
+            except HttpResponseError as exc:
+                if error_code(exc) == StorageErrorCode.POP_RECEIPT_MISMATCH:
+                    raise LeaseLost(
+                        f"message {held.id} on {self._name} was copied to the poison queue, "
+                        "but its lease ran out before it was deleted: it will be delivered again"
+                    ) from exc
+                if error_code(exc) != StorageErrorCode.MESSAGE_NOT_FOUND:
+                    raise
+
+    async def depth(self) -> int:
+        """Azure's approximate message count, visible or not."""
+        with self._storage("count messages"):
+            properties = await self._client.get_queue_properties()
+        return properties.approximate_message_count or 0
+
+    def poison_queue(self) -> AzureJobQueue:
+        return self._broker.queue(self._name + POISON_SUFFIX)
+
+    @contextmanager
+    def _storage(self, action: str) -> Iterator[None]:
+        """Translate the Azure errors escaping the block; a missing queue is a setup error."""
+        with translated(f"{action} on queue {self._name!r}"):
+            try:
+                yield
+            except HttpResponseError as exc:
+                if error_code(exc) == StorageErrorCode.QUEUE_NOT_FOUND:
+                    raise ConfigurationError(
+                        f"queue {self._name!r} does not exist in Azure Storage: call "
+                        "create() on it (or deploy it) before using it"
+                    ) from exc
+                raise
+
+    def _public(self, message: AzureMessage) -> QueueMessage:
+        if (
+            message.pop_receipt is None
+            or message.dequeue_count is None
+            or message.inserted_on is None
+            or message.next_visible_on is None
+        ):
+            raise StorageError(
+                f"Azure Storage returned message {message.id} on {self._name} without its lease"
+            )
+        return QueueMessage(
+            id=message.id,
+            body=_decoded(message.content),
+            receipt=message.pop_receipt,
+            dequeue_count=message.dequeue_count,
+            inserted_at=message.inserted_on,
+            visible_at=message.next_visible_on,
+        )
+
+
+def _encoded(body: str) -> str:
+    """The body as the Functions queue trigger reads it: base64 of its UTF-8 bytes."""
+    return base64.b64encode(body.encode("utf-8")).decode("ascii")
+
+
+def _decoded(content: object) -> str:
+    """The text of a received body: decoded if it is base64 of UTF-8, else as it is."""
+    text = content if isinstance(content, str) else ""
+    try:
+        return base64.b64decode(text, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return text
