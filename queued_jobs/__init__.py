@@ -15,7 +15,7 @@ from .errors import (
     StorageUnavailable,
 )
 from .models import Attempt, AttemptOutcome, JobError, JobStatus, Priority, Progress, QueuedJob
-from .queues import JobQueue, QueueMessage
+from .queues import JobQueue, QueueBroker, QueueMessage
 from .repositories import JobQuery, JobRepository, Page
 
 __version__ = "0.1.0.dev0"
@@ -41,6 +41,7 @@ __all__ = [
     "PayloadTooLarge",
     "Priority",
     "Progress",
+    "QueueBroker",
     "QueueMessage",
     "QueuedJob",
     "QueuedJobsError",

@@ -18,8 +18,12 @@ __all__ = ["error_code", "translated"]
 
 
 def error_code(exc: HttpResponseError) -> str:
-    """The storage service's error code (``EntityAlreadyExists``...), or ``""``."""
-    return str(getattr(exc, "error_code", None) or "")
+    """The storage service's error code (``EntityAlreadyExists``...), or ``""``.
+
+    The SDKs give known codes as enums (whose ``str()`` is the member's name): take the value.
+    """
+    code = getattr(exc, "error_code", None)
+    return str(getattr(code, "value", code) or "")
 
 
 @contextmanager

@@ -8,9 +8,18 @@ from .._names import queue_name_problem
 from ..errors import InvalidDelay, InvalidInput, MessageTooLarge
 from .base import MAX_BATCH, MAX_BODY_BYTES, MAX_DELAY, POISON_SUFFIX
 
-__all__ = ["check_batch", "check_body", "check_delay", "check_queue_name", "check_ttl", "seconds"]
+__all__ = [
+    "check_batch",
+    "check_body",
+    "check_delay",
+    "check_lease",
+    "check_queue_name",
+    "check_ttl",
+    "seconds",
+]
 
 _ZERO = timedelta(0)
+_SECOND = timedelta(seconds=1)
 
 
 def check_queue_name(name: str, *, poison: bool = False) -> str:
@@ -34,13 +43,24 @@ def check_delay(delay: timedelta | None, *, what: str = "delay") -> timedelta:
     return delay
 
 
+def check_lease(visibility_timeout: timedelta) -> timedelta:
+    """A receive's lease: at least one second (Azure refuses less), at most 7 days."""
+    lease = check_delay(visibility_timeout, what="visibility timeout")
+    if lease < _SECOND:
+        raise InvalidDelay(f"a receive must lease messages for at least one second, not {lease}")
+    return lease
+
+
 def check_ttl(ttl: timedelta | None, delay: timedelta) -> None:
+    """Refuse a time-to-live Azure would refuse; it compares whole seconds, rounded up."""
     if ttl is None:
         return
-    if ttl < timedelta(seconds=1):
+    if ttl < _SECOND:
         raise InvalidDelay(f"time-to-live must be at least one second, not {ttl}")
-    if delay >= ttl:
-        raise InvalidDelay(f"delay {delay} must be shorter than the time-to-live {ttl}")
+    if seconds(delay) >= seconds(ttl):
+        raise InvalidDelay(
+            f"delay {delay} must be shorter than the time-to-live {ttl} in whole seconds"
+        )
 
 
 def check_batch(max_messages: int) -> None:

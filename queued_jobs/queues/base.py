@@ -18,6 +18,7 @@ __all__ = [
     "MAX_DELAY",
     "POISON_SUFFIX",
     "JobQueue",
+    "QueueBroker",
     "QueueMessage",
 ]
 
@@ -98,6 +99,15 @@ class JobQueue(Protocol):
         """The ``<name>-poison`` queue, as a queue of its own."""
         ...
 
+
+class QueueBroker(Protocol):
+    """The queues of one store (a SQLite file, an Azure storage account): it owns the
+    connections its queues share, so it is what gets closed."""
+
+    def queue(self, name: str) -> JobQueue:
+        """The queue called ``name``; refuses names the store would refuse."""
+        ...
+
     async def close(self) -> None:
-        """Release connections."""
+        """Release connections. The broker's queues are unusable afterwards."""
         ...

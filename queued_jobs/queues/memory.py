@@ -13,7 +13,14 @@ from datetime import datetime, timedelta
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import LeaseLost
-from ._limits import check_batch, check_body, check_delay, check_queue_name, check_ttl
+from ._limits import (
+    check_batch,
+    check_body,
+    check_delay,
+    check_lease,
+    check_queue_name,
+    check_ttl,
+)
 from .base import DEFAULT_VISIBILITY_TIMEOUT, MAX_BATCH, POISON_SUFFIX, QueueMessage
 
 __all__ = ["MemoryJobQueue", "MemoryQueueBroker"]
@@ -97,7 +104,7 @@ class MemoryJobQueue:
         visibility_timeout: timedelta = DEFAULT_VISIBILITY_TIMEOUT,
     ) -> list[QueueMessage]:
         check_batch(max_messages)
-        lease = check_delay(visibility_timeout, what="visibility timeout")
+        lease = check_lease(visibility_timeout)
         now = self._broker.clock.now()
         messages = self._messages
         for expired in [m.id for m in messages.values() if m.expires_at and m.expires_at <= now]:
@@ -141,9 +148,6 @@ class MemoryJobQueue:
 
     def poison_queue(self) -> MemoryJobQueue:
         return MemoryJobQueue(self._broker, self._name + POISON_SUFFIX)
-
-    async def close(self) -> None:
-        return None
 
 
 def _public(message: _Stored) -> QueueMessage:

@@ -170,10 +170,27 @@ async def test_bad_input_is_refused_before_anything_is_sent(queues: QueueHarness
         await queue.send("x", delay=timedelta(days=7, seconds=1))
     with pytest.raises(InvalidDelay):
         await queue.send("x", delay=10 * SECOND, ttl=5 * SECOND)
+    with pytest.raises(InvalidDelay):
+        await queue.send("x", delay=SECOND / 2, ttl=SECOND)  # both are one second on Azure
     with pytest.raises(InvalidInput):
         await queue.receive(max_messages=33)
+    with pytest.raises(InvalidDelay):
+        await queue.receive(visibility_timeout=timedelta(0))
     with pytest.raises(InvalidInput):
         await queues.open("Bad_Name")
     assert await queue.depth() == 0
     await queue.send("x" * MAX_BODY_BYTES)  # exactly at the limit fits
     assert [len(m.body) for m in await queue.receive()] == [MAX_BODY_BYTES]
+
+
+async def test_a_lost_lease_can_neither_be_renewed_nor_dead_lettered(queues: QueueHarness) -> None:
+    queue = await queues.open()
+    await queue.send("job")
+    [message] = await queue.receive()
+    await queue.ack(message)
+
+    with pytest.raises(LeaseLost):
+        await queue.renew(message, visibility_timeout=30 * SECOND)
+    with pytest.raises(LeaseLost):
+        await queue.dead_letter(message)
+    assert await queue.poison_queue().depth() == 0

@@ -169,6 +169,18 @@ async def test_update_with_a_stale_version_raises_conflict_and_changes_nothing(
     assert await repo.get(stored.id) == first
 
 
+async def test_update_of_a_job_that_was_never_read_from_the_store_raises_conflict(
+    repositories: RepositoryHarness,
+) -> None:
+    repo = await repositories.open()
+    stored = await repo.insert(make_job(repositories))
+
+    with pytest.raises(ConcurrencyConflict):
+        await repo.update(changed(stored, version=None, cancel_requested=True))
+
+    assert await repo.get(stored.id) == stored
+
+
 async def test_update_of_a_job_that_is_gone_raises_job_not_found(
     repositories: RepositoryHarness,
 ) -> None:

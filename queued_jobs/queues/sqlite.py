@@ -1,0 +1,194 @@
+"""SQLite :class:`JobQueue`: the embedded default, safe for several processes on one file.
+
+Every queue of a :class:`SqliteQueueBroker` lives in one ``messages`` table. A receive
+leases its messages in one write transaction, so no two receivers, in any process, hold
+the same message at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+from .._sqlite.database import SqliteDatabase, from_micros, to_micros
+from ..clock import SYSTEM_CLOCK, Clock
+from ..errors import LeaseLost
+from ._limits import (
+    check_batch,
+    check_body,
+    check_delay,
+    check_lease,
+    check_queue_name,
+    check_ttl,
+)
+from .base import DEFAULT_VISIBILITY_TIMEOUT, MAX_BATCH, POISON_SUFFIX, QueueMessage
+
+__all__ = ["SqliteJobQueue", "SqliteQueueBroker"]
+
+_SEND = """INSERT INTO messages (id, queue, body, inserted_at, visible_at, expires_at)
+    VALUES (?, ?, ?, ?, ?, ?)"""
+_RECEIVE = """UPDATE messages
+    SET receipt = lower(hex(randomblob(8))), visible_at = ?, dequeue_count = dequeue_count + 1
+    WHERE seq IN (
+        SELECT seq FROM messages WHERE queue = ? AND visible_at <= ?
+        ORDER BY visible_at, seq LIMIT ?
+    )
+    RETURNING seq, id, body, receipt, dequeue_count, inserted_at, visible_at"""
+
+_Received = tuple[int, str, str, str, int, int, int]
+
+
+class SqliteQueueBroker:
+    """The queues in one SQLite file (or a :class:`SqliteDatabase` shared with a repository).
+
+    A broker opened on a path owns its database and closes it; one given a database leaves
+    closing it to the caller.
+    """
+
+    def __init__(
+        self, path_or_db: str | Path | SqliteDatabase, *, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        if isinstance(path_or_db, SqliteDatabase):
+            self.database, self._owns_db = path_or_db, False
+        else:
+            self.database, self._owns_db = SqliteDatabase(path_or_db), True
+        self.clock = clock
+
+    def queue(self, name: str) -> SqliteJobQueue:
+        return SqliteJobQueue(self, name)
+
+    async def close(self) -> None:
+        if self._owns_db:
+            await self.database.close()
+
+
+class SqliteJobQueue:
+    """One queue of a :class:`SqliteQueueBroker`."""
+
+    def __init__(self, broker: SqliteQueueBroker, name: str) -> None:
+        self._broker = broker
+        self._db = broker.database
+        self._name = check_queue_name(name, poison=name.endswith(POISON_SUFFIX))
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def create(self) -> None:
+        await self._db.open()
+
+    async def send(
+        self, body: str, *, delay: timedelta | None = None, ttl: timedelta | None = None
+    ) -> str:
+        check_body(body)
+        wait = check_delay(delay)
+        check_ttl(ttl, wait)
+        now = self._broker.clock.now()
+        message_id = secrets.token_hex(16)
+        expires_at = None if ttl is None else to_micros(now + ttl)
+        row = (message_id, self._name, body, to_micros(now), to_micros(now + wait), expires_at)
+        await self._db.run(_execute, _SEND, row)
+        return message_id
+
+    async def receive(
+        self,
+        *,
+        max_messages: int = MAX_BATCH,
+        visibility_timeout: timedelta = DEFAULT_VISIBILITY_TIMEOUT,
+    ) -> list[QueueMessage]:
+        check_batch(max_messages)
+        lease = check_lease(visibility_timeout)
+        now = self._broker.clock.now()
+        rows = await self._db.write(
+            _receive, self._name, to_micros(now), to_micros(now + lease), max_messages
+        )
+        return [_message(row) for row in sorted(rows)]
+
+    async def renew(self, message: QueueMessage, *, visibility_timeout: timedelta) -> QueueMessage:
+        lease = check_delay(visibility_timeout, what="visibility timeout")
+        receipt = secrets.token_hex(8)
+        visible_at = self._broker.clock.now() + lease
+        renewed = await self._db.run(
+            _execute,
+            "UPDATE messages SET receipt = ?, visible_at = ? WHERE id = ? AND queue = ? "
+            "AND receipt = ?",
+            (receipt, to_micros(visible_at), message.id, self._name, message.receipt),
+        )
+        if not renewed:
+            raise self._lease_lost(message)
+        return replace(message, receipt=receipt, visible_at=visible_at)
+
+    async def ack(self, message: QueueMessage) -> None:
+        await self._db.run(
+            _execute,
+            "DELETE FROM messages WHERE id = ? AND queue = ? AND receipt = ?",
+            (message.id, self._name, message.receipt),
+        )
+
+    async def dead_letter(self, message: QueueMessage) -> None:
+        now = to_micros(self._broker.clock.now())
+        poison = (secrets.token_hex(16), self._name + POISON_SUFFIX, now)
+        moved = await self._db.write(_dead_letter, message.id, self._name, message.receipt, poison)
+        if not moved:
+            raise self._lease_lost(message)
+
+    async def depth(self) -> int:
+        return await self._db.run(_count, self._name)
+
+    def poison_queue(self) -> SqliteJobQueue:
+        return SqliteJobQueue(self._broker, self._name + POISON_SUFFIX)
+
+    def _lease_lost(self, message: QueueMessage) -> LeaseLost:
+        return LeaseLost(f"message {message.id} on {self._name} is no longer leased to us")
+
+
+def _execute(connection: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> int:
+    return connection.execute(sql, params).rowcount
+
+
+def _count(connection: sqlite3.Connection, queue: str) -> int:
+    count: int = connection.execute(
+        "SELECT count(*) FROM messages WHERE queue = ?", (queue,)
+    ).fetchone()[0]
+    return count
+
+
+def _receive(
+    connection: sqlite3.Connection, queue: str, now: int, lease_end: int, limit: int
+) -> list[_Received]:
+    connection.execute("DELETE FROM messages WHERE queue = ? AND expires_at <= ?", (queue, now))
+    return connection.execute(_RECEIVE, (lease_end, queue, now, limit)).fetchall()
+
+
+def _dead_letter(
+    connection: sqlite3.Connection,
+    message_id: str,
+    queue: str,
+    receipt: str,
+    poison: tuple[str, str, int],
+) -> bool:
+    """Move the leased message's body to the poison queue; ``False`` if it is not leased."""
+    row = connection.execute(
+        "DELETE FROM messages WHERE id = ? AND queue = ? AND receipt = ? RETURNING body",
+        (message_id, queue, receipt),
+    ).fetchone()
+    if row is None:
+        return False
+    poison_id, poison_queue, now = poison
+    connection.execute(_SEND, (poison_id, poison_queue, row[0], now, now, None))
+    return True
+
+
+def _message(row: _Received) -> QueueMessage:
+    _, message_id, body, receipt, dequeue_count, inserted_at, visible_at = row
+    return QueueMessage(
+        id=message_id,
+        body=body,
+        receipt=receipt,
+        dequeue_count=dequeue_count,
+        inserted_at=from_micros(inserted_at),
+        visible_at=from_micros(visible_at),
+    )
