@@ -10,34 +10,49 @@ callers never import ``azure.core`` or ``sqlite3`` to handle them::
     │   ├── PayloadTooLarge           request/result/custom data over a limit
     │   ├── MessageTooLarge           a queue message over the 64 KiB encoded limit
     │   └── InvalidDelay              a delay/visibility/TTL outside what the queue allows
+    │   └── UnknownJobType            no runner registered under that job type
     ├── InvalidTransition             a status change the transition table forbids
-    ├── JobNotFound (KeyError-free)   no job with that id
+    ├── JobNotFound                   no job with that id
     ├── JobAlreadyExists              a job with that id is already stored
     ├── DuplicateJob                  a unique key held by another job
     ├── ConcurrencyConflict           the job changed since it was read (ETag/version)
     ├── LeaseLost                     a queue message lease that is no longer ours
-    └── StorageError                  the store failed in a way the caller can't fix
-        └── StorageUnavailable        could not reach the store (retry later)
+    ├── StorageError                  the store failed in a way the caller can't fix
+    │   └── StorageUnavailable        could not reach the store (retry later)
+    ├── EnqueueFailed                 the job was stored but its message could not be sent
+    ├── PermanentError                raised by a job: fail now, do not retry
+    ├── JobCancelled                  raised in a job whose cancellation was requested
+    └── JobTimedOut                   a job ran past its max run time
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import QueuedJob
 
 __all__ = [
     "ConcurrencyConflict",
     "ConfigurationError",
     "DuplicateJob",
+    "EnqueueFailed",
     "InvalidDelay",
     "InvalidInput",
     "InvalidKey",
     "InvalidTransition",
     "JobAlreadyExists",
+    "JobCancelled",
     "JobNotFound",
+    "JobTimedOut",
     "LeaseLost",
     "MessageTooLarge",
     "PayloadTooLarge",
+    "PermanentError",
     "QueuedJobsError",
     "StorageError",
     "StorageUnavailable",
+    "UnknownJobType",
 ]
 
 
@@ -113,11 +128,15 @@ class JobAlreadyExists(QueuedJobsError):
 
 
 class DuplicateJob(QueuedJobsError):
-    """The unique key is held by another job; ``existing_job_id`` names the holder."""
+    """The unique key is held by another job; ``existing_job_id`` names the holder and,
+    when the client raised it, ``existing_job`` is that job's record."""
 
-    def __init__(self, unique_key: str, existing_job_id: str) -> None:
+    def __init__(
+        self, unique_key: str, existing_job_id: str, existing_job: QueuedJob | None = None
+    ) -> None:
         self.unique_key = unique_key
         self.existing_job_id = existing_job_id
+        self.existing_job = existing_job
         super().__init__(f"unique key {unique_key!r} is held by job {existing_job_id}")
 
 
@@ -139,3 +158,33 @@ class StorageError(QueuedJobsError):
 
 class StorageUnavailable(StorageError):
     """The store could not be reached; nothing was changed as far as we know. Retry later."""
+
+
+class UnknownJobType(InvalidInput):
+    """No runner is registered under that job type in this registry."""
+
+    def __init__(self, job_type: str, known: Any = ()) -> None:
+        self.job_type = job_type
+        names = ", ".join(sorted(known)) or "none"
+        super().__init__(f"no job type {job_type!r} is registered (registered: {names})")
+
+
+class EnqueueFailed(QueuedJobsError):
+    """The job was stored, but its queue message could not be sent; the job is marked
+    failed with the reason, and nothing will run it."""
+
+    def __init__(self, job_id: str, reason: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"job {job_id} was stored but could not be queued: {reason}")
+
+
+class PermanentError(QueuedJobsError):
+    """Raise it from a job to fail at once, without retrying."""
+
+
+class JobCancelled(QueuedJobsError):
+    """Raised inside a job (by ``context.raise_if_cancelled()``) once cancellation was asked."""
+
+
+class JobTimedOut(QueuedJobsError):
+    """The job ran past its max run time."""

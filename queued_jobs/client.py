@@ -1,0 +1,349 @@
+"""Starting and steering jobs: :class:`JobClient`.
+
+``queue_job`` stores the job's record, then sends its message. If the send fails the
+record says so (failed, ``EnqueueFailed``) and the caller gets the error: no job is left
+waiting for a message that will never come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import JsonValue, ValidationError
+
+from .clock import SYSTEM_CLOCK, Clock
+from .errors import (
+    ConcurrencyConflict,
+    DuplicateJob,
+    EnqueueFailed,
+    InvalidInput,
+    InvalidTransition,
+    JobNotFound,
+    QueuedJobsError,
+)
+from .execution.attempts import COUNTED_OUTCOMES
+from .execution.messages import encode_message
+from .execution.pipeline import Disposition, Pipeline
+from .execution.settings import ExecutionSettings
+from .models import JobError, JobStatus, Priority, QueuedJob
+from .queue_names import QueueNames
+from .queues.base import MAX_DELAY, QueueBroker
+from .repositories.base import JobRepository
+from .runner import JobRegistry, JobRunner
+
+__all__ = ["JobClient", "JobSpec"]
+
+log = logging.getLogger("queued_jobs.client")
+JobTarget = str | type[JobRunner[Any, Any]] | Callable[..., Any]
+_TRIES = 5
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job to start, for :meth:`JobClient.queue_jobs`; the fields are
+    :meth:`JobClient.queue_job`'s arguments."""
+
+    job: JobTarget
+    request: Any = None
+    owner: str = "system"
+    priority: Priority = Priority.NORMAL
+    delay: timedelta | None = None
+    run_at: datetime | None = None
+    max_attempts: int | None = None
+    max_run_time: timedelta | None = None
+    unique_key: str | None = None
+    correlation_id: str | None = None
+    tags: Sequence[str] = ()
+    custom_data: dict[str, JsonValue] = field(default_factory=dict)
+
+
+class JobClient:
+    """Starts, reads, cancels and retries jobs.
+
+    With ``inline=True`` a queued job runs at once in this process (retries included,
+    without their delays) and ``queue_job`` returns it finished: for tests and local runs.
+    """
+
+    def __init__(
+        self,
+        repository: JobRepository,
+        broker: QueueBroker,
+        registry: JobRegistry,
+        *,
+        queues: QueueNames | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        settings: ExecutionSettings | None = None,
+        inline: bool = False,
+    ) -> None:
+        self.repository = repository
+        self.broker = broker
+        self.registry = registry
+        self.queues = queues or QueueNames()
+        self.clock = clock
+        self.settings = settings or ExecutionSettings()
+        self._inline = (
+            Pipeline(
+                repository,
+                broker,
+                registry,
+                host=f"{socket.gethostname()}:{os.getpid()}:inline",
+                clock=clock,
+                settings=self.settings,
+            )
+            if inline
+            else None
+        )
+
+    async def create_storage(self) -> None:
+        """Create the table/schema and every queue the application uses, if missing."""
+        await self.repository.create()
+        await self.queues.create(self.broker)
+
+    async def close(self) -> None:
+        await self.repository.close()
+        await self.broker.close()
+
+    async def __aenter__(self) -> JobClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # --- starting jobs -----------------------------------------------------------------
+
+    def _build(self, spec: JobSpec) -> QueuedJob:
+        job_type = self.registry.name_of(spec.job)
+        definition = self.registry.get(job_type)
+        try:
+            request = definition.validate_request(spec.request)
+        except ValidationError as exc:
+            raise InvalidInput(f"invalid request for job type {job_type!r}: {exc}") from exc
+        now = self.clock.now()
+        if spec.delay is not None and spec.run_at is not None:
+            raise InvalidInput("give a delay or a run-at time, not both")
+        run_at = spec.run_at if spec.delay is None else now + spec.delay
+        scheduled = run_at is not None and run_at - now > MAX_DELAY
+        options: dict[str, Any] = {
+            "queue": self.queues.for_priority(spec.priority),
+            "priority": spec.priority,
+            "run_at": run_at,
+            "max_run_time": spec.max_run_time or definition.max_run_time,
+            "unique_key": spec.unique_key,
+            "correlation_id": spec.correlation_id,
+            "tags": tuple(spec.tags),
+            "custom_data": dict(spec.custom_data),
+            "status": JobStatus.SCHEDULED if scheduled else JobStatus.QUEUED,
+        }
+        attempts = spec.max_attempts or definition.max_attempts
+        if attempts is not None:
+            options["max_attempts"] = attempts
+        try:
+            return QueuedJob.new(
+                owner=spec.owner, job_type=job_type, request=request, now=now, **options
+            )
+        except ValidationError as exc:
+            raise InvalidInput(f"invalid job options: {exc}") from exc
+
+    async def queue_job(
+        self,
+        job: JobTarget,
+        request: Any = None,
+        *,
+        owner: str,
+        priority: Priority = Priority.NORMAL,
+        delay: timedelta | None = None,
+        run_at: datetime | None = None,
+        max_attempts: int | None = None,
+        max_run_time: timedelta | None = None,
+        unique_key: str | None = None,
+        correlation_id: str | None = None,
+        tags: Sequence[str] = (),
+        custom_data: dict[str, JsonValue] | None = None,
+    ) -> QueuedJob:
+        """Store a job and queue it; returns its record (finished, in inline mode).
+
+        ``job`` is a registered job type's name, runner class or function; ``request`` is
+        validated against its request type now, not when it runs. A delay or run-at time
+        beyond 7 days stores the job ``scheduled``: the sweep queues it when it is due.
+        Raises ``DuplicateJob`` (with ``existing_job``) if ``unique_key`` is held by an
+        unfinished job, ``InvalidInput`` for a bad request or options, ``EnqueueFailed``
+        if the message could not be sent.
+        """
+        spec = JobSpec(
+            job,
+            request,
+            owner,
+            priority,
+            delay,
+            run_at,
+            max_attempts,
+            max_run_time,
+            unique_key,
+            correlation_id,
+            tags,
+            custom_data or {},
+        )
+        new = self._build(spec)
+        if new.unique_key is not None:
+            await self._reserve(new)
+        try:
+            stored = await self.repository.insert(new)
+        except BaseException:
+            await self._release(new)
+            raise
+        if self._inline is not None:
+            return await self._run_inline(stored)
+        await self._send(stored)
+        return stored
+
+    async def queue_jobs(self, specs: Sequence[JobSpec]) -> list[QueuedJob]:
+        """Store and queue many jobs: one batch write per store partition, sends in parallel.
+
+        Each job is validated before anything is stored. Unique keys are reserved one by
+        one first; a duplicate raises before anything is stored (keys reserved for this
+        batch are freed again).
+        """
+        jobs = [self._build(spec) for spec in specs]
+        reserved: list[QueuedJob] = []
+        try:
+            for job in jobs:
+                if job.unique_key is not None:
+                    await self._reserve(job)
+                    reserved.append(job)
+            stored = await self.repository.insert_many(jobs)
+        except BaseException:
+            for job in reserved:
+                await self._release(job)
+            raise
+        if self._inline is not None:
+            return [await self._run_inline(job) for job in stored]
+        await asyncio.gather(*(self._send(job) for job in stored))
+        return stored
+
+    async def _reserve(self, job: QueuedJob) -> None:
+        assert job.unique_key is not None
+        replacing = None
+        for _ in range(_TRIES):
+            try:
+                await self.repository.reserve_unique_key(
+                    job.unique_key, job.id, replacing=replacing
+                )
+                return
+            except DuplicateJob as duplicate:
+                try:
+                    holder = await self.repository.get(duplicate.existing_job_id)
+                except JobNotFound:
+                    raise duplicate from None  # not stored yet, or just purged: still held
+                if not holder.is_terminal:
+                    raise DuplicateJob(job.unique_key, holder.id, holder) from None
+                replacing = holder.id  # a finished job no longer blocks its key
+        raise ConcurrencyConflict(job.id)
+
+    async def _release(self, job: QueuedJob) -> None:
+        if job.unique_key is not None:
+            await self.repository.release_unique_key(job.unique_key, job.id)
+
+    async def _send(self, job: QueuedJob) -> None:
+        if job.status is JobStatus.SCHEDULED:
+            return
+        now = self.clock.now()
+        delay = max(job.run_at - now, timedelta(0)) if job.run_at else None
+        try:
+            await self.broker.queue(job.queue).send(encode_message(job), delay=delay)
+        except QueuedJobsError as exc:
+            await self._mark_enqueue_failed(job, exc)
+            raise EnqueueFailed(job.id, str(exc)) from exc
+
+    async def _mark_enqueue_failed(self, job: QueuedJob, exc: Exception) -> None:
+        now = self.clock.now()
+        failed = job.transition(
+            JobStatus.FAILED,
+            now=now,
+            completed_at=now,
+            error=JobError(type="queued_jobs.EnqueueFailed", message=str(exc)),
+        )
+        try:
+            await self.repository.update(failed)
+            await self._release(job)
+        except QueuedJobsError:
+            log.exception("job %s: could not record that its message was not sent", job.id)
+
+    async def _run_inline(self, job: QueuedJob) -> QueuedJob:
+        assert self._inline is not None
+        while True:
+            handled = await self._inline.handle_job(job.id, send_retries=False, due_now=True)
+            if (
+                handled.disposition is not Disposition.RETRY_LATER
+                or handled.job is None
+                or handled.job.status is not JobStatus.QUEUED
+            ):
+                return await self.repository.get(job.id)
+
+    # --- reading and steering ----------------------------------------------------------
+
+    async def get_job(self, job_id: str) -> QueuedJob:
+        return await self.repository.get(job_id)
+
+    async def wait(self, job_id: str, *, poll: timedelta | None = None) -> QueuedJob:
+        """Read the job until it is finished (bound it with ``asyncio.timeout``)."""
+        interval = (poll or timedelta(milliseconds=200)).total_seconds()
+        while True:
+            job = await self.repository.get(job_id)
+            if job.is_terminal:
+                return job
+            await asyncio.sleep(interval)
+
+    async def cancel(self, job_id: str) -> QueuedJob:
+        """Cancel a job: a waiting one at once, a running one as soon as its attempt sees the
+        request (at its next lease renewal). A finished job is returned as it is."""
+        for _ in range(_TRIES):
+            job = await self.repository.get(job_id)
+            if job.is_terminal or job.cancel_requested:
+                return job
+            now = self.clock.now()
+            if job.status is JobStatus.RUNNING:
+                change = job.model_copy(update={"cancel_requested": True, "updated_at": now})
+            else:
+                change = job.transition(JobStatus.CANCELLED, now=now, completed_at=now)
+            try:
+                stored = await self.repository.update(change)
+            except ConcurrencyConflict:
+                continue
+            if stored.is_terminal:
+                await self._release(stored)
+            return stored
+        raise ConcurrencyConflict(job_id)
+
+    async def retry(self, job_id: str, *, attempts: int = 1) -> QueuedJob:
+        """Queue a failed or cancelled job again with ``attempts`` more attempts."""
+        for _ in range(_TRIES):
+            job = await self.repository.get(job_id)
+            if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+                raise InvalidTransition(job.id, job.status.value, JobStatus.QUEUED.value)
+            history = await self.repository.list_attempts(job.id)
+            failures = sum(1 for a in history if a.outcome in COUNTED_OUTCOMES)
+            now = self.clock.now()
+            queued = job.transition(
+                JobStatus.QUEUED,
+                now=now,
+                max_attempts=failures + attempts,
+                completed_at=None,
+                run_at=None,
+                cancel_requested=False,
+            )
+            if queued.unique_key is not None:
+                await self._reserve(queued)
+            try:
+                stored = await self.repository.update(queued)
+            except ConcurrencyConflict:
+                continue
+            await self._send(stored)
+            return stored
+        raise ConcurrencyConflict(job_id)

@@ -1,0 +1,67 @@
+"""What a running job gets besides its request: its record, progress, cancellation, a logger."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from .errors import JobCancelled
+from .models import Progress, QueuedJob
+
+__all__ = ["JobContext"]
+
+ProgressSink = Callable[[Progress], Awaitable[None]]
+
+
+class JobContext:
+    """Handed to ``on_execute`` (and to function jobs that ask for it)."""
+
+    def __init__(
+        self,
+        job: QueuedJob,
+        *,
+        progress: ProgressSink,
+        cancelled: asyncio.Event,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._job = job
+        self._progress = progress
+        self._cancelled = cancelled
+        self._loop = loop
+        self.logger = logging.LoggerAdapter(
+            logging.getLogger("queued_jobs.job"),
+            {"job_id": job.id, "job_type": job.job_type, "attempt": job.attempts},
+        )
+
+    @property
+    def job(self) -> QueuedJob:
+        """The job's record as this attempt claimed it."""
+        return self._job
+
+    @property
+    def attempt(self) -> int:
+        """This attempt's number, from 1."""
+        return self._job.attempts
+
+    async def report_progress(self, percent: float, message: str | None = None) -> None:
+        """Record how far the job is (0-100). Frequent calls are throttled: the latest value
+        is always kept, and written at most about once a second."""
+        await self._progress(Progress(percent=percent, message=message))
+
+    def report_progress_sync(self, percent: float, message: str | None = None) -> None:
+        """:meth:`report_progress` for synchronous jobs (they run in a worker thread)."""
+        future = asyncio.run_coroutine_threadsafe(
+            self.report_progress(percent, message), self._loop
+        )
+        future.result()
+
+    @property
+    def cancellation_requested(self) -> bool:
+        """Whether someone asked to cancel this job; a long job should check it and stop."""
+        return self._cancelled.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        """Raise :class:`JobCancelled` if cancellation was requested."""
+        if self._cancelled.is_set():
+            raise JobCancelled(f"job {self._job.id} was cancelled")

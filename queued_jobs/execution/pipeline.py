@@ -1,0 +1,398 @@
+"""The one execution pipeline every host calls: message → claim → run → complete or retry.
+
+A host (the standalone worker, the Functions queue trigger, inline mode) hands over a
+message body and gets back a :class:`Handled` saying what to do with the message: delete
+it, leave it to come back after a delay, or move it to the dead-letter queue. The pipeline
+never touches the message itself; it writes job records and sends retry messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..clock import SYSTEM_CLOCK, Clock
+from ..errors import (
+    ConcurrencyConflict,
+    JobNotFound,
+    PermanentError,
+    QueuedJobsError,
+    UnknownJobType,
+)
+from ..models import Attempt, AttemptOutcome, JobError, JobStatus, QueuedJob
+from ..queues.base import MAX_DELAY, QueueBroker
+from ..repositories.base import JobRepository
+from ..runner import JobDefinition, JobRegistry, JobRunner
+from .attempts import counted_failures, lease_expired_attempt
+from .hooks import call_hook
+from .messages import UnreadableMessage, decode_message, encode_message
+from .run import AttemptOutcomeInfo, run_attempt
+from .running import RunningJob
+from .settings import ExecutionSettings
+
+__all__ = ["Disposition", "Handled", "Pipeline", "StatusListener"]
+
+log = logging.getLogger("queued_jobs.execution")
+StatusListener = Callable[[QueuedJob], Awaitable[None]]
+_ZERO = timedelta(0)
+_CLAIM_TRIES = 5
+_EARLY = timedelta(seconds=1)
+
+
+class Disposition(StrEnum):
+    """What the host should do with the message it handed over."""
+
+    ACK = "ack"  # handled (or nothing left to do): delete it
+    RETRY_LATER = "retry_later"  # leave it: it should come back after ``delay``
+    DEAD_LETTER = "dead_letter"  # unreadable: keep it in the dead-letter queue
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    disposition: Disposition
+    job: QueuedJob | None = None
+    delay: timedelta = _ZERO
+    reason: str = ""
+
+
+class Pipeline:
+    """Claims and runs jobs for one host identity (``host:pid``)."""
+
+    def __init__(
+        self,
+        repository: JobRepository,
+        broker: QueueBroker,
+        registry: JobRegistry,
+        *,
+        host: str,
+        clock: Clock = SYSTEM_CLOCK,
+        settings: ExecutionSettings | None = None,
+        listeners: Sequence[StatusListener] = (),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.repository = repository
+        self.broker = broker
+        self.registry = registry
+        self.host = host
+        self.clock = clock
+        self.settings = settings or ExecutionSettings()
+        self._listeners = list(listeners)
+        self._rng = rng or random.Random()
+
+    # --- entry points ------------------------------------------------------------------
+
+    async def handle(
+        self,
+        body: str,
+        *,
+        renew_message: Callable[[], Awaitable[None]] | None = None,
+        halt: asyncio.Event | None = None,
+    ) -> Handled:
+        """Handle one queue message body."""
+        try:
+            message = decode_message(body)
+        except UnreadableMessage as exc:
+            log.error("unreadable queue message (%s): %.200r", exc, body)
+            return Handled(Disposition.DEAD_LETTER, reason=str(exc))
+        return await self.handle_job(
+            message.job_id, message.snapshot, renew_message=renew_message, halt=halt
+        )
+
+    async def handle_job(
+        self,
+        job_id: str,
+        snapshot: QueuedJob | None = None,
+        *,
+        renew_message: Callable[[], Awaitable[None]] | None = None,
+        halt: asyncio.Event | None = None,
+        send_retries: bool = True,
+        due_now: bool = False,
+    ) -> Handled:
+        """Claim and run a job. With ``send_retries=False`` a retry is left to the caller
+        (``RETRY_LATER`` with the backoff delay) instead of sent as a new message; with
+        ``due_now`` a job whose run-at time is still ahead runs anyway (inline mode)."""
+        claimed = await self._claim(job_id, snapshot, due_now=due_now)
+        if isinstance(claimed, Handled):
+            return claimed
+        return await self._run(claimed, renew_message, halt, send_retries=send_retries)
+
+    async def fail_poisoned(self, body: str, reason: str) -> Handled:
+        """A message that failed delivery too often: its job fails with ``reason``."""
+        try:
+            message = decode_message(body)
+        except UnreadableMessage as exc:
+            return Handled(Disposition.DEAD_LETTER, reason=str(exc))
+        error = JobError(type="queued_jobs.PoisonMessage", message=reason)
+        for _ in range(_CLAIM_TRIES):
+            try:
+                job = await self.repository.get(message.job_id)
+            except JobNotFound:
+                return Handled(Disposition.ACK, reason="job gone")
+            if job.is_terminal:
+                return Handled(Disposition.ACK, job, reason="already finished")
+            now = self.clock.now()
+            failed = job.transition(
+                JobStatus.FAILED, now=now, completed_at=now, error=error, **_no_lease()
+            )
+            try:
+                return Handled(Disposition.ACK, await self._finish(failed), reason=reason)
+            except ConcurrencyConflict:
+                continue
+        return Handled(Disposition.RETRY_LATER, delay=_EARLY, reason="kept changing")
+
+    # --- claiming ----------------------------------------------------------------------
+
+    async def _claim(
+        self, job_id: str, snapshot: QueuedJob | None, *, due_now: bool = False
+    ) -> QueuedJob | Handled:
+        job = snapshot
+        for _ in range(_CLAIM_TRIES):
+            if job is None:
+                try:
+                    job = await self.repository.get(job_id)
+                except JobNotFound:
+                    log.warning("job %s: no record; dropping its message", job_id)
+                    return Handled(Disposition.ACK, reason="job gone")
+            decision = await self._decide(job, due_now=due_now)
+            if isinstance(decision, Handled):
+                return decision
+            change, attempt = decision
+            try:
+                stored = await self.repository.update(change, attempt=attempt)
+            except ConcurrencyConflict:
+                job = None  # changed since we read it: read again and decide again
+                continue
+            await self._notify(stored)
+            if stored.status is not JobStatus.RUNNING:
+                if stored.is_terminal:
+                    await self._release_unique_key(stored)
+                return Handled(Disposition.ACK, stored, reason=stored.status.value)
+            return stored
+        return Handled(Disposition.RETRY_LATER, delay=_EARLY, reason="job kept changing")
+
+    async def _decide(
+        self, job: QueuedJob, *, due_now: bool = False
+    ) -> tuple[QueuedJob, Attempt | None] | Handled:
+        """What claiming ``job`` means: a change to store (and an attempt to record with
+        it), or what to do with the message instead."""
+        now = self.clock.now()
+        if job.is_terminal:
+            return Handled(Disposition.ACK, job, reason="already finished")
+        if job.status is JobStatus.SCHEDULED:
+            return Handled(Disposition.ACK, job, reason="scheduled: the sweep will queue it")
+        abandoned = None
+        if job.status is JobStatus.RUNNING:
+            if job.lease_expires_at is not None and job.lease_expires_at > now:
+                wait = job.lease_expires_at - now + _EARLY
+                return Handled(Disposition.RETRY_LATER, job, wait, reason="running elsewhere")
+            abandoned = lease_expired_attempt(job, now)
+        if job.cancel_requested:
+            cancelled = job.transition(
+                JobStatus.CANCELLED, now=now, completed_at=now, **_no_lease()
+            )
+            return cancelled, abandoned
+        if abandoned is not None:
+            failures = await counted_failures(self.repository, job, extra=abandoned)
+            if failures >= job.max_attempts:
+                failed = job.transition(
+                    JobStatus.FAILED,
+                    now=now,
+                    completed_at=now,
+                    error=abandoned.error,
+                    **_no_lease(),
+                )
+                return failed, abandoned
+        elif not due_now and job.run_at is not None and job.run_at - now > _EARLY:
+            return Handled(Disposition.RETRY_LATER, job, job.run_at - now, reason="not due yet")
+        running = job.transition(
+            JobStatus.RUNNING,
+            now=now,
+            attempts=job.attempts + 1,
+            started_at=job.started_at or now,
+            lease_owner=self.host,
+            lease_expires_at=now + self.settings.lease,
+        )
+        return running, abandoned
+
+    # --- running -----------------------------------------------------------------------
+
+    async def _run(
+        self,
+        job: QueuedJob,
+        renew_message: Callable[[], Awaitable[None]] | None,
+        halt: asyncio.Event | None,
+        *,
+        send_retries: bool,
+    ) -> Handled:
+        try:
+            definition = self.registry.get(job.job_type)
+            request = definition.load_request(job.request)
+        except (UnknownJobType, ValidationError) as exc:
+            return await self._fail_unrunnable(job, exc)
+        runner = definition.make_runner()
+        info = await run_attempt(
+            self,
+            job,
+            definition,
+            runner,
+            request,
+            renew_message=renew_message,
+            halt=halt,
+        )
+        return await self._complete(info, definition, runner, send_retries=send_retries)
+
+    async def _fail_unrunnable(self, job: QueuedJob, exc: Exception) -> Handled:
+        now = self.clock.now()
+        error = JobError.from_exception(exc)
+        attempt = _attempt(job, job.updated_at, now, AttemptOutcome.FAILED, self.host, error)
+        failed = job.transition(
+            JobStatus.FAILED, now=now, completed_at=now, error=error, **_no_lease()
+        )
+        try:
+            stored = await self.repository.update(failed, attempt=attempt)
+        except ConcurrencyConflict:
+            return Handled(Disposition.RETRY_LATER, delay=_EARLY, reason="job changed")
+        await self._finish_hooks(stored)
+        return Handled(Disposition.ACK, stored, reason=f"cannot run: {exc}")
+
+    async def _complete(
+        self,
+        info: AttemptOutcomeInfo,
+        definition: JobDefinition,
+        runner: JobRunner[Any, Any],
+        *,
+        send_retries: bool,
+    ) -> Handled:
+        running, outcome, now = info.running, info.outcome, self.clock.now()
+        if running.lost:
+            return Handled(Disposition.ACK, running.job, reason="taken over by another worker")
+        error = None if info.error is None else JobError.from_exception(info.error)
+        attempt = _attempt(running.job, running.started_at, now, outcome, self.host, error)
+        final: Callable[[QueuedJob], QueuedJob]
+        retry_in: timedelta | None = None
+        if outcome is AttemptOutcome.SUCCEEDED:
+            result = definition.dump_result(info.result)
+            final = _to(
+                JobStatus.SUCCEEDED, now, running, completed_at=now, result=result, error=None
+            )
+        elif outcome is AttemptOutcome.CANCELLED:
+            final = _to(JobStatus.CANCELLED, now, running, completed_at=now)
+        elif outcome is AttemptOutcome.RELEASED:
+            final = _to(JobStatus.QUEUED, now, running, attempts=running.job.attempts)
+        else:
+            failures = await counted_failures(self.repository, running.job, extra=attempt)
+            permanent = isinstance(info.error, (PermanentError, ValidationError))
+            if permanent or failures >= running.job.max_attempts:
+                final = _to(JobStatus.FAILED, now, running, completed_at=now, error=error)
+            else:
+                policy = definition.retry or self.settings.retry
+                retry_in = policy.delay(failures, self._rng)
+                status = JobStatus.SCHEDULED if retry_in > MAX_DELAY else JobStatus.QUEUED
+                final = _to(status, now, running, run_at=now + retry_in, error=error)
+        stored = await running.write(final, attempt=attempt)
+        if stored is None:
+            return Handled(Disposition.ACK, running.job, reason="taken over by another worker")
+        await self._after_attempt(stored, runner, info)
+        if stored.status is JobStatus.QUEUED and outcome is AttemptOutcome.RELEASED:
+            return Handled(Disposition.RETRY_LATER, stored, _ZERO, reason="released on halt")
+        if stored.status is JobStatus.QUEUED and retry_in is not None:
+            if not send_retries:
+                return Handled(Disposition.RETRY_LATER, stored, retry_in, reason="retry")
+            try:
+                await self.broker.queue(stored.queue).send(encode_message(stored), delay=retry_in)
+            except QueuedJobsError as exc:
+                log.warning("job %s: retry message not sent (%s); reusing this one", stored.id, exc)
+                return Handled(Disposition.RETRY_LATER, stored, retry_in, reason="retry")
+        return Handled(Disposition.ACK, stored, reason=stored.status.value)
+
+    async def _after_attempt(
+        self, stored: QueuedJob, runner: JobRunner[Any, Any], info: AttemptOutcomeInfo
+    ) -> None:
+        await self._notify(stored)
+        context = info.context
+        if info.outcome is AttemptOutcome.SUCCEEDED:
+            await call_hook(runner.on_success, context, info.result)
+        elif info.outcome is AttemptOutcome.RELEASED:
+            await call_hook(runner.on_halt, context)
+        elif info.error is not None and info.outcome is not AttemptOutcome.CANCELLED:
+            await call_hook(runner.on_error, context, info.error)
+            if stored.status is JobStatus.FAILED:
+                await call_hook(runner.on_failure, context, info.error)
+        await call_hook(runner.after, context)
+        if stored.is_terminal:
+            await self._release_unique_key(stored)
+
+    # --- status changes ----------------------------------------------------------------
+
+    async def _finish(self, job: QueuedJob) -> QueuedJob:
+        stored = await self.repository.update(job)
+        await self._finish_hooks(stored)
+        return stored
+
+    async def _finish_hooks(self, stored: QueuedJob) -> None:
+        await self._notify(stored)
+        if stored.is_terminal:
+            await self._release_unique_key(stored)
+
+    async def _release_unique_key(self, job: QueuedJob) -> None:
+        if job.unique_key is not None:
+            try:
+                await self.repository.release_unique_key(job.unique_key, job.id)
+            except QueuedJobsError:
+                log.exception("job %s: could not release unique key %r", job.id, job.unique_key)
+
+    async def _notify(self, job: QueuedJob) -> None:
+        """Tell listeners and the job type's runner; they can never undo the stored change."""
+        listeners: list[StatusListener] = list(self._listeners)
+        if job.job_type in self.registry:
+            runner = self.registry.get(job.job_type).make_runner()
+            listeners.append(runner.on_status_updated)
+        for listener in listeners:
+            await call_hook(listener, job)
+
+    async def notify(self, job: QueuedJob) -> None:
+        """Run the status listeners for a change stored outside the pipeline."""
+        await self._notify(job)
+
+
+def _no_lease() -> dict[str, Any]:
+    return {"lease_owner": None, "lease_expires_at": None}
+
+
+def _attempt(
+    job: QueuedJob,
+    started: datetime,
+    now: datetime,
+    outcome: AttemptOutcome,
+    host: str,
+    error: JobError | None,
+) -> Attempt:
+    return Attempt(
+        job_id=job.id,
+        number=job.attempts,
+        started_at=started,
+        ended_at=now,
+        outcome=outcome,
+        error=error,
+        host=host,
+    )
+
+
+def _to(
+    status: JobStatus, now: datetime, running: RunningJob, **changes: Any
+) -> Callable[[QueuedJob], QueuedJob]:
+    """The attempt's final change: to ``status``, lease dropped, held-back progress kept."""
+    extra = running.pending_progress()
+
+    def change(job: QueuedJob) -> QueuedJob:
+        return job.transition(status, now=now, **_no_lease(), **extra, **changes)
+
+    return change

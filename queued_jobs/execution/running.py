@@ -1,0 +1,162 @@
+"""One claimed attempt's hold on its job record: every write of the attempt goes through it.
+
+Writes are serialized and conditional. When one conflicts (someone asked to cancel, an
+operator touched the job), the record is re-read: if the attempt still holds the lease, the
+change is applied again on top of the fresh record and a cancellation request is passed on
+to the job; if another worker took the job over, the attempt has lost it and stops writing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from ..clock import Clock
+from ..errors import ConcurrencyConflict, JobNotFound
+from ..models import Attempt, JobStatus, Progress, QueuedJob
+from ..repositories.base import JobRepository
+
+__all__ = ["LeaseKeeper", "RunningJob"]
+
+log = logging.getLogger("queued_jobs.execution")
+Change = Callable[[QueuedJob], QueuedJob]
+_WRITE_TRIES = 5
+
+
+class RunningJob:
+    """The claimed record of one attempt, and the only writer of it while the attempt runs."""
+
+    def __init__(
+        self,
+        repository: JobRepository,
+        job: QueuedJob,
+        *,
+        clock: Clock,
+        lease: timedelta,
+        progress_interval: timedelta,
+    ) -> None:
+        self._repository = repository
+        self.job = job
+        #: When this attempt claimed the job (the claim's write time).
+        self.started_at = job.updated_at
+        self._clock = clock
+        self._lease = lease
+        self._progress_interval = progress_interval
+        self._lock = asyncio.Lock()
+        self._last_progress_write = clock.now() - progress_interval
+        self._pending_progress: Progress | None = None
+        self._flush: asyncio.Task[None] | None = None
+        self.cancelled = asyncio.Event()
+        self.lost = False
+        if job.cancel_requested:
+            self.cancelled.set()
+
+    def _ours(self, fresh: QueuedJob) -> bool:
+        return (
+            fresh.status is JobStatus.RUNNING
+            and fresh.lease_owner == self.job.lease_owner
+            and fresh.attempts == self.job.attempts
+        )
+
+    async def write(self, change: Change, *, attempt: Attempt | None = None) -> QueuedJob | None:
+        """Apply ``change`` to the latest record and store it; ``None`` if the job was lost."""
+        async with self._lock:
+            if self.lost:
+                return None
+            for _ in range(_WRITE_TRIES):
+                try:
+                    self.job = await self._repository.update(change(self.job), attempt=attempt)
+                    return self.job
+                except ConcurrencyConflict:
+                    try:
+                        fresh = await self._repository.get(self.job.id)
+                    except JobNotFound:
+                        fresh = None
+                    if fresh is None or not self._ours(fresh):
+                        log.warning("job %s: this attempt lost its lease; it stops", self.job.id)
+                        self.lost = True
+                        self.cancelled.set()
+                        return None
+                    if fresh.cancel_requested:
+                        self.cancelled.set()
+                    self.job = fresh
+            raise ConcurrencyConflict(self.job.id)
+
+    async def extend_lease(self) -> None:
+        """Push the lease expiry forward (and write progress that was held back)."""
+        expires = self._clock.now() + self._lease
+        progress, self._pending_progress = self._pending_progress, None
+        await self.write(
+            lambda job: job.model_copy(
+                update={
+                    "lease_expires_at": expires,
+                    "updated_at": self._clock.now(),
+                    **({"progress": progress} if progress else {}),
+                }
+            )
+        )
+
+    async def report_progress(self, progress: Progress) -> None:
+        """Store progress now, or, within the throttle interval, soon (the latest wins)."""
+        now = self._clock.now()
+        if now - self._last_progress_write >= self._progress_interval:
+            self._pending_progress = None
+            self._last_progress_write = now
+            await self.write(lambda job: job.model_copy(update={"progress": progress}))
+            return
+        self._pending_progress = progress
+        if self._flush is None or self._flush.done():
+            wait = self._progress_interval - (now - self._last_progress_write)
+            self._flush = asyncio.create_task(self._flush_later(wait.total_seconds()))
+
+    async def _flush_later(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        progress, self._pending_progress = self._pending_progress, None
+        if progress is not None:
+            self._last_progress_write = self._clock.now()
+            await self.write(lambda job: job.model_copy(update={"progress": progress}))
+
+    def pending_progress(self) -> dict[str, Progress]:
+        """Progress not yet written, as an update for the attempt's final write."""
+        progress, self._pending_progress = self._pending_progress, None
+        return {"progress": progress} if progress else {}
+
+    async def stop(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            await asyncio.gather(self._flush, return_exceptions=True)
+
+
+class LeaseKeeper:
+    """Renews an attempt's lease (record and queue message) until stopped."""
+
+    def __init__(
+        self,
+        running: RunningJob,
+        interval: timedelta,
+        renew_message: Callable[[], Awaitable[None]] | None,
+    ) -> None:
+        self._running = running
+        self._interval = interval.total_seconds()
+        self._renew_message = renew_message
+        self._task: asyncio.Task[None] | None = None
+
+    async def _loop(self) -> None:
+        while not self._running.lost:
+            await asyncio.sleep(self._interval)
+            try:
+                await self._running.extend_lease()
+                if self._renew_message is not None:
+                    await self._renew_message()
+            except Exception:
+                log.exception("job %s: could not renew the lease", self._running.job.id)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._task = asyncio.create_task(self._loop())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._task is not None:
+            self._task.cancel()

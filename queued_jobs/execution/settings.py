@@ -1,0 +1,31 @@
+"""Knobs of the execution pipeline, with the defaults production wants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ..retry import DEFAULT_RETRY, RetryPolicy
+
+__all__ = ["ExecutionSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionSettings:
+    #: How long a claimed job (and its queue message) stays ours without a renewal. A worker
+    #: that dies is replaced after at most this long.
+    lease: timedelta = timedelta(seconds=60)
+    #: How often a running attempt renews its lease and looks for a cancellation request.
+    #: ``None``: a third of the lease.
+    heartbeat: timedelta | None = None
+    #: Progress reports are written at most this often (the latest always wins).
+    progress_interval: timedelta = timedelta(seconds=1)
+    #: Retry delays for job types that don't set their own policy.
+    retry: RetryPolicy = DEFAULT_RETRY
+    #: A queued job whose record hasn't changed for this long gets its message sent again
+    #: by the sweep (it may have been lost between storing the job and sending it).
+    resend_after: timedelta = timedelta(minutes=10)
+
+    @property
+    def heartbeat_interval(self) -> timedelta:
+        return self.heartbeat or self.lease / 3

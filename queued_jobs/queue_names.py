@@ -1,0 +1,39 @@
+"""The queues of an application: one per priority band, each with its poison queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._names import MAX_QUEUE_NAME, queue_name_problem
+from .errors import ConfigurationError
+from .models import Priority
+from .queues.base import QueueBroker
+
+__all__ = ["QueueNames"]
+
+_SUFFIX = {Priority.HIGH: "-high", Priority.NORMAL: "", Priority.LOW: "-low"}
+
+
+@dataclass(frozen=True, slots=True)
+class QueueNames:
+    """``base`` names the normal band; ``<base>-high`` and ``<base>-low`` the others."""
+
+    base: str = "jobs"
+
+    def __post_init__(self) -> None:
+        problem = queue_name_problem(self.base, max_len=MAX_QUEUE_NAME - len("-high"))
+        if problem:
+            raise ConfigurationError(problem)
+
+    def for_priority(self, priority: Priority) -> str:
+        return self.base + _SUFFIX[priority]
+
+    @property
+    def bands(self) -> list[str]:
+        """Every band's queue, most urgent first."""
+        return [self.for_priority(p) for p in (Priority.HIGH, Priority.NORMAL, Priority.LOW)]
+
+    async def create(self, broker: QueueBroker) -> None:
+        """Create every band's queue and poison queue that is missing."""
+        for name in self.bands:
+            await broker.queue(name).create()

@@ -1,0 +1,241 @@
+"""Job code: :class:`JobRunner` subclasses and plain functions, registered by a stable name.
+
+::
+
+    registry = JobRegistry()
+
+    @registry.register
+    class BuildZip(JobRunner[ZipRequest, ZipResult]):
+        job_type = "zips.build"
+
+        async def on_execute(self, request: ZipRequest, context: JobContext) -> ZipResult: ...
+
+    @registry.job(name="mail.send", max_attempts=5)
+    async def send_mail(request: Mail, context: JobContext) -> None: ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, ClassVar, Generic, TypeVar, cast, get_args, get_origin, get_type_hints
+
+from pydantic import JsonValue, TypeAdapter
+
+from .context import JobContext
+from .errors import ConfigurationError, UnknownJobType
+from .models import QueuedJob
+from .retry import RetryPolicy
+
+__all__ = ["JobDefinition", "JobRegistry", "JobRunner", "job_type_name"]
+
+RequestT = TypeVar("RequestT")
+ResultT = TypeVar("ResultT")
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class JobRunner(Generic[RequestT, ResultT]):
+    """Base class of job code. Override :meth:`on_execute`; the rest are optional hooks.
+
+    Class attributes set defaults for every job of this type (a job's own options win):
+    ``job_type`` (the stable name jobs are stored under; default ``module.QualName``),
+    ``max_attempts``, ``max_run_time`` and ``retry``. A new instance runs each attempt.
+    Hooks never change a job's stored state: an exception in one is logged and ignored.
+    """
+
+    job_type: ClassVar[str | None] = None
+    max_attempts: ClassVar[int | None] = None
+    max_run_time: ClassVar[timedelta | None] = None
+    retry: ClassVar[RetryPolicy | None] = None
+
+    async def on_execute(self, request: RequestT, context: JobContext) -> ResultT:
+        """Do the work and return the result (stored as JSON). May be a plain ``def``."""
+        raise NotImplementedError
+
+    async def on_status_updated(self, job: QueuedJob) -> None:
+        """Called after every stored status change of a job of this type."""
+
+    async def before(self, context: JobContext) -> None:
+        """Before each attempt."""
+
+    async def after(self, context: JobContext) -> None:
+        """After each attempt, whatever its outcome."""
+
+    async def on_success(self, context: JobContext, result: ResultT) -> None:
+        """After an attempt succeeded."""
+
+    async def on_error(self, context: JobContext, error: BaseException) -> None:
+        """After an attempt failed (a retry may follow)."""
+
+    async def on_failure(self, context: JobContext, error: BaseException) -> None:
+        """After the job failed for good (permanent error or attempts exhausted)."""
+
+    async def on_halt(self, context: JobContext) -> None:
+        """When the worker stops during the attempt and hands the job back."""
+
+
+@dataclass(frozen=True)
+class JobDefinition:
+    """Everything the pipeline needs to run one job type."""
+
+    job_type: str
+    make_runner: Callable[[], JobRunner[Any, Any]]
+    request: TypeAdapter[Any]
+    result: TypeAdapter[Any]
+    max_attempts: int | None = None
+    max_run_time: timedelta | None = None
+    retry: RetryPolicy | None = None
+
+    def validate_request(self, request: Any) -> JsonValue:
+        """The request checked against its type and turned into JSON (raises
+        ``pydantic.ValidationError``)."""
+        value = self.request.validate_python(request)
+        return cast(JsonValue, self.request.dump_python(value, mode="json"))
+
+    def load_request(self, stored: JsonValue) -> Any:
+        return self.request.validate_python(stored)
+
+    def dump_result(self, result: Any) -> JsonValue:
+        return cast(JsonValue, self.result.dump_python(result, mode="json"))
+
+
+def job_type_name(target: Callable[..., Any] | type[Any]) -> str:
+    """The default stable name of a runner class or function: ``module.QualName``."""
+    return f"{target.__module__}.{target.__qualname__}"
+
+
+def _runner_types(cls: type[JobRunner[Any, Any]]) -> tuple[Any, Any]:
+    for klass in cls.__mro__:
+        for base in getattr(klass, "__orig_bases__", ()):
+            origin = get_origin(base)
+            if isinstance(origin, type) and issubclass(origin, JobRunner):
+                args = get_args(base)
+                if len(args) == 2 and not any(isinstance(a, TypeVar) for a in args):
+                    return args[0], args[1]
+    return Any, Any
+
+
+class _FunctionRunner(JobRunner[Any, Any]):
+    """Adapts a plain function to the runner interface."""
+
+    function: ClassVar[Callable[..., Any]]
+    wants_context: ClassVar[bool]
+
+    async def on_execute(self, request: Any, context: JobContext) -> Any:
+        args = (request, context) if self.wants_context else (request,)
+        if inspect.iscoroutinefunction(self.function):
+            return await self.function(*args)
+        return await asyncio.to_thread(self.function, *args)
+
+
+async def run_on_execute(runner: JobRunner[Any, Any], request: Any, context: JobContext) -> Any:
+    """Call ``on_execute``, in a thread when it is a plain ``def``."""
+    if inspect.iscoroutinefunction(runner.on_execute):
+        return await runner.on_execute(request, context)
+    sync = cast(Callable[[Any, JobContext], Any], runner.on_execute)
+    return await asyncio.to_thread(sync, request, context)
+
+
+@dataclass
+class JobRegistry:
+    """The job types an application knows, by stable name."""
+
+    _definitions: dict[str, JobDefinition] = field(default_factory=dict)
+    _names: dict[int, str] = field(default_factory=dict)  # id(class or function) -> name
+
+    def register(self, runner: type[JobRunner[Any, Any]]) -> type[JobRunner[Any, Any]]:
+        """Register a :class:`JobRunner` subclass (usable as a class decorator)."""
+        if not (isinstance(runner, type) and issubclass(runner, JobRunner)):
+            raise ConfigurationError(f"{runner!r} is not a JobRunner subclass")
+        request, result = _runner_types(runner)
+        self._add(
+            JobDefinition(
+                job_type=runner.job_type or job_type_name(runner),
+                make_runner=runner,
+                request=TypeAdapter(request),
+                result=TypeAdapter(result),
+                max_attempts=runner.max_attempts,
+                max_run_time=runner.max_run_time,
+                retry=runner.retry,
+            ),
+            runner,
+        )
+        return runner
+
+    def job(
+        self,
+        function: _F | None = None,
+        *,
+        name: str | None = None,
+        max_attempts: int | None = None,
+        max_run_time: timedelta | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Any:
+        """Register a plain function ``f(request[, context])`` (sync or async) as a job type.
+
+        Its first parameter's annotation is the request type, its return annotation the
+        result type. Usable bare (``@registry.job``) or with options.
+        """
+
+        def register(fn: _F) -> _F:
+            hints = get_type_hints(fn)
+            parameters = list(inspect.signature(fn).parameters)
+            if not 1 <= len(parameters) <= 2:
+                raise ConfigurationError(
+                    f"job function {fn.__qualname__} must take (request) or (request, context)"
+                )
+            runner = type(
+                f"{fn.__name__}_runner",
+                (_FunctionRunner,),
+                {"function": staticmethod(fn), "wants_context": len(parameters) == 2},
+            )
+            self._add(
+                JobDefinition(
+                    job_type=name or job_type_name(fn),
+                    make_runner=runner,
+                    request=TypeAdapter(hints.get(parameters[0], Any)),
+                    result=TypeAdapter(hints.get("return", Any)),
+                    max_attempts=max_attempts,
+                    max_run_time=max_run_time,
+                    retry=retry,
+                ),
+                fn,
+            )
+            return fn
+
+        return register(function) if function is not None else register
+
+    def _add(self, definition: JobDefinition, target: object) -> None:
+        existing = self._definitions.get(definition.job_type)
+        if existing is not None:
+            raise ConfigurationError(
+                f"job type {definition.job_type!r} is already registered; give {target!r} "
+                "another name"
+            )
+        self._definitions[definition.job_type] = definition
+        self._names[id(target)] = definition.job_type
+
+    def name_of(self, target: str | Callable[..., Any] | type[Any]) -> str:
+        """The registered name of a job type given by name, runner class or function."""
+        if isinstance(target, str):
+            name = target
+        else:
+            name = self._names.get(id(target)) or job_type_name(target)
+        if name not in self._definitions:
+            raise UnknownJobType(name, self._definitions)
+        return name
+
+    def get(self, job_type: str) -> JobDefinition:
+        try:
+            return self._definitions[job_type]
+        except KeyError:
+            raise UnknownJobType(job_type, self._definitions) from None
+
+    def __contains__(self, job_type: object) -> bool:
+        return job_type in self._definitions
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._definitions)
