@@ -14,6 +14,7 @@ from typing import Final, Generic, Protocol, TypeVar
 
 from ..errors import InvalidInput
 from ..models import Attempt, JobStatus, QueuedJob
+from ._limits import check_payloads
 
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
@@ -23,6 +24,7 @@ __all__ = [
     "JobQuery",
     "JobRepository",
     "Page",
+    "check_new_jobs",
     "check_page_size",
 ]
 
@@ -72,6 +74,21 @@ def check_page_size(limit: int) -> None:
         raise InvalidInput(f"page size must be between 1 and {MAX_PAGE_SIZE}, not {limit}")
 
 
+def check_new_jobs(jobs: Sequence[QueuedJob], max_payload_bytes: int) -> None:
+    """Refuse a batch for :meth:`JobRepository.insert_many` before anything is written.
+
+    Raises ``InvalidInput`` if an id appears twice, ``PayloadTooLarge`` if a job's payloads
+    are over the limits.
+    """
+    seen: set[str] = set()
+    for job in jobs:
+        if job.id in seen:
+            raise InvalidInput(f"job {job.id} appears more than once in the batch")
+        seen.add(job.id)
+    for job in jobs:
+        check_payloads(job, max_payload_bytes)
+
+
 class JobRepository(Protocol):
     """Stores job records, their attempts and unique-key reservations.
 
@@ -88,6 +105,26 @@ class JobRepository(Protocol):
 
         Raises ``JobAlreadyExists`` if the id is taken and ``PayloadTooLarge`` if the
         request, result or custom data is over the limits.
+        """
+        ...
+
+    async def insert_many(self, jobs: Sequence[QueuedJob]) -> list[QueuedJob]:
+        """Store many new jobs; returns them with versions, in the given order.
+
+        Every job is checked before anything is written; a refused batch stores nothing:
+        ``InvalidInput`` if an id appears twice in it, ``PayloadTooLarge`` if a job's
+        request, result or custom data is over the limits. ``JobAlreadyExists`` names a job
+        of the batch whose id is already stored. An empty batch returns ``[]``. Unique keys
+        are not reserved here: the caller reserves them (:meth:`reserve_unique_key`).
+
+        Memory and SQLite store all the jobs or none (SQLite: one transaction). Azure writes
+        the jobs of each partition (the owner's shard) in entity-group transactions of at
+        most 50 jobs (100 rows; fewer if the rows are large: a transaction body is kept
+        under 1 MiB), in the given order, submitted concurrently, after uploading the large
+        payloads. Each transaction is atomic, but the batch is not: when one fails
+        (``JobAlreadyExists``, say), the jobs of the other transactions may be stored. The
+        error (with several failures, one of them) is raised once every transaction has
+        finished.
         """
         ...
 

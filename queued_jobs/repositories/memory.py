@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from .base import (
     UNIQUE_KEY_GRACE,
     JobQuery,
     Page,
+    check_new_jobs,
     check_page_size,
 )
 
@@ -50,10 +52,15 @@ class MemoryJobRepository:
         return None
 
     async def insert(self, job: QueuedJob) -> QueuedJob:
-        check_payloads(job, self._max_payload_bytes)
-        if job.id in self._jobs:
-            raise JobAlreadyExists(job.id)
-        return self._stamp(job)
+        [stored] = await self.insert_many([job])
+        return stored
+
+    async def insert_many(self, jobs: Sequence[QueuedJob]) -> list[QueuedJob]:
+        check_new_jobs(jobs, self._max_payload_bytes)
+        for job in jobs:
+            if job.id in self._jobs:
+                raise JobAlreadyExists(job.id)
+        return [self._stamp(job) for job in jobs]
 
     async def get(self, job_id: str) -> QueuedJob:
         try:

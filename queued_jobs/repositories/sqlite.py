@@ -7,6 +7,7 @@ on. Its version is an integer bumped by every update, which is conditional on it
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from .base import (
     UNIQUE_KEY_GRACE,
     JobQuery,
     Page,
+    check_new_jobs,
     check_page_size,
 )
 
@@ -64,6 +66,13 @@ class SqliteJobRepository:
         check_payloads(job, self._max_payload_bytes)
         await self._db.run(_insert, job.id, _values(job))
         return job.model_copy(update={"version": "1"})
+
+    async def insert_many(self, jobs: Sequence[QueuedJob]) -> list[QueuedJob]:
+        check_new_jobs(jobs, self._max_payload_bytes)
+        if not jobs:
+            return []
+        await self._db.write(_insert_all, [(job.id, _values(job)) for job in jobs])
+        return [job.model_copy(update={"version": "1"}) for job in jobs]
 
     async def get(self, job_id: str) -> QueuedJob:
         row = await self._db.run(
@@ -188,6 +197,11 @@ def _insert(connection: sqlite3.Connection, job_id: str, values: tuple[Any, ...]
         if exc.sqlite_errorcode == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
             raise JobAlreadyExists(job_id) from None
         raise
+
+
+def _insert_all(connection: sqlite3.Connection, rows: list[tuple[str, tuple[Any, ...]]]) -> None:
+    for job_id, values in rows:
+        _insert(connection, job_id, values)
 
 
 def _save_attempt(connection: sqlite3.Connection, row: tuple[str, int, str]) -> None:

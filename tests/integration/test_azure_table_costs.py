@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,7 +13,7 @@ from azure.storage.blob.aio import ContainerClient
 
 from queued_jobs._azure.table_entities import INLINE_LIMIT
 from queued_jobs.clock import ManualClock
-from queued_jobs.models import Attempt, AttemptOutcome, JobStatus, QueuedJob
+from queued_jobs.models import Attempt, AttemptOutcome, JobStatus, QueuedJob, owner_shard
 from queued_jobs.repositories.azure_table import AzureTableJobRepository
 from tests.support.azurite import Azurite
 from tests.support.counting import RequestCounter
@@ -108,3 +110,22 @@ async def test_large_payloads_add_one_blob_request_each(
     assert await cost(counter, repo.get(job.id)) == 2
     # get, attempts query, one batch for the rows, list the blobs, delete the one blob
     assert await cost(counter, repo.delete(job.id)) == 5
+
+
+async def test_insert_many_costs_one_transaction_per_50_jobs_of_a_partition(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, counter = counted
+    one_owner = [QueuedJob.new(owner="alice", job_type="t") for _ in range(100)]
+    spread = [QueuedJob.new(owner=f"user-{i}", job_type="t") for i in range(100)]
+    per_shard = Counter(owner_shard(job.owner) for job in spread)
+    crowded = sum(count > 50 for count in per_shard.values())
+
+    assert await cost(counter, repo.insert_many(one_owner)) == 2  # two transactions of 50
+    spread_cost = await cost(counter, repo.insert_many(spread))
+    assert spread_cost == sum(math.ceil(count / 50) for count in per_shard.values())
+    assert spread_cost <= 16 + crowded
+    big = [
+        QueuedJob.new(owner="bob", job_type="t", request={"big": c * INLINE_LIMIT}) for c in "xy"
+    ]
+    assert await cost(counter, repo.insert_many(big)) == 3  # two blobs, one transaction
