@@ -1,0 +1,160 @@
+"""An application's job setup in one object: where jobs are stored, which job types exist,
+how they run. Hosts (the worker command, the Functions blueprint) take it by import path::
+
+    app = JobApp(SqliteStorage("jobs.db"))
+
+    @app.job(name="zips.build")
+    async def build_zip(request: ZipRequest, context: JobContext) -> ZipResult: ...
+
+    python -m queued_jobs worker myapp.jobs:app
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from .client import JobClient
+from .clock import SYSTEM_CLOCK, Clock
+from .errors import ConfigurationError
+from .execution.pipeline import Pipeline, StatusListener
+from .execution.settings import ExecutionSettings
+from .execution.sweep import Sweeper
+from .queue_names import QueueNames
+from .queues.base import QueueBroker
+from .repositories.base import JobRepository
+from .runner import JobRegistry
+from .worker import Worker, WorkerSettings
+
+__all__ = ["AzureStorage", "JobApp", "MemoryStorage", "SqliteStorage", "Storage", "load_app"]
+
+
+class Storage(Protocol):
+    """Where an application's jobs and queues live."""
+
+    def open(self, clock: Clock) -> tuple[JobRepository, QueueBroker]:
+        """A repository and a queue broker; the caller closes both."""
+        ...
+
+
+@dataclass(frozen=True)
+class SqliteStorage:
+    """The embedded default: one SQLite file for jobs and queues."""
+
+    path: str | Path = "queued-jobs.db"
+
+    def open(self, clock: Clock) -> tuple[JobRepository, QueueBroker]:
+        from .queues.sqlite import SqliteQueueBroker
+        from .repositories.sqlite import SqliteJobRepository
+
+        return SqliteJobRepository(self.path, clock=clock), SqliteQueueBroker(
+            self.path, clock=clock
+        )
+
+
+@dataclass(frozen=True)
+class AzureStorage:
+    """Azure Table Storage for jobs, Azure Storage queues for messages."""
+
+    connection_string: str
+    table: str = "jobs"
+    container: str = "job-payloads"
+
+    def open(self, clock: Clock) -> tuple[JobRepository, QueueBroker]:
+        from .queues.azure_queue import AzureQueueBroker
+        from .repositories.azure_table import AzureTableJobRepository
+
+        repository = AzureTableJobRepository.from_connection_string(
+            self.connection_string, table=self.table, container=self.container, clock=clock
+        )
+        return repository, AzureQueueBroker.from_connection_string(self.connection_string)
+
+
+@dataclass
+class MemoryStorage:
+    """In-process storage for tests: every ``open`` shares the same jobs and queues."""
+
+    _shared: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+
+    def open(self, clock: Clock) -> tuple[JobRepository, QueueBroker]:
+        from .queues.memory import MemoryQueueBroker
+        from .repositories.memory import MemoryJobRepository
+
+        key = id(clock)
+        if key not in self._shared:
+            self._shared[key] = (
+                MemoryJobRepository(clock=clock),
+                MemoryQueueBroker(clock=clock),
+            )
+        return self._shared[key]
+
+
+class JobApp:
+    """Storage, job types, queue names and execution settings of one application."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        registry: JobRegistry | None = None,
+        queues: QueueNames | None = None,
+        settings: ExecutionSettings | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        listeners: list[StatusListener] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.registry = registry or JobRegistry()
+        self.queues = queues or QueueNames()
+        self.settings = settings or ExecutionSettings()
+        self.clock = clock
+        self.listeners = list(listeners or [])
+        self.job = self.registry.job
+        self.register = self.registry.register
+
+    def client(self, *, inline: bool = False) -> JobClient:
+        """A client on its own connections; close it (or use ``async with``)."""
+        repository, broker = self.storage.open(self.clock)
+        return JobClient(
+            repository,
+            broker,
+            self.registry,
+            queues=self.queues,
+            clock=self.clock,
+            settings=self.settings,
+            inline=inline,
+        )
+
+    def worker(
+        self, settings: WorkerSettings | None = None, *, identity: str | None = None
+    ) -> Worker:
+        """A worker on its own connections, draining every band of the app's queues."""
+        repository, broker = self.storage.open(self.clock)
+        pipeline = Pipeline(
+            repository,
+            broker,
+            self.registry,
+            host=identity or f"{socket.gethostname()}:{os.getpid()}",
+            clock=self.clock,
+            settings=self.settings,
+            listeners=self.listeners,
+        )
+        sweeper = Sweeper(repository, broker, clock=self.clock, settings=self.settings)
+        queues = [broker.queue(name) for name in self.queues.bands]
+        return Worker(pipeline, queues, settings=settings, sweeper=sweeper)
+
+
+def load_app(path: str) -> JobApp:
+    """The :class:`JobApp` at ``module:attribute`` (``module`` alone means ``module:app``)."""
+    module_name, _, attribute = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(f"cannot import {module_name!r} to find the app: {exc}") from exc
+    app = getattr(module, attribute or "app", None)
+    if not isinstance(app, JobApp):
+        raise ConfigurationError(f"{path!r} is not a JobApp (found {type(app).__name__})")
+    return app
