@@ -17,6 +17,8 @@ from .errors import (
 from .models import Attempt, AttemptOutcome, JobError, JobStatus, Priority, Progress, QueuedJob
 from .queues import JobQueue, QueueBroker, QueueMessage
 from .repositories import JobQuery, JobRepository, Page
+from .sync_client import SyncJobClient
+from .tracker import JobTracker, SyncJobTracker
 
 __version__ = "0.1.0.dev0"
 
@@ -36,6 +38,7 @@ __all__ = [
     "JobQueue",
     "JobRepository",
     "JobStatus",
+    "JobTracker",
     "ManualClock",
     "Page",
     "PayloadTooLarge",
@@ -47,5 +50,7 @@ __all__ = [
     "QueuedJobsError",
     "StorageError",
     "StorageUnavailable",
+    "SyncJobClient",
+    "SyncJobTracker",
     "__version__",
 ]

@@ -1,0 +1,33 @@
+"""Reserving a unique key for a new job: a finished holder gives its key up; a live one keeps
+it, and the newcomer gets :class:`DuplicateJob` with the holder's record."""
+
+from __future__ import annotations
+
+from .errors import ConcurrencyConflict, DuplicateJob, JobNotFound
+from .repositories.base import JobRepository
+
+__all__ = ["reserve_unique_key"]
+
+_TRIES = 5
+
+
+async def reserve_unique_key(repository: JobRepository, key: str, job_id: str) -> None:
+    """Reserve ``key`` for ``job_id``, taking it over from a holder that has finished.
+
+    Raises ``DuplicateJob`` (with ``existing_job`` when the holder is stored) if an
+    unfinished job holds the key, ``ConcurrencyConflict`` if the holder kept changing.
+    """
+    replacing = None
+    for _ in range(_TRIES):
+        try:
+            await repository.reserve_unique_key(key, job_id, replacing=replacing)
+            return
+        except DuplicateJob as duplicate:
+            try:
+                holder = await repository.get(duplicate.existing_job_id)
+            except JobNotFound:
+                raise duplicate from None  # not stored yet, or just purged: still held
+            if not holder.is_terminal:
+                raise DuplicateJob(key, holder.id, holder) from None
+            replacing = holder.id  # a finished job no longer blocks its key
+    raise ConcurrencyConflict(job_id)

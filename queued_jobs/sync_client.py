@@ -1,0 +1,54 @@
+"""Starting and steering jobs from sync code (a Flask view, a script): :class:`SyncJobClient`.
+
+::
+
+    with SyncJobClient(lambda: app.client()) as client:
+        job = client.queue_job("zips.build", {"folder": "2024"}, owner="alice")
+        done = client.wait(job.id, timeout=timedelta(minutes=1))
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+
+from ._sync import SyncTwin, blocking
+from .client import JobClient
+from .models import QueuedJob
+
+__all__ = ["SyncJobClient"]
+
+
+class SyncJobClient(SyncTwin[JobClient]):
+    """The sync twin of :class:`JobClient`: same methods, same arguments, blocking.
+
+    ``factory`` builds the :class:`JobClient`; it is called on the twin's own event loop
+    thread, so that the client's connections belong to that loop. Close the twin (or use
+    ``with``) to close the client and stop the thread. Do not call it from async code
+    running on its own loop (a job run inline by this client, say): that raises
+    ``RuntimeError``, as it would wait forever for itself.
+    """
+
+    def __init__(self, factory: Callable[[], JobClient]) -> None:
+        super().__init__(factory, name="queued-jobs-client")
+
+    create_storage = blocking(JobClient.create_storage)
+    queue_job = blocking(JobClient.queue_job)
+    queue_jobs = blocking(JobClient.queue_jobs)
+    get_job = blocking(JobClient.get_job)
+    cancel = blocking(JobClient.cancel)
+    retry = blocking(JobClient.retry)
+
+    def wait(
+        self, job_id: str, *, timeout: timedelta | None = None, poll: timedelta | None = None
+    ) -> QueuedJob:
+        """Read the job until it is finished; ``TimeoutError`` after ``timeout``."""
+        return self._loop.run(_wait(self._target, job_id, timeout, poll))
+
+
+async def _wait(
+    client: JobClient, job_id: str, limit: timedelta | None, poll: timedelta | None
+) -> QueuedJob:
+    async with asyncio.timeout(None if limit is None else limit.total_seconds()):
+        return await client.wait(job_id, poll=poll)
