@@ -18,14 +18,13 @@ from typing import Any
 
 from pydantic import JsonValue, ValidationError
 
+from ._unique import reserve_unique_key
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import (
     ConcurrencyConflict,
-    DuplicateJob,
     EnqueueFailed,
     InvalidInput,
     InvalidTransition,
-    JobNotFound,
     QueuedJobsError,
 )
 from .execution.attempts import COUNTED_OUTCOMES
@@ -229,22 +228,7 @@ class JobClient:
 
     async def _reserve(self, job: QueuedJob) -> None:
         assert job.unique_key is not None
-        replacing = None
-        for _ in range(_TRIES):
-            try:
-                await self.repository.reserve_unique_key(
-                    job.unique_key, job.id, replacing=replacing
-                )
-                return
-            except DuplicateJob as duplicate:
-                try:
-                    holder = await self.repository.get(duplicate.existing_job_id)
-                except JobNotFound:
-                    raise duplicate from None  # not stored yet, or just purged: still held
-                if not holder.is_terminal:
-                    raise DuplicateJob(job.unique_key, holder.id, holder) from None
-                replacing = holder.id  # a finished job no longer blocks its key
-        raise ConcurrencyConflict(job.id)
+        await reserve_unique_key(self.repository, job.unique_key, job.id)
 
     async def _release(self, job: QueuedJob) -> None:
         if job.unique_key is not None:

@@ -8,7 +8,7 @@ from typing import Final
 from ..models import Attempt, AttemptOutcome, JobError, QueuedJob
 from ..repositories.base import JobRepository
 
-__all__ = ["COUNTED_OUTCOMES", "counted_failures", "lease_expired_attempt"]
+__all__ = ["COUNTED_OUTCOMES", "attempt_record", "counted_failures", "lease_expired_attempt"]
 
 #: Outcomes that use up an attempt. A cancelled attempt ends the job; one handed back on
 #: shutdown (released) was not the job's fault and does not count.
@@ -42,4 +42,24 @@ def lease_expired_attempt(job: QueuedJob, now: datetime) -> Attempt:
             ),
         ),
         host=job.lease_owner or "unknown",
+    )
+
+
+def attempt_record(
+    job: QueuedJob,
+    started: datetime,
+    now: datetime,
+    outcome: AttemptOutcome,
+    host: str,
+    error: JobError | None,
+) -> Attempt:
+    """The record of the attempt ``job`` is on (its ``attempts`` number), ending ``now``."""
+    return Attempt(
+        job_id=job.id,
+        number=job.attempts,
+        started_at=started,
+        ended_at=now,
+        outcome=outcome,
+        error=error,
+        host=host,
     )

@@ -13,7 +13,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -31,11 +31,10 @@ from ..models import Attempt, AttemptOutcome, JobError, JobStatus, QueuedJob
 from ..queues.base import MAX_DELAY, QueueBroker
 from ..repositories.base import JobRepository
 from ..runner import JobDefinition, JobRegistry, JobRunner
-from .attempts import counted_failures, lease_expired_attempt
+from .attempts import attempt_record, counted_failures, lease_expired_attempt
 from .hooks import call_hook
 from .messages import UnreadableMessage, decode_message, encode_message
 from .run import AttemptOutcomeInfo, run_attempt
-from .running import RunningJob
 from .settings import ExecutionSettings
 
 __all__ = ["Disposition", "Handled", "Pipeline", "StatusListener"]
@@ -252,7 +251,7 @@ class Pipeline:
     async def _fail_unrunnable(self, job: QueuedJob, exc: Exception) -> Handled:
         now = self.clock.now()
         error = JobError.from_exception(exc)
-        attempt = _attempt(job, job.updated_at, now, AttemptOutcome.FAILED, self.host, error)
+        attempt = attempt_record(job, job.updated_at, now, AttemptOutcome.FAILED, self.host, error)
         failed = job.transition(
             JobStatus.FAILED, now=now, completed_at=now, error=error, **_no_lease()
         )
@@ -275,28 +274,28 @@ class Pipeline:
         if running.lost:
             return Handled(Disposition.ACK, running.job, reason="taken over by another worker")
         error = None if info.error is None else JobError.from_exception(info.error)
-        attempt = _attempt(running.job, running.started_at, now, outcome, self.host, error)
+        attempt = attempt_record(running.job, running.started_at, now, outcome, self.host, error)
         final: Callable[[QueuedJob], QueuedJob]
         retry_in: timedelta | None = None
         if outcome is AttemptOutcome.SUCCEEDED:
             result = definition.dump_result(info.result)
-            final = _to(
-                JobStatus.SUCCEEDED, now, running, completed_at=now, result=result, error=None
+            final = running.final_change(
+                JobStatus.SUCCEEDED, now, completed_at=now, result=result, error=None
             )
         elif outcome is AttemptOutcome.CANCELLED:
-            final = _to(JobStatus.CANCELLED, now, running, completed_at=now)
+            final = running.final_change(JobStatus.CANCELLED, now, completed_at=now)
         elif outcome is AttemptOutcome.RELEASED:
-            final = _to(JobStatus.QUEUED, now, running, attempts=running.job.attempts)
+            final = running.final_change(JobStatus.QUEUED, now, attempts=running.job.attempts)
         else:
             failures = await counted_failures(self.repository, running.job, extra=attempt)
             permanent = isinstance(info.error, (PermanentError, ValidationError))
             if permanent or failures >= running.job.max_attempts:
-                final = _to(JobStatus.FAILED, now, running, completed_at=now, error=error)
+                final = running.final_change(JobStatus.FAILED, now, completed_at=now, error=error)
             else:
                 policy = definition.retry or self.settings.retry
                 retry_in = policy.delay(failures, self._rng)
                 status = JobStatus.SCHEDULED if retry_in > MAX_DELAY else JobStatus.QUEUED
-                final = _to(status, now, running, run_at=now + retry_in, error=error)
+                final = running.final_change(status, now, run_at=now + retry_in, error=error)
         stored = await running.write(final, attempt=attempt)
         if stored is None:
             return Handled(Disposition.ACK, running.job, reason="taken over by another worker")
@@ -365,34 +364,3 @@ class Pipeline:
 
 def _no_lease() -> dict[str, Any]:
     return {"lease_owner": None, "lease_expires_at": None}
-
-
-def _attempt(
-    job: QueuedJob,
-    started: datetime,
-    now: datetime,
-    outcome: AttemptOutcome,
-    host: str,
-    error: JobError | None,
-) -> Attempt:
-    return Attempt(
-        job_id=job.id,
-        number=job.attempts,
-        started_at=started,
-        ended_at=now,
-        outcome=outcome,
-        error=error,
-        host=host,
-    )
-
-
-def _to(
-    status: JobStatus, now: datetime, running: RunningJob, **changes: Any
-) -> Callable[[QueuedJob], QueuedJob]:
-    """The attempt's final change: to ``status``, lease dropped, held-back progress kept."""
-    extra = running.pending_progress()
-
-    def change(job: QueuedJob) -> QueuedJob:
-        return job.transition(status, now=now, **_no_lease(), **extra, **changes)
-
-    return change

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from ..clock import Clock
 from ..errors import ConcurrencyConflict, JobNotFound
@@ -118,10 +119,17 @@ class RunningJob:
             self._last_progress_write = self._clock.now()
             await self.write(lambda job: job.model_copy(update={"progress": progress}))
 
-    def pending_progress(self) -> dict[str, Progress]:
-        """Progress not yet written, as an update for the attempt's final write."""
+    def final_change(self, status: JobStatus, now: datetime, **changes: Any) -> Change:
+        """The attempt's last change: to ``status``, lease dropped, held-back progress kept."""
         progress, self._pending_progress = self._pending_progress, None
-        return {"progress": progress} if progress else {}
+        extra = {"progress": progress} if progress else {}
+
+        def change(job: QueuedJob) -> QueuedJob:
+            return job.transition(
+                status, now=now, lease_owner=None, lease_expires_at=None, **extra, **changes
+            )
+
+        return change
 
     async def stop(self) -> None:
         if self._flush is not None:
