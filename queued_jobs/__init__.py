@@ -1,56 +1,89 @@
 """queued-jobs: background jobs on Azure Functions queue triggers, tracked end to end."""
 
+from .app import AzureStorage, JobApp, MemoryStorage, SqliteStorage, Storage
+from .client import JobClient, JobSpec
 from .clock import Clock, ManualClock
+from .context import JobContext
 from .errors import (
     ConcurrencyConflict,
     ConfigurationError,
     DuplicateJob,
+    EnqueueFailed,
     InvalidInput,
     InvalidTransition,
     JobAlreadyExists,
+    JobCancelled,
     JobNotFound,
+    JobTimedOut,
     PayloadTooLarge,
+    PermanentError,
     QueuedJobsError,
     StorageError,
     StorageUnavailable,
+    UnknownJobType,
 )
+from .execution.settings import ExecutionSettings
 from .models import Attempt, AttemptOutcome, JobError, JobStatus, Priority, Progress, QueuedJob
+from .queue_names import QueueNames
 from .queues import JobQueue, QueueBroker, QueueMessage
 from .repositories import JobQuery, JobRepository, Page
+from .retry import RetryPolicy
+from .runner import JobRegistry, JobRunner
 from .sync_client import SyncJobClient
 from .tracker import JobTracker, SyncJobTracker
+from .worker import Worker, WorkerSettings
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "Attempt",
     "AttemptOutcome",
+    "AzureStorage",
     "Clock",
     "ConcurrencyConflict",
     "ConfigurationError",
     "DuplicateJob",
+    "EnqueueFailed",
+    "ExecutionSettings",
     "InvalidInput",
     "InvalidTransition",
     "JobAlreadyExists",
+    "JobApp",
+    "JobCancelled",
+    "JobClient",
+    "JobContext",
     "JobError",
     "JobNotFound",
     "JobQuery",
     "JobQueue",
+    "JobRegistry",
     "JobRepository",
+    "JobRunner",
+    "JobSpec",
     "JobStatus",
+    "JobTimedOut",
     "JobTracker",
     "ManualClock",
+    "MemoryStorage",
     "Page",
     "PayloadTooLarge",
+    "PermanentError",
     "Priority",
     "Progress",
     "QueueBroker",
     "QueueMessage",
+    "QueueNames",
     "QueuedJob",
     "QueuedJobsError",
+    "RetryPolicy",
+    "SqliteStorage",
+    "Storage",
     "StorageError",
     "StorageUnavailable",
     "SyncJobClient",
     "SyncJobTracker",
+    "UnknownJobType",
+    "Worker",
+    "WorkerSettings",
     "__version__",
 ]
