@@ -19,7 +19,7 @@ from queued_jobs.execution.messages import encode_message
 from queued_jobs.execution.sweep import Sweeper
 from queued_jobs.models import AttemptOutcome, JobStatus, QueuedJob
 from queued_jobs.worker import WorkerSettings
-from tests.integration.conftest import Backend
+from tests.integration.conftest import FAST, Backend
 from tests.integration.jobs import events
 
 pytestmark = pytest.mark.asyncio
@@ -299,3 +299,26 @@ async def _wait_for_start(backend: Backend, job: QueuedJob, worker: Any) -> None
             if worker.poll() is not None:
                 pytest.fail(f"worker exited early: {backend.worker_log.read_text()[-2000:]}")
             await asyncio.sleep(0.05)
+
+
+async def test_a_job_longer_than_its_lease_keeps_it_while_other_workers_poll(
+    backend: Backend, run_worker: RunWorker, client_of: ClientOf
+) -> None:
+    app = backend.app(lease=1.0)
+    client: JobClient = await client_of(app)
+    job = await client.queue_job("tests.work", {"sleeps": [3.5]}, owner="alice")
+    rival = app.worker(FAST)
+    rival_running = asyncio.create_task(rival.run())
+    try:
+        await run_worker(app, finished(client, job.id))
+    finally:
+        rival.stop()
+        await rival_running
+        await rival.close()
+
+    done = await client.get_job(job.id)
+    assert done.status is JobStatus.SUCCEEDED
+    assert events(backend.events, "start", job.id) == [1]
+    assert await outcomes(client, job) == [AttemptOutcome.SUCCEEDED]
+    assert done.progress is not None
+    assert done.progress.percent > 90
