@@ -99,7 +99,10 @@ class JobDefinition:
         return self.request.validate_python(stored)
 
     def dump_result(self, result: Any) -> JsonValue:
-        return cast(JsonValue, self.result.dump_python(result, mode="json"))
+        """The result checked against its declared type and turned into JSON (raises
+        ``pydantic.ValidationError`` for a result of the wrong type)."""
+        value = self.result.validate_python(result)
+        return cast(JsonValue, self.result.dump_python(value, mode="json"))
 
 
 def job_type_name(target: Callable[..., Any] | type[Any]) -> str:

@@ -18,11 +18,13 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import (
     ConcurrencyConflict,
     JobNotFound,
+    PayloadTooLarge,
     PermanentError,
     QueuedJobsError,
     UnknownJobType,
@@ -270,22 +272,31 @@ class Pipeline:
         *,
         send_retries: bool,
     ) -> Handled:
-        running, outcome, now = info.running, info.outcome, self.clock.now()
+        running, now = info.running, self.clock.now()
         if running.lost:
             return Handled(Disposition.ACK, running.job, reason="taken over by another worker")
+        result = None
+        if info.outcome is AttemptOutcome.SUCCEEDED:
+            try:
+                result = definition.dump_result(info.result)
+            except (ValueError, TypeError, PydanticSerializationError) as exc:
+                info.outcome, info.error = (
+                    AttemptOutcome.FAILED,
+                    PermanentError(f"the job's result cannot be stored: {exc}"),
+                )
+        outcome = info.outcome
         error = None if info.error is None else JobError.from_exception(info.error)
         attempt = attempt_record(running.job, running.started_at, now, outcome, self.host, error)
         final: Callable[[QueuedJob], QueuedJob]
         retry_in: timedelta | None = None
         if outcome is AttemptOutcome.SUCCEEDED:
-            result = definition.dump_result(info.result)
             final = running.final_change(
                 JobStatus.SUCCEEDED, now, completed_at=now, result=result, error=None
             )
         elif outcome is AttemptOutcome.CANCELLED:
             final = running.final_change(JobStatus.CANCELLED, now, completed_at=now)
         elif outcome is AttemptOutcome.RELEASED:
-            final = running.final_change(JobStatus.QUEUED, now, attempts=running.job.attempts)
+            final = running.final_change(JobStatus.QUEUED, now)
         else:
             failures = await counted_failures(self.repository, running.job, extra=attempt)
             permanent = isinstance(info.error, (PermanentError, ValidationError))
@@ -296,7 +307,14 @@ class Pipeline:
                 retry_in = policy.delay(failures, self._rng)
                 status = JobStatus.SCHEDULED if retry_in > MAX_DELAY else JobStatus.QUEUED
                 final = running.final_change(status, now, run_at=now + retry_in, error=error)
-        stored = await running.write(final, attempt=attempt)
+        try:
+            stored = await running.write(final, attempt=attempt)
+        except PayloadTooLarge as exc:  # a result over the store's limit: the job fails
+            info.outcome, info.error = AttemptOutcome.FAILED, exc
+            error = JobError.from_exception(exc)
+            attempt = attempt.model_copy(update={"outcome": info.outcome, "error": error})
+            final = running.final_change(JobStatus.FAILED, now, completed_at=now, error=error)
+            stored = await running.write(final, attempt=attempt)
         if stored is None:
             return Handled(Disposition.ACK, running.job, reason="taken over by another worker")
         await self._after_attempt(stored, runner, info)

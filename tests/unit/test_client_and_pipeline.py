@@ -338,3 +338,34 @@ async def test_the_worker_drains_urgent_bands_first_without_starving_the_others(
     assert order[:3] == ["high"] * 3
     assert "low" in order[:8]  # every 4th fetch starts from the least urgent band
     assert order.count("low") == 3
+
+
+async def test_a_result_that_cannot_be_stored_fails_the_job_instead_of_stranding_it(
+    registry: JobRegistry,
+) -> None:
+    clock = ManualClock()
+    repository = MemoryJobRepository(clock=clock, max_payload_bytes=1_000)
+    client = JobClient(repository, MemoryQueueBroker(clock=clock), registry, clock=clock)
+
+    @registry.job(name="shop.wrong-result")
+    def wrong(request: int) -> Receipt:
+        return "not a receipt"  # type: ignore[return-value]
+
+    @registry.job(name="shop.huge-result")
+    def huge(request: int) -> str:
+        return "x" * 5_000
+
+    wrong_job = await client.queue_job("shop.wrong-result", 1, owner="a")
+    huge_job = await client.queue_job("shop.huge-result", 1, owner="a")
+    pipeline = pipeline_for(client)
+    for message in await client.broker.queue("jobs").receive():
+        assert (await pipeline.handle(message.body)).disposition is Disposition.ACK
+
+    for job_id, expected in ((wrong_job.id, "cannot be stored"), (huge_job.id, "5,002 bytes")):
+        failed = await client.get_job(job_id)
+        assert failed.status is JobStatus.FAILED
+        assert failed.attempts == 1
+        assert failed.error is not None
+        assert expected in failed.error.message
+        [attempt] = await repository.list_attempts(job_id)
+        assert attempt.outcome is AttemptOutcome.FAILED
