@@ -64,6 +64,21 @@ class AzureStorage:
     table: str = "jobs"
     container: str = "job-payloads"
 
+    @classmethod
+    def from_setting(
+        cls,
+        setting: str = "AzureWebJobsStorage",
+        *,
+        table: str = "jobs",
+        container: str = "job-payloads",
+    ) -> AzureStorage:
+        """The storage whose connection string is in the environment variable (app setting)
+        ``setting``, as the Functions host reads it."""
+        value = os.environ.get(setting)
+        if not value:
+            raise ConfigurationError(f"app setting {setting!r} (the storage connection) is not set")
+        return cls(value, table=table, container=container)
+
     def open(self, clock: Clock) -> tuple[JobRepository, QueueBroker]:
         from .queues.azure_queue import AzureQueueBroker
         from .repositories.azure_table import AzureTableJobRepository
@@ -128,12 +143,11 @@ class JobApp:
             inline=inline,
         )
 
-    def worker(
-        self, settings: WorkerSettings | None = None, *, identity: str | None = None
-    ) -> Worker:
-        """A worker on its own connections, draining every band of the app's queues."""
+    def pipeline(self, *, identity: str | None = None) -> Pipeline:
+        """The execution pipeline on its own connections (its repository and broker are
+        the caller's to close), for a host named ``identity`` (default ``host:pid``)."""
         repository, broker = self.storage.open(self.clock)
-        pipeline = Pipeline(
+        return Pipeline(
             repository,
             broker,
             self.registry,
@@ -142,8 +156,16 @@ class JobApp:
             settings=self.settings,
             listeners=self.listeners,
         )
-        sweeper = Sweeper(repository, broker, clock=self.clock, settings=self.settings)
-        queues = [broker.queue(name) for name in self.queues.bands]
+
+    def worker(
+        self, settings: WorkerSettings | None = None, *, identity: str | None = None
+    ) -> Worker:
+        """A worker on its own connections, draining every band of the app's queues."""
+        pipeline = self.pipeline(identity=identity)
+        sweeper = Sweeper(
+            pipeline.repository, pipeline.broker, clock=self.clock, settings=self.settings
+        )
+        queues = [pipeline.broker.queue(name) for name in self.queues.bands]
         return Worker(pipeline, queues, settings=settings, sweeper=sweeper)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from ._names import MAX_QUEUE_NAME, queue_name_problem
@@ -24,6 +25,11 @@ class QueueNames:
         problem = queue_name_problem(self.base, max_len=MAX_QUEUE_NAME - len("-high"))
         if problem:
             raise ConfigurationError(problem)
+
+    @classmethod
+    def from_setting(cls, setting: str = "QUEUED_JOBS_QUEUE", default: str = "jobs") -> QueueNames:
+        """The base name from the environment variable (app setting) ``setting``."""
+        return cls(os.environ.get(setting) or default)
 
     def for_priority(self, priority: Priority) -> str:
         return self.base + _SUFFIX[priority]

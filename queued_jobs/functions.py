@@ -1,0 +1,176 @@
+"""The Azure Functions host: a Blueprint with the queue triggers, poison triggers and sweep.
+
+``function_app.py``::
+
+    import azure.functions as func
+    from queued_jobs.functions import job_blueprint
+    from myapp.jobs import app          # a JobApp on AzureStorage.from_setting(...)
+
+    function_app = func.FunctionApp()
+    function_app.register_functions(job_blueprint(app))
+
+Bindings read the queue names and the connection from app settings: the base queue name
+from ``QUEUED_JOBS_QUEUE`` (``%QUEUED_JOBS_QUEUE%``, ``%QUEUED_JOBS_QUEUE%-high``, ...) and
+the storage connection from the setting named by ``connection``. The host owns each trigger
+message (it renews its lease and deletes it when the function returns), so the pipeline
+never touches it: a retry or a not-yet message is sent anew with a delay, and the function
+returns normally. A function that raises is retried by the host, and after
+``maxDequeueCount`` deliveries the host moves the message to ``<queue>-poison``, where the
+poison trigger fails its job with the reason. A body that is not a job message ends in
+``<queue>-deadletter``, a queue nothing consumes, kept for inspection.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+import azure.functions as func
+
+from .app import JobApp
+from .execution.messages import encode_message
+from .execution.pipeline import Disposition, Handled, Pipeline
+from .execution.sweep import Sweeper
+from .models import Priority
+from .queues.base import MAX_DELAY
+
+__all__ = ["QUEUE_SETTING", "FunctionsHost", "job_blueprint"]
+
+log = logging.getLogger("queued_jobs.functions")
+
+#: The app setting holding the base queue name (the normal band's queue).
+QUEUE_SETTING = "QUEUED_JOBS_QUEUE"
+DEAD_LETTER_SUFFIX = "-deadletter"
+_BAND_SUFFIX = {Priority.HIGH: "-high", Priority.NORMAL: "", Priority.LOW: "-low"}
+
+
+class FunctionsHost:
+    """What the triggers call; opens the app's storage on first use (inside the host's
+    event loop, where its connections must live)."""
+
+    def __init__(self, app: JobApp, *, max_dequeue_count: int = 5) -> None:
+        self.app = app
+        self.max_dequeue_count = max_dequeue_count
+        self._pipeline: Pipeline | None = None
+        self._sweeper: Sweeper | None = None
+
+    @property
+    def pipeline(self) -> Pipeline:
+        if self._pipeline is None:
+            identity = (
+                f"{os.environ.get('WEBSITE_INSTANCE_ID', socket.gethostname())}:{os.getpid()}"
+            )
+            self._pipeline = self.app.pipeline(identity=identity)
+        return self._pipeline
+
+    @property
+    def sweeper(self) -> Sweeper:
+        if self._sweeper is None:
+            pipeline = self.pipeline
+            self._sweeper = Sweeper(
+                pipeline.repository,
+                pipeline.broker,
+                clock=self.app.clock,
+                settings=self.app.settings,
+            )
+        return self._sweeper
+
+    async def handle(self, message: func.QueueMessage, queue: str) -> Handled:
+        """A job message from ``queue``; raises to have the host deliver it again."""
+        body = message.get_body().decode("utf-8", errors="replace")
+        try:
+            handled = await self.pipeline.handle(body)
+        except Exception:
+            deliveries = message.dequeue_count or 1
+            if deliveries >= self.max_dequeue_count:
+                reason = f"failed on each of {deliveries} deliveries; the last error is logged"
+                log.exception("message %s on %s: giving up", message.id, queue)
+                return await self.pipeline.fail_poisoned(body, reason)
+            raise
+        await self._settle(body, queue, handled)
+        return handled
+
+    async def handle_poison(self, message: func.QueueMessage, queue: str) -> Handled:
+        """A message the host gave up on (``queue`` is the poison queue)."""
+        body = message.get_body().decode("utf-8", errors="replace")
+        reason = f"moved to {queue} after {self.max_dequeue_count} failed deliveries"
+        handled = await self.pipeline.fail_poisoned(body, reason)
+        if handled.disposition is Disposition.DEAD_LETTER:
+            await self._keep_dead(body, queue.removesuffix("-poison"))
+        return handled
+
+    async def sweep(self) -> None:
+        await self.sweeper.sweep()
+
+    async def close(self) -> None:
+        """Close the connections opened so far (the host process normally keeps them)."""
+        if self._pipeline is not None:
+            await self._pipeline.repository.close()
+            await self._pipeline.broker.close()
+            self._pipeline = self._sweeper = None
+
+    async def _settle(self, body: str, queue: str, handled: Handled) -> None:
+        if handled.disposition is Disposition.DEAD_LETTER:
+            await self._keep_dead(body, queue)
+        elif handled.disposition is Disposition.RETRY_LATER and handled.job is not None:
+            delay = min(handled.delay, MAX_DELAY)
+            await self.pipeline.broker.queue(queue).send(encode_message(handled.job), delay=delay)
+
+    async def _keep_dead(self, body: str, queue: str) -> None:
+        dead = self.pipeline.broker.queue(queue + DEAD_LETTER_SUFFIX)
+        await dead.create()
+        await dead.send(body)
+        log.error("an unreadable message from %s was kept in %s", queue, dead.name)
+
+
+def _queue_binding(priority: Priority) -> str:
+    return f"%{QUEUE_SETTING}%{_BAND_SUFFIX[priority]}"
+
+
+def job_blueprint(
+    app: JobApp,
+    *,
+    connection: str = "AzureWebJobsStorage",
+    prefix: str = "queued_jobs",
+    sweep_schedule: str = "0 */1 * * * *",
+    max_dequeue_count: int = 5,
+    host: FunctionsHost | None = None,
+) -> func.Blueprint:
+    """Functions for every priority band (trigger + poison trigger) and the timer sweep.
+
+    ``connection`` names the app setting of the storage connection (as bindings expect);
+    ``max_dequeue_count`` must match ``host.json``'s ``extensions.queues.maxDequeueCount``.
+    Function names start with ``prefix`` so that several blueprints can share an app.
+    ``host`` is for tests that need to close the connections the functions open.
+    """
+    host = host or FunctionsHost(app, max_dequeue_count=max_dequeue_count)
+    blueprint = func.Blueprint()  # type: ignore[no-untyped-call]  # unannotated in the SDK
+    for priority in Priority:
+        _register_band(blueprint, host, priority, connection, prefix)
+
+    @blueprint.function_name(f"{prefix}_sweep")
+    @blueprint.timer_trigger(arg_name="timer", schedule=sweep_schedule, run_on_startup=False)
+    async def sweep(timer: func.TimerRequest) -> None:
+        await host.sweep()
+
+    return blueprint
+
+
+def _register_band(
+    blueprint: func.Blueprint, host: FunctionsHost, priority: Priority, connection: str, prefix: str
+) -> None:
+    binding = _queue_binding(priority)
+    queue = host.app.queues.for_priority(priority)
+
+    @blueprint.function_name(f"{prefix}_{priority.value}")
+    @blueprint.queue_trigger(arg_name="message", queue_name=binding, connection=connection)
+    async def run(message: func.QueueMessage) -> None:
+        await host.handle(message, queue)
+
+    @blueprint.function_name(f"{prefix}_{priority.value}_poison")
+    @blueprint.queue_trigger(
+        arg_name="message", queue_name=f"{binding}-poison", connection=connection
+    )
+    async def poison(message: func.QueueMessage) -> None:
+        await host.handle_poison(message, queue + "-poison")

@@ -1,0 +1,192 @@
+"""The Functions blueprint, without Core Tools: bindings read from the app as the host reads
+them, functions called directly with messages built as the host builds them, on Azurite."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import azure.functions as func
+import pytest
+from azure.functions.queue import QueueMessage as HostMessage
+from azure.functions.timer import TimerRequest
+
+from queued_jobs.app import AzureStorage, JobApp
+from queued_jobs.client import JobClient
+from queued_jobs.execution.messages import encode_message
+from queued_jobs.functions import QUEUE_SETTING, FunctionsHost, job_blueprint
+from queued_jobs.models import JobStatus, QueuedJob
+from queued_jobs.queue_names import QueueNames
+from tests.integration.jobs import build_app
+from tests.support.azurite import Azurite
+
+pytestmark = pytest.mark.azurite
+
+
+def function_app(app: JobApp, host: FunctionsHost | None = None) -> func.FunctionApp:
+    host_app = func.FunctionApp()
+    host_app.register_functions(job_blueprint(app, host=host))
+    return host_app
+
+
+def test_every_function_is_bound_to_its_queue_setting_and_connection() -> None:
+    app = JobApp(AzureStorage("UseDevelopmentStorage=true"))
+
+    functions = {f.get_function_name(): f for f in function_app(app).get_functions()}
+
+    expected = {
+        "queued_jobs_high": "%QUEUED_JOBS_QUEUE%-high",
+        "queued_jobs_normal": "%QUEUED_JOBS_QUEUE%",
+        "queued_jobs_low": "%QUEUED_JOBS_QUEUE%-low",
+        "queued_jobs_high_poison": "%QUEUED_JOBS_QUEUE%-high-poison",
+        "queued_jobs_normal_poison": "%QUEUED_JOBS_QUEUE%-poison",
+        "queued_jobs_low_poison": "%QUEUED_JOBS_QUEUE%-low-poison",
+    }
+    assert set(functions) == {*expected, "queued_jobs_sweep"}
+    for name, queue in expected.items():
+        [data] = json.loads(functions[name].get_function_json())["bindings"]
+        assert (data["type"], data["direction"], data["name"]) == ("queueTrigger", "IN", "message")
+        assert (data["queueName"], data["connection"]) == (queue, "AzureWebJobsStorage")
+    [timer] = json.loads(functions["queued_jobs_sweep"].get_function_json())["bindings"]
+    assert (timer["type"], timer["schedule"]) == ("timerTrigger", "0 */1 * * * *")
+
+
+def test_two_blueprints_with_different_prefixes_can_share_an_app() -> None:
+    app = JobApp(AzureStorage("UseDevelopmentStorage=true"))
+    host_app = func.FunctionApp()
+    host_app.register_functions(job_blueprint(app))
+    host_app.register_functions(job_blueprint(app, prefix="reports"))
+
+    names = [f.get_function_name() for f in host_app.get_functions()]
+
+    assert len(names) == len(set(names)) == 14
+
+
+@pytest.fixture
+async def deployed(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> AsyncIterator[tuple[JobApp, JobClient, dict[str, Callable[..., Awaitable[None]]]]]:
+    suffix = uuid.uuid4().hex[:10]
+    monkeypatch.setenv("QJ_TEST_EVENTS", str(tmp_path / "events.log"))
+    monkeypatch.setenv(QUEUE_SETTING, f"fn{suffix}")
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    storage = AzureStorage.from_setting(table=f"fn{suffix}", container=f"fn{suffix}")
+    app = build_app(storage)
+    app.queues = QueueNames.from_setting()
+    host = FunctionsHost(app)
+    functions = {
+        f.get_function_name(): f.get_user_function()
+        for f in function_app(app, host).get_functions()
+    }
+    async with app.client() as client:
+        await client.create_storage()
+        yield app, client, functions
+    await host.close()
+
+
+def host_message(body: str, *, dequeue_count: int = 1) -> HostMessage:
+    """A message as the Functions host hands it over: decoded body, delivery count."""
+    return HostMessage(id=uuid.uuid4().hex, body=body.encode(), dequeue_count=dequeue_count)
+
+
+async def test_the_queue_trigger_runs_a_job_to_success(deployed: Any) -> None:
+    _app, client, functions = deployed
+    job = await client.queue_job("tests.work", {}, owner="alice")
+
+    await functions["queued_jobs_normal"](host_message(encode_message(job)))
+
+    done = await client.get_job(job.id)
+    assert (done.status, done.result) == (JobStatus.SUCCEEDED, {"attempt": 1})
+    await functions["queued_jobs_normal"](host_message(encode_message(job)))  # redelivered
+    assert (await client.get_job(job.id)).attempts == 1
+
+
+async def test_a_failed_attempt_is_retried_by_a_new_delayed_message_not_by_the_host(
+    deployed: Any,
+) -> None:
+    _app, client, functions = deployed
+    job = await client.queue_job("tests.work", {"failures": 1}, owner="alice")
+    queue = client.broker.queue(job.queue)
+    [original] = await queue.receive()
+    await queue.ack(original)  # the host deletes the trigger message when the function returns
+
+    await functions["queued_jobs_normal"](host_message(original.body))
+
+    waiting = await client.get_job(job.id)
+    assert waiting.status is JobStatus.QUEUED
+    assert await queue.depth() == 1  # the retry, invisible for its backoff delay
+    assert await queue.receive() == []
+
+
+async def test_a_message_failing_at_its_last_delivery_fails_its_job(
+    deployed: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _app, client, functions = deployed
+    job = await client.queue_job("tests.work", {}, owner="alice")
+    body = encode_message(job)
+    from queued_jobs.execution.pipeline import Pipeline
+
+    async def crash(self: Pipeline, body: str, **kw: Any) -> Any:
+        raise RuntimeError("the storage account is throttling us")
+
+    monkeypatch.setattr(Pipeline, "handle", crash)
+
+    with pytest.raises(RuntimeError):
+        await functions["queued_jobs_normal"](host_message(body, dequeue_count=4))
+    assert (await client.get_job(job.id)).status is JobStatus.QUEUED
+    await functions["queued_jobs_normal"](host_message(body, dequeue_count=5))
+
+    failed = await client.get_job(job.id)
+    assert failed.status is JobStatus.FAILED
+    assert failed.error is not None
+    assert "failed on each of 5 deliveries" in failed.error.message
+
+
+async def test_a_message_in_the_poison_queue_fails_its_job_with_the_reason(
+    deployed: Any,
+) -> None:
+    _app, client, functions = deployed
+    job = await client.queue_job("tests.work", {}, owner="alice", priority="high")
+
+    await functions["queued_jobs_high_poison"](host_message(encode_message(job), dequeue_count=1))
+
+    failed = await client.get_job(job.id)
+    assert failed.status is JobStatus.FAILED
+    assert failed.error is not None
+    assert f"moved to {job.queue}-poison after 5 failed deliveries" in failed.error.message
+
+
+async def test_an_unreadable_body_is_kept_in_the_dead_letter_queue(deployed: Any) -> None:
+    app, client, functions = deployed
+
+    await functions["queued_jobs_low"](host_message("{not json"))
+    await functions["queued_jobs_low_poison"](host_message("also not json"))
+
+    dead = client.broker.queue(app.queues.for_priority("low") + "-deadletter")
+    assert sorted(m.body for m in await dead.receive()) == ["also not json", "{not json"]
+
+
+async def test_the_timer_function_sweeps_due_scheduled_jobs_onto_their_queue(
+    deployed: Any,
+) -> None:
+    app, client, functions = deployed
+    now = app.clock.now()
+    due = QueuedJob.new(
+        owner="alice",
+        job_type="tests.work",
+        request={},
+        now=now,
+        queue=app.queues.base,
+        status=JobStatus.SCHEDULED,
+        run_at=now - timedelta(seconds=1),
+    )
+    await client.repository.insert(due)
+
+    await functions["queued_jobs_sweep"](TimerRequest(past_due=False))
+
+    assert (await client.get_job(due.id)).status is JobStatus.QUEUED
+    [message] = await client.broker.queue(due.queue).receive()
+    assert due.id in message.body
