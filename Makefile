@@ -30,8 +30,8 @@ node_modules/.package-lock.json: package.json package-lock.json
 node: node_modules/.package-lock.json
 
 lint: install
-	$(VENV)/bin/ruff check queued_jobs tests
-	$(VENV)/bin/ruff format --check queued_jobs tests
+	$(VENV)/bin/ruff check queued_jobs tests function_app
+	$(VENV)/bin/ruff format --check queued_jobs tests function_app
 
 typecheck: install
 	$(VENV)/bin/mypy queued_jobs

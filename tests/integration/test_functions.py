@@ -4,9 +4,11 @@ them, functions called directly with messages built as the host builds them, on 
 from __future__ import annotations
 
 import json
+import runpy
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import azure.functions as func
@@ -190,3 +192,20 @@ async def test_the_timer_function_sweeps_due_scheduled_jobs_onto_their_queue(
     assert (await client.get_job(due.id)).status is JobStatus.QUEUED
     [message] = await client.broker.queue(due.queue).receive()
     assert due.id in message.body
+
+
+def test_the_sample_function_app_registers_the_blueprint_in_a_few_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = Path(__file__).resolve().parents[2] / "function_app"
+    source = (folder / "function_app.py").read_text()
+    monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+    monkeypatch.syspath_prepend(str(folder))
+
+    module = runpy.run_path(str(folder / "function_app.py"))
+
+    assert len(source.splitlines()) < 40
+    names = {f.get_function_name() for f in module["function_app"].get_functions()}
+    assert "queued_jobs_normal" in names
+    assert len(names) == 7
+    assert {"samples.greet", "samples.countdown"} <= set(module["app"].registry)
