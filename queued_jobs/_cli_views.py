@@ -1,0 +1,172 @@
+"""What the command line shows: a job, a table of jobs, a live progress bar (with rich).
+
+Values that come from jobs (messages, results, owners) are shown as plain
+:class:`~rich.text.Text`, never read as rich markup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from .client import JobClient
+from .models import Attempt, JobStatus, QueuedJob
+
+__all__ = ["POLL_INTERVAL", "follow", "format_duration", "format_time", "job_table", "job_view"]
+
+#: How often ``follow`` reads the job.
+POLL_INTERVAL = timedelta(milliseconds=500)
+
+_LABEL_WIDTH = 12
+_STATUS_STYLES = {
+    JobStatus.SCHEDULED: "cyan",
+    JobStatus.QUEUED: "cyan",
+    JobStatus.RUNNING: "yellow",
+    JobStatus.SUCCEEDED: "green",
+    JobStatus.FAILED: "red",
+    JobStatus.CANCELLED: "magenta",
+}
+
+
+def format_time(moment: datetime | None) -> str:
+    """``2030-01-31 12:00:00`` (UTC), or ``-``."""
+    return "-" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+
+
+def format_duration(span: timedelta | None) -> str:
+    """``0.4s``, ``3m 07s``, ``2h 05m``, or ``-``."""
+    if span is None:
+        return "-"
+    seconds = span.total_seconds()
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {rest:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def _status(job: QueuedJob) -> Text:
+    label = job.status.value + (" (cancel requested)" if job.cancel_requested else "")
+    return Text(label, style=_STATUS_STYLES[job.status])
+
+
+def _progress(job: QueuedJob) -> str:
+    if job.progress is None:
+        return "-"
+    percent = f"{job.progress.percent:.0f}%"
+    return f"{percent} {job.progress.message}" if job.progress.message else percent
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def job_view(job: QueuedJob, attempts: Sequence[Attempt] = ()) -> RenderableType:
+    """One job's fields, one per line, then its attempts (if any)."""
+    fields: list[tuple[str, str | Text | None]] = [
+        ("id", job.id),
+        ("type", job.job_type),
+        ("owner", job.owner),
+        ("status", _status(job)),
+        ("attempts", f"{job.attempts} of {job.max_attempts}"),
+        ("progress", _progress(job)),
+        ("priority", job.priority.value),
+        ("created", format_time(job.created_at)),
+        ("run at", format_time(job.run_at) if job.run_at else None),
+        ("started", format_time(job.started_at)),
+        ("completed", format_time(job.completed_at)),
+        ("duration", format_duration(job.duration)),
+        ("unique key", job.unique_key),
+        ("tags", ", ".join(job.tags) or None),
+        ("result", _json(job.result) if job.status is JobStatus.SUCCEEDED else None),
+        ("error", f"{job.error.type}: {job.error.message}" if job.error else None),
+    ]
+    lines = Text()
+    for name, value in fields:
+        if value is None:
+            continue
+        lines.append(f"{name:<{_LABEL_WIDTH}}", style="bold")
+        text = value if isinstance(value, Text) else Text(value)
+        for number, line in enumerate(text.split()):
+            lines.append_text(line if number == 0 else Text(" " * _LABEL_WIDTH) + line)
+            lines.append("\n")
+    lines.rstrip()
+    if not attempts:
+        return lines
+    return Group(lines, Text(""), _attempt_table(attempts))
+
+
+def _attempt_table(attempts: Sequence[Attempt]) -> Table:
+    table = Table(
+        title="attempts", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False
+    )
+    for column in ("#", "outcome", "started", "duration", "host", "error"):
+        table.add_column(column, no_wrap=column != "error")
+    for attempt in attempts:
+        ended = attempt.ended_at
+        table.add_row(
+            str(attempt.number),
+            attempt.outcome.value,
+            format_time(attempt.started_at),
+            format_duration(None if ended is None else ended - attempt.started_at),
+            Text(attempt.host),
+            Text(attempt.error.message if attempt.error else ""),
+        )
+    return table
+
+
+def job_table(jobs: Sequence[QueuedJob]) -> Table:
+    """Jobs in rows, as given (listings are newest first)."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in ("id", "owner", "type", "status", "attempts", "created (UTC)", "duration"):
+        table.add_column(column, no_wrap=column in ("id", "status", "created (UTC)"))
+    for job in jobs:
+        table.add_row(
+            job.id,
+            Text(job.owner),
+            Text(job.job_type),
+            _status(job),
+            f"{job.attempts}/{job.max_attempts}",
+            format_time(job.created_at),
+            format_duration(job.duration),
+        )
+    return table
+
+
+async def follow(
+    client: JobClient, job_id: str, console: Console, *, poll: timedelta = POLL_INTERVAL
+) -> QueuedJob:
+    """Read the job until it is finished, showing its progress (percent and message) as a
+    live bar on ``console``; returns the finished job."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[message]}", markup=False),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("waiting", total=100, message="")
+        while True:
+            job = await client.get_job(job_id)
+            done = job.status is JobStatus.SUCCEEDED
+            progress = job.progress
+            bar.update(
+                task,
+                description=job.status.value,
+                completed=100 if done else (progress.percent if progress else 0),
+                message=(progress.message or "") if progress else "",
+            )
+            if job.is_terminal:
+                return job
+            await asyncio.sleep(poll.total_seconds())

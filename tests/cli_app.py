@@ -1,0 +1,67 @@
+"""Apps for the command-line tests, loaded by import path (``tests.cli_app:app``).
+
+``app`` opens the SQLite file named by ``QJ_CLI_DB`` each time it opens its storage, so
+that every test gets its own database although the module is imported once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from queued_jobs import (
+    AzureStorage,
+    Clock,
+    JobApp,
+    JobContext,
+    JobRunner,
+    PermanentError,
+    SqliteStorage,
+)
+from queued_jobs.queues import QueueBroker
+from queued_jobs.repositories import JobRepository
+
+# Azurite's published development key (not a secret), with every endpoint on a closed port.
+_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+_SERVICES = ("Table", "Queue", "Blob")
+UNREACHABLE = (
+    f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={_KEY};"
+    + "".join(f"{kind}Endpoint=http://127.0.0.1:9/devstoreaccount1;" for kind in _SERVICES)
+)
+
+
+@dataclass(frozen=True)
+class EnvSqliteStorage:
+    """SQLite at the path in ``QJ_CLI_DB``, read when the storage is opened."""
+
+    def open(self, clock: Clock) -> tuple[JobRepository, QueueBroker]:
+        return SqliteStorage(os.environ["QJ_CLI_DB"]).open(clock)
+
+
+class Greeting(BaseModel):
+    name: str
+
+
+app = JobApp(EnvSqliteStorage())
+
+
+@app.register
+class Greet(JobRunner[Greeting, str]):
+    job_type = "greet"
+
+    async def on_execute(self, request: Greeting, context: JobContext) -> str:
+        await context.report_progress(40, "thinking [hard]")
+        await asyncio.sleep(0.3)
+        return f"Hello, {request.name}!"
+
+
+@app.job(name="explode", max_attempts=1)
+async def explode(request: Greeting) -> None:
+    raise PermanentError(f"{request.name} cannot be greeted")
+
+
+unreachable = JobApp(AzureStorage(UNREACHABLE))
+misconfigured = JobApp(AzureStorage("Nothing=here"))
