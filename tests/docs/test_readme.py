@@ -24,7 +24,7 @@ def test_the_quickstart_runs_a_job_through_a_worker_and_prints_its_result(tmp_pa
     assert worker_line == "queued-jobs worker quickstart:app &"
     assert run_line == "python quickstart.py"
     (tmp_path / "quickstart.py").write_text(script)
-    env = {"PYTHONPATH": str(tmp_path), "PATH": f"{BIN}:/usr/bin:/bin"}
+    env = {"PATH": f"{BIN}:/usr/bin:/bin"}  # no PYTHONPATH: as a user runs it
 
     with (tmp_path / "worker.log").open("wb") as log:
         worker = subprocess.Popen(
