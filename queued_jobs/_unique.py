@@ -1,12 +1,18 @@
-"""Reserving a unique key for a new job: a finished holder gives its key up; a live one keeps
-it, and the newcomer gets :class:`DuplicateJob` with the holder's record."""
+"""Unique keys of jobs: reserving one for a new job (a finished holder gives its key up; a live
+one keeps it, and the newcomer gets :class:`DuplicateJob` with the holder's record), and
+releasing one when its job ends."""
 
 from __future__ import annotations
 
-from .errors import ConcurrencyConflict, DuplicateJob, JobNotFound
+import logging
+
+from .errors import ConcurrencyConflict, DuplicateJob, JobNotFound, QueuedJobsError
+from .models import QueuedJob
 from .repositories.base import JobRepository
 
-__all__ = ["reserve_unique_key"]
+__all__ = ["release_unique_key", "reserve_unique_key"]
+
+log = logging.getLogger("queued_jobs")
 
 _TRIES = 5
 
@@ -31,3 +37,15 @@ async def reserve_unique_key(repository: JobRepository, key: str, job_id: str) -
                 raise DuplicateJob(key, holder.id, holder) from None
             replacing = holder.id  # a finished job no longer blocks its key
     raise ConcurrencyConflict(job_id)
+
+
+async def release_unique_key(repository: JobRepository, job: QueuedJob) -> None:
+    """Free the unique key ``job`` holds, if any. A failure is logged, not raised: the caller
+    is usually finishing or cleaning up, and a finished holder's key is taken over by the
+    next reservation anyway."""
+    if job.unique_key is None:
+        return
+    try:
+        await repository.release_unique_key(job.unique_key, job.id)
+    except QueuedJobsError:
+        log.exception("job %s: could not release unique key %r", job.id, job.unique_key)

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import JsonValue, ValidationError
 
-from ._unique import reserve_unique_key
+from ._unique import release_unique_key, reserve_unique_key
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import (
     ConcurrencyConflict,
@@ -195,7 +195,7 @@ class JobClient:
         try:
             stored = await self.repository.insert(new)
         except BaseException:
-            await self._release(new)
+            await release_unique_key(self.repository, new)
             raise
         if self._inline is not None:
             return await self._run_inline(stored)
@@ -219,7 +219,7 @@ class JobClient:
             stored = await self.repository.insert_many(jobs)
         except BaseException:
             for job in reserved:
-                await self._release(job)
+                await release_unique_key(self.repository, job)
             raise
         if self._inline is not None:
             return [await self._run_inline(job) for job in stored]
@@ -229,10 +229,6 @@ class JobClient:
     async def _reserve(self, job: QueuedJob) -> None:
         assert job.unique_key is not None
         await reserve_unique_key(self.repository, job.unique_key, job.id)
-
-    async def _release(self, job: QueuedJob) -> None:
-        if job.unique_key is not None:
-            await self.repository.release_unique_key(job.unique_key, job.id)
 
     async def _send(self, job: QueuedJob) -> None:
         if job.status is JobStatus.SCHEDULED:
@@ -255,7 +251,7 @@ class JobClient:
         )
         try:
             await self.repository.update(failed)
-            await self._release(job)
+            await release_unique_key(self.repository, job)
         except QueuedJobsError:
             log.exception("job %s: could not record that its message was not sent", job.id)
 
@@ -301,7 +297,7 @@ class JobClient:
             except ConcurrencyConflict:
                 continue
             if stored.is_terminal:
-                await self._release(stored)
+                await release_unique_key(self.repository, stored)
             return stored
         raise ConcurrencyConflict(job_id)
 

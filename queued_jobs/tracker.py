@@ -38,9 +38,9 @@ from typing import Concatenate, Final, ParamSpec, Self
 from pydantic import JsonValue, TypeAdapter, ValidationError
 
 from ._sync import LoopBound, SyncTwin, blocking
-from ._unique import reserve_unique_key
+from ._unique import release_unique_key, reserve_unique_key
 from .clock import SYSTEM_CLOCK, Clock
-from .errors import InvalidInput, InvalidTransition, JobCancelled, QueuedJobsError
+from .errors import InvalidInput, InvalidTransition, JobCancelled
 from .execution.attempts import attempt_record
 from .execution.running import RunningJob
 from .models import AttemptOutcome, JobError, JobStatus, Progress, QueuedJob
@@ -286,7 +286,7 @@ class TrackedWork:
         attempt = attempt_record(running.job, running.started_at, now, outcome, host, error)
         change = running.final_change(status, now, completed_at=now, error=error, **changes)
         stored = await running.write(change, attempt=attempt)
-        await self._release_unique_key(running.job)
+        await release_unique_key(self._tracker.repository, running.job)
         if stored is None:
             log.warning(
                 "tracked job %s was changed by someone else; its end (%s) is not stored",
@@ -295,14 +295,6 @@ class TrackedWork:
             )
             return running.job
         return stored
-
-    async def _release_unique_key(self, job: QueuedJob) -> None:
-        if job.unique_key is None:
-            return
-        try:
-            await self._tracker.repository.release_unique_key(job.unique_key, job.id)
-        except QueuedJobsError:  # the holder is finished: the next reservation takes it over
-            log.exception("tracked job %s: could not release unique key %r", job.id, job.unique_key)
 
     def _started(self) -> RunningJob:
         if self._running is None:

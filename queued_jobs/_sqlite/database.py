@@ -17,7 +17,7 @@ from typing import Final, TypeVar, TypeVarTuple
 
 from ..errors import ConfigurationError, QueuedJobsError, StorageError, StorageUnavailable
 
-__all__ = ["SqliteDatabase", "from_micros", "to_micros"]
+__all__ = ["SqliteDatabase", "execute", "from_micros", "to_micros"]
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
@@ -76,6 +76,11 @@ _MIGRATIONS: Final[Sequence[tuple[str, ...]]] = (
             WHERE expires_at IS NOT NULL""",
     ),
 )
+
+
+def execute(connection: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> int:
+    """Run one statement; returns how many rows it changed (for ``SqliteDatabase.run``)."""
+    return connection.execute(sql, params).rowcount
 
 
 def to_micros(moment: datetime) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
+from .._unique import release_unique_key
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import (
     ConcurrencyConflict,
@@ -37,6 +38,7 @@ from .attempts import attempt_record, counted_failures, lease_expired_attempt
 from .hooks import call_hook
 from .messages import UnreadableMessage, decode_message, encode_message
 from .run import AttemptOutcomeInfo, run_attempt
+from .running import NO_LEASE
 from .settings import ExecutionSettings
 
 __all__ = ["Disposition", "Handled", "Pipeline", "StatusListener"]
@@ -141,7 +143,7 @@ class Pipeline:
                 return Handled(Disposition.ACK, job, reason="already finished")
             now = self.clock.now()
             failed = job.transition(
-                JobStatus.FAILED, now=now, completed_at=now, error=error, **_no_lease()
+                JobStatus.FAILED, now=now, completed_at=now, error=error, **NO_LEASE
             )
             try:
                 return Handled(Disposition.ACK, await self._finish(failed), reason=reason)
@@ -174,7 +176,7 @@ class Pipeline:
             await self._notify(stored)
             if stored.status is not JobStatus.RUNNING:
                 if stored.is_terminal:
-                    await self._release_unique_key(stored)
+                    await release_unique_key(self.repository, stored)
                 return Handled(Disposition.ACK, stored, reason=stored.status.value)
             return stored
         return Handled(Disposition.RETRY_LATER, delay=_EARLY, reason="job kept changing")
@@ -196,9 +198,7 @@ class Pipeline:
                 return Handled(Disposition.RETRY_LATER, job, wait, reason="running elsewhere")
             abandoned = lease_expired_attempt(job, now)
         if job.cancel_requested:
-            cancelled = job.transition(
-                JobStatus.CANCELLED, now=now, completed_at=now, **_no_lease()
-            )
+            cancelled = job.transition(JobStatus.CANCELLED, now=now, completed_at=now, **NO_LEASE)
             return cancelled, abandoned
         if abandoned is not None:
             failures = await counted_failures(self.repository, job, extra=abandoned)
@@ -208,7 +208,7 @@ class Pipeline:
                     now=now,
                     completed_at=now,
                     error=abandoned.error,
-                    **_no_lease(),
+                    **NO_LEASE,
                 )
                 return failed, abandoned
         elif not due_now and job.run_at is not None and job.run_at - now > _EARLY:
@@ -255,7 +255,7 @@ class Pipeline:
         error = JobError.from_exception(exc)
         attempt = attempt_record(job, job.updated_at, now, AttemptOutcome.FAILED, self.host, error)
         failed = job.transition(
-            JobStatus.FAILED, now=now, completed_at=now, error=error, **_no_lease()
+            JobStatus.FAILED, now=now, completed_at=now, error=error, **NO_LEASE
         )
         try:
             stored = await self.repository.update(failed, attempt=attempt)
@@ -345,7 +345,7 @@ class Pipeline:
                 await call_hook(runner.on_failure, context, info.error)
         await call_hook(runner.after, context)
         if stored.is_terminal:
-            await self._release_unique_key(stored)
+            await release_unique_key(self.repository, stored)
 
     # --- status changes ----------------------------------------------------------------
 
@@ -357,14 +357,7 @@ class Pipeline:
     async def _finish_hooks(self, stored: QueuedJob) -> None:
         await self._notify(stored)
         if stored.is_terminal:
-            await self._release_unique_key(stored)
-
-    async def _release_unique_key(self, job: QueuedJob) -> None:
-        if job.unique_key is not None:
-            try:
-                await self.repository.release_unique_key(job.unique_key, job.id)
-            except QueuedJobsError:
-                log.exception("job %s: could not release unique key %r", job.id, job.unique_key)
+            await release_unique_key(self.repository, stored)
 
     async def _notify(self, job: QueuedJob) -> None:
         """Tell listeners and the job type's runner; they can never undo the stored change."""
@@ -374,11 +367,3 @@ class Pipeline:
             listeners.append(runner.on_status_updated)
         for listener in listeners:
             await call_hook(listener, job)
-
-    async def notify(self, job: QueuedJob) -> None:
-        """Run the status listeners for a change stored outside the pipeline."""
-        await self._notify(job)
-
-
-def _no_lease() -> dict[str, Any]:
-    return {"lease_owner": None, "lease_expires_at": None}

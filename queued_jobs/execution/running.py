@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 from ..clock import Clock
 from ..errors import ConcurrencyConflict, JobNotFound
 from ..models import Attempt, JobStatus, Progress, QueuedJob
 from ..repositories.base import JobRepository
 
-__all__ = ["LeaseKeeper", "RunningJob"]
+__all__ = ["NO_LEASE", "LeaseKeeper", "RunningJob"]
 
 log = logging.getLogger("queued_jobs.execution")
 Change = Callable[[QueuedJob], QueuedJob]
 _WRITE_TRIES = 5
+#: The changes that drop a job's lease (its attempt ended or was handed back).
+NO_LEASE: Final[Mapping[str, None]] = MappingProxyType(
+    {"lease_owner": None, "lease_expires_at": None}
+)
 
 
 class RunningJob:
@@ -125,9 +130,7 @@ class RunningJob:
         extra = {"progress": progress} if progress else {}
 
         def change(job: QueuedJob) -> QueuedJob:
-            return job.transition(
-                status, now=now, lease_owner=None, lease_expires_at=None, **extra, **changes
-            )
+            return job.transition(status, now=now, **NO_LEASE, **extra, **changes)
 
         return change
 

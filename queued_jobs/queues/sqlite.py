@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from .._sqlite.database import SqliteDatabase, from_micros, to_micros
+from .._sqlite.database import SqliteDatabase, execute, from_micros, to_micros
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import LeaseLost
 from ._limits import (
@@ -90,7 +90,7 @@ class SqliteJobQueue:
         message_id = secrets.token_hex(16)
         expires_at = None if ttl is None else to_micros(now + ttl)
         row = (message_id, self._name, body, to_micros(now), to_micros(now + wait), expires_at)
-        await self._db.run(_execute, _SEND, row)
+        await self._db.run(execute, _SEND, row)
         return message_id
 
     async def receive(
@@ -112,7 +112,7 @@ class SqliteJobQueue:
         receipt = secrets.token_hex(8)
         visible_at = self._broker.clock.now() + lease
         renewed = await self._db.run(
-            _execute,
+            execute,
             "UPDATE messages SET receipt = ?, visible_at = ? WHERE id = ? AND queue = ? "
             "AND receipt = ?",
             (receipt, to_micros(visible_at), message.id, self._name, message.receipt),
@@ -123,7 +123,7 @@ class SqliteJobQueue:
 
     async def ack(self, message: QueueMessage) -> None:
         await self._db.run(
-            _execute,
+            execute,
             "DELETE FROM messages WHERE id = ? AND queue = ? AND receipt = ?",
             (message.id, self._name, message.receipt),
         )
@@ -143,10 +143,6 @@ class SqliteJobQueue:
 
     def _lease_lost(self, message: QueueMessage) -> LeaseLost:
         return LeaseLost(f"message {message.id} on {self._name} is no longer leased to us")
-
-
-def _execute(connection: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> int:
-    return connection.execute(sql, params).rowcount
 
 
 def _count(connection: sqlite3.Connection, queue: str) -> int:

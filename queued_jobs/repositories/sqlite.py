@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .._sqlite.database import SqliteDatabase, to_micros
+from .._sqlite.database import SqliteDatabase, execute, to_micros
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ConcurrencyConflict, DuplicateJob, JobAlreadyExists, JobNotFound
 from ..models import TERMINAL_STATUSES, Attempt, QueuedJob
@@ -105,7 +105,7 @@ class SqliteJobRepository:
 
     async def release_unique_key(self, key: str, job_id: str) -> bool:
         changed = await self._db.run(
-            _execute, "DELETE FROM unique_keys WHERE key = ? AND job_id = ?", (key, job_id)
+            execute, "DELETE FROM unique_keys WHERE key = ? AND job_id = ?", (key, job_id)
         )
         return changed > 0
 
@@ -176,10 +176,6 @@ def _job(version: int, doc: str) -> QueuedJob:
 
 def _attempt_row(attempt: Attempt) -> tuple[str, int, str]:
     return (attempt.job_id, attempt.number, attempt.model_dump_json())
-
-
-def _execute(connection: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> int:
-    return connection.execute(sql, params).rowcount
 
 
 def _fetch_one(connection: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> Any:
