@@ -24,6 +24,8 @@ from .errors import ConfigurationError
 from .execution.pipeline import Pipeline, StatusListener
 from .execution.settings import ExecutionSettings
 from .execution.sweep import Sweeper
+from .files.base import FileStore
+from .files.local import DEFAULT_FILES_URL
 from .queue_names import QueueNames
 from .queues.base import QueueBroker
 from .repositories.base import JobRepository
@@ -40,12 +42,21 @@ class Storage(Protocol):
         """A repository and a queue broker; the caller closes both."""
         ...
 
+    def files(self, container: str, *, clock: Clock = SYSTEM_CLOCK) -> FileStore:
+        """The file container ``container`` next to the jobs (for jobs' inputs and
+        outputs); the caller closes it."""
+        ...
+
 
 @dataclass(frozen=True)
 class SqliteStorage:
-    """The embedded default: one SQLite file for jobs and queues."""
+    """The embedded default: one SQLite file for jobs and queues; files in a directory next
+    to it (``files_root``, default the database's name with ``.files``), with download
+    links to ``files_url``."""
 
     path: str | Path = "queued-jobs.db"
+    files_root: str | Path | None = None
+    files_url: str = DEFAULT_FILES_URL
 
     def open(self, clock: Clock) -> tuple[JobRepository, QueueBroker]:
         from .queues.sqlite import SqliteQueueBroker
@@ -54,6 +65,12 @@ class SqliteStorage:
         return SqliteJobRepository(self.path, clock=clock), SqliteQueueBroker(
             self.path, clock=clock
         )
+
+    def files(self, container: str, *, clock: Clock = SYSTEM_CLOCK) -> FileStore:
+        from .files.local import LocalFileStore
+
+        root = self.files_root or Path(self.path).with_suffix(".files")
+        return LocalFileStore(root, container, base_url=self.files_url, clock=clock)
 
 
 @dataclass(frozen=True)
@@ -88,12 +105,18 @@ class AzureStorage:
         )
         return repository, AzureQueueBroker.from_connection_string(self.connection_string)
 
+    def files(self, container: str, *, clock: Clock = SYSTEM_CLOCK) -> FileStore:
+        from .files.azure_blob import BlobFileStore
+
+        return BlobFileStore.from_connection_string(self.connection_string, container, clock=clock)
+
 
 @dataclass
 class MemoryStorage:
     """In-process storage for tests: every ``open`` shares the same jobs and queues."""
 
     _shared: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    _files: dict[str, Any] = field(default_factory=dict)
 
     def open(self, clock: Clock) -> tuple[JobRepository, QueueBroker]:
         from .queues.memory import MemoryQueueBroker
@@ -106,6 +129,14 @@ class MemoryStorage:
                 MemoryQueueBroker(clock=clock),
             )
         return self._shared[key]
+
+    def files(self, container: str, *, clock: Clock = SYSTEM_CLOCK) -> FileStore:
+        from .files.memory import MemoryFileStore
+
+        store: FileStore = self._files.setdefault(
+            container, MemoryFileStore(container, clock=clock)
+        )
+        return store
 
 
 class JobApp:
@@ -142,6 +173,11 @@ class JobApp:
             settings=self.settings,
             inline=inline,
         )
+
+    def files(self, container: str) -> FileStore:
+        """The storage's file container ``container`` (create it with ``create()``; close
+        it when done)."""
+        return self.storage.files(container, clock=self.clock)
 
     def pipeline(self, *, identity: str | None = None) -> Pipeline:
         """The execution pipeline on its own connections (its repository and broker are

@@ -9,10 +9,13 @@ callers never import ``azure.core`` or ``sqlite3`` to handle them::
     │   ├── InvalidKey                a key the store cannot hold (characters, length)
     │   ├── PayloadTooLarge           request/result/custom data over a limit
     │   ├── MessageTooLarge           a queue message over the 64 KiB encoded limit
-    │   └── InvalidDelay              a delay/visibility/TTL outside what the queue allows
-    │   └── UnknownJobType            no runner registered under that job type
+    │   ├── InvalidDelay              a delay/visibility/TTL outside what the queue allows
+    │   ├── UnknownJobType            no runner registered under that job type
+    │   ├── InvalidFileName           a stored file name the store cannot hold
+    │   └── InvalidDownloadLink       a download link that is expired or not ours
     ├── InvalidTransition             a status change the transition table forbids
     ├── JobNotFound                   no job with that id
+    ├── StoredFileNotFound            no stored file with that name
     ├── JobAlreadyExists              a job with that id is already stored
     ├── DuplicateJob                  a unique key held by another job
     ├── ConcurrencyConflict           the job changed since it was read (ETag/version)
@@ -38,6 +41,8 @@ __all__ = [
     "DuplicateJob",
     "EnqueueFailed",
     "InvalidDelay",
+    "InvalidDownloadLink",
+    "InvalidFileName",
     "InvalidInput",
     "InvalidKey",
     "InvalidTransition",
@@ -52,6 +57,7 @@ __all__ = [
     "QueuedJobsError",
     "StorageError",
     "StorageUnavailable",
+    "StoredFileNotFound",
     "UnknownJobType",
 ]
 
@@ -188,3 +194,20 @@ class JobCancelled(QueuedJobsError):
 
 class JobTimedOut(QueuedJobsError):
     """The job ran past its max run time."""
+
+
+class InvalidFileName(InvalidInput):
+    """A stored file name that is empty, too long, absolute, or has ``..``, ``\\`` or
+    control characters."""
+
+
+class InvalidDownloadLink(InvalidInput):
+    """A download link that has expired, was altered, or was signed with another key."""
+
+
+class StoredFileNotFound(QueuedJobsError):
+    """No stored file with that name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"no stored file named {name!r}")

@@ -1,0 +1,124 @@
+"""Stored files: the inputs and outputs of jobs that work on documents (a zip of invoices,
+an export), kept in a blob container on Azure or a directory on the embedded backend.
+
+A :class:`FileStore` is one container. Names are ``/``-separated paths (``reports/q3.csv``);
+a *prefix* lists a folder. A download link lets someone without storage access fetch one
+file until it expires: a SAS URL on Azure, an HMAC-signed URL on the embedded backend.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from ..errors import InvalidFileName
+
+__all__ = [
+    "MAX_LINK_LIFETIME",
+    "DownloadLink",
+    "FileStore",
+    "StoredFile",
+    "validate_container",
+    "validate_lifetime",
+    "validate_name",
+]
+
+#: The longest a download link may stay valid.
+MAX_LINK_LIFETIME = timedelta(days=7)
+_MAX_NAME = 1024
+_CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """One stored file as a listing describes it."""
+
+    name: str
+    size: int
+    content_type: str | None
+    modified: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadLink:
+    """A URL that fetches one file, valid until ``expires_at``."""
+
+    url: str
+    expires_at: datetime
+
+
+class FileStore(Protocol):
+    """One container of files."""
+
+    @property
+    def container(self) -> str:
+        """The container's name."""
+        ...
+
+    async def create(self) -> None:
+        """Create the container if it doesn't exist (idempotent)."""
+        ...
+
+    async def list(self, prefix: str = "") -> list[StoredFile]:
+        """The files whose names start with ``prefix``, by name."""
+        ...
+
+    async def read(self, name: str) -> bytes:
+        """A file's content; raises ``StoredFileNotFound``."""
+        ...
+
+    async def write(
+        self, name: str, data: bytes, *, content_type: str = "application/octet-stream"
+    ) -> StoredFile:
+        """Store ``data`` under ``name``, replacing any file of that name whole (readers
+        never see half a file)."""
+        ...
+
+    async def delete(self, name: str) -> bool:
+        """Delete a file; ``False`` if there was none."""
+        ...
+
+    async def download_link(self, name: str, *, expires_in: timedelta) -> DownloadLink:
+        """A link that downloads the file (as an attachment) until ``expires_in`` from now
+        (at most :data:`MAX_LINK_LIFETIME`); raises ``StoredFileNotFound``."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def validate_container(container: str) -> str:
+    """``container`` if it is a valid container name (as Azure Blob Storage requires:
+    3-63 lowercase letters, digits and single hyphens)."""
+    if not _CONTAINER.match(container):
+        raise InvalidFileName(
+            f"invalid container name {container!r}: use 3-63 lowercase letters, digits "
+            "and single hyphens, starting and ending with a letter or digit"
+        )
+    return container
+
+
+def validate_name(name: str) -> str:
+    """``name`` if it can name a file in every store: a relative ``/``-separated path of at
+    most 1,024 characters, without empty, ``.`` or ``..`` segments, ``\\`` or control
+    characters."""
+    problem = None
+    if not name or len(name) > _MAX_NAME:
+        problem = f"must have 1 to {_MAX_NAME} characters"
+    elif "\\" in name or _CONTROL.search(name):
+        problem = "must not contain '\\' or control characters"
+    elif any(part in ("", ".", "..") for part in name.split("/")):
+        problem = "must be a relative path without empty, '.' or '..' segments"
+    if problem:
+        raise InvalidFileName(f"invalid file name {name[:80]!r}: it {problem}")
+    return name
+
+
+def validate_lifetime(expires_in: timedelta) -> timedelta:
+    if not timedelta(0) < expires_in <= MAX_LINK_LIFETIME:
+        raise InvalidFileName(
+            f"a download link must expire within {MAX_LINK_LIFETIME.days} days, not {expires_in}"
+        )
+    return expires_in

@@ -1,0 +1,177 @@
+"""Files in a local directory: the embedded backend's blob container."""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import os
+import secrets
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ..clock import SYSTEM_CLOCK, Clock
+from ..errors import StoredFileNotFound
+from ._signing import LinkSigner
+from .base import (
+    DownloadLink,
+    StoredFile,
+    validate_container,
+    validate_lifetime,
+    validate_name,
+)
+
+__all__ = ["DEFAULT_FILES_URL", "LocalFileStore"]
+
+#: Where download links point unless told otherwise: the web server serving ``/files``.
+DEFAULT_FILES_URL = "http://127.0.0.1:8000/files"
+_KEY_FILE = ".signing-key"
+_TEMP = ".partial-"
+
+
+def _signing_key(root: Path) -> bytes:
+    """The root's link-signing key, made (readable by its owner only) on first use, so
+    links stay valid across processes and restarts."""
+    path = root / _KEY_FILE
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    root.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as out:
+        out.write(key)
+    return key
+
+
+class LocalFileStore:
+    """The container ``container`` as the directory ``root/container``.
+
+    Writes go to a temporary file renamed into place, so a reader never sees half a file.
+    Download links are signed with a key kept in ``root`` (or ``secret``) and point at
+    ``base_url``; :meth:`resolve` checks one and gives the file's path.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        container: str,
+        *,
+        base_url: str = DEFAULT_FILES_URL,
+        secret: bytes | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self._root = Path(root)
+        self._container = validate_container(container)
+        self._directory = self._root / container
+        self._base_url = base_url
+        self._secret = secret
+        self._signer: LinkSigner | None = None
+        self._clock = clock
+
+    @property
+    def container(self) -> str:
+        return self._container
+
+    @property
+    def directory(self) -> Path:
+        return self._directory
+
+    def _path(self, name: str) -> Path:
+        return self._directory.joinpath(*validate_name(name).split("/"))
+
+    def _signing(self) -> LinkSigner:
+        if self._signer is None:
+            secret = self._secret or _signing_key(self._root)
+            self._signer = LinkSigner(secret, self._base_url)
+        return self._signer
+
+    async def create(self) -> None:
+        await asyncio.to_thread(self._directory.mkdir, parents=True, exist_ok=True)
+
+    def _describe(self, path: Path) -> StoredFile:
+        stat = path.stat()
+        name = path.relative_to(self._directory).as_posix()
+        return StoredFile(
+            name=name,
+            size=stat.st_size,
+            content_type=mimetypes.guess_type(name)[0],
+            modified=datetime.fromtimestamp(stat.st_mtime, UTC),
+        )
+
+    def _list(self, prefix: str) -> list[StoredFile]:
+        if not self._directory.is_dir():
+            return []
+        found = []
+        for path in self._directory.rglob("*"):
+            if path.name.startswith(_TEMP) or not path.is_file():
+                continue
+            stored = self._describe(path)
+            if stored.name.startswith(prefix):
+                found.append(stored)
+        return sorted(found, key=lambda f: f.name)
+
+    async def list(self, prefix: str = "") -> list[StoredFile]:
+        return await asyncio.to_thread(self._list, prefix)
+
+    def _read(self, name: str) -> bytes:
+        try:
+            return self._path(name).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise StoredFileNotFound(name) from None
+
+    async def read(self, name: str) -> bytes:
+        return await asyncio.to_thread(self._read, name)
+
+    def _write(self, name: str, data: bytes) -> StoredFile:
+        path = self._path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=_TEMP, dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return self._describe(path)
+
+    async def write(
+        self, name: str, data: bytes, *, content_type: str = "application/octet-stream"
+    ) -> StoredFile:
+        return await asyncio.to_thread(self._write, name, data)
+
+    def _delete(self, name: str) -> bool:
+        try:
+            self._path(name).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    async def delete(self, name: str) -> bool:
+        return await asyncio.to_thread(self._delete, name)
+
+    async def download_link(self, name: str, *, expires_in: timedelta) -> DownloadLink:
+        validate_lifetime(expires_in)
+        if not await asyncio.to_thread(self._path(name).is_file):
+            raise StoredFileNotFound(name)
+        signer = await asyncio.to_thread(self._signing)
+        return signer.sign(self._container, name, self._clock.now() + expires_in)
+
+    def resolve(self, url: str) -> Path:
+        """The file a download link of this container grants (what a server answering the
+        link sends); raises ``InvalidDownloadLink`` or ``StoredFileNotFound``."""
+        container, name = self._signing().verify(url, now=self._clock.now())
+        if container != self._container:
+            raise StoredFileNotFound(f"{container}/{name}")
+        path = self._path(name)
+        if not path.is_file():
+            raise StoredFileNotFound(name)
+        return path
+
+    async def close(self) -> None:
+        return None
