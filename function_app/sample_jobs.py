@@ -7,8 +7,13 @@ import asyncio
 from pydantic import BaseModel
 
 from queued_jobs import AzureStorage, JobApp, JobContext, JobRunner, QueueNames
+from queued_jobs.samples import zip_builder
 
 app = JobApp(AzureStorage.from_setting("AzureWebJobsStorage"), queues=QueueNames.from_setting())
+
+# Zip the blobs under a prefix of the "documents" container; the result holds a SAS link.
+documents = app.files("documents")
+app.job(name="samples.build_zip")(zip_builder(documents))
 
 
 class Greeting(BaseModel):

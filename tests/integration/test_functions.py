@@ -3,14 +3,19 @@ them, functions called directly with messages built as the host builds them, on 
 
 from __future__ import annotations
 
+import importlib
+import io
 import json
 import runpy
+import sys
 import uuid
+import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import azure.functions as func
 import pytest
 from azure.functions.queue import QueueMessage as HostMessage
@@ -22,10 +27,12 @@ from queued_jobs.execution.messages import encode_message
 from queued_jobs.functions import QUEUE_SETTING, FunctionsHost, job_blueprint
 from queued_jobs.models import JobStatus, QueuedJob
 from queued_jobs.queue_names import QueueNames
+from queued_jobs.samples import ZipResult
 from tests.integration.jobs import build_app
 from tests.support.azurite import Azurite
 
 pytestmark = pytest.mark.azurite
+FUNCTION_APP = Path(__file__).resolve().parents[2] / "function_app"
 
 
 def function_app(app: JobApp, host: FunctionsHost | None = None) -> func.FunctionApp:
@@ -209,3 +216,50 @@ def test_the_sample_function_app_registers_the_blueprint_in_a_few_lines(
     assert "queued_jobs_normal" in names
     assert len(names) == 7
     assert {"samples.greet", "samples.countdown"} <= set(module["app"].registry)
+
+
+async def test_the_sample_apps_zip_builder_returns_a_sas_link_that_downloads_the_zip(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = FUNCTION_APP
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    monkeypatch.setenv(QUEUE_SETTING, f"zips{uuid.uuid4().hex[:10]}")
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delitem(sys.modules, "sample_jobs", raising=False)
+    samples = importlib.import_module("sample_jobs")
+    monkeypatch.delitem(sys.modules, "sample_jobs")
+    app: JobApp = samples.app
+    host = FunctionsHost(app)
+    trigger = {
+        f.get_function_name(): f.get_user_function()
+        for f in function_app(app, host).get_functions()
+    }["queued_jobs_normal"]
+    documents = app.files("documents")
+    folder_name = f"contracts-{uuid.uuid4().hex[:8]}/"
+    await documents.create()
+    files = {f"{folder_name}{n}.txt": f"contract {n}".encode() * 100 for n in range(3)}
+    for name, data in files.items():
+        await documents.write(name, data, content_type="text/plain")
+
+    async with app.client() as client:
+        await client.create_storage()
+        job = await client.queue_job("samples.build_zip", {"prefix": folder_name}, owner="ada")
+        [message] = await client.broker.queue(job.queue).receive()
+        await trigger(host_message(message.body, dequeue_count=message.dequeue_count))
+        done = await client.get_job(job.id)
+    await documents.close()
+    await samples.documents.close()
+    await host.close()
+
+    assert done.status is JobStatus.SUCCEEDED, done.error
+    result = ZipResult.model_validate(done.result)
+    assert "sig=" in result.url
+    assert "sp=r" in result.url  # a read-only SAS
+    async with aiohttp.ClientSession() as http, http.get(result.url) as response:
+        assert response.status == 200
+        assert response.headers["Content-Disposition"] == f'attachment; filename="{job.id}.zip"'
+        body = await response.read()
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert {name: archive.read(name) for name in archive.namelist()} == {
+            name.removeprefix(folder_name): data for name, data in files.items()
+        }
