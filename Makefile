@@ -4,9 +4,12 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell $(PYTHON) -c 'import hashlib,sys;print(hashlib.sha1(open("pyproject.toml","rb").read()).hexdigest()[:12])')
+HASH   := $(shell $(PYTHON) -c 'import hashlib;print(hashlib.sha1(open("pyproject.toml","rb").read()).hexdigest()[:12])')
+# One stamp per install: the package alone (the demo), or with the test tools.
+BASE   := $(VENV)/.installed-base-$(HASH)
+STAMP  := $(VENV)/.installed-test-$(HASH)
 
-.PHONY: help install node check lint typecheck test unit demo clean
+.PHONY: help install install-base node check lint typecheck test unit demo clean
 
 help:
 	@echo "make demo   run the demo on the embedded SQLite default (no Node, no cloud)"
@@ -14,12 +17,19 @@ help:
 	@echo "make check  ruff + mypy --strict only"
 	@echo "make unit   the tests that need neither Node nor Azurite"
 
-$(STAMP): pyproject.toml
+$(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	rm -f $(VENV)/.installed-*
+	$(PY) -m pip install --quiet -e .
+	rm -f $(VENV)/.installed-base-*
 	touch $@
+
+$(STAMP): $(BASE)
+	$(PY) -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-test-*
+	touch $@
+
+install-base: $(BASE)
 
 install: $(STAMP)
 
@@ -44,8 +54,8 @@ test: check node
 unit: install
 	$(VENV)/bin/pytest -q -m "not azurite"
 
-demo: install
-	@echo "The demo arrives with the job runner (see CHANGELOG.md). Today: make test."
+demo: install-base
+	$(VENV)/bin/queued-jobs demo
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

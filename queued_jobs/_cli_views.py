@@ -20,7 +20,15 @@ from rich.text import Text
 from .client import JobClient
 from .models import Attempt, JobStatus, QueuedJob
 
-__all__ = ["POLL_INTERVAL", "follow", "format_duration", "format_time", "job_table", "job_view"]
+__all__ = [
+    "POLL_INTERVAL",
+    "follow",
+    "format_duration",
+    "format_time",
+    "job_table",
+    "job_view",
+    "status_text",
+]
 
 #: How often ``follow`` reads the job.
 POLL_INTERVAL = timedelta(milliseconds=500)
@@ -42,10 +50,12 @@ def format_time(moment: datetime | None) -> str:
 
 
 def format_duration(span: timedelta | None) -> str:
-    """``0.4s``, ``3m 07s``, ``2h 05m``, or ``-``."""
+    """``35ms``, ``4.2s``, ``3m 07s``, ``2h 05m``, or ``-``."""
     if span is None:
         return "-"
     seconds = span.total_seconds()
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, rest = divmod(int(seconds), 60)
@@ -55,8 +65,9 @@ def format_duration(span: timedelta | None) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-def _status(job: QueuedJob) -> Text:
-    label = job.status.value + (" (cancel requested)" if job.cancel_requested else "")
+def status_text(job: QueuedJob) -> Text:
+    asked = job.cancel_requested and not job.is_terminal
+    label = job.status.value + (" (cancel requested)" if asked else "")
     return Text(label, style=_STATUS_STYLES[job.status])
 
 
@@ -77,7 +88,7 @@ def job_view(job: QueuedJob, attempts: Sequence[Attempt] = ()) -> RenderableType
         ("id", job.id),
         ("type", job.job_type),
         ("owner", job.owner),
-        ("status", _status(job)),
+        ("status", status_text(job)),
         ("attempts", f"{job.attempts} of {job.max_attempts}"),
         ("progress", _progress(job)),
         ("priority", job.priority.value),
@@ -135,7 +146,7 @@ def job_table(jobs: Sequence[QueuedJob]) -> Table:
             job.id,
             Text(job.owner),
             Text(job.job_type),
-            _status(job),
+            status_text(job),
             f"{job.attempts}/{job.max_attempts}",
             format_time(job.created_at),
             format_duration(job.duration),

@@ -14,10 +14,12 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -134,7 +136,7 @@ def _show_finished(job: QueuedJob, attempts: list[Attempt], *, as_json: bool) ->
 
 async def _followed(client: JobClient, job_id: str) -> tuple[QueuedJob, list[Attempt]]:
     job = await follow(client, job_id, _console(stderr=True))
-    return job, await client.repository.list_attempts(job_id)
+    return job, await client.list_attempts(job_id)
 
 
 # --- the group ---------------------------------------------------------------------------
@@ -304,7 +306,7 @@ def status(options: _Options, job_id: str, wait: bool, as_json: bool) -> None:
 
     async def read(client: JobClient) -> tuple[QueuedJob, list[Attempt]]:
         job = await client.get_job(job_id)
-        return job, await client.repository.list_attempts(job_id)
+        return job, await client.list_attempts(job_id)
 
     job, attempts = _with_client(app, read)
     if as_json:
@@ -431,6 +433,38 @@ def purge(options: _Options, days: float, yes: bool) -> None:
         )
     count = _with_client(app, lambda client: client.repository.purge(completed_before=cutoff))
     click.echo(f"purged {count} job{'' if count == 1 else 's'}")
+
+
+# --- the demo ------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the demo keeps its SQLite file and files (default: a new temporary "
+    "directory). Must be empty or not exist yet.",
+)
+def demo(directory: Path | None) -> None:
+    """Run a realistic mix of jobs on the embedded SQLite backend and show them live.
+
+    Zip builds over sample documents (with signed download links), a job that fails twice
+    then succeeds, a permanent failure, a refused duplicate, a delayed job, a cancelled
+    job and jobs reporting progress, run by a worker in this process. Exits 0 when every
+    job ended as it should.
+    """
+    from .demo import run_demo
+
+    if directory is None:
+        directory = Path(tempfile.mkdtemp(prefix="queued-jobs-demo-"))
+    elif directory.exists() and any(directory.iterdir()):
+        _fail(f"{directory} is not empty; give the demo an empty or new directory")
+    directory.mkdir(parents=True, exist_ok=True)
+    with _reported():
+        if not asyncio.run(run_demo(directory, _console())):
+            sys.exit(1)
 
 
 def main() -> None:

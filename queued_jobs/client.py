@@ -31,7 +31,7 @@ from .execution.attempts import COUNTED_OUTCOMES
 from .execution.messages import encode_message
 from .execution.pipeline import Disposition, Pipeline
 from .execution.settings import ExecutionSettings
-from .models import JobError, JobStatus, Priority, QueuedJob
+from .models import Attempt, JobError, JobStatus, Priority, QueuedJob
 from .queue_names import QueueNames
 from .queues.base import MAX_DELAY, QueueBroker
 from .repositories.base import JobRepository
@@ -270,6 +270,10 @@ class JobClient:
 
     async def get_job(self, job_id: str) -> QueuedJob:
         return await self.repository.get(job_id)
+
+    async def list_attempts(self, job_id: str) -> list[Attempt]:
+        """A job's attempts, oldest first (each with its outcome, host and error)."""
+        return await self.repository.list_attempts(job_id)
 
     async def wait(self, job_id: str, *, poll: timedelta | None = None) -> QueuedJob:
         """Read the job until it is finished (bound it with ``asyncio.timeout``)."""
