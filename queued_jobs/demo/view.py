@@ -42,11 +42,12 @@ def live_table(tracked: list[Tracked], elapsed: float) -> Table:
         done = job.status is JobStatus.SUCCEEDED
         percent = 100.0 if done else (job.progress.percent if job.progress else 0.0)
         message = (job.progress.message or "") if job.progress and not done else ""
+        moving = done or job.status is JobStatus.RUNNING or job.progress is not None
         table.add_row(
             item.planned.label,
             status_text(job),
             str(job.attempts or "-"),
-            ProgressBar(total=100, completed=percent, width=24),
+            ProgressBar(total=100, completed=percent, width=24) if moving else "",
             Text(message),
         )
     return table
@@ -74,40 +75,53 @@ def _outcome(item: Tracked) -> Text:
     return Text(text[:_RESULT_WIDTH])
 
 
+_MARKS = {"succeeded": "✓", "failed": "✗", "cancelled": "⊘", "timed_out": "⧗"}
+
+
 def _tries(item: Tracked) -> str:
-    if not item.history:
+    """``3 ✗✗✓``: the number of attempts and each one's outcome."""
+    if item.job is None or not item.job.attempts:
         return "-"
-    return " ".join(attempt.outcome.value for attempt in item.history)
+    marks = "".join(_MARKS.get(a.outcome.value, "·") for a in item.history)
+    return f"{item.job.attempts} {marks}"
 
 
 def summary_table(tracked: list[Tracked]) -> Table:
     """Every job at the end: status, attempts (with each attempt's outcome), duration and
     result or error."""
-    table = Table(title="Summary", box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("job")
-    table.add_column("type", style="dim")
-    table.add_column("status", no_wrap=True)
-    table.add_column("attempts")
-    table.add_column("duration", justify="right", no_wrap=True)
-    table.add_column("result / error")
-    for item in tracked:
-        job = item.job
-        table.add_row(
-            item.planned.label,
-            item.planned.job_type,
-            status_text(job) if job else _refused(item),
-            f"{job.attempts}: {_tries(item)}" if job and job.attempts else "-",
-            format_duration(job.duration) if job else "-",
-            _outcome(item),
-        )
+    caption = "attempts: ✓ succeeded  ✗ failed  ⊘ cancelled · wait: from queued to first start"
     zips = [
         item.job.result
         for item in tracked
         if item.job and isinstance(item.job.result, dict) and "url" in item.job.result
     ]
     if zips:
-        table.caption = "Download links (signed, time-limited):\n" + "\n".join(
+        caption += "\n\nDownload links (signed, time-limited):\n" + "\n".join(
             f"  {result['url']}" for result in zips if isinstance(result, dict)
         )
-        table.caption_justify = "left"
+    table = Table(
+        title="Summary",
+        caption=caption,
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        caption_justify="left",
+    )
+    table.add_column("job (type)")
+    table.add_column("status", no_wrap=True)
+    table.add_column("attempts", no_wrap=True)
+    table.add_column("wait", justify="right", no_wrap=True)
+    table.add_column("duration", justify="right", no_wrap=True)
+    table.add_column("result / error")
+    for item in tracked:
+        job = item.job
+        label = Text(item.planned.label)
+        label.append(f"\n{item.planned.job_type}", style="dim")
+        table.add_row(
+            label,
+            status_text(job) if job else _refused(item),
+            _tries(item),
+            format_duration(job.started_at - job.created_at) if job and job.started_at else "-",
+            format_duration(job.duration) if job else "-",
+            _outcome(item),
+        )
     return table

@@ -7,6 +7,7 @@ import mimetypes
 import os
 import secrets
 import tempfile
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,22 +31,26 @@ _TEMP = ".partial-"
 
 
 def _signing_key(root: Path) -> bytes:
-    """The root's link-signing key, made (readable by its owner only) on first use, so
-    links stay valid across processes and restarts."""
+    """The root's link-signing key, made on first use (readable by its owner only), so
+    links stay valid across processes and restarts.
+
+    A new key is written whole to a temporary file, then published by a hard link that
+    fails if another thread or process published one first: nobody reads half a key, and
+    everybody ends up with the same one.
+    """
     path = root / _KEY_FILE
-    try:
+    with suppress(FileNotFoundError):
         return path.read_bytes()
-    except FileNotFoundError:
-        pass
     root.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
+    fd, temporary = tempfile.mkstemp(prefix=_TEMP, dir=root)  # mode 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as out:
-        out.write(key)
-    return key
+        with os.fdopen(fd, "wb") as out:
+            out.write(secrets.token_bytes(32))
+        with suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    return path.read_bytes()
 
 
 class LocalFileStore:
