@@ -435,6 +435,16 @@ def purge(options: _Options, days: float, yes: bool) -> None:
     click.echo(f"purged {count} job{'' if count == 1 else 's'}")
 
 
+@cli.command("create-storage")
+@click.pass_obj
+def create_storage(options: _Options) -> None:
+    """Create the app's job table (or schema) and every queue it uses, if missing."""
+    app = options.app()
+    _with_client(app, lambda client: client.create_storage())
+    bands = ", ".join(app.queues.bands)
+    click.echo(f"storage ready: jobs table and queues {bands} (with their poison queues)")
+
+
 # --- the demo ------------------------------------------------------------------------------
 
 

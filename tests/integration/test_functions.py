@@ -3,6 +3,7 @@ them, functions called directly with messages built as the host builds them, on 
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import io
 import json
@@ -20,13 +21,16 @@ import azure.functions as func
 import pytest
 from azure.functions.queue import QueueMessage as HostMessage
 from azure.functions.timer import TimerRequest
+from click.testing import CliRunner
 
 from queued_jobs.app import AzureStorage, JobApp
+from queued_jobs.cli import cli
 from queued_jobs.client import JobClient
 from queued_jobs.execution.messages import encode_message
 from queued_jobs.functions import QUEUE_SETTING, FunctionsHost, job_blueprint
 from queued_jobs.models import JobStatus, QueuedJob
 from queued_jobs.queue_names import QueueNames
+from queued_jobs.queues.azure_queue import AzureQueueBroker
 from queued_jobs.samples import ZipResult
 from tests.integration.jobs import build_app
 from tests.support.azurite import Azurite
@@ -263,3 +267,42 @@ async def test_the_sample_apps_zip_builder_returns_a_sas_link_that_downloads_the
         assert {name: archive.read(name) for name in archive.namelist()} == {
             name.removeprefix(folder_name): data for name, data in files.items()
         }
+
+
+def test_create_storage_prepares_the_sample_apps_table_and_queues_on_azure(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = f"cli{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    monkeypatch.setenv(QUEUE_SETTING, queue)
+    monkeypatch.syspath_prepend(str(FUNCTION_APP))
+    monkeypatch.delitem(sys.modules, "sample_jobs", raising=False)
+
+    created = CliRunner().invoke(cli, ["--app", "sample_jobs:app", "create-storage"])
+    queued = CliRunner().invoke(
+        cli,
+        [
+            "--app",
+            "sample_jobs:app",
+            "enqueue",
+            "samples.greet",
+            '{"name": "Ada"}',
+            "--owner",
+            "ada",
+        ],
+    )
+    monkeypatch.delitem(sys.modules, "sample_jobs")
+
+    assert created.exit_code == 0, created.output
+    assert f"queues {queue}-high, {queue}, {queue}-low" in created.output
+    assert queued.exit_code == 0, queued.output
+
+    async def depths() -> list[int]:
+        broker = AzureQueueBroker.from_connection_string(azurite.connection_string)
+        try:
+            names = [queue, f"{queue}-poison", f"{queue}-high", f"{queue}-low-poison"]
+            return [await broker.queue(name).depth() for name in names]
+        finally:
+            await broker.close()
+
+    assert asyncio.run(depths()) == [1, 0, 0, 0]  # every queue exists; the job is queued
