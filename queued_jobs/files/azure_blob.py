@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 from contextlib import suppress
 from datetime import timedelta
+from urllib.parse import quote
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobSasPermissions, ContentSettings, generate_blob_sas
@@ -20,6 +21,16 @@ __all__ = ["BlobFileStore"]
 
 #: SAS links start this long before "now", so a client whose clock runs behind can use them.
 _CLOCK_SKEW = timedelta(minutes=5)
+#: Larger files are uploaded in blocks of this size (one big body would block the loop).
+_UPLOAD_CHUNK = 1024 * 1024
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition that downloads ``name``'s last segment under its own name
+    (RFC 6266: an ASCII fallback, and the exact UTF-8 name for clients that read it)."""
+    filename = posixpath.basename(name)
+    fallback = filename.encode("ascii", "replace").decode().replace("\\", "_").replace('"', "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 class BlobFileStore:
@@ -36,7 +47,10 @@ class BlobFileStore:
         cls, connection_string: str, container: str, *, clock: Clock = SYSTEM_CLOCK
     ) -> BlobFileStore:
         client = ContainerClient.from_connection_string(
-            expand_connection_string(connection_string), container_name=container
+            expand_connection_string(connection_string),
+            container_name=validate_container(container),
+            max_single_put_size=_UPLOAD_CHUNK,
+            max_block_size=_UPLOAD_CHUNK,
         )
         return cls(client, clock=clock)
 
@@ -112,7 +126,7 @@ class BlobFileStore:
             permission=BlobSasPermissions(read=True),
             start=now - _CLOCK_SKEW,
             expiry=expires_at,
-            content_disposition=f'attachment; filename="{posixpath.basename(name)}"',
+            content_disposition=attachment(name),
         )
         return DownloadLink(f"{blob.url}?{token}", expires_at)
 

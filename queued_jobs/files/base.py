@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from ..errors import InvalidFileName
+from ..errors import InvalidFileName, InvalidInput
 
 __all__ = [
     "MAX_LINK_LIFETIME",
@@ -28,6 +28,8 @@ __all__ = [
 #: The longest a download link may stay valid.
 MAX_LINK_LIFETIME = timedelta(days=7)
 _MAX_NAME = 1024
+#: File systems cap one path segment at 255 bytes; names must fit every store.
+_MAX_SEGMENT = 255
 _CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -38,6 +40,7 @@ class StoredFile:
 
     name: str
     size: int
+    #: As written; on the embedded backend (which keeps none), guessed from the name.
     content_type: str | None
     modified: datetime
 
@@ -102,8 +105,8 @@ def validate_container(container: str) -> str:
 
 def validate_name(name: str) -> str:
     """``name`` if it can name a file in every store: a relative ``/``-separated path of at
-    most 1,024 characters, without empty, ``.`` or ``..`` segments, ``\\`` or control
-    characters."""
+    most 1,024 characters, without empty, ``.`` or ``..`` segments or segments over 255
+    bytes, ``\\`` or control characters."""
     problem = None
     if not name or len(name) > _MAX_NAME:
         problem = f"must have 1 to {_MAX_NAME} characters"
@@ -111,6 +114,8 @@ def validate_name(name: str) -> str:
         problem = "must not contain '\\' or control characters"
     elif any(part in ("", ".", "..") for part in name.split("/")):
         problem = "must be a relative path without empty, '.' or '..' segments"
+    elif any(len(part.encode()) > _MAX_SEGMENT for part in name.split("/")):
+        problem = f"must not have a segment (between '/') over {_MAX_SEGMENT} bytes"
     if problem:
         raise InvalidFileName(f"invalid file name {name[:80]!r}: it {problem}")
     return name
@@ -118,7 +123,7 @@ def validate_name(name: str) -> str:
 
 def validate_lifetime(expires_in: timedelta) -> timedelta:
     if not timedelta(0) < expires_in <= MAX_LINK_LIFETIME:
-        raise InvalidFileName(
+        raise InvalidInput(
             f"a download link must expire within {MAX_LINK_LIFETIME.days} days, not {expires_in}"
         )
     return expires_in

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import StoredFileNotFound
+from ..errors import InvalidDownloadLink, InvalidFileName, StoredFileNotFound
 from ._signing import LinkSigner
 from .base import (
     DownloadLink,
@@ -28,6 +28,8 @@ __all__ = ["DEFAULT_FILES_URL", "LocalFileStore"]
 DEFAULT_FILES_URL = "http://127.0.0.1:8000/files"
 _KEY_FILE = ".signing-key"
 _TEMP = ".partial-"
+#: Stored files are readable by a file server running as another user.
+_FILE_MODE = 0o644
 
 
 def _signing_key(root: Path) -> bytes:
@@ -87,7 +89,10 @@ class LocalFileStore:
         return self._directory
 
     def _path(self, name: str) -> Path:
-        return self._directory.joinpath(*validate_name(name).split("/"))
+        parts = validate_name(name).split("/")
+        if parts[-1].startswith(_TEMP):
+            raise InvalidFileName(f"file names starting {_TEMP!r} are kept for partial writes")
+        return self._directory.joinpath(*parts)
 
     def _signing(self) -> LinkSigner:
         if self._signer is None:
@@ -134,11 +139,22 @@ class LocalFileStore:
 
     def _write(self, name: str, data: bytes) -> StoredFile:
         path = self._path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_dir():
+                raise IsADirectoryError(path)
+        except (FileExistsError, NotADirectoryError, IsADirectoryError):
+            raise InvalidFileName(
+                f"cannot store {name!r}: on the embedded backend a name cannot be both a "
+                "file and a folder"
+            ) from None
         fd, temporary = tempfile.mkstemp(prefix=_TEMP, dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(temporary, _FILE_MODE)
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
@@ -153,7 +169,9 @@ class LocalFileStore:
     def _delete(self, name: str) -> bool:
         try:
             self._path(name).unlink()
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+            if self._path(name).is_file():  # refused for another reason: say so
+                raise
             return False
         return True
 
@@ -172,7 +190,7 @@ class LocalFileStore:
         link sends); raises ``InvalidDownloadLink`` or ``StoredFileNotFound``."""
         container, name = self._signing().verify(url, now=self._clock.now())
         if container != self._container:
-            raise StoredFileNotFound(f"{container}/{name}")
+            raise InvalidDownloadLink(f"the link is for the container {container!r}")
         path = self._path(name)
         if not path.is_file():
             raise StoredFileNotFound(name)

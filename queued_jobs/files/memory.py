@@ -6,7 +6,7 @@ import secrets
 from datetime import timedelta
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import StoredFileNotFound
+from ..errors import InvalidDownloadLink, StoredFileNotFound
 from ._signing import LinkSigner
 from .base import DownloadLink, StoredFile, validate_container, validate_lifetime, validate_name
 
@@ -61,7 +61,9 @@ class MemoryFileStore:
         """The content a download link of this container grants; raises
         ``InvalidDownloadLink`` or ``StoredFileNotFound``."""
         container, name = self._signer.verify(url, now=self._clock.now())
-        if container != self._container or name not in self._files:
+        if container != self._container:
+            raise InvalidDownloadLink(f"the link is for the container {container!r}")
+        if name not in self._files:
             raise StoredFileNotFound(name)
         return self._files[name][0]
 

@@ -1,21 +1,26 @@
 """One fixture per protocol, parametrised over every adapter: memory, SQLite, Azure (Azurite).
 
 Each harness can open several independent clients on the same store, as separate
-processes would, so the race tests are real races on the real store.
+processes would, so the race tests are real races on the real store. File stores are
+parametrised over memory, a local directory (the SQLite backend's files) and Azure Blob.
 """
 
 from __future__ import annotations
 
 import asyncio
+import posixpath
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from queued_jobs.clock import ManualClock
+from queued_jobs.errors import InvalidDownloadLink
+from queued_jobs.files.base import DownloadLink, FileStore
 from queued_jobs.queues.base import JobQueue
 from queued_jobs.repositories.base import JobRepository
 
@@ -131,3 +136,166 @@ async def queues(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     yield harness
     for broker in {id(b): b for b in harness.brokers}.values():
         await broker.close()
+
+
+FILE_ADAPTERS = ["memory", "local", pytest.param("azure", marks=pytest.mark.azurite)]
+
+
+@dataclass(frozen=True)
+class Download:
+    """What following a download link gave: the bytes, and the file name the response's
+    ``Content-Disposition`` suggests (``None`` where no HTTP response is involved)."""
+
+    data: bytes
+    filename: str | None
+
+
+class LinkRefused(AssertionError):
+    """An HTTP download link was answered with something other than 200."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status = status
+        super().__init__(f"the link was answered {status}: {body[:300]!r}")
+
+
+@dataclass
+class FileStoreHarness:
+    """A created, empty container of a unique name, and how a user follows its links.
+
+    ``clock`` drives the store. For memory and local it starts in 2030 and only moves when
+    told to; for Azure it is a ManualClock set to the real time when the test began,
+    because Azurite checks SAS expiry against the real clock.
+    """
+
+    kind: str
+    store: FileStore
+    clock: ManualClock
+    _open: Callable[[str, ManualClock], FileStore]
+    _download: Callable[[str], Awaitable[Download]]
+    opened: list[FileStore] = field(default_factory=list)
+
+    def open(self, container: str, *, clock: ManualClock | None = None) -> FileStore:
+        """Another client (not created) on ``container`` of the same storage; closed at the
+        end of the test."""
+        store = self._open(container, clock or self.clock)
+        self.opened.append(store)
+        return store
+
+    async def download(self, url: str) -> Download:
+        """Follow a download link as a user would: an HTTP GET of the SAS URL on Azure;
+        :meth:`resolve`, as the server answering the link does, for memory and local."""
+        return await self._download(url)
+
+    async def fetch(self, url: str, name: str) -> bytes:
+        """The bytes a link to the file ``name`` downloads, checking that an HTTP answer
+        offers them as an attachment under the file's own name."""
+        got = await self.download(url)
+        if got.filename is not None:
+            assert got.filename == posixpath.basename(name)
+        return got.data
+
+    async def assert_refused(self, url: str) -> None:
+        """Following ``url`` fails: ``InvalidDownloadLink`` from the store that resolves it,
+        or 403 from Azure Storage."""
+        if self.kind == "azure":
+            with pytest.raises(LinkRefused) as refused:
+                await self.download(url)
+            assert refused.value.status == 403
+        else:
+            with pytest.raises(InvalidDownloadLink):
+                await self.download(url)
+
+    async def expired_link(self, name: str) -> DownloadLink:
+        """A link to ``name`` whose expiry has passed.
+
+        Memory and local: a 5-minute link, then the clock moves 5 minutes. Azure: Azurite
+        knows only the real time, so the link comes from a second client whose clock is a
+        day behind (a 1-hour link that ran out 23 hours ago).
+        """
+        lifetime = timedelta(minutes=5)
+        if self.kind != "azure":
+            link = await self.store.download_link(name, expires_in=lifetime)
+            self.clock.advance(lifetime)
+            return link
+        behind = self.open(
+            self.store.container, clock=ManualClock(self.clock.now() - timedelta(days=1))
+        )
+        # The same client's links work while they last: a refusal is the expiry's doing.
+        still_valid = await behind.download_link(name, expires_in=timedelta(days=2))
+        await self.download(still_valid.url)
+        link = await behind.download_link(name, expires_in=timedelta(hours=1))
+        assert link.expires_at < datetime.now(UTC)
+        return link
+
+
+@pytest.fixture(params=FILE_ADAPTERS)
+async def file_stores(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[FileStoreHarness]:
+    kind: str = request.param
+    container = _unique("files-")
+    closing: list[Callable[[], Awaitable[Any]]] = []
+    open_store: Callable[[str, ManualClock], FileStore]
+    download: Callable[[str], Awaitable[Download]]
+    if kind == "memory":
+        from queued_jobs.files.memory import MemoryFileStore
+
+        clock = ManualClock()
+        memory = MemoryFileStore(container, clock=clock)
+
+        def open_store(name: str, clock: ManualClock) -> FileStore:
+            return MemoryFileStore(name, clock=clock)
+
+        async def download(url: str) -> Download:
+            return Download(memory.resolve(url), None)
+
+        store: FileStore = memory
+    elif kind == "local":
+        from queued_jobs.files.local import LocalFileStore
+
+        clock = ManualClock()
+        root = tmp_path / "files"
+        local = LocalFileStore(root, container, clock=clock)
+
+        def open_store(name: str, clock: ManualClock) -> FileStore:
+            return LocalFileStore(root, name, clock=clock)
+
+        async def download(url: str) -> Download:
+            path = await asyncio.to_thread(local.resolve, url)
+            return Download(await asyncio.to_thread(path.read_bytes), None)
+
+        store = local
+    else:
+        import aiohttp
+
+        from queued_jobs.files.azure_blob import BlobFileStore
+
+        connection = request.getfixturevalue("azurite").connection_string
+        clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+        http = aiohttp.ClientSession()
+        closing.append(http.close)
+
+        def open_store(name: str, clock: ManualClock) -> FileStore:
+            return BlobFileStore.from_connection_string(connection, name, clock=clock)
+
+        async def download(url: str) -> Download:
+            async with http.get(url) as response:
+                body = await response.read()
+                if response.status != 200:
+                    raise LinkRefused(response.status, body)
+                disposition = response.content_disposition
+                assert disposition is not None, "no Content-Disposition header"
+                assert disposition.type == "attachment"
+                return Download(body, disposition.filename)
+
+        store = open_store(container, clock)
+    harness = FileStoreHarness(kind, store, clock, open_store, download)
+    harness.opened.append(store)
+    try:
+        await store.create()
+        yield harness
+    finally:
+        for opened in {id(s): s for s in harness.opened}.values():
+            await opened.close()
+        for close in closing:
+            await close()

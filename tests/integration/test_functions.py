@@ -261,7 +261,9 @@ async def test_the_sample_apps_zip_builder_returns_a_sas_link_that_downloads_the
     assert "sp=r" in result.url  # a read-only SAS
     async with aiohttp.ClientSession() as http, http.get(result.url) as response:
         assert response.status == 200
-        assert response.headers["Content-Disposition"] == f'attachment; filename="{job.id}.zip"'
+        assert response.content_disposition is not None
+        assert response.content_disposition.type == "attachment"
+        assert response.content_disposition.filename == f"{job.id}.zip"
         body = await response.read()
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         assert {name: archive.read(name) for name in archive.namelist()} == {
