@@ -133,9 +133,9 @@ class MemoryStorage:
     def files(self, container: str, *, clock: Clock = SYSTEM_CLOCK) -> FileStore:
         from .files.memory import MemoryFileStore
 
-        store: FileStore = self._files.setdefault(
-            container, MemoryFileStore(container, clock=clock)
-        )
+        if container not in self._files:  # one store per container, on the first clock given
+            self._files[container] = MemoryFileStore(container, clock=clock)
+        store: FileStore = self._files[container]
         return store
 
 
