@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -75,11 +76,15 @@ class SqliteStorage:
 
 @dataclass(frozen=True)
 class AzureStorage:
-    """Azure Table Storage for jobs, Azure Storage queues for messages."""
+    """Azure Table Storage for jobs, Azure Storage queues for messages, blobs for large
+    payloads and files. ``client_options`` go to every Azure SDK client it builds, e.g.
+    ``{"retry_total": 2}`` to give up on an unreachable account sooner, or
+    ``{"raw_request_hook": hook}`` to see every request."""
 
     connection_string: str
     table: str = "jobs"
     container: str = "job-payloads"
+    client_options: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_setting(
@@ -101,14 +106,23 @@ class AzureStorage:
         from .repositories.azure_table import AzureTableJobRepository
 
         repository = AzureTableJobRepository.from_connection_string(
-            self.connection_string, table=self.table, container=self.container, clock=clock
+            self.connection_string,
+            table=self.table,
+            container=self.container,
+            clock=clock,
+            client_options=self.client_options,
         )
-        return repository, AzureQueueBroker.from_connection_string(self.connection_string)
+        broker = AzureQueueBroker.from_connection_string(
+            self.connection_string, client_options=self.client_options
+        )
+        return repository, broker
 
     def files(self, container: str, *, clock: Clock = SYSTEM_CLOCK) -> FileStore:
         from .files.azure_blob import BlobFileStore
 
-        return BlobFileStore.from_connection_string(self.connection_string, container, clock=clock)
+        return BlobFileStore.from_connection_string(
+            self.connection_string, container, clock=clock, client_options=self.client_options
+        )
 
 
 @dataclass

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
 from contextlib import suppress
 from datetime import timedelta
+from typing import Any
 from urllib.parse import quote
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -44,13 +46,21 @@ class BlobFileStore:
 
     @classmethod
     def from_connection_string(
-        cls, connection_string: str, container: str, *, clock: Clock = SYSTEM_CLOCK
+        cls,
+        connection_string: str,
+        container: str,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        client_options: Mapping[str, Any] | None = None,
     ) -> BlobFileStore:
         client = ContainerClient.from_connection_string(
             expand_connection_string(connection_string),
             container_name=validate_container(container),
-            max_single_put_size=_UPLOAD_CHUNK,
-            max_block_size=_UPLOAD_CHUNK,
+            **{
+                "max_single_put_size": _UPLOAD_CHUNK,
+                "max_block_size": _UPLOAD_CHUNK,
+                **(client_options or {}),
+            },
         )
         return cls(client, clock=clock)
 

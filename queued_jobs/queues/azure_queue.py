@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import timedelta
-from typing import Final
+from typing import Any, Final
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.storage.queue import QueueMessage as AzureMessage
@@ -56,12 +56,14 @@ class AzureQueueBroker:
         self._queues: dict[str, AzureJobQueue] = {}
 
     @classmethod
-    def from_connection_string(cls, connection_string: str) -> AzureQueueBroker:
+    def from_connection_string(
+        cls, connection_string: str, *, client_options: Mapping[str, Any] | None = None
+    ) -> AzureQueueBroker:
         """A broker for the account in the connection string (``UseDevelopmentStorage=true``
-        means Azurite on its default ports)."""
+        means Azurite on its default ports); ``client_options`` go to the SDK client."""
         try:
             service = QueueServiceClient.from_connection_string(
-                expand_connection_string(connection_string)
+                expand_connection_string(connection_string), **dict(client_options or {})
             )
         except ValueError as exc:
             raise ConfigurationError(f"invalid Azure Storage connection string: {exc}") from exc

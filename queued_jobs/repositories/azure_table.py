@@ -162,7 +162,10 @@ class AzureTableJobRepository:
         container: str = "job-payloads",
         clock: Clock = SYSTEM_CLOCK,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        client_options: Mapping[str, Any] | None = None,
     ) -> Self:
+        """``client_options`` go to the SDK clients (``retry_total``,
+        ``raw_request_hook``, ``connection_timeout``...)."""
         if not _TABLE_NAME.match(table):
             raise ConfigurationError(
                 f"table name {table!r} is not valid: 3-63 letters and digits, starting with a "
@@ -174,9 +177,10 @@ class AzureTableJobRepository:
                 "and single hyphens"
             )
         connection = expand_connection_string(connection_string)
+        options = dict(client_options or {})
         return cls(
-            TableClient.from_connection_string(connection, table_name=table),
-            ContainerClient.from_connection_string(connection, container_name=container),
+            TableClient.from_connection_string(connection, table_name=table, **options),
+            ContainerClient.from_connection_string(connection, container_name=container, **options),
             clock=clock,
             max_payload_bytes=max_payload_bytes,
         )
