@@ -1,0 +1,46 @@
+"""The benchmarked application: one no-op job type, on the backend a spec names.
+
+A spec is a small JSON-able dict so that a worker in another process opens the same store:
+``{"backend": "sqlite", "path": ".../bench.db"}`` or
+``{"backend": "azure", "connection": "...", "name": "bench1a2b"}`` (table and queue name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from queued_jobs import AzureStorage, ExecutionSettings, JobApp, QueueNames, SqliteStorage
+from queued_jobs.execution.pipeline import StatusListener
+
+__all__ = ["NOOP", "make_app"]
+
+NOOP = "bench.noop"
+
+
+async def noop(index: int) -> None:
+    """The job every system runs: takes its index, does nothing."""
+
+
+def make_app(
+    spec: Mapping[str, Any],
+    *,
+    listeners: list[StatusListener] | None = None,
+    client_options: Mapping[str, Any] | None = None,
+) -> JobApp:
+    settings = ExecutionSettings(progress_interval=timedelta(seconds=1))
+    if spec["backend"] == "sqlite":
+        storage: Any = SqliteStorage(spec["path"])
+        queues = QueueNames("jobs")
+    else:
+        storage = AzureStorage(
+            spec["connection"], table=spec["name"], client_options=dict(client_options or {})
+        )
+        queues = QueueNames(spec["name"])
+    app = JobApp(storage, queues=queues, settings=settings, listeners=listeners)
+    app.job(name=NOOP)(noop)
+    return app
+
+
+Factory = Callable[[Mapping[str, Any]], JobApp]

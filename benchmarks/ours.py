@@ -1,0 +1,193 @@
+"""queued-jobs' own scenarios, on the embedded SQLite backend and on Azurite.
+
+Every worker is its own process (``benchmarks.worker``), like the peers' workers. Drain
+throughput is ``jobs / (last completion - first start)``, from the jobs' own records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from queued_jobs import JobSpec
+
+from .app import NOOP, make_app
+from .requests import RequestKinds
+from .results import Measurement
+
+__all__ = ["Backend", "run_ours"]
+
+_OWNERS = 64
+_BATCH = 100
+
+
+class Backend:
+    """Fresh stores of one kind, one per run."""
+
+    def __init__(self, kind: str, *, work: Path, connection: str | None = None) -> None:
+        self.kind = kind
+        self.work = work
+        self.connection = connection
+        self.label = f"queued-jobs ({'SQLite' if kind == 'sqlite' else 'Azurite'})"
+
+    def fresh(self) -> dict[str, Any]:
+        name = f"b{uuid.uuid4().hex[:12]}"
+        if self.kind == "sqlite":
+            return {"backend": "sqlite", "path": str(self.work / f"{name}.db")}
+        return {"backend": "azure", "connection": self.connection, "name": name}
+
+
+def _spec(index: int) -> JobSpec:
+    return JobSpec(NOOP, index, f"user{index % _OWNERS}")
+
+
+async def _prepare(spec: Mapping[str, Any], jobs: int, *, batch: bool, **options: Any) -> float:
+    """Store and queue ``jobs`` no-op jobs; returns jobs/s."""
+    app = make_app(spec, **options)
+    async with app.client() as client:
+        await client.create_storage()
+        began = time.perf_counter()
+        if batch:
+            for start in range(0, jobs, _BATCH):
+                await client.queue_jobs([_spec(i) for i in range(start, min(start + _BATCH, jobs))])
+        else:
+            for index in range(jobs):
+                await client.queue_job(NOOP, index, owner=f"user{index % _OWNERS}")
+        return jobs / (time.perf_counter() - began)
+
+
+def _worker(spec: Mapping[str, Any], *arguments: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "benchmarks.worker", json.dumps(spec), *arguments]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    ready = process.stdout.readline()
+    if not ready:
+        raise RuntimeError(f"the benchmark worker did not start: {command}")
+    return process
+
+
+def _report(process: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
+    output, _ = process.communicate(timeout=timeout)
+    if process.returncode:
+        raise RuntimeError(f"the benchmark worker failed with exit code {process.returncode}")
+    report: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return report
+
+
+def drain(backend: Backend, jobs: int, concurrency: int) -> float:
+    spec = backend.fresh()
+    asyncio.run(_prepare(spec, jobs, batch=True))
+    worker = _worker(spec, "--jobs", str(jobs), "--concurrency", str(concurrency))
+    report = _report(worker, timeout=300)
+    return float(jobs / report["seconds"])
+
+
+def enqueue(backend: Backend, jobs: int, *, batch: bool) -> float:
+    return asyncio.run(_prepare(backend.fresh(), jobs, batch=batch))
+
+
+async def _send_spaced(spec: Mapping[str, Any], jobs: int, gap: tuple[float, float]) -> list[float]:
+    """Queue ``jobs`` jobs at random intervals; returns each one's enqueue-to-start in ms."""
+    app = make_app(spec)
+    rng = random.Random(7)
+    async with app.client() as client:
+        ids = []
+        for index in range(jobs):
+            await asyncio.sleep(rng.uniform(*gap))
+            ids.append((await client.queue_job(NOOP, index, owner=f"user{index}")).id)
+        waits = []
+        for job_id in ids:
+            job = await client.wait(job_id)
+            assert job.started_at is not None
+            waits.append((job.started_at - job.created_at).total_seconds() * 1000)
+    return waits
+
+
+def latency(backend: Backend, jobs: int, poll_max: float) -> tuple[float, float]:
+    """p50 and p99 of enqueue-to-start (ms) for jobs sent at random intervals to an idle
+    worker (intervals long enough for it to have backed off to ``poll_max``)."""
+    spec = backend.fresh()
+    asyncio.run(_prepare(spec, 0, batch=True))
+    worker = _worker(spec, "--jobs", str(jobs), "--poll-max", str(poll_max))
+    waits = asyncio.run(_send_spaced(spec, jobs, (poll_max, 2 * poll_max)))
+    _report(worker, timeout=60)
+    cuts = statistics.quantiles(waits, n=100)
+    return cuts[49], cuts[98]
+
+
+def idle_requests(backend: Backend, seconds: float, poll_max: float) -> float:
+    """Storage requests per second per queue made by a worker with nothing to do."""
+    spec = backend.fresh()
+    asyncio.run(_prepare(spec, 0, batch=True))
+    worker = _worker(spec, "--poll-max", str(poll_max), "--count-requests")
+    time.sleep(seconds)
+    worker.terminate()
+    report = _report(worker, timeout=30)
+    bands = 3
+    return sum(report["requests"].values()) / seconds / bands
+
+
+def requests_per_job(backend: Backend, jobs: int) -> dict[str, float]:
+    """Storage requests per successful job, by kind, enqueue (single calls) included."""
+    spec = backend.fresh()
+    asyncio.run(_prepare(spec, 0, batch=True))
+    kinds = RequestKinds(str(backend.connection))
+    asyncio.run(_prepare(spec, jobs, batch=False, client_options={"raw_request_hook": kinds}))
+    enqueued = dict(kinds.counts)
+    worker = _worker(spec, "--jobs", str(jobs), "--count-requests", "--concurrency", "16")
+    worked = _report(worker, timeout=120)["requests"]
+    total: dict[str, float] = {}
+    for counts in (enqueued, worked):
+        for kind, count in counts.items():
+            total[kind] = total.get(kind, 0) + count / jobs
+    return total
+
+
+def memory_growth(backend: Backend, early: int, late: int) -> tuple[int, int]:
+    """The worker's RSS after ``early`` and after ``late`` processed jobs."""
+    spec = backend.fresh()
+    asyncio.run(_prepare(spec, late, batch=True))
+    worker = _worker(spec, "--jobs", str(late), "--rss-at", str(early), str(late))
+    rss = _report(worker, timeout=600)["rss"]
+    return int(rss[str(early)]), int(rss[str(late)])
+
+
+def run_ours(
+    backend: Backend,
+    *,
+    runs: int = 3,
+    drain_jobs: Mapping[int, int],
+    enqueue_jobs: int,
+    latency_jobs: int,
+    poll_max: float,
+) -> list[Measurement]:
+    """Every scenario on ``backend``, each repeated ``runs`` times."""
+    results = []
+    for concurrency, jobs in drain_jobs.items():
+        params = {"jobs": jobs, "concurrency": concurrency}
+        figure = Measurement("drain", backend.label, "jobs/s", params=params)
+        figure.runs = [drain(backend, jobs, concurrency) for _ in range(runs)]
+        results.append(figure)
+    for batch in (False, True):
+        params = {"jobs": enqueue_jobs, "api": "queue_jobs" if batch else "queue_job"}
+        figure = Measurement("enqueue", backend.label, "jobs/s", params=params)
+        figure.runs = [enqueue(backend, enqueue_jobs, batch=batch) for _ in range(runs)]
+        results.append(figure)
+    p50 = Measurement("latency p50", backend.label, "ms", params={"poll_max_s": poll_max})
+    p99 = Measurement("latency p99", backend.label, "ms", params={"poll_max_s": poll_max})
+    for _ in range(runs):
+        low, high = latency(backend, latency_jobs, poll_max)
+        p50.runs.append(low)
+        p99.runs.append(high)
+    p50.params["jobs"] = p99.params["jobs"] = latency_jobs
+    results += [p50, p99]
+    return results
