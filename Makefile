@@ -9,13 +9,14 @@ HASH   := $(shell $(PYTHON) -c 'import hashlib;print(hashlib.sha1(open("pyprojec
 BASE   := $(VENV)/.installed-base-$(HASH)
 STAMP  := $(VENV)/.installed-test-$(HASH)
 
-.PHONY: help install install-base node check lint typecheck test unit demo clean
+.PHONY: help install install-base node check lint typecheck test unit demo bench clean
 
 help:
 	@echo "make demo   run the demo on the embedded SQLite default (no Node, no cloud)"
 	@echo "make test   install everything and run lint, type checks and the whole test suite"
 	@echo "make check  ruff + mypy --strict only"
 	@echo "make unit   the tests that need neither Node nor Azurite"
+	@echo "make bench  benchmarks beside the raw Azure SDK and Redis job queues (~10 min)"
 
 $(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +41,8 @@ node_modules/.package-lock.json: package.json package-lock.json
 node: node_modules/.package-lock.json
 
 lint: install
-	$(VENV)/bin/ruff check queued_jobs tests function_app
-	$(VENV)/bin/ruff format --check queued_jobs tests function_app
+	$(VENV)/bin/ruff check queued_jobs tests function_app benchmarks
+	$(VENV)/bin/ruff format --check queued_jobs tests function_app benchmarks
 
 typecheck: install
 	$(VENV)/bin/mypy queued_jobs
@@ -56,6 +57,10 @@ unit: install
 
 demo: install-base
 	$(VENV)/bin/queued-jobs demo
+
+bench: install node
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m benchmarks
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
