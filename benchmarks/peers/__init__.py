@@ -67,6 +67,12 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+def _worker_log(peer: str) -> str:
+    """The tail of the newest worker log, when a timed-out script could not report it."""
+    logs = sorted((WORK / peer).glob("worker-*.log"), key=lambda path: path.stat().st_mtime)
+    return f"\n{logs[-1].name}: {logs[-1].read_text(errors='replace')[-1000:]}" if logs else ""
+
+
 def _run_script(
     peer: str, python: Path, redis_url: str, jobs: int, runs: int, timeout: float
 ) -> tuple[str, str | None]:
@@ -75,6 +81,8 @@ def _run_script(
     command = [str(python), str(PEERS_DIR / f"{peer}_bench.py"), "--redis-url", redis_url]
     command += ["--jobs", str(jobs), "--runs", str(runs), "--timeout", str(inner)]
     command += ["--work-dir", str(WORK / peer)]
+    for stale in (WORK / peer).glob("worker-*.log"):
+        stale.unlink()
     process = subprocess.Popen(
         command,
         cwd=PEERS_DIR,
@@ -88,7 +96,7 @@ def _run_script(
     except subprocess.TimeoutExpired:
         _kill_group(process.pid)
         stdout, stderr = process.communicate()
-        return stdout, f"timed out after {timeout:.0f} s\n{stderr[-2000:]}"
+        return stdout, f"timed out after {timeout:.0f} s\n{stderr[-1000:]}{_worker_log(peer)}"
     finally:
         _kill_group(process.pid)
     if process.returncode != 0:
@@ -102,10 +110,10 @@ def run_peer(
     """One peer's "drain" and "enqueue" Measurements, ``error`` set if it could not run."""
     try:
         python = ensure_venv(peer)
-    except VenvError as error:
+    except VenvError as install_error:
         failed = _measurements(peer, jobs, [])
         for measurement in failed:
-            measurement.error = f"could not install {peer}: {error}"
+            measurement.error = f"could not install {peer}: {install_error}"
         return failed
     stdout, error = _run_script(peer, python, redis_url, jobs, runs, timeout)
     measurements = _measurements(peer, jobs, _parse(stdout))

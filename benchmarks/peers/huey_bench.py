@@ -40,7 +40,7 @@ PEER = Peer(
     enqueue=enqueue,
     worker_command=[
         peer_common.venv_bin("huey_consumer"),
-        *("huey_bench.huey", "-k", "thread", "-w", "1", "-n", "-C", "-q"),
+        *("huey_bench.huey", "-k", "thread", "-w", "2", "-n", "-C", "-q"),
     ],
     wait_done=wait_done,
 )

@@ -73,7 +73,7 @@ def timed_calls(call: Callable[[int], object], jobs: int) -> float:
 
 
 class WorkerFailed(RuntimeError):
-    pass
+    """The worker failed, or the peer did not report the jobs done in time."""
 
 
 class Worker:
@@ -93,19 +93,19 @@ class Worker:
     def fail(self, why: str) -> WorkerFailed:
         return WorkerFailed(f"{why}\n$ {' '.join(self.command)}\n{self.tail()}")
 
-    def wait_until(self, done: Callable[[], bool], what: str, *, may_exit: bool = False) -> None:
+    def wait_until(self, done: Callable[[], bool], what: str) -> None:
         """Poll ``done`` (the peer's own API) every 50 ms until it holds."""
         while not done():
-            if not may_exit and self.process.poll() is not None:
+            if self.process.poll() is not None:
                 raise self.fail(f"worker exited ({self.process.returncode}) before {what}")
             if time.monotonic() > self.deadline:
                 raise self.fail(f"timed out waiting for {what}")
             time.sleep(0.05)
 
     def wait_exit(self) -> int:
-        remaining = max(self.deadline - time.monotonic(), 0.1)
+        """Wait for a worker that stops by itself (RQ's burst mode); its exit code."""
         try:
-            return self.process.wait(timeout=remaining)
+            return self.process.wait(timeout=max(self.deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
             raise self.fail("timed out waiting for the worker to exit") from None
 
@@ -134,13 +134,16 @@ class Peer:
     wait_done: Callable[[Worker], None]
     #: Environment variables the worker's settings need, shown before its command.
     worker_env: dict[str, str] = field(default_factory=dict)
+    #: A setting the command line does not show (an installed extra, say).
+    note: str = ""
 
     @property
     def settings(self) -> str:
         """The worker command as one would type it, the Redis URL left out (its port varies)."""
         variables = [f"{name}={value}" for name, value in self.worker_env.items()]
         shown = [*variables, Path(self.worker_command[0]).name, *self.worker_command[1:]]
-        return " ".join(shown).replace(redis_url(), "$REDIS_URL")
+        command = " ".join(shown).replace(redis_url(), "$REDIS_URL")
+        return f"{command} ({self.note})" if self.note else command
 
 
 def _read_times(path: Path, worker: Worker) -> tuple[float, float]:

@@ -30,8 +30,7 @@ def enqueue(jobs: int) -> float:
 
 
 def wait_done(worker: Worker) -> None:
-    worker.wait_until(lambda: worker.process.poll() is not None, "the burst worker to exit")
-    if worker.process.returncode != 0:
+    if worker.wait_exit() != 0:
         raise worker.fail("the RQ worker failed")
     started = StartedJobRegistry(queue=queue)
     if queue.count or started.count:
