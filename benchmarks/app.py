@@ -7,7 +7,7 @@ A spec is a small JSON-able dict so that a worker in another process opens the s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -41,6 +41,3 @@ def make_app(
     app = JobApp(storage, queues=queues, settings=settings, listeners=listeners)
     app.job(name=NOOP)(noop)
     return app
-
-
-Factory = Callable[[Mapping[str, Any]], JobApp]

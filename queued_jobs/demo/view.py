@@ -21,7 +21,7 @@ __all__ = ["live_table", "summary_table"]
 _RESULT_WIDTH = 60
 
 
-def _refused(item: Tracked) -> Text:
+def _refused() -> Text:
     return Text("refused", style="bold magenta")
 
 
@@ -37,7 +37,7 @@ def live_table(tracked: list[Tracked], elapsed: float) -> Table:
     for item in tracked:
         job = item.job
         if job is None:
-            table.add_row(item.planned.label, _refused(item), "-", "", "duplicate unique key")
+            table.add_row(item.planned.label, _refused(), "-", "", "duplicate unique key")
             continue
         done = job.status is JobStatus.SUCCEEDED
         percent = 100.0 if done else (job.progress.percent if job.progress else 0.0)
@@ -90,14 +90,14 @@ def summary_table(tracked: list[Tracked]) -> Table:
     """Every job at the end: status, attempts (with each attempt's outcome), duration and
     result or error."""
     caption = "attempts: ✓ succeeded  ✗ failed  ⊘ cancelled · wait: from queued to first start"
-    zips = [
-        item.job.result
+    links = [
+        str(result["url"])
         for item in tracked
-        if item.job and isinstance(item.job.result, dict) and "url" in item.job.result
+        if item.job and isinstance(result := item.job.result, dict) and "url" in result
     ]
-    if zips:
+    if links:
         caption += "\n\nDownload links (signed, time-limited):\n" + "\n".join(
-            f"  {result['url']}" for result in zips if isinstance(result, dict)
+            f"  {url}" for url in links
         )
     table = Table(
         title="Summary",
@@ -118,7 +118,7 @@ def summary_table(tracked: list[Tracked]) -> Table:
         label.append(f"\n{item.planned.job_type}", style="dim")
         table.add_row(
             label,
-            status_text(job) if job else _refused(item),
+            status_text(job) if job else _refused(),
             _tries(item),
             format_duration(job.started_at - job.created_at) if job and job.started_at else "-",
             format_duration(job.duration) if job else "-",

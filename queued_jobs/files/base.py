@@ -30,7 +30,8 @@ MAX_LINK_LIFETIME = timedelta(days=7)
 _MAX_NAME = 1024
 #: File systems cap one path segment at 255 bytes; names must fit every store.
 _MAX_SEGMENT = 255
-_CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
+#: What Azure Blob Storage accepts as a container name (every store keeps to it).
+CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -95,7 +96,7 @@ class FileStore(Protocol):
 def validate_container(container: str) -> str:
     """``container`` if it is a valid container name (as Azure Blob Storage requires:
     3-63 lowercase letters, digits and single hyphens)."""
-    if not _CONTAINER.match(container):
+    if not CONTAINER_NAME.match(container):
         raise InvalidFileName(
             f"invalid container name {container!r}: use 3-63 lowercase letters, digits "
             "and single hyphens, starting and ending with a letter or digit"

@@ -94,6 +94,12 @@ class LocalFileStore:
             raise InvalidFileName(f"file names starting {_TEMP!r} are kept for partial writes")
         return self._directory.joinpath(*parts)
 
+    def _signer_for_file(self, name: str) -> LinkSigner:
+        """The signer, once ``name`` is known to be a stored file (one trip to a thread)."""
+        if not self._path(name).is_file():
+            raise StoredFileNotFound(name)
+        return self._signing()
+
     def _signing(self) -> LinkSigner:
         if self._signer is None:
             secret = self._secret or _signing_key(self._root)
@@ -180,9 +186,7 @@ class LocalFileStore:
 
     async def download_link(self, name: str, *, expires_in: timedelta) -> DownloadLink:
         validate_lifetime(expires_in)
-        if not await asyncio.to_thread(self._path(name).is_file):
-            raise StoredFileNotFound(name)
-        signer = await asyncio.to_thread(self._signing)
+        signer = await asyncio.to_thread(self._signer_for_file, name)
         return signer.sign(self._container, name, self._clock.now() + expires_in)
 
     def resolve(self, url: str) -> Path:

@@ -48,6 +48,7 @@ from ..errors import (
     JobNotFound,
     StorageError,
 )
+from ..files.base import CONTAINER_NAME
 from ..models import TERMINAL_STATUSES, Attempt, QueuedJob, owner_shard
 from ._limits import check_payloads
 from .base import (
@@ -63,7 +64,6 @@ from .base import (
 __all__ = ["AzureTableJobRepository"]
 
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
-_CONTAINER_NAME = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _BATCH_LIMIT = 100
 #: A new job is two rows: the job and its owner copy.
 _JOBS_PER_TRANSACTION = _BATCH_LIMIT // 2
@@ -171,7 +171,7 @@ class AzureTableJobRepository:
                 f"table name {table!r} is not valid: 3-63 letters and digits, starting with a "
                 "letter"
             )
-        if not _CONTAINER_NAME.match(container):
+        if not CONTAINER_NAME.match(container):
             raise ConfigurationError(
                 f"container name {container!r} is not valid: 3-63 lowercase letters, digits "
                 "and single hyphens"
