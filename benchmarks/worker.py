@@ -78,7 +78,9 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
     waiting.cancel()
     seconds = last_end - first_start if first_start and last_end else None
     requests = dict(kinds.counts) if kinds else None
-    return {"done": done, "seconds": seconds, "rss": rss, "requests": requests}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
+    return {"done": done, "seconds": seconds, "rss": rss, "requests": requests, "cpu": cpu}
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -89,8 +91,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--poll-max", type=float, default=2.0)
     parser.add_argument("--rss-at", type=int, nargs="*", default=[])
     parser.add_argument("--count-requests", action="store_true")
+    parser.add_argument("--profile", help="write a cProfile of the run to this file")
     return parser.parse_args(argv)
 
 
+def run(arguments: argparse.Namespace) -> dict[str, Any]:
+    if not arguments.profile:
+        return asyncio.run(main(arguments))
+    import cProfile
+
+    with cProfile.Profile() as profile:
+        report = asyncio.run(main(arguments))
+    profile.dump_stats(arguments.profile)
+    return report
+
+
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main(parse(sys.argv[1:])))), flush=True)
+    print(json.dumps(run(parse(sys.argv[1:]))), flush=True)

@@ -22,7 +22,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
+from azure.data.tables import TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient
 from azure.storage.blob.aio import ContainerClient
 
@@ -30,6 +30,7 @@ from .._azure import table_keys as keys
 from .._azure.connection import expand_connection_string
 from .._azure.errors import error_code, translated
 from .._azure.payloads import BlobPayloads
+from .._azure.table_batch import TableTransactions, TransactionRejected
 from .._azure.table_entities import (
     blob_names,
     decode_attempt,
@@ -149,6 +150,7 @@ class AzureTableJobRepository:
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
         self._table = table
+        self._transactions = TableTransactions(table)
         self._payloads = BlobPayloads(container)
         self._clock = clock
         self._max_payload_bytes = max_payload_bytes
@@ -206,17 +208,18 @@ class AzureTableJobRepository:
 
     async def _transact(
         self, job_ids: Sequence[str], operations: list[Any]
-    ) -> list[Mapping[str, Any]]:
-        """Submit one entity-group transaction; ``job_ids[i]`` is the job that operation
-        ``i`` writes (one id alone: every operation writes that job).
+    ) -> list[str]:
+        """Submit one entity-group transaction (returns each row's new ETag);
+        ``job_ids[i]`` is the job that operation ``i`` writes (one id alone: every
+        operation writes that job).
 
         A failure names the job of the failed operation, whose index the service reports.
         """
         first, last = job_ids[0], job_ids[-1]
         with translated(f"writing job {first}" if first == last else f"writing jobs {first}…"):
             try:
-                return await self._table.submit_transaction(operations)
-            except TableTransactionError as exc:
+                return await self._transactions.submit(operations)
+            except TransactionRejected as exc:
                 job_id = job_ids[exc.index] if 0 < exc.index < len(job_ids) else first
                 code = error_code(exc)
                 if code == "EntityAlreadyExists":
@@ -241,8 +244,8 @@ class AzureTableJobRepository:
         results = await self._transact(job_ids, operations)
         # A job's two rows are adjacent, its own first: its version is that row's ETag.
         return [
-            new.job.model_copy(update={"version": _version(new.operations[0][1], r["etag"])})
-            for new, r in zip(chunk, results[::2], strict=True)
+            new.job.model_copy(update={"version": _version(new.operations[0][1], etag)})
+            for new, etag in zip(chunk, results[::2], strict=True)
         ]
 
     async def insert(self, job: QueuedJob) -> QueuedJob:
@@ -296,7 +299,7 @@ class AzureTableJobRepository:
             operations.append(("upsert", self._attempt_row(attempt), _REPLACE))
         await self._payloads.upload(encoded.blobs)
         results = await self._transact([job.id], operations)
-        return job.model_copy(update={"version": _version(guarded, results[0]["etag"])})
+        return job.model_copy(update={"version": _version(guarded, results[0])})
 
     # --- attempts ----------------------------------------------------------------------
 
@@ -481,8 +484,8 @@ class AzureTableJobRepository:
             chunk = row_keys[start : start + _BATCH_LIMIT]
             operations = [("delete", {"PartitionKey": partition, "RowKey": k}) for k in chunk]
             try:
-                await self._table.submit_transaction(operations)
-            except TableTransactionError as exc:
+                await self._transactions.submit(operations)
+            except TransactionRejected as exc:
                 if error_code(exc) != "ResourceNotFound":
                     raise
                 for key in chunk:  # something was already gone: delete one by one
