@@ -206,9 +206,7 @@ class AzureTableJobRepository:
     async def _jobs(self, entities: Sequence[TableEntity]) -> list[QueuedJob]:
         return list(await asyncio.gather(*(self._job(e) for e in entities)))
 
-    async def _transact(
-        self, job_ids: Sequence[str], operations: list[Any]
-    ) -> list[str]:
+    async def _transact(self, job_ids: Sequence[str], operations: list[Any]) -> list[str]:
         """Submit one entity-group transaction (returns each row's new ETag);
         ``job_ids[i]`` is the job that operation ``i`` writes (one id alone: every
         operation writes that job).
