@@ -47,6 +47,7 @@ def _clients(
     connection_string: str, table: str, queue: str, hook: Hook | None
 ) -> tuple[TableClient, QueueClient]:
     extra: dict[str, Any] = {"raw_request_hook": hook} if hook is not None else {}
+    extra["use_env_settings"] = False
     return (
         TableClient.from_connection_string(connection_string, table, **extra),
         QueueClient.from_connection_string(connection_string, queue, **extra),

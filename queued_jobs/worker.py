@@ -1,12 +1,17 @@
 """The standalone worker: a host for the pipeline on a VM, a container or a laptop.
 
 - **Concurrency**: up to ``concurrency`` jobs at once; it only receives as many messages as
-  it has free slots (no read-ahead that would hold messages other workers could run).
+  it has free slots (no read-ahead that would hold messages other workers could run), and
+  only once no more than ``fetch_threshold`` jobs are running (default: half the
+  concurrency, like the Functions host's ``newBatchThreshold``), so that each receive
+  brings a batch rather than one message at a time.
 - **Priority bands**: queues are given most urgent first; each fetch takes from the first
   band with messages, except every ``fairness``-th fetch, which starts from the least
   urgent band, so lower bands keep moving while higher ones are busy.
-- **Adaptive polling**: after a fetch that found work, the next comes at once; after an
-  empty one the pause doubles from ``poll_min`` up to ``poll_max`` (few requests when idle).
+- **Adaptive polling, per band** (as the Functions host polls each queue trigger): a band
+  that gave messages is asked again at once; after an empty answer its pause doubles from
+  ``poll_min`` up to ``poll_max`` and it is skipped until then. An idle worker makes about
+  one request per band per ``poll_max``; a busy one does not keep asking empty bands.
 - **Leases**: a running job's message and record are renewed by the pipeline's heartbeat.
 - **Graceful stop** (``stop()``, SIGTERM, SIGINT): stop fetching; running jobs get
   ``shutdown_grace`` to finish; those still running are then halted and handed back
@@ -19,7 +24,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -45,10 +50,41 @@ class WorkerSettings:
     sweep_interval: timedelta | None = timedelta(minutes=1)
     #: A message received more often than this is poison: its job fails with the reason.
     max_deliveries: int = 10
+    #: Receive again once at most this many jobs are running (``None``: half the
+    #: concurrency). Lower means fewer, larger receives; ``concurrency - 1`` refills each
+    #: free slot at once.
+    fetch_threshold: int | None = None
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.fairness < 1 or self.max_deliveries < 1:
             raise ValueError("concurrency, fairness and max_deliveries must be at least 1")
+        if self.fetch_threshold is not None and not (0 <= self.fetch_threshold < self.concurrency):
+            raise ValueError(
+                f"fetch_threshold must be between 0 and concurrency - 1 ({self.concurrency - 1})"
+            )
+
+    @property
+    def refill_at(self) -> int:
+        """How many running jobs at most let the worker receive more."""
+        if self.fetch_threshold is not None:
+            return self.fetch_threshold
+        return self.concurrency // 2
+
+
+@dataclass(slots=True)
+class _Band:
+    """One priority band's queue and its polling pace (event-loop time)."""
+
+    queue: JobQueue
+    pause: float
+    due: float = field(default=0.0)
+
+    def answered(self, found: bool, now: float, settings: WorkerSettings) -> None:
+        if found:
+            self.pause, self.due = settings.poll_min.total_seconds(), now
+        else:
+            self.due = now + self.pause
+            self.pause = min(self.pause * 2, settings.poll_max.total_seconds())
 
 
 class Worker:
@@ -72,6 +108,8 @@ class Worker:
         self._halt = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self._fetches = 0
+        poll_min = self.settings.poll_min.total_seconds()
+        self._bands = [_Band(queue, poll_min) for queue in self.queues]
 
     @property
     def identity(self) -> str:
@@ -91,23 +129,22 @@ class Worker:
         """Work until :meth:`stop`; returns once every job finished or was handed back."""
         log.info("worker %s: started on %s", self.identity, [q.name for q in self.queues])
         sweeping = asyncio.create_task(self._sweep_forever())
-        pause = self.settings.poll_min.total_seconds()
+        refill_at = self.settings.refill_at
+        loop = asyncio.get_running_loop()
         try:
             while not self._stopping.is_set():
-                free = self.settings.concurrency - len(self._running)
-                if free <= 0:
+                if len(self._running) > refill_at:
                     await self._wait(asyncio.wait(self._running, return_when="FIRST_COMPLETED"))
                     continue
+                free = self.settings.concurrency - len(self._running)
                 received = await self._fetch(min(free, MAX_BATCH))
                 for queue, message in received:
                     task = asyncio.create_task(self._process(queue, message))
                     self._running.add(task)
                     task.add_done_callback(self._running.discard)
-                if received:
-                    pause = self.settings.poll_min.total_seconds()
-                else:
-                    await self._wait(asyncio.sleep(pause))
-                    pause = min(pause * 2, self.settings.poll_max.total_seconds())
+                if not received:
+                    rest = min(band.due for band in self._bands) - loop.time()
+                    await self._wait(asyncio.sleep(max(rest, 0.0)))
         finally:
             sweeping.cancel()
             await self._wind_down()
@@ -135,20 +172,26 @@ class Worker:
             self._halt.set()
             await asyncio.wait(pending)
 
-    def _band_order(self) -> list[JobQueue]:
+    def _band_order(self) -> list[_Band]:
         self._fetches += 1
         if self._fetches % self.settings.fairness == 0:
-            return list(reversed(self.queues))
-        return self.queues
+            return list(reversed(self._bands))
+        return self._bands
 
     async def _fetch(self, count: int) -> list[tuple[JobQueue, QueueMessage]]:
+        """Messages from the first due band that has some (none: every due band was empty)."""
         lease = self.pipeline.settings.lease
-        for queue in self._band_order():
+        loop = asyncio.get_running_loop()
+        for band in self._band_order():
+            if band.due > loop.time():
+                continue
+            queue = band.queue
             try:
                 messages = await queue.receive(max_messages=count, visibility_timeout=lease)
             except QueuedJobsError:
                 log.exception("worker %s: could not receive from %s", self.identity, queue.name)
-                continue
+                messages = []
+            band.answered(bool(messages), loop.time(), self.settings)
             if messages:
                 return [(queue, m) for m in messages]
         return []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.request import getproxies_environment
 
 from ..errors import ConfigurationError
 
-__all__ = ["DEVELOPMENT_STORAGE", "expand_connection_string"]
+__all__ = ["DEVELOPMENT_STORAGE", "expand_connection_string", "sdk_options"]
 
 _ACCOUNT = "devstoreaccount1"
 # Azurite's published, well-known development key: not a secret.
@@ -38,3 +40,18 @@ def expand_connection_string(connection_string: str) -> str:
             "'DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...'"
         )
     return text
+
+
+def sdk_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Options for an Azure SDK client: the caller's, and ``use_env_settings=False`` when
+    the environment names no proxy.
+
+    With environment settings on (the SDK default), aiohttp looks up the proxy variables
+    and ``~/.netrc`` in a worker thread on every request: two thread hops that cost more
+    CPU than the rest of a storage request. Only a proxy makes them useful (storage
+    requests carry their own credentials), so they stay on when ``HTTP(S)_PROXY`` is set.
+    """
+    chosen = dict(options or {})
+    proxies = {scheme for scheme in getproxies_environment() if scheme != "no"}
+    chosen.setdefault("use_env_settings", bool(proxies))
+    return chosen

@@ -13,7 +13,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobSasPermissions, ContentSettings, generate_blob_sas
 from azure.storage.blob.aio import ContainerClient
 
-from .._azure.connection import expand_connection_string
+from .._azure.connection import expand_connection_string, sdk_options
 from .._azure.errors import translated
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ConfigurationError, StoredFileNotFound
@@ -59,7 +59,7 @@ class BlobFileStore:
             **{
                 "max_single_put_size": _UPLOAD_CHUNK,
                 "max_block_size": _UPLOAD_CHUNK,
-                **(client_options or {}),
+                **sdk_options(client_options),
             },
         )
         return cls(client, clock=clock)

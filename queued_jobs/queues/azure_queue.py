@@ -25,7 +25,7 @@ from azure.storage.queue import QueueMessage as AzureMessage
 from azure.storage.queue import StorageErrorCode
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
-from .._azure.connection import expand_connection_string
+from .._azure.connection import expand_connection_string, sdk_options
 from .._azure.errors import error_code, translated
 from ..errors import ConfigurationError, LeaseLost, StorageError
 from ._limits import (
@@ -63,7 +63,7 @@ class AzureQueueBroker:
         means Azurite on its default ports); ``client_options`` go to the SDK client."""
         try:
             service = QueueServiceClient.from_connection_string(
-                expand_connection_string(connection_string), **dict(client_options or {})
+                expand_connection_string(connection_string), **sdk_options(client_options)
             )
         except ValueError as exc:
             raise ConfigurationError(f"invalid Azure Storage connection string: {exc}") from exc

@@ -27,7 +27,7 @@ from azure.data.tables.aio import TableClient
 from azure.storage.blob.aio import ContainerClient
 
 from .._azure import table_keys as keys
-from .._azure.connection import expand_connection_string
+from .._azure.connection import expand_connection_string, sdk_options
 from .._azure.errors import error_code, translated
 from .._azure.payloads import BlobPayloads
 from .._azure.table_batch import TableTransactions, TransactionRejected
@@ -179,7 +179,7 @@ class AzureTableJobRepository:
                 "and single hyphens"
             )
         connection = expand_connection_string(connection_string)
-        options = dict(client_options or {})
+        options = sdk_options(client_options)
         return cls(
             TableClient.from_connection_string(connection, table_name=table, **options),
             ContainerClient.from_connection_string(connection, container_name=container, **options),
