@@ -60,6 +60,7 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
     app = make_app(spec, listeners=[count], client_options=options)
     settings = WorkerSettings(
         concurrency=arguments.concurrency,
+        prefetch=arguments.prefetch,
         poll_max=timedelta(seconds=arguments.poll_max),
         sweep_interval=None,
         shutdown_grace=timedelta(seconds=5),
@@ -88,6 +89,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("spec")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--jobs", type=int, default=0, help="stop after this many (0: never)")
+    parser.add_argument("--prefetch", type=int, default=0)
     parser.add_argument("--poll-max", type=float, default=2.0)
     parser.add_argument("--rss-at", type=int, nargs="*", default=[])
     parser.add_argument("--count-requests", action="store_true")

@@ -5,6 +5,11 @@
   only once no more than ``fetch_threshold`` jobs are running (default: half the
   concurrency, like the Functions host's ``newBatchThreshold``), so that each receive
   brings a batch rather than one message at a time.
+- **Prefetch** (off by default): with ``prefetch`` > 0 the worker may hold that many
+  received messages beyond its running jobs, so receives come in larger batches (up to
+  32). Held messages stay invisible to other workers, are renewed before they start if
+  they waited long, and are handed back at once on shutdown. Worth it for many short jobs;
+  leave it at 0 when jobs run for long.
 - **Priority bands**: queues are given most urgent first; each fetch takes from the first
   band with messages, except every ``fairness``-th fetch, which starts from the least
   urgent band, so lower bands keep moving while higher ones are busy.
@@ -23,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections import deque
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -50,25 +56,35 @@ class WorkerSettings:
     sweep_interval: timedelta | None = timedelta(minutes=1)
     #: A message received more often than this is poison: its job fails with the reason.
     max_deliveries: int = 10
-    #: Receive again once at most this many jobs are running (``None``: half the
-    #: concurrency). Lower means fewer, larger receives; ``concurrency - 1`` refills each
-    #: free slot at once.
+    #: Messages the worker may hold, received but not yet started, beyond its running jobs.
+    prefetch: int = 0
+    #: Receive again once at most this many messages are running or held (``None``: half
+    #: of ``concurrency + prefetch``). Lower means fewer, larger receives;
+    #: ``concurrency + prefetch - 1`` refills each free slot at once.
     fetch_threshold: int | None = None
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.fairness < 1 or self.max_deliveries < 1:
             raise ValueError("concurrency, fairness and max_deliveries must be at least 1")
-        if self.fetch_threshold is not None and not (0 <= self.fetch_threshold < self.concurrency):
+        if self.prefetch < 0:
+            raise ValueError("prefetch must be 0 or more")
+        if self.fetch_threshold is not None and not 0 <= self.fetch_threshold < self.capacity:
             raise ValueError(
-                f"fetch_threshold must be between 0 and concurrency - 1 ({self.concurrency - 1})"
+                "fetch_threshold must be between 0 and concurrency + prefetch - 1 "
+                f"({self.capacity - 1})"
             )
 
     @property
+    def capacity(self) -> int:
+        """How many messages the worker holds at most (running or waiting to start)."""
+        return self.concurrency + self.prefetch
+
+    @property
     def refill_at(self) -> int:
-        """How many running jobs at most let the worker receive more."""
+        """How many messages held at most let the worker receive more."""
         if self.fetch_threshold is not None:
             return self.fetch_threshold
-        return self.concurrency // 2
+        return self.capacity // 2
 
 
 @dataclass(slots=True)
@@ -107,6 +123,8 @@ class Worker:
         self._stopping = asyncio.Event()
         self._halt = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
+        #: Received messages waiting for a free slot, with when they were received.
+        self._held: deque[tuple[JobQueue, QueueMessage, float]] = deque()
         self._fetches = 0
         poll_min = self.settings.poll_min.total_seconds()
         self._bands = [_Band(queue, poll_min) for queue in self.queues]
@@ -133,20 +151,20 @@ class Worker:
         loop = asyncio.get_running_loop()
         try:
             while not self._stopping.is_set():
-                if len(self._running) > refill_at:
+                self._start_held(loop.time())
+                holding = len(self._running) + len(self._held)
+                if holding > refill_at:
                     await self._wait(asyncio.wait(self._running, return_when="FIRST_COMPLETED"))
                     continue
-                free = self.settings.concurrency - len(self._running)
-                received = await self._fetch(min(free, MAX_BATCH))
-                for queue, message in received:
-                    task = asyncio.create_task(self._process(queue, message))
-                    self._running.add(task)
-                    task.add_done_callback(self._running.discard)
+                received = await self._fetch(min(self.settings.capacity - holding, MAX_BATCH))
+                now = loop.time()
+                self._held.extend((queue, message, now) for queue, message in received)
                 if not received:
-                    rest = min(band.due for band in self._bands) - loop.time()
+                    rest = min(band.due for band in self._bands) - now
                     await self._wait(asyncio.sleep(max(rest, 0.0)))
         finally:
             sweeping.cancel()
+            await self._hand_back_held()
             await self._wind_down()
         log.info("worker %s: stopped", self.identity)
 
@@ -158,6 +176,27 @@ class Worker:
         for task in (waiting, stopping):
             if not task.done():
                 task.cancel()
+
+    def _start_held(self, now: float) -> None:
+        """Start held messages while slots are free (oldest first)."""
+        waited_long = self.pipeline.settings.heartbeat_interval.total_seconds()
+        while self._held and len(self._running) < self.settings.concurrency:
+            queue, message, received_at = self._held.popleft()
+            renew_first = now - received_at > waited_long
+            task = asyncio.create_task(self._process(queue, message, renew_first=renew_first))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _hand_back_held(self) -> None:
+        """Make messages that never started visible again at once, for other workers."""
+        while self._held:
+            queue, message, _ = self._held.popleft()
+            try:
+                await queue.renew(message, visibility_timeout=timedelta(0))
+            except QueuedJobsError as exc:  # it comes back when its visibility ends anyway
+                log.warning(
+                    "worker %s: message %s not handed back: %s", self.identity, message.id, exc
+                )
 
     async def _wind_down(self) -> None:
         if not self._running:
@@ -196,7 +235,9 @@ class Worker:
                 return [(queue, m) for m in messages]
         return []
 
-    async def _process(self, queue: JobQueue, message: QueueMessage) -> None:
+    async def _process(
+        self, queue: JobQueue, message: QueueMessage, *, renew_first: bool = False
+    ) -> None:
         current = message
 
         async def renew() -> None:
@@ -204,6 +245,8 @@ class Worker:
             current = await queue.renew(current, visibility_timeout=self.pipeline.settings.lease)
 
         try:
+            if renew_first:  # it waited a while after its receive: make its lease whole
+                await renew()
             if message.dequeue_count > self.settings.max_deliveries:
                 reason = f"delivered {message.dequeue_count} times without finishing"
                 handled = await self.pipeline.fail_poisoned(message.body, reason)
