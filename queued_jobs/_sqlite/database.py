@@ -1,19 +1,29 @@
 """One SQLite file shared by the embedded adapters: its connection, thread and schema.
 
-Every adapter verb is one synchronous function run on the database's own thread (one
-thread hop per verb); writes run inside ``BEGIN IMMEDIATE`` so that several processes can
-share the file (WAL journal, busy timeout). SQLite errors become :class:`StorageError`.
+Every adapter verb is one synchronous function run on the database's own thread. Writes
+run inside ``BEGIN IMMEDIATE`` so that several processes can share the file (WAL journal,
+busy timeout). SQLite errors become :class:`StorageError`.
+
+**Group commit**: the thread takes every call waiting for it at once and runs them in one
+transaction, each inside its own savepoint (a call that raises is rolled back alone), then
+commits once and wakes each waiting event loop once. Under load (a worker's jobs claiming,
+completing and acknowledging together) this turns many commits and thread hand-offs into
+few; a call alone runs as before. No call is told it succeeded before its commit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Final, TypeVar, TypeVarTuple
+from typing import Any, Final, TypeVar, TypeVarTuple
 
 from ..errors import ConfigurationError, QueuedJobsError, StorageError, StorageUnavailable
 
@@ -27,6 +37,8 @@ _PRAGMAS: Final = (
     "PRAGMA synchronous = NORMAL",
     "PRAGMA foreign_keys = ON",
 )
+#: Most calls run in one transaction (bounds how long the write lock is held).
+_GROUP_LIMIT: Final = 64
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
 
@@ -93,8 +105,21 @@ def from_micros(micros: int) -> datetime:
     return _EPOCH + micros * _MICROSECOND
 
 
+@dataclass(slots=True)
+class _Call:
+    """One verb waiting for the database thread, and where its outcome goes."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    write: bool
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    result: Any = None
+    error: BaseException | None = field(default=None)
+
+
 class SqliteDatabase:
-    """A SQLite file opened once: one connection, used from one worker thread.
+    """A SQLite file opened once: one connection, used from one thread of its own.
 
     The file (and its folder) is created on first use, with the schema. Several processes
     may open the same file; a write waits up to ``busy_timeout`` seconds for another
@@ -104,7 +129,9 @@ class SqliteDatabase:
     def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="queued-jobs-sqlite")
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         self._closed = False
 
@@ -113,39 +140,127 @@ class SqliteDatabase:
         await self.run(_nothing)
 
     async def run(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
-        """``fn(connection, *args)`` on the database thread, in autocommit mode.
+        """``fn(connection, *args)`` on the database thread, atomically.
 
-        For single statements (each is atomic on its own) and reads.
+        For single statements and reads (alone it runs in autocommit mode).
         """
-        return await self._submit(lambda: fn(self._connect(), *args))
+        result: T = await self._submit(fn, args, write=False)
+        return result
 
     async def write(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
         """``fn(connection, *args)`` on the database thread inside ``BEGIN IMMEDIATE``.
 
-        Commits if ``fn`` returns, rolls back if it raises.
+        Its changes are committed if ``fn`` returns, rolled back if it raises.
         """
-        return await self._submit(lambda: _in_transaction(self._connect(), fn, *args))
+        result: T = await self._submit(fn, args, write=True)
+        return result
 
     async def close(self) -> None:
         """Close the connection and stop the thread. The database is unusable afterwards."""
         if self._closed:
             return
         self._closed = True
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._disconnect)
-        self._executor.shutdown()
+        thread = self._thread
+        if thread is not None:
+            self._calls.put(None)
+            await asyncio.to_thread(thread.join)
 
-    async def _submit(self, call: Callable[[], T]) -> T:
+    async def _submit(self, fn: Callable[..., Any], args: tuple[Any, ...], *, write: bool) -> Any:
         if self._closed:
             raise StorageError(f"SQLite database {self.path} is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._guard, call)
+        self._ensure_thread()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._calls.put(_Call(fn, args, write, loop, future))
+        return await future
 
-    def _guard(self, call: Callable[[], T]) -> T:
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            with self._start:
+                if self._thread is None:
+                    thread = threading.Thread(
+                        target=self._serve, name="queued-jobs-sqlite", daemon=True
+                    )
+                    thread.start()
+                    self._thread = thread
+
+    # --- on the database thread -----------------------------------------------------
+
+    def _serve(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._calls.get()
+            if first is None:
+                break
+            group = [first]
+            while len(group) < _GROUP_LIMIT:
+                try:
+                    call = self._calls.get_nowait()
+                except queue.Empty:
+                    break
+                if call is None:
+                    stopping = True
+                    break
+                group.append(call)
+            try:
+                self._run_group(group)
+            except BaseException as exc:  # never leave a caller waiting
+                _fail(group, partial(self._translated, exc))
+            _settle(group)
+        self._disconnect()
+        # Calls that raced with close() behind the stop signal: they must not wait forever.
+        late: list[_Call] = []
+        with suppress(queue.Empty):
+            while True:
+                if (call := self._calls.get_nowait()) is not None:
+                    late.append(call)
+        _fail(late, lambda: StorageError(f"SQLite database {self.path} is closed"))
+        _settle(late)
+
+    def _run_group(self, group: list[_Call]) -> None:
         try:
-            return call()
-        except QueuedJobsError:
-            raise
+            connection = self._connect()
+        except BaseException as exc:
+            _fail(group, partial(self._translated, exc))
+            return
+        if len(group) == 1 and not group[0].write:
+            self._run_one(connection, group[0])
+            return
+        try:
+            connection.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise self._translate(exc) from exc
+            _fail(group, partial(self._translated, exc))
+            return
+        alone = len(group) == 1
+        try:
+            for call in group:
+                if alone:
+                    self._run_one(connection, call)
+                    continue
+                connection.execute("SAVEPOINT call")
+                self._run_one(connection, call)
+                if call.error is not None:
+                    connection.execute("ROLLBACK TO call")
+                connection.execute("RELEASE call")
+            failed = alone and group[0].error is not None
+            connection.execute("ROLLBACK" if failed else "COMMIT")
+        except sqlite3.Error as exc:  # the transaction itself failed: nothing was kept
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            _fail(group, partial(self._translated, exc))
+
+    def _run_one(self, connection: sqlite3.Connection, call: _Call) -> None:
+        try:
+            call.result = call.fn(connection, *call.args)
+        except BaseException as exc:
+            call.error = self._translated(exc)
+
+    def _translated(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, sqlite3.Error) and not isinstance(exc, QueuedJobsError):
+            translated = self._translate(exc)
+            translated.__cause__ = exc
+            return translated
+        return exc
 
     def _translate(self, exc: sqlite3.Error) -> StorageError:
         code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
@@ -186,6 +301,33 @@ class SqliteDatabase:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _fail(group: list[_Call], error: Callable[[], BaseException]) -> None:
+    """Every call of ``group`` not failed already fails with its own ``error()``."""
+    for call in group:
+        if call.error is None:
+            call.error, call.result = error(), None
+
+
+def _settle(group: list[_Call]) -> None:
+    """Hand each call's outcome to its event loop: one wake-up per loop for the group."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Call]] = {}
+    for call in group:
+        by_loop.setdefault(call.loop, []).append(call)
+    for loop, calls in by_loop.items():
+        with suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_resolve, calls)
+
+
+def _resolve(calls: list[_Call]) -> None:
+    for call in calls:
+        if call.future.done():  # the caller was cancelled
+            continue
+        if call.error is not None:
+            call.future.set_exception(call.error)
+        else:
+            call.future.set_result(call.result)
 
 
 def _nothing(connection: sqlite3.Connection) -> None:

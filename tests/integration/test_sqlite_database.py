@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,3 +78,106 @@ async def test_a_closed_database_refuses_work_with_a_storage_error(tmp_path: Pat
 
     with pytest.raises(StorageError, match="closed"):
         await database.run(_count_jobs)
+
+
+# --- group commit: calls waiting together run in one transaction, each on its own ---
+
+
+def _insert(connection: sqlite3.Connection, key: str) -> str:
+    connection.execute("INSERT INTO unique_keys VALUES (?, 'job', 0)", (key,))
+    return key
+
+
+def _insert_then_fail(connection: sqlite3.Connection, key: str) -> str:
+    _insert(connection, key)
+    raise ValueError(f"{key} changed its mind")
+
+
+def _break_the_transaction(connection: sqlite3.Connection, key: str) -> str:
+    connection.execute("ROLLBACK")
+    return key
+
+
+def _keys(connection: sqlite3.Connection) -> list[str]:
+    return [key for (key,) in connection.execute("SELECT key FROM unique_keys ORDER BY key")]
+
+
+def _hold_the_thread(connection: sqlite3.Connection, seconds: float) -> None:
+    time.sleep(seconds)
+
+
+async def _queued_behind_a_busy_thread(database: SqliteDatabase, *calls: Any) -> list[Any]:
+    """Run ``calls`` (``(fn, key)`` pairs) while the database thread is busy, so that they
+    wait together and run as one group."""
+    holding = asyncio.ensure_future(database.run(_hold_the_thread, 0.2))
+    await asyncio.sleep(0.05)
+    outcomes = await asyncio.gather(
+        *(database.write(fn, key) for fn, key in calls), return_exceptions=True
+    )
+    await holding
+    return outcomes
+
+
+async def test_a_failing_call_in_a_group_is_rolled_back_alone(tmp_path: Path) -> None:
+    database = SqliteDatabase(tmp_path / "store.db")
+    await database.open()
+
+    outcomes = await _queued_behind_a_busy_thread(
+        database, (_insert, "a"), (_insert_then_fail, "b"), (_insert, "c")
+    )
+
+    assert (outcomes[0], outcomes[2]) == ("a", "c")
+    assert isinstance(outcomes[1], ValueError)
+    assert await database.run(_keys) == ["a", "c"]
+    await database.close()
+
+
+async def test_when_the_group_transaction_breaks_every_call_fails_and_nothing_is_kept(
+    tmp_path: Path,
+) -> None:
+    database = SqliteDatabase(tmp_path / "store.db")
+    await database.open()
+
+    outcomes = await _queued_behind_a_busy_thread(
+        database, (_insert, "a"), (_break_the_transaction, "b"), (_insert, "c")
+    )
+
+    assert all(isinstance(outcome, StorageError) for outcome in outcomes)
+    assert len({id(outcome) for outcome in outcomes}) == 3  # each caller its own error
+    assert await database.run(_keys) == []
+    assert await database.write(_insert, "d") == "d"  # the database works on
+    await database.close()
+
+
+async def test_a_cancelled_caller_does_not_disturb_the_others(tmp_path: Path) -> None:
+    database = SqliteDatabase(tmp_path / "store.db")
+    await database.open()
+    holding = asyncio.ensure_future(database.run(_hold_the_thread, 0.2))
+    await asyncio.sleep(0.05)
+    cancelled = asyncio.ensure_future(database.write(_insert, "a"))
+    kept = asyncio.ensure_future(database.write(_insert, "b"))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+
+    assert await kept == "b"
+    await holding
+    # The cancelled call had already been handed over: it ran, nobody heard of it.
+    assert await database.run(_keys) == ["a", "b"]
+    await database.close()
+
+
+async def test_calls_from_several_event_loops_are_answered_on_their_own_loop(
+    tmp_path: Path,
+) -> None:
+    database = SqliteDatabase(tmp_path / "store.db")
+    await database.open()
+
+    def other_loop(key: str) -> str:
+        return asyncio.run(database.write(_insert, key))
+
+    here, there = await asyncio.gather(
+        database.write(_insert, "here"), asyncio.to_thread(other_loop, "there")
+    )
+
+    assert (here, there) == ("here", "there")
+    await database.close()
