@@ -17,6 +17,8 @@
   that gave messages is asked again at once; after an empty answer its pause doubles from
   ``poll_min`` up to ``poll_max`` and it is skipped until then. An idle worker makes about
   one request per band per ``poll_max``; a busy one does not keep asking empty bands.
+  Stores that can tell of new messages (SQLite's doorbell, memory) wake an idle worker at
+  once, so there the poll is only a safety net.
 - **Leases**: a running job's message and record are renewed by the pipeline's heartbeat.
 - **Graceful stop** (``stop()``, SIGTERM, SIGINT): stop fetching; running jobs get
   ``shutdown_grace`` to finish; those still running are then halted and handed back
@@ -37,7 +39,7 @@ from typing import Any
 from .errors import LeaseLost, QueuedJobsError
 from .execution.pipeline import Disposition, Handled, Pipeline
 from .execution.sweep import Sweeper
-from .queues.base import MAX_BATCH, MAX_DELAY, JobQueue, QueueMessage
+from .queues.base import MAX_BATCH, MAX_DELAY, Arrivals, JobQueue, QueueMessage
 
 __all__ = ["Worker", "WorkerSettings"]
 
@@ -149,20 +151,25 @@ class Worker:
         sweeping = asyncio.create_task(self._sweep_forever())
         refill_at = self.settings.refill_at
         loop = asyncio.get_running_loop()
+        arrivals = self.pipeline.broker.arrivals()
         try:
             while not self._stopping.is_set():
                 self._start_held(loop.time())
                 holding = len(self._running) + len(self._held)
                 if holding > refill_at:
-                    await self._wait(asyncio.wait(self._running, return_when="FIRST_COMPLETED"))
+                    # A copy: the set shrinks as jobs end, maybe to nothing before the wait starts.
+                    running = set(self._running)
+                    await self._wait(asyncio.wait(running, return_when="FIRST_COMPLETED"))
                     continue
                 received = await self._fetch(min(self.settings.capacity - holding, MAX_BATCH))
                 now = loop.time()
                 self._held.extend((queue, message, now) for queue, message in received)
                 if not received:
                     rest = min(band.due for band in self._bands) - now
-                    await self._wait(asyncio.sleep(max(rest, 0.0)))
+                    await self._wait(self._rest(arrivals, max(rest, 0.0)))
         finally:
+            if arrivals is not None:
+                arrivals.close()
             sweeping.cancel()
             await self._hand_back_held()
             await self._wind_down()
@@ -176,6 +183,20 @@ class Worker:
         for task in (waiting, stopping):
             if not task.done():
                 task.cancel()
+
+    async def _rest(self, arrivals: Arrivals | None, seconds: float) -> None:
+        """Idle until the next band is due, or until the store hints at a new message
+        (then every band is due at once)."""
+        if arrivals is None:
+            await asyncio.sleep(seconds)
+            return
+        try:
+            async with asyncio.timeout(seconds):
+                await arrivals.wait()
+        except TimeoutError:
+            return
+        for band in self._bands:
+            band.due = 0.0
 
     def _start_held(self, now: float) -> None:
         """Start held messages while slots are free (oldest first)."""

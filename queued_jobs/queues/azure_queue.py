@@ -76,6 +76,10 @@ class AzureQueueBroker:
             self._queues[name] = AzureJobQueue(self, self._service.get_queue_client(name))
         return self._queues[name]
 
+    def arrivals(self) -> None:
+        """Azure Storage queues give no arrival hints: receivers poll."""
+        return None
+
     async def close(self) -> None:
         """Close the service client and its connections, used by every queue of the broker."""
         await self._service.close()

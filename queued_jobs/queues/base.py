@@ -17,6 +17,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MAX_DELAY",
     "POISON_SUFFIX",
+    "Arrivals",
     "JobQueue",
     "QueueBroker",
     "QueueMessage",
@@ -100,12 +101,29 @@ class JobQueue(Protocol):
         ...
 
 
+class Arrivals(Protocol):
+    """Hints that messages may have arrived on a broker's queues, for an idle receiver that
+    would otherwise wait for its next poll. A hint only: receivers keep polling too."""
+
+    async def wait(self) -> None:
+        """Return once a hint came (at once if one came since the last wait)."""
+        ...
+
+    def close(self) -> None:
+        """Stop listening."""
+        ...
+
+
 class QueueBroker(Protocol):
     """The queues of one store (a SQLite file, an Azure storage account): it owns the
     connections its queues share, so it is what gets closed."""
 
     def queue(self, name: str) -> JobQueue:
         """The queue called ``name``; refuses names the store would refuse."""
+        ...
+
+    def arrivals(self) -> Arrivals | None:
+        """Listen for hints of new messages (``None``: this store gives none; poll)."""
         ...
 
     async def close(self) -> None:

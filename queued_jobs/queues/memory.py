@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import LeaseLost
+from ._arrivals import ArrivalHub
 from ._limits import (
     check_batch,
     check_body,
@@ -21,7 +22,7 @@ from ._limits import (
     check_queue_name,
     check_ttl,
 )
-from .base import DEFAULT_VISIBILITY_TIMEOUT, MAX_BATCH, POISON_SUFFIX, QueueMessage
+from .base import DEFAULT_VISIBILITY_TIMEOUT, MAX_BATCH, POISON_SUFFIX, Arrivals, QueueMessage
 
 __all__ = ["MemoryJobQueue", "MemoryQueueBroker"]
 
@@ -45,9 +46,13 @@ class MemoryQueueBroker:
         self.clock = clock
         self._queues: dict[str, dict[str, _Stored]] = {}
         self._seq = itertools.count()
+        self._hub = ArrivalHub()
 
     def queue(self, name: str) -> MemoryJobQueue:
         return MemoryJobQueue(self, name)
+
+    def arrivals(self) -> Arrivals:
+        return self._hub.listen()
 
     async def close(self) -> None:
         return None
@@ -95,6 +100,8 @@ class MemoryJobQueue:
             expires_at=None if ttl is None else now + ttl,
         )
         self._messages[message.id] = message
+        if not wait:
+            self._broker._hub.ring()
         return message.id
 
     async def receive(
@@ -131,6 +138,8 @@ class MemoryJobQueue:
         stored = self._leased(message)
         stored.receipt = secrets.token_hex(8)
         stored.visible_at = self._broker.clock.now() + lease
+        if not lease:  # handed back: visible again now
+            self._broker._hub.ring()
         return replace(message, receipt=stored.receipt, visible_at=stored.visible_at)
 
     async def ack(self, message: QueueMessage) -> None:

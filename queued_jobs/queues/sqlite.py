@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from .._sqlite.database import SqliteDatabase, execute, from_micros, to_micros
+from .._sqlite.doorbell import Doorbell
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import LeaseLost
 from ._limits import (
@@ -24,7 +25,7 @@ from ._limits import (
     check_queue_name,
     check_ttl,
 )
-from .base import DEFAULT_VISIBILITY_TIMEOUT, MAX_BATCH, POISON_SUFFIX, QueueMessage
+from .base import DEFAULT_VISIBILITY_TIMEOUT, MAX_BATCH, POISON_SUFFIX, Arrivals, QueueMessage
 
 __all__ = ["SqliteJobQueue", "SqliteQueueBroker"]
 
@@ -56,11 +57,17 @@ class SqliteQueueBroker:
         else:
             self.database, self._owns_db = SqliteDatabase(path_or_db), True
         self.clock = clock
+        self.doorbell = Doorbell(self.database.path)
 
     def queue(self, name: str) -> SqliteJobQueue:
         return SqliteJobQueue(self, name)
 
+    def arrivals(self) -> Arrivals | None:
+        """Rings from any process sending to this file (``None`` without Unix sockets)."""
+        return self.doorbell.listen()
+
     async def close(self) -> None:
+        self.doorbell.close()
         if self._owns_db:
             await self.database.close()
 
@@ -91,6 +98,8 @@ class SqliteJobQueue:
         expires_at = None if ttl is None else to_micros(now + ttl)
         row = (message_id, self._name, body, to_micros(now), to_micros(now + wait), expires_at)
         await self._db.run(execute, _SEND, row)
+        if not wait:
+            self._broker.doorbell.ring()
         return message_id
 
     async def receive(
@@ -119,6 +128,8 @@ class SqliteJobQueue:
         )
         if not renewed:
             raise self._lease_lost(message)
+        if not lease:  # handed back: visible again now
+            self._broker.doorbell.ring()
         return replace(message, receipt=receipt, visible_at=visible_at)
 
     async def ack(self, message: QueueMessage) -> None:

@@ -11,6 +11,7 @@ import pytest
 from queued_jobs.client import JobClient
 from queued_jobs.clock import ManualClock
 from queued_jobs.execution.pipeline import Pipeline
+from queued_jobs.execution.settings import ExecutionSettings
 from queued_jobs.models import JobStatus, Priority, QueuedJob
 from queued_jobs.queues.base import JobQueue, QueueMessage
 from queued_jobs.queues.memory import MemoryQueueBroker
@@ -25,14 +26,21 @@ class CountedQueue:
     def __init__(self, queue: JobQueue) -> None:
         self._queue = queue
         self.received: list[int] = []
+        self.asked: list[int] = []
+        self.renewals: list[timedelta] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._queue, name)
 
     async def receive(self, **options: Any) -> list[QueueMessage]:
         messages = await self._queue.receive(**options)
+        self.asked.append(options["max_messages"])
         self.received.append(len(messages))
         return messages
+
+    async def renew(self, message: QueueMessage, *, visibility_timeout: timedelta) -> QueueMessage:
+        self.renewals.append(visibility_timeout)
+        return await self._queue.renew(message, visibility_timeout=visibility_timeout)
 
 
 async def run_until_done(client: JobClient, worker: Worker, jobs: int) -> None:
@@ -68,9 +76,19 @@ def client() -> JobClient:
     return JobClient(MemoryJobRepository(clock=clock), broker, registry, clock=clock)
 
 
-def worker_for(client: JobClient, queues: list[CountedQueue], **settings: Any) -> Worker:
+def worker_for(
+    client: JobClient,
+    queues: list[CountedQueue],
+    execution: ExecutionSettings | None = None,
+    **settings: Any,
+) -> Worker:
     pipeline = Pipeline(
-        client.repository, client.broker, client.registry, host="test:1", clock=client.clock
+        client.repository,
+        client.broker,
+        client.registry,
+        host="test:1",
+        clock=client.clock,
+        settings=execution,
     )
     options = {"sweep_interval": None, "poll_min": timedelta(milliseconds=5), **settings}
     return Worker(pipeline, queues, settings=WorkerSettings(**options))  # type: ignore[arg-type]
@@ -143,7 +161,66 @@ async def test_an_urgent_job_is_still_found_while_its_band_rests(client: JobClie
     await running
 
 
-@pytest.mark.parametrize("threshold", [-1, 4])
+@pytest.mark.parametrize("threshold", [-1, 6])
 def test_a_fetch_threshold_outside_the_slots_is_refused(threshold: int) -> None:
     with pytest.raises(ValueError, match="fetch_threshold"):
-        WorkerSettings(concurrency=4, fetch_threshold=threshold)
+        WorkerSettings(concurrency=4, prefetch=2, fetch_threshold=threshold)
+
+
+async def test_prefetch_receives_beyond_the_running_jobs(client: JobClient) -> None:
+    for index in range(40):
+        await client.queue_job("nap", index, owner="a")
+    queue = CountedQueue(client.broker.queue("jobs"))
+
+    await run_until_done(client, worker_for(client, [queue], concurrency=2, prefetch=14), 40)
+
+    assert queue.received[0] == 16
+    assert max(queue.asked[1:]) >= 8  # refills once half of the 16 places are free
+
+
+async def test_held_messages_that_waited_long_are_renewed_before_they_start(
+    client: JobClient,
+) -> None:
+    for index in range(4):
+        await client.queue_job("nap", index, owner="a")
+    queue = CountedQueue(client.broker.queue("jobs"))
+    # A heartbeat of 0.5 s; each job takes 0.3 s: the last held message waits 0.9 s.
+    execution = ExecutionSettings(lease=timedelta(seconds=1.5))
+    worker = worker_for(client, [queue], execution, concurrency=1, prefetch=3)
+
+    async def slowly(job: QueuedJob) -> None:
+        if job.status is JobStatus.SUCCEEDED:
+            await asyncio.sleep(0.3)
+
+    worker.pipeline._listeners.append(slowly)
+    await run_until_done(client, worker, 4)
+
+    assert queue.renewals.count(timedelta(seconds=1.5)) in (1, 2)
+
+
+async def test_held_messages_are_handed_back_at_once_when_the_worker_stops(
+    client: JobClient,
+) -> None:
+    release = asyncio.Event()
+
+    @client.registry.job(name="block")
+    async def block(request: int) -> None:
+        await release.wait()
+
+    for index in range(4):
+        await client.queue_job("block", index, owner="a")
+    queue = CountedQueue(client.broker.queue("jobs"))
+    worker = worker_for(
+        client, [queue], concurrency=1, prefetch=3, shutdown_grace=timedelta(seconds=5)
+    )
+    running = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.1)
+
+    worker.stop()
+    await asyncio.sleep(0.05)
+    visible = await client.broker.queue("jobs").receive(visibility_timeout=timedelta(minutes=1))
+    release.set()
+    await running
+
+    assert len(visible) == 3  # the held three; the running one finishes its job
+    assert queue.renewals.count(timedelta(0)) == 3
