@@ -50,11 +50,14 @@ def _spec(index: int) -> JobSpec:
     return JobSpec(NOOP, index, f"user{index % _OWNERS}")
 
 
-async def _prepare(spec: Mapping[str, Any], jobs: int, *, batch: bool, **options: Any) -> float:
-    """Store and queue ``jobs`` no-op jobs; returns jobs/s."""
+async def _prepare(
+    spec: Mapping[str, Any], jobs: int, *, batch: bool, create: bool = True, **options: Any
+) -> float:
+    """Store and queue ``jobs`` no-op jobs (creating the storage first); returns jobs/s."""
     app = make_app(spec, **options)
     async with app.client() as client:
-        await client.create_storage()
+        if create:
+            await client.create_storage()
         began = time.perf_counter()
         if batch:
             for start in range(0, jobs, _BATCH):
@@ -83,10 +86,11 @@ def _report(process: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
     return report
 
 
-def drain(backend: Backend, jobs: int, concurrency: int) -> float:
+def drain(backend: Backend, jobs: int, concurrency: int, prefetch: int = 0) -> float:
     spec = backend.fresh()
     asyncio.run(_prepare(spec, jobs, batch=True))
-    worker = _worker(spec, "--jobs", str(jobs), "--concurrency", str(concurrency))
+    options = ["--concurrency", str(concurrency), "--prefetch", str(prefetch)]
+    worker = _worker(spec, "--jobs", str(jobs), *options)
     report = _report(worker, timeout=300)
     return float(jobs / report["seconds"])
 
@@ -112,44 +116,61 @@ async def _send_spaced(spec: Mapping[str, Any], jobs: int, gap: tuple[float, flo
     return waits
 
 
-def latency(backend: Backend, jobs: int, poll_max: float) -> tuple[float, float]:
-    """p50 and p99 of enqueue-to-start (ms) for jobs sent at random intervals to an idle
-    worker (intervals long enough for it to have backed off to ``poll_max``)."""
+def latency(
+    backend: Backend, jobs: int, poll_max: float, gap: tuple[float, float] | None = None
+) -> list[float]:
+    """Enqueue-to-start (ms) of ``jobs`` jobs sent at random intervals to an idle worker
+    (by default intervals long enough for it to have backed off to ``poll_max``)."""
     spec = backend.fresh()
     asyncio.run(_prepare(spec, 0, batch=True))
     worker = _worker(spec, "--jobs", str(jobs), "--poll-max", str(poll_max))
-    waits = asyncio.run(_send_spaced(spec, jobs, (poll_max, 2 * poll_max)))
+    waits = asyncio.run(_send_spaced(spec, jobs, gap or (poll_max, 2 * poll_max)))
     _report(worker, timeout=60)
-    cuts = statistics.quantiles(waits, n=100)
-    return cuts[49], cuts[98]
+    return waits
+
+
+def percentile(values: list[float], which: int) -> float:
+    """The ``which``-th percentile of ``values``."""
+    return statistics.quantiles(values, n=100)[which - 1]
 
 
 def idle_requests(backend: Backend, seconds: float, poll_max: float) -> float:
-    """Storage requests per second per queue made by a worker with nothing to do."""
+    """Storage requests per second per queue made by a worker with nothing to do, once it
+    has backed off (counted from ``2 * poll_max`` after its start)."""
     spec = backend.fresh()
     asyncio.run(_prepare(spec, 0, batch=True))
-    worker = _worker(spec, "--poll-max", str(poll_max), "--count-requests")
-    time.sleep(seconds)
+    settle = 2 * poll_max
+    options = ["--poll-max", str(poll_max), "--count-requests", "--count-after", str(settle)]
+    worker = _worker(spec, *options)
+    time.sleep(settle + seconds)
     worker.terminate()
     report = _report(worker, timeout=30)
     bands = 3
     return sum(report["requests"].values()) / seconds / bands
 
 
-def requests_per_job(backend: Backend, jobs: int) -> dict[str, float]:
-    """Storage requests per successful job, by kind, enqueue (single calls) included."""
+def requests_per_job(
+    backend: Backend, jobs: int, *, concurrency: int = 16, prefetch: int = 0
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Storage requests per successful job by kind and by phase, enqueue (single calls)
+    included."""
     spec = backend.fresh()
     asyncio.run(_prepare(spec, 0, batch=True))
     kinds = RequestKinds(str(backend.connection))
-    asyncio.run(_prepare(spec, jobs, batch=False, client_options={"raw_request_hook": kinds}))
-    enqueued = dict(kinds.counts)
-    worker = _worker(spec, "--jobs", str(jobs), "--count-requests", "--concurrency", "16")
-    worked = _report(worker, timeout=120)["requests"]
-    total: dict[str, float] = {}
-    for counts in (enqueued, worked):
-        for kind, count in counts.items():
-            total[kind] = total.get(kind, 0) + count / jobs
-    return total
+    hook = {"raw_request_hook": kinds}
+    asyncio.run(_prepare(spec, jobs, batch=False, create=False, client_options=hook))
+    options = ["--concurrency", str(concurrency), "--prefetch", str(prefetch)]
+    worker = _worker(spec, "--jobs", str(jobs), "--count-requests", *options)
+    worked = _report(worker, timeout=120)
+
+    def per_job(*counts: Mapping[str, int]) -> dict[str, float]:
+        total: dict[str, float] = {}
+        for count in counts:
+            for name, value in count.items():
+                total[name] = round(total.get(name, 0) + value / jobs, 3)
+        return dict(sorted(total.items()))
+
+    return per_job(kinds.counts, worked["requests"]), per_job(kinds.phases, worked["phases"])
 
 
 def memory_growth(backend: Backend, early: int, late: int) -> tuple[int, int]:
@@ -166,28 +187,36 @@ def run_ours(
     *,
     runs: int = 3,
     drain_jobs: Mapping[int, int],
+    prefetch: int = 0,
     enqueue_jobs: int,
     latency_jobs: int,
     poll_max: float,
+    latency_gap: tuple[float, float] | None = None,
 ) -> list[Measurement]:
-    """Every scenario on ``backend``, each repeated ``runs`` times."""
+    """Every scenario on ``backend``, each repeated ``runs`` times. Latency percentiles
+    are over the jobs of all runs together (``latency_jobs`` per run); their min-max over
+    the runs' own percentiles."""
     results = []
     for concurrency, jobs in drain_jobs.items():
-        params = {"jobs": jobs, "concurrency": concurrency}
+        params = {"jobs": jobs, "concurrency": concurrency, "prefetch": prefetch}
         figure = Measurement("drain", backend.label, "jobs/s", params=params)
-        figure.runs = [drain(backend, jobs, concurrency) for _ in range(runs)]
+        figure.runs = [drain(backend, jobs, concurrency, prefetch) for _ in range(runs)]
         results.append(figure)
     for batch in (False, True):
         params = {"jobs": enqueue_jobs, "api": "queue_jobs" if batch else "queue_job"}
         figure = Measurement("enqueue", backend.label, "jobs/s", params=params)
         figure.runs = [enqueue(backend, enqueue_jobs, batch=batch) for _ in range(runs)]
         results.append(figure)
-    p50 = Measurement("latency p50", backend.label, "ms", params={"poll_max_s": poll_max})
-    p99 = Measurement("latency p99", backend.label, "ms", params={"poll_max_s": poll_max})
-    for _ in range(runs):
-        low, high = latency(backend, latency_jobs, poll_max)
-        p50.runs.append(low)
-        p99.runs.append(high)
-    p50.params["jobs"] = p99.params["jobs"] = latency_jobs
-    results += [p50, p99]
+    waits = [latency(backend, latency_jobs, poll_max, latency_gap) for _ in range(runs)]
+    pooled = [wait for run in waits for wait in run]
+    for which in (50, 99):
+        figure = Measurement(
+            f"latency p{which}",
+            backend.label,
+            "ms",
+            params={"poll_max_s": poll_max, "jobs": len(pooled)},
+        )
+        figure.runs = [percentile(run, which) for run in waits]
+        figure.pooled = percentile(pooled, which)
+        results.append(figure)
     return results

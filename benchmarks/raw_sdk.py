@@ -31,9 +31,10 @@ from azure.storage.queue.aio import QueueClient
 
 from benchmarks.results import Measurement
 
-__all__ = ["SYSTEM", "drain", "enqueue", "run_raw_sdk"]
+__all__ = ["SYSTEM", "SYSTEM_DEFAULTS", "drain", "enqueue", "run_raw_sdk"]
 
 SYSTEM = "raw Azure SDK (Azurite)"
+SYSTEM_DEFAULTS = "raw Azure SDK, default clients (Azurite)"
 ENQUEUE_CONCURRENCY = 16
 BATCH = 32
 VISIBILITY_TIMEOUT = 60
@@ -44,10 +45,10 @@ Hook = Callable[[Any], None]
 
 
 def _clients(
-    connection_string: str, table: str, queue: str, hook: Hook | None
+    connection_string: str, table: str, queue: str, hook: Hook | None, env_settings: bool
 ) -> tuple[TableClient, QueueClient]:
     extra: dict[str, Any] = {"raw_request_hook": hook} if hook is not None else {}
-    extra["use_env_settings"] = False
+    extra["use_env_settings"] = env_settings
     return (
         TableClient.from_connection_string(connection_string, table, **extra),
         QueueClient.from_connection_string(connection_string, queue, **extra),
@@ -62,11 +63,12 @@ async def enqueue(
     concurrency: int,
     *,
     hook: Hook | None = None,
+    env_settings: bool = False,
 ) -> tuple[float, list[str]]:
     """Insert ``jobs`` job entities and send one message each; return (jobs/s, job ids)."""
     ids = [uuid.uuid4().hex for _ in range(jobs)]
     todo = iter(ids)  # shared by the workers: each ``next`` hands out one job
-    table_client, queue_client = _clients(connection_string, table, queue, hook)
+    table_client, queue_client = _clients(connection_string, table, queue, hook, env_settings)
 
     async def worker() -> None:
         for job_id in todo:
@@ -98,9 +100,10 @@ async def drain(
     concurrency: int,
     *,
     hook: Hook | None = None,
+    env_settings: bool = False,
 ) -> float:
     """Run ``jobs`` queued jobs with ``concurrency`` in flight; return jobs/s."""
-    table_client, queue_client = _clients(connection_string, table, queue, hook)
+    table_client, queue_client = _clients(connection_string, table, queue, hook, env_settings)
     # The receiver blocks once a batch is waiting, so at most BATCH messages sit unhandled.
     inbox: asyncio.Queue[QueueMessage | None] = asyncio.Queue(maxsize=BATCH)
 
@@ -152,23 +155,37 @@ async def drain(
 
 
 async def _one_run(
-    connection_string: str, jobs: int, concurrency: int
+    connection_string: str, jobs: int, concurrency: int, env_settings: bool
 ) -> tuple[float, float, float]:
     """One fresh table+queue: (enqueue jobs/s, drain jobs/s, requests per job)."""
     # Deferred: only the baseline needs the test support code (and only when it runs).
     from tests.support.counting import RequestCounter
 
     name = f"rawsdk{uuid.uuid4().hex[:12]}"  # valid as both a table and a queue name
-    table_client, queue_client = _clients(connection_string, name, name, None)
+    table_client, queue_client = _clients(connection_string, name, name, None, env_settings)
     async with table_client, queue_client:
         await table_client.create_table()
         await queue_client.create_queue()
         try:
             counter = RequestCounter()
             enqueued, _ = await enqueue(
-                connection_string, name, name, jobs, ENQUEUE_CONCURRENCY, hook=counter
+                connection_string,
+                name,
+                name,
+                jobs,
+                ENQUEUE_CONCURRENCY,
+                hook=counter,
+                env_settings=env_settings,
             )
-            drained = await drain(connection_string, name, name, jobs, concurrency, hook=counter)
+            drained = await drain(
+                connection_string,
+                name,
+                name,
+                jobs,
+                concurrency,
+                hook=counter,
+                env_settings=env_settings,
+            )
             return enqueued, drained, counter.total / jobs
         finally:
             await table_client.delete_table()
@@ -181,12 +198,18 @@ def run_raw_sdk(
     jobs: int = 1000,
     runs: int = 3,
     concurrencies: tuple[int, ...] = (1, 16),
+    env_settings: bool = False,
 ) -> list[Measurement]:
-    """Enqueue then drain ``jobs`` jobs, ``runs`` times per drain concurrency."""
+    """Enqueue then drain ``jobs`` jobs, ``runs`` times per drain concurrency.
+
+    ``env_settings=False`` (the ceiling) builds the clients as queued-jobs does when no
+    proxy is configured; ``True`` keeps the SDK's default per-request proxy and netrc
+    lookups (what a loop written with default clients gets)."""
+    system = SYSTEM_DEFAULTS if env_settings else SYSTEM
 
     def measurement(scenario: str, unit: str, concurrency: int) -> Measurement:
         return Measurement(
-            scenario, SYSTEM, unit, params={"jobs": jobs, "concurrency": concurrency}
+            scenario, system, unit, params={"jobs": jobs, "concurrency": concurrency}
         )
 
     enqueue_m = measurement("enqueue", "jobs/s", ENQUEUE_CONCURRENCY)
@@ -196,7 +219,7 @@ def run_raw_sdk(
         requests_m = measurement("requests per job", "requests/job", concurrency)
         for _ in range(runs):
             enqueued, drained, requests = asyncio.run(
-                _one_run(connection_string, jobs, concurrency)
+                _one_run(connection_string, jobs, concurrency, env_settings)
             )
             enqueue_m.runs.append(enqueued)
             drain_m.runs.append(drained)

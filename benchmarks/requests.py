@@ -1,9 +1,16 @@
-"""Count Azure Storage requests by kind (``raw_request_hook`` on every SDK client)."""
+"""Count Azure Storage requests by kind and by phase of a job (``raw_request_hook`` on
+every SDK client).
+
+Phases: *enqueue* (the job's rows and its message), *claim* (the receive and the
+transaction to RUNNING), *complete* (the transaction to a final status) and *ack* (the
+message's delete). A table transaction's phase is read from the ``Status`` it writes.
+"""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 __all__ = ["RequestKinds", "endpoints"]
@@ -21,12 +28,34 @@ def endpoints(connection_string: str) -> dict[str, str]:
     return found
 
 
+_STATUS: Final = re.compile(rb'"Status":\s*"(\w+)"')
+_PHASES: Final = {
+    "queue send": "enqueue",
+    "table insert": "enqueue",
+    "queue receive": "claim",
+    "queue delete": "ack",
+}
+_TABLE_PHASES: Final = {"queued": "enqueue", "running": "claim"}
+
+
+def phase(kind: str, body: bytes) -> str:
+    """The phase of a request of ``kind`` with ``body``."""
+    if kind == "table transaction":
+        status = _STATUS.search(body)
+        if status is None:
+            return "other"
+        return _TABLE_PHASES.get(status.group(1).decode(), "complete")
+    return _PHASES.get(kind, "other")
+
+
 class RequestKinds:
-    """Counts requests as ``"<service> <what>"``: ``queue receive``, ``table transaction``..."""
+    """Counts requests as ``"<service> <what>"`` (``queue receive``, ``table
+    transaction``...) in ``counts`` and by phase in ``phases``."""
 
     def __init__(self, connection_string: str) -> None:
         self._services = endpoints(connection_string)
         self.counts: Counter[str] = Counter()
+        self.phases: Counter[str] = Counter()
 
     def _service(self, netloc: str, path: str) -> str:
         for prefix, service in self._services.items():
@@ -49,7 +78,10 @@ class RequestKinds:
 
     def __call__(self, request: Any) -> None:
         http = request.http_request
-        self.counts[self.kind(http.method, http.url)] += 1
+        kind = self.kind(http.method, http.url)
+        self.counts[kind] += 1
+        body = http.body if isinstance(http.body, bytes) else b""
+        self.phases[phase(kind, body)] += 1
 
     @property
     def total(self) -> int:
@@ -57,3 +89,4 @@ class RequestKinds:
 
     def reset(self) -> None:
         self.counts.clear()
+        self.phases.clear()

@@ -21,9 +21,14 @@ class Measurement:
     params: dict[str, Any] = field(default_factory=dict)
     #: Why there is no figure (a peer that failed to install, say), if there is none.
     error: str | None = None
+    #: For percentiles: the figure over every run's samples together, reported instead of
+    #: the median of the runs' own figures.
+    pooled: float | None = None
 
     @property
     def median(self) -> float | None:
+        if self.pooled is not None:
+            return self.pooled
         return statistics.median(self.runs) if self.runs else None
 
     @property

@@ -70,6 +70,8 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, finished.set)
     running = asyncio.create_task(worker.run())
+    if kinds is not None and arguments.count_after:
+        loop.call_later(arguments.count_after, kinds.reset)
     print(json.dumps({"ready": True}), flush=True)
     waiting = asyncio.create_task(finished.wait())
     await asyncio.wait({running, waiting}, return_when=asyncio.FIRST_COMPLETED)
@@ -79,9 +81,17 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
     waiting.cancel()
     seconds = last_end - first_start if first_start and last_end else None
     requests = dict(kinds.counts) if kinds else None
+    phases = dict(kinds.phases) if kinds else None
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime
-    return {"done": done, "seconds": seconds, "rss": rss, "requests": requests, "cpu": cpu}
+    return {
+        "done": done,
+        "seconds": seconds,
+        "rss": rss,
+        "requests": requests,
+        "phases": phases,
+        "cpu": cpu,
+    }
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -93,6 +103,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--poll-max", type=float, default=2.0)
     parser.add_argument("--rss-at", type=int, nargs="*", default=[])
     parser.add_argument("--count-requests", action="store_true")
+    parser.add_argument(
+        "--count-after", type=float, default=0.0, help="count requests from this many seconds on"
+    )
     parser.add_argument("--profile", help="write a cProfile of the run to this file")
     return parser.parse_args(argv)
 

@@ -164,9 +164,17 @@ class Worker:
                 received = await self._fetch(min(self.settings.capacity - holding, MAX_BATCH))
                 now = loop.time()
                 self._held.extend((queue, message, now) for queue, message in received)
-                if not received:
-                    rest = min(band.due for band in self._bands) - now
-                    await self._wait(self._rest(arrivals, max(rest, 0.0)))
+                if received:
+                    continue
+                if self._held and len(self._running) < self.settings.concurrency:
+                    continue  # a slot freed during the fetch: start a held message now
+                rest = min(band.due for band in self._bands) - now
+                resting = self._rest(arrivals, max(rest, 0.0))
+                if self._held:  # held messages start as soon as a slot frees
+                    ending = asyncio.wait(set(self._running), return_when="FIRST_COMPLETED")
+                    await self._wait(resting, ending)
+                else:
+                    await self._wait(resting)
         finally:
             if arrivals is not None:
                 arrivals.close()
@@ -175,12 +183,12 @@ class Worker:
             await self._wind_down()
         log.info("worker %s: stopped", self.identity)
 
-    async def _wait(self, awaitable: Awaitable[Any]) -> None:
-        """Wait for ``awaitable`` or for a stop request, whichever comes first."""
-        waiting = asyncio.ensure_future(awaitable)
-        stopping = asyncio.create_task(self._stopping.wait())
-        await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (waiting, stopping):
+    async def _wait(self, *awaitables: Awaitable[Any]) -> None:
+        """Wait for the first of ``awaitables`` or for a stop request."""
+        tasks = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+        tasks.append(asyncio.create_task(self._stopping.wait()))
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
             if not task.done():
                 task.cancel()
 

@@ -224,3 +224,18 @@ async def test_held_messages_are_handed_back_at_once_when_the_worker_stops(
 
     assert len(visible) == 3  # the held three; the running one finishes its job
     assert queue.renewals.count(timedelta(0)) == 3
+
+
+async def test_held_messages_start_as_slots_free_even_when_the_queue_ran_dry(
+    client: JobClient,
+) -> None:
+    for index in range(4):
+        await client.queue_job("nap", index, owner="a")
+    queue = CountedQueue(client.broker.queue("jobs"))
+    resting = {"poll_min": timedelta(seconds=30), "poll_max": timedelta(seconds=30)}
+    worker = worker_for(client, [queue], concurrency=1, prefetch=3, **resting)
+
+    async with asyncio.timeout(2):  # no 30 s rest between held jobs
+        await run_until_done(client, worker, 4)
+
+    assert sum(queue.received) == 4
