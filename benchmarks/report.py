@@ -79,7 +79,12 @@ def write_chart(path: Path, results: Sequence[Measurement]) -> None:
     import matplotlib.pyplot as plt
 
     drains = [m for m in results if m.scenario == "drain" and m.median is not None]
-    labels = [f"{m.system}\nc={m.params.get('concurrency', '-')}" for m in drains]
+    labels = [
+        f"{m.system}\nconcurrency {m.params['concurrency']}"
+        if "concurrency" in m.params
+        else m.system
+        for m in drains
+    ]
     medians = [m.median or 0 for m in drains]
     errors = [
         [(m.median or 0) - (m.low or 0) for m in drains],
