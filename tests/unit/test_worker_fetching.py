@@ -154,11 +154,16 @@ async def test_an_urgent_job_is_still_found_while_its_band_rests(client: JobClie
     worker.pipeline._listeners.append(note)
     running = asyncio.create_task(worker.run())
     await asyncio.sleep(0.3)  # every band is empty: all rest at poll_max
-    await client.queue_job("nap", 1, owner="a", priority=Priority.HIGH)
-    async with asyncio.timeout(2):
+    began = asyncio.get_running_loop().time()
+    job = await client.queue_job("nap", 1, owner="a", priority=Priority.HIGH)
+    async with asyncio.timeout(5):
         await started.wait()
+    took = asyncio.get_running_loop().time() - began
     worker.stop()
     await running
+
+    assert (await client.get_job(job.id)).status is JobStatus.SUCCEEDED
+    assert took < 0.5  # within a few rests of 50 ms, not the 5 s the test would allow
 
 
 @pytest.mark.parametrize("threshold", [-1, 6])
