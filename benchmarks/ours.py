@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -164,11 +165,10 @@ def requests_per_job(
     worked = _report(worker, timeout=120)
 
     def per_job(*counts: Mapping[str, int]) -> dict[str, float]:
-        total: dict[str, float] = {}
+        total: Counter[str] = Counter()
         for count in counts:
-            for name, value in count.items():
-                total[name] = round(total.get(name, 0) + value / jobs, 3)
-        return dict(sorted(total.items()))
+            total.update(count)
+        return {name: round(value / jobs, 3) for name, value in sorted(total.items())}
 
     return per_job(kinds.counts, worked["requests"]), per_job(kinds.phases, worked["phases"])
 

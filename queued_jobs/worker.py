@@ -157,9 +157,7 @@ class Worker:
                 self._start_held(loop.time())
                 holding = len(self._running) + len(self._held)
                 if holding > refill_at:
-                    # A copy: the set shrinks as jobs end, maybe to nothing before the wait starts.
-                    running = set(self._running)
-                    await self._wait(asyncio.wait(running, return_when="FIRST_COMPLETED"))
+                    await self._wait(self._a_job_ends())
                     continue
                 received = await self._fetch(min(self.settings.capacity - holding, MAX_BATCH))
                 now = loop.time()
@@ -171,8 +169,7 @@ class Worker:
                 rest = min(band.due for band in self._bands) - now
                 resting = self._rest(arrivals, max(rest, 0.0))
                 if self._held:  # held messages start as soon as a slot frees
-                    ending = asyncio.wait(set(self._running), return_when="FIRST_COMPLETED")
-                    await self._wait(resting, ending)
+                    await self._wait(resting, self._a_job_ends())
                 else:
                     await self._wait(resting)
         finally:
@@ -191,6 +188,11 @@ class Worker:
         for task in tasks:
             if not task.done():
                 task.cancel()
+
+    def _a_job_ends(self) -> Awaitable[Any]:
+        """Until one running job ends. Waits on a copy: the set shrinks as jobs end, maybe
+        to nothing before the wait starts."""
+        return asyncio.wait(set(self._running), return_when=asyncio.FIRST_COMPLETED)
 
     async def _rest(self, arrivals: Arrivals | None, seconds: float) -> None:
         """Idle until the next band is due, or until the store hints at a new message

@@ -31,9 +31,23 @@ class Doorbell:
     def __init__(self, database: Path) -> None:
         self.folder = database.with_name(database.name + ".bell")
         self._sender: socket.socket | None = None
+        #: The event loop a ring is scheduled on: the sends of a batch ring once.
+        self._ringing: asyncio.AbstractEventLoop | None = None
 
     def ring(self) -> None:
-        """Tell listeners a message may be waiting (never blocks, never raises)."""
+        """Tell listeners a message may be waiting (never blocks, never raises). In an
+        event loop, rings made in one turn of the loop ring once, at the end of the turn."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._ring_now()
+            return
+        if self._ringing is not loop:
+            self._ringing = loop
+            loop.call_soon(self._ring_now)
+
+    def _ring_now(self) -> None:
+        self._ringing = None
         if not hasattr(socket, "AF_UNIX"):
             return
         try:
