@@ -1,5 +1,6 @@
 """queued-jobs: background jobs on Azure Functions queue triggers, tracked end to end."""
 
+from ._azure.connection import StorageConnection
 from .app import AzureStorage, JobApp, MemoryStorage, SqliteStorage, Storage
 from .client import JobClient, JobSpec
 from .clock import Clock, ManualClock
@@ -78,6 +79,7 @@ __all__ = [
     "RetryPolicy",
     "SqliteStorage",
     "Storage",
+    "StorageConnection",
     "StorageError",
     "StorageUnavailable",
     "SyncJobClient",

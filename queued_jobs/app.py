@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ._azure.connection import StorageConnection
 from .client import JobClient
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import ConfigurationError
@@ -77,14 +78,22 @@ class SqliteStorage:
 @dataclass(frozen=True)
 class AzureStorage:
     """Azure Table Storage for jobs, Azure Storage queues for messages, blobs for large
-    payloads and files. ``client_options`` go to every Azure SDK client it builds, e.g.
-    ``{"retry_total": 2}`` to give up on an unreachable account sooner, or
-    ``{"raw_request_hook": hook}`` to see every request."""
+    payloads and files.
 
-    connection_string: str
+    ``connection`` is a connection string (``"UseDevelopmentStorage=true"`` for Azurite)
+    or a :class:`StorageConnection` (service URIs with a Microsoft Entra credential);
+    :meth:`from_setting` reads either from app settings. ``client_options`` go to every
+    Azure SDK client it builds, e.g. ``{"retry_total": 2}`` to give up on an unreachable
+    account sooner, or ``{"raw_request_hook": hook}`` to see every request."""
+
+    connection: StorageConnection | str
     table: str = "jobs"
     container: str = "job-payloads"
     client_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.connection, str):
+            object.__setattr__(self, "connection", StorageConnection.from_string(self.connection))
 
     @classmethod
     def from_setting(
@@ -93,35 +102,42 @@ class AzureStorage:
         *,
         table: str = "jobs",
         container: str = "job-payloads",
+        environ: Mapping[str, str] | None = None,
     ) -> AzureStorage:
-        """The storage whose connection string is in the environment variable (app setting)
-        ``setting``, as the Functions host reads it."""
-        value = os.environ.get(setting)
-        if not value:
-            raise ConfigurationError(f"app setting {setting!r} (the storage connection) is not set")
-        return cls(value, table=table, container=container)
+        """The storage of the connection named ``setting`` in app settings (environment
+        variables), read as the Functions host reads it: the connection string in
+        ``setting``, or the identity-based settings ``<setting>__queueServiceUri``,
+        ``__tableServiceUri``, ``__blobServiceUri``, ``__credential``, ``__clientId`` (see
+        :meth:`StorageConnection.from_settings`)."""
+        connection = StorageConnection.from_settings(setting, environ=environ)
+        return cls(connection, table=table, container=container)
+
+    @property
+    def _connection(self) -> StorageConnection:
+        assert isinstance(self.connection, StorageConnection)  # made so by __post_init__
+        return self.connection
 
     def open(self, clock: Clock) -> tuple[JobRepository, QueueBroker]:
         from .queues.azure_queue import AzureQueueBroker
         from .repositories.azure_table import AzureTableJobRepository
 
-        repository = AzureTableJobRepository.from_connection_string(
-            self.connection_string,
+        repository = AzureTableJobRepository.from_connection(
+            self._connection,
             table=self.table,
             container=self.container,
             clock=clock,
             client_options=self.client_options,
         )
-        broker = AzureQueueBroker.from_connection_string(
-            self.connection_string, client_options=self.client_options
+        broker = AzureQueueBroker.from_connection(
+            self._connection, client_options=self.client_options
         )
         return repository, broker
 
     def files(self, container: str, *, clock: Clock = SYSTEM_CLOCK) -> FileStore:
         from .files.azure_blob import BlobFileStore
 
-        return BlobFileStore.from_connection_string(
-            self.connection_string, container, clock=clock, client_options=self.client_options
+        return BlobFileStore.from_connection(
+            self._connection, container, clock=clock, client_options=self.client_options
         )
 
 
@@ -226,6 +242,8 @@ def load_app(path: str) -> JobApp:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigurationError(f"cannot import {module_name!r} to find the app: {exc}") from exc
+    except ConfigurationError as exc:  # e.g. storage settings checked as the app is made
+        raise ConfigurationError(f"{module_name!r} cannot make its app: {exc}") from exc
     app = getattr(module, attribute or "app", None)
     if not isinstance(app, JobApp):
         raise ConfigurationError(f"{path!r} is not a JobApp (found {type(app).__name__})")

@@ -64,4 +64,3 @@ async def explode(request: Greeting) -> None:
 
 
 unreachable = JobApp(AzureStorage(UNREACHABLE))
-misconfigured = JobApp(AzureStorage("Nothing=here"))

@@ -40,6 +40,11 @@ def translated(action: str) -> Iterator[None]:
     except (ServiceRequestError, ServiceResponseError) as exc:
         raise StorageUnavailable(f"{action}: could not reach Azure Storage: {exc}") from exc
     except ClientAuthenticationError as exc:
+        if exc.response is None:  # no request was sent: the credential found no token
+            raise ConfigurationError(
+                f"{action}: could not get a Microsoft Entra token for Azure Storage; check "
+                f"the identity settings (or sign in with `az login` locally): {exc.message}"
+            ) from exc
         raise ConfigurationError(
             f"{action}: Azure Storage refused the credentials; check the connection "
             f"string or the identity's role assignments: {exc.message}"

@@ -5,15 +5,21 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Mapping
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import BlobSasPermissions, ContentSettings, generate_blob_sas
-from azure.storage.blob.aio import ContainerClient
+from azure.storage.blob import (
+    BlobSasPermissions,
+    ContentSettings,
+    UserDelegationKey,
+    generate_blob_sas,
+)
+from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
-from .._azure.connection import expand_connection_string, sdk_options
+from .._azure.connection import StorageConnection
 from .._azure.errors import translated
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ConfigurationError, StoredFileNotFound
@@ -25,6 +31,14 @@ __all__ = ["BlobFileStore"]
 _CLOCK_SKEW = timedelta(minutes=5)
 #: Larger files are uploaded in blocks of this size (one big body would block the loop).
 _UPLOAD_CHUNK = 1024 * 1024
+#: How long a user delegation key is asked for: seven days from now is the most Azure
+#: Storage grants; the margin keeps a clock that runs ahead of the service's inside it.
+_DELEGATION_KEY_LIFETIME = timedelta(days=7) - _CLOCK_SKEW
+
+
+def _key_time(text: str | None) -> datetime:
+    """A user delegation key's start or expiry (``2026-11-23T10:00:00Z``), aware."""
+    return datetime.fromisoformat(text or "1970-01-01T00:00:00Z")
 
 
 def attachment(name: str) -> str:
@@ -36,13 +50,28 @@ def attachment(name: str) -> str:
 
 
 class BlobFileStore:
-    """One blob container. Links are service SAS URLs signed with the account key (read
-    only, one blob, downloaded as an attachment)."""
+    """One blob container. Links are read-only SAS URLs for one blob, downloaded as an
+    attachment: service SAS signed with the account key when the connection has one, else
+    user delegation SAS signed with a key that Azure Storage issues to the identity (this
+    needs ``service``, and a role with ``generateUserDelegationKey``, such as Storage Blob
+    Data Contributor or Owner)."""
 
-    def __init__(self, container: ContainerClient, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self,
+        container: ContainerClient,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        service: BlobServiceClient | None = None,
+        owned_credential: AsyncTokenCredential | None = None,
+    ) -> None:
+        """``service``: the account's blob service client (for user delegation keys);
+        ``owned_credential``: the clients' token credential, if the store is to close it."""
         self._client = container
         self._container = validate_container(container.container_name)
         self._clock = clock
+        self._service = service
+        self._credential = owned_credential
+        self._delegation_key: UserDelegationKey | None = None
 
     @classmethod
     def from_connection_string(
@@ -53,16 +82,32 @@ class BlobFileStore:
         clock: Clock = SYSTEM_CLOCK,
         client_options: Mapping[str, Any] | None = None,
     ) -> BlobFileStore:
-        client = ContainerClient.from_connection_string(
-            expand_connection_string(connection_string),
-            container_name=validate_container(container),
-            **{
-                "max_single_put_size": _UPLOAD_CHUNK,
-                "max_block_size": _UPLOAD_CHUNK,
-                **sdk_options(client_options),
-            },
+        return cls.from_connection(
+            StorageConnection.from_string(connection_string),
+            container,
+            clock=clock,
+            client_options=client_options,
         )
-        return cls(client, clock=clock)
+
+    @classmethod
+    def from_connection(
+        cls,
+        connection: StorageConnection,
+        container: str,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        client_options: Mapping[str, Any] | None = None,
+    ) -> BlobFileStore:
+        """The container ``container`` on a connection string or an identity-based
+        connection."""
+        clients = connection.clients(client_options)
+        client = clients.container(
+            validate_container(container),
+            max_single_put_size=_UPLOAD_CHUNK,
+            max_block_size=_UPLOAD_CHUNK,
+        )
+        service = clients.blob_service() if connection.uses_identity else None
+        return cls(client, clock=clock, service=service, owned_credential=clients.owned_credential)
 
     @property
     def container(self) -> str:
@@ -120,25 +165,51 @@ class BlobFileStore:
                 await blob.get_blob_properties()
             except ResourceNotFoundError:
                 raise StoredFileNotFound(name) from None
-        account_key = getattr(self._client.credential, "account_key", None)
-        if not account_key:
-            raise ConfigurationError(
-                "download links need the storage account key (a connection string with "
-                "AccountKey); this container was opened without one"
-            )
         now = self._clock.now()
-        expires_at = now + expires_in
+        signing, expires_at = await self._signing_key(now, now + expires_in)
         token = generate_blob_sas(
             account_name=self._client.account_name or "",
             container_name=self._container,
             blob_name=name,
-            account_key=account_key,
             permission=BlobSasPermissions(read=True),
             start=now - _CLOCK_SKEW,
             expiry=expires_at,
             content_disposition=attachment(name),
+            **signing,
         )
         return DownloadLink(f"{blob.url}?{token}", expires_at)
 
+    async def _signing_key(
+        self, now: datetime, expires_at: datetime
+    ) -> tuple[dict[str, Any], datetime]:
+        """``account_key=`` or ``user_delegation_key=`` for ``generate_blob_sas``, and when
+        the link expires: as asked, or with a delegation key, no later than the key (at
+        most seven days from now, less a margin for clock skew). A delegation key is asked
+        for with the longest validity and reused while it covers the link."""
+        account_key = getattr(self._client.credential, "account_key", None)
+        if account_key:
+            return {"account_key": account_key}, expires_at
+        if self._service is None:
+            raise ConfigurationError(
+                "download links need the storage account key or, with an identity-based "
+                "connection, the blob service client to ask for a user delegation key; "
+                "open the store with BlobFileStore.from_connection"
+            )
+        longest = now + _DELEGATION_KEY_LIFETIME
+        key = self._delegation_key
+        if (
+            key is None
+            or _key_time(key.signed_expiry) < min(expires_at, longest)
+            or _key_time(key.signed_start) > now - _CLOCK_SKEW
+        ):
+            with translated(f"asking for a user delegation key for {self._container}"):
+                key = await self._service.get_user_delegation_key(now - _CLOCK_SKEW, longest)
+            self._delegation_key = key
+        return {"user_delegation_key": key}, min(expires_at, _key_time(key.signed_expiry))
+
     async def close(self) -> None:
         await self._client.close()
+        if self._service is not None:
+            await self._service.close()
+        if self._credential is not None:
+            await self._credential.close()

@@ -87,7 +87,10 @@ class FileStore(Protocol):
 
     async def download_link(self, name: str, *, expires_in: timedelta) -> DownloadLink:
         """A link that downloads the file (as an attachment) until ``expires_in`` from now
-        (at most :data:`MAX_LINK_LIFETIME`); raises ``StoredFileNotFound``."""
+        (at most :data:`MAX_LINK_LIFETIME`); raises ``StoredFileNotFound``. The link's
+        ``expires_at`` says when it stops working: as asked, except that a link signed
+        with a user delegation key (Azure, identity-based) ends with the key, which Azure
+        Storage grants for at most seven days (less a few minutes kept for clock skew)."""
         ...
 
     async def close(self) -> None: ...

@@ -20,12 +20,13 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Final
 
+from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.storage.queue import QueueMessage as AzureMessage
 from azure.storage.queue import StorageErrorCode
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
-from .._azure.connection import expand_connection_string, sdk_options
+from .._azure.connection import StorageConnection
 from .._azure.errors import error_code, translated
 from ..errors import ConfigurationError, LeaseLost, StorageError
 from ._limits import (
@@ -51,9 +52,17 @@ _DEAD_LETTER_LEASE: Final = DEFAULT_VISIBILITY_TIMEOUT
 class AzureQueueBroker:
     """The Azure Storage queues of one account, reached through one service client."""
 
-    def __init__(self, service: QueueServiceClient) -> None:
+    def __init__(
+        self,
+        service: QueueServiceClient,
+        *,
+        owned_credential: AsyncTokenCredential | None = None,
+    ) -> None:
+        """``owned_credential``: the client's token credential, if this broker is to close
+        it after the client."""
         self._service = service
         self._queues: dict[str, AzureJobQueue] = {}
+        self._credential = owned_credential
 
     @classmethod
     def from_connection_string(
@@ -61,13 +70,17 @@ class AzureQueueBroker:
     ) -> AzureQueueBroker:
         """A broker for the account in the connection string (``UseDevelopmentStorage=true``
         means Azurite on its default ports); ``client_options`` go to the SDK client."""
-        try:
-            service = QueueServiceClient.from_connection_string(
-                expand_connection_string(connection_string), **sdk_options(client_options)
-            )
-        except ValueError as exc:
-            raise ConfigurationError(f"invalid Azure Storage connection string: {exc}") from exc
-        return cls(service)
+        return cls.from_connection(
+            StorageConnection.from_string(connection_string), client_options=client_options
+        )
+
+    @classmethod
+    def from_connection(
+        cls, connection: StorageConnection, *, client_options: Mapping[str, Any] | None = None
+    ) -> AzureQueueBroker:
+        """A broker on a connection string or an identity-based connection."""
+        clients = connection.clients(client_options)
+        return cls(clients.queue_service(), owned_credential=clients.owned_credential)
 
     def queue(self, name: str) -> AzureJobQueue:
         """The queue called ``name`` (``<name>-poison`` is a poison queue)."""
@@ -83,6 +96,8 @@ class AzureQueueBroker:
     async def close(self) -> None:
         """Close the service client and its connections, used by every queue of the broker."""
         await self._service.close()
+        if self._credential is not None:
+            await self._credential.close()
 
 
 class AzureJobQueue:

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Self
 
 from azure.core import MatchConditions
+from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
     ResourceExistsError,
     ResourceModifiedError,
@@ -27,7 +28,7 @@ from azure.data.tables.aio import TableClient
 from azure.storage.blob.aio import ContainerClient
 
 from .._azure import table_keys as keys
-from .._azure.connection import expand_connection_string, sdk_options
+from .._azure.connection import StorageConnection
 from .._azure.errors import error_code, translated
 from .._azure.payloads import BlobPayloads
 from .._azure.table_batch import TableTransactions, TransactionRejected
@@ -148,12 +149,16 @@ class AzureTableJobRepository:
         *,
         clock: Clock = SYSTEM_CLOCK,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        owned_credential: AsyncTokenCredential | None = None,
     ) -> None:
+        """``owned_credential``: the clients' token credential, if this repository is to
+        close it after them."""
         self._table = table
         self._transactions = TableTransactions(table)
         self._payloads = BlobPayloads(container)
         self._clock = clock
         self._max_payload_bytes = max_payload_bytes
+        self._credential = owned_credential
 
     @classmethod
     def from_connection_string(
@@ -168,6 +173,27 @@ class AzureTableJobRepository:
     ) -> Self:
         """``client_options`` go to the SDK clients (``retry_total``,
         ``raw_request_hook``, ``connection_timeout``...)."""
+        return cls.from_connection(
+            StorageConnection.from_string(connection_string),
+            table=table,
+            container=container,
+            clock=clock,
+            max_payload_bytes=max_payload_bytes,
+            client_options=client_options,
+        )
+
+    @classmethod
+    def from_connection(
+        cls,
+        connection: StorageConnection,
+        *,
+        table: str = "jobs",
+        container: str = "job-payloads",
+        clock: Clock = SYSTEM_CLOCK,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        client_options: Mapping[str, Any] | None = None,
+    ) -> Self:
+        """The repository on a connection string or an identity-based connection."""
         if not _TABLE_NAME.match(table):
             raise ConfigurationError(
                 f"table name {table!r} is not valid: 3-63 letters and digits, starting with a "
@@ -178,13 +204,13 @@ class AzureTableJobRepository:
                 f"container name {container!r} is not valid: 3-63 lowercase letters, digits "
                 "and single hyphens"
             )
-        connection = expand_connection_string(connection_string)
-        options = sdk_options(client_options)
+        clients = connection.clients(client_options)
         return cls(
-            TableClient.from_connection_string(connection, table_name=table, **options),
-            ContainerClient.from_connection_string(connection, container_name=container, **options),
+            clients.table(table),
+            clients.container(container),
             clock=clock,
             max_payload_bytes=max_payload_bytes,
+            owned_credential=clients.owned_credential,
         )
 
     async def create(self) -> None:
@@ -535,3 +561,5 @@ class AzureTableJobRepository:
     async def close(self) -> None:
         await self._table.close()
         await self._payloads.close()
+        if self._credential is not None:
+            await self._credential.close()

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.tls import self_signed_localhost
+
 ROOT = Path(__file__).resolve().parents[2]
 AZURITE = ROOT / "node_modules" / ".bin" / "azurite"
 ACCOUNT = "devstoreaccount1"
@@ -24,16 +26,27 @@ class Azurite:
     blob_port: int
     queue_port: int
     table_port: int
+    #: With HTTPS and ``--oauth basic``: the certificate that clients must trust.
+    ca_file: Path | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.ca_file else "http"
 
     @property
     def connection_string(self) -> str:
-        host = "http://127.0.0.1"
+        host = f"{self.scheme}://127.0.0.1"
         return (
-            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
+            f"DefaultEndpointsProtocol={self.scheme};AccountName={ACCOUNT};AccountKey={KEY};"
             f"BlobEndpoint={host}:{self.blob_port}/{ACCOUNT};"
             f"QueueEndpoint={host}:{self.queue_port}/{ACCOUNT};"
             f"TableEndpoint={host}:{self.table_port}/{ACCOUNT};"
         )
+
+    def service_uri(self, service: str) -> str:
+        """The service's URI (path-style: Azurite serves the account under a path)."""
+        port = {"blob": self.blob_port, "queue": self.queue_port, "table": self.table_port}
+        return f"{self.scheme}://127.0.0.1:{port[service]}/{ACCOUNT}"
 
 
 def _free_ports(count: int) -> list[int]:
@@ -67,7 +80,9 @@ def _wait_for_ports(process: subprocess.Popen[bytes], ports: list[int], timeout:
 class AzuriteProcess:
     """``with AzuriteProcess() as azurite: azurite.connection_string``."""
 
-    def __init__(self, *, startup_timeout: float = 30.0) -> None:
+    def __init__(self, *, startup_timeout: float = 30.0, oauth: bool = False) -> None:
+        """``oauth``: serve HTTPS with a self-signed certificate and accept Microsoft Entra
+        bearer tokens (``--oauth basic``) besides the account key."""
         if not AZURITE.exists():
             raise RuntimeError(
                 f"{AZURITE} is missing: run `npm ci` (or `make test`, which does) first"
@@ -75,6 +90,7 @@ class AzuriteProcess:
         self._timeout = startup_timeout
         self._process: subprocess.Popen[bytes] | None = None
         self._location = ""
+        self._oauth = oauth
         self.server: Azurite | None = None
 
     def start(self) -> Azurite:
@@ -91,6 +107,9 @@ class AzuriteProcess:
             "--queueHost", "127.0.0.1", "--queuePort", str(queue),
             "--tableHost", "127.0.0.1", "--tablePort", str(table),
         ]  # fmt: skip
+        tls = self_signed_localhost(Path(self._location)) if self._oauth else None
+        if tls is not None:
+            args += ["--cert", str(tls.certificate), "--key", str(tls.key), "--oauth", "basic"]
         self._process = subprocess.Popen(
             args,
             stdout=subprocess.DEVNULL,
@@ -98,7 +117,7 @@ class AzuriteProcess:
             start_new_session=True,
         )
         _wait_for_ports(self._process, [blob, queue, table], self._timeout)
-        self.server = Azurite(blob, queue, table)
+        self.server = Azurite(blob, queue, table, tls.certificate if tls else None)
         return self.server
 
     def stop(self) -> None:

@@ -354,9 +354,10 @@ BAD_INPUT = {
         "'tests.cli_app:Greeting' is not a JobApp",
     ),
     "storage-misconfigured": (
-        ["--app", "tests.cli_app:misconfigured", "list"],
-        1,
-        "the app's storage cannot be used: the Azure Storage connection string has neither",
+        ["--app", "tests.cli_misconfigured_app", "list"],
+        2,
+        "'tests.cli_misconfigured_app' cannot make its app: the Azure Storage connection "
+        "string has neither",
     ),
 }
 
