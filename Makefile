@@ -8,8 +8,14 @@ HASH   := $(shell $(PYTHON) -c 'import hashlib;print(hashlib.sha1(open("pyprojec
 # One stamp per install: the package alone (the demo), or with the test tools.
 BASE   := $(VENV)/.installed-base-$(HASH)
 STAMP  := $(VENV)/.installed-test-$(HASH)
+# checkov (tests/infra) pins many packages (packaging<24, ...), so it gets a venv of its own
+# inside $(VENV). Pinned exactly: its rule set changes between releases, and the tests assert
+# on what it reports.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV    := $(VENV)/checkov
+CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: help install install-base node check lint typecheck test unit demo bench clean
+.PHONY: help install install-base checkov node check lint typecheck test unit demo bench clean
 
 help:
 	@echo "make demo   run the demo on the embedded SQLite default (no Node, no cloud)"
@@ -30,9 +36,18 @@ $(STAMP): $(BASE)
 	rm -f $(VENV)/.installed-test-*
 	touch $@
 
+$(CHECKOV_STAMP): | $(BASE)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	rm -f $(CHECKOV_VENV)/.installed-*
+	touch $@
+
 install-base: $(BASE)
 
-install: $(STAMP)
+checkov: $(CHECKOV_STAMP)
+
+install: $(STAMP) $(CHECKOV_STAMP)
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
