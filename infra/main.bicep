@@ -37,9 +37,9 @@ param maximumInstanceCount int = 100
 ])
 param pythonVersion string = '3.11'
 
-@description('Base queue name (QUEUED_JOBS_QUEUE): the normal band; -high and -low name the others. At most 47 characters, so that <name>-high-deadletter stays within the 63 Azure allows.')
+@description('Base queue name (QUEUED_JOBS_QUEUE): the normal band; -high and -low name the others. At most 40 characters (queued_jobs.queue_names.MAX_BASE_NAME), so that <name>-high-deadletter leaves room for the -poison suffix within the 63 Azure allows.')
 @minLength(3)
-@maxLength(47)
+@maxLength(40)
 param queueName string = 'jobs'
 
 @description('Replication of the storage account. LRS is the cheapest; choose ZRS, GZRS or RAGZRS when the jobs must survive a zone or region outage.')

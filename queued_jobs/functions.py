@@ -33,15 +33,15 @@ from .execution.messages import encode_message
 from .execution.pipeline import Disposition, Handled, Pipeline
 from .execution.sweep import Sweeper
 from .models import Priority
+from .queue_names import DEAD_LETTER_SUFFIX
 from .queues.base import MAX_DELAY
 
-__all__ = ["QUEUE_SETTING", "FunctionsHost", "job_blueprint"]
+__all__ = ["DEAD_LETTER_SUFFIX", "QUEUE_SETTING", "FunctionsHost", "job_blueprint"]
 
 log = logging.getLogger("queued_jobs.functions")
 
 #: The app setting holding the base queue name (the normal band's queue).
 QUEUE_SETTING = "QUEUED_JOBS_QUEUE"
-DEAD_LETTER_SUFFIX = "-deadletter"
 _BAND_SUFFIX = {Priority.HIGH: "-high", Priority.NORMAL: "", Priority.LOW: "-low"}
 
 

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Final
 
 from ._names import MAX_QUEUE_NAME, queue_name_problem
 from .errors import ConfigurationError
 from .models import Priority
 from .queues.base import QueueBroker
 
-__all__ = ["QueueNames"]
+__all__ = ["DEAD_LETTER_SUFFIX", "MAX_BASE_NAME", "QueueNames"]
 
 _SUFFIX = {Priority.HIGH: "-high", Priority.NORMAL: "", Priority.LOW: "-low"}
+#: The queue next to a band's where bodies that are not job messages are kept.
+DEAD_LETTER_SUFFIX: Final = "-deadletter"
+#: The longest base name: every queue made from it, ``<base>-high-deadletter`` the
+#: longest, is still a valid queue name.
+MAX_BASE_NAME: Final = MAX_QUEUE_NAME - len(_SUFFIX[Priority.HIGH]) - len(DEAD_LETTER_SUFFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +28,7 @@ class QueueNames:
     base: str = "jobs"
 
     def __post_init__(self) -> None:
-        problem = queue_name_problem(self.base, max_len=MAX_QUEUE_NAME - len("-high"))
+        problem = queue_name_problem(self.base, max_len=MAX_BASE_NAME)
         if problem:
             raise ConfigurationError(problem)
 

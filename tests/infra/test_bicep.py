@@ -17,6 +17,7 @@ from pycep.models import BicepElement
 
 from queued_jobs import AzureStorage, QueueNames
 from queued_jobs.functions import DEAD_LETTER_SUFFIX, QUEUE_SETTING, job_blueprint
+from queued_jobs.queue_names import MAX_BASE_NAME
 from queued_jobs.queues.base import POISON_SUFFIX
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -394,6 +395,7 @@ def test_every_queue_name_the_parameter_allows_is_a_valid_queue_name(
     longest_suffix = max(len(POISON_SUFFIX), len(DEAD_LETTER_SUFFIX))
 
     assert limits["min_length"] >= 3
+    assert limits["max_length"] == MAX_BASE_NAME  # what QueueNames accepts
     assert limits["max_length"] + longest_band + longest_suffix <= AZURE_QUEUE_NAME_MAX
 
 
