@@ -173,6 +173,9 @@ class Pipeline:
             except ConcurrencyConflict:
                 job = None  # changed since we read it: read again and decide again
                 continue
+            except JobNotFound:  # the message's snapshot outlived the record (purged)
+                log.warning("job %s: no record; dropping its message", job_id)
+                return Handled(Disposition.ACK, reason="job gone")
             await self._notify(stored)
             if stored.status is not JobStatus.RUNNING:
                 if stored.is_terminal:

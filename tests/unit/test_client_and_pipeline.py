@@ -369,3 +369,18 @@ async def test_a_result_that_cannot_be_stored_fails_the_job_instead_of_stranding
         assert expected in failed.error.message
         [attempt] = await repository.list_attempts(job_id)
         assert attempt.outcome is AttemptOutcome.FAILED
+
+
+async def test_a_message_left_over_from_a_deleted_job_is_dropped_not_retried(
+    client: JobClient, registry: JobRegistry
+) -> None:
+    @registry.job(name="shop.gone")
+    def gone(request: int) -> int:
+        return request
+
+    job = await client.queue_job("shop.gone", 1, owner="a")
+    await client.repository.delete(job.id)  # purged while its message waited
+
+    handled = await handle_next(client, pipeline_for(client))
+
+    assert (handled.disposition, handled.reason) == (Disposition.ACK, "job gone")
