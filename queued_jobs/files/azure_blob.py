@@ -100,9 +100,10 @@ class BlobFileStore:
     ) -> BlobFileStore:
         """The container ``container`` on a connection string or an identity-based
         connection."""
+        name = validate_container(container)  # before a credential is made for it
         clients = connection.clients(client_options)
         client = clients.container(
-            validate_container(container),
+            name,
             max_single_put_size=_UPLOAD_CHUNK,
             max_block_size=_UPLOAD_CHUNK,
         )
