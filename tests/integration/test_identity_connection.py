@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -68,8 +68,8 @@ async def test_jobs_run_end_to_end_with_tokens_only(
     finished = await client.get_job(job.id)
     assert finished.status is JobStatus.SUCCEEDED, finished.error
     assert finished.request == {**request, "failures": 0, "permanent": False}
-    assert isinstance(connection.credential, AzuriteTokenCredential)
-    assert set(connection.credential.scopes) == {"https://storage.azure.com/.default"}
+    credential = cast(AzuriteTokenCredential, connection.credential)
+    assert set(credential.scopes) == {"https://storage.azure.com/.default"}
 
 
 async def test_credentials_built_from_settings_are_closed_with_their_stores(
