@@ -92,8 +92,7 @@ class AzureStorage:
     client_options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if isinstance(self.connection, str):
-            object.__setattr__(self, "connection", StorageConnection.from_string(self.connection))
+        object.__setattr__(self, "connection", StorageConnection.of(self.connection))
 
     @classmethod
     def from_setting(

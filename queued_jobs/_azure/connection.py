@@ -143,6 +143,13 @@ class StorageConnection:
                 object.__setattr__(self, f"{service}_service_uri", checked)
 
     @classmethod
+    def of(cls, connection: StorageConnection | str) -> StorageConnection:
+        """``connection`` itself, or the connection its connection string names."""
+        if isinstance(connection, str):
+            return cls.from_string(connection)
+        return connection
+
+    @classmethod
     def from_string(cls, connection_string: str) -> StorageConnection:
         """A connection string (``UseDevelopmentStorage=true`` means Azurite's defaults)."""
         return cls(connection_string=connection_string)

@@ -74,33 +74,18 @@ class BlobFileStore:
         self._delegation_key: UserDelegationKey | None = None
 
     @classmethod
-    def from_connection_string(
-        cls,
-        connection_string: str,
-        container: str,
-        *,
-        clock: Clock = SYSTEM_CLOCK,
-        client_options: Mapping[str, Any] | None = None,
-    ) -> BlobFileStore:
-        return cls.from_connection(
-            StorageConnection.from_string(connection_string),
-            container,
-            clock=clock,
-            client_options=client_options,
-        )
-
-    @classmethod
     def from_connection(
         cls,
-        connection: StorageConnection,
+        connection: StorageConnection | str,
         container: str,
         *,
         clock: Clock = SYSTEM_CLOCK,
         client_options: Mapping[str, Any] | None = None,
     ) -> BlobFileStore:
-        """The container ``container`` on a connection string or an identity-based
-        connection."""
+        """The container ``container`` on a connection string or a
+        :class:`StorageConnection`."""
         name = validate_container(container)  # before a credential is made for it
+        connection = StorageConnection.of(connection)
         clients = connection.clients(client_options)
         client = clients.container(
             name,

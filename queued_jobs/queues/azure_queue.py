@@ -65,21 +65,16 @@ class AzureQueueBroker:
         self._credential = owned_credential
 
     @classmethod
-    def from_connection_string(
-        cls, connection_string: str, *, client_options: Mapping[str, Any] | None = None
-    ) -> AzureQueueBroker:
-        """A broker for the account in the connection string (``UseDevelopmentStorage=true``
-        means Azurite on its default ports); ``client_options`` go to the SDK client."""
-        return cls.from_connection(
-            StorageConnection.from_string(connection_string), client_options=client_options
-        )
-
-    @classmethod
     def from_connection(
-        cls, connection: StorageConnection, *, client_options: Mapping[str, Any] | None = None
+        cls,
+        connection: StorageConnection | str,
+        *,
+        client_options: Mapping[str, Any] | None = None,
     ) -> AzureQueueBroker:
-        """A broker on a connection string or an identity-based connection."""
-        clients = connection.clients(client_options)
+        """A broker for the account of a connection string (``UseDevelopmentStorage=true``
+        means Azurite on its default ports) or a :class:`StorageConnection`;
+        ``client_options`` go to the SDK client."""
+        clients = StorageConnection.of(connection).clients(client_options)
         return cls(clients.queue_service(), owned_credential=clients.owned_credential)
 
     def queue(self, name: str) -> AzureJobQueue:

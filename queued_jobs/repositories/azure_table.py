@@ -161,31 +161,9 @@ class AzureTableJobRepository:
         self._credential = owned_credential
 
     @classmethod
-    def from_connection_string(
-        cls,
-        connection_string: str,
-        *,
-        table: str = "jobs",
-        container: str = "job-payloads",
-        clock: Clock = SYSTEM_CLOCK,
-        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
-        client_options: Mapping[str, Any] | None = None,
-    ) -> Self:
-        """``client_options`` go to the SDK clients (``retry_total``,
-        ``raw_request_hook``, ``connection_timeout``...)."""
-        return cls.from_connection(
-            StorageConnection.from_string(connection_string),
-            table=table,
-            container=container,
-            clock=clock,
-            max_payload_bytes=max_payload_bytes,
-            client_options=client_options,
-        )
-
-    @classmethod
     def from_connection(
         cls,
-        connection: StorageConnection,
+        connection: StorageConnection | str,
         *,
         table: str = "jobs",
         container: str = "job-payloads",
@@ -193,7 +171,9 @@ class AzureTableJobRepository:
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         client_options: Mapping[str, Any] | None = None,
     ) -> Self:
-        """The repository on a connection string or an identity-based connection."""
+        """The repository on a connection string (``UseDevelopmentStorage=true`` for
+        Azurite) or a :class:`StorageConnection`. ``client_options`` go to the SDK clients
+        (``retry_total``, ``raw_request_hook``, ``connection_timeout``...)."""
         if not _TABLE_NAME.match(table):
             raise ConfigurationError(
                 f"table name {table!r} is not valid: 3-63 letters and digits, starting with a "
@@ -204,7 +184,7 @@ class AzureTableJobRepository:
                 f"container name {container!r} is not valid: 3-63 lowercase letters, digits "
                 "and single hyphens"
             )
-        clients = connection.clients(client_options)
+        clients = StorageConnection.of(connection).clients(client_options)
         return cls(
             clients.table(table),
             clients.container(container),

@@ -24,7 +24,7 @@ def unique_name() -> str:
 
 @pytest.fixture
 async def broker(azurite: Azurite) -> AsyncIterator[AzureQueueBroker]:
-    broker = AzureQueueBroker.from_connection_string(azurite.connection_string)
+    broker = AzureQueueBroker.from_connection(azurite.connection_string)
     yield broker
     await broker.close()
 

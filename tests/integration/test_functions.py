@@ -300,7 +300,7 @@ def test_create_storage_prepares_the_sample_apps_table_and_queues_on_azure(
     assert queued.exit_code == 0, queued.output
 
     async def depths() -> list[int]:
-        broker = AzureQueueBroker.from_connection_string(azurite.connection_string)
+        broker = AzureQueueBroker.from_connection(azurite.connection_string)
         try:
             names = [queue, f"{queue}-poison", f"{queue}-high", f"{queue}-low-poison"]
             return [await broker.queue(name).depth() for name in names]
