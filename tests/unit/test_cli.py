@@ -303,7 +303,7 @@ def test_worker_takes_the_app_as_argument_or_global_option(
     async def serve_once(worker: Worker) -> None:
         served.append(worker)
 
-    monkeypatch.setattr("queued_jobs.cli.run_until_signalled", serve_once)
+    monkeypatch.setattr("queued_jobs.cli.run.run_until_signalled", serve_once)
     monkeypatch.delenv("QUEUED_JOBS_APP")
     if environment:
         monkeypatch.setenv("QUEUED_JOBS_APP", environment)

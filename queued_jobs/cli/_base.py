@@ -1,0 +1,166 @@
+"""What every command shares: the group and its options, loading the app, running one
+client in one event loop, and reporting errors in a sentence.
+
+Every command finds the application with ``--app module:attribute`` (or the
+``QUEUED_JOBS_APP`` environment variable), opens a client on its storage, does one thing
+and closes the client, all in one ``asyncio.run``. Errors the user can fix are reported in
+a sentence, never as a traceback: exit code 2 for bad input (click's usage errors), 1 for
+an operation that failed (job not found, store unreachable, job failed while waiting).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, NoReturn, TypeVar
+
+import click
+from rich.console import Console
+
+from .. import __version__
+from .._cli_views import follow, job_view
+from ..app import JobApp, load_app
+from ..client import JobClient
+from ..errors import (
+    ConfigurationError,
+    DuplicateJob,
+    InvalidInput,
+    JobNotFound,
+    QueuedJobsError,
+    StorageUnavailable,
+)
+from ..models import Attempt, JobStatus, QueuedJob
+
+__all__ = [
+    "APP_ENV",
+    "CENTURY",
+    "Options",
+    "cli",
+    "console",
+    "fail",
+    "followed",
+    "reported",
+    "show_finished",
+    "with_client",
+]
+
+#: The environment variable naming the app when ``--app`` is not given.
+APP_ENV = "QUEUED_JOBS_APP"
+#: The line width of tables written to a file or a pipe (a terminal sets its own).
+_PIPED_WIDTH = 200
+#: The longest delay and purge age accepted (beyond, datetimes overflow).
+CENTURY = timedelta(days=36_500)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Options:
+    """The group's options, handed to every command."""
+
+    app_path: str | None
+    verbose: bool
+
+    def app(self, path: str | None = None) -> JobApp:
+        chosen = path or self.app_path
+        if not chosen:
+            raise click.UsageError(
+                f"no app given: pass --app MODULE:ATTR or set {APP_ENV} "
+                "(for example: --app myapp.jobs:app)"
+            )
+        if os.getcwd() not in sys.path:  # like `python -m`: apps in the current folder
+            sys.path.insert(0, os.getcwd())
+        try:
+            return load_app(chosen)
+        except ConfigurationError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--app'") from exc
+
+
+def fail(message: str) -> NoReturn:
+    raise click.ClickException(message)
+
+
+@contextmanager
+def reported() -> Iterator[None]:
+    """Turn queued-jobs errors (and an unusable store) into one-line click errors."""
+    try:
+        yield
+    except InvalidInput as exc:  # UnknownJobType lists the registered types
+        raise click.UsageError(str(exc), click.get_current_context(silent=True)) from exc
+    except DuplicateJob as exc:
+        fail(
+            f"unique key {exc.unique_key!r} is held by job {exc.existing_job_id}, which has not "
+            f"finished yet; see: queued-jobs status {exc.existing_job_id}"
+        )
+    except JobNotFound as exc:
+        fail(f"no job with id {exc.job_id!r}")
+    except StorageUnavailable as exc:
+        fail(
+            f"{exc}\nCheck that the job store is running and that the app's connection "
+            "settings point at it, then try again."
+        )
+    except ConfigurationError as exc:
+        fail(f"the app's storage cannot be used: {exc}")
+    except QueuedJobsError as exc:
+        fail(str(exc))
+    except OSError as exc:  # a store file that cannot be created or opened
+        fail(f"could not open the job store: {exc}")
+
+
+def with_client(app: JobApp, action: Callable[[JobClient], Coroutine[Any, Any, T]]) -> T:
+    """Run ``action`` on a client of ``app``, closed afterwards, in one event loop."""
+
+    async def run() -> T:
+        async with app.client() as client:
+            return await action(client)
+
+    with reported():
+        return asyncio.run(run())
+
+
+def console(*, stderr: bool = False) -> Console:
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:  # piped or captured: whole rows, not squeezed into 80 columns
+        console.width = max(console.width, _PIPED_WIDTH)
+    return console
+
+
+def show_finished(job: QueuedJob, attempts: list[Attempt], *, as_json: bool) -> None:
+    """Show a job followed to its end; exit 1 unless it succeeded."""
+    if as_json:
+        click.echo(job.model_dump_json(indent=2))
+    else:
+        console().print(job_view(job, attempts))
+    if job.status is not JobStatus.SUCCEEDED:
+        raise click.exceptions.Exit(1)
+
+
+async def followed(client: JobClient, job_id: str) -> tuple[QueuedJob, list[Attempt]]:
+    job = await follow(client, job_id, console(stderr=True))
+    return job, await client.list_attempts(job_id)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="queued-jobs")
+@click.option(
+    "--app",
+    "app_path",
+    metavar="MODULE:ATTR",
+    envvar=APP_ENV,
+    show_envvar=True,
+    help="The JobApp to use, e.g. myapp.jobs:app (':app' may be left out).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log at debug level.")
+@click.pass_context
+def cli(ctx: click.Context, app_path: str | None, verbose: bool) -> None:
+    """queued-jobs: background jobs on Azure Storage queues, tracked end to end."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = Options(app_path, verbose)

@@ -1,0 +1,250 @@
+"""Commands on jobs: start (``enqueue``), read (``status``, ``list``) and steer
+(``cancel``, ``retry``, ``purge``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from .._cli_views import job_table, job_view
+from ..client import JobClient
+from ..errors import InvalidTransition
+from ..models import Attempt, JobStatus, Priority, QueuedJob
+from ..repositories.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, JobQuery
+from ._base import CENTURY, Options, cli, console, fail, followed, show_finished, with_client
+
+__all__ = ["cancel", "enqueue", "list_command", "purge", "retry", "status"]
+
+
+# --- starting jobs -------------------------------------------------------------------------
+
+
+def _read_request(text: str | None) -> Any:
+    """The request given on the command line (``-``: standard input), parsed as JSON."""
+    if text is None:
+        return None
+    source = "standard input" if text == "-" else "REQUEST_JSON"
+    if text == "-":
+        text = sys.stdin.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(
+            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            param_hint="'REQUEST_JSON'",
+        ) from exc
+
+
+@cli.command()
+@click.argument("job_type")
+@click.argument("request_json", metavar="[REQUEST_JSON | -]", required=False)
+@click.option("--owner", required=True, help="Who the job is for (a user, a tenant).")
+@click.option(
+    "--priority",
+    type=click.Choice([p.value for p in Priority]),
+    default=Priority.NORMAL.value,
+    show_default=True,
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(0, CENTURY.total_seconds()),
+    metavar="SECONDS",
+    help="Start no sooner than SECONDS from now.",
+)
+@click.option("--unique-key", help="Refuse the job while another with this key is unfinished.")
+@click.option(
+    "--max-attempts", type=click.IntRange(1, 1000), metavar="N", help="Attempts before giving up."
+)
+@click.option("--tag", "tags", multiple=True, help="A tag (repeat for more).")
+@click.option("--wait", is_flag=True, help="Follow the job to its end, like status --wait.")
+@click.pass_obj
+def enqueue(
+    options: Options,
+    job_type: str,
+    request_json: str | None,
+    owner: str,
+    priority: str,
+    delay: float | None,
+    unique_key: str | None,
+    max_attempts: int | None,
+    tags: tuple[str, ...],
+    wait: bool,
+) -> None:
+    """Queue a job of JOB_TYPE with a JSON request (- reads it from standard input).
+
+    Prints the new job's id.
+    """
+    app = options.app()
+    request = _read_request(request_json)
+
+    async def queue(client: JobClient) -> tuple[QueuedJob, list[Attempt]] | None:
+        job = await client.queue_job(
+            job_type,
+            request,
+            owner=owner,
+            priority=Priority(priority),
+            delay=None if delay is None else timedelta(seconds=delay),
+            unique_key=unique_key,
+            max_attempts=max_attempts,
+            tags=tags,
+        )
+        click.echo(job.id)
+        return await followed(client, job.id) if wait else None
+
+    outcome = with_client(app, queue)
+    if outcome is not None:
+        show_finished(*outcome, as_json=False)
+
+
+# --- reading jobs --------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("job_id")
+@click.option("--wait", is_flag=True, help="Show a live progress bar until the job ends.")
+@click.option("--json", "as_json", is_flag=True, help="Print the job's record as JSON.")
+@click.pass_obj
+def status(options: Options, job_id: str, wait: bool, as_json: bool) -> None:
+    """Show a job: status, attempts, progress, times, result or error.
+
+    With --wait, exits 0 if the job succeeded and 1 if it failed or was cancelled.
+    """
+    app = options.app()
+    if wait:
+        finished, attempts = with_client(app, lambda client: followed(client, job_id))
+        show_finished(finished, attempts, as_json=as_json)
+        return
+
+    async def read(client: JobClient) -> tuple[QueuedJob, list[Attempt]]:
+        job = await client.get_job(job_id)
+        return job, await client.list_attempts(job_id)
+
+    job, attempts = with_client(app, read)
+    if as_json:
+        click.echo(job.model_dump_json(indent=2))
+    else:
+        console().print(job_view(job, attempts))
+
+
+async def _owner_jobs(
+    client: JobClient, owner: str, query: JobQuery, limit: int
+) -> list[QueuedJob]:
+    """An owner's newest jobs that match ``query``, reading pages until ``limit`` are found."""
+    found: list[QueuedJob] = []
+    continuation: str | None = None
+    while True:
+        page = await client.repository.list_by_owner(owner, limit=limit, continuation=continuation)
+        found.extend(job for job in page.items if query.matches(job))
+        continuation = page.continuation
+        if len(found) >= limit or continuation is None:
+            return found[:limit]
+
+
+@cli.command("list")
+@click.option("--owner", help="Only this owner's jobs.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([s.value for s in JobStatus]),
+    help="Only jobs in this status (repeat for more).",
+)
+@click.option("--type", "job_type", help="Only jobs of this type.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, MAX_PAGE_SIZE),
+    default=DEFAULT_PAGE_SIZE,
+    show_default=True,
+    help="At most this many jobs.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
+@click.pass_obj
+def list_command(
+    options: Options,
+    owner: str | None,
+    statuses: tuple[str, ...],
+    job_type: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List jobs, newest first."""
+    app = options.app()
+    query = JobQuery(statuses=frozenset(JobStatus(s) for s in statuses), job_type=job_type)
+
+    async def read(client: JobClient) -> list[QueuedJob]:
+        if owner is not None:
+            return await _owner_jobs(client, owner, query, limit)
+        page = await client.repository.list_jobs(query, limit=limit)
+        return list(page.items)
+
+    jobs = with_client(app, read)
+    if as_json:
+        click.echo(json.dumps([job.model_dump(mode="json") for job in jobs], indent=2))
+    elif jobs:
+        console().print(job_table(jobs))
+    else:
+        click.echo("no jobs")
+
+
+# --- steering jobs -------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("job_id")
+@click.pass_obj
+def cancel(options: Options, job_id: str) -> None:
+    """Cancel a job: a waiting one at once, a running one at its next lease renewal."""
+    job = with_client(options.app(), lambda client: client.cancel(job_id))
+    if job.status is JobStatus.CANCELLED:
+        click.echo(f"cancelled job {job.id}")
+    elif job.cancel_requested and not job.is_terminal:
+        click.echo(f"asked job {job.id} to stop; it is cancelled at its next lease renewal")
+    else:
+        fail(f"job {job.id} already finished ({job.status}): nothing to cancel")
+
+
+@cli.command()
+@click.argument("job_id")
+@click.option(
+    "--attempts", type=click.IntRange(1, 1000), default=1, show_default=True, help="More attempts."
+)
+@click.pass_obj
+def retry(options: Options, job_id: str, attempts: int) -> None:
+    """Queue a failed or cancelled job again."""
+
+    async def queue_again(client: JobClient) -> QueuedJob:
+        try:
+            return await client.retry(job_id, attempts=attempts)
+        except InvalidTransition as exc:
+            fail(f"only failed or cancelled jobs can be retried; job {job_id} is {exc.current}")
+
+    job = with_client(options.app(), queue_again)
+    click.echo(f"queued job {job.id} again ({attempts} more attempt{'s' if attempts > 1 else ''})")
+
+
+@cli.command()
+@click.option(
+    "--older-than",
+    "days",
+    type=click.FloatRange(0, CENTURY.days),
+    required=True,
+    help="Delete finished jobs that completed more than DAYS days ago.",
+    metavar="DAYS",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def purge(options: Options, days: float, yes: bool) -> None:
+    """Delete finished jobs (succeeded, failed, cancelled) and their attempts."""
+    app = options.app()
+    cutoff = app.clock.now() - timedelta(days=days)
+    if not yes:
+        click.confirm(
+            f"Delete every finished job that completed before {cutoff:%Y-%m-%d %H:%M:%S} UTC?",
+            abort=True,
+        )
+    count = with_client(app, lambda client: client.repository.purge(completed_before=cutoff))
+    click.echo(f"purged {count} job{'' if count == 1 else 's'}")

@@ -1,0 +1,56 @@
+"""``queued-jobs worker``: run jobs until signalled."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import click
+
+from ..worker import WorkerSettings, run_until_signalled
+from ._base import Options, cli, reported
+
+__all__ = ["worker"]
+
+
+@cli.command()
+@click.argument("app_path", metavar="[APP]", required=False)
+@click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Jobs run at once.",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Seconds running jobs get to finish on stop.",
+)
+@click.option("--identity", default=None, help="Worker identity (default host:pid).")
+@click.pass_obj
+def worker(
+    options: Options, app_path: str | None, concurrency: int, grace: float, identity: str | None
+) -> None:
+    """Run jobs until SIGTERM or SIGINT.
+
+    APP (module:attribute of a JobApp) defaults to the global --app.
+    """
+    if not options.verbose:
+        logging.getLogger("queued_jobs").setLevel(logging.INFO)
+    app = options.app(app_path)
+    settings = WorkerSettings(concurrency=concurrency, shutdown_grace=timedelta(seconds=grace))
+
+    async def serve() -> None:
+        host = app.worker(settings, identity=identity)
+        try:
+            await run_until_signalled(host)
+        finally:
+            await host.close()
+
+    with reported():
+        asyncio.run(serve())
