@@ -145,7 +145,7 @@ async def test_poison_and_unreadable_messages_end_visible_not_lost(
 async def test_cancel_stops_a_job_before_and_during_its_run(
     backend: Backend, run_worker: RunWorker, client_of: ClientOf
 ) -> None:
-    app = backend.app(lease=1.0)
+    app = backend.app(lease=2.0)
     client: JobClient = await client_of(app)
     waiting = await client.queue_job("tests.work", {}, owner="alice", delay=timedelta(seconds=1))
     running = await client.queue_job("tests.work", {"sleeps": [30]}, owner="bob")
@@ -304,9 +304,10 @@ async def _wait_for_start(backend: Backend, job: QueuedJob, worker: Any) -> None
 async def test_a_job_longer_than_its_lease_keeps_it_while_other_workers_poll(
     backend: Backend, run_worker: RunWorker, client_of: ClientOf
 ) -> None:
-    app = backend.app(lease=1.0)
+    # Three lease periods: the heartbeat (a quarter of the lease) renews it a dozen times.
+    app = backend.app(lease=2.0)
     client: JobClient = await client_of(app)
-    job = await client.queue_job("tests.work", {"sleeps": [3.5]}, owner="alice")
+    job = await client.queue_job("tests.work", {"sleeps": [6.0]}, owner="alice")
     rival = app.worker(FAST)
     rival_running = asyncio.create_task(rival.run())
     try:

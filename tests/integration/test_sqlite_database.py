@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from queued_jobs.errors import StorageError, StorageUnavailable
 from queued_jobs.models import QueuedJob
 from queued_jobs.queues.sqlite import SqliteQueueBroker
 from queued_jobs.repositories.sqlite import SqliteJobRepository
+from tests.support.waiting import PATIENCE, until
 
 
 def _count_jobs(connection: sqlite3.Connection) -> int:
@@ -102,20 +103,43 @@ def _keys(connection: sqlite3.Connection) -> list[str]:
     return [key for (key,) in connection.execute("SELECT key FROM unique_keys ORDER BY key")]
 
 
-def _hold_the_thread(connection: sqlite3.Connection, seconds: float) -> None:
-    time.sleep(seconds)
+class _Hold:
+    """Keeps the database thread busy until released, so that calls wait behind it."""
+
+    def __init__(self, database: SqliteDatabase) -> None:
+        self._database = database
+        self._busy = threading.Event()
+        self._released = threading.Event()
+        self.task: asyncio.Future[None] | None = None
+
+    def _hold(self, connection: sqlite3.Connection) -> None:
+        self._busy.set()
+        self._released.wait(PATIENCE)
+
+    async def start(self) -> None:
+        self.task = asyncio.ensure_future(self._database.run(self._hold))
+        await until(self._busy.is_set, "the database thread taking the holding call")
+
+    async def release_once_waiting(self, calls: int) -> None:
+        """Release the thread once ``calls`` calls wait for it."""
+        await until(
+            lambda: self._database._calls.qsize() >= calls, f"{calls} calls waiting in line"
+        )
+        self._released.set()
+        assert self.task is not None
+        await self.task
 
 
 async def _queued_behind_a_busy_thread(database: SqliteDatabase, *calls: Any) -> list[Any]:
     """Run ``calls`` (``(fn, key)`` pairs) while the database thread is busy, so that they
     wait together and run as one group."""
-    holding = asyncio.ensure_future(database.run(_hold_the_thread, 0.2))
-    await asyncio.sleep(0.05)
-    outcomes = await asyncio.gather(
+    hold = _Hold(database)
+    await hold.start()
+    pending = asyncio.gather(
         *(database.write(fn, key) for fn, key in calls), return_exceptions=True
     )
-    await holding
-    return outcomes
+    await hold.release_once_waiting(len(calls))
+    return await pending
 
 
 async def test_a_failing_call_in_a_group_is_rolled_back_alone(tmp_path: Path) -> None:
@@ -152,15 +176,15 @@ async def test_when_the_group_transaction_breaks_every_call_fails_and_nothing_is
 async def test_a_cancelled_caller_does_not_disturb_the_others(tmp_path: Path) -> None:
     database = SqliteDatabase(tmp_path / "store.db")
     await database.open()
-    holding = asyncio.ensure_future(database.run(_hold_the_thread, 0.2))
-    await asyncio.sleep(0.05)
+    hold = _Hold(database)
+    await hold.start()
     cancelled = asyncio.ensure_future(database.write(_insert, "a"))
     kept = asyncio.ensure_future(database.write(_insert, "b"))
-    await asyncio.sleep(0)
+    await until(lambda: database._calls.qsize() >= 2, "both calls waiting in line")
     cancelled.cancel()
+    await hold.release_once_waiting(2)
 
     assert await kept == "b"
-    await holding
     # The cancelled call had already been handed over: it ran, nobody heard of it.
     assert await database.run(_keys) == ["a", "b"]
     await database.close()
