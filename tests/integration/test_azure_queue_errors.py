@@ -77,9 +77,9 @@ async def test_dead_lettering_without_the_lease_copies_nothing(broker: AzureQueu
     with pytest.raises(LeaseLost):
         await queue.dead_letter(stale)
 
-    assert await queue.poison_queue().depth() == 0
+    assert await queue.dead_letter_queue().depth() == 0
     await queue.dead_letter(current)
-    assert [m.body for m in await queue.poison_queue().receive()] == ["work"]
+    assert [m.body for m in await queue.dead_letter_queue().receive()] == ["work"]
     assert await queue.depth() == 0
 
 

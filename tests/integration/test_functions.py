@@ -4,6 +4,7 @@ them, functions called directly with messages built as the host builds them, on 
 from __future__ import annotations
 
 import asyncio
+import base64
 import importlib
 import io
 import json
@@ -101,8 +102,15 @@ async def deployed(
 
 
 def host_message(body: str, *, dequeue_count: int = 1) -> HostMessage:
-    """A message as the Functions host hands it over: decoded body, delivery count."""
-    return HostMessage(id=uuid.uuid4().hex, body=body.encode(), dequeue_count=dequeue_count)
+    """A message the queue adapter sent, as the Functions host hands it over under
+    ``messageEncoding: none`` (the sample's): the wire form (base64), delivery count."""
+    return wire_message(base64.b64encode(body.encode()).decode(), dequeue_count=dequeue_count)
+
+
+def wire_message(wire: str | bytes, *, dequeue_count: int = 1) -> HostMessage:
+    """A message whose stored text (or, as a ``base64`` host decodes it, bytes) is ``wire``."""
+    data = wire.encode() if isinstance(wire, str) else wire
+    return HostMessage(id=uuid.uuid4().hex, body=data, dequeue_count=dequeue_count)
 
 
 async def test_the_queue_trigger_runs_a_job_to_success(deployed: Any) -> None:
