@@ -135,7 +135,8 @@ class JobQueue(Protocol):
 
     async def move(self, message: QueueMessage, to: str) -> None:
         """Move the leased message, its wire form unchanged, to queue ``to`` of the same
-        store (visible there at once); raises ``LeaseLost`` if it is no longer ours."""
+        store, visible there at once under a new id; raises ``LeaseLost`` if it is no
+        longer ours."""
         ...
 
     async def peek(self, *, max_messages: int = MAX_BATCH) -> list[PeekedMessage]:

@@ -170,13 +170,15 @@ class MemoryJobQueue:
         await self.move(message, self._name + DEAD_LETTER_SUFFIX)
 
     async def move(self, message: QueueMessage, to: str) -> None:
-        """Move the stored message itself: nothing is re-sent or checked."""
+        """Move the stored message itself: nothing is re-sent or checked. It gets a new id
+        there, as on Azure (where a move is a copy)."""
         target = MemoryJobQueue(self._broker, to)
         stored = self._leased(message)
         del self._messages[stored.id]
         now = self._broker.clock.now()
         moved = replace(
             stored,
+            id=secrets.token_hex(16),
             seq=self._broker._next_seq(),
             inserted_at=now,
             visible_at=now,

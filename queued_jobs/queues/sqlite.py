@@ -49,7 +49,7 @@ _RECEIVE = """UPDATE messages
     RETURNING seq, id, body, receipt, dequeue_count, inserted_at, visible_at"""
 
 _MOVE = """UPDATE messages
-    SET queue = ?, receipt = NULL, dequeue_count = 0, inserted_at = ?, visible_at = ?,
+    SET id = ?, queue = ?, receipt = NULL, dequeue_count = 0, inserted_at = ?, visible_at = ?,
         expires_at = NULL
     WHERE id = ? AND queue = ? AND receipt = ?"""
 _PEEK = """SELECT id, body, dequeue_count, inserted_at FROM messages
@@ -172,11 +172,14 @@ class SqliteJobQueue:
         await self.move(message, self._name + DEAD_LETTER_SUFFIX)
 
     async def move(self, message: QueueMessage, to: str) -> None:
-        """Move the row itself, in one statement: nothing is re-sent or checked."""
+        """Move the row itself, in one statement: nothing is re-sent or checked. It gets a
+        new id there, as on Azure (where a move is a copy)."""
         check_queue_name(to)
         now = to_micros(self._broker.clock.now())
         moved = await self._db.run(
-            execute, _MOVE, (to, now, now, message.id, self._name, message.receipt)
+            execute,
+            _MOVE,
+            (secrets.token_hex(16), to, now, now, message.id, self._name, message.receipt),
         )
         if not moved:
             raise self._lease_lost(message)
