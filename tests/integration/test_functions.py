@@ -405,8 +405,9 @@ def test_create_storage_prepares_the_sample_apps_table_and_queues_on_azure(
         broker = AzureQueueBroker.from_connection(azurite.connection_string)
         try:
             names = [queue, f"{queue}-poison", f"{queue}-high", f"{queue}-low-poison"]
+            names += [f"{queue}-deadletter", f"{queue}-high-deadletter"]
             return [await broker.queue(name).depth() for name in names]
         finally:
             await broker.close()
 
-    assert asyncio.run(depths()) == [1, 0, 0, 0]  # every queue exists; the job is queued
+    assert asyncio.run(depths()) == [1, 0, 0, 0, 0, 0]  # every queue exists; the job is queued
