@@ -146,7 +146,16 @@ class AzureJobQueue:
         return sent.id
 
     async def send_wire(self, wire: str) -> str:
-        """Send ``wire`` as it is (it is already in the form the queue holds)."""
+        """Send ``wire`` as it is (it is already in the form the queue holds), never to
+        expire. A missing queue is created, then sent to again (two more requests, once): a
+        dead letter must find its queue even on an account set up before it had one."""
+        try:
+            return await self._send_wire(wire)
+        except ConfigurationError:
+            await self.create()
+            return await self._send_wire(wire)
+
+    async def _send_wire(self, wire: str) -> str:
         with self._storage("send a message"):
             sent = await self._client.send_message(wire, time_to_live=-1)
         return sent.id
