@@ -26,6 +26,7 @@ FOREIGN = [
     "héllo ☃",
     '{"v":1,"id":"ジョブ"}',
     "ü" + "x" * 60_000,  # over the 48 KiB a body may have, within Azure's 64 KiB
+    "[" * 40_000,  # within the size limit, far past any recursion limit
     "[" * 60_000,
 ]
 
