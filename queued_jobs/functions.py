@@ -21,10 +21,11 @@ poison trigger fails its job with the reason. A body that is not a job message e
 (``queued-jobs dead-letters``).
 
 ``message_encoding`` must say what ``host.json``'s ``extensions.queues.messageEncoding``
-says: ``"none"`` (recommended, and the sample's) hands over each message as stored, and
-the host decodes base64 itself as the queue adapter does, so plain-text bodies from other
-producers are read too; ``"base64"`` (the extension's default) has the host decode base64
-first and move any other body to ``-poison`` without calling us.
+says: under ``"none"`` (recommended, and the sample's) the Functions host hands over each
+message as the queue holds it and this module decodes base64 as the queue adapter does,
+so plain-text bodies from other producers are read too; under ``"base64"`` (the
+extension's default) the Functions host decodes base64 first and moves any other body to
+``-poison`` without calling a trigger. Either way a dead letter keeps the exact bytes.
 """
 
 from __future__ import annotations
