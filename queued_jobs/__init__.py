@@ -5,6 +5,7 @@ from .app import AzureStorage, JobApp, MemoryStorage, SqliteStorage, Storage
 from .client import JobClient, JobSpec
 from .clock import Clock, ManualClock
 from .context import JobContext
+from .dead_letters import DeadLetter, DeadLetters, SideQueue
 from .errors import (
     ConcurrencyConflict,
     ConfigurationError,
@@ -19,6 +20,7 @@ from .errors import (
     PayloadTooLarge,
     PermanentError,
     QueuedJobsError,
+    QueueMessageNotFound,
     StorageError,
     StorageUnavailable,
     UnknownJobType,
@@ -43,6 +45,8 @@ __all__ = [
     "Clock",
     "ConcurrencyConflict",
     "ConfigurationError",
+    "DeadLetter",
+    "DeadLetters",
     "DuplicateJob",
     "EnqueueFailed",
     "ExecutionSettings",
@@ -73,10 +77,12 @@ __all__ = [
     "Progress",
     "QueueBroker",
     "QueueMessage",
+    "QueueMessageNotFound",
     "QueueNames",
     "QueuedJob",
     "QueuedJobsError",
     "RetryPolicy",
+    "SideQueue",
     "SqliteStorage",
     "Storage",
     "StorageConnection",

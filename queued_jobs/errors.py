@@ -16,6 +16,7 @@ callers never import ``azure.core`` or ``sqlite3`` to handle them::
     ├── InvalidTransition             a status change the transition table forbids
     ├── JobNotFound                   no job with that id
     ├── StoredFileNotFound            no stored file with that name
+    ├── QueueMessageNotFound          no message with that id on a queue
     ├── JobAlreadyExists              a job with that id is already stored
     ├── DuplicateJob                  a unique key held by another job
     ├── ConcurrencyConflict           the job changed since it was read (ETag/version)
@@ -54,6 +55,7 @@ __all__ = [
     "MessageTooLarge",
     "PayloadTooLarge",
     "PermanentError",
+    "QueueMessageNotFound",
     "QueuedJobsError",
     "StorageError",
     "StorageUnavailable",
@@ -123,6 +125,16 @@ class JobNotFound(QueuedJobsError):
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
         super().__init__(f"no job with id {job_id!r}")
+
+
+class QueueMessageNotFound(QueuedJobsError):
+    """No visible message with that id on that queue (or, on Azure, not among the first
+    10,000 of it)."""
+
+    def __init__(self, queue: str, message_id: str) -> None:
+        self.queue = queue
+        self.message_id = message_id
+        super().__init__(f"no message with id {message_id!r} on queue {queue!r}")
 
 
 class JobAlreadyExists(QueuedJobsError):

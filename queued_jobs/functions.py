@@ -17,41 +17,68 @@ never touches it: a retry or a not-yet message is sent anew with a delay, and th
 returns normally. A function that raises is retried by the host, and after
 ``maxDequeueCount`` deliveries the host moves the message to ``<queue>-poison``, where the
 poison trigger fails its job with the reason. A body that is not a job message ends in
-``<queue>-deadletter``, a queue nothing consumes, kept for inspection.
+``<queue>-deadletter``, a queue nothing consumes, with its exact bytes, kept for inspection
+(``queued-jobs dead-letters``).
+
+``message_encoding`` must say what ``host.json``'s ``extensions.queues.messageEncoding``
+says: under ``"none"`` (recommended, and the sample's) the Functions host hands over each
+message as the queue holds it and this module decodes base64 as the queue adapter does,
+so plain-text bodies from other producers are read too; under ``"base64"`` (the
+extension's default) the Functions host decodes base64 first and moves any other body to
+``-poison`` without calling a trigger. Either way a dead letter keeps the exact bytes.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import socket
+from typing import Literal
 
 import azure.functions as func
 
 from .app import JobApp
-from .execution.messages import encode_message
+from .errors import JobNotFound
+from .execution.messages import UnreadableMessage, decode_message, encode_message
 from .execution.pipeline import Disposition, Handled, Pipeline
 from .execution.sweep import Sweeper
-from .models import Priority
+from .models import JobStatus, Priority
 from .queue_names import DEAD_LETTER_SUFFIX
-from .queues.base import MAX_DELAY
+from .queues.azure_queue import decoded_body
+from .queues.base import MAX_DELAY, POISON_SUFFIX
 
-__all__ = ["DEAD_LETTER_SUFFIX", "QUEUE_SETTING", "FunctionsHost", "job_blueprint"]
+__all__ = [
+    "DEAD_LETTER_SUFFIX",
+    "QUEUE_SETTING",
+    "FunctionsHost",
+    "MessageEncoding",
+    "job_blueprint",
+]
 
 log = logging.getLogger("queued_jobs.functions")
 
 #: The app setting holding the base queue name (the normal band's queue).
 QUEUE_SETTING = "QUEUED_JOBS_QUEUE"
 _BAND_SUFFIX = {Priority.HIGH: "-high", Priority.NORMAL: "", Priority.LOW: "-low"}
+#: ``host.json``'s ``extensions.queues.messageEncoding``.
+MessageEncoding = Literal["none", "base64"]
 
 
 class FunctionsHost:
     """What the triggers call; opens the app's storage on first use (inside the host's
     event loop, where its connections must live)."""
 
-    def __init__(self, app: JobApp, *, max_dequeue_count: int = 5) -> None:
+    def __init__(
+        self, app: JobApp, *, max_dequeue_count: int = 5, message_encoding: MessageEncoding = "none"
+    ) -> None:
+        if message_encoding not in ("none", "base64"):
+            raise ValueError(
+                f"message_encoding must be 'none' or 'base64', not {message_encoding!r}"
+            )
         self.app = app
         self.max_dequeue_count = max_dequeue_count
+        self.message_encoding = message_encoding
         self._pipeline: Pipeline | None = None
         self._sweeper: Sweeper | None = None
 
@@ -78,7 +105,9 @@ class FunctionsHost:
 
     async def handle(self, message: func.QueueMessage, queue: str) -> Handled:
         """A job message from ``queue``; raises to have the host deliver it again."""
-        body = message.get_body().decode("utf-8", errors="replace")
+        body, wire = self._read(message)
+        if body is None:
+            return await self._keep_dead(wire, queue, "not UTF-8 text")
         try:
             handled = await self.pipeline.handle(body)
         except Exception:
@@ -86,19 +115,33 @@ class FunctionsHost:
             if deliveries >= self.max_dequeue_count:
                 reason = f"failed on each of {deliveries} deliveries; the last error is logged"
                 log.exception("message %s on %s: giving up", message.id, queue)
-                return await self.pipeline.fail_poisoned(body, reason)
+                return await self._fail_poisoned(body, wire, queue, reason)
             raise
-        await self._settle(body, queue, handled)
+        await self._settle(wire, queue, handled)
         return handled
 
     async def handle_poison(self, message: func.QueueMessage, queue: str) -> Handled:
-        """A message the host gave up on (``queue`` is the poison queue)."""
-        body = message.get_body().decode("utf-8", errors="replace")
+        """A message the host gave up on (``queue`` is the poison queue).
+
+        A body that is no job message goes to the band's ``-deadletter`` queue, bytes
+        unchanged. A plain-text job message whose job never started (the host moved it
+        here without running it, as a ``base64`` host does with any plain body) is sent
+        again, encoded, so that its job runs. Any other job message fails its job.
+        """
+        band = queue.removesuffix(POISON_SUFFIX)
+        body, wire = self._read(message)
+        if body is None:
+            return await self._keep_dead(wire, band, "not UTF-8 text")
+        if body == wire and await self._never_started(body):
+            await self.pipeline.broker.queue(band).send(body)
+            log.warning(
+                "message %s on %s: plain text of a job that never ran; re-sent encoded",
+                message.id,
+                queue,
+            )
+            return Handled(Disposition.ACK, reason="re-sent encoded")
         reason = f"moved to {queue} after {self.max_dequeue_count} failed deliveries"
-        handled = await self.pipeline.fail_poisoned(body, reason)
-        if handled.disposition is Disposition.DEAD_LETTER:
-            await self._keep_dead(body, queue.removesuffix("-poison"))
-        return handled
+        return await self._fail_poisoned(body, wire, band, reason)
 
     async def sweep(self) -> None:
         await self.sweeper.sweep()
@@ -110,18 +153,49 @@ class FunctionsHost:
             await self._pipeline.broker.close()
             self._pipeline = self._sweeper = None
 
-    async def _settle(self, body: str, queue: str, handled: Handled) -> None:
+    def _read(self, message: func.QueueMessage) -> tuple[str | None, str]:
+        """The message's text (``None``: its bytes are not UTF-8) and its wire form, the
+        text the queue held: base64 of the bytes under ``base64``, the text itself under
+        ``none``. Base64 of UTF-8 is decoded here as the queue adapter decodes it."""
+        data = message.get_body()
+        try:
+            text: str | None = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is None or self.message_encoding == "base64":
+            wire = base64.b64encode(data).decode("ascii")
+        else:
+            wire = text
+        return (None if text is None else decoded_body(text)), wire
+
+    async def _never_started(self, body: str) -> bool:
+        try:
+            job_id = decode_message(body).job_id
+            job = await self.pipeline.repository.get(job_id)
+        except (UnreadableMessage, JobNotFound):
+            return False
+        return job.status is JobStatus.QUEUED and job.attempts == 0
+
+    async def _fail_poisoned(self, body: str, wire: str, band: str, reason: str) -> Handled:
+        handled = await self.pipeline.fail_poisoned(body, reason)
         if handled.disposition is Disposition.DEAD_LETTER:
-            await self._keep_dead(body, queue)
+            await self._keep_dead(wire, band, handled.reason)
+        return handled
+
+    async def _settle(self, wire: str, queue: str, handled: Handled) -> None:
+        if handled.disposition is Disposition.DEAD_LETTER:
+            await self._keep_dead(wire, queue, handled.reason)
         elif handled.disposition is Disposition.RETRY_LATER and handled.job is not None:
             delay = min(handled.delay, MAX_DELAY)
             await self.pipeline.broker.queue(queue).send(encode_message(handled.job), delay=delay)
 
-    async def _keep_dead(self, body: str, queue: str) -> None:
-        dead = self.pipeline.broker.queue(queue + DEAD_LETTER_SUFFIX)
-        await dead.create()
-        await dead.send(body)
-        log.error("an unreadable message from %s was kept in %s", queue, dead.name)
+    async def _keep_dead(self, wire: str, band: str, reason: str) -> Handled:
+        """Keep the wire form in the band's dead-letter queue: one request (``create()``
+        made the queue)."""
+        dead = self.pipeline.broker.queue(band + DEAD_LETTER_SUFFIX)
+        await dead.send_wire(wire)
+        log.error("an unreadable message from %s was kept in %s (%s)", band, dead.name, reason)
+        return Handled(Disposition.DEAD_LETTER, reason=reason)
 
 
 def _queue_binding(priority: Priority) -> str:
@@ -135,16 +209,20 @@ def job_blueprint(
     prefix: str = "queued_jobs",
     sweep_schedule: str = "0 */1 * * * *",
     max_dequeue_count: int = 5,
+    message_encoding: MessageEncoding = "none",
     host: FunctionsHost | None = None,
 ) -> func.Blueprint:
     """Functions for every priority band (trigger + poison trigger) and the timer sweep.
 
     ``connection`` names the app setting of the storage connection (as bindings expect);
-    ``max_dequeue_count`` must match ``host.json``'s ``extensions.queues.maxDequeueCount``.
+    ``max_dequeue_count`` and ``message_encoding`` must match ``host.json``'s
+    ``extensions.queues.maxDequeueCount`` and ``messageEncoding``.
     Function names start with ``prefix`` so that several blueprints can share an app.
     ``host`` is for tests that need to close the connections the functions open.
     """
-    host = host or FunctionsHost(app, max_dequeue_count=max_dequeue_count)
+    host = host or FunctionsHost(
+        app, max_dequeue_count=max_dequeue_count, message_encoding=message_encoding
+    )
     blueprint = func.Blueprint()  # type: ignore[no-untyped-call]  # unannotated in the SDK
     for priority in Priority:
         _register_band(blueprint, host, priority, connection, prefix)
@@ -170,7 +248,7 @@ def _register_band(
 
     @blueprint.function_name(f"{prefix}_{priority.value}_poison")
     @blueprint.queue_trigger(
-        arg_name="message", queue_name=f"{binding}-poison", connection=connection
+        arg_name="message", queue_name=f"{binding}{POISON_SUFFIX}", connection=connection
     )
     async def poison(message: func.QueueMessage) -> None:
-        await host.handle_poison(message, queue + "-poison")
+        await host.handle_poison(message, queue + POISON_SUFFIX)

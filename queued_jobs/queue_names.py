@@ -1,4 +1,5 @@
-"""The queues of an application: one per priority band, each with its poison queue."""
+"""The queues of an application: one per priority band, each with its side queues
+(``-poison`` for the Functions host, ``-deadletter`` for what is given up on)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,11 @@ from typing import Final
 from ._names import MAX_QUEUE_NAME, queue_name_problem
 from .errors import ConfigurationError
 from .models import Priority
-from .queues.base import QueueBroker
+from .queues.base import DEAD_LETTER_SUFFIX, POISON_SUFFIX, QueueBroker
 
-__all__ = ["DEAD_LETTER_SUFFIX", "MAX_BASE_NAME", "QueueNames"]
+__all__ = ["DEAD_LETTER_SUFFIX", "MAX_BASE_NAME", "POISON_SUFFIX", "QueueNames"]
 
 _SUFFIX = {Priority.HIGH: "-high", Priority.NORMAL: "", Priority.LOW: "-low"}
-#: The queue next to a band's where bodies that are not job messages are kept.
-DEAD_LETTER_SUFFIX: Final = "-deadletter"
 #: The longest base name: every queue made from it, ``<base>-high-deadletter`` the
 #: longest, is still a valid queue name.
 MAX_BASE_NAME: Final = MAX_QUEUE_NAME - len(_SUFFIX[Priority.HIGH]) - len(DEAD_LETTER_SUFFIX)
@@ -46,6 +45,6 @@ class QueueNames:
         return [self.for_priority(p) for p in (Priority.HIGH, Priority.NORMAL, Priority.LOW)]
 
     async def create(self, broker: QueueBroker) -> None:
-        """Create every band's queue and poison queue that is missing."""
+        """Create every band's queue, poison queue and dead-letter queue that is missing."""
         for name in self.bands:
             await broker.queue(name).create()

@@ -16,4 +16,6 @@ def create_storage(options: Options) -> None:
     app = options.app()
     with_client(app, lambda client: client.create_storage())
     bands = ", ".join(app.queues.bands)
-    click.echo(f"storage ready: jobs table and queues {bands} (with their poison queues)")
+    click.echo(
+        f"storage ready: jobs table and queues {bands} (with their -poison and -deadletter queues)"
+    )

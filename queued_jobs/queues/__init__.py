@@ -3,6 +3,6 @@
 ``memory`` (tests), ``sqlite`` (the embedded default) and ``azure_queue`` (production).
 """
 
-from .base import JobQueue, QueueBroker, QueueMessage
+from .base import JobQueue, PeekedMessage, QueueBroker, QueueMessage
 
-__all__ = ["JobQueue", "QueueBroker", "QueueMessage"]
+__all__ = ["JobQueue", "PeekedMessage", "QueueBroker", "QueueMessage"]

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from .._names import queue_name_problem
 from ..errors import InvalidDelay, InvalidInput, MessageTooLarge
-from .base import MAX_BATCH, MAX_BODY_BYTES, MAX_DELAY, POISON_SUFFIX
+from .base import DEAD_LETTER_SUFFIX, MAX_BATCH, MAX_BODY_BYTES, MAX_DELAY, is_side_queue
 
 __all__ = [
     "check_batch",
@@ -18,13 +18,17 @@ __all__ = [
     "seconds",
 ]
 
+#: Azure's longest queue name.
+_AZURE_MAX_NAME = 63
 _ZERO = timedelta(0)
 _SECOND = timedelta(seconds=1)
 
 
-def check_queue_name(name: str, *, poison: bool = False) -> str:
-    """Refuse names Azure would refuse, leaving room for the ``-poison`` suffix."""
-    problem = queue_name_problem(name, max_len=63 if poison else 63 - len(POISON_SUFFIX))
+def check_queue_name(name: str) -> str:
+    """Refuse names Azure would refuse; a queue that is not a side queue itself must leave
+    room for its side queues' suffixes (``-deadletter`` the longer)."""
+    longest = _AZURE_MAX_NAME if is_side_queue(name) else _AZURE_MAX_NAME - len(DEAD_LETTER_SUFFIX)
+    problem = queue_name_problem(name, max_len=longest)
     if problem:
         raise InvalidInput(problem)
     return name

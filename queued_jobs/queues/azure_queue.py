@@ -2,9 +2,10 @@
 
 Bodies go on the wire base64-encoded (UTF-8, then base64), as the Azure Functions queue
 trigger expects. Messages are received raw and decoded here: a body that is valid base64
-of UTF-8 text is decoded, any other body (plain text put there by another sender) is
-returned as it is. A plain-text body that happens to be valid base64 of UTF-8 text is
-indistinguishable from an encoded one and comes back decoded.
+of UTF-8 text is decoded, any other body (plain text put there by another sender, in any
+characters) is returned as it is. A plain-text body that happens to be valid base64 of
+UTF-8 text is indistinguishable from an encoded one and comes back decoded. Either way the
+raw text is kept as the message's wire form, which dead-lettering copies unchanged.
 
 Every queue of an :class:`AzureQueueBroker` goes through the broker's one
 :class:`~azure.storage.queue.aio.QueueServiceClient`, so all share its connection pool.
@@ -13,11 +14,11 @@ Every queue of an :class:`AzureQueueBroker` goes through the broker's one
 from __future__ import annotations
 
 import base64
-import binascii
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from azure.core.credentials_async import AsyncTokenCredential
@@ -38,15 +39,27 @@ from ._limits import (
     check_ttl,
     seconds,
 )
-from .base import DEFAULT_VISIBILITY_TIMEOUT, MAX_BATCH, POISON_SUFFIX, QueueMessage
+from .base import (
+    DEAD_LETTER_SUFFIX,
+    DEFAULT_VISIBILITY_TIMEOUT,
+    MAX_BATCH,
+    POISON_SUFFIX,
+    PeekedMessage,
+    QueueMessage,
+    is_side_queue,
+)
 
-__all__ = ["AzureJobQueue", "AzureQueueBroker"]
+__all__ = ["AzureJobQueue", "AzureQueueBroker", "decoded_body"]
+
+log = logging.getLogger("queued_jobs.queues")
 
 #: The codes Azure answers when a pop receipt no longer holds the message: it was deleted
 #: (404 MessageNotFound) or received again by someone else (400 PopReceiptMismatch).
 _LEASE_GONE: Final = (StorageErrorCode.MESSAGE_NOT_FOUND, StorageErrorCode.POP_RECEIPT_MISMATCH)
-#: How long :meth:`AzureJobQueue.dead_letter` holds the message while it copies it.
-_DEAD_LETTER_LEASE: Final = DEFAULT_VISIBILITY_TIMEOUT
+#: How long :meth:`AzureJobQueue.move` holds the message while it copies it.
+_MOVE_LEASE: Final = DEFAULT_VISIBILITY_TIMEOUT
+#: :meth:`AzureJobQueue.find` gives up after receiving this many messages.
+_FIND_LIMIT: Final = 10_000
 
 
 class AzureQueueBroker:
@@ -78,9 +91,10 @@ class AzureQueueBroker:
         return cls(clients.queue_service(), owned_credential=clients.owned_credential)
 
     def queue(self, name: str) -> AzureJobQueue:
-        """The queue called ``name`` (``<name>-poison`` is a poison queue)."""
+        """The queue called ``name`` (``<name>-poison`` and ``<name>-deadletter`` are side
+        queues)."""
         if name not in self._queues:
-            check_queue_name(name, poison=name.endswith(POISON_SUFFIX))
+            check_queue_name(name)
             self._queues[name] = AzureJobQueue(self, self._service.get_queue_client(name))
         return self._queues[name]
 
@@ -108,11 +122,13 @@ class AzureJobQueue:
         return self._name
 
     async def create(self) -> None:
-        """Create the queue and its poison queue if missing."""
+        """Create the queue and (unless it is a side queue) its poison and dead-letter
+        queues, if missing: one request per queue."""
         with self._storage("create the queue"), suppress(ResourceExistsError):
             await self._client.create_queue()
-        if not self._name.endswith(POISON_SUFFIX):
+        if not is_side_queue(self._name):
             await self.poison_queue().create()
+            await self.dead_letter_queue().create()
 
     async def send(
         self, body: str, *, delay: timedelta | None = None, ttl: timedelta | None = None
@@ -127,6 +143,21 @@ class AzureJobQueue:
                 visibility_timeout=seconds(wait),
                 time_to_live=-1 if ttl is None else seconds(ttl),
             )
+        return sent.id
+
+    async def send_wire(self, wire: str) -> str:
+        """Send ``wire`` as it is (it is already in the form the queue holds), never to
+        expire. A missing queue is created, then sent to again (two more requests, once): a
+        dead letter must find its queue even on an account set up before it had one."""
+        try:
+            return await self._send_wire(wire)
+        except ConfigurationError:
+            await self.create()
+            return await self._send_wire(wire)
+
+    async def _send_wire(self, wire: str) -> str:
+        with self._storage("send a message"):
+            sent = await self._client.send_message(wire, time_to_live=-1)
         return sent.id
 
     async def receive(
@@ -146,7 +177,7 @@ class AzureJobQueue:
             ).by_page()
             page = await anext(pages, None)
             received = [] if page is None else [message async for message in page]
-        return [self._public(message) for message in received]
+        return [public for message in received if (public := self._public(message)) is not None]
 
     async def renew(self, message: QueueMessage, *, visibility_timeout: timedelta) -> QueueMessage:
         """Set the lease to end ``visibility_timeout`` from now; raises ``LeaseLost``."""
@@ -176,26 +207,71 @@ class AzureJobQueue:
                     raise
 
     async def dead_letter(self, message: QueueMessage) -> None:
-        """Copy the body to the poison queue, then delete the message here.
+        """Move the message to ``<name>-deadletter``: 3 requests (see :meth:`move`)."""
+        await self.move(message, self._name + DEAD_LETTER_SUFFIX)
+
+    async def move(self, message: QueueMessage, to: str) -> None:
+        """Copy the wire form to queue ``to``, then delete the message here: 3 requests.
 
         The lease is renewed first, so a message that is no longer ours raises ``LeaseLost``
-        before anything is copied. If the copy is made but the message can't be deleted (the
+        before anything is copied. The wire form came from a queue with the same limit, so
+        the copy always fits. If the copy is made but the message can't be deleted (the
         process stops, or the renewed lease runs out first: ``LeaseLost``), it is delivered
-        again and the poison queue may get a second copy: a body is never lost.
+        again and ``to`` may get a second copy: a message is never lost.
         """
-        held = await self.renew(message, visibility_timeout=_DEAD_LETTER_LEASE)
-        await self.poison_queue().send(message.body)
-        with self._storage("delete a dead-lettered message"):
+        held = await self.renew(message, visibility_timeout=_MOVE_LEASE)
+        await self._broker.queue(to).send_wire(message.wire)
+        with self._storage("delete a moved message"):
             try:
                 await self._client.delete_message(held.id, pop_receipt=held.receipt)
             except HttpResponseError as exc:
                 if error_code(exc) == StorageErrorCode.POP_RECEIPT_MISMATCH:
                     raise LeaseLost(
-                        f"message {held.id} on {self._name} was copied to the poison queue, "
-                        "but its lease ran out before it was deleted: it will be delivered again"
+                        f"message {held.id} on {self._name} was copied to {to}, but its "
+                        "lease ran out before it was deleted: it will be delivered again"
                     ) from exc
                 if error_code(exc) != StorageErrorCode.MESSAGE_NOT_FOUND:
                     raise
+
+    async def peek(self, *, max_messages: int = MAX_BATCH) -> list[PeekedMessage]:
+        """One request; Azure peeks at most 32 messages, the oldest visible ones."""
+        check_batch(max_messages)
+        with self._storage("peek at messages"):
+            peeked = await self._client.peek_messages(max_messages=max_messages)
+        return [
+            PeekedMessage(
+                id=message.id,
+                body=decoded_body(message.content),
+                dequeue_count=message.dequeue_count or 0,
+                inserted_at=message.inserted_on or datetime.now(UTC),
+                wire=_text(message.content),
+            )
+            for message in peeked
+        ]
+
+    async def find(
+        self, message_id: str, *, visibility_timeout: timedelta = DEFAULT_VISIBILITY_TIMEOUT
+    ) -> QueueMessage | None:
+        """Receive batches of 32 until one holds ``message_id``: one request per 32 messages
+        before it. Stops at an empty receive, at a message seen twice (the first ones came
+        back), or after 10,000 messages."""
+        seen: set[str] = set()
+        while len(seen) < _FIND_LIMIT:
+            batch = await self.receive(visibility_timeout=visibility_timeout)
+            if not batch:
+                return None
+            for message in batch:
+                if message.id == message_id:
+                    return message
+                if message.id in seen:
+                    return None
+                seen.add(message.id)
+        return None
+
+    async def clear(self) -> None:
+        """One request (Azure may take longer for a very large queue)."""
+        with self._storage("clear the queue"):
+            await self._client.clear_messages()
 
     async def depth(self) -> int:
         """Azure's approximate message count, visible or not."""
@@ -205,6 +281,9 @@ class AzureJobQueue:
 
     def poison_queue(self) -> AzureJobQueue:
         return self._broker.queue(self._name + POISON_SUFFIX)
+
+    def dead_letter_queue(self) -> AzureJobQueue:
+        return self._broker.queue(self._name + DEAD_LETTER_SUFFIX)
 
     @contextmanager
     def _storage(self, action: str) -> Iterator[None]:
@@ -220,23 +299,29 @@ class AzureJobQueue:
                     ) from exc
                 raise
 
-    def _public(self, message: AzureMessage) -> QueueMessage:
+    def _public(self, message: AzureMessage) -> QueueMessage | None:
+        """The received message, or ``None`` (logged) for one Azure returned without its
+        lease: it can't be settled, and comes back when the lease it was given ends."""
         if (
             message.pop_receipt is None
             or message.dequeue_count is None
             or message.inserted_on is None
             or message.next_visible_on is None
         ):
-            raise StorageError(
-                f"Azure Storage returned message {message.id} on {self._name} without its lease"
+            log.error(
+                "Azure Storage returned message %s on %s without its lease; skipped",
+                message.id,
+                self._name,
             )
+            return None
         return QueueMessage(
             id=message.id,
-            body=_decoded(message.content),
+            body=decoded_body(message.content),
             receipt=message.pop_receipt,
             dequeue_count=message.dequeue_count,
             inserted_at=message.inserted_on,
             visible_at=message.next_visible_on,
+            wire=_text(message.content),
         )
 
 
@@ -245,10 +330,17 @@ def _encoded(body: str) -> str:
     return base64.b64encode(body.encode("utf-8")).decode("ascii")
 
 
-def _decoded(content: object) -> str:
-    """The text of a received body: decoded if it is base64 of UTF-8, else as it is."""
-    text = content if isinstance(content, str) else ""
+def _text(content: object) -> str:
+    return content if isinstance(content, str) else ""
+
+
+def decoded_body(content: object) -> str:
+    """The text of a message as Azure holds it: decoded if it is base64 of UTF-8 text,
+    else as it is. Never raises, whatever the content."""
+    text = _text(content)
+    if not text.isascii():  # base64 is ASCII: plain text from another sender
+        return text
     try:
         return base64.b64decode(text, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
         return text

@@ -2,7 +2,13 @@
 
 Adapters (``memory``, ``sqlite``, ``azure_queue``) share the Azure Storage queue semantics:
 at-least-once delivery, a visibility timeout as the lease, a per-message pop receipt, a
-dequeue count, and a ``<name>-poison`` queue for messages that cannot be handled.
+dequeue count. A band's queue has two side queues: ``<name>-poison``, where the Azure
+Functions host moves a message after ``maxDequeueCount`` failed deliveries, and
+``<name>-deadletter``, where :meth:`JobQueue.dead_letter` keeps what is given up on.
+
+Every message keeps its *wire form*, the text the store holds (on Azure the base64 text,
+or a foreign producer's plain text), next to its decoded ``body``: dead-lettering and
+requeueing copy the wire form unchanged, so they never lose a byte nor grow a body.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Final, Protocol
 
 __all__ = [
+    "DEAD_LETTER_SUFFIX",
     "DEFAULT_VISIBILITY_TIMEOUT",
     "MAX_BATCH",
     "MAX_BODY_BYTES",
@@ -19,8 +26,10 @@ __all__ = [
     "POISON_SUFFIX",
     "Arrivals",
     "JobQueue",
+    "PeekedMessage",
     "QueueBroker",
     "QueueMessage",
+    "is_side_queue",
 ]
 
 #: Azure allows 64 KiB per message after base64 encoding: 49,152 bytes of UTF-8 body.
@@ -31,6 +40,13 @@ MAX_DELAY: Final = timedelta(days=7)
 MAX_BATCH: Final = 32
 DEFAULT_VISIBILITY_TIMEOUT: Final = timedelta(seconds=30)
 POISON_SUFFIX: Final = "-poison"
+#: The queue next to a band's where what is given up on is kept; nothing consumes it.
+DEAD_LETTER_SUFFIX: Final = "-deadletter"
+
+
+def is_side_queue(name: str) -> bool:
+    """Whether ``name`` is a poison or dead-letter queue (which has no side queues)."""
+    return name.endswith((POISON_SUFFIX, DEAD_LETTER_SUFFIX))
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +61,20 @@ class QueueMessage:
     inserted_at: datetime
     #: When the lease ends and the message becomes visible to other receivers again.
     visible_at: datetime
+    #: The message as the store holds it (Azure: base64 or a foreign producer's plain
+    #: text; elsewhere the body itself): what dead-lettering and requeueing copy.
+    wire: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeekedMessage:
+    """A message seen without being received: no lease, no receipt, nothing changed."""
+
+    id: str
+    body: str
+    dequeue_count: int
+    inserted_at: datetime
+    wire: str
 
 
 class JobQueue(Protocol):
@@ -54,7 +84,8 @@ class JobQueue(Protocol):
     def name(self) -> str: ...
 
     async def create(self) -> None:
-        """Create the queue and its poison queue if missing; does nothing if they exist."""
+        """Create the queue and, unless it is a side queue itself, its ``-poison`` and
+        ``-deadletter`` queues, if missing; does nothing if they exist."""
         ...
 
     async def send(
@@ -88,8 +119,44 @@ class JobQueue(Protocol):
         """Delete a handled message. A message that is already gone is not an error."""
         ...
 
+    async def send_wire(self, wire: str) -> str:
+        """Put a message's wire form (a :attr:`QueueMessage.wire` of this store) on the
+        queue unchanged; returns its id. Nothing is encoded and no body limit applies: a
+        wire form that came from one queue of a store fits in any of them."""
+        ...
+
     async def dead_letter(self, message: QueueMessage) -> None:
-        """Move the message's body to the poison queue and delete it here."""
+        """Move the leased message, its wire form unchanged, to :meth:`dead_letter_queue`.
+
+        Always settles the message (no size check can refuse it); raises ``LeaseLost`` if
+        it is no longer ours, in which case nothing is copied.
+        """
+        ...
+
+    async def move(self, message: QueueMessage, to: str) -> None:
+        """Move the leased message, its wire form unchanged, to queue ``to`` of the same
+        store, visible there at once under a new id; raises ``LeaseLost`` if it is no
+        longer ours."""
+        ...
+
+    async def peek(self, *, max_messages: int = MAX_BATCH) -> list[PeekedMessage]:
+        """Up to ``max_messages`` visible messages, oldest first, without receiving them."""
+        ...
+
+    async def find(
+        self, message_id: str, *, visibility_timeout: timedelta = DEFAULT_VISIBILITY_TIMEOUT
+    ) -> QueueMessage | None:
+        """Lease the visible message with id ``message_id``; ``None`` if there is none.
+
+        Meant for side queues, which nothing else receives from. Azure can only address a
+        message it has received, so there this receives batches until it meets the id
+        (the others it passes stay invisible for ``visibility_timeout`` and count one more
+        delivery); the other stores look it up directly.
+        """
+        ...
+
+    async def clear(self) -> None:
+        """Delete every message of the queue."""
         ...
 
     async def depth(self) -> int:
@@ -98,6 +165,10 @@ class JobQueue(Protocol):
 
     def poison_queue(self) -> JobQueue:
         """The ``<name>-poison`` queue, as a queue of its own."""
+        ...
+
+    def dead_letter_queue(self) -> JobQueue:
+        """The ``<name>-deadletter`` queue, as a queue of its own."""
         ...
 
 

@@ -22,7 +22,16 @@ from ._limits import (
     check_queue_name,
     check_ttl,
 )
-from .base import DEFAULT_VISIBILITY_TIMEOUT, MAX_BATCH, POISON_SUFFIX, Arrivals, QueueMessage
+from .base import (
+    DEAD_LETTER_SUFFIX,
+    DEFAULT_VISIBILITY_TIMEOUT,
+    MAX_BATCH,
+    POISON_SUFFIX,
+    Arrivals,
+    PeekedMessage,
+    QueueMessage,
+    is_side_queue,
+)
 
 __all__ = ["MemoryJobQueue", "MemoryQueueBroker"]
 
@@ -69,7 +78,7 @@ class MemoryJobQueue:
 
     def __init__(self, broker: MemoryQueueBroker, name: str) -> None:
         self._broker = broker
-        self._name = check_queue_name(name, poison=name.endswith(POISON_SUFFIX))
+        self._name = check_queue_name(name)
 
     @property
     def name(self) -> str:
@@ -81,8 +90,9 @@ class MemoryJobQueue:
 
     async def create(self) -> None:
         self._broker._messages(self._name)
-        if not self._name.endswith(POISON_SUFFIX):
+        if not is_side_queue(self._name):
             self._broker._messages(self._name + POISON_SUFFIX)
+            self._broker._messages(self._name + DEAD_LETTER_SUFFIX)
 
     async def send(
         self, body: str, *, delay: timedelta | None = None, ttl: timedelta | None = None
@@ -99,10 +109,19 @@ class MemoryJobQueue:
             visible_at=now + wait,
             expires_at=None if ttl is None else now + ttl,
         )
-        self._messages[message.id] = message
-        if not wait:
-            self._broker._hub.ring()
+        self._put(message)
         return message.id
+
+    async def send_wire(self, wire: str) -> str:
+        now = self._broker.clock.now()
+        message = _Stored(secrets.token_hex(16), self._broker._next_seq(), wire, now, now, None)
+        self._put(message)
+        return message.id
+
+    def _put(self, message: _Stored) -> None:
+        self._messages[message.id] = message
+        if message.visible_at <= message.inserted_at:
+            self._broker._hub.ring()
 
     async def receive(
         self,
@@ -148,15 +167,66 @@ class MemoryJobQueue:
             del self._messages[message.id]
 
     async def dead_letter(self, message: QueueMessage) -> None:
-        self._leased(message)
-        await self.poison_queue().send(message.body)
-        await self.ack(message)
+        await self.move(message, self._name + DEAD_LETTER_SUFFIX)
+
+    async def move(self, message: QueueMessage, to: str) -> None:
+        """Move the stored message itself: nothing is re-sent or checked. It gets a new id
+        there, as on Azure (where a move is a copy)."""
+        target = MemoryJobQueue(self._broker, to)
+        stored = self._leased(message)
+        del self._messages[stored.id]
+        now = self._broker.clock.now()
+        moved = replace(
+            stored,
+            id=secrets.token_hex(16),
+            seq=self._broker._next_seq(),
+            inserted_at=now,
+            visible_at=now,
+            expires_at=None,
+            dequeue_count=0,
+            receipt="",
+        )
+        target._put(moved)
+
+    async def peek(self, *, max_messages: int = MAX_BATCH) -> list[PeekedMessage]:
+        check_batch(max_messages)
+        now = self._broker.clock.now()
+        visible = sorted(
+            (m for m in self._messages.values() if _visible(m, now)), key=lambda m: m.seq
+        )
+        return [
+            PeekedMessage(m.id, m.body, m.dequeue_count, m.inserted_at, m.body)
+            for m in visible[:max_messages]
+        ]
+
+    async def find(
+        self, message_id: str, *, visibility_timeout: timedelta = DEFAULT_VISIBILITY_TIMEOUT
+    ) -> QueueMessage | None:
+        lease = check_lease(visibility_timeout)
+        now = self._broker.clock.now()
+        stored = self._messages.get(message_id)
+        if stored is None or not _visible(stored, now):
+            return None
+        stored.dequeue_count += 1
+        stored.receipt = secrets.token_hex(8)
+        stored.visible_at = now + lease
+        return _public(stored)
+
+    async def clear(self) -> None:
+        self._messages.clear()
 
     async def depth(self) -> int:
         return len(self._messages)
 
     def poison_queue(self) -> MemoryJobQueue:
         return MemoryJobQueue(self._broker, self._name + POISON_SUFFIX)
+
+    def dead_letter_queue(self) -> MemoryJobQueue:
+        return MemoryJobQueue(self._broker, self._name + DEAD_LETTER_SUFFIX)
+
+
+def _visible(message: _Stored, now: datetime) -> bool:
+    return message.visible_at <= now and (message.expires_at is None or message.expires_at > now)
 
 
 def _public(message: _Stored) -> QueueMessage:
@@ -167,4 +237,5 @@ def _public(message: _Stored) -> QueueMessage:
         dequeue_count=message.dequeue_count,
         inserted_at=message.inserted_at,
         visible_at=message.visible_at,
+        wire=message.body,
     )

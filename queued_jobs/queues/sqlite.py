@@ -12,6 +12,7 @@ import sqlite3
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from .._sqlite.database import SqliteDatabase, execute, from_micros, to_micros
 from .._sqlite.doorbell import Doorbell
@@ -25,7 +26,15 @@ from ._limits import (
     check_queue_name,
     check_ttl,
 )
-from .base import DEFAULT_VISIBILITY_TIMEOUT, MAX_BATCH, POISON_SUFFIX, Arrivals, QueueMessage
+from .base import (
+    DEAD_LETTER_SUFFIX,
+    DEFAULT_VISIBILITY_TIMEOUT,
+    MAX_BATCH,
+    POISON_SUFFIX,
+    Arrivals,
+    PeekedMessage,
+    QueueMessage,
+)
 
 __all__ = ["SqliteJobQueue", "SqliteQueueBroker"]
 
@@ -37,6 +46,18 @@ _RECEIVE = """UPDATE messages
         SELECT seq FROM messages WHERE queue = ? AND visible_at <= ?
         ORDER BY visible_at, seq LIMIT ?
     )
+    RETURNING seq, id, body, receipt, dequeue_count, inserted_at, visible_at"""
+
+_MOVE = """UPDATE messages
+    SET id = ?, queue = ?, receipt = NULL, dequeue_count = 0, inserted_at = ?, visible_at = ?,
+        expires_at = NULL
+    WHERE id = ? AND queue = ? AND receipt = ?"""
+_PEEK = """SELECT id, body, dequeue_count, inserted_at FROM messages
+    WHERE queue = ? AND visible_at <= ? AND (expires_at IS NULL OR expires_at > ?)
+    ORDER BY visible_at, seq LIMIT ?"""
+_FIND = """UPDATE messages
+    SET receipt = lower(hex(randomblob(8))), visible_at = ?, dequeue_count = dequeue_count + 1
+    WHERE id = ? AND queue = ? AND visible_at <= ? AND (expires_at IS NULL OR expires_at > ?)
     RETURNING seq, id, body, receipt, dequeue_count, inserted_at, visible_at"""
 
 _Received = tuple[int, str, str, str, int, int, int]
@@ -78,13 +99,14 @@ class SqliteJobQueue:
     def __init__(self, broker: SqliteQueueBroker, name: str) -> None:
         self._broker = broker
         self._db = broker.database
-        self._name = check_queue_name(name, poison=name.endswith(POISON_SUFFIX))
+        self._name = check_queue_name(name)
 
     @property
     def name(self) -> str:
         return self._name
 
     async def create(self) -> None:
+        """Open the database: every queue, side queues too, lives in its one table."""
         await self._db.open()
 
     async def send(
@@ -100,6 +122,13 @@ class SqliteJobQueue:
         await self._db.run(execute, _SEND, row)
         if not wait:
             self._broker.doorbell.ring()
+        return message_id
+
+    async def send_wire(self, wire: str) -> str:
+        now = to_micros(self._broker.clock.now())
+        message_id = secrets.token_hex(16)
+        await self._db.run(execute, _SEND, (message_id, self._name, wire, now, now, None))
+        self._broker.doorbell.ring()
         return message_id
 
     async def receive(
@@ -140,17 +169,51 @@ class SqliteJobQueue:
         )
 
     async def dead_letter(self, message: QueueMessage) -> None:
+        await self.move(message, self._name + DEAD_LETTER_SUFFIX)
+
+    async def move(self, message: QueueMessage, to: str) -> None:
+        """Move the row itself, in one statement: nothing is re-sent or checked. It gets a
+        new id there, as on Azure (where a move is a copy)."""
+        check_queue_name(to)
         now = to_micros(self._broker.clock.now())
-        poison = (secrets.token_hex(16), self._name + POISON_SUFFIX, now)
-        moved = await self._db.write(_dead_letter, message.id, self._name, message.receipt, poison)
+        moved = await self._db.run(
+            execute,
+            _MOVE,
+            (secrets.token_hex(16), to, now, now, message.id, self._name, message.receipt),
+        )
         if not moved:
             raise self._lease_lost(message)
+        self._broker.doorbell.ring()
+
+    async def peek(self, *, max_messages: int = MAX_BATCH) -> list[PeekedMessage]:
+        check_batch(max_messages)
+        now = to_micros(self._broker.clock.now())
+        rows = await self._db.run(_fetch_all, _PEEK, (self._name, now, now, max_messages))
+        return [
+            PeekedMessage(message_id, body, count, from_micros(inserted), body)
+            for message_id, body, count, inserted in rows
+        ]
+
+    async def find(
+        self, message_id: str, *, visibility_timeout: timedelta = DEFAULT_VISIBILITY_TIMEOUT
+    ) -> QueueMessage | None:
+        lease = check_lease(visibility_timeout)
+        now = self._broker.clock.now()
+        row = (to_micros(now + lease), message_id, self._name, to_micros(now), to_micros(now))
+        rows = await self._db.run(_fetch_all, _FIND, row)
+        return _message(rows[0]) if rows else None
+
+    async def clear(self) -> None:
+        await self._db.run(execute, "DELETE FROM messages WHERE queue = ?", (self._name,))
 
     async def depth(self) -> int:
         return await self._db.run(_count, self._name)
 
     def poison_queue(self) -> SqliteJobQueue:
         return SqliteJobQueue(self._broker, self._name + POISON_SUFFIX)
+
+    def dead_letter_queue(self) -> SqliteJobQueue:
+        return SqliteJobQueue(self._broker, self._name + DEAD_LETTER_SUFFIX)
 
     def _lease_lost(self, message: QueueMessage) -> LeaseLost:
         return LeaseLost(f"message {message.id} on {self._name} is no longer leased to us")
@@ -170,23 +233,8 @@ def _receive(
     return connection.execute(_RECEIVE, (lease_end, queue, now, limit)).fetchall()
 
 
-def _dead_letter(
-    connection: sqlite3.Connection,
-    message_id: str,
-    queue: str,
-    receipt: str,
-    poison: tuple[str, str, int],
-) -> bool:
-    """Move the leased message's body to the poison queue; ``False`` if it is not leased."""
-    row = connection.execute(
-        "DELETE FROM messages WHERE id = ? AND queue = ? AND receipt = ? RETURNING body",
-        (message_id, queue, receipt),
-    ).fetchone()
-    if row is None:
-        return False
-    poison_id, poison_queue, now = poison
-    connection.execute(_SEND, (poison_id, poison_queue, row[0], now, now, None))
-    return True
+def _fetch_all(connection: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> list[Any]:
+    return connection.execute(sql, args).fetchall()
 
 
 def _message(row: _Received) -> QueueMessage:
@@ -198,4 +246,5 @@ def _message(row: _Received) -> QueueMessage:
         dequeue_count=dequeue_count,
         inserted_at=from_micros(inserted_at),
         visible_at=from_micros(visible_at),
+        wire=body,
     )

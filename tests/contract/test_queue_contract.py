@@ -147,7 +147,9 @@ async def test_a_message_past_its_time_to_live_is_never_delivered(queues: QueueH
     assert [m.body for m in await drain(queue)] == ["forever"]
 
 
-async def test_dead_lettering_moves_the_body_to_the_poison_queue(queues: QueueHarness) -> None:
+async def test_dead_lettering_moves_the_message_to_the_dead_letter_queue_not_the_poison_queue(
+    queues: QueueHarness,
+) -> None:
     queue = await queues.open()
     await queue.send("not json {")
     [message] = await queue.receive()
@@ -155,10 +157,109 @@ async def test_dead_lettering_moves_the_body_to_the_poison_queue(queues: QueueHa
     await queue.dead_letter(message)
 
     assert await queue.depth() == 0
-    poison = queue.poison_queue()
-    assert poison.name == queues.name + "-poison"
-    [dead] = await poison.receive()
-    assert dead.body == "not json {"
+    dead_letters = queue.dead_letter_queue()
+    assert dead_letters.name == queues.name + "-deadletter"
+    [dead] = await dead_letters.receive()
+    assert (dead.body, dead.wire, dead.dequeue_count) == ("not json {", message.wire, 1)
+    assert await queue.poison_queue().depth() == 0
+
+
+async def test_a_body_at_the_size_limit_is_dead_lettered_whole(queues: QueueHarness) -> None:
+    queue = await queues.open()
+    body = "é☃" * (MAX_BODY_BYTES // 5) + "x" * (MAX_BODY_BYTES % 5)  # the limit, in bytes
+    await queue.send(body)
+    [message] = await queue.receive()
+
+    await queue.dead_letter(message)
+
+    [dead] = await queue.dead_letter_queue().receive()
+    assert dead.body == body
+
+
+async def test_create_makes_both_side_queues_and_a_side_queue_is_a_queue_of_its_own(
+    queues: QueueHarness,
+) -> None:
+    queue = await queues.open()
+
+    assert await queue.poison_queue().depth() == 0
+    assert await queue.dead_letter_queue().depth() == 0
+    await queue.dead_letter_queue().send("kept")
+    assert [m.body for m in await queue.dead_letter_queue().peek()] == ["kept"]
+    assert await queue.depth() == 0
+
+
+async def test_peek_shows_the_visible_messages_oldest_first_and_changes_nothing(
+    queues: QueueHarness,
+) -> None:
+    queue = await queues.open()
+    for body in ("one", "two ✓", "three"):
+        await queue.send(body)
+    [leased] = await queue.receive(max_messages=1)
+
+    peeked = await queue.peek()
+
+    assert [(m.body, m.dequeue_count) for m in peeked] == [("two ✓", 0), ("three", 0)]
+    assert leased.id not in {m.id for m in peeked}
+    assert [m.body for m in await queue.peek(max_messages=1)] == ["two ✓"]
+    assert sorted(m.body for m in await queue.receive()) == ["three", "two ✓"]
+    assert await queue.peek() == []
+
+
+async def test_find_leases_a_message_by_id_anywhere_in_the_queue(queues: QueueHarness) -> None:
+    queue = await queues.open()
+    ids = [await queue.send(f"m{i}") for i in range(40)]
+
+    found = await queue.find(ids[37], visibility_timeout=30 * SECOND)
+
+    assert found is not None
+    assert (found.id, found.body, found.dequeue_count) == (ids[37], "m37", 1)
+    assert await queue.find("no-such-message") is None
+    await queue.ack(found)
+    assert await queue.depth() == 39
+
+
+async def test_move_puts_the_message_on_another_queue_visible_at_once(
+    queues: QueueHarness,
+) -> None:
+    queue = await queues.open()
+    other = await queues.open(queues.name + "x")
+    await queue.send("moving ✓")
+    [message] = await queue.receive()
+
+    await queue.move(message, other.name)
+
+    assert await queue.depth() == 0
+    [moved] = await other.receive()
+    assert (moved.body, moved.wire, moved.dequeue_count) == ("moving ✓", message.wire, 1)
+    assert moved.id != message.id  # a new message there (on Azure, a copy)
+    with pytest.raises(LeaseLost):
+        await queue.move(message, other.name)
+
+
+async def test_send_wire_stores_a_wire_form_unchanged(queues: QueueHarness) -> None:
+    queue = await queues.open()
+    other = await queues.open(queues.name + "x")
+    await queue.send('{"note": "ünïcode ✓"}')
+    [message] = await queue.receive()
+
+    await other.send_wire(message.wire)
+
+    [copy] = await other.receive()
+    assert (copy.body, copy.wire) == (message.body, message.wire)
+
+
+async def test_clear_deletes_every_message_of_one_queue(queues: QueueHarness) -> None:
+    queue = await queues.open()
+    other = await queues.open(queues.name + "x")
+    for i in range(3):
+        await queue.send(f"m{i}")
+    await other.send("stays")
+    await queue.receive(max_messages=1)  # a leased message goes too
+
+    await queue.clear()
+
+    assert await queue.depth() == 0
+    assert [m.body for m in await other.receive()] == ["stays"]
 
 
 async def test_bad_input_is_refused_before_anything_is_sent(queues: QueueHarness) -> None:
@@ -193,4 +294,4 @@ async def test_a_lost_lease_can_neither_be_renewed_nor_dead_lettered(queues: Que
         await queue.renew(message, visibility_timeout=30 * SECOND)
     with pytest.raises(LeaseLost):
         await queue.dead_letter(message)
-    assert await queue.poison_queue().depth() == 0
+    assert await queue.dead_letter_queue().depth() == 0

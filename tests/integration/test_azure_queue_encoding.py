@@ -96,6 +96,8 @@ async def test_a_sent_body_is_read_by_a_client_that_decodes_base64_like_the_func
         "plain text, not base64",
         '{"job_id": "j-2"}',
         "abcd",  # valid base64, but of bytes that are not UTF-8
+        "héllo ☃",  # not ASCII, so not base64
+        '{"v":1,"id":"ジョブ"}',
     ],
 )
 async def test_a_plain_text_body_from_another_sender_is_received_as_it_is(
@@ -106,7 +108,70 @@ async def test_a_plain_text_body_from_another_sender_is_received_as_it_is(
 
     [message] = await queue.receive()
 
-    assert message.body == plain
+    assert (message.body, message.wire) == (plain, plain)
+
+
+async def test_a_plain_non_ascii_body_in_a_batch_leaves_the_others_readable(
+    azurite: Azurite, queue: AzureJobQueue
+) -> None:
+    await queue.send(BODY)
+    async with foreign_client(azurite, queue) as sender:
+        await sender.send_message("héllo ☃")
+    await queue.send("last")
+
+    received = await queue.receive()
+
+    assert [m.body for m in received] == [BODY, "héllo ☃", "last"]
+    assert await queue.receive() == []
+
+
+async def test_a_foreign_body_over_the_size_limit_is_dead_lettered_byte_for_byte(
+    azurite: Azurite, queue: AzureJobQueue
+) -> None:
+    huge = "ü" + "x" * 60_000  # fits Azure's 64 KiB as plain text; over the 48 KiB of a body
+    async with foreign_client(azurite, queue) as sender:
+        await sender.send_message(huge)
+    [message] = await queue.receive()
+
+    await queue.dead_letter(message)
+
+    assert await queue.depth() == 0
+    async with foreign_client(azurite, queue.dead_letter_queue()) as raw:
+        [kept] = await raw.peek_messages()
+    assert kept.content == huge
+
+
+async def test_dead_lettering_copies_the_base64_wire_form_unchanged(
+    azurite: Azurite, queue: AzureJobQueue
+) -> None:
+    await queue.send(BODY)
+    async with foreign_client(azurite, queue) as raw:
+        [sent] = await raw.peek_messages()
+    [message] = await queue.receive()
+
+    await queue.dead_letter(message)
+
+    async with foreign_client(azurite, queue.dead_letter_queue()) as raw:
+        [kept] = await raw.peek_messages()
+    assert kept.content == sent.content == message.wire
+
+
+async def test_dead_letter_and_create_cost_three_requests_and_a_side_queue_one(
+    broker: AzureQueueBroker, counter: RequestCounter
+) -> None:
+    queue = broker.queue(f"enc{uuid.uuid4().hex[:12]}")
+    counter.requests.clear()
+    await queue.create()
+    assert len(counter.requests) == 3, counter.requests  # the queue, -poison, -deadletter
+    counter.requests.clear()
+    await queue.dead_letter_queue().create()
+    assert len(counter.requests) == 1, counter.requests  # no -deadletter-poison
+
+    await queue.send(BODY)
+    [message] = await queue.receive()
+    counter.requests.clear()
+    await queue.dead_letter(message)
+    assert len(counter.requests) == 3, counter.requests  # renew, copy, delete
 
 
 async def test_a_body_sent_with_the_sdk_base64_policy_is_received_decoded(

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import pytest
+from azure.storage.queue.aio import QueueClient
 
 from queued_jobs.errors import ConfigurationError, LeaseLost
 from queued_jobs.queues.azure_queue import AzureQueueBroker
@@ -77,9 +78,9 @@ async def test_dead_lettering_without_the_lease_copies_nothing(broker: AzureQueu
     with pytest.raises(LeaseLost):
         await queue.dead_letter(stale)
 
-    assert await queue.poison_queue().depth() == 0
+    assert await queue.dead_letter_queue().depth() == 0
     await queue.dead_letter(current)
-    assert [m.body for m in await queue.poison_queue().receive()] == ["work"]
+    assert [m.body for m in await queue.dead_letter_queue().receive()] == ["work"]
     assert await queue.depth() == 0
 
 
@@ -95,3 +96,20 @@ async def test_received_times_are_utc_and_the_lease_ends_when_asked(
     assert await queue.receive() == []
     assert leased.visible_at - leased.inserted_at <= 2 * SECOND
     assert leased.inserted_at.utcoffset() == leased.visible_at.utcoffset() == timedelta(0)
+
+
+async def test_dead_lettering_creates_a_missing_dead_letter_queue_rather_than_fail(
+    azurite: Azurite, broker: AzureQueueBroker
+) -> None:
+    queue = broker.queue(unique_name())
+    await queue.create()
+    dead_letters = queue.dead_letter_queue().name
+    async with QueueClient.from_connection_string(azurite.connection_string, dead_letters) as raw:
+        await raw.delete_queue()  # as on an account set up before dead-letter queues
+    await queue.send("work")
+    [message] = await queue.receive()
+
+    await queue.dead_letter(message)
+
+    assert [m.body for m in await queue.dead_letter_queue().receive()] == ["work"]
+    assert await queue.depth() == 0

@@ -138,8 +138,9 @@ async def test_poison_and_unreadable_messages_end_visible_not_lost(
     assert poisoned.error is not None
     assert "delivered 2 times" in poisoned.error.message
     assert events(backend.events, "start", job.id) == []
-    dead = await queue.poison_queue().receive()
+    dead = await queue.dead_letter_queue().receive()
     assert [m.body for m in dead] == ["this is not a job message"]
+    assert await queue.poison_queue().depth() == 0  # the Functions host's, not the worker's
 
 
 async def test_cancel_stops_a_job_before_and_during_its_run(

@@ -4,6 +4,7 @@ them, functions called directly with messages built as the host builds them, on 
 from __future__ import annotations
 
 import asyncio
+import base64
 import importlib
 import io
 import json
@@ -21,16 +22,19 @@ import azure.functions as func
 import pytest
 from azure.functions.queue import QueueMessage as HostMessage
 from azure.functions.timer import TimerRequest
+from azure.storage.queue.aio import QueueClient
 from click.testing import CliRunner
 
 from queued_jobs.app import AzureStorage, JobApp
 from queued_jobs.cli import cli
 from queued_jobs.client import JobClient
+from queued_jobs.errors import ConfigurationError
 from queued_jobs.execution.messages import encode_message
 from queued_jobs.functions import QUEUE_SETTING, FunctionsHost, job_blueprint
 from queued_jobs.models import JobStatus, QueuedJob
 from queued_jobs.queue_names import QueueNames
 from queued_jobs.queues.azure_queue import AzureQueueBroker
+from queued_jobs.queues.base import MAX_BODY_BYTES
 from queued_jobs.samples import ZipResult
 from tests.integration.jobs import build_app
 from tests.support.azurite import Azurite
@@ -101,8 +105,15 @@ async def deployed(
 
 
 def host_message(body: str, *, dequeue_count: int = 1) -> HostMessage:
-    """A message as the Functions host hands it over: decoded body, delivery count."""
-    return HostMessage(id=uuid.uuid4().hex, body=body.encode(), dequeue_count=dequeue_count)
+    """A message the queue adapter sent, as the Functions host hands it over under
+    ``messageEncoding: none`` (the sample's): the wire form (base64), delivery count."""
+    return wire_message(base64.b64encode(body.encode()).decode(), dequeue_count=dequeue_count)
+
+
+def wire_message(wire: str | bytes, *, dequeue_count: int = 1) -> HostMessage:
+    """A message whose stored text (or, as a ``base64`` host decodes it, bytes) is ``wire``."""
+    data = wire.encode() if isinstance(wire, str) else wire
+    return HostMessage(id=uuid.uuid4().hex, body=data, dequeue_count=dequeue_count)
 
 
 async def test_the_queue_trigger_runs_a_job_to_success(deployed: Any) -> None:
@@ -180,6 +191,97 @@ async def test_an_unreadable_body_is_kept_in_the_dead_letter_queue(deployed: Any
 
     dead = client.broker.queue(app.queues.for_priority("low") + "-deadletter")
     assert sorted(m.body for m in await dead.receive()) == ["also not json", "{not json"]
+
+
+async def raw_contents(azurite: Azurite, queue: str) -> list[str]:
+    """The messages of ``queue`` exactly as stored (received, so every one is seen)."""
+    async with QueueClient.from_connection_string(azurite.connection_string, queue) as raw:
+        return [m.content async for m in raw.receive_messages(max_messages=32)]
+
+
+async def test_a_dead_letter_from_the_functions_host_creates_no_queue(
+    deployed: Any, azurite: Azurite
+) -> None:
+    app, client, functions = deployed
+    band = app.queues.for_priority("low")
+
+    await functions["queued_jobs_low"](wire_message("{not json"))
+
+    assert await raw_contents(azurite, band + "-deadletter") == ["{not json"]
+    with pytest.raises(ConfigurationError):  # a dead-letter queue has no poison queue
+        await client.broker.queue(band + "-deadletter-poison").depth()
+
+
+async def test_a_plain_body_over_the_size_limit_is_dead_lettered_whole_from_both_triggers(
+    deployed: Any, azurite: Azurite
+) -> None:
+    app, _client, functions = deployed
+    huge = "ü" + "x" * 60_000  # a foreign plain-text body: over 48 KiB, within Azure's 64 KiB
+
+    await functions["queued_jobs_normal"](wire_message(huge, dequeue_count=1))
+    await functions["queued_jobs_normal_poison"](wire_message(huge, dequeue_count=1))
+
+    assert await raw_contents(azurite, app.queues.base + "-deadletter") == [huge, huge]
+
+
+async def test_under_base64_a_body_that_is_not_utf8_keeps_its_exact_bytes(
+    deployed: Any, azurite: Azurite
+) -> None:
+    app, _client, _functions = deployed
+    host = FunctionsHost(app, message_encoding="base64")
+    functions = {
+        f.get_function_name(): f.get_user_function()
+        for f in function_app(app, host).get_functions()
+    }
+    data = b"\xff\xfe" * (MAX_BODY_BYTES // 2)  # at the limit; U+FFFD for each byte is 3x that
+    try:
+        await functions["queued_jobs_high"](wire_message(data))  # as the host decoded it
+        await functions["queued_jobs_high_poison"](wire_message(data[:10]))
+    finally:
+        await host.close()
+
+    kept = await raw_contents(azurite, app.queues.for_priority("high") + "-deadletter")
+    assert [base64.b64decode(k) for k in kept] == [data, data[:10]]
+
+
+async def test_a_plain_job_message_in_poison_whose_job_never_ran_is_sent_again_encoded(
+    deployed: Any,
+) -> None:
+    _app, client, functions = deployed
+    job = await client.queue_job("tests.work", {}, owner="alice")
+    queue = client.broker.queue(job.queue)
+    [original] = await queue.receive()
+    await queue.ack(original)  # a base64 host moved its plain-text copy to -poison unread
+
+    handled_poison = functions["queued_jobs_normal_poison"]
+    await handled_poison(wire_message(encode_message(job)))
+
+    assert (await client.get_job(job.id)).status is JobStatus.QUEUED
+    [resent] = await queue.receive()
+    assert resent.body == encode_message(job)
+    assert resent.wire != resent.body  # encoded this time
+    await queue.ack(resent)
+    await functions["queued_jobs_normal"](host_message(resent.body))
+    assert (await client.get_job(job.id)).status is JobStatus.SUCCEEDED
+
+
+async def test_a_plain_job_message_in_poison_whose_job_ran_fails_it(deployed: Any) -> None:
+    _app, client, functions = deployed
+    job = await client.queue_job("tests.work", {"failures": 1}, owner="alice")
+    await functions["queued_jobs_normal"](wire_message(encode_message(job)))  # plain text, read
+    assert (await client.get_job(job.id)).attempts == 1
+
+    await functions["queued_jobs_normal_poison"](wire_message(encode_message(job)))
+
+    assert (await client.get_job(job.id)).status is JobStatus.FAILED
+
+
+def test_the_sample_host_json_matches_the_blueprint_defaults() -> None:
+    queues = json.loads((FUNCTION_APP / "host.json").read_text())["extensions"]["queues"]
+    host = FunctionsHost(JobApp(AzureStorage("UseDevelopmentStorage=true")))
+
+    assert queues["messageEncoding"] == host.message_encoding == "none"
+    assert queues["maxDequeueCount"] == host.max_dequeue_count
 
 
 async def test_the_timer_function_sweeps_due_scheduled_jobs_onto_their_queue(
@@ -303,8 +405,9 @@ def test_create_storage_prepares_the_sample_apps_table_and_queues_on_azure(
         broker = AzureQueueBroker.from_connection(azurite.connection_string)
         try:
             names = [queue, f"{queue}-poison", f"{queue}-high", f"{queue}-low-poison"]
+            names += [f"{queue}-deadletter", f"{queue}-high-deadletter"]
             return [await broker.queue(name).depth() for name in names]
         finally:
             await broker.close()
 
-    assert asyncio.run(depths()) == [1, 0, 0, 0]  # every queue exists; the job is queued
+    assert asyncio.run(depths()) == [1, 0, 0, 0, 0, 0]  # every queue exists; the job is queued

@@ -1,0 +1,62 @@
+"""The worker meets bodies other producers put on its queues, on Azurite: it keeps each one
+whole in the band's dead-letter queue and keeps running the jobs around them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from azure.storage.queue.aio import QueueClient
+
+from queued_jobs.client import JobClient
+from queued_jobs.models import JobStatus
+from tests.integration.conftest import Backend
+
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.azurite,
+    pytest.mark.parametrize("backend", ["azure"], indirect=True),  # plain-text producers
+]
+
+RunWorker = Callable[..., Awaitable[None]]
+ClientOf = Callable[[Any], Awaitable[Any]]
+
+FOREIGN = [
+    "héllo ☃",
+    '{"v":1,"id":"ジョブ"}',
+    "ü" + "x" * 60_000,  # over the 48 KiB a body may have, within Azure's 64 KiB
+    "[" * 40_000,  # within the size limit, far past any recursion limit
+    "[" * 60_000,
+]
+
+
+async def test_foreign_bodies_are_dead_lettered_whole_and_the_jobs_beside_them_run(
+    backend: Backend, run_worker: RunWorker, client_of: ClientOf
+) -> None:
+    app = backend.app()
+    client: JobClient = await client_of(app)
+    band = client.queues.base
+    first = await client.queue_job("tests.work", {}, owner="alice")
+    async with QueueClient.from_connection_string(backend.env["QJ_TEST_AZURE"], band) as raw:
+        for body in FOREIGN:
+            await raw.send_message(body)
+    second = await client.queue_job("tests.work", {}, owner="bob")
+    dead_letters = client.broker.queue(band).dead_letter_queue()
+
+    async def settled() -> bool:
+        jobs = [await client.get_job(job.id) for job in (first, second)]
+        return all(j.is_terminal for j in jobs) and await dead_letters.depth() == len(FOREIGN)
+
+    await run_worker(app, settled)
+
+    assert [(await client.get_job(j.id)).status for j in (first, second)] == [
+        JobStatus.SUCCEEDED
+    ] * 2
+    assert await client.broker.queue(band).depth() == 0
+    async with QueueClient.from_connection_string(
+        backend.env["QJ_TEST_AZURE"], dead_letters.name
+    ) as raw:
+        kept = [m.content async for m in raw.receive_messages(max_messages=32)]
+    assert sorted(kept) == sorted(FOREIGN)
+    assert await client.broker.queue(band).poison_queue().depth() == 0
