@@ -80,7 +80,9 @@ class FunctionsHost:
         """A job message from ``queue``; raises to have the host deliver it again."""
         body = message.get_body().decode("utf-8", errors="replace")
         try:
-            handled = await self.pipeline.handle(body)
+            # The host may run any jobs beside this one in this instance: a job taken over
+            # from a dead worker is spread (sent again with a random delay), not run here.
+            handled = await self.pipeline.handle(body, spread_suspects=True)
         except Exception:
             deliveries = message.dequeue_count or 1
             if deliveries >= self.max_dequeue_count:

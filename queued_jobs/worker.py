@@ -20,6 +20,13 @@
   Stores that can tell of new messages (SQLite's doorbell, memory) wake an idle worker at
   once, so there the poll is only a safety net.
 - **Leases**: a running job's message and record are renewed by the pipeline's heartbeat.
+- **Suspects run alone**: a job taken over from a worker that died may be what killed it;
+  it runs with no other job beside it (the running ones end first, nothing new starts
+  meanwhile; waiting messages are renewed), so that if it kills this worker too, it alone
+  is charged for it (see :mod:`queued_jobs.execution.isolation`).
+- **Takeovers ahead of the backlog**: every ``takeover_interval`` the worker looks for jobs
+  of its queues running under an expired lease and takes them over at once, rather than
+  waiting for their message to come back behind every message sent meanwhile.
 - **Graceful stop** (``stop()``, SIGTERM, SIGINT): stop fetching; running jobs get
   ``shutdown_grace`` to finish; those still running are then halted and handed back
   (their ``on_halt`` hook runs, their message becomes visible at once).
@@ -37,8 +44,11 @@ from datetime import timedelta
 from typing import Any
 
 from .errors import LeaseLost, QueuedJobsError
+from .execution.isolation import Isolation
 from .execution.pipeline import Disposition, Handled, Pipeline
 from .execution.sweep import Sweeper
+from .execution.takeover import expired_leases
+from .models import QueuedJob
 from .queues.base import MAX_BATCH, MAX_DELAY, Arrivals, JobQueue, QueueMessage
 
 __all__ = ["Worker", "WorkerSettings"]
@@ -64,6 +74,9 @@ class WorkerSettings:
     #: of ``concurrency + prefetch``). Lower means fewer, larger receives;
     #: ``concurrency + prefetch - 1`` refills each free slot at once.
     fetch_threshold: int | None = None
+    #: How often the worker looks for jobs of its queues whose lease expired, to take them
+    #: over ahead of any backlog (``None``: never; their messages still come back).
+    takeover_interval: timedelta | None = timedelta(seconds=30)
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.fairness < 1 or self.max_deliveries < 1:
@@ -128,6 +141,9 @@ class Worker:
         #: Received messages waiting for a free slot, with when they were received.
         self._held: deque[tuple[JobQueue, QueueMessage, float]] = deque()
         self._fetches = 0
+        self._isolation = Isolation(pipeline.settings.heartbeat_interval, closing=self._stopping)
+        #: Ids of the jobs this worker is taking over from its scan.
+        self._taking_over: set[str] = set()
         poll_min = self.settings.poll_min.total_seconds()
         self._bands = [_Band(queue, poll_min) for queue in self.queues]
 
@@ -149,12 +165,16 @@ class Worker:
         """Work until :meth:`stop`; returns once every job finished or was handed back."""
         log.info("worker %s: started on %s", self.identity, [q.name for q in self.queues])
         sweeping = asyncio.create_task(self._sweep_forever())
+        taking_over = asyncio.create_task(self._take_over_forever())
         refill_at = self.settings.refill_at
         loop = asyncio.get_running_loop()
         arrivals = self.pipeline.broker.arrivals()
         try:
             while not self._stopping.is_set():
                 self._start_held(loop.time())
+                if self._isolation.engaged:  # a suspect runs alone: fetch nothing meanwhile
+                    await self._while_isolated()
+                    continue
                 holding = len(self._running) + len(self._held)
                 if holding > refill_at:
                     await self._wait(self._a_job_ends())
@@ -176,6 +196,7 @@ class Worker:
             if arrivals is not None:
                 arrivals.close()
             sweeping.cancel()
+            taking_over.cancel()
             await self._hand_back_held()
             await self._wind_down()
         log.info("worker %s: stopped", self.identity)
@@ -209,14 +230,96 @@ class Worker:
             band.due = 0.0
 
     def _start_held(self, now: float) -> None:
-        """Start held messages while slots are free (oldest first)."""
+        """Start held messages while slots are free (oldest first), unless a suspect runs
+        or waits to run alone."""
         waited_long = self.pipeline.settings.heartbeat_interval.total_seconds()
-        while self._held and len(self._running) < self.settings.concurrency:
+        while (
+            self._held
+            and len(self._running) < self.settings.concurrency
+            and not self._isolation.engaged
+        ):
             queue, message, received_at = self._held.popleft()
             renew_first = now - received_at > waited_long
             task = asyncio.create_task(self._process(queue, message, renew_first=renew_first))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
+
+    async def _while_isolated(self) -> None:
+        """While a suspect runs alone: wait for a job to end (or a stop), renewing held
+        messages every heartbeat so that they stay this worker's."""
+        heartbeat = self.pipeline.settings.heartbeat_interval.total_seconds()
+        if self._running:
+            await self._wait(self._a_job_ends(), asyncio.sleep(heartbeat))
+        else:
+            await self._wait(asyncio.sleep(heartbeat))
+        loop = asyncio.get_running_loop()
+        for entry in list(self._held):
+            queue, message, received_at = entry
+            if loop.time() - received_at < heartbeat:
+                continue
+            try:
+                renewed = await queue.renew(
+                    message, visibility_timeout=self.pipeline.settings.lease
+                )
+            except QueuedJobsError as exc:  # lost (it came back to someone): not ours to start
+                log.warning("worker %s: held message %s lost: %s", self.identity, message.id, exc)
+                renewed = None
+            if entry in self._held:
+                index = self._held.index(entry)
+                if renewed is None:
+                    del self._held[index]
+                else:
+                    self._held[index] = (queue, renewed, loop.time())
+
+    async def _take_over_forever(self) -> None:
+        """Take over jobs of this worker's queues whose lease expired, every
+        ``takeover_interval``, as suspects (each runs alone)."""
+        interval = self.settings.takeover_interval
+        if interval is None:
+            return
+        names = {queue.name for queue in self.queues}
+        while not self._stopping.is_set():
+            room = self.settings.concurrency - len(self._taking_over)
+            if room > 0:
+                try:
+                    jobs = await expired_leases(
+                        self.pipeline.repository,
+                        now=self.pipeline.clock.now(),
+                        queues=names,
+                        limit=room,
+                        skip=self._taking_over,
+                    )
+                except QueuedJobsError:
+                    log.exception("worker %s: could not look for expired leases", self.identity)
+                    jobs = []
+                for job in jobs:
+                    if job.lease_owner != self.identity and not self._stopping.is_set():
+                        self._start_takeover(job)
+            await asyncio.sleep(interval.total_seconds())
+
+    def _start_takeover(self, job: QueuedJob) -> None:
+        log.info(
+            "worker %s: taking over job %s (the lease of %s expired at %s)",
+            self.identity,
+            job.id,
+            job.lease_owner,
+            job.lease_expires_at,
+        )
+        self._taking_over.add(job.id)
+        task = asyncio.create_task(self._take_over(job))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _take_over(self, job: QueuedJob) -> None:
+        try:
+            handled = await self.pipeline.handle_job(
+                job.id, job, halt=self._halt, isolation=self._isolation
+            )
+            log.info("worker %s: job %s taken over: %s", self.identity, job.id, handled.reason)
+        except Exception:  # its message comes back anyway
+            log.exception("worker %s: could not take over job %s", self.identity, job.id)
+        finally:
+            self._taking_over.discard(job.id)
 
     async def _hand_back_held(self) -> None:
         """Make messages that never started visible again at once, for other workers."""
@@ -283,7 +386,7 @@ class Worker:
                 handled = await self.pipeline.fail_poisoned(message.body, reason)
             else:
                 handled = await self.pipeline.handle(
-                    message.body, renew_message=renew, halt=self._halt
+                    message.body, renew_message=renew, halt=self._halt, isolation=self._isolation
                 )
             await self._settle(queue, current, handled)
         except LeaseLost:

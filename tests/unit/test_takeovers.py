@@ -1,0 +1,324 @@
+"""Jobs taken over from a worker that died: their lost attempt's own start, who is charged
+for it, suspects running alone (worker) or spread (Functions), and how they are shown."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from queued_jobs.client import JobClient
+from queued_jobs.clock import ManualClock
+from queued_jobs.context import JobContext
+from queued_jobs.execution.messages import encode_message
+from queued_jobs.execution.pipeline import Disposition, Pipeline
+from queued_jobs.execution.settings import ExecutionSettings
+from queued_jobs.models import Attempt, AttemptOutcome, JobStatus, QueuedJob
+from queued_jobs.queues.memory import MemoryQueueBroker
+from queued_jobs.repositories.memory import MemoryJobRepository
+from queued_jobs.runner import JobRegistry
+
+LEASE = timedelta(seconds=10)
+
+
+class Timeline(list[str]):
+    """What the jobs did, in order; tests wait on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._changed = asyncio.Event()
+
+    def add(self, line: str) -> None:
+        self.append(line)
+        self._changed.set()
+
+    async def reaches(self, length: int) -> None:
+        async with asyncio.timeout(20):
+            while len(self) < length:
+                self._changed.clear()
+                await self._changed.wait()
+
+
+@pytest.fixture
+def timeline() -> Timeline:
+    return Timeline()
+
+
+@pytest.fixture
+def client(timeline: Timeline) -> JobClient:
+    clock = ManualClock()
+    registry = JobRegistry()
+    release = asyncio.Event()
+
+    @registry.job(name="t.step")
+    async def step(request: float, context: JobContext) -> None:
+        timeline.add(f"start {context.job.id}")
+        await asyncio.sleep(request)
+        timeline.add(f"end {context.job.id}")
+
+    @registry.job(name="t.block")
+    async def block(request: None, context: JobContext) -> None:
+        timeline.add(f"start {context.job.id}")
+        await release.wait()
+
+    return JobClient(
+        MemoryJobRepository(clock=clock), MemoryQueueBroker(clock=clock), registry, clock=clock
+    )
+
+
+def pipeline_for(client: JobClient, host: str = "test:1", **settings: Any) -> Pipeline:
+    return Pipeline(
+        client.repository,
+        client.broker,
+        client.registry,
+        host=host,
+        clock=client.clock,
+        settings=ExecutionSettings(lease=LEASE, **settings),
+    )
+
+
+def clock_of(client: JobClient) -> ManualClock:
+    assert isinstance(client.clock, ManualClock)
+    return client.clock
+
+
+async def left_by_a_dead_worker(
+    client: JobClient, job: QueuedJob, *, alone: bool = False, abandoned: int = 0
+) -> QueuedJob:
+    """``job`` as a worker that died while running it leaves it (after ``abandoned``
+    earlier abandoned attempts beside other jobs): running, its lease expired."""
+    clock = clock_of(client)
+    for number in range(1, abandoned + 1):
+        await client.repository.append_attempt(
+            Attempt(
+                job_id=job.id,
+                number=number,
+                started_at=clock.now(),
+                ended_at=clock.now(),
+                outcome=AttemptOutcome.ABANDONED,
+                host="dead:0",
+            )
+        )
+    stored = await client.repository.get(job.id)
+    running = stored.transition(
+        JobStatus.RUNNING,
+        now=clock.now(),
+        attempts=abandoned + 1,
+        started_at=clock.now(),
+        lease_owner="dead:1",
+        lease_expires_at=clock.now() + LEASE,
+        **({"running_alone": True} if alone else {}),
+    )
+    stored = await client.repository.update(running)
+    clock.advance(LEASE + timedelta(seconds=1))
+    return stored
+
+
+# --- 12: the abandoned attempt's own start ------------------------------------------------
+
+
+async def test_an_abandoned_attempt_starts_when_it_was_claimed_not_at_the_last_heartbeat(
+    client: JobClient, timeline: Timeline
+) -> None:
+    clock = clock_of(client)
+    job = await client.queue_job("t.block", None, owner="alice")
+    claimed_at = clock.now()
+    first = asyncio.create_task(pipeline_for(client, "doomed:1").handle_job(job.id))
+    await timeline.reaches(1)
+    first.cancel()  # the worker dies: nothing more is written
+    await asyncio.gather(first, return_exceptions=True)
+    for _ in range(3):  # heartbeats (and a sweep) touched the record meanwhile
+        clock.advance(timedelta(seconds=5))
+        running = await client.get_job(job.id)
+        renewed = {"lease_expires_at": clock.now() + LEASE, "updated_at": clock.now()}
+        await client.repository.update(running.model_copy(update=renewed))
+    clock.advance(LEASE + timedelta(seconds=1))
+
+    task = asyncio.create_task(pipeline_for(client, "heir:1").handle_job(job.id))
+    await timeline.reaches(2)  # taken over: running again
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+    [lost] = await client.repository.list_attempts(job.id)
+    assert lost.outcome is AttemptOutcome.ABANDONED
+    assert lost.started_at == claimed_at
+    assert lost.ended_at == clock.now()
+
+
+async def test_a_record_stored_before_attempts_kept_their_start_still_reads_and_is_taken_over(
+    client: JobClient,
+) -> None:
+    job = await client.queue_job("t.step", 0.0, owner="alice")
+    stale = await left_by_a_dead_worker(client, job)
+    document = stale.model_dump(mode="json", exclude={"attempt_started_at", "running_alone"})
+    old = QueuedJob.model_validate(document)  # as an older version stored it
+    assert old.attempt_started_at is None
+
+    handled = await pipeline_for(client).handle_job(job.id, old)
+
+    assert handled.disposition is Disposition.ACK
+    history = await client.repository.list_attempts(job.id)
+    assert [a.outcome for a in history] == [AttemptOutcome.ABANDONED, AttemptOutcome.SUCCEEDED]
+    assert history[0].started_at == stale.updated_at
+
+
+# --- 8: who is charged for an abandoned attempt ----------------------------------------
+
+
+async def test_abandons_beside_other_jobs_do_not_use_up_attempts(client: JobClient) -> None:
+    job = await client.queue_job("t.step", 0.0, owner="alice", max_attempts=2)
+    await left_by_a_dead_worker(client, job, abandoned=1)  # its second abandon
+
+    handled = await pipeline_for(client).handle_job(job.id)
+
+    assert handled.job is not None
+    assert handled.job.status is JobStatus.SUCCEEDED
+    outcomes = [a.outcome for a in await client.repository.list_attempts(job.id)]
+    assert outcomes == ["abandoned", "abandoned", "succeeded"]
+
+
+async def test_an_abandon_of_a_job_that_ran_alone_is_charged(client: JobClient) -> None:
+    job = await client.queue_job("t.step", 0.0, owner="alice", max_attempts=1)
+    await left_by_a_dead_worker(client, job, alone=True)
+
+    handled = await pipeline_for(client).handle_job(job.id)
+
+    failed = await client.get_job(job.id)
+    assert handled.disposition is Disposition.ACK
+    assert failed.status is JobStatus.FAILED
+    assert failed.error is not None
+    assert failed.error.type == "queued_jobs.LeaseExpired"
+    [lost] = await client.repository.list_attempts(job.id)
+    assert (lost.outcome, lost.alone) == (AttemptOutcome.ABANDONED, True)
+
+
+async def test_free_abandons_are_bounded_so_a_job_that_always_shares_its_worker_still_ends(
+    client: JobClient,
+) -> None:
+    job = await client.queue_job("t.step", 0.0, owner="alice", max_attempts=2)
+    await left_by_a_dead_worker(client, job, abandoned=2)  # 3 abandons: 1 free, 2 charged
+
+    await pipeline_for(client, uncharged_abandons=1).handle_job(job.id)
+
+    assert (await client.get_job(job.id)).status is JobStatus.FAILED
+    outcomes = [a.outcome for a in await client.repository.list_attempts(job.id)]
+    assert outcomes == ["abandoned"] * 3
+
+
+def test_charged_attempts_count_failures_alone_abandons_and_free_abandons_past_the_bound() -> None:
+    from queued_jobs.execution.attempts import charged_attempts
+
+    def attempt(number: int, outcome: AttemptOutcome, alone: bool = False) -> Attempt:
+        now = ManualClock().now()
+        return Attempt(
+            job_id="0" * 28 + "0",
+            number=number,
+            started_at=now,
+            outcome=outcome,
+            host="h",
+            alone=alone,
+        )
+
+    a, f, r = AttemptOutcome.ABANDONED, AttemptOutcome.FAILED, AttemptOutcome.RELEASED
+    history = [attempt(1, a), attempt(2, r), attempt(3, f), attempt(4, a, alone=True)]
+    assert charged_attempts(history, uncharged_abandons=3) == 2
+    beside = [attempt(n, a) for n in range(1, 6)]
+    assert charged_attempts(beside, uncharged_abandons=3) == 2
+    assert charged_attempts(beside, uncharged_abandons=0) == 5
+    assert charged_attempts([*beside, attempt(5, f)], uncharged_abandons=3) == 2  # one no. 5
+
+
+# --- 8: suspects run alone on the worker, spread under Functions --------------------------
+
+
+async def test_the_worker_runs_a_job_taken_over_from_a_dead_worker_with_nothing_beside_it(
+    client: JobClient, timeline: Timeline
+) -> None:
+    from queued_jobs.worker import Worker, WorkerSettings
+
+    before = [await client.queue_job("t.step", 0.2, owner=f"b{n}") for n in range(2)]
+    suspect = await client.queue_job("t.step", 0.2, owner="suspect")
+    after = [await client.queue_job("t.step", 0.2, owner=f"a{n}") for n in range(3)]
+    await left_by_a_dead_worker(client, suspect)  # its message is still queued
+    everyone = [*before, suspect, *after]
+    pipeline = pipeline_for(client)
+    queues = [client.broker.queue(name) for name in client.queues.bands]
+    worker = Worker(
+        pipeline, queues, settings=WorkerSettings(concurrency=8, takeover_interval=None)
+    )
+
+    running = asyncio.create_task(worker.run())
+    await timeline.reaches(2 * len(everyone))
+    worker.stop()
+    await running
+
+    start, end = timeline.index(f"start {suspect.id}"), timeline.index(f"end {suspect.id}")
+    assert end == start + 1, timeline  # nothing started or ended while it ran
+    others_before = [line for line in timeline[:start] if not line.endswith(suspect.id)]
+    assert sum(line.startswith("start") for line in others_before) == sum(
+        line.startswith("end") for line in others_before
+    ), timeline  # and whatever ran before it had ended
+    history = await client.repository.list_attempts(suspect.id)
+    assert [(a.outcome, a.alone) for a in history] == [
+        (AttemptOutcome.ABANDONED, False),
+        (AttemptOutcome.SUCCEEDED, True),
+    ]
+    for job in everyone:
+        assert (await client.get_job(job.id)).status is JobStatus.SUCCEEDED
+
+
+async def test_functions_spread_a_job_taken_over_from_a_dead_worker_instead_of_running_it(
+    client: JobClient, timeline: Timeline
+) -> None:
+    jobs = [await client.queue_job("t.step", 0.0, owner=f"u{n}") for n in range(6)]
+    for job in jobs:
+        await left_by_a_dead_worker(client, job)
+    pipeline = pipeline_for(client, spread_suspects=timedelta(seconds=30))
+
+    delays = []
+    for job in jobs:
+        handled = await pipeline.handle(encode_message(job), spread_suspects=True)
+        assert handled.disposition is Disposition.RETRY_LATER
+        assert handled.job is not None
+        assert handled.job.status is JobStatus.QUEUED
+        assert handled.job.run_at == client.clock.now() + handled.delay
+        delays.append(handled.delay)
+        [lost] = await client.repository.list_attempts(job.id)
+        assert (lost.outcome, lost.alone) == (AttemptOutcome.ABANDONED, False)
+
+    assert timeline == []  # none ran in the batch that found them
+    assert all(timedelta(0) <= delay <= timedelta(seconds=30) for delay in delays)
+    assert len(set(delays)) == len(delays)
+
+
+# --- 13: a job whose lease expired is shown as waiting to be taken over ------------------
+
+
+async def test_a_running_job_with_an_expired_lease_is_shown_as_waiting_for_a_takeover(
+    client: JobClient,
+) -> None:
+    from queued_jobs._cli_views import job_table, job_view
+
+    clock = clock_of(client)
+    job = await client.queue_job("t.step", 0.0, owner="alice")
+    stale = await left_by_a_dead_worker(client, job)
+    assert stale.lease_expires_at is not None
+    assert not stale.lease_expired(stale.lease_expires_at - timedelta(seconds=1))
+    assert stale.lease_expired(clock.now())
+    assert not job.lease_expired(clock.now())  # queued: no lease to expire
+
+    def shown(renderable: Any) -> str:
+        out = io.StringIO()
+        Console(file=out, width=200).print(renderable)
+        return out.getvalue()
+
+    view = shown(job_view(stale, now=clock.now()))
+    table = shown(job_table([stale], now=clock.now()))
+    for text in (view, table):
+        assert "lease expired 1.0s ago, waiting to be taken over" in text
+    assert "dead:1 until" in view
+    assert "lease expired" not in shown(job_view(stale, now=stale.lease_expires_at - LEASE))
