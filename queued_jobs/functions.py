@@ -32,6 +32,7 @@ from .app import JobApp
 from .execution.messages import encode_message
 from .execution.pipeline import Disposition, Handled, Pipeline
 from .execution.sweep import Sweeper
+from .execution.takeover import send_takeovers
 from .models import Priority
 from .queue_names import DEAD_LETTER_SUFFIX
 from .queues.base import MAX_DELAY
@@ -104,6 +105,16 @@ class FunctionsHost:
 
     async def sweep(self) -> None:
         await self.sweeper.sweep()
+        # A dead instance's job would wait for its message behind any backlog: the most
+        # urgent band's trigger takes it over (spread like every job taken over) first.
+        pipeline = self.pipeline
+        await send_takeovers(
+            pipeline.repository,
+            pipeline.broker,
+            now=self.app.clock.now(),
+            queues=self.app.queues.bands,
+            to=self.app.queues.for_priority(Priority.HIGH),
+        )
 
     async def close(self) -> None:
         """Close the connections opened so far (the host process normally keeps them)."""

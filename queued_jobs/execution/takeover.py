@@ -5,18 +5,28 @@ sent meanwhile: with a backlog, the job would sit ``running`` until the backlog 
 worker looks for such records directly (``WorkerSettings.takeover_interval``) and takes
 them over ahead of the backlog; the message that comes back later is a duplicate the claim
 recognises (the job runs under a live lease, or has finished).
+
+Under Azure Functions the timer cannot run jobs; it sends each such job a message on the
+most urgent band's queue instead (:func:`send_takeovers`), whose trigger sees it ahead of
+the backlog of the others.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from datetime import datetime
 from typing import Final
 
+from ..errors import ConcurrencyConflict
 from ..models import JobStatus, QueuedJob
+from ..queues.base import QueueBroker
 from ..repositories.base import JobQuery, JobRepository
+from .messages import encode_message
 
-__all__ = ["SCAN_PAGE", "SCAN_PAGES", "expired_leases"]
+__all__ = ["SCAN_PAGE", "SCAN_PAGES", "expired_leases", "send_takeovers"]
+
+log = logging.getLogger("queued_jobs.execution")
 
 #: Running jobs read per listing page, and pages read at most per scan: a scan costs at most
 #: ``SCAN_PAGES`` listings (on Azure 16 requests each, one per shard; on SQLite one query).
@@ -50,3 +60,30 @@ async def expired_leases(
             break
     found.sort(key=lambda job: job.lease_expires_at or now)
     return found[:limit]
+
+
+async def send_takeovers(
+    repository: JobRepository,
+    broker: QueueBroker,
+    *,
+    now: datetime,
+    queues: Collection[str],
+    to: str,
+) -> int:
+    """Send a message on queue ``to`` for each job of ``queues`` running under an expired
+    lease that has not had one since; returns how many were sent. Each job is first touched
+    with a conditional write, so it gets one such message, however many timers run."""
+    sent = 0
+    for job in await expired_leases(
+        repository, now=now, queues=queues, limit=SCAN_PAGE * SCAN_PAGES
+    ):
+        if job.lease_expires_at is not None and job.updated_at > job.lease_expires_at:
+            continue  # already sent (or swept) since its lease ran out
+        try:
+            touched = await repository.update(job.transition(job.status, now=now))
+        except ConcurrencyConflict:
+            continue  # someone else moved it: theirs now
+        await broker.queue(to).send(encode_message(touched))
+        log.info("job %s: its lease expired at %s; sent to %s", job.id, job.lease_expires_at, to)
+        sent += 1
+    return sent
