@@ -24,9 +24,11 @@
   it runs with no other job beside it (the running ones end first, nothing new starts
   meanwhile; waiting messages are renewed), so that if it kills this worker too, it alone
   is charged for it (see :mod:`queued_jobs.execution.isolation`).
-- **Takeovers ahead of the backlog**: every ``takeover_interval`` the worker looks for jobs
-  of its queues running under an expired lease and takes them over at once, rather than
-  waiting for their message to come back behind every message sent meanwhile.
+- **Takeovers ahead of the backlog**: every ``takeover_interval`` in which it started a
+  message, the worker looks for jobs of its queues running under an expired lease and
+  takes them over at once, rather than waiting for their message to come back behind every
+  message sent meanwhile. An idle worker does not look: with its queues empty, such a
+  message reaches it as soon as the lease ends.
 - **Graceful stop** (``stop()``, SIGTERM, SIGINT): stop fetching; running jobs get
   ``shutdown_grace`` to finish; those still running are then halted and handed back
   (their ``on_halt`` hook runs, their message becomes visible at once).
@@ -74,8 +76,8 @@ class WorkerSettings:
     #: of ``concurrency + prefetch``). Lower means fewer, larger receives;
     #: ``concurrency + prefetch - 1`` refills each free slot at once.
     fetch_threshold: int | None = None
-    #: How often the worker looks for jobs of its queues whose lease expired, to take them
-    #: over ahead of any backlog (``None``: never; their messages still come back).
+    #: How often a busy worker looks for jobs of its queues whose lease expired, to take
+    #: them over ahead of its backlog (``None``: never; their messages still come back).
     takeover_interval: timedelta | None = timedelta(seconds=30)
 
     def __post_init__(self) -> None:
@@ -144,6 +146,9 @@ class Worker:
         self._isolation = Isolation(pipeline.settings.heartbeat_interval, closing=self._stopping)
         #: Ids of the jobs this worker is taking over from its scan.
         self._taking_over: set[str] = set()
+        #: Whether a message started since the last takeover scan (an idle worker's queues
+        #: are empty: a dead worker's message comes back to it as soon as its lease ends).
+        self._busy = False
         poll_min = self.settings.poll_min.total_seconds()
         self._bands = [_Band(queue, poll_min) for queue in self.queues]
 
@@ -241,6 +246,7 @@ class Worker:
             queue, message, received_at = self._held.popleft()
             renew_first = now - received_at > waited_long
             task = asyncio.create_task(self._process(queue, message, renew_first=renew_first))
+            self._busy = True
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
@@ -273,14 +279,17 @@ class Worker:
 
     async def _take_over_forever(self) -> None:
         """Take over jobs of this worker's queues whose lease expired, every
-        ``takeover_interval``, as suspects (each runs alone)."""
+        ``takeover_interval`` while it has work (an idle worker does not look), as suspects
+        (each runs alone)."""
         interval = self.settings.takeover_interval
         if interval is None:
             return
         names = {queue.name for queue in self.queues}
         while not self._stopping.is_set():
+            await asyncio.sleep(interval.total_seconds())
             room = self.settings.concurrency - len(self._taking_over)
-            if room > 0:
+            if self._busy and room > 0:
+                self._busy = False
                 try:
                     jobs = await expired_leases(
                         self.pipeline.repository,
@@ -295,7 +304,6 @@ class Worker:
                 for job in jobs:
                     if job.lease_owner != self.identity and not self._stopping.is_set():
                         self._start_takeover(job)
-            await asyncio.sleep(interval.total_seconds())
 
     def _start_takeover(self, job: QueuedJob) -> None:
         log.info(
