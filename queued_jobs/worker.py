@@ -143,7 +143,11 @@ class Worker:
         #: Received messages waiting for a free slot, with when they were received.
         self._held: deque[tuple[JobQueue, QueueMessage, float]] = deque()
         self._fetches = 0
-        self._isolation = Isolation(pipeline.settings.heartbeat_interval, closing=self._stopping)
+        self._isolation = Isolation(
+            pipeline.settings.heartbeat_interval,
+            patience=pipeline.settings.lease,
+            closing=self._stopping,
+        )
         #: Ids of the jobs this worker is taking over from its scan.
         self._taking_over: set[str] = set()
         #: Whether a message started since the last takeover scan (an idle worker's queues

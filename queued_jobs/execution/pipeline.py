@@ -158,8 +158,8 @@ class Pipeline:
                             claimed, renew_message, halt, send_retries=send_retries
                         )
                 if isinstance(claimed, _Suspect):
-                    async with isolation.alone(renew_message, halt):
-                        claimed = await self._claim(job_id, None, due_now=due_now, alone=True)
+                    async with isolation.alone(renew_message, halt) as alone:
+                        claimed = await self._claim(job_id, None, due_now=due_now, alone=alone)
                         if isinstance(claimed, QueuedJob):
                             return await self._run(
                                 claimed, renew_message, halt, send_retries=send_retries

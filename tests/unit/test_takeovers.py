@@ -31,6 +31,8 @@ class Timeline(list[str]):
     def __init__(self) -> None:
         super().__init__()
         self._changed = asyncio.Event()
+        #: Lets the ``t.block`` jobs end.
+        self.release = asyncio.Event()
 
     def add(self, line: str) -> None:
         self.append(line)
@@ -52,7 +54,6 @@ def timeline() -> Timeline:
 def client(timeline: Timeline) -> JobClient:
     clock = ManualClock()
     registry = JobRegistry()
-    release = asyncio.Event()
 
     @registry.job(name="t.step")
     async def step(request: float, context: JobContext) -> None:
@@ -63,21 +64,24 @@ def client(timeline: Timeline) -> JobClient:
     @registry.job(name="t.block")
     async def block(request: None, context: JobContext) -> None:
         timeline.add(f"start {context.job.id}")
-        await release.wait()
+        await timeline.release.wait()
+        timeline.add(f"end {context.job.id}")
 
     return JobClient(
         MemoryJobRepository(clock=clock), MemoryQueueBroker(clock=clock), registry, clock=clock
     )
 
 
-def pipeline_for(client: JobClient, host: str = "test:1", **settings: Any) -> Pipeline:
+def pipeline_for(
+    client: JobClient, host: str = "test:1", *, lease: timedelta = LEASE, **settings: Any
+) -> Pipeline:
     return Pipeline(
         client.repository,
         client.broker,
         client.registry,
         host=host,
         clock=client.clock,
-        settings=ExecutionSettings(lease=LEASE, **settings),
+        settings=ExecutionSettings(lease=lease, **settings),
     )
 
 
@@ -269,6 +273,70 @@ async def test_the_worker_runs_a_job_taken_over_from_a_dead_worker_with_nothing_
     ]
     for job in everyone:
         assert (await client.get_job(job.id)).status is JobStatus.SUCCEEDED
+
+
+async def test_a_suspect_waits_a_lease_at_most_for_a_long_job_then_runs_beside_it_unproven(
+    client: JobClient, timeline: Timeline
+) -> None:
+    from queued_jobs.worker import Worker, WorkerSettings
+
+    long_job = await client.queue_job("t.block", None, owner="long")
+    pipeline = pipeline_for(client, lease=timedelta(seconds=1))
+    queues = [client.broker.queue(name) for name in client.queues.bands]
+    settings = WorkerSettings(
+        concurrency=4, poll_max=timedelta(milliseconds=20), takeover_interval=None
+    )
+    worker = Worker(pipeline, queues, settings=settings)
+    running = asyncio.create_task(worker.run())
+    try:
+        await timeline.reaches(1)
+        suspect = await client.queue_job("t.step", 0.0, owner="suspect")
+        await left_by_a_dead_worker(client, suspect)
+        await timeline.reaches(3)  # it ran, while the long job still runs
+        assert timeline == [f"start {long_job.id}", f"start {suspect.id}", f"end {suspect.id}"]
+    finally:
+        timeline.release.set()
+        worker.stop()
+        await running
+
+    history = await client.repository.list_attempts(suspect.id)
+    assert [(a.outcome, a.alone) for a in history] == [
+        (AttemptOutcome.ABANDONED, False),
+        (AttemptOutcome.SUCCEEDED, False),
+    ]
+
+
+async def test_stopping_a_worker_hands_back_the_messages_waiting_behind_a_suspect_at_once(
+    client: JobClient, timeline: Timeline
+) -> None:
+    from queued_jobs.worker import Worker, WorkerSettings
+
+    suspect = await client.queue_job("t.block", None, owner="suspect")
+    await left_by_a_dead_worker(client, suspect)
+    waiting = [await client.queue_job("t.step", 0.0, owner=f"w{n}") for n in range(3)]
+    pipeline = pipeline_for(client)
+    queues = [client.broker.queue(name) for name in client.queues.bands]
+    settings = WorkerSettings(
+        concurrency=4, shutdown_grace=timedelta(seconds=30), takeover_interval=None
+    )
+    worker = Worker(pipeline, queues, settings=settings)
+    running = asyncio.create_task(worker.run())
+    await timeline.reaches(1)  # the suspect runs alone; the others wait behind it
+
+    worker.stop()
+    handed_back: list[str] = []
+    async with asyncio.timeout(5):  # visible again well within the grace the suspect gets
+        while len(handed_back) < len(waiting):
+            assert not running.done()
+            handed_back += [m.body for m in await client.broker.queue("jobs").receive()]
+            await asyncio.sleep(0.01)
+    assert sorted(handed_back) == sorted(encode_message(job) for job in waiting)
+    assert timeline == [f"start {suspect.id}"]  # none of them started
+    for job in waiting:
+        assert (await client.get_job(job.id)).status is JobStatus.QUEUED
+    timeline.release.set()
+    await running
+    assert (await client.get_job(suspect.id)).status is JobStatus.SUCCEEDED
 
 
 async def test_functions_spread_a_job_taken_over_from_a_dead_worker_instead_of_running_it(
