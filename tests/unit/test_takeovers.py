@@ -114,12 +114,10 @@ async def left_by_a_dead_worker(
         attempts=abandoned + 1,
         started_at=clock.now(),
         lease_owner="dead:1",
-        lease_expires_at=clock.now() + LEASE,
+        lease_expires_at=clock.now() - timedelta(seconds=1),  # time moves for no one else
         **({"running_alone": True} if alone else {}),
     )
-    stored = await client.repository.update(running)
-    clock.advance(LEASE + timedelta(seconds=1))
-    return stored
+    return await client.repository.update(running)
 
 
 # --- 12: the abandoned attempt's own start ------------------------------------------------
