@@ -40,17 +40,16 @@ import asyncio
 import logging
 import signal
 from collections import deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from ._takeovers import Takeovers
 from .errors import LeaseLost, QueuedJobsError
 from .execution.isolation import Isolation
 from .execution.pipeline import Disposition, Handled, Pipeline
 from .execution.sweep import Sweeper
-from .execution.takeover import expired_leases
-from .models import QueuedJob
 from .queues.base import MAX_BATCH, MAX_DELAY, Arrivals, JobQueue, QueueMessage
 
 __all__ = ["Worker", "WorkerSettings"]
@@ -148,11 +147,18 @@ class Worker:
             patience=pipeline.settings.lease,
             closing=self._stopping,
         )
-        #: Ids of the jobs this worker is taking over from its scan.
-        self._taking_over: set[str] = set()
-        #: Whether a message started since the last takeover scan (an idle worker's queues
-        #: are empty: a dead worker's message comes back to it as soon as its lease ends).
-        self._busy = False
+        interval = self.settings.takeover_interval
+        self._takeovers: Takeovers | None = None
+        if interval is not None:
+            self._takeovers = Takeovers(
+                pipeline,
+                [queue.name for queue in self.queues],
+                interval=interval,
+                limit=self.settings.concurrency,
+                isolation=self._isolation,
+                halt=self._halt,
+                start=self._start_task,
+            )
         poll_min = self.settings.poll_min.total_seconds()
         self._bands = [_Band(queue, poll_min) for queue in self.queues]
 
@@ -174,7 +180,9 @@ class Worker:
         """Work until :meth:`stop`; returns once every job finished or was handed back."""
         log.info("worker %s: started on %s", self.identity, [q.name for q in self.queues])
         sweeping = asyncio.create_task(self._sweep_forever())
-        taking_over = asyncio.create_task(self._take_over_forever())
+        taking_over = asyncio.create_task(
+            self._takeovers.forever(self._stopping) if self._takeovers else asyncio.sleep(0)
+        )
         refill_at = self.settings.refill_at
         loop = asyncio.get_running_loop()
         arrivals = self.pipeline.broker.arrivals()
@@ -250,7 +258,8 @@ class Worker:
             queue, message, received_at = self._held.popleft()
             renew_first = now - received_at > waited_long
             task = asyncio.create_task(self._process(queue, message, renew_first=renew_first))
-            self._busy = True
+            if self._takeovers is not None:
+                self._takeovers.saw_work()
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
@@ -281,57 +290,10 @@ class Worker:
                 else:
                     self._held[index] = (queue, renewed, loop.time())
 
-    async def _take_over_forever(self) -> None:
-        """Take over jobs of this worker's queues whose lease expired, every
-        ``takeover_interval`` while it has work (an idle worker does not look), as suspects
-        (each runs alone)."""
-        interval = self.settings.takeover_interval
-        if interval is None:
-            return
-        names = {queue.name for queue in self.queues}
-        while not self._stopping.is_set():
-            await asyncio.sleep(interval.total_seconds())
-            room = self.settings.concurrency - len(self._taking_over)
-            if self._busy and room > 0:
-                self._busy = False
-                try:
-                    jobs = await expired_leases(
-                        self.pipeline.repository,
-                        now=self.pipeline.clock.now(),
-                        queues=names,
-                        limit=room,
-                        skip=self._taking_over,
-                    )
-                except QueuedJobsError:
-                    log.exception("worker %s: could not look for expired leases", self.identity)
-                    jobs = []
-                for job in jobs:
-                    if job.lease_owner != self.identity and not self._stopping.is_set():
-                        self._start_takeover(job)
-
-    def _start_takeover(self, job: QueuedJob) -> None:
-        log.info(
-            "worker %s: taking over job %s (the lease of %s expired at %s)",
-            self.identity,
-            job.id,
-            job.lease_owner,
-            job.lease_expires_at,
-        )
-        self._taking_over.add(job.id)
-        task = asyncio.create_task(self._take_over(job))
+    def _start_task(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._running.add(task)
         task.add_done_callback(self._running.discard)
-
-    async def _take_over(self, job: QueuedJob) -> None:
-        try:
-            handled = await self.pipeline.handle_job(
-                job.id, job, halt=self._halt, isolation=self._isolation
-            )
-            log.info("worker %s: job %s taken over: %s", self.identity, job.id, handled.reason)
-        except Exception:  # its message comes back anyway
-            log.exception("worker %s: could not take over job %s", self.identity, job.id)
-        finally:
-            self._taking_over.discard(job.id)
 
     async def _hand_back_held(self) -> None:
         """Make messages that never started visible again at once, for other workers."""
