@@ -57,13 +57,20 @@ class Takeovers:
     async def forever(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             await asyncio.sleep(self._interval)
-            room = self._limit - len(self._taking_over)
-            if not self._busy or room <= 0 or stopping.is_set():
-                continue
-            self._busy = False
-            for job in await self._expired(room):
-                if not stopping.is_set():
-                    self._take(job)
+            if not stopping.is_set():
+                await self.look()
+
+    async def look(self) -> list[str] | None:
+        """One scan, if the worker started a message since the last one and has room for
+        more takeovers: the ids of the jobs it starts taking over (``None``: no scan)."""
+        room = self._limit - len(self._taking_over)
+        if not self._busy or room <= 0:
+            return None
+        self._busy = False
+        jobs = await self._expired(room)
+        for job in jobs:
+            self._take(job)
+        return [job.id for job in jobs]
 
     async def _expired(self, room: int) -> list[QueuedJob]:
         identity = self._pipeline.host

@@ -361,6 +361,56 @@ async def test_functions_spread_a_job_taken_over_from_a_dead_worker_instead_of_r
     assert len(set(delays)) == len(delays)
 
 
+# --- 13: taken over ahead of the backlog, by busy workers only ---------------------------
+
+
+async def test_only_a_worker_that_started_messages_looks_for_expired_leases(
+    client: JobClient,
+) -> None:
+    from queued_jobs._takeovers import Takeovers
+    from queued_jobs.execution.isolation import Isolation
+
+    class CountingRepository(MemoryJobRepository):
+        listings = 0
+
+        async def list_jobs(self, *args: Any, **kwargs: Any) -> Any:
+            self.listings += 1
+            return await super().list_jobs(*args, **kwargs)
+
+    repository = CountingRepository(clock=client.clock)
+    counted = JobClient(repository, client.broker, client.registry, clock=client.clock)
+    dead = await left_by_a_dead_worker(
+        counted, await counted.queue_job("t.step", 0.0, owner="alice")
+    )
+    pipeline = pipeline_for(counted)
+    started: list[asyncio.Future[None]] = []
+    takeovers = Takeovers(
+        pipeline,
+        ["jobs"],
+        interval=timedelta(seconds=1),
+        limit=2,
+        isolation=Isolation(timedelta(seconds=1), patience=LEASE),
+        halt=asyncio.Event(),
+        start=lambda work: started.append(asyncio.ensure_future(work)),
+    )
+
+    assert await takeovers.look() is None  # idle: no listing at all
+    assert repository.listings == 0
+    takeovers.saw_work()
+    assert await takeovers.look() == [dead.id]
+    assert await takeovers.look() is None  # nothing started since
+    await asyncio.gather(*started)
+    takeovers.saw_work()
+    assert await takeovers.look() == []
+
+    assert repository.listings == 2
+    history = await repository.list_attempts(dead.id)
+    assert [(a.outcome, a.alone) for a in history] == [
+        (AttemptOutcome.ABANDONED, False),
+        (AttemptOutcome.SUCCEEDED, True),
+    ]
+
+
 # --- 13: a job whose lease expired is shown as waiting to be taken over ------------------
 
 
