@@ -55,10 +55,16 @@ class Takeovers:
         self._busy = True
 
     async def forever(self, stopping: asyncio.Event) -> None:
+        """Scan every ``interval`` until ``stopping``; a scan that fails is logged, and the
+        next one tries again (the messages and the sweep still recover the jobs)."""
         while not stopping.is_set():
             await asyncio.sleep(self._interval)
-            if not stopping.is_set():
+            if stopping.is_set():
+                return
+            try:
                 await self.look()
+            except Exception:
+                log.exception("worker %s: the look for expired leases failed", self._pipeline.host)
 
     async def look(self) -> list[str] | None:
         """One scan, if the worker started a message since the last one and has room for
@@ -82,8 +88,8 @@ class Takeovers:
                 limit=room,
                 skip=self._taking_over,
             )
-        except QueuedJobsError:
-            log.exception("worker %s: could not look for expired leases", identity)
+        except QueuedJobsError as exc:
+            log.warning("worker %s: could not look for expired leases: %s", identity, exc)
             return []
         return [job for job in jobs if job.lease_owner != identity]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -409,6 +410,55 @@ async def test_only_a_worker_that_started_messages_looks_for_expired_leases(
         (AttemptOutcome.ABANDONED, False),
         (AttemptOutcome.SUCCEEDED, True),
     ]
+
+
+async def test_a_look_for_expired_leases_that_fails_is_logged_and_tried_again(
+    client: JobClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    from queued_jobs._takeovers import Takeovers
+    from queued_jobs.execution.isolation import Isolation
+
+    class FlakyRepository(MemoryJobRepository):
+        failures = 1
+
+        async def list_jobs(self, *args: Any, **kwargs: Any) -> Any:
+            if self.failures:
+                self.failures -= 1
+                raise RuntimeError("a row no one can read")
+            return await super().list_jobs(*args, **kwargs)
+
+    repository = FlakyRepository(clock=client.clock)
+    flaky = JobClient(repository, client.broker, client.registry, clock=client.clock)
+    dead = await left_by_a_dead_worker(flaky, await flaky.queue_job("t.step", 0.0, owner="a"))
+    taken = asyncio.Event()
+
+    def start(work: Coroutine[Any, Any, None]) -> None:
+        work.close()  # taking it over is the other tests' business
+        taken.set()
+
+    takeovers = Takeovers(
+        pipeline_for(flaky),
+        ["jobs"],
+        interval=timedelta(milliseconds=10),
+        limit=2,
+        isolation=Isolation(timedelta(seconds=1), patience=LEASE),
+        halt=asyncio.Event(),
+        start=start,
+    )
+    stopping = asyncio.Event()
+    looking = asyncio.create_task(takeovers.forever(stopping))
+    try:
+        async with asyncio.timeout(10):
+            while not taken.is_set():  # busy all along: it looks every interval
+                takeovers.saw_work()
+                await asyncio.sleep(0.01)
+    finally:
+        stopping.set()
+        await looking
+
+    assert "the look for expired leases failed" in caplog.text
+    assert repository.failures == 0
+    assert dead.lease_expired(client.clock.now())
 
 
 # --- 13: a job whose lease expired is shown as waiting to be taken over ------------------
