@@ -65,10 +65,20 @@ def format_duration(span: timedelta | None) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-def status_text(job: QueuedJob) -> Text:
+def status_text(job: QueuedJob, *, now: datetime | None = None) -> Text:
+    """The status, with what is pending: a cancellation asked for, or a lease that ran out
+    (the job's worker died; it waits for another worker to take it over)."""
     asked = job.cancel_requested and not job.is_terminal
     label = job.status.value + (" (cancel requested)" if asked else "")
+    if job.lease_expired(now) and job.lease_expires_at is not None:
+        ago = format_duration((now or datetime.now(UTC)) - job.lease_expires_at)
+        label += f" (lease expired {ago} ago, waiting to be taken over)"
+        return Text(label, style="bold red")
     return Text(label, style=_STATUS_STYLES[job.status])
+
+
+def _lease(job: QueuedJob) -> str:
+    return f"{job.lease_owner or '-'} until {format_time(job.lease_expires_at)}"
 
 
 def _progress(job: QueuedJob) -> str:
@@ -82,19 +92,22 @@ def _json(value: object) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-def job_view(job: QueuedJob, attempts: Sequence[Attempt] = ()) -> RenderableType:
+def job_view(
+    job: QueuedJob, attempts: Sequence[Attempt] = (), *, now: datetime | None = None
+) -> RenderableType:
     """One job's fields, one per line, then its attempts (if any)."""
     fields: list[tuple[str, str | Text | None]] = [
         ("id", job.id),
         ("type", job.job_type),
         ("owner", job.owner),
-        ("status", status_text(job)),
+        ("status", status_text(job, now=now)),
         ("attempts", f"{job.attempts} of {job.max_attempts}"),
         ("progress", _progress(job)),
         ("priority", job.priority.value),
         ("created", format_time(job.created_at)),
         ("run at", format_time(job.run_at) if job.run_at else None),
         ("started", format_time(job.started_at)),
+        ("lease", _lease(job) if job.status is JobStatus.RUNNING else None),
         ("completed", format_time(job.completed_at)),
         ("duration", format_duration(job.duration)),
         ("unique key", job.unique_key),
@@ -127,7 +140,7 @@ def _attempt_table(attempts: Sequence[Attempt]) -> Table:
         ended = attempt.ended_at
         table.add_row(
             str(attempt.number),
-            attempt.outcome.value,
+            attempt.outcome.value + (" (alone)" if attempt.alone else ""),
             format_time(attempt.started_at),
             format_duration(None if ended is None else ended - attempt.started_at),
             Text(attempt.host),
@@ -136,7 +149,7 @@ def _attempt_table(attempts: Sequence[Attempt]) -> Table:
     return table
 
 
-def job_table(jobs: Sequence[QueuedJob]) -> Table:
+def job_table(jobs: Sequence[QueuedJob], *, now: datetime | None = None) -> Table:
     """Jobs in rows, as given (listings are newest first)."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in ("id", "owner", "type", "status", "attempts", "created (UTC)", "duration"):
@@ -146,7 +159,7 @@ def job_table(jobs: Sequence[QueuedJob]) -> Table:
             job.id,
             Text(job.owner),
             Text(job.job_type),
-            status_text(job),
+            status_text(job, now=now),
             f"{job.attempts}/{job.max_attempts}",
             format_time(job.created_at),
             format_duration(job.duration),

@@ -43,6 +43,7 @@ from .errors import JobNotFound
 from .execution.messages import UnreadableMessage, decode_message, encode_message
 from .execution.pipeline import Disposition, Handled, Pipeline
 from .execution.sweep import Sweeper
+from .execution.takeover import send_takeovers
 from .models import JobStatus, Priority
 from .queue_names import DEAD_LETTER_SUFFIX
 from .queues.azure_queue import decoded_body
@@ -109,7 +110,9 @@ class FunctionsHost:
         if body is None:
             return await self._keep_dead(wire, queue, "not UTF-8 text")
         try:
-            handled = await self.pipeline.handle(body)
+            # The host may run any jobs beside this one in this instance: a job taken over
+            # from a dead worker is spread (sent again with a random delay), not run here.
+            handled = await self.pipeline.handle(body, spread_suspects=True)
         except Exception:
             deliveries = message.dequeue_count or 1
             if deliveries >= self.max_dequeue_count:
@@ -145,6 +148,16 @@ class FunctionsHost:
 
     async def sweep(self) -> None:
         await self.sweeper.sweep()
+        # A dead instance's job would wait for its message behind any backlog: the most
+        # urgent band's trigger takes it over (spread like every job taken over) first.
+        pipeline = self.pipeline
+        await send_takeovers(
+            pipeline.repository,
+            pipeline.broker,
+            now=self.app.clock.now(),
+            queues=self.app.queues.bands,
+            to=self.app.queues.for_priority(Priority.HIGH),
+        )
 
     async def close(self) -> None:
         """Close the connections opened so far (the host process normally keeps them)."""

@@ -20,6 +20,15 @@
   Stores that can tell of new messages (SQLite's doorbell, memory) wake an idle worker at
   once, so there the poll is only a safety net.
 - **Leases**: a running job's message and record are renewed by the pipeline's heartbeat.
+- **Suspects run alone**: a job taken over from a worker that died may be what killed it;
+  it runs with no other job beside it (the running ones end first, nothing new starts
+  meanwhile; waiting messages are renewed), so that if it kills this worker too, it alone
+  is charged for it (see :mod:`queued_jobs.execution.isolation`).
+- **Takeovers ahead of the backlog**: every ``takeover_interval`` in which it started a
+  message, the worker looks for jobs of its queues running under an expired lease and
+  takes them over at once, rather than waiting for their message to come back behind every
+  message sent meanwhile. An idle worker does not look: with its queues empty, such a
+  message reaches it as soon as the lease ends.
 - **Graceful stop** (``stop()``, SIGTERM, SIGINT): stop fetching; running jobs get
   ``shutdown_grace`` to finish; those still running are then halted and handed back
   (their ``on_halt`` hook runs, their message becomes visible at once).
@@ -31,12 +40,14 @@ import asyncio
 import logging
 import signal
 from collections import deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from ._takeovers import Takeovers
 from .errors import LeaseLost, QueuedJobsError
+from .execution.isolation import Isolation
 from .execution.pipeline import Disposition, Handled, Pipeline
 from .execution.sweep import Sweeper
 from .queues.base import MAX_BATCH, MAX_DELAY, Arrivals, JobQueue, QueueMessage
@@ -64,6 +75,9 @@ class WorkerSettings:
     #: of ``concurrency + prefetch``). Lower means fewer, larger receives;
     #: ``concurrency + prefetch - 1`` refills each free slot at once.
     fetch_threshold: int | None = None
+    #: How often a busy worker looks for jobs of its queues whose lease expired, to take
+    #: them over ahead of its backlog (``None``: never; their messages still come back).
+    takeover_interval: timedelta | None = timedelta(seconds=30)
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.fairness < 1 or self.max_deliveries < 1:
@@ -128,6 +142,23 @@ class Worker:
         #: Received messages waiting for a free slot, with when they were received.
         self._held: deque[tuple[JobQueue, QueueMessage, float]] = deque()
         self._fetches = 0
+        self._isolation = Isolation(
+            pipeline.settings.heartbeat_interval,
+            patience=pipeline.settings.lease,
+            closing=self._stopping,
+        )
+        interval = self.settings.takeover_interval
+        self._takeovers: Takeovers | None = None
+        if interval is not None:
+            self._takeovers = Takeovers(
+                pipeline,
+                [queue.name for queue in self.queues],
+                interval=interval,
+                limit=self.settings.concurrency,
+                isolation=self._isolation,
+                halt=self._halt,
+                start=self._start_task,
+            )
         poll_min = self.settings.poll_min.total_seconds()
         self._bands = [_Band(queue, poll_min) for queue in self.queues]
 
@@ -149,12 +180,18 @@ class Worker:
         """Work until :meth:`stop`; returns once every job finished or was handed back."""
         log.info("worker %s: started on %s", self.identity, [q.name for q in self.queues])
         sweeping = asyncio.create_task(self._sweep_forever())
+        taking_over = asyncio.create_task(
+            self._takeovers.forever(self._stopping) if self._takeovers else asyncio.sleep(0)
+        )
         refill_at = self.settings.refill_at
         loop = asyncio.get_running_loop()
         arrivals = self.pipeline.broker.arrivals()
         try:
             while not self._stopping.is_set():
                 self._start_held(loop.time())
+                if self._isolation.engaged:  # a suspect runs alone: fetch nothing meanwhile
+                    await self._while_isolated()
+                    continue
                 holding = len(self._running) + len(self._held)
                 if holding > refill_at:
                     await self._wait(self._a_job_ends())
@@ -176,6 +213,7 @@ class Worker:
             if arrivals is not None:
                 arrivals.close()
             sweeping.cancel()
+            taking_over.cancel()
             await self._hand_back_held()
             await self._wind_down()
         log.info("worker %s: stopped", self.identity)
@@ -209,14 +247,53 @@ class Worker:
             band.due = 0.0
 
     def _start_held(self, now: float) -> None:
-        """Start held messages while slots are free (oldest first)."""
+        """Start held messages while slots are free (oldest first), unless a suspect runs
+        or waits to run alone."""
         waited_long = self.pipeline.settings.heartbeat_interval.total_seconds()
-        while self._held and len(self._running) < self.settings.concurrency:
+        while (
+            self._held
+            and len(self._running) < self.settings.concurrency
+            and not self._isolation.engaged
+        ):
             queue, message, received_at = self._held.popleft()
             renew_first = now - received_at > waited_long
             task = asyncio.create_task(self._process(queue, message, renew_first=renew_first))
+            if self._takeovers is not None:
+                self._takeovers.saw_work()
             self._running.add(task)
             task.add_done_callback(self._running.discard)
+
+    async def _while_isolated(self) -> None:
+        """While a suspect runs alone: wait for a job to end (or a stop), renewing held
+        messages every heartbeat so that they stay this worker's."""
+        heartbeat = self.pipeline.settings.heartbeat_interval.total_seconds()
+        if self._running:
+            await self._wait(self._a_job_ends(), asyncio.sleep(heartbeat))
+        else:
+            await self._wait(asyncio.sleep(heartbeat))
+        loop = asyncio.get_running_loop()
+        for entry in list(self._held):
+            queue, message, received_at = entry
+            if loop.time() - received_at < heartbeat:
+                continue
+            try:
+                renewed = await queue.renew(
+                    message, visibility_timeout=self.pipeline.settings.lease
+                )
+            except QueuedJobsError as exc:  # lost (it came back to someone): not ours to start
+                log.warning("worker %s: held message %s lost: %s", self.identity, message.id, exc)
+                renewed = None
+            if entry in self._held:
+                index = self._held.index(entry)
+                if renewed is None:
+                    del self._held[index]
+                else:
+                    self._held[index] = (queue, renewed, loop.time())
+
+    def _start_task(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     async def _hand_back_held(self) -> None:
         """Make messages that never started visible again at once, for other workers."""
@@ -283,7 +360,7 @@ class Worker:
                 handled = await self.pipeline.fail_poisoned(message.body, reason)
             else:
                 handled = await self.pipeline.handle(
-                    message.body, renew_message=renew, halt=self._halt
+                    message.body, renew_message=renew, halt=self._halt, isolation=self._isolation
                 )
             await self._settle(queue, current, handled)
         except LeaseLost:

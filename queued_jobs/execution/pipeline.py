@@ -36,6 +36,7 @@ from ..repositories.base import JobRepository
 from ..runner import JobDefinition, JobRegistry, JobRunner
 from .attempts import attempt_record, counted_failures, lease_expired_attempt
 from .hooks import call_hook
+from .isolation import Halted, Isolation
 from .messages import UnreadableMessage, decode_message, encode_message
 from .run import AttemptOutcomeInfo, run_attempt
 from .running import NO_LEASE
@@ -48,6 +49,14 @@ StatusListener = Callable[[QueuedJob], Awaitable[None]]
 _ZERO = timedelta(0)
 _CLAIM_TRIES = 5
 _EARLY = timedelta(seconds=1)
+_SPREAD = "taken over from a dead worker: queued again after a random delay"
+
+
+class _Suspect:
+    """A job to take over from a dead worker: claim it alone."""
+
+
+_SUSPECT = _Suspect()
 
 
 class Disposition(StrEnum):
@@ -98,15 +107,23 @@ class Pipeline:
         *,
         renew_message: Callable[[], Awaitable[None]] | None = None,
         halt: asyncio.Event | None = None,
+        isolation: Isolation | None = None,
+        spread_suspects: bool = False,
     ) -> Handled:
-        """Handle one queue message body."""
+        """Handle one queue message body. For ``isolation`` and ``spread_suspects`` (jobs
+        taken over from a dead worker) see :meth:`handle_job`."""
         try:
             message = decode_message(body)
         except UnreadableMessage as exc:
             log.error("unreadable queue message (%s): %.200r", exc, body)
             return Handled(Disposition.DEAD_LETTER, reason=str(exc))
         return await self.handle_job(
-            message.job_id, message.snapshot, renew_message=renew_message, halt=halt
+            message.job_id,
+            message.snapshot,
+            renew_message=renew_message,
+            halt=halt,
+            isolation=isolation,
+            spread_suspects=spread_suspects,
         )
 
     async def handle_job(
@@ -118,14 +135,41 @@ class Pipeline:
         halt: asyncio.Event | None = None,
         send_retries: bool = True,
         due_now: bool = False,
+        isolation: Isolation | None = None,
+        spread_suspects: bool = False,
     ) -> Handled:
         """Claim and run a job. With ``send_retries=False`` a retry is left to the caller
         (``RETRY_LATER`` with the backoff delay) instead of sent as a new message; with
-        ``due_now`` a job whose run-at time is still ahead runs anyway (inline mode)."""
-        claimed = await self._claim(job_id, snapshot, due_now=due_now)
-        if isinstance(claimed, Handled):
-            return claimed
-        return await self._run(claimed, renew_message, halt, send_retries=send_retries)
+        ``due_now`` a job whose run-at time is still ahead runs anyway (inline mode).
+
+        A job taken over from a worker that died (a *suspect*) runs alone under
+        ``isolation`` (the standalone worker); with ``spread_suspects`` (a host that cannot
+        do that) it is queued again after a random delay up to
+        ``ExecutionSettings.spread_suspects`` instead (``RETRY_LATER`` with the delay: the
+        host sends the message)."""
+        if isolation is None:
+            claimed = await self._claim(job_id, snapshot, due_now=due_now, spread=spread_suspects)
+        else:
+            try:
+                async with isolation.beside(renew_message, halt):
+                    claimed = await self._claim(job_id, snapshot, due_now=due_now, suspects=False)
+                    if isinstance(claimed, QueuedJob):
+                        return await self._run(
+                            claimed, renew_message, halt, send_retries=send_retries
+                        )
+                if isinstance(claimed, _Suspect):
+                    async with isolation.alone(renew_message, halt) as alone:
+                        claimed = await self._claim(job_id, None, due_now=due_now, alone=alone)
+                        if isinstance(claimed, QueuedJob):
+                            return await self._run(
+                                claimed, renew_message, halt, send_retries=send_retries
+                            )
+            except Halted:
+                return Handled(Disposition.RETRY_LATER, delay=_ZERO, reason="halted before it ran")
+        if isinstance(claimed, QueuedJob):
+            return await self._run(claimed, renew_message, halt, send_retries=send_retries)
+        assert isinstance(claimed, Handled)  # a suspect is only found with isolation
+        return claimed
 
     async def fail_poisoned(self, body: str, reason: str) -> Handled:
         """A message that failed delivery too often: its job fails with ``reason``."""
@@ -154,8 +198,17 @@ class Pipeline:
     # --- claiming ----------------------------------------------------------------------
 
     async def _claim(
-        self, job_id: str, snapshot: QueuedJob | None, *, due_now: bool = False
-    ) -> QueuedJob | Handled:
+        self,
+        job_id: str,
+        snapshot: QueuedJob | None,
+        *,
+        due_now: bool = False,
+        suspects: bool = True,
+        alone: bool = False,
+        spread: bool = False,
+    ) -> QueuedJob | Handled | _Suspect:
+        """Claim the job for an attempt; with ``suspects=False``, a job that would be taken
+        over from a dead worker is not claimed (:data:`_SUSPECT`: claim it alone)."""
         job = snapshot
         for _ in range(_CLAIM_TRIES):
             if job is None:
@@ -164,10 +217,13 @@ class Pipeline:
                 except JobNotFound:
                     log.warning("job %s: no record; dropping its message", job_id)
                     return Handled(Disposition.ACK, reason="job gone")
-            decision = await self._decide(job, due_now=due_now)
+            decision = await self._decide(job, due_now=due_now, alone=alone, spread=spread)
             if isinstance(decision, Handled):
                 return decision
             change, attempt = decision
+            taking_over = attempt is not None and change.status is JobStatus.RUNNING
+            if taking_over and not suspects:
+                return _SUSPECT
             try:
                 stored = await self.repository.update(change, attempt=attempt)
             except ConcurrencyConflict:
@@ -177,6 +233,9 @@ class Pipeline:
                 log.warning("job %s: no record; dropping its message", job_id)
                 return Handled(Disposition.ACK, reason="job gone")
             await self._notify(stored)
+            if attempt is not None and stored.status is JobStatus.QUEUED and stored.run_at:
+                delay = max(stored.run_at - self.clock.now(), _ZERO)
+                return Handled(Disposition.RETRY_LATER, stored, delay, reason=_SPREAD)
             if stored.status is not JobStatus.RUNNING:
                 if stored.is_terminal:
                     await release_unique_key(self.repository, stored)
@@ -185,10 +244,12 @@ class Pipeline:
         return Handled(Disposition.RETRY_LATER, delay=_EARLY, reason="job kept changing")
 
     async def _decide(
-        self, job: QueuedJob, *, due_now: bool = False
+        self, job: QueuedJob, *, due_now: bool = False, alone: bool = False, spread: bool = False
     ) -> tuple[QueuedJob, Attempt | None] | Handled:
         """What claiming ``job`` means: a change to store (and an attempt to record with
-        it), or what to do with the message instead."""
+        it), or what to do with the message instead. ``alone``: the attempt will run with no
+        other job beside it; ``spread``: a job taken over is queued again after a random
+        delay instead of claimed."""
         now = self.clock.now()
         if job.is_terminal:
             return Handled(Disposition.ACK, job, reason="already finished")
@@ -204,7 +265,12 @@ class Pipeline:
             cancelled = job.transition(JobStatus.CANCELLED, now=now, completed_at=now, **NO_LEASE)
             return cancelled, abandoned
         if abandoned is not None:
-            failures = await counted_failures(self.repository, job, extra=abandoned)
+            failures = await counted_failures(
+                self.repository,
+                job,
+                extra=abandoned,
+                uncharged_abandons=self.settings.uncharged_abandons,
+            )
             if failures >= job.max_attempts:
                 failed = job.transition(
                     JobStatus.FAILED,
@@ -214,6 +280,10 @@ class Pipeline:
                     **NO_LEASE,
                 )
                 return failed, abandoned
+            if spread:
+                later = now + self.settings.spread_suspects * self._rng.random()
+                queued = job.transition(JobStatus.QUEUED, now=now, run_at=later, **NO_LEASE)
+                return queued, abandoned
         elif not due_now and job.run_at is not None and job.run_at - now > _EARLY:
             return Handled(Disposition.RETRY_LATER, job, job.run_at - now, reason="not due yet")
         running = job.transition(
@@ -221,6 +291,8 @@ class Pipeline:
             now=now,
             attempts=job.attempts + 1,
             started_at=job.started_at or now,
+            attempt_started_at=now,
+            running_alone=alone,
             lease_owner=self.host,
             lease_expires_at=now + self.settings.lease,
         )
@@ -256,7 +328,8 @@ class Pipeline:
     async def _fail_unrunnable(self, job: QueuedJob, exc: Exception) -> Handled:
         now = self.clock.now()
         error = JobError.from_exception(exc)
-        attempt = attempt_record(job, job.updated_at, now, AttemptOutcome.FAILED, self.host, error)
+        started = job.attempt_started_at or job.updated_at
+        attempt = attempt_record(job, started, now, AttemptOutcome.FAILED, self.host, error)
         failed = job.transition(
             JobStatus.FAILED, now=now, completed_at=now, error=error, **NO_LEASE
         )
@@ -301,7 +374,12 @@ class Pipeline:
         elif outcome is AttemptOutcome.RELEASED:
             final = running.final_change(JobStatus.QUEUED, now)
         else:
-            failures = await counted_failures(self.repository, running.job, extra=attempt)
+            failures = await counted_failures(
+                self.repository,
+                running.job,
+                extra=attempt,
+                uncharged_abandons=self.settings.uncharged_abandons,
+            )
             permanent = isinstance(info.error, (PermanentError, ValidationError))
             if permanent or failures >= running.job.max_attempts:
                 final = running.final_change(JobStatus.FAILED, now, completed_at=now, error=error)

@@ -46,7 +46,7 @@ class RunningJob:
         self._repository = repository
         self.job = job
         #: When this attempt claimed the job (the claim's write time).
-        self.started_at = job.updated_at
+        self.started_at = job.attempt_started_at or job.updated_at
         self._clock = clock
         self._lease = lease
         self._progress_interval = progress_interval

@@ -25,6 +25,21 @@ class ExecutionSettings:
     #: A queued job whose record hasn't changed for this long gets its message sent again
     #: by the sweep (it may have been lost between storing the job and sending it).
     resend_after: timedelta = timedelta(minutes=10)
+    #: Abandoned attempts (their worker died) that ran beside other jobs are not charged to
+    #: the job: a neighbour, or an operator, may have killed the worker. At most this many
+    #: per job go free; later ones count against ``max_attempts`` too, so a job that keeps
+    #: killing workers where it cannot run alone still ends.
+    uncharged_abandons: int = 3
+    #: Where a host cannot run a job alone (Azure Functions), a job taken over from a dead
+    #: worker is queued again with a random delay up to this long, so that the jobs of one
+    #: dead worker do not land in one batch again.
+    spread_suspects: timedelta = timedelta(seconds=30)
+
+    def __post_init__(self) -> None:
+        if self.uncharged_abandons < 0:
+            raise ValueError("uncharged_abandons must be 0 or more")
+        if self.spread_suspects < timedelta(0):
+            raise ValueError("spread_suspects must not be negative")
 
     @property
     def heartbeat_interval(self) -> timedelta:

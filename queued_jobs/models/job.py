@@ -181,12 +181,18 @@ class QueuedJob(BaseModel):
     updated_at: UtcDatetime
     started_at: UtcDatetime | None = None
     completed_at: UtcDatetime | None = None
+    #: When the current (or last) attempt was claimed; heartbeats and sweeps leave it alone.
+    #: ``None`` in records stored before it existed.
+    attempt_started_at: UtcDatetime | None = None
     attempts: int = Field(default=0, ge=0)
     max_attempts: int = Field(default=3, ge=1, le=1000)
     max_run_time: timedelta | None = None
     run_at: UtcDatetime | None = None
     lease_owner: ShortText | None = None
     lease_expires_at: UtcDatetime | None = None
+    #: The current attempt runs with no other job beside it on its worker: it was taken
+    #: over from a worker that died, so if its own worker dies too, the job is to blame.
+    running_alone: bool = False
     unique_key: UniqueKey | None = None
     correlation_id: ShortText | None = None
     tags: tuple[Tag, ...] = Field(default=(), max_length=32)
@@ -229,6 +235,20 @@ class QueuedJob(BaseModel):
     def is_terminal(self) -> bool:
         return self.status.is_terminal
 
+    def lease_expired(self, now: datetime | None = None) -> bool:
+        """Whether the job is ``running`` under a lease that ran out: its worker stopped
+        renewing it (it died) and the job waits for another worker to take it over."""
+        return (
+            self.status is JobStatus.RUNNING
+            and self.lease_expires_at is not None
+            and self.lease_expires_at <= (now or utcnow())
+        )
+
+    @property
+    def waiting_for_takeover(self) -> bool:
+        """:meth:`lease_expired` now (by the system clock)."""
+        return self.lease_expired()
+
     @property
     def duration(self) -> timedelta | None:
         """Time from the first start to completion (``None`` until both are known)."""
@@ -254,3 +274,6 @@ class Attempt(BaseModel):
     outcome: AttemptOutcome
     error: JobError | None = None
     host: ShortText
+    #: It ran with no other job beside it on its worker (a job taken over after an
+    #: abandoned attempt), so an abandon of it is charged to the job.
+    alone: bool = False

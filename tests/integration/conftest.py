@@ -35,13 +35,15 @@ class Backend:
     def app(self, *, clock: Clock = SYSTEM_CLOCK, lease: float = 2.0) -> JobApp:
         return build_app(self.storage, clock=clock, lease=lease)
 
-    def spawn_worker(self, *, lease: float = 2.0, grace: float = 5.0) -> subprocess.Popen[bytes]:
+    def spawn_worker(
+        self, *, lease: float = 2.0, grace: float = 5.0, concurrency: int = 2
+    ) -> subprocess.Popen[bytes]:
         """``python -m queued_jobs worker`` on this backend, in a process of its own."""
         env = {**os.environ, **self.env, "QJ_TEST_LEASE": str(lease), "PYTHONPATH": str(ROOT)}
         with self.worker_log.open("ab") as log:
             return subprocess.Popen(
                 [sys.executable, "-m", "queued_jobs", "worker", "tests.integration.jobs:app",
-                 "--grace", str(grace), "--concurrency", "2"],
+                 "--grace", str(grace), "--concurrency", str(concurrency)],
                 cwd=ROOT,
                 env=env,
                 stdout=log,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from datetime import timedelta
 from pathlib import Path
 
@@ -46,6 +47,11 @@ class Work(BaseModel):
     permanent: bool = False
 
 
+class Crash(BaseModel):
+    #: Seconds to wait before killing the worker process the job runs in.
+    after: float = 0.0
+
+
 def build_app(storage: Storage, *, clock: Clock = SYSTEM_CLOCK, lease: float = 2.0) -> JobApp:
     settings = ExecutionSettings(
         lease=timedelta(seconds=lease),
@@ -77,6 +83,13 @@ def build_app(storage: Storage, *, clock: Clock = SYSTEM_CLOCK, lease: float = 2
             raise RuntimeError(f"attempt {context.attempt} failed on purpose")
         record("done", context)
         return {"attempt": context.attempt}
+
+    @app.job(name="tests.crash")
+    async def crash(request: Crash, context: JobContext) -> None:
+        """Kills the worker it runs in (SIGKILL), on every attempt."""
+        record("start", context)
+        await asyncio.sleep(request.after)
+        os.kill(os.getpid(), signal.SIGKILL)
 
     return app
 
