@@ -24,7 +24,10 @@ from .._unique import release_unique_key
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import (
     ConcurrencyConflict,
+    CorruptJobRecord,
+    InvalidInput,
     JobNotFound,
+    PayloadTooDeep,
     PayloadTooLarge,
     PermanentError,
     QueuedJobsError,
@@ -64,6 +67,17 @@ class Handled:
     job: QueuedJob | None = None
     delay: timedelta = _ZERO
     reason: str = ""
+
+
+def _unworkable(job_id: str, exc: CorruptJobRecord | InvalidInput) -> Handled:
+    """A job whose record cannot be read, or not written back: nothing can run or fail it,
+    so its message is kept in the dead-letter queue for an operator."""
+    if isinstance(exc, CorruptJobRecord):
+        reason = str(exc)
+    else:
+        reason = f"job {job_id} cannot be claimed: {exc}"
+    log.error("%s; its message goes to the dead-letter queue", reason)
+    return Handled(Disposition.DEAD_LETTER, reason=reason)
 
 
 class Pipeline:
@@ -121,8 +135,15 @@ class Pipeline:
     ) -> Handled:
         """Claim and run a job. With ``send_retries=False`` a retry is left to the caller
         (``RETRY_LATER`` with the backoff delay) instead of sent as a new message; with
-        ``due_now`` a job whose run-at time is still ahead runs anyway (inline mode)."""
-        claimed = await self._claim(job_id, snapshot, due_now=due_now)
+        ``due_now`` a job whose run-at time is still ahead runs anyway (inline mode).
+
+        A job whose stored record cannot be read (``CorruptJobRecord``), or would not be
+        stored again by the write gate, cannot be claimed: its message is dead-lettered,
+        the job named in an ERROR log, rather than redelivered every lease forever."""
+        try:
+            claimed = await self._claim(job_id, snapshot, due_now=due_now)
+        except (CorruptJobRecord, InvalidInput) as exc:
+            return _unworkable(job_id, exc)
         if isinstance(claimed, Handled):
             return claimed
         return await self._run(claimed, renew_message, halt, send_retries=send_retries)
@@ -139,6 +160,8 @@ class Pipeline:
                 job = await self.repository.get(message.job_id)
             except JobNotFound:
                 return Handled(Disposition.ACK, reason="job gone")
+            except CorruptJobRecord as exc:
+                return _unworkable(message.job_id, exc)
             if job.is_terminal:
                 return Handled(Disposition.ACK, job, reason="already finished")
             now = self.clock.now()
@@ -149,6 +172,8 @@ class Pipeline:
                 return Handled(Disposition.ACK, await self._finish(failed), reason=reason)
             except ConcurrencyConflict:
                 continue
+            except InvalidInput as exc:
+                return _unworkable(message.job_id, exc)
         return Handled(Disposition.RETRY_LATER, delay=_EARLY, reason="kept changing")
 
     # --- claiming ----------------------------------------------------------------------
@@ -312,7 +337,7 @@ class Pipeline:
                 final = running.final_change(status, now, run_at=now + retry_in, error=error)
         try:
             stored = await running.write(final, attempt=attempt)
-        except PayloadTooLarge as exc:  # a result over the store's limit: the job fails
+        except (PayloadTooLarge, PayloadTooDeep) as exc:  # a result the store refuses: it fails
             info.outcome, info.error = AttemptOutcome.FAILED, exc
             error = JobError.from_exception(exc)
             attempt = attempt.model_copy(update={"outcome": info.outcome, "error": error})
