@@ -13,7 +13,7 @@ import click
 from .._cli_views import job_table, job_view
 from ..client import JobClient
 from ..errors import InvalidTransition
-from ..models import MAX_ATTEMPTS, Attempt, JobStatus, Priority, QueuedJob
+from ..models import MAX_ATTEMPTS, MAX_NESTING, Attempt, JobStatus, Priority, QueuedJob
 from ..repositories.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, JobQuery
 from ._base import CENTURY, Options, cli, console, fail, followed, show_finished, with_client
 
@@ -37,6 +37,12 @@ def _read_request(text: str | None) -> Any:
             f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
             param_hint="'REQUEST_JSON'",
         ) from exc
+    except RecursionError:
+        raise click.BadParameter(
+            f"{source} nests lists and objects too deeply to be read "
+            f"(a request may have at most {MAX_NESTING} levels)",
+            param_hint="'REQUEST_JSON'",
+        ) from None
 
 
 @cli.command()

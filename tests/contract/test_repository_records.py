@@ -16,14 +16,14 @@ from queued_jobs.errors import (
 )
 from queued_jobs.models import MAX_NESTING, AttemptOutcome, JobStatus
 from queued_jobs.repositories.base import JobQuery
-from tests.support.unreadable_rows import Damage, nested
+from tests.support.unreadable_rows import UNREADABLE, Damage, nested
 
 from .conftest import RepositoryHarness
 from .test_repository_contract import all_pages, attempt, changed, make_job, same
 
 pytestmark = pytest.mark.asyncio
 
-DAMAGES = list(Damage)
+DAMAGES = UNREADABLE
 
 
 # --- the write gate --------------------------------------------------------------------

@@ -16,7 +16,15 @@ from queued_jobs._sqlite.database import to_micros
 from queued_jobs.models import QueuedJob
 from queued_jobs.repositories.memory import MemoryJobRepository, _Row
 
-__all__ = ["Damage", "nested", "plant_in_azure", "plant_in_memory", "plant_in_sqlite"]
+__all__ = [
+    "INLINE_DAMAGES",
+    "UNREADABLE",
+    "Damage",
+    "nested",
+    "plant_in_azure",
+    "plant_in_memory",
+    "plant_in_sqlite",
+]
 
 
 class Damage(StrEnum):
@@ -27,10 +35,15 @@ class Damage(StrEnum):
     NO_DOCUMENT = "no-document"  # the document is empty (Azure: the property is missing)
     TOO_DEEP = "too-deep"  # a request nested 230 levels, past the reader's 200
     BLOB_GONE = "blob-gone"  # Azure: a large request's blob was never there
+    #: Not unreadable: a request nested 100 levels reads back (the reader takes 200) but the
+    #: write gate refuses it, as an older version could have stored it.
+    REFUSED_ON_WRITE = "refused-on-write"
 
 
 #: What every store can hold; ``BLOB_GONE`` needs payload blobs (Azure only).
 INLINE_DAMAGES = [Damage.NOT_JSON, Damage.INVALID, Damage.NO_DOCUMENT, Damage.TOO_DEEP]
+#: The damages that make a row unreadable.
+UNREADABLE = [*INLINE_DAMAGES, Damage.BLOB_GONE]
 
 
 def nested(levels: int, leaf: Any = 1) -> Any:
@@ -45,6 +58,8 @@ def _damaged(job: QueuedJob, damage: Damage) -> QueuedJob:
         return job.model_copy(update={"max_attempts": 1003})
     if damage is Damage.TOO_DEEP:
         return job.model_copy(update={"request": nested(230)})
+    if damage is Damage.REFUSED_ON_WRITE:
+        return job.model_copy(update={"request": nested(100)})
     if damage is Damage.BLOB_GONE:
         return job.model_copy(update={"request": {"big": "x" * 40_000}})
     return job

@@ -500,3 +500,15 @@ def test_retry_with_more_attempts_than_a_job_may_have_says_so_and_exits_2(
     assert record(invoke, job.id)["max_attempts"] == 1
     assert invoke("retry", job.id, "--attempts", "999").exit_code == 0
     assert record(invoke, job.id)["max_attempts"] == 1000
+
+
+def test_a_request_nested_past_what_json_can_parse_is_refused_in_a_sentence(
+    invoke: Invoke,
+) -> None:
+    deep = '{"name": "Ada", "more": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+    result = invoke("enqueue", "greet", "-", "--owner", "ada", input=deep)
+
+    assert result.exit_code == 2, result.output
+    assert "standard input nests lists and objects too deeply to be read" in result.output
+    assert "at most 64 levels" in result.output

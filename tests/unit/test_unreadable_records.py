@@ -136,6 +136,23 @@ async def test_the_message_of_an_unreadable_job_is_dead_lettered_with_the_reason
     assert all(job.id in r.getMessage() for r in caplog.records)
 
 
+async def test_a_job_stored_before_the_nesting_cap_is_dead_lettered_not_retried_forever(
+    stores: Stores, caplog: pytest.LogCaptureFixture
+) -> None:
+    legacy = stores.new_job()
+    stores.plant(legacy, Damage.REFUSED_ON_WRITE)
+    assert (await stores.client.get_job(legacy.id)).request == nested(100)  # it reads back
+
+    with caplog.at_level(logging.ERROR, logger="queued_jobs.execution"):
+        handled = await stores.pipeline.handle(f'{{"v":1,"id":"{legacy.id}"}}')
+
+    assert handled.disposition is Disposition.DEAD_LETTER
+    assert f"job {legacy.id} cannot be claimed" in handled.reason
+    assert "nested more than 64 levels" in handled.reason
+    [logged] = caplog.records
+    assert legacy.id in logged.getMessage()
+
+
 # --- the sweep passes over what it cannot read -----------------------------------------
 
 
@@ -144,6 +161,8 @@ async def test_the_sweep_skips_unreadable_rows_names_them_and_finishes_its_pass(
 ) -> None:
     client = stores.client
     scheduled = await client.queue_job("echo", 1, owner="ada", delay=timedelta(days=10))
+    legacy = stores.new_job(status=JobStatus.SCHEDULED)
+    stores.plant(legacy, Damage.REFUSED_ON_WRITE)  # read, but its release is refused
     unreadable = [stores.new_job(status=JobStatus.SCHEDULED) for _ in range(3)]
     for job, damage in zip(
         unreadable, [Damage.NOT_JSON, Damage.INVALID, Damage.TOO_DEEP], strict=True
@@ -158,8 +177,10 @@ async def test_the_sweep_skips_unreadable_rows_names_them_and_finishes_its_pass(
     assert report.released == 1
     assert sorted(report.skipped) == sorted(j.id for j in unreadable)
     assert (await client.get_job(scheduled.id)).status is JobStatus.QUEUED
-    [logged] = caplog.records
-    assert all(j.id in logged.getMessage() for j in unreadable)
+    assert (await client.get_job(legacy.id)).status is JobStatus.SCHEDULED
+    refused, skipped = caplog.records
+    assert legacy.id in refused.getMessage()
+    assert all(j.id in skipped.getMessage() for j in unreadable)
 
 
 # --- the worker's sweep never dies silently --------------------------------------------
