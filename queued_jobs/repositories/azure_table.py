@@ -303,7 +303,7 @@ class AzureTableJobRepository:
             except CorruptJobRecord:
                 if not blob_names(entity):
                     raise
-            # A payload blob is missing: the job may have been deleted since it was read.
+            # It has payload blobs: one may be missing because the job was deleted meanwhile.
             try:
                 entity = await self._table.get_entity(partition, keys.job_key(job_id))
             except ResourceNotFoundError:
@@ -507,12 +507,15 @@ class AzureTableJobRepository:
         job_id = keys.job_id_of(job_row["RowKey"])
         try:
             doc = from_json(job_row.get("Doc") or "{}")
-        except ValueError:
+        except (TypeError, ValueError):
             doc = {}
         doc = doc if isinstance(doc, dict) else {}
         partition = keys.job_partition(job_id)
         owners = {o for o in (job_row.get("Owner"), doc.get("owner")) if isinstance(o, str)}
-        row_keys = [keys.owner_key(owner, job_id) for owner in sorted(owners)]
+        row_keys = []
+        for owner in sorted(owners):
+            with suppress(InvalidKey):  # not an owner any row could have been written for
+                row_keys.append(keys.owner_key(owner, job_id))
         row_keys += [e["RowKey"] for e in await self._attempt_rows(job_id)]
         row_keys.append(job_row["RowKey"])  # last: a crash midway leaves the job findable
         for start in range(0, len(row_keys), _BATCH_LIMIT):
