@@ -31,7 +31,7 @@ from .execution.attempts import COUNTED_OUTCOMES
 from .execution.messages import encode_message
 from .execution.pipeline import Disposition, Pipeline
 from .execution.settings import ExecutionSettings
-from .models import Attempt, JobError, JobStatus, Priority, QueuedJob
+from .models import MAX_ATTEMPTS, Attempt, JobError, JobStatus, Priority, QueuedJob, check_nesting
 from .queue_names import QueueNames
 from .queues.base import MAX_DELAY, QueueBroker
 from .repositories.base import JobRepository
@@ -124,6 +124,8 @@ class JobClient:
             request = definition.validate_request(spec.request)
         except ValidationError as exc:
             raise InvalidInput(f"invalid request for job type {job_type!r}: {exc}") from exc
+        check_nesting(request, "the request")
+        check_nesting(spec.custom_data, "custom_data")
         now = self.clock.now()
         if spec.delay is not None and spec.run_at is not None:
             raise InvalidInput("give a delay or a run-at time, not both")
@@ -306,13 +308,21 @@ class JobClient:
         raise ConcurrencyConflict(job_id)
 
     async def retry(self, job_id: str, *, attempts: int = 1) -> QueuedJob:
-        """Queue a failed or cancelled job again with ``attempts`` more attempts."""
+        """Queue a failed or cancelled job again with ``attempts`` more attempts.
+
+        Raises ``InvalidInput`` if that would take the job past :data:`MAX_ATTEMPTS`
+        attempts in all (those it used count), ``InvalidTransition`` unless it failed or
+        was cancelled.
+        """
+        if attempts < 1:
+            raise InvalidInput(f"a retry needs at least 1 more attempt, not {attempts}")
         for _ in range(_TRIES):
             job = await self.repository.get(job_id)
             if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
                 raise InvalidTransition(job.id, job.status.value, JobStatus.QUEUED.value)
             history = await self.repository.list_attempts(job.id)
             failures = sum(1 for a in history if a.outcome in COUNTED_OUTCOMES)
+            _check_more_attempts(job.id, failures, attempts)
             now = self.clock.now()
             queued = job.transition(
                 JobStatus.QUEUED,
@@ -331,3 +341,15 @@ class JobClient:
             await self._send(stored)
             return stored
         raise ConcurrencyConflict(job_id)
+
+
+def _check_more_attempts(job_id: str, used: int, more: int) -> None:
+    """Refuse a retry that would give a job more than :data:`MAX_ATTEMPTS` in all."""
+    if used + more <= MAX_ATTEMPTS:
+        return
+    room = MAX_ATTEMPTS - used
+    can = f"at most {room} more" if room > 0 else "no more"
+    raise InvalidInput(
+        f"job {job_id} has used {used} of at most {MAX_ATTEMPTS} attempts, so it can be given "
+        f"{can}, not {more}"
+    )

@@ -8,6 +8,8 @@ callers never import ``azure.core`` or ``sqlite3`` to handle them::
     ├── InvalidInput (ValueError)     bad input, refused before anything is stored
     │   ├── InvalidKey                a key the store cannot hold (characters, length)
     │   ├── PayloadTooLarge           request/result/custom data over a limit
+    │   ├── PayloadTooDeep            request/result/custom data nested too deep
+    │   ├── InvalidJobRecord          a record that would not read back: not written
     │   ├── MessageTooLarge           a queue message over the 64 KiB encoded limit
     │   ├── InvalidDelay              a delay/visibility/TTL outside what the queue allows
     │   ├── UnknownJobType            no runner registered under that job type
@@ -22,7 +24,8 @@ callers never import ``azure.core`` or ``sqlite3`` to handle them::
     ├── ConcurrencyConflict           the job changed since it was read (ETag/version)
     ├── LeaseLost                     a queue message lease that is no longer ours
     ├── StorageError                  the store failed in a way the caller can't fix
-    │   └── StorageUnavailable        could not reach the store (retry later)
+    │   ├── StorageUnavailable        could not reach the store (retry later)
+    │   └── CorruptJobRecord          a stored job row that cannot be read back
     ├── EnqueueFailed                 the job was stored but its message could not be sent
     ├── PermanentError                raised by a job: fail now, do not retry
     ├── JobCancelled                  raised in a job whose cancellation was requested
@@ -39,12 +42,14 @@ if TYPE_CHECKING:
 __all__ = [
     "ConcurrencyConflict",
     "ConfigurationError",
+    "CorruptJobRecord",
     "DuplicateJob",
     "EnqueueFailed",
     "InvalidDelay",
     "InvalidDownloadLink",
     "InvalidFileName",
     "InvalidInput",
+    "InvalidJobRecord",
     "InvalidKey",
     "InvalidTransition",
     "JobAlreadyExists",
@@ -53,6 +58,7 @@ __all__ = [
     "JobTimedOut",
     "LeaseLost",
     "MessageTooLarge",
+    "PayloadTooDeep",
     "PayloadTooLarge",
     "PermanentError",
     "QueueMessageNotFound",
@@ -91,6 +97,28 @@ class PayloadTooLarge(InvalidInput):
             f"{what} is {size:,} bytes serialized; the limit is {limit:,} bytes. "
             "Store large inputs elsewhere (a blob, a file) and pass a reference instead."
         )
+
+
+class PayloadTooDeep(InvalidInput):
+    """A request, result or custom-data payload is nested deeper than the stores read back."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        self.what = what
+        self.limit = limit
+        super().__init__(
+            f"{what} is nested more than {limit} levels deep (lists and objects inside each "
+            f"other); at most {limit} levels can be stored. Flatten it."
+        )
+
+
+class InvalidJobRecord(InvalidInput):
+    """A job record (or attempt) that would not pass validation when read back, so it is
+    not written: a field set outside its limits by a copy that skipped validation."""
+
+    def __init__(self, job_id: str, reason: str) -> None:
+        self.job_id = job_id
+        self.reason = reason
+        super().__init__(f"job {job_id} was not stored: its record would not read back: {reason}")
 
 
 class MessageTooLarge(InvalidInput):
@@ -176,6 +204,19 @@ class StorageError(QueuedJobsError):
 
 class StorageUnavailable(StorageError):
     """The store could not be reached; nothing was changed as far as we know. Retry later."""
+
+
+class CorruptJobRecord(StorageError):
+    """A stored job row (or one of its attempts) that cannot be turned back into a record:
+    bad JSON, a document that fails validation, a missing column, a payload blob gone.
+    ``job_id`` names the job (known from the row's key), ``reason`` says what is wrong.
+    Listings skip such rows and name them (``Page.skipped``); ``delete`` and ``purge``
+    still remove them."""
+
+    def __init__(self, job_id: str, reason: str) -> None:
+        self.job_id = job_id
+        self.reason = reason
+        super().__init__(f"the stored record of job {job_id} cannot be read: {reason}")
 
 
 class UnknownJobType(InvalidInput):

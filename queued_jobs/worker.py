@@ -179,10 +179,7 @@ class Worker:
     async def run(self) -> None:
         """Work until :meth:`stop`; returns once every job finished or was handed back."""
         log.info("worker %s: started on %s", self.identity, [q.name for q in self.queues])
-        sweeping = asyncio.create_task(self._sweep_forever())
-        taking_over = asyncio.create_task(
-            self._takeovers.forever(self._stopping) if self._takeovers else asyncio.sleep(0)
-        )
+        background = self._start_background()
         refill_at = self.settings.refill_at
         loop = asyncio.get_running_loop()
         arrivals = self.pipeline.broker.arrivals()
@@ -212,8 +209,7 @@ class Worker:
         finally:
             if arrivals is not None:
                 arrivals.close()
-            sweeping.cancel()
-            taking_over.cancel()
+            await self._stop_background(background)
             await self._hand_back_held()
             await self._wind_down()
         log.info("worker %s: stopped", self.identity)
@@ -376,12 +372,56 @@ class Worker:
         else:
             await queue.renew(message, visibility_timeout=min(handled.delay, MAX_DELAY))
 
-    async def _sweep_forever(self) -> None:
-        if self.sweeper is None or self.settings.sweep_interval is None:
-            return
+    def _start_background(self) -> list[asyncio.Task[None]]:
+        """Start the worker's background tasks: the sweep (if it sweeps) and the look for
+        expired leases (if it takes over)."""
+        tasks = []
+        if self.sweeper is not None and self.settings.sweep_interval is not None:
+            tasks.append(self._supervised(self._sweep_forever(self.sweeper), "the sweep"))
+        if self._takeovers is not None:
+            tasks.append(
+                self._supervised(self._takeovers.forever(self._stopping), "the takeover look")
+            )
+        return tasks
+
+    async def _stop_background(self, tasks: list[asyncio.Task[None]]) -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _supervised(self, work: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None]:
+        """Run ``work`` beside the receive loop. It is never to end while the worker runs:
+        if it does, by an error or not, that is logged and the worker stops, loudly."""
+        task = asyncio.create_task(work, name=f"{self.identity}: {what}")
+
+        def ended(task: asyncio.Task[None]) -> None:
+            if task.cancelled() or self._stopping.is_set():
+                return
+            error = task.exception()
+            log.critical(
+                "worker %s: %s ended unexpectedly; stopping the worker",
+                self.identity,
+                what,
+                exc_info=error,
+            )
+            self.stop()
+
+        task.add_done_callback(ended)
+        return task
+
+    async def _sweep_forever(self, sweeper: Sweeper) -> None:
+        """Sweep every ``sweep_interval``. A sweep that fails is logged and tried again
+        after the interval: one error never ends the sweeping for the worker's life."""
+        assert self.settings.sweep_interval is not None
+        pause = self.settings.sweep_interval.total_seconds()
         while True:
-            await self.sweeper.sweep()
-            await asyncio.sleep(self.settings.sweep_interval.total_seconds())
+            try:
+                await sweeper.sweep()
+            except Exception:
+                log.exception(
+                    "worker %s: the sweep failed; it runs again in %ss", self.identity, pause
+                )
+            await asyncio.sleep(pause)
 
 
 async def run_until_signalled(worker: Worker) -> None:

@@ -9,7 +9,6 @@ from contextlib import suppress
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob.aio import ContainerClient
 
-from ..errors import StorageError
 from .errors import translated
 
 __all__ = ["BlobPayloads"]
@@ -34,20 +33,22 @@ class BlobPayloads:
                 )
             )
 
-    async def _download(self, name: str) -> bytes:
+    async def _download(self, name: str) -> bytes | None:
         try:
             stream = await self._container.download_blob(name)
             return await stream.readall()
         except ResourceNotFoundError:
-            raise StorageError(f"payload blob {name} is missing from its container") from None
+            return None
 
     async def download(self, names: Iterable[str]) -> dict[str, bytes]:
+        """The contents of the named blobs that exist (a missing one is left out: the
+        record that names it is the one to say so)."""
         wanted = list(names)
         if not wanted:
             return {}
         with translated("reading a large payload"):
             contents = await asyncio.gather(*(self._download(n) for n in wanted))
-        return dict(zip(wanted, contents, strict=True))
+        return {name: data for name, data in zip(wanted, contents, strict=True) if data is not None}
 
     async def delete_job(self, job_id: str) -> None:
         """Delete every payload blob of a job (there may be none)."""

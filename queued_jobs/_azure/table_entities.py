@@ -4,7 +4,9 @@ The record is one ``Doc`` property (compact JSON) plus the columns queries filte
 (``Owner``, ``JobType``, ``Status``, ``CreatedAt``, ``CompletedAt``). Requests and results
 are inline JSON up to :data:`INLINE_LIMIT`, otherwise a blob whose name is stored instead
 (``<job id>/<request|result>-<content hash>.json``).
-Sizes are checked here because Azurite does not enforce Table Storage's limits.
+Sizes are checked here because Azurite does not enforce Table Storage's limits. An entity
+that cannot be turned back into a record (a property missing or not JSON, a document that
+fails validation, a payload blob gone) raises :class:`CorruptJobRecord` naming its job.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from pydantic import ValidationError
 from pydantic_core import to_json
 
-from ..errors import PayloadTooLarge
+from ..errors import CorruptJobRecord, PayloadTooLarge
 from ..models import Attempt, JobError, QueuedJob
+from ..repositories._records import attempt_from_json, problems
+from . import table_keys as keys
 
 __all__ = [
     "INLINE_LIMIT",
@@ -112,22 +117,48 @@ def blob_names(entity: Mapping[str, Any]) -> list[str]:
     return [entity[c + "Blob"] for _, c in _PAYLOADS if entity.get(c + "Blob")]
 
 
-def decode_job(entity: Mapping[str, Any], etag: str, blobs: Mapping[str, bytes]) -> QueuedJob:
-    """The job stored in ``entity``; ``blobs`` holds the contents of :func:`blob_names`."""
-    doc: str = entity["Doc"]
+def _text(entity: Mapping[str, Any], name: str) -> str | None:
+    value = entity.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"its {name} property is not text")
+    return value
+
+
+def _document(entity: Mapping[str, Any], blobs: Mapping[str, bytes]) -> str:
+    """The record's JSON, put together from its properties and blobs."""
+    doc = _text(entity, "Doc")
+    if not doc or not doc.endswith("}"):
+        raise ValueError("its Doc property is missing" if not doc else "its Doc is not an object")
     parts = [doc[:-1]]
     for name, column in _PAYLOADS:
-        text = entity.get(column)
-        if text is None and (blob := entity.get(column + "Blob")):
+        text = _text(entity, column)
+        if text is None and (blob := _text(entity, column + "Blob")):
+            if blob not in blobs:
+                raise ValueError(f"its {name} blob {blob} is missing")
             text = blobs[blob].decode()
         if text is not None:
             parts.append(f',"{name}":{text}')
-    if custom := entity.get("CustomData"):
+    if custom := _text(entity, "CustomData"):
         parts.append(f',"custom_data":{custom}')
-    if error := entity.get("Error"):
+    if error := _text(entity, "Error"):
         parts.append(f',"error":{error}')
-    parts.append(f',"version":{to_json(etag).decode()}}}')
-    return QueuedJob.model_validate_json("".join(parts))
+    return "".join(parts)
+
+
+def decode_job(entity: Mapping[str, Any], etag: str, blobs: Mapping[str, bytes]) -> QueuedJob:
+    """The job stored in ``entity``; ``blobs`` holds the contents of :func:`blob_names`
+    that were found. Raises :class:`CorruptJobRecord` if it cannot be read."""
+    job_id = keys.job_id_of(entity["RowKey"])
+    try:
+        doc = _document(entity, blobs) + f',"version":{to_json(etag).decode()}}}'
+        job = QueuedJob.model_validate_json(doc)
+    except ValidationError as exc:
+        raise CorruptJobRecord(job_id, problems(exc)) from None
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise CorruptJobRecord(job_id, str(exc)) from None
+    if job.id != job_id:
+        raise CorruptJobRecord(job_id, f"its document is the record of job {job.id}")
+    return job
 
 
 def encode_attempt(attempt: Attempt) -> dict[str, Any]:
@@ -140,4 +171,6 @@ def encode_attempt(attempt: Attempt) -> dict[str, Any]:
 
 
 def decode_attempt(entity: Mapping[str, Any]) -> Attempt:
-    return Attempt.model_validate_json(entity["Doc"])
+    doc = entity.get("Doc")
+    job_id = keys.job_id_of(entity["RowKey"])
+    return attempt_from_json(job_id, doc if isinstance(doc, str) else None)

@@ -26,6 +26,7 @@ __all__ = [
     "attempt_key",
     "attempts_range",
     "escape",
+    "job_id_of",
     "job_key",
     "job_partition",
     "owner_key",
@@ -75,6 +76,15 @@ def shard_partitions() -> list[str]:
 
 def job_key(job_id: str) -> str:
     return "t|" + _complement(job_id)
+
+
+def job_id_of(row_key: str) -> str:
+    """The id of the job a job, owner-copy or attempt row belongs to, from its key alone
+    (what names a row whose properties cannot be read)."""
+    kind, _, rest = row_key.partition("|")
+    if kind == "a":
+        return rest.split("|", 1)[0]
+    return _complement(rest.rsplit("|", 1)[-1])
 
 
 def owner_key(owner: str, job_id: str) -> str:

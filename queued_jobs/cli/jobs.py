@@ -13,7 +13,7 @@ import click
 from .._cli_views import job_table, job_view
 from ..client import JobClient
 from ..errors import InvalidTransition
-from ..models import Attempt, JobStatus, Priority, QueuedJob
+from ..models import MAX_ATTEMPTS, MAX_NESTING, Attempt, JobStatus, Priority, QueuedJob
 from ..repositories.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, JobQuery
 from ._base import CENTURY, Options, cli, console, fail, followed, show_finished, with_client
 
@@ -37,6 +37,12 @@ def _read_request(text: str | None) -> Any:
             f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
             param_hint="'REQUEST_JSON'",
         ) from exc
+    except RecursionError:
+        raise click.BadParameter(
+            f"{source} nests lists and objects too deeply to be read "
+            f"(a request may have at most {MAX_NESTING} levels)",
+            param_hint="'REQUEST_JSON'",
+        ) from None
 
 
 @cli.command()
@@ -57,7 +63,10 @@ def _read_request(text: str | None) -> Any:
 )
 @click.option("--unique-key", help="Refuse the job while another with this key is unfinished.")
 @click.option(
-    "--max-attempts", type=click.IntRange(1, 1000), metavar="N", help="Attempts before giving up."
+    "--max-attempts",
+    type=click.IntRange(1, MAX_ATTEMPTS),
+    metavar="N",
+    help="Attempts before giving up.",
 )
 @click.option("--tag", "tags", multiple=True, help="A tag (repeat for more).")
 @click.option("--wait", is_flag=True, help="Follow the job to its end, like status --wait.")
@@ -132,16 +141,32 @@ def status(options: Options, job_id: str, wait: bool, as_json: bool) -> None:
 
 async def _owner_jobs(
     client: JobClient, owner: str, query: JobQuery, limit: int
-) -> list[QueuedJob]:
-    """An owner's newest jobs that match ``query``, reading pages until ``limit`` are found."""
+) -> tuple[list[QueuedJob], list[str]]:
+    """An owner's newest jobs that match ``query``, reading pages until ``limit`` are found,
+    and the ids of the rows passed over that could not be read."""
     found: list[QueuedJob] = []
+    skipped: list[str] = []
     continuation: str | None = None
     while True:
         page = await client.repository.list_by_owner(owner, limit=limit, continuation=continuation)
         found.extend(job for job in page.items if query.matches(job))
+        skipped.extend(page.skipped)
         continuation = page.continuation
         if len(found) >= limit or continuation is None:
-            return found[:limit]
+            return found[:limit], skipped
+
+
+def _say_skipped(skipped: list[str]) -> None:
+    """Name the rows a listing passed over, on standard error (standard output stays the
+    listing)."""
+    if not skipped:
+        return
+    rows = "record" if len(skipped) == 1 else "records"
+    click.echo(
+        f"skipped {len(skipped)} job {rows} that cannot be read: {', '.join(skipped)} "
+        "(queued-jobs status ID says what is wrong)",
+        err=True,
+    )
 
 
 @cli.command("list")
@@ -175,13 +200,14 @@ def list_command(
     app = options.app()
     query = JobQuery(statuses=frozenset(JobStatus(s) for s in statuses), job_type=job_type)
 
-    async def read(client: JobClient) -> list[QueuedJob]:
+    async def read(client: JobClient) -> tuple[list[QueuedJob], list[str]]:
         if owner is not None:
             return await _owner_jobs(client, owner, query, limit)
         page = await client.repository.list_jobs(query, limit=limit)
-        return list(page.items)
+        return list(page.items), list(page.skipped)
 
-    jobs = with_client(app, read)
+    jobs, skipped = with_client(app, read)
+    _say_skipped(skipped)
     if as_json:
         click.echo(json.dumps([job.model_dump(mode="json") for job in jobs], indent=2))
     elif jobs:
@@ -210,7 +236,11 @@ def cancel(options: Options, job_id: str) -> None:
 @cli.command()
 @click.argument("job_id")
 @click.option(
-    "--attempts", type=click.IntRange(1, 1000), default=1, show_default=True, help="More attempts."
+    "--attempts",
+    type=click.IntRange(1, MAX_ATTEMPTS),
+    default=1,
+    show_default=True,
+    help=f"More attempts (at most {MAX_ATTEMPTS} in all, those used included).",
 )
 @click.pass_obj
 def retry(options: Options, job_id: str, attempts: int) -> None:

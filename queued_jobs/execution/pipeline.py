@@ -24,7 +24,10 @@ from .._unique import release_unique_key
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import (
     ConcurrencyConflict,
+    CorruptJobRecord,
+    InvalidInput,
     JobNotFound,
+    PayloadTooDeep,
     PayloadTooLarge,
     PermanentError,
     QueuedJobsError,
@@ -73,6 +76,17 @@ class Handled:
     job: QueuedJob | None = None
     delay: timedelta = _ZERO
     reason: str = ""
+
+
+def _unworkable(job_id: str, exc: CorruptJobRecord | InvalidInput) -> Handled:
+    """A job whose record cannot be read, or not written back: nothing can run or fail it,
+    so its message is kept in the dead-letter queue for an operator."""
+    if isinstance(exc, CorruptJobRecord):
+        reason = str(exc)
+    else:
+        reason = f"job {job_id} cannot be claimed: {exc}"
+    log.error("%s; its message goes to the dead-letter queue", reason)
+    return Handled(Disposition.DEAD_LETTER, reason=reason)
 
 
 class Pipeline:
@@ -146,20 +160,30 @@ class Pipeline:
         ``isolation`` (the standalone worker); with ``spread_suspects`` (a host that cannot
         do that) it is queued again after a random delay up to
         ``ExecutionSettings.spread_suspects`` instead (``RETRY_LATER`` with the delay: the
-        host sends the message)."""
+        host sends the message).
+
+        A job whose stored record cannot be read (``CorruptJobRecord``), or would not be
+        stored again by the write gate, cannot be claimed: its message is dead-lettered,
+        the job named in an ERROR log, rather than redelivered every lease forever."""
         if isolation is None:
-            claimed = await self._claim(job_id, snapshot, due_now=due_now, spread=spread_suspects)
+            claimed = await self._claim_or_dead_letter(
+                job_id, snapshot, due_now=due_now, spread=spread_suspects
+            )
         else:
             try:
                 async with isolation.beside(renew_message, halt):
-                    claimed = await self._claim(job_id, snapshot, due_now=due_now, suspects=False)
+                    claimed = await self._claim_or_dead_letter(
+                        job_id, snapshot, due_now=due_now, suspects=False
+                    )
                     if isinstance(claimed, QueuedJob):
                         return await self._run(
                             claimed, renew_message, halt, send_retries=send_retries
                         )
                 if isinstance(claimed, _Suspect):
                     async with isolation.alone(renew_message, halt) as alone:
-                        claimed = await self._claim(job_id, None, due_now=due_now, alone=alone)
+                        claimed = await self._claim_or_dead_letter(
+                            job_id, None, due_now=due_now, alone=alone
+                        )
                         if isinstance(claimed, QueuedJob):
                             return await self._run(
                                 claimed, renew_message, halt, send_retries=send_retries
@@ -183,6 +207,8 @@ class Pipeline:
                 job = await self.repository.get(message.job_id)
             except JobNotFound:
                 return Handled(Disposition.ACK, reason="job gone")
+            except CorruptJobRecord as exc:
+                return _unworkable(message.job_id, exc)
             if job.is_terminal:
                 return Handled(Disposition.ACK, job, reason="already finished")
             now = self.clock.now()
@@ -193,9 +219,29 @@ class Pipeline:
                 return Handled(Disposition.ACK, await self._finish(failed), reason=reason)
             except ConcurrencyConflict:
                 continue
+            except InvalidInput as exc:
+                return _unworkable(message.job_id, exc)
         return Handled(Disposition.RETRY_LATER, delay=_EARLY, reason="kept changing")
 
     # --- claiming ----------------------------------------------------------------------
+
+    async def _claim_or_dead_letter(
+        self,
+        job_id: str,
+        snapshot: QueuedJob | None,
+        *,
+        due_now: bool,
+        suspects: bool = True,
+        alone: bool = False,
+        spread: bool = False,
+    ) -> QueuedJob | Handled | _Suspect:
+        """:meth:`_claim`, or a dead letter for a record that cannot be read or stored."""
+        try:
+            return await self._claim(
+                job_id, snapshot, due_now=due_now, suspects=suspects, alone=alone, spread=spread
+            )
+        except (CorruptJobRecord, InvalidInput) as exc:
+            return _unworkable(job_id, exc)
 
     async def _claim(
         self,
@@ -390,7 +436,7 @@ class Pipeline:
                 final = running.final_change(status, now, run_at=now + retry_in, error=error)
         try:
             stored = await running.write(final, attempt=attempt)
-        except PayloadTooLarge as exc:  # a result over the store's limit: the job fails
+        except (PayloadTooLarge, PayloadTooDeep) as exc:  # a result the store refuses: it fails
             info.outcome, info.error = AttemptOutcome.FAILED, exc
             error = JobError.from_exception(exc)
             attempt = attempt.model_copy(update={"outcome": info.outcome, "error": error})

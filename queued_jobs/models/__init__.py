@@ -1,6 +1,7 @@
 """Job records and statuses: pure values, no I/O."""
 
 from .job import (
+    MAX_ATTEMPTS,
     OWNER_SHARDS,
     Attempt,
     JobError,
@@ -10,6 +11,7 @@ from .job import (
     new_job_id,
     owner_shard,
 )
+from .nesting import MAX_NESTING, check_nesting
 from .status import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -22,6 +24,8 @@ from .status import (
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "MAX_ATTEMPTS",
+    "MAX_NESTING",
     "OWNER_SHARDS",
     "TERMINAL_STATUSES",
     "TRANSITIONS",
@@ -33,6 +37,7 @@ __all__ = [
     "Progress",
     "QueuedJob",
     "can_transition",
+    "check_nesting",
     "check_transition",
     "new_job_id",
     "owner_shard",

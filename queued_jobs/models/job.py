@@ -24,6 +24,7 @@ from ..clock import utcnow
 from .status import AttemptOutcome, JobStatus, check_transition
 
 __all__ = [
+    "MAX_ATTEMPTS",
     "OWNER_SHARDS",
     "Attempt",
     "JobError",
@@ -36,6 +37,8 @@ __all__ = [
 
 #: Owners are spread over this many shards; a job id ends with its owner's shard digit.
 OWNER_SHARDS = 16
+#: Most attempts a job may be given (``max_attempts``), retries by hand included.
+MAX_ATTEMPTS = 1000
 _TRACEBACK_LIMIT = 16_000
 _MESSAGE_LIMIT = 4_000
 _TYPE_LIMIT = 256
@@ -185,7 +188,7 @@ class QueuedJob(BaseModel):
     #: ``None`` in records stored before it existed.
     attempt_started_at: UtcDatetime | None = None
     attempts: int = Field(default=0, ge=0)
-    max_attempts: int = Field(default=3, ge=1, le=1000)
+    max_attempts: int = Field(default=3, ge=1, le=MAX_ATTEMPTS)
     max_run_time: timedelta | None = None
     run_at: UtcDatetime | None = None
     lease_owner: ShortText | None = None

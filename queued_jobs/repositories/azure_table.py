@@ -26,6 +26,7 @@ from azure.core.exceptions import (
 from azure.data.tables import TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient
 from azure.storage.blob.aio import ContainerClient
+from pydantic_core import from_json
 
 from .._azure import table_keys as keys
 from .._azure.connection import StorageConnection
@@ -43,6 +44,7 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import (
     ConcurrencyConflict,
     ConfigurationError,
+    CorruptJobRecord,
     DuplicateJob,
     InvalidInput,
     InvalidKey,
@@ -52,7 +54,7 @@ from ..errors import (
 )
 from ..files.base import CONTAINER_NAME
 from ..models import TERMINAL_STATUSES, Attempt, QueuedJob, owner_shard
-from ._limits import check_payloads
+from ._limits import check_attempt, check_job
 from .base import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     DEFAULT_PAGE_SIZE,
@@ -209,8 +211,20 @@ class AzureTableJobRepository:
         blobs = await self._payloads.download(blob_names(entity))
         return decode_job(entity, _version(entity, _etag(entity)), blobs)
 
-    async def _jobs(self, entities: Sequence[TableEntity]) -> list[QueuedJob]:
-        return list(await asyncio.gather(*(self._job(e) for e in entities)))
+    async def _readable(self, entity: TableEntity) -> QueuedJob | CorruptJobRecord:
+        try:
+            return await self._job(entity)
+        except CorruptJobRecord as exc:
+            return exc
+
+    async def _page(self, rows: Sequence[TableEntity], limit: int) -> Page[QueuedJob]:
+        """The page of the first ``limit`` rows (one more tells that there are more); rows
+        that cannot be read are skipped and named."""
+        read = await asyncio.gather(*(self._readable(e) for e in rows[:limit]))
+        jobs = [job for job in read if isinstance(job, QueuedJob)]
+        skipped = [exc.job_id for exc in read if isinstance(exc, CorruptJobRecord)]
+        more = len(rows) > limit
+        return Page(jobs, keys.job_id_of(rows[limit - 1]["RowKey"]) if more else None, skipped)
 
     async def _transact(self, job_ids: Sequence[str], operations: list[Any]) -> list[str]:
         """Submit one entity-group transaction (returns each row's new ETag);
@@ -284,10 +298,20 @@ class AzureTableJobRepository:
                 entity = await self._table.get_entity(partition, keys.job_key(job_id))
             except ResourceNotFoundError:
                 raise JobNotFound(job_id) from None
+            try:
+                return await self._job(entity)
+            except CorruptJobRecord:
+                if not blob_names(entity):
+                    raise
+            # It has payload blobs: one may be missing because the job was deleted meanwhile.
+            try:
+                entity = await self._table.get_entity(partition, keys.job_key(job_id))
+            except ResourceNotFoundError:
+                raise JobNotFound(job_id) from None
             return await self._job(entity)
 
     async def update(self, job: QueuedJob, *, attempt: Attempt | None = None) -> QueuedJob:
-        check_payloads(job, self._max_payload_bytes)
+        check_job(job, self._max_payload_bytes)
         version = job.version or ""
         if not version.startswith((_FROM_JOB_ROW, _FROM_OWNER_ROW)):
             raise ConcurrencyConflict(job.id)
@@ -308,6 +332,7 @@ class AzureTableJobRepository:
     # --- attempts ----------------------------------------------------------------------
 
     def _attempt_row(self, attempt: Attempt) -> dict[str, Any]:
+        check_attempt(attempt)
         return {
             "PartitionKey": keys.job_partition(attempt.job_id),
             "RowKey": keys.attempt_key(attempt.job_id, attempt.number),
@@ -432,8 +457,7 @@ class AzureTableJobRepository:
         parameters = {"pk": f"j{owner_shard(owner):x}", "low": low, "high": high}
         with translated(f"listing the jobs of {owner!r}"):
             rows = await self._query(_RANGE, parameters, limit=limit + 1)
-            jobs = await self._jobs(rows[:limit])
-        return Page(jobs, jobs[-1].id if len(rows) > limit else None)
+            return await self._page(rows, limit)
 
     async def list_jobs(
         self,
@@ -471,17 +495,27 @@ class AzureTableJobRepository:
                 )
             )
             rows = sorted((e for found in per_shard for e in found), key=lambda e: e["RowKey"])
-            jobs = await self._jobs(rows[:limit])
-        return Page(jobs, jobs[-1].id if len(rows) > limit else None)
+            return await self._page(rows, limit)
 
     # --- deleting ----------------------------------------------------------------------
 
     async def _delete_rows(self, job_row: TableEntity) -> None:
-        """Delete a job's rows (one transaction per 100), its unique key and its blobs."""
-        doc = json.loads(job_row["Doc"])
-        job_id: str = doc["id"]
+        """Delete a job's rows (one transaction per 100), its unique key and its blobs.
+
+        The job is named by its row's key, so a row whose document cannot be read is
+        deleted too (its owner copy found from the ``Owner`` column)."""
+        job_id = keys.job_id_of(job_row["RowKey"])
+        try:
+            doc = from_json(job_row.get("Doc") or "{}")
+        except (TypeError, ValueError):
+            doc = {}
+        doc = doc if isinstance(doc, dict) else {}
         partition = keys.job_partition(job_id)
-        row_keys = [keys.owner_key(doc["owner"], job_id)]
+        owners = {o for o in (job_row.get("Owner"), doc.get("owner")) if isinstance(o, str)}
+        row_keys = []
+        for owner in sorted(owners):
+            with suppress(InvalidKey):  # not an owner any row could have been written for
+                row_keys.append(keys.owner_key(owner, job_id))
         row_keys += [e["RowKey"] for e in await self._attempt_rows(job_id)]
         row_keys.append(job_row["RowKey"])  # last: a crash midway leaves the job findable
         for start in range(0, len(row_keys), _BATCH_LIMIT):
@@ -494,8 +528,8 @@ class AzureTableJobRepository:
                     raise
                 for key in chunk:  # something was already gone: delete one by one
                     await self._table.delete_entity(partition, key)
-        if doc.get("unique_key"):
-            await self.release_unique_key(doc["unique_key"], job_id)
+        if isinstance(unique_key := doc.get("unique_key"), str) and unique_key:
+            await self.release_unique_key(unique_key, job_id)
         if blob_names(job_row):
             await self._payloads.delete_job(job_id)
 

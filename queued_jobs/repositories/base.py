@@ -14,7 +14,7 @@ from typing import Final, Generic, Protocol, TypeVar
 
 from ..errors import InvalidInput
 from ..models import Attempt, JobStatus, QueuedJob
-from ._limits import check_payloads
+from ._limits import check_job
 
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
@@ -42,10 +42,16 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
-    """One page of a listing. Pass ``continuation`` back to get the next page."""
+    """One page of a listing. Pass ``continuation`` back to get the next page.
+
+    ``skipped`` names the rows of this page that could not be read back (their job ids,
+    known from the row's key even when its document is unreadable): they are left out of
+    ``items``, and ``get`` of one raises ``CorruptJobRecord`` saying why.
+    """
 
     items: Sequence[T]
     continuation: str | None = None
+    skipped: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +83,9 @@ def check_page_size(limit: int) -> None:
 def check_new_jobs(jobs: Sequence[QueuedJob], max_payload_bytes: int) -> None:
     """Refuse a batch for :meth:`JobRepository.insert_many` before anything is written.
 
-    Raises ``InvalidInput`` if an id appears twice, ``PayloadTooLarge`` if a job's payloads
-    are over the limits.
+    Raises ``InvalidInput`` if an id appears twice, ``PayloadTooLarge`` or
+    ``PayloadTooDeep`` if a job's payloads are over the limits, ``InvalidJobRecord`` if a
+    job would not read back.
     """
     seen: set[str] = set()
     for job in jobs:
@@ -86,7 +93,7 @@ def check_new_jobs(jobs: Sequence[QueuedJob], max_payload_bytes: int) -> None:
             raise InvalidInput(f"job {job.id} appears more than once in the batch")
         seen.add(job.id)
     for job in jobs:
-        check_payloads(job, max_payload_bytes)
+        check_job(job, max_payload_bytes)
 
 
 class JobRepository(Protocol):
@@ -94,6 +101,12 @@ class JobRepository(Protocol):
 
     Every method is a coroutine. Listings are newest first (by job id, which orders jobs
     by creation time to the millisecond) and paged with an opaque continuation token.
+
+    Every write goes through the same gate (``PayloadTooLarge``, ``PayloadTooDeep``,
+    ``InvalidJobRecord``): what is stored always reads back. A stored row that cannot be
+    read anyway (written by something else, damaged) raises ``CorruptJobRecord`` from
+    ``get`` and ``list_attempts``; listings skip it and name it in ``Page.skipped``;
+    ``delete`` and ``purge`` remove it like any other.
     """
 
     async def create(self) -> None:
@@ -103,8 +116,9 @@ class JobRepository(Protocol):
     async def insert(self, job: QueuedJob) -> QueuedJob:
         """Store a new job; returns it with ``version`` set.
 
-        Raises ``JobAlreadyExists`` if the id is taken and ``PayloadTooLarge`` if the
-        request, result or custom data is over the limits.
+        Raises ``JobAlreadyExists`` if the id is taken, ``PayloadTooLarge`` or
+        ``PayloadTooDeep`` if the request, result or custom data is over the limits, and
+        ``InvalidJobRecord`` if the record would not read back.
         """
         ...
 
@@ -129,7 +143,8 @@ class JobRepository(Protocol):
         ...
 
     async def get(self, job_id: str) -> QueuedJob:
-        """The stored job; raises ``JobNotFound``."""
+        """The stored job; raises ``JobNotFound``, or ``CorruptJobRecord`` if its row
+        cannot be read."""
         ...
 
     async def update(self, job: QueuedJob, *, attempt: Attempt | None = None) -> QueuedJob:
@@ -137,7 +152,8 @@ class JobRepository(Protocol):
 
         Returns the job with its new version. With ``attempt``, that attempt is recorded
         in the same atomic write. Raises ``ConcurrencyConflict`` if the job changed since it
-        was read, ``JobNotFound`` if it is gone.
+        was read, ``JobNotFound`` if it is gone, and what :meth:`insert` raises for a record
+        the gate refuses.
         """
         ...
 

@@ -1,4 +1,9 @@
-"""In-memory :class:`JobRepository` for unit tests and inline runs. One process only."""
+"""In-memory :class:`JobRepository` for unit tests and inline runs. One process only.
+
+Like SQLite, a job is a row: the columns listings filter on and the record as JSON, read
+back (and validated) by every read, so that a test on memory meets what the durable
+stores would do with the same records.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import ConcurrencyConflict, DuplicateJob, JobAlreadyExists, JobNotFound
-from ..models import TERMINAL_STATUSES, Attempt, QueuedJob
-from ._limits import check_payloads
+from ..errors import (
+    ConcurrencyConflict,
+    CorruptJobRecord,
+    DuplicateJob,
+    JobAlreadyExists,
+    JobNotFound,
+)
+from ..models import TERMINAL_STATUSES, Attempt, JobStatus, QueuedJob
+from ._limits import check_attempt, check_job
+from ._records import job_from_json
 from .base import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     DEFAULT_PAGE_SIZE,
@@ -22,6 +34,28 @@ from .base import (
 )
 
 __all__ = ["MemoryJobRepository"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A stored job: the columns listings filter and sort on, and its document."""
+
+    owner: str
+    job_type: str
+    status: JobStatus
+    created_at: datetime
+    completed_at: datetime | None
+    unique_key: str | None
+    version: str
+    doc: str
+
+    def matches(self, query: JobQuery) -> bool:
+        return (
+            (not query.statuses or self.status in query.statuses)
+            and (query.job_type is None or self.job_type == query.job_type)
+            and (query.created_from is None or self.created_at >= query.created_from)
+            and (query.created_before is None or self.created_at < query.created_before)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +72,27 @@ class MemoryJobRepository:
     ) -> None:
         self._clock = clock
         self._max_payload_bytes = max_payload_bytes
-        self._jobs: dict[str, QueuedJob] = {}
+        self._rows: dict[str, _Row] = {}
         self._attempts: dict[str, dict[int, Attempt]] = {}
         self._unique: dict[str, _Reservation] = {}
         self._versions = itertools.count(1)
 
     def _stamp(self, job: QueuedJob) -> QueuedJob:
-        stored = job.model_copy(update={"version": str(next(self._versions))})
-        self._jobs[job.id] = stored
-        return stored
+        version = str(next(self._versions))
+        self._rows[job.id] = _Row(
+            job.owner,
+            job.job_type,
+            job.status,
+            job.created_at,
+            job.completed_at,
+            job.unique_key,
+            version,
+            job.model_dump_json(exclude={"version"}),
+        )
+        return job.model_copy(update={"version": version})
+
+    def _read(self, job_id: str, row: _Row) -> QueuedJob:
+        return job_from_json(job_id, row.doc, row.version)
 
     async def create(self) -> None:
         return None
@@ -58,19 +104,24 @@ class MemoryJobRepository:
     async def insert_many(self, jobs: Sequence[QueuedJob]) -> list[QueuedJob]:
         check_new_jobs(jobs, self._max_payload_bytes)
         for job in jobs:
-            if job.id in self._jobs:
+            if job.id in self._rows:
                 raise JobAlreadyExists(job.id)
         return [self._stamp(job) for job in jobs]
 
     async def get(self, job_id: str) -> QueuedJob:
         try:
-            return self._jobs[job_id]
+            row = self._rows[job_id]
         except KeyError:
             raise JobNotFound(job_id) from None
+        return self._read(job_id, row)
 
     async def update(self, job: QueuedJob, *, attempt: Attempt | None = None) -> QueuedJob:
-        check_payloads(job, self._max_payload_bytes)
-        current = await self.get(job.id)
+        check_job(job, self._max_payload_bytes)
+        if attempt is not None:
+            check_attempt(attempt)
+        current = self._rows.get(job.id)
+        if current is None:
+            raise JobNotFound(job.id)
         if job.version is None or current.version != job.version:
             raise ConcurrencyConflict(job.id)
         if attempt is not None:
@@ -78,6 +129,7 @@ class MemoryJobRepository:
         return self._stamp(job)
 
     async def append_attempt(self, attempt: Attempt) -> None:
+        check_attempt(attempt)
         self._attempts.setdefault(attempt.job_id, {})[attempt.number] = attempt
 
     async def list_attempts(self, job_id: str) -> list[Attempt]:
@@ -92,7 +144,7 @@ class MemoryJobRepository:
         if (
             held is None
             or held.job_id in (job_id, replacing)
-            or (held.job_id not in self._jobs and now - held.reserved_at >= UNIQUE_KEY_GRACE)
+            or (held.job_id not in self._rows and now - held.reserved_at >= UNIQUE_KEY_GRACE)
         ):
             self._unique[key] = _Reservation(job_id, now)
             return
@@ -105,19 +157,26 @@ class MemoryJobRepository:
         del self._unique[key]
         return True
 
-    def _page(self, jobs: list[QueuedJob], limit: int, continuation: str | None) -> Page[QueuedJob]:
+    def _page(self, ids: list[str], limit: int, continuation: str | None) -> Page[QueuedJob]:
         check_page_size(limit)
-        jobs.sort(key=lambda j: j.id, reverse=True)
+        ids.sort(reverse=True)
         if continuation is not None:
-            jobs = [j for j in jobs if j.id < continuation]
-        items = jobs[:limit]
-        more = len(jobs) > limit
-        return Page(items, items[-1].id if more else None)
+            ids = [i for i in ids if i < continuation]
+        items: list[QueuedJob] = []
+        skipped: list[str] = []
+        for job_id in ids[:limit]:
+            try:
+                items.append(self._read(job_id, self._rows[job_id]))
+            except CorruptJobRecord:
+                skipped.append(job_id)
+        more = len(ids) > limit
+        return Page(items, ids[limit - 1] if more else None, skipped)
 
     async def list_by_owner(
         self, owner: str, *, limit: int = DEFAULT_PAGE_SIZE, continuation: str | None = None
     ) -> Page[QueuedJob]:
-        return self._page([j for j in self._jobs.values() if j.owner == owner], limit, continuation)
+        ids = [i for i, row in self._rows.items() if row.owner == owner]
+        return self._page(ids, limit, continuation)
 
     async def list_jobs(
         self,
@@ -127,21 +186,22 @@ class MemoryJobRepository:
         continuation: str | None = None,
     ) -> Page[QueuedJob]:
         query = query or JobQuery()
-        return self._page([j for j in self._jobs.values() if query.matches(j)], limit, continuation)
+        ids = [i for i, row in self._rows.items() if row.matches(query)]
+        return self._page(ids, limit, continuation)
 
     async def delete(self, job_id: str) -> None:
-        job = self._jobs.pop(job_id, None)
+        row = self._rows.pop(job_id, None)
         self._attempts.pop(job_id, None)
-        if job is not None and job.unique_key is not None:
-            await self.release_unique_key(job.unique_key, job_id)
+        if row is not None and row.unique_key is not None:
+            await self.release_unique_key(row.unique_key, job_id)
 
     async def purge(self, *, completed_before: datetime) -> int:
         doomed = [
-            j.id
-            for j in self._jobs.values()
-            if j.status in TERMINAL_STATUSES
-            and j.completed_at is not None
-            and j.completed_at < completed_before
+            job_id
+            for job_id, row in self._rows.items()
+            if row.status in TERMINAL_STATUSES
+            and row.completed_at is not None
+            and row.completed_at < completed_before
         ]
         for job_id in doomed:
             await self.delete(job_id)

@@ -14,9 +14,16 @@ from typing import Any
 
 from .._sqlite.database import SqliteDatabase, execute, to_micros
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import ConcurrencyConflict, DuplicateJob, JobAlreadyExists, JobNotFound
+from ..errors import (
+    ConcurrencyConflict,
+    CorruptJobRecord,
+    DuplicateJob,
+    JobAlreadyExists,
+    JobNotFound,
+)
 from ..models import TERMINAL_STATUSES, Attempt, QueuedJob
-from ._limits import check_payloads
+from ._limits import check_attempt, check_job
+from ._records import attempt_from_json, job_from_json
 from .base import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     DEFAULT_PAGE_SIZE,
@@ -63,7 +70,7 @@ class SqliteJobRepository:
         await self._db.open()
 
     async def insert(self, job: QueuedJob) -> QueuedJob:
-        check_payloads(job, self._max_payload_bytes)
+        check_job(job, self._max_payload_bytes)
         await self._db.run(_insert, job.id, _values(job))
         return job.model_copy(update={"version": "1"})
 
@@ -80,10 +87,10 @@ class SqliteJobRepository:
         )
         if row is None:
             raise JobNotFound(job_id)
-        return _job(*row)
+        return _job(job_id, *row)
 
     async def update(self, job: QueuedJob, *, attempt: Attempt | None = None) -> QueuedJob:
-        check_payloads(job, self._max_payload_bytes)
+        check_job(job, self._max_payload_bytes)
         attempt_row = None if attempt is None else _attempt_row(attempt)
         version = await self._db.write(_update, job.id, job.version, _values(job), attempt_row)
         return job.model_copy(update={"version": str(version)})
@@ -95,7 +102,7 @@ class SqliteJobRepository:
         rows = await self._db.run(
             _fetch_all, "SELECT doc FROM attempts WHERE job_id = ? ORDER BY number", (job_id,)
         )
-        return [Attempt.model_validate_json(doc) for (doc,) in rows]
+        return [attempt_from_json(job_id, doc) for (doc,) in rows]
 
     async def reserve_unique_key(
         self, key: str, job_id: str, *, replacing: str | None = None
@@ -148,8 +155,14 @@ class SqliteJobRepository:
         condition = f" WHERE {' AND '.join(where)}" if where else ""
         sql = f"SELECT id, version, doc FROM jobs{condition} ORDER BY id DESC LIMIT ?"
         rows = await self._db.run(_fetch_all, sql, (*params, limit + 1))
-        items = [_job(version, doc) for _, version, doc in rows[:limit]]
-        return Page(items, rows[limit - 1][0] if len(rows) > limit else None)
+        items: list[QueuedJob] = []
+        skipped: list[str] = []
+        for job_id, version, doc in rows[:limit]:
+            try:
+                items.append(_job(job_id, version, doc))
+            except CorruptJobRecord:
+                skipped.append(job_id)
+        return Page(items, rows[limit - 1][0] if len(rows) > limit else None, skipped)
 
     async def delete(self, job_id: str) -> None:
         await self._db.write(_forget, "id = ?", (job_id,))
@@ -170,11 +183,12 @@ def _values(job: QueuedJob) -> tuple[Any, ...]:
     return (job.owner, job.job_type, job.status.value, to_micros(job.created_at), completed_at, doc)
 
 
-def _job(version: int, doc: str) -> QueuedJob:
-    return QueuedJob.model_validate_json(doc).model_copy(update={"version": str(version)})
+def _job(job_id: str, version: int, doc: str | None) -> QueuedJob:
+    return job_from_json(job_id, doc, str(version))
 
 
 def _attempt_row(attempt: Attempt) -> tuple[str, int, str]:
+    check_attempt(attempt)
     return (attempt.job_id, attempt.number, attempt.model_dump_json())
 
 
@@ -244,9 +258,14 @@ def _reserve(
 
 
 def _forget(connection: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> int:
-    """Delete the jobs matching ``where``, their attempts and the unique keys they hold."""
+    """Delete the jobs matching ``where``, their attempts and the unique keys they hold.
+
+    A row whose document is not JSON is deleted too; a key it may hold is taken over once
+    the reservation's grace has passed, its holder being gone."""
     gone: list[tuple[str, str | None]] = connection.execute(
-        f"DELETE FROM jobs WHERE {where} RETURNING id, json_extract(doc, '$.unique_key')", params
+        f"""DELETE FROM jobs WHERE {where} RETURNING id,
+        CASE WHEN json_valid(doc) THEN json_extract(doc, '$.unique_key') END""",
+        params,
     ).fetchall()
     connection.executemany("DELETE FROM attempts WHERE job_id = ?", [(i,) for i, _ in gone])
     connection.executemany(

@@ -23,9 +23,17 @@ from queued_jobs import StorageConnection
 from queued_jobs.clock import ManualClock
 from queued_jobs.errors import InvalidDownloadLink
 from queued_jobs.files.base import DownloadLink, FileStore
+from queued_jobs.models import QueuedJob
 from queued_jobs.queues.base import JobQueue
 from queued_jobs.repositories.base import JobRepository
 from tests.support.identity import identity_connection, signed_for_azurite
+from tests.support.unreadable_rows import (
+    INLINE_DAMAGES,
+    Damage,
+    plant_in_azure,
+    plant_in_memory,
+    plant_in_sqlite,
+)
 
 ADAPTERS = [
     "memory",
@@ -56,6 +64,10 @@ class RepositoryHarness:
     kind: str
     clock: ManualClock
     _open: Callable[..., JobRepository]
+    #: Writes a job's rows straight into the store, damaged (``tests.support.unreadable_rows``).
+    _plant: Callable[[QueuedJob, Damage], Awaitable[None]]
+    #: The damages this store can hold.
+    damages: list[Damage] = field(default_factory=lambda: list(INLINE_DAMAGES))
     opened: list[JobRepository] = field(default_factory=list)
 
     async def open(self, **options: Any) -> JobRepository:
@@ -64,6 +76,13 @@ class RepositoryHarness:
         await repository.create()
         self.opened.append(repository)
         return repository
+
+    async def plant(self, job: QueuedJob, damage: Damage) -> None:
+        """Store ``job``'s rows as a foreign writer would, with ``damage``: past the write
+        gate, so that reading them back fails."""
+        if damage not in self.damages:
+            pytest.skip(f"{self.kind} cannot hold a row with {damage}")
+        await self._plant(job, damage)
 
 
 @pytest.fixture(params=ADAPTERS)
@@ -80,23 +99,38 @@ async def repositories(
         def open_memory(**options: Any) -> JobRepository:
             return shared.setdefault("repo", MemoryJobRepository(**options))
 
-        harness = RepositoryHarness(kind, clock, open_memory)
+        async def plant_memory(job: QueuedJob, damage: Damage) -> None:
+            plant_in_memory(shared["repo"], job, damage)
+
+        harness = RepositoryHarness(kind, clock, open_memory, plant_memory)
     elif kind == "sqlite":
         from queued_jobs.repositories.sqlite import SqliteJobRepository
 
         path = tmp_path / "jobs.db"
-        harness = RepositoryHarness(kind, clock, lambda **o: SqliteJobRepository(path, **o))
+
+        async def plant_sqlite(job: QueuedJob, damage: Damage) -> None:
+            plant_in_sqlite(path, job, damage)
+
+        harness = RepositoryHarness(
+            kind, clock, lambda **o: SqliteJobRepository(path, **o), plant_sqlite
+        )
     else:
         from queued_jobs.repositories.azure_table import AzureTableJobRepository
 
         connection, client_options = _azure_connection(request, kind)
         table, container = _unique("jobs"), _unique("payloads")
+
+        async def plant_azure(job: QueuedJob, damage: Damage) -> None:
+            await plant_in_azure(connection, client_options, table, job, damage)
+
         harness = RepositoryHarness(
             kind,
             clock,
             lambda **o: AzureTableJobRepository.from_connection(
                 connection, table=table, container=container, client_options=client_options, **o
             ),
+            plant_azure,
+            [*INLINE_DAMAGES, Damage.BLOB_GONE],
         )
     yield harness
     for repository in {id(r): r for r in harness.opened}.values():

@@ -122,7 +122,7 @@ def test_payloads_over_the_inline_limit_move_to_a_content_named_blob_and_come_ba
     assert "Request" not in encoded.properties
     assert encoded.properties["RequestBlob"] == blob
     assert encoded.properties["Result"] == '{"rows":"' + "a" * 1000 + '"}'
-    back = decode_job({**encoded.properties, "RowKey": "t|x"}, "etag", encoded.blobs)
+    back = decode_job({**encoded.properties, "RowKey": keys.job_key(job.id)}, "etag", encoded.blobs)
     assert back == job.model_copy(update={"version": "etag"})
 
 
@@ -139,3 +139,14 @@ def test_an_error_whose_traceback_escapes_badly_is_cut_to_fit_and_keeps_its_end(
     assert back.message == "boom"
     assert back.traceback is not None
     assert back.traceback.endswith("ValueError: the real cause")
+
+
+def test_every_row_of_a_job_names_it_from_its_key_alone() -> None:
+    job_id = QueuedJob.new(owner="o|%ner", job_type="t").id
+
+    for row_key in (
+        keys.job_key(job_id),
+        keys.owner_key("o|%ner", job_id),
+        keys.attempt_key(job_id, 7),
+    ):
+        assert keys.job_id_of(row_key) == job_id

@@ -22,6 +22,7 @@ from click.testing import CliRunner, Result
 from queued_jobs import QueuedJob, Worker, WorkerSettings
 from queued_jobs.cli import cli
 from tests import cli_app
+from tests.support.unreadable_rows import Damage, plant_in_sqlite
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -438,3 +439,77 @@ def test_an_unreachable_store_fails_fast_with_exit_1(invoke: Invoke) -> None:
     assert "Check that the job store is running" in result.output
     # The SDK's default retries would take minutes; the CLI's client gives up in seconds.
     assert elapsed < 60, f"took {elapsed:.1f} s"
+
+
+# --- unreadable records --------------------------------------------------------------------
+
+
+def unreadable(database: Path, damage: Damage = Damage.INVALID) -> QueuedJob:
+    """A job row the store holds but cannot read back (the database must exist)."""
+    job = QueuedJob.new(owner="ada", job_type="greet", request={"name": "X"})
+    plant_in_sqlite(database, job, damage)
+    return job
+
+
+def test_status_of_an_unreadable_job_says_what_is_wrong_in_one_sentence(
+    invoke: Invoke, database: Path
+) -> None:
+    finished("greet", {"name": "Ada"})  # creates the database
+    broken = unreadable(database)
+
+    for command in (("status", broken.id), ("status", broken.id, "--json")):
+        result = invoke(*command)
+
+        assert result.exit_code == 1, result.output
+        [line] = result.output.splitlines()
+        assert f"the stored record of job {broken.id} cannot be read" in line
+        assert "max_attempts: Input should be less than or equal to 1000" in line
+
+
+def test_list_shows_the_readable_jobs_and_names_the_skipped_rows_on_standard_error(
+    invoke: Invoke, database: Path
+) -> None:
+    done = finished("greet", {"name": "Ada"})
+    broken = [unreadable(database, d) for d in (Damage.NOT_JSON, Damage.TOO_DEEP)]
+    named = f"skipped 2 job records that cannot be read: {broken[1].id}, {broken[0].id}"
+
+    table = invoke("list")
+    as_json = invoke("list", "--json")
+    owned = invoke("list", "--json", "--owner", "ada")
+
+    for result in (table, as_json, owned):
+        assert result.exit_code == 0, result.output
+        assert named in result.stderr
+        assert all(job.id not in result.stdout for job in broken)
+    assert done.id in table.stdout
+    for result in (as_json, owned):
+        assert [job["id"] for job in json.loads(result.stdout)] == [done.id]
+
+
+def test_retry_with_more_attempts_than_a_job_may_have_says_so_and_exits_2(
+    invoke: Invoke,
+) -> None:
+    job = finished("explode", {"name": "Zed"})
+
+    result = invoke("retry", job.id, "--attempts", "1000")
+
+    assert result.exit_code == 2, result.output
+    assert (
+        f"job {job.id} has used 1 of at most 1000 attempts, so it can be given at most 999 "
+        "more, not 1000"
+    ) in result.output
+    assert record(invoke, job.id)["max_attempts"] == 1
+    assert invoke("retry", job.id, "--attempts", "999").exit_code == 0
+    assert record(invoke, job.id)["max_attempts"] == 1000
+
+
+def test_a_request_nested_past_what_json_can_parse_is_refused_in_a_sentence(
+    invoke: Invoke,
+) -> None:
+    deep = '{"name": "Ada", "more": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+    result = invoke("enqueue", "greet", "-", "--owner", "ada", input=deep)
+
+    assert result.exit_code == 2, result.output
+    assert "standard input nests lists and objects too deeply to be read" in result.output
+    assert "at most 64 levels" in result.output

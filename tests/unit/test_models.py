@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
-from queued_jobs.errors import InvalidTransition
+from queued_jobs.errors import InvalidTransition, PayloadTooDeep
 from queued_jobs.models import (
+    MAX_NESTING,
     TERMINAL_STATUSES,
     TRANSITIONS,
     JobError,
@@ -16,6 +18,7 @@ from queued_jobs.models import (
     Progress,
     QueuedJob,
     can_transition,
+    check_nesting,
     new_job_id,
     owner_shard,
 )
@@ -165,3 +168,55 @@ def test_duration_is_known_once_started_and_completed() -> None:
     assert started.model_copy(update={"completed_at": NOW + timedelta(seconds=90)}).duration == (
         timedelta(seconds=90)
     )
+
+
+@pytest.mark.parametrize(
+    "leaf",
+    [
+        1,
+        "plain",
+        "[[[[ {{{{ brackets in a string",
+        ']]]] }}}} "closing" ones, \\ and \\" escaped',
+        ["", "[", "", "]", '\\"[', "\\\\", '"}'],
+    ],
+)
+def test_nesting_is_counted_in_levels_of_lists_and_objects_whatever_strings_hold(
+    leaf: object,
+) -> None:
+    def nested(levels: int) -> object:
+        value: object = leaf
+        for level in range(levels):
+            value = [value, "]"] if level % 2 else {"k{": value, "[": "}"}
+        return value
+
+    extra = 1 if isinstance(leaf, list) else 0
+    check_nesting(nested(MAX_NESTING - extra), "the request")
+    with pytest.raises(PayloadTooDeep, match="the request is nested more than 64 levels"):
+        check_nesting(nested(MAX_NESTING + 1 - extra), "the request")
+    with pytest.raises(PayloadTooDeep):
+        check_nesting(nested(300), "the request")  # past what the serializer itself takes
+
+
+def test_the_nesting_check_agrees_with_a_plain_count_on_random_json() -> None:
+    rng = random.Random(20261201)
+    texts = [1, "[", "]", '"{', "\\", 'a\\"]', "", "}}"]
+
+    def value(levels: int) -> object:
+        if levels == 0 or rng.random() < 0.2:
+            return rng.choice(texts)
+        if rng.random() < 0.5:
+            return [value(levels - 1) for _ in range(rng.randint(0, 3))]
+        return {f"{rng.choice(texts)}{i}": value(levels - 1) for i in range(rng.randint(0, 3))}
+
+    def depth(v: object) -> int:
+        children = v.values() if isinstance(v, dict) else v if isinstance(v, list) else None
+        return 0 if children is None else 1 + max(map(depth, children), default=0)
+
+    for _ in range(500):
+        v = value(rng.randint(0, 20))
+        for limit in (1, 3, 8, 9, 12):
+            if depth(v) > limit:
+                with pytest.raises(PayloadTooDeep):
+                    check_nesting(v, "v", limit=limit)
+            else:
+                check_nesting(v, "v", limit=limit)
