@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from ..clock import Clock
-from ..errors import ConcurrencyConflict, JobNotFound
+from ..errors import ConcurrencyConflict, JobNotFound, LeaseLost, QueuedJobsError
 from ..models import Attempt, JobStatus, Progress, QueuedJob
 from ..repositories.base import JobRepository
 
@@ -141,7 +141,8 @@ class RunningJob:
 
 
 class LeaseKeeper:
-    """Renews an attempt's lease (record and queue message) until stopped."""
+    """Renews an attempt's lease (record and queue message) until stopped, or until the
+    attempt lost it: then it renews nothing more."""
 
     def __init__(
         self,
@@ -155,14 +156,31 @@ class LeaseKeeper:
         self._task: asyncio.Task[None] | None = None
 
     async def _loop(self) -> None:
+        job_id = self._running.job.id
         while not self._running.lost:
             await asyncio.sleep(self._interval)
             try:
                 await self._running.extend_lease()
-                if self._renew_message is not None:
-                    await self._renew_message()
+            except QueuedJobsError as exc:
+                log.warning("job %s: could not renew the lease of its record: %s", job_id, exc)
             except Exception:
-                log.exception("job %s: could not renew the lease", self._running.job.id)
+                log.exception("job %s: could not renew the lease of its record", job_id)
+            if self._running.lost or self._renew_message is None:
+                continue
+            try:
+                await self._renew_message()
+            except LeaseLost as exc:
+                log.warning(
+                    "job %s: its queue message is no longer leased to this worker, so it is "
+                    "no longer renewed (%s); the job record's lease still is",
+                    job_id,
+                    exc,
+                )
+                self._renew_message = None
+            except QueuedJobsError as exc:
+                log.warning("job %s: could not renew the lease of its message: %s", job_id, exc)
+            except Exception:
+                log.exception("job %s: could not renew the lease of its message", job_id)
 
     def __enter__(self) -> LeaseKeeper:
         self._task = asyncio.create_task(self._loop())
