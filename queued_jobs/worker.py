@@ -154,24 +154,16 @@ class Worker:
         arrivals = self.pipeline.broker.arrivals()
         try:
             while not self._stopping.is_set():
-                self._start_held(loop.time())
-                holding = len(self._running) + len(self._held)
-                if holding > refill_at:
-                    await self._wait(self._a_job_ends())
-                    continue
-                received = await self._fetch(min(self.settings.capacity - holding, MAX_BATCH))
-                now = loop.time()
-                self._held.extend((queue, message, now) for queue, message in received)
-                if received:
-                    continue
-                if self._held and len(self._running) < self.settings.concurrency:
-                    continue  # a slot freed during the fetch: start a held message now
-                rest = min(band.due for band in self._bands) - now
-                resting = self._rest(arrivals, max(rest, 0.0))
-                if self._held:  # held messages start as soon as a slot frees
-                    await self._wait(resting, self._a_job_ends())
-                else:
-                    await self._wait(resting)
+                try:
+                    await self._step(loop, arrivals, refill_at)
+                except Exception:  # a bug of ours or a store's: never the end of the worker
+                    pause = self.settings.poll_max.total_seconds()
+                    log.exception(
+                        "worker %s: unexpected error while fetching; going on in %ss",
+                        self.identity,
+                        pause,
+                    )
+                    await self._wait(asyncio.sleep(pause))
         finally:
             if arrivals is not None:
                 arrivals.close()
@@ -179,6 +171,29 @@ class Worker:
             await self._hand_back_held()
             await self._wind_down()
         log.info("worker %s: stopped", self.identity)
+
+    async def _step(
+        self, loop: asyncio.AbstractEventLoop, arrivals: Arrivals | None, refill_at: int
+    ) -> None:
+        """Start what can start, then receive more or wait for a slot, a message or a stop."""
+        self._start_held(loop.time())
+        holding = len(self._running) + len(self._held)
+        if holding > refill_at:
+            await self._wait(self._a_job_ends())
+            return
+        received = await self._fetch(min(self.settings.capacity - holding, MAX_BATCH))
+        now = loop.time()
+        self._held.extend((queue, message, now) for queue, message in received)
+        if received:
+            return
+        if self._held and len(self._running) < self.settings.concurrency:
+            return  # a slot freed during the fetch: start a held message now
+        rest = min(band.due for band in self._bands) - now
+        resting = self._rest(arrivals, max(rest, 0.0))
+        if self._held:  # held messages start as soon as a slot frees
+            await self._wait(resting, self._a_job_ends())
+        else:
+            await self._wait(resting)
 
     async def _wait(self, *awaitables: Awaitable[Any]) -> None:
         """Wait for the first of ``awaitables`` or for a stop request."""
@@ -258,7 +273,7 @@ class Worker:
             queue = band.queue
             try:
                 messages = await queue.receive(max_messages=count, visibility_timeout=lease)
-            except QueuedJobsError:
+            except Exception:  # whatever it is, the band rests (its pause grows) and we go on
                 log.exception("worker %s: could not receive from %s", self.identity, queue.name)
                 messages = []
             band.answered(bool(messages), loop.time(), self.settings)
