@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from .errors import LeaseLost, QueuedJobsError
+from .errors import LeaseLost
 from .execution.pipeline import Disposition, Handled, Pipeline
 from .execution.sweep import Sweeper
 from .queues.base import MAX_BATCH, MAX_DELAY, Arrivals, JobQueue, QueueMessage
@@ -44,6 +44,8 @@ from .queues.base import MAX_BATCH, MAX_DELAY, Arrivals, JobQueue, QueueMessage
 __all__ = ["Worker", "WorkerSettings"]
 
 log = logging.getLogger("queued_jobs.worker")
+#: The least time given to hand messages back, or to store a halted job's release.
+_AT_LEAST = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,9 @@ class WorkerSettings:
     #: of ``concurrency + prefetch``). Lower means fewer, larger receives;
     #: ``concurrency + prefetch - 1`` refills each free slot at once.
     fetch_threshold: int | None = None
+    #: A storage request the worker waits on (a receive, a hand-back) that has not been
+    #: answered after this long is logged as slow, and again every time this long passes.
+    slow_storage_warning: timedelta = timedelta(seconds=5)
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.fairness < 1 or self.max_deliveries < 1:
@@ -128,6 +133,8 @@ class Worker:
         #: Received messages waiting for a free slot, with when they were received.
         self._held: deque[tuple[JobQueue, QueueMessage, float]] = deque()
         self._fetches = 0
+        #: A receive the stop interrupted: what it brings is handed back on the way out.
+        self._interrupted: tuple[JobQueue, asyncio.Task[list[QueueMessage]]] | None = None
         poll_min = self.settings.poll_min.total_seconds()
         self._bands = [_Band(queue, poll_min) for queue in self.queues]
 
@@ -168,8 +175,7 @@ class Worker:
             if arrivals is not None:
                 arrivals.close()
             sweeping.cancel()
-            await self._hand_back_held()
-            await self._wind_down()
+            await self._shut_down()
         log.info("worker %s: stopped", self.identity)
 
     async def _step(
@@ -229,33 +235,114 @@ class Worker:
         while self._held and len(self._running) < self.settings.concurrency:
             queue, message, received_at = self._held.popleft()
             renew_first = now - received_at > waited_long
-            task = asyncio.create_task(self._process(queue, message, renew_first=renew_first))
+            task = asyncio.create_task(
+                self._process(queue, message, renew_first=renew_first), name=message.id
+            )
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
+    async def _shut_down(self) -> None:
+        """Hand back held messages and wind down running jobs, all within bounds: whatever
+        storage or job code does, this returns ``shutdown_grace`` after the stop (plus, for
+        jobs halted at its end, the pipeline's ``stop_timeout`` and a second)."""
+        loop = asyncio.get_running_loop()
+        grace_ends = loop.time() + self.settings.shutdown_grace.total_seconds()
+        handing_back = asyncio.create_task(self._hand_back_held())
+        await self._wind_down(grace_ends)
+        left = max(grace_ends - loop.time(), _AT_LEAST)
+        await self._waited(handing_back, "handing back held messages", left)
+        if not handing_back.done():
+            handing_back.cancel()  # each message says it was not handed back
+            await asyncio.wait({handing_back}, timeout=_AT_LEAST)
+
     async def _hand_back_held(self) -> None:
         """Make messages that never started visible again at once, for other workers."""
-        while self._held:
-            queue, message, _ = self._held.popleft()
+        held = [(queue, message) for queue, message, _ in self._held]
+        self._held.clear()
+        if self._interrupted is not None:
+            queue, receive = self._interrupted
+            self._interrupted = None
             try:
-                await queue.renew(message, visibility_timeout=timedelta(0))
-            except QueuedJobsError as exc:  # it comes back when its visibility ends anyway
+                held += [(queue, message) for message in await receive]
+            except asyncio.CancelledError:
                 log.warning(
-                    "worker %s: message %s not handed back: %s", self.identity, message.id, exc
+                    "worker %s: stopped waiting for a receive from %s: any message it took "
+                    "comes back after its lease (%ss)",
+                    self.identity,
+                    queue.name,
+                    self.pipeline.settings.lease.total_seconds(),
                 )
+                raise
+            except Exception as exc:
+                log.warning("worker %s: receive from %s failed: %s", self.identity, queue.name, exc)
+        await asyncio.gather(*(self._hand_back(queue, message) for queue, message in held))
 
-    async def _wind_down(self) -> None:
+    async def _hand_back(self, queue: JobQueue, message: QueueMessage) -> None:
+        try:
+            await queue.renew(message, visibility_timeout=timedelta(0))
+        except asyncio.CancelledError:
+            log.warning(
+                "worker %s: message %s not handed back (storage did not answer in time): it "
+                "comes back when its lease ends, at %s",
+                self.identity,
+                message.id,
+                message.visible_at.isoformat(timespec="seconds"),
+            )
+            raise
+        except Exception as exc:  # it comes back when its visibility ends anyway
+            log.warning("worker %s: message %s not handed back: %s", self.identity, message.id, exc)
+
+    async def _wind_down(self, grace_ends: float) -> None:
         if not self._running:
             return
-        grace = self.settings.shutdown_grace.total_seconds()
+        loop = asyncio.get_running_loop()
+        grace = max(grace_ends - loop.time(), 0.0)
         log.info(
-            "worker %s: waiting up to %ss for %d jobs", self.identity, grace, len(self._running)
+            "worker %s: waiting up to %.1fs for %d jobs", self.identity, grace, len(self._running)
         )
         _, pending = await asyncio.wait(set(self._running), timeout=grace)
-        if pending:
-            log.warning("worker %s: handing back %d unfinished jobs", self.identity, len(pending))
-            self._halt.set()
-            await asyncio.wait(pending)
+        if not pending:
+            return
+        stop_timeout = self.pipeline.settings.stop_timeout.total_seconds()
+        log.warning(
+            "worker %s: halting %d unfinished jobs; they get %ss to stop and be handed back",
+            self.identity,
+            len(pending),
+            stop_timeout,
+        )
+        self._halt.set()
+        _, pending = await asyncio.wait(pending, timeout=stop_timeout + _AT_LEAST)
+        if not pending:
+            return
+        log.error(
+            "worker %s: gave up on %d jobs not handed back in time (messages %s): their leases "
+            "run out, then other workers take them over",
+            self.identity,
+            len(pending),
+            ", ".join(sorted(task.get_name() for task in pending)),
+        )
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=_AT_LEAST)
+
+    async def _waited(self, task: asyncio.Future[Any], what: str, limit: float) -> None:
+        """Wait for ``task`` up to ``limit`` seconds, saying every ``slow_storage_warning``
+        that it is still waiting."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        every = self.settings.slow_storage_warning.total_seconds()
+        while not task.done():
+            left = started + limit - loop.time()
+            if left <= 0:
+                return
+            await asyncio.wait({task}, timeout=min(every, left))
+            if not task.done() and loop.time() - started >= every:
+                log.warning(
+                    "worker %s: %s has been waiting for %.0fs (storage unreachable?)",
+                    self.identity,
+                    what,
+                    loop.time() - started,
+                )
 
     def _band_order(self) -> list[_Band]:
         self._fetches += 1
@@ -264,22 +351,53 @@ class Worker:
         return self._bands
 
     async def _fetch(self, count: int) -> list[tuple[JobQueue, QueueMessage]]:
-        """Messages from the first due band that has some (none: every due band was empty)."""
-        lease = self.pipeline.settings.lease
+        """Messages from the first due band that has some (none: every due band was empty,
+        or the worker is stopping)."""
         loop = asyncio.get_running_loop()
         for band in self._band_order():
             if band.due > loop.time():
                 continue
-            queue = band.queue
-            try:
-                messages = await queue.receive(max_messages=count, visibility_timeout=lease)
-            except Exception:  # whatever it is, the band rests (its pause grows) and we go on
-                log.exception("worker %s: could not receive from %s", self.identity, queue.name)
-                messages = []
+            if self._stopping.is_set():
+                return []
+            messages = await self._receive(band.queue, count)
             band.answered(bool(messages), loop.time(), self.settings)
             if messages:
-                return [(queue, m) for m in messages]
+                return [(band.queue, m) for m in messages]
         return []
+
+    async def _receive(self, queue: JobQueue, count: int) -> list[QueueMessage]:
+        """One receive, raced against a stop; it says so while storage keeps it waiting (the
+        storage client retries a store it cannot reach for a minute or more)."""
+        lease = self.pipeline.settings.lease
+        receive = asyncio.create_task(queue.receive(max_messages=count, visibility_timeout=lease))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        every = self.settings.slow_storage_warning.total_seconds()
+        stopping = asyncio.create_task(self._stopping.wait())
+        try:
+            while not receive.done():
+                await asyncio.wait(
+                    {receive, stopping}, timeout=every, return_when=asyncio.FIRST_COMPLETED
+                )
+                if receive.done():
+                    break
+                if stopping.done():
+                    self._interrupted = (queue, receive)  # handed back on the way out
+                    return []
+                log.warning(
+                    "worker %s: receiving from %s has been retrying for %.0fs (storage "
+                    "unreachable?)",
+                    self.identity,
+                    queue.name,
+                    loop.time() - started,
+                )
+        finally:
+            stopping.cancel()
+        try:
+            return receive.result()
+        except Exception:  # whatever it is, the band rests (its pause grows) and we go on
+            log.exception("worker %s: could not receive from %s", self.identity, queue.name)
+            return []
 
     async def _process(
         self, queue: JobQueue, message: QueueMessage, *, renew_first: bool = False
@@ -311,6 +429,14 @@ class Worker:
             await queue.ack(message)
         elif handled.disposition is Disposition.DEAD_LETTER:
             await queue.dead_letter(message)
+        elif handled.disposition is Disposition.LEAVE:
+            log.warning(
+                "worker %s: message %s left to its lease (%s): it comes back at %s",
+                self.identity,
+                message.id,
+                handled.reason,
+                message.visible_at.isoformat(timespec="seconds"),
+            )
         else:
             await queue.renew(message, visibility_timeout=min(handled.delay, MAX_DELAY))
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
 import click
 
+from .._eventloop import run_bounded
 from ..worker import WorkerSettings, run_until_signalled
 from ._base import Options, cli, reported
 
@@ -53,4 +53,4 @@ def worker(
             await host.close()
 
     with reported():
-        asyncio.run(serve())
+        run_bounded(serve())

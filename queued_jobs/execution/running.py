@@ -55,7 +55,10 @@ class RunningJob:
         self._pending_progress: Progress | None = None
         self._flush: asyncio.Task[None] | None = None
         self.cancelled = asyncio.Event()
+        #: Set (with ``lost``) once another worker has the job: this attempt stops writing.
+        self.lost_lease = asyncio.Event()
         self.lost = False
+        self._reporting = True
         if job.cancel_requested:
             self.cancelled.set()
 
@@ -83,6 +86,7 @@ class RunningJob:
                     if fresh is None or not self._ours(fresh):
                         log.warning("job %s: this attempt lost its lease; it stops", self.job.id)
                         self.lost = True
+                        self.lost_lease.set()
                         self.cancelled.set()
                         return None
                     if fresh.cancel_requested:
@@ -105,7 +109,10 @@ class RunningJob:
         )
 
     async def report_progress(self, progress: Progress) -> None:
-        """Store progress now, or, within the throttle interval, soon (the latest wins)."""
+        """Store progress now, or, within the throttle interval, soon (the latest wins).
+        Once the attempt is over (:meth:`stop`), reports of code still running are dropped."""
+        if not self._reporting:
+            return
         now = self._clock.now()
         if now - self._last_progress_write >= self._progress_interval:
             self._pending_progress = None
@@ -135,6 +142,8 @@ class RunningJob:
         return change
 
     async def stop(self) -> None:
+        """The attempt's code is over (or left detached): no more progress reports."""
+        self._reporting = False
         if self._flush is not None:
             self._flush.cancel()
             await asyncio.gather(self._flush, return_exceptions=True)

@@ -25,6 +25,15 @@ class ExecutionSettings:
     #: A queued job whose record hasn't changed for this long gets its message sent again
     #: by the sweep (it may have been lost between storing the job and sending it).
     resend_after: timedelta = timedelta(minutes=10)
+    #: How long a job's code gets to end once it is told to stop (cancelled, past its max
+    #: run time, halted by a stopping worker). Code that does not end by then (it swallows
+    #: ``CancelledError``; a plain ``def`` that does not check ``cancellation_requested``) is
+    #: left running, detached, and loudly logged; see ``docs/execution.md``.
+    stop_timeout: timedelta = timedelta(seconds=5)
+
+    def __post_init__(self) -> None:
+        if self.stop_timeout < timedelta(0):
+            raise ValueError("stop_timeout must be 0 or more")
 
     @property
     def heartbeat_interval(self) -> timedelta:

@@ -53,6 +53,14 @@ def client() -> JobClient:
     async def echo(request: int) -> int:
         return request
 
+    @registry.job(name="exit")
+    async def exit_(request: int) -> int:
+        raise SystemExit(request)
+
+    @registry.job(name="exit-in-thread")
+    def exit_in_thread(request: int) -> int:
+        raise SystemExit(request)
+
     clock = ManualClock()
     return JobClient(
         MemoryJobRepository(clock=clock), MemoryQueueBroker(clock=clock), registry, clock=clock
@@ -112,3 +120,19 @@ async def test_a_settle_that_raises_anything_leaves_the_message_and_the_worker_g
     await run_until_succeeded(client, worker_for(client, queue), second)
 
     assert (await client.get_job(first.id)).status is JobStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize("job_type", ["exit", "exit-in-thread"])
+async def test_a_job_raising_system_exit_fails_and_the_worker_goes_on(
+    client: JobClient, job_type: str
+) -> None:
+    queue = FailingOnce(client.broker.queue("jobs"))
+    exiting = await client.queue_job(job_type, 3, owner="a", max_attempts=1)
+    after = await client.queue_job("echo", 4, owner="a")
+
+    await run_until_succeeded(client, worker_for(client, queue), after)
+
+    failed = await client.get_job(exiting.id)
+    assert failed.status is JobStatus.FAILED
+    assert failed.error is not None
+    assert "SystemExit(3)" in failed.error.message
