@@ -136,3 +136,50 @@ async def test_a_job_raising_system_exit_fails_and_the_worker_goes_on(
     assert failed.status is JobStatus.FAILED
     assert failed.error is not None
     assert "SystemExit(3)" in failed.error.message
+
+
+class Stalled:
+    """A queue whose receives wait until ``answer`` is set (storage that does not answer)."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        self._queue = queue
+        self.asked = asyncio.Event()
+        self.answer = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._queue, name)
+
+    async def receive(self, **options: Any) -> list[QueueMessage]:
+        self.asked.set()
+        await self.answer.wait()
+        return await self._queue.receive(**options)
+
+
+async def test_a_stop_does_not_wait_for_a_receive_and_hands_back_what_it_brings_late(
+    client: JobClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue = Stalled(client.broker.queue("jobs"))
+    job = await client.queue_job("echo", 5, owner="a")
+    pipeline = Pipeline(
+        client.repository, client.broker, client.registry, host="test:1", clock=client.clock
+    )
+    settings = WorkerSettings(
+        sweep_interval=None,
+        shutdown_grace=timedelta(seconds=30),
+        slow_storage_warning=timedelta(milliseconds=20),
+    )
+    worker = Worker(pipeline, [queue], settings=settings)  # type: ignore[list-item]
+    running = asyncio.create_task(worker.run())
+    async with asyncio.timeout(20):
+        await queue.asked.wait()
+        while "has been retrying for" not in caplog.text:  # noqa: ASYNC110 - a log line
+            await asyncio.sleep(0.01)
+
+    worker.stop()
+    queue.answer.set()  # storage answers at last, after the stop
+    async with asyncio.timeout(20):
+        await running
+
+    assert (await client.get_job(job.id)).status is JobStatus.QUEUED  # never started
+    [again] = await client.broker.queue("jobs").receive()  # handed back: visible at once
+    assert again.dequeue_count == 2
