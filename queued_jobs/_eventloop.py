@@ -15,7 +15,7 @@ log = logging.getLogger("queued_jobs")
 T = TypeVar("T")
 
 
-def run_bounded(main: Coroutine[Any, Any, T], *, cleanup: float = 1.0) -> T:
+def run_bounded(main: Coroutine[Any, Any, T], *, cleanup: float = 0.5) -> T:
     """Run ``main`` in a new event loop, then close it within about ``cleanup`` seconds.
 
     ``asyncio.run`` cancels the tasks left when ``main`` returns and waits for them without

@@ -46,6 +46,8 @@ __all__ = ["Worker", "WorkerSettings"]
 log = logging.getLogger("queued_jobs.worker")
 #: The least time given to hand messages back, or to store a halted job's release.
 _AT_LEAST = 1.0
+#: How long a task we gave up on (and cancelled) may take to go.
+_AFTER_CANCEL = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,17 +245,19 @@ class Worker:
 
     async def _shut_down(self) -> None:
         """Hand back held messages and wind down running jobs, all within bounds: whatever
-        storage or job code does, this returns ``shutdown_grace`` after the stop (plus, for
-        jobs halted at its end, the pipeline's ``stop_timeout`` and a second)."""
+        storage or job code does, this returns ``shutdown_grace`` after the stop (at least
+        a second to hand messages back), or, when jobs had to be halted at its end, the
+        pipeline's ``stop_timeout`` and a second later."""
         loop = asyncio.get_running_loop()
-        grace_ends = loop.time() + self.settings.shutdown_grace.total_seconds()
+        stopped = loop.time()
+        grace_ends = stopped + self.settings.shutdown_grace.total_seconds()
         handing_back = asyncio.create_task(self._hand_back_held())
         await self._wind_down(grace_ends)
-        left = max(grace_ends - loop.time(), _AT_LEAST)
-        await self._waited(handing_back, "handing back held messages", left)
+        until = max(grace_ends, stopped + _AT_LEAST, loop.time())
+        await self._waited(handing_back, "handing back held messages", until - loop.time())
         if not handing_back.done():
             handing_back.cancel()  # each message says it was not handed back
-            await asyncio.wait({handing_back}, timeout=_AT_LEAST)
+            await asyncio.wait({handing_back}, timeout=_AFTER_CANCEL)
 
     async def _hand_back_held(self) -> None:
         """Make messages that never started visible again at once, for other workers."""
@@ -323,7 +327,7 @@ class Worker:
         )
         for task in pending:
             task.cancel()
-        await asyncio.wait(pending, timeout=_AT_LEAST)
+        await asyncio.wait(pending, timeout=_AFTER_CANCEL)
 
     async def _waited(self, task: asyncio.Future[Any], what: str, limit: float) -> None:
         """Wait for ``task`` up to ``limit`` seconds, saying every ``slow_storage_warning``
