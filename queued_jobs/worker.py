@@ -397,6 +397,8 @@ class Worker:
                 )
         finally:
             stopping.cancel()
+            if not receive.done() and self._interrupted is None:  # this task was cancelled
+                receive.cancel()
         try:
             return receive.result()
         except Exception:  # whatever it is, the band rests (its pause grows) and we go on
