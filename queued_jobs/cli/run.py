@@ -29,7 +29,8 @@ __all__ = ["worker"]
     type=click.FloatRange(min=0),
     default=30.0,
     show_default=True,
-    help="Seconds running jobs get to finish on stop.",
+    help="Seconds running jobs get to finish on stop; then they are halted, and the worker "
+    "exits within the execution settings' stop_timeout (5 s by default) and 2 s more.",
 )
 @click.option("--identity", default=None, help="Worker identity (default host:pid).")
 @click.pass_obj
