@@ -20,9 +20,15 @@
   Stores that can tell of new messages (SQLite's doorbell, memory) wake an idle worker at
   once, so there the poll is only a safety net.
 - **Leases**: a running job's message and record are renewed by the pipeline's heartbeat.
-- **Graceful stop** (``stop()``, SIGTERM, SIGINT): stop fetching; running jobs get
+- **Graceful stop** (``stop()``, SIGTERM, SIGINT): stop fetching (a receive in flight is
+  not waited for: what it brings late is handed back); running jobs get
   ``shutdown_grace`` to finish; those still running are then halted and handed back
-  (their ``on_halt`` hook runs, their message becomes visible at once).
+  (their ``on_halt`` hook runs, their message becomes visible at once) if their code
+  stops within the pipeline's ``stop_timeout``, else left to their lease. Every wait is
+  bounded, so the worker returns in time whatever storage or job code does.
+- **Slow storage**: a receive that storage keeps waiting (its client retries) is logged
+  every ``slow_storage_warning``; a receive that fails, with any error, is logged and its
+  band rests; nothing that happens to one receive or one message ends the worker.
 """
 
 from __future__ import annotations
