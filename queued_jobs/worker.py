@@ -137,6 +137,7 @@ class Worker:
         self.sweeper = sweeper
         self._stopping = asyncio.Event()
         self._halt = asyncio.Event()
+        self._hurry = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         #: Received messages waiting for a free slot, with when they were received.
         self._held: deque[tuple[JobQueue, QueueMessage, float]] = deque()
@@ -157,7 +158,11 @@ class Worker:
         await self.pipeline.broker.close()
 
     def stop(self) -> None:
-        """Stop fetching and wind down (safe to call from a signal handler)."""
+        """Stop fetching and wind down (safe to call from a signal handler). Called again
+        (a second SIGTERM, Ctrl-C twice), it halts running jobs at once instead of waiting
+        for the rest of the grace."""
+        if self._stopping.is_set():
+            self._hurry.set()
         self._stopping.set()
 
     async def run(self) -> None:
@@ -310,7 +315,7 @@ class Worker:
         log.info(
             "worker %s: waiting up to %.1fs for %d jobs", self.identity, grace, len(self._running)
         )
-        _, pending = await asyncio.wait(set(self._running), timeout=grace)
+        pending = await self._unfinished(grace_ends)
         if not pending:
             return
         stop_timeout = self.pipeline.settings.stop_timeout.total_seconds()
@@ -334,6 +339,24 @@ class Worker:
         for task in pending:
             task.cancel()
         await asyncio.wait(pending, timeout=_AFTER_CANCEL)
+
+    async def _unfinished(self, grace_ends: float) -> set[asyncio.Task[None]]:
+        """The running jobs that did not finish by ``grace_ends`` (or by a second stop)."""
+        loop = asyncio.get_running_loop()
+        pending = set(self._running)
+        hurry = asyncio.create_task(self._hurry.wait())
+        try:
+            while pending and (left := grace_ends - loop.time()) > 0:
+                done, _ = await asyncio.wait(
+                    pending | {hurry}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                )
+                pending -= done
+                if hurry in done:
+                    log.warning("worker %s: asked again to stop: not waiting", self.identity)
+                    break
+        finally:
+            hurry.cancel()
+        return pending
 
     async def _waited(self, task: asyncio.Future[Any], what: str, limit: float) -> None:
         """Wait for ``task`` up to ``limit`` seconds, saying every ``slow_storage_warning``

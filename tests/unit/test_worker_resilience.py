@@ -183,3 +183,31 @@ async def test_a_stop_does_not_wait_for_a_receive_and_hands_back_what_it_brings_
     assert (await client.get_job(job.id)).status is JobStatus.QUEUED  # never started
     [again] = await client.broker.queue("jobs").receive()  # handed back: visible at once
     assert again.dequeue_count == 2
+
+
+async def test_a_second_stop_halts_running_jobs_without_waiting_for_the_grace(
+    client: JobClient,
+) -> None:
+    started = asyncio.Event()
+
+    @client.registry.job(name="long")
+    async def long(request: int) -> None:
+        started.set()
+        await asyncio.sleep(600)
+
+    job = await client.queue_job("long", 0, owner="a")
+    pipeline = Pipeline(
+        client.repository, client.broker, client.registry, host="test:1", clock=client.clock
+    )
+    settings = WorkerSettings(sweep_interval=None, shutdown_grace=timedelta(seconds=600))
+    worker = Worker(pipeline, [client.broker.queue("jobs")], settings=settings)
+    running = asyncio.create_task(worker.run())
+    async with asyncio.timeout(20):
+        await started.wait()
+    worker.stop()
+    worker.stop()  # Ctrl-C again
+    async with asyncio.timeout(20):
+        await running
+
+    assert [a.outcome for a in await client.list_attempts(job.id)] == ["released"]
+    assert (await client.get_job(job.id)).status is JobStatus.QUEUED
