@@ -24,10 +24,15 @@ class JobContext:
         progress: ProgressSink,
         cancelled: asyncio.Event,
         loop: asyncio.AbstractEventLoop,
+        stopping: asyncio.Event | None = None,
     ) -> None:
+        """``cancelled``: set once someone asked to cancel the job; ``stopping``: set once
+        the attempt must stop for another reason (its max run time passed, its worker is
+        shutting down)."""
         self._job = job
         self._progress = progress
         self._cancelled = cancelled
+        self._stopping = stopping
         self._loop = loop
         self.logger = logging.LoggerAdapter(
             logging.getLogger("queued_jobs.job"),
@@ -58,10 +63,14 @@ class JobContext:
 
     @property
     def cancellation_requested(self) -> bool:
-        """Whether someone asked to cancel this job; a long job should check it and stop."""
-        return self._cancelled.is_set()
+        """Whether this attempt should stop: someone asked to cancel the job, it passed its
+        max run time, or its worker is shutting down. A long job should check it and stop
+        (for a synchronous job, running in a thread, it is the only way to be stopped).
+        How the attempt is recorded depends on why it was stopped, not on how it ends."""
+        return self._cancelled.is_set() or (self._stopping is not None and self._stopping.is_set())
 
     def raise_if_cancelled(self) -> None:
-        """Raise :class:`JobCancelled` if cancellation was requested."""
-        if self._cancelled.is_set():
-            raise JobCancelled(f"job {self._job.id} was cancelled")
+        """Raise :class:`JobCancelled` if the attempt should stop (see
+        :attr:`cancellation_requested`)."""
+        if self.cancellation_requested:
+            raise JobCancelled(f"job {self._job.id}: this attempt was asked to stop")

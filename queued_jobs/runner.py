@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,12 +24,20 @@ from typing import Any, ClassVar, Generic, TypeVar, cast, get_args, get_origin, 
 
 from pydantic import JsonValue, TypeAdapter
 
+from ._threads import in_thread
 from .context import JobContext
 from .errors import ConfigurationError, UnknownJobType
 from .models import QueuedJob
 from .retry import RetryPolicy
 
-__all__ = ["JobDefinition", "JobRegistry", "JobRunner", "job_type_name"]
+__all__ = [
+    "JobDefinition",
+    "JobRegistry",
+    "JobRunner",
+    "job_type_name",
+    "run_on_execute",
+    "runs_in_thread",
+]
 
 RequestT = TypeVar("RequestT")
 ResultT = TypeVar("ResultT")
@@ -131,15 +138,24 @@ class _FunctionRunner(JobRunner[Any, Any]):
         args = (request, context) if self.wants_context else (request,)
         if inspect.iscoroutinefunction(self.function):
             return await self.function(*args)
-        return await asyncio.to_thread(self.function, *args)
+        return await in_thread(self.function, *args)
+
+
+def runs_in_thread(runner: JobRunner[Any, Any]) -> bool:
+    """Whether the runner's code is a plain ``def`` (it then runs in a thread of its own,
+    which nothing can stop)."""
+    if isinstance(runner, _FunctionRunner):
+        return not inspect.iscoroutinefunction(runner.function)
+    return not inspect.iscoroutinefunction(runner.on_execute)
 
 
 async def run_on_execute(runner: JobRunner[Any, Any], request: Any, context: JobContext) -> Any:
-    """Call ``on_execute``, in a thread when it is a plain ``def``."""
+    """Call ``on_execute``, in a thread of its own when it is a plain ``def`` (see
+    :func:`~queued_jobs._threads.in_thread`: a cancelled call ends when its thread does)."""
     if inspect.iscoroutinefunction(runner.on_execute):
         return await runner.on_execute(request, context)
     sync = cast(Callable[[Any, JobContext], Any], runner.on_execute)
-    return await asyncio.to_thread(sync, request, context)
+    return await in_thread(sync, request, context)
 
 
 @dataclass

@@ -29,9 +29,15 @@
   takes them over at once, rather than waiting for their message to come back behind every
   message sent meanwhile. An idle worker does not look: with its queues empty, such a
   message reaches it as soon as the lease ends.
-- **Graceful stop** (``stop()``, SIGTERM, SIGINT): stop fetching; running jobs get
+- **Graceful stop** (``stop()``, SIGTERM, SIGINT): stop fetching (a receive in flight is
+  not waited for: what it brings late is handed back); running jobs get
   ``shutdown_grace`` to finish; those still running are then halted and handed back
-  (their ``on_halt`` hook runs, their message becomes visible at once).
+  (their ``on_halt`` hook runs, their message becomes visible at once) if their code
+  stops within the pipeline's ``stop_timeout``, else left to their lease. Every wait is
+  bounded, so the worker returns in time whatever storage or job code does.
+- **Slow storage**: a receive that storage keeps waiting (its client retries) is logged
+  every ``slow_storage_warning``; a receive that fails, with any error, is logged and its
+  band rests; nothing that happens to one receive or one message ends the worker.
 """
 
 from __future__ import annotations
@@ -55,6 +61,10 @@ from .queues.base import MAX_BATCH, MAX_DELAY, Arrivals, JobQueue, QueueMessage
 __all__ = ["Worker", "WorkerSettings"]
 
 log = logging.getLogger("queued_jobs.worker")
+#: The least time given to hand messages back, or to store a halted job's release.
+_AT_LEAST = 1.0
+#: How long a task we gave up on (and cancelled) may take to go.
+_AFTER_CANCEL = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +88,9 @@ class WorkerSettings:
     #: How often a busy worker looks for jobs of its queues whose lease expired, to take
     #: them over ahead of its backlog (``None``: never; their messages still come back).
     takeover_interval: timedelta | None = timedelta(seconds=30)
+    #: A storage request the worker waits on (a receive, a hand-back) that has not been
+    #: answered after this long is logged as slow, and again every time this long passes.
+    slow_storage_warning: timedelta = timedelta(seconds=5)
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.fairness < 1 or self.max_deliveries < 1:
@@ -138,6 +151,7 @@ class Worker:
         self.sweeper = sweeper
         self._stopping = asyncio.Event()
         self._halt = asyncio.Event()
+        self._hurry = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         #: Received messages waiting for a free slot, with when they were received.
         self._held: deque[tuple[JobQueue, QueueMessage, float]] = deque()
@@ -159,6 +173,8 @@ class Worker:
                 halt=self._halt,
                 start=self._start_task,
             )
+        #: A receive the stop interrupted: what it brings is handed back on the way out.
+        self._interrupted: tuple[JobQueue, asyncio.Task[list[QueueMessage]]] | None = None
         poll_min = self.settings.poll_min.total_seconds()
         self._bands = [_Band(queue, poll_min) for queue in self.queues]
 
@@ -173,7 +189,11 @@ class Worker:
         await self.pipeline.broker.close()
 
     def stop(self) -> None:
-        """Stop fetching and wind down (safe to call from a signal handler)."""
+        """Stop fetching and wind down (safe to call from a signal handler). Called again
+        (a second SIGTERM, Ctrl-C twice), it halts running jobs at once instead of waiting
+        for the rest of the grace."""
+        if self._stopping.is_set():
+            self._hurry.set()
         self._stopping.set()
 
     async def run(self) -> None:
@@ -185,34 +205,48 @@ class Worker:
         arrivals = self.pipeline.broker.arrivals()
         try:
             while not self._stopping.is_set():
-                self._start_held(loop.time())
-                if self._isolation.engaged:  # a suspect runs alone: fetch nothing meanwhile
-                    await self._while_isolated()
-                    continue
-                holding = len(self._running) + len(self._held)
-                if holding > refill_at:
-                    await self._wait(self._a_job_ends())
-                    continue
-                received = await self._fetch(min(self.settings.capacity - holding, MAX_BATCH))
-                now = loop.time()
-                self._held.extend((queue, message, now) for queue, message in received)
-                if received:
-                    continue
-                if self._held and len(self._running) < self.settings.concurrency:
-                    continue  # a slot freed during the fetch: start a held message now
-                rest = min(band.due for band in self._bands) - now
-                resting = self._rest(arrivals, max(rest, 0.0))
-                if self._held:  # held messages start as soon as a slot frees
-                    await self._wait(resting, self._a_job_ends())
-                else:
-                    await self._wait(resting)
+                try:
+                    await self._step(loop, arrivals, refill_at)
+                except Exception:  # a bug of ours or a store's: never the end of the worker
+                    pause = self.settings.poll_max.total_seconds()
+                    log.exception(
+                        "worker %s: unexpected error while fetching; going on in %ss",
+                        self.identity,
+                        pause,
+                    )
+                    await self._wait(asyncio.sleep(pause))
         finally:
             if arrivals is not None:
                 arrivals.close()
             await self._stop_background(background)
-            await self._hand_back_held()
-            await self._wind_down()
+            await self._shut_down()
         log.info("worker %s: stopped", self.identity)
+
+    async def _step(
+        self, loop: asyncio.AbstractEventLoop, arrivals: Arrivals | None, refill_at: int
+    ) -> None:
+        """Start what can start, then receive more or wait for a slot, a message or a stop."""
+        self._start_held(loop.time())
+        if self._isolation.engaged:  # a suspect runs alone: fetch nothing meanwhile
+            await self._while_isolated()
+            return
+        holding = len(self._running) + len(self._held)
+        if holding > refill_at:
+            await self._wait(self._a_job_ends())
+            return
+        received = await self._fetch(min(self.settings.capacity - holding, MAX_BATCH))
+        now = loop.time()
+        self._held.extend((queue, message, now) for queue, message in received)
+        if received:
+            return
+        if self._held and len(self._running) < self.settings.concurrency:
+            return  # a slot freed during the fetch: start a held message now
+        rest = min(band.due for band in self._bands) - now
+        resting = self._rest(arrivals, max(rest, 0.0))
+        if self._held:  # held messages start as soon as a slot frees
+            await self._wait(resting, self._a_job_ends())
+        else:
+            await self._wait(resting)
 
     async def _wait(self, *awaitables: Awaitable[Any]) -> None:
         """Wait for the first of ``awaitables`` or for a stop request."""
@@ -253,7 +287,9 @@ class Worker:
         ):
             queue, message, received_at = self._held.popleft()
             renew_first = now - received_at > waited_long
-            task = asyncio.create_task(self._process(queue, message, renew_first=renew_first))
+            task = asyncio.create_task(
+                self._process(queue, message, renew_first=renew_first), name=message.id
+            )
             if self._takeovers is not None:
                 self._takeovers.saw_work()
             self._running.add(task)
@@ -291,29 +327,128 @@ class Worker:
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
+    async def _shut_down(self) -> None:
+        """Hand back held messages and wind down running jobs, all within bounds: whatever
+        storage or job code does, this returns ``shutdown_grace`` after the stop (at least
+        a second to hand messages back), or, when jobs had to be halted at its end, the
+        pipeline's ``stop_timeout`` and a second later."""
+        loop = asyncio.get_running_loop()
+        stopped = loop.time()
+        grace_ends = stopped + self.settings.shutdown_grace.total_seconds()
+        handing_back = asyncio.create_task(self._hand_back_held())
+        await self._wind_down(grace_ends)
+        until = max(grace_ends, stopped + _AT_LEAST, loop.time())
+        await self._waited(handing_back, "handing back held messages", until - loop.time())
+        if not handing_back.done():
+            handing_back.cancel()  # each message says it was not handed back
+            await asyncio.wait({handing_back}, timeout=_AFTER_CANCEL)
+
     async def _hand_back_held(self) -> None:
         """Make messages that never started visible again at once, for other workers."""
-        while self._held:
-            queue, message, _ = self._held.popleft()
+        held = [(queue, message) for queue, message, _ in self._held]
+        self._held.clear()
+        if self._interrupted is not None:
+            queue, receive = self._interrupted
+            self._interrupted = None
             try:
-                await queue.renew(message, visibility_timeout=timedelta(0))
-            except QueuedJobsError as exc:  # it comes back when its visibility ends anyway
+                held += [(queue, message) for message in await receive]
+            except asyncio.CancelledError:
                 log.warning(
-                    "worker %s: message %s not handed back: %s", self.identity, message.id, exc
+                    "worker %s: stopped waiting for a receive from %s: any message it took "
+                    "comes back after its lease (%ss)",
+                    self.identity,
+                    queue.name,
+                    self.pipeline.settings.lease.total_seconds(),
                 )
+                raise
+            except Exception as exc:
+                log.warning("worker %s: receive from %s failed: %s", self.identity, queue.name, exc)
+        await asyncio.gather(*(self._hand_back(queue, message) for queue, message in held))
 
-    async def _wind_down(self) -> None:
+    async def _hand_back(self, queue: JobQueue, message: QueueMessage) -> None:
+        try:
+            await queue.renew(message, visibility_timeout=timedelta(0))
+        except asyncio.CancelledError:
+            log.warning(
+                "worker %s: message %s not handed back (storage did not answer in time): it "
+                "comes back when its lease ends, at %s",
+                self.identity,
+                message.id,
+                message.visible_at.isoformat(timespec="seconds"),
+            )
+            raise
+        except Exception as exc:  # it comes back when its visibility ends anyway
+            log.warning("worker %s: message %s not handed back: %s", self.identity, message.id, exc)
+
+    async def _wind_down(self, grace_ends: float) -> None:
         if not self._running:
             return
-        grace = self.settings.shutdown_grace.total_seconds()
+        loop = asyncio.get_running_loop()
+        grace = max(grace_ends - loop.time(), 0.0)
         log.info(
-            "worker %s: waiting up to %ss for %d jobs", self.identity, grace, len(self._running)
+            "worker %s: waiting up to %.1fs for %d jobs", self.identity, grace, len(self._running)
         )
-        _, pending = await asyncio.wait(set(self._running), timeout=grace)
-        if pending:
-            log.warning("worker %s: handing back %d unfinished jobs", self.identity, len(pending))
-            self._halt.set()
-            await asyncio.wait(pending)
+        pending = await self._unfinished(grace_ends)
+        if not pending:
+            return
+        stop_timeout = self.pipeline.settings.stop_timeout.total_seconds()
+        log.warning(
+            "worker %s: halting %d unfinished jobs; they get %ss to stop and be handed back",
+            self.identity,
+            len(pending),
+            stop_timeout,
+        )
+        self._halt.set()
+        _, pending = await asyncio.wait(pending, timeout=stop_timeout + _AT_LEAST)
+        if not pending:
+            return
+        log.error(
+            "worker %s: gave up on %d jobs not handed back in time (messages %s): their leases "
+            "run out, then other workers take them over",
+            self.identity,
+            len(pending),
+            ", ".join(sorted(task.get_name() for task in pending)),
+        )
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=_AFTER_CANCEL)
+
+    async def _unfinished(self, grace_ends: float) -> set[asyncio.Task[None]]:
+        """The running jobs that did not finish by ``grace_ends`` (or by a second stop)."""
+        loop = asyncio.get_running_loop()
+        pending = set(self._running)
+        hurry = asyncio.create_task(self._hurry.wait())
+        try:
+            while pending and (left := grace_ends - loop.time()) > 0:
+                done, _ = await asyncio.wait(
+                    pending | {hurry}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                )
+                pending -= done
+                if hurry in done:
+                    log.warning("worker %s: asked again to stop: not waiting", self.identity)
+                    break
+        finally:
+            hurry.cancel()
+        return pending
+
+    async def _waited(self, task: asyncio.Future[Any], what: str, limit: float) -> None:
+        """Wait for ``task`` up to ``limit`` seconds, saying every ``slow_storage_warning``
+        that it is still waiting."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        every = self.settings.slow_storage_warning.total_seconds()
+        while not task.done():
+            left = started + limit - loop.time()
+            if left <= 0:
+                return
+            await asyncio.wait({task}, timeout=min(every, left))
+            if not task.done() and loop.time() - started >= every:
+                log.warning(
+                    "worker %s: %s has been waiting for %.0fs (storage unreachable?)",
+                    self.identity,
+                    what,
+                    loop.time() - started,
+                )
 
     def _band_order(self) -> list[_Band]:
         self._fetches += 1
@@ -322,22 +457,55 @@ class Worker:
         return self._bands
 
     async def _fetch(self, count: int) -> list[tuple[JobQueue, QueueMessage]]:
-        """Messages from the first due band that has some (none: every due band was empty)."""
-        lease = self.pipeline.settings.lease
+        """Messages from the first due band that has some (none: every due band was empty,
+        or the worker is stopping)."""
         loop = asyncio.get_running_loop()
         for band in self._band_order():
             if band.due > loop.time():
                 continue
-            queue = band.queue
-            try:
-                messages = await queue.receive(max_messages=count, visibility_timeout=lease)
-            except QueuedJobsError:
-                log.exception("worker %s: could not receive from %s", self.identity, queue.name)
-                messages = []
+            if self._stopping.is_set():
+                return []
+            messages = await self._receive(band.queue, count)
             band.answered(bool(messages), loop.time(), self.settings)
             if messages:
-                return [(queue, m) for m in messages]
+                return [(band.queue, m) for m in messages]
         return []
+
+    async def _receive(self, queue: JobQueue, count: int) -> list[QueueMessage]:
+        """One receive, raced against a stop; it says so while storage keeps it waiting (the
+        storage client retries a store it cannot reach for a minute or more)."""
+        lease = self.pipeline.settings.lease
+        receive = asyncio.create_task(queue.receive(max_messages=count, visibility_timeout=lease))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        every = self.settings.slow_storage_warning.total_seconds()
+        stopping = asyncio.create_task(self._stopping.wait())
+        try:
+            while not receive.done():
+                await asyncio.wait(
+                    {receive, stopping}, timeout=every, return_when=asyncio.FIRST_COMPLETED
+                )
+                if receive.done():
+                    break
+                if stopping.done():
+                    self._interrupted = (queue, receive)  # handed back on the way out
+                    return []
+                log.warning(
+                    "worker %s: receiving from %s has been retrying for %.0fs (storage "
+                    "unreachable?)",
+                    self.identity,
+                    queue.name,
+                    loop.time() - started,
+                )
+        finally:
+            stopping.cancel()
+            if not receive.done() and self._interrupted is None:  # this task was cancelled
+                receive.cancel()
+        try:
+            return receive.result()
+        except Exception:  # whatever it is, the band rests (its pause grows) and we go on
+            log.exception("worker %s: could not receive from %s", self.identity, queue.name)
+            return []
 
     async def _process(
         self, queue: JobQueue, message: QueueMessage, *, renew_first: bool = False
@@ -369,6 +537,14 @@ class Worker:
             await queue.ack(message)
         elif handled.disposition is Disposition.DEAD_LETTER:
             await queue.dead_letter(message)
+        elif handled.disposition is Disposition.LEAVE:
+            log.warning(
+                "worker %s: message %s left to its lease (%s): it comes back at %s",
+                self.identity,
+                message.id,
+                handled.reason,
+                message.visible_at.isoformat(timespec="seconds"),
+            )
         else:
             await queue.renew(message, visibility_timeout=min(handled.delay, MAX_DELAY))
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
 import click
 
+from .._eventloop import run_bounded
 from ..worker import WorkerSettings, run_until_signalled
 from ._base import Options, cli, reported
 
@@ -29,7 +29,8 @@ __all__ = ["worker"]
     type=click.FloatRange(min=0),
     default=30.0,
     show_default=True,
-    help="Seconds running jobs get to finish on stop.",
+    help="Seconds running jobs get to finish on stop; then they are halted, and the worker "
+    "exits within the execution settings' stop_timeout (5 s by default) and 2 s more.",
 )
 @click.option("--identity", default=None, help="Worker identity (default host:pid).")
 @click.pass_obj
@@ -53,4 +54,4 @@ def worker(
             await host.close()
 
     with reported():
-        asyncio.run(serve())
+        run_bounded(serve())

@@ -68,6 +68,7 @@ class Disposition(StrEnum):
     ACK = "ack"  # handled (or nothing left to do): delete it
     RETRY_LATER = "retry_later"  # leave it: it should come back after ``delay``
     DEAD_LETTER = "dead_letter"  # unreadable: keep it in the dead-letter queue
+    LEAVE = "leave"  # don't touch it: its lease runs out, then it comes back by itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,6 +398,8 @@ class Pipeline:
         running, now = info.running, self.clock.now()
         if running.lost:
             return Handled(Disposition.ACK, running.job, reason="taken over by another worker")
+        if info.left_to_expire:  # halted, its code runs on: no other run may start yet
+            return Handled(Disposition.LEAVE, running.job, reason="not stopped: left to its lease")
         result = None
         if info.outcome is AttemptOutcome.SUCCEEDED:
             try:

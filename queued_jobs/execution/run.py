@@ -1,17 +1,34 @@
 """Running one claimed attempt: the job's code under its max run time, while the lease is
-kept, until it ends, is cancelled, or the host halts."""
+kept, until it ends, is cancelled, or the host halts.
+
+Every wait on the job's code is bounded. Told to stop (cancelled, past its max run time,
+halted), the code is cancelled and ``cancellation_requested`` turns true; it then gets
+``ExecutionSettings.stop_timeout`` to end. Code that does not end by then is left running,
+detached (see :mod:`.detached`), and the attempt is recorded as what stopped it. Two cases
+keep the lease instead, so that no second run of the job can start beside the first:
+
+- a plain ``def`` job (a thread, which nothing can stop) past its max run time or
+  cancelled keeps its lease until its thread ends, then is recorded timed out or
+  cancelled; a worker stopping meanwhile still halts it;
+- a job halted by a stopping worker that does not end in time is not handed back: its
+  lease is left to run out (by then its process has exited), and the attempt is recorded
+  ``abandoned`` by the worker that takes the job over.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from ..context import JobContext
 from ..errors import JobCancelled, JobTimedOut
 from ..models import AttemptOutcome, QueuedJob
-from ..runner import JobDefinition, JobRunner, run_on_execute
+from ..runner import JobDefinition, JobRunner, run_on_execute, runs_in_thread
+from .detached import detach
 from .hooks import call_hook
 from .running import LeaseKeeper, RunningJob
 
@@ -21,6 +38,17 @@ if TYPE_CHECKING:
     from .pipeline import Pipeline
 
 __all__ = ["AttemptOutcomeInfo", "run_attempt"]
+
+log = logging.getLogger("queued_jobs.execution")
+
+
+class _Stop(Enum):
+    """Why an attempt was told to stop."""
+
+    TIMED_OUT = "it passed its max run time"
+    CANCELLED = "its cancellation was requested"
+    HALTED = "its worker is shutting down"
+    LOST = "another worker took it over"
 
 
 @dataclass(slots=True)
@@ -32,21 +60,16 @@ class AttemptOutcomeInfo:
     outcome: AttemptOutcome
     result: Any = None
     error: BaseException | None = None
+    #: Halted, the job's code did not end in time: the attempt is not handed back, and its
+    #: lease (record and message) is left to run out.
+    left_to_expire: bool = False
 
 
-async def _execute(
-    runner: JobRunner[Any, Any], request: Any, context: JobContext, limit: timedelta | None
-) -> Any:
-    if limit is None:
-        return await run_on_execute(runner, request, context)
-    deadline = asyncio.timeout(limit.total_seconds())
+async def _execute(runner: JobRunner[Any, Any], request: Any, context: JobContext) -> Any:
     try:
-        async with deadline:
-            return await run_on_execute(runner, request, context)
-    except TimeoutError as exc:
-        if deadline.expired():
-            raise JobTimedOut(f"job ran longer than its max run time of {limit}") from exc
-        raise
+        return await run_on_execute(runner, request, context)
+    except (SystemExit, KeyboardInterrupt) as exc:  # job code never ends its worker
+        raise RuntimeError(f"the job raised {exc!r}") from exc
 
 
 async def run_attempt(
@@ -67,51 +90,146 @@ async def run_attempt(
         lease=settings.lease,
         progress_interval=settings.progress_interval,
     )
+    stopping = asyncio.Event()
     context = JobContext(
         job,
         progress=running.report_progress,
         cancelled=running.cancelled,
+        stopping=stopping,
         loop=asyncio.get_running_loop(),
     )
     await call_hook(runner.before, context)
     limit = job.max_run_time or definition.max_run_time
-    work = asyncio.create_task(_execute(runner, request, context, limit))
-    stops = [asyncio.create_task(running.cancelled.wait())]
-    if halt is not None:
-        stops.append(asyncio.create_task(halt.wait()))
+    work = asyncio.create_task(_execute(runner, request, context), name=f"job {job.id}")
+    attempt = _Attempt(work, running, halt, settings.stop_timeout.total_seconds())
+    threaded = runs_in_thread(runner)
+    stop: _Stop | None = None
+    ended = True
     try:
         with LeaseKeeper(running, settings.heartbeat_interval, renew_message):
-            await asyncio.wait({work, *stops}, return_when=asyncio.FIRST_COMPLETED)
-            if not work.done():
-                work.cancel()
-                await asyncio.gather(work, return_exceptions=True)
+            stop = await attempt.until_stopped(limit)
+            if stop is not None:
+                stopping.set()
+                stop, ended = await attempt.stop(stop, threaded=threaded)
     finally:
-        for stop in stops:
-            stop.cancel()
         await running.stop()
-    return _outcome(work, running, context, halt)
+    if not ended:
+        why = stop.value if stop else ""
+        detach(work, job, why, _after_detaching(stop, limit), threaded=threaded)
+    return _outcome(work, running, context, stop, ended, limit)
+
+
+class _Attempt:
+    """The waits on one attempt's code, each bounded by a stop signal or a timeout."""
+
+    def __init__(
+        self,
+        work: asyncio.Task[Any],
+        running: RunningJob,
+        halt: asyncio.Event | None,
+        stop_timeout: float,
+    ) -> None:
+        self._work = work
+        self._running = running
+        self._halt = halt
+        self._stop_timeout = stop_timeout
+
+    async def until_stopped(self, limit: timedelta | None, *, told: bool = False) -> _Stop | None:
+        """Wait for the code to end (``None``) or for a reason to stop it; once ``told`` to
+        stop, only a halt or the loss of the lease are new reasons."""
+        running = self._running
+        watched = running.lost_lease if told else running.cancelled
+        signals = [asyncio.create_task(watched.wait())]
+        if self._halt is not None:
+            signals.append(asyncio.create_task(self._halt.wait()))
+        try:
+            await asyncio.wait(
+                {self._work, *signals},
+                timeout=None if limit is None else limit.total_seconds(),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            for signal in signals:
+                signal.cancel()
+        if self._work.done():
+            return None
+        if running.lost:
+            return _Stop.LOST
+        if self._halt is not None and self._halt.is_set():
+            return _Stop.HALTED
+        if running.cancelled.is_set():
+            return _Stop.CANCELLED
+        return _Stop.TIMED_OUT
+
+    async def stop(self, stop: _Stop, *, threaded: bool) -> tuple[_Stop, bool]:
+        """Cancel the code and wait (bounded) for it to end: why it was stopped in the end,
+        and whether it ended."""
+        self._work.cancel()
+        if await self._ended():
+            return stop, True
+        job = self._running.job
+        if threaded and stop in (_Stop.TIMED_OUT, _Stop.CANCELLED):
+            log.warning(
+                "job %s: told to stop (%s), its code still runs in its thread after %ss; "
+                "Python cannot stop a thread, so the job keeps its lease until the thread "
+                "ends (no other run of it can start meanwhile). Check "
+                "context.cancellation_requested in long loops",
+                job.id,
+                stop.value,
+                self._stop_timeout,
+            )
+            later = await self.until_stopped(None, told=True)
+            if later is None:
+                return stop, True
+            return later, await self._ended()
+        return stop, False
+
+    async def _ended(self) -> bool:
+        await asyncio.wait({self._work}, timeout=self._stop_timeout)
+        return self._work.done()
+
+
+def _after_detaching(stop: _Stop | None, limit: timedelta | None) -> str:
+    if stop is _Stop.TIMED_OUT:
+        return (
+            f"the attempt is recorded timed out (max run time {limit}) and gives up its "
+            "lease, so a retry may run beside it"
+        )
+    if stop is _Stop.CANCELLED:
+        return "the job is recorded cancelled"
+    if stop is _Stop.HALTED:
+        return (
+            "the job is not handed back: its lease is left to run out (this process exits "
+            "first), then another worker takes it over"
+        )
+    return "another worker has the job"
 
 
 def _outcome(
     work: asyncio.Task[Any],
     running: RunningJob,
     context: JobContext,
-    halt: asyncio.Event | None,
+    stop: _Stop | None,
+    ended: bool,
+    limit: timedelta | None,
 ) -> AttemptOutcomeInfo:
-    def ended(outcome: AttemptOutcome, **kw: Any) -> AttemptOutcomeInfo:
+    def ended_as(outcome: AttemptOutcome, **kw: Any) -> AttemptOutcomeInfo:
         return AttemptOutcomeInfo(running, context, outcome, **kw)
 
-    if work.cancelled():
-        if running.cancelled.is_set():
-            return ended(AttemptOutcome.CANCELLED)
-        if halt is not None and halt.is_set():
-            return ended(AttemptOutcome.RELEASED)
-        return ended(AttemptOutcome.CANCELLED)
+    if stop is _Stop.TIMED_OUT:
+        overrun = JobTimedOut(f"job ran longer than its max run time of {limit}")
+        return ended_as(AttemptOutcome.TIMED_OUT, error=overrun)
+    if stop is _Stop.HALTED:
+        if ended:
+            return ended_as(AttemptOutcome.RELEASED)
+        return ended_as(AttemptOutcome.ABANDONED, left_to_expire=True)
+    if stop is not None or work.cancelled():  # cancelled, or lost (the pipeline sees it)
+        return ended_as(AttemptOutcome.CANCELLED)
     error = work.exception()
     if error is None:
-        return ended(AttemptOutcome.SUCCEEDED, result=work.result())
+        return ended_as(AttemptOutcome.SUCCEEDED, result=work.result())
     if isinstance(error, JobCancelled):
-        return ended(AttemptOutcome.CANCELLED)
+        return ended_as(AttemptOutcome.CANCELLED)
     if isinstance(error, JobTimedOut):
-        return ended(AttemptOutcome.TIMED_OUT, error=error)
-    return ended(AttemptOutcome.FAILED, error=error)
+        return ended_as(AttemptOutcome.TIMED_OUT, error=error)
+    return ended_as(AttemptOutcome.FAILED, error=error)

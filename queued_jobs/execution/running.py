@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from ..clock import Clock
-from ..errors import ConcurrencyConflict, JobNotFound
+from ..errors import ConcurrencyConflict, JobNotFound, LeaseLost, QueuedJobsError
 from ..models import Attempt, JobStatus, Progress, QueuedJob
 from ..repositories.base import JobRepository
 
@@ -55,7 +55,10 @@ class RunningJob:
         self._pending_progress: Progress | None = None
         self._flush: asyncio.Task[None] | None = None
         self.cancelled = asyncio.Event()
+        #: Set (with ``lost``) once another worker has the job: this attempt stops writing.
+        self.lost_lease = asyncio.Event()
         self.lost = False
+        self._reporting = True
         if job.cancel_requested:
             self.cancelled.set()
 
@@ -83,6 +86,7 @@ class RunningJob:
                     if fresh is None or not self._ours(fresh):
                         log.warning("job %s: this attempt lost its lease; it stops", self.job.id)
                         self.lost = True
+                        self.lost_lease.set()
                         self.cancelled.set()
                         return None
                     if fresh.cancel_requested:
@@ -105,7 +109,10 @@ class RunningJob:
         )
 
     async def report_progress(self, progress: Progress) -> None:
-        """Store progress now, or, within the throttle interval, soon (the latest wins)."""
+        """Store progress now, or, within the throttle interval, soon (the latest wins).
+        Once the attempt is over (:meth:`stop`), reports of code still running are dropped."""
+        if not self._reporting:
+            return
         now = self._clock.now()
         if now - self._last_progress_write >= self._progress_interval:
             self._pending_progress = None
@@ -135,13 +142,16 @@ class RunningJob:
         return change
 
     async def stop(self) -> None:
+        """The attempt's code is over (or left detached): no more progress reports."""
+        self._reporting = False
         if self._flush is not None:
             self._flush.cancel()
             await asyncio.gather(self._flush, return_exceptions=True)
 
 
 class LeaseKeeper:
-    """Renews an attempt's lease (record and queue message) until stopped."""
+    """Renews an attempt's lease (record and queue message) until stopped, or until the
+    attempt lost it: then it renews nothing more."""
 
     def __init__(
         self,
@@ -155,14 +165,31 @@ class LeaseKeeper:
         self._task: asyncio.Task[None] | None = None
 
     async def _loop(self) -> None:
+        job_id = self._running.job.id
         while not self._running.lost:
             await asyncio.sleep(self._interval)
             try:
                 await self._running.extend_lease()
-                if self._renew_message is not None:
-                    await self._renew_message()
+            except QueuedJobsError as exc:
+                log.warning("job %s: could not renew the lease of its record: %s", job_id, exc)
             except Exception:
-                log.exception("job %s: could not renew the lease", self._running.job.id)
+                log.exception("job %s: could not renew the lease of its record", job_id)
+            if self._running.lost or self._renew_message is None:
+                continue
+            try:
+                await self._renew_message()
+            except LeaseLost as exc:
+                log.warning(
+                    "job %s: its queue message is no longer leased to this worker, so it is "
+                    "no longer renewed (%s); the job record's lease still is",
+                    job_id,
+                    exc,
+                )
+                self._renew_message = None
+            except QueuedJobsError as exc:
+                log.warning("job %s: could not renew the lease of its message: %s", job_id, exc)
+            except Exception:
+                log.exception("job %s: could not renew the lease of its message", job_id)
 
     def __enter__(self) -> LeaseKeeper:
         self._task = asyncio.create_task(self._loop())

@@ -35,11 +35,19 @@ class ExecutionSettings:
     #: dead worker do not land in one batch again.
     spread_suspects: timedelta = timedelta(seconds=30)
 
+    #: How long a job's code gets to end once it is told to stop (cancelled, past its max
+    #: run time, halted by a stopping worker). Code that does not end by then (it swallows
+    #: ``CancelledError``; a plain ``def`` that does not check ``cancellation_requested``) is
+    #: left running, detached, and loudly logged; see ``docs/execution.md``.
+    stop_timeout: timedelta = timedelta(seconds=5)
+
     def __post_init__(self) -> None:
         if self.uncharged_abandons < 0:
             raise ValueError("uncharged_abandons must be 0 or more")
         if self.spread_suspects < timedelta(0):
             raise ValueError("spread_suspects must not be negative")
+        if self.stop_timeout < timedelta(0):
+            raise ValueError("stop_timeout must be 0 or more")
 
     @property
     def heartbeat_interval(self) -> timedelta:

@@ -1,0 +1,60 @@
+"""Job code that did not stop when told to, left running on its own.
+
+Such a task is kept here (so that it is not garbage-collected while it runs), logged loudly
+when it is left and again if it ever ends. A process that exits does not wait for it: see
+:func:`queued_jobs._eventloop.run_bounded`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from ..models import QueuedJob
+
+__all__ = ["detach", "detached_count", "is_detached"]
+
+log = logging.getLogger("queued_jobs.execution")
+_DETACHED: set[asyncio.Task[Any]] = set()
+
+
+def detach(work: asyncio.Task[Any], job: QueuedJob, why: str, then: str, *, threaded: bool) -> None:
+    """Leave ``work`` (the code of ``job``'s attempt, told to stop because ``why``) running;
+    ``then`` says what becomes of the job."""
+    left = time.monotonic()
+    log.error(
+        "job %s attempt %d: its code did not stop when told to (%s%s); it is left running, "
+        "detached, in this process: %s",
+        job.id,
+        job.attempts,
+        why,
+        "; a plain def runs in a thread, which Python cannot stop" if threaded else "",
+        then,
+    )
+    _DETACHED.add(work)
+
+    def ended(task: asyncio.Task[Any]) -> None:
+        _DETACHED.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: its outcome was settled when it was left
+        log.warning(
+            "job %s attempt %d: its detached code ended %.1fs after it was left; what it "
+            "returned is dropped",
+            job.id,
+            job.attempts,
+            time.monotonic() - left,
+        )
+
+    work.add_done_callback(ended)
+
+
+def is_detached(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` is job code left running (cancelling it again changes nothing)."""
+    return task in _DETACHED
+
+
+def detached_count() -> int:
+    """How many detached job tasks are still running in this process."""
+    return len(_DETACHED)
