@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import click
 
-from .._eventloop import run_bounded
 from ..worker import WorkerSettings, run_until_signalled
+from ..worker.process import run_bounded
 from ._base import Options, cli, reported
 
 __all__ = ["worker"]

@@ -368,8 +368,8 @@ async def test_functions_spread_a_job_taken_over_from_a_dead_worker_instead_of_r
 async def test_only_a_worker_that_started_messages_looks_for_expired_leases(
     client: JobClient,
 ) -> None:
-    from queued_jobs._takeovers import Takeovers
     from queued_jobs.execution.isolation import Isolation
+    from queued_jobs.worker.takeovers import Takeovers
 
     class CountingRepository(MemoryJobRepository):
         listings = 0
@@ -415,8 +415,8 @@ async def test_only_a_worker_that_started_messages_looks_for_expired_leases(
 async def test_a_look_for_expired_leases_that_fails_is_logged_and_tried_again(
     client: JobClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from queued_jobs._takeovers import Takeovers
     from queued_jobs.execution.isolation import Isolation
+    from queued_jobs.worker.takeovers import Takeovers
 
     class FlakyRepository(MemoryJobRepository):
         failures = 1

@@ -1,44 +1,5 @@
-"""The standalone worker: a host for the pipeline on a VM, a container or a laptop.
-
-- **Concurrency**: up to ``concurrency`` jobs at once; it only receives as many messages as
-  it has free slots (no read-ahead that would hold messages other workers could run), and
-  only once no more than ``fetch_threshold`` jobs are running (default: half the
-  concurrency, like the Functions host's ``newBatchThreshold``), so that each receive
-  brings a batch rather than one message at a time.
-- **Prefetch** (off by default): with ``prefetch`` > 0 the worker may hold that many
-  received messages beyond its running jobs, so receives come in larger batches (up to
-  32). Held messages stay invisible to other workers, are renewed before they start if
-  they waited long, and are handed back at once on shutdown. Worth it for many short jobs;
-  leave it at 0 when jobs run for long.
-- **Priority bands**: queues are given most urgent first; each fetch takes from the first
-  band with messages, except every ``fairness``-th fetch, which starts from the least
-  urgent band, so lower bands keep moving while higher ones are busy.
-- **Adaptive polling, per band** (as the Functions host polls each queue trigger): a band
-  that gave messages is asked again at once; after an empty answer its pause doubles from
-  ``poll_min`` up to ``poll_max`` and it is skipped until then. An idle worker makes about
-  one request per band per ``poll_max``; a busy one does not keep asking empty bands.
-  Stores that can tell of new messages (SQLite's doorbell, memory) wake an idle worker at
-  once, so there the poll is only a safety net.
-- **Leases**: a running job's message and record are renewed by the pipeline's heartbeat.
-- **Suspects run alone**: a job taken over from a worker that died may be what killed it;
-  it runs with no other job beside it (the running ones end first, nothing new starts
-  meanwhile; waiting messages are renewed), so that if it kills this worker too, it alone
-  is charged for it (see :mod:`queued_jobs.execution.isolation`).
-- **Takeovers ahead of the backlog**: every ``takeover_interval`` in which it started a
-  message, the worker looks for jobs of its queues running under an expired lease and
-  takes them over at once, rather than waiting for their message to come back behind every
-  message sent meanwhile. An idle worker does not look: with its queues empty, such a
-  message reaches it as soon as the lease ends.
-- **Graceful stop** (``stop()``, SIGTERM, SIGINT): stop fetching (a receive in flight is
-  not waited for: what it brings late is handed back); running jobs get
-  ``shutdown_grace`` to finish; those still running are then halted and handed back
-  (their ``on_halt`` hook runs, their message becomes visible at once) if their code
-  stops within the pipeline's ``stop_timeout``, else left to their lease. Every wait is
-  bounded, so the worker returns in time whatever storage or job code does.
-- **Slow storage**: a receive that storage keeps waiting (its client retries) is logged
-  every ``slow_storage_warning``; a receive that fails, with any error, is logged and its
-  band rests; nothing that happens to one receive or one message ends the worker.
-"""
+"""The worker's receive loop: fetch from the bands, start jobs in free slots, settle their
+messages, and stop within bounds (see the package docstring for what it does and why)."""
 
 from __future__ import annotations
 
@@ -47,89 +8,26 @@ import logging
 import signal
 from collections import deque
 from collections.abc import Awaitable, Coroutine, Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
-from ._takeovers import Takeovers
-from .errors import LeaseLost, QueuedJobsError
-from .execution.isolation import Isolation
-from .execution.pipeline import Disposition, Handled, Pipeline
-from .execution.sweep import Sweeper
-from .queues.base import MAX_BATCH, MAX_DELAY, Arrivals, JobQueue, QueueMessage
+from ..errors import LeaseLost, QueuedJobsError
+from ..execution.isolation import Isolation
+from ..execution.pipeline import Disposition, Handled, Pipeline
+from ..execution.sweep import Sweeper
+from ..queues.base import MAX_BATCH, MAX_DELAY, Arrivals, JobQueue, QueueMessage
+from .background import start_supervised, stop_all, sweep_forever
+from .bands import Bands
+from .settings import WorkerSettings
+from .takeovers import Takeovers
+from .waits import hand_back, waited
 
-__all__ = ["Worker", "WorkerSettings"]
+__all__ = ["Worker", "run_until_signalled"]
 
 log = logging.getLogger("queued_jobs.worker")
 #: The least time given to hand messages back, or to store a halted job's release.
 _AT_LEAST = 1.0
 #: How long a task we gave up on (and cancelled) may take to go.
 _AFTER_CANCEL = 0.2
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerSettings:
-    concurrency: int = 8
-    poll_min: timedelta = timedelta(milliseconds=20)
-    poll_max: timedelta = timedelta(seconds=2)
-    shutdown_grace: timedelta = timedelta(seconds=30)
-    #: Every this many fetches, the least urgent band is asked first.
-    fairness: int = 4
-    #: How often this worker runs the sweep (``None``: never).
-    sweep_interval: timedelta | None = timedelta(minutes=1)
-    #: A message received more often than this is poison: its job fails with the reason.
-    max_deliveries: int = 10
-    #: Messages the worker may hold, received but not yet started, beyond its running jobs.
-    prefetch: int = 0
-    #: Receive again once at most this many messages are running or held (``None``: half
-    #: of ``concurrency + prefetch``). Lower means fewer, larger receives;
-    #: ``concurrency + prefetch - 1`` refills each free slot at once.
-    fetch_threshold: int | None = None
-    #: How often a busy worker looks for jobs of its queues whose lease expired, to take
-    #: them over ahead of its backlog (``None``: never; their messages still come back).
-    takeover_interval: timedelta | None = timedelta(seconds=30)
-    #: A storage request the worker waits on (a receive, a hand-back) that has not been
-    #: answered after this long is logged as slow, and again every time this long passes.
-    slow_storage_warning: timedelta = timedelta(seconds=5)
-
-    def __post_init__(self) -> None:
-        if self.concurrency < 1 or self.fairness < 1 or self.max_deliveries < 1:
-            raise ValueError("concurrency, fairness and max_deliveries must be at least 1")
-        if self.prefetch < 0:
-            raise ValueError("prefetch must be 0 or more")
-        if self.fetch_threshold is not None and not 0 <= self.fetch_threshold < self.capacity:
-            raise ValueError(
-                "fetch_threshold must be between 0 and concurrency + prefetch - 1 "
-                f"({self.capacity - 1})"
-            )
-
-    @property
-    def capacity(self) -> int:
-        """How many messages the worker holds at most (running or waiting to start)."""
-        return self.concurrency + self.prefetch
-
-    @property
-    def refill_at(self) -> int:
-        """How many messages held at most let the worker receive more."""
-        if self.fetch_threshold is not None:
-            return self.fetch_threshold
-        return self.capacity // 2
-
-
-@dataclass(slots=True)
-class _Band:
-    """One priority band's queue and its polling pace (event-loop time)."""
-
-    queue: JobQueue
-    pause: float
-    due: float = field(default=0.0)
-
-    def answered(self, found: bool, now: float, settings: WorkerSettings) -> None:
-        if found:
-            self.pause, self.due = settings.poll_min.total_seconds(), now
-        else:
-            self.due = now + self.pause
-            self.pause = min(self.pause * 2, settings.poll_max.total_seconds())
 
 
 class Worker:
@@ -155,7 +53,6 @@ class Worker:
         self._running: set[asyncio.Task[None]] = set()
         #: Received messages waiting for a free slot, with when they were received.
         self._held: deque[tuple[JobQueue, QueueMessage, float]] = deque()
-        self._fetches = 0
         self._isolation = Isolation(
             pipeline.settings.heartbeat_interval,
             patience=pipeline.settings.lease,
@@ -175,8 +72,7 @@ class Worker:
             )
         #: A receive the stop interrupted: what it brings is handed back on the way out.
         self._interrupted: tuple[JobQueue, asyncio.Task[list[QueueMessage]]] | None = None
-        poll_min = self.settings.poll_min.total_seconds()
-        self._bands = [_Band(queue, poll_min) for queue in self.queues]
+        self._bands = Bands(self.queues, self.settings)
 
     @property
     def identity(self) -> str:
@@ -218,7 +114,7 @@ class Worker:
         finally:
             if arrivals is not None:
                 arrivals.close()
-            await self._stop_background(background)
+            await stop_all(background)
             await self._shut_down()
         log.info("worker %s: stopped", self.identity)
 
@@ -241,7 +137,7 @@ class Worker:
             return
         if self._held and len(self._running) < self.settings.concurrency:
             return  # a slot freed during the fetch: start a held message now
-        rest = min(band.due for band in self._bands) - now
+        rest = self._bands.next_due() - now
         resting = self._rest(arrivals, max(rest, 0.0))
         if self._held:  # held messages start as soon as a slot frees
             await self._wait(resting, self._a_job_ends())
@@ -273,8 +169,7 @@ class Worker:
                 await arrivals.wait()
         except TimeoutError:
             return
-        for band in self._bands:
-            band.due = 0.0
+        self._bands.all_due()
 
     def _start_held(self, now: float) -> None:
         """Start held messages while slots are free (oldest first), unless a suspect runs
@@ -338,7 +233,13 @@ class Worker:
         handing_back = asyncio.create_task(self._hand_back_held())
         await self._wind_down(grace_ends)
         until = max(grace_ends, stopped + _AT_LEAST, loop.time())
-        await self._waited(handing_back, "handing back held messages", until - loop.time())
+        await waited(
+            handing_back,
+            "handing back held messages",
+            until - loop.time(),
+            every=self.settings.slow_storage_warning.total_seconds(),
+            identity=self.identity,
+        )
         if not handing_back.done():
             handing_back.cancel()  # each message says it was not handed back
             await asyncio.wait({handing_back}, timeout=_AFTER_CANCEL)
@@ -363,22 +264,9 @@ class Worker:
                 raise
             except Exception as exc:
                 log.warning("worker %s: receive from %s failed: %s", self.identity, queue.name, exc)
-        await asyncio.gather(*(self._hand_back(queue, message) for queue, message in held))
-
-    async def _hand_back(self, queue: JobQueue, message: QueueMessage) -> None:
-        try:
-            await queue.renew(message, visibility_timeout=timedelta(0))
-        except asyncio.CancelledError:
-            log.warning(
-                "worker %s: message %s not handed back (storage did not answer in time): it "
-                "comes back when its lease ends, at %s",
-                self.identity,
-                message.id,
-                message.visible_at.isoformat(timespec="seconds"),
-            )
-            raise
-        except Exception as exc:  # it comes back when its visibility ends anyway
-            log.warning("worker %s: message %s not handed back: %s", self.identity, message.id, exc)
+        await asyncio.gather(
+            *(hand_back(queue, message, identity=self.identity) for queue, message in held)
+        )
 
     async def _wind_down(self, grace_ends: float) -> None:
         if not self._running:
@@ -431,36 +319,11 @@ class Worker:
             hurry.cancel()
         return pending
 
-    async def _waited(self, task: asyncio.Future[Any], what: str, limit: float) -> None:
-        """Wait for ``task`` up to ``limit`` seconds, saying every ``slow_storage_warning``
-        that it is still waiting."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        every = self.settings.slow_storage_warning.total_seconds()
-        while not task.done():
-            left = started + limit - loop.time()
-            if left <= 0:
-                return
-            await asyncio.wait({task}, timeout=min(every, left))
-            if not task.done() and loop.time() - started >= every:
-                log.warning(
-                    "worker %s: %s has been waiting for %.0fs (storage unreachable?)",
-                    self.identity,
-                    what,
-                    loop.time() - started,
-                )
-
-    def _band_order(self) -> list[_Band]:
-        self._fetches += 1
-        if self._fetches % self.settings.fairness == 0:
-            return list(reversed(self._bands))
-        return self._bands
-
     async def _fetch(self, count: int) -> list[tuple[JobQueue, QueueMessage]]:
         """Messages from the first due band that has some (none: every due band was empty,
         or the worker is stopping)."""
         loop = asyncio.get_running_loop()
-        for band in self._band_order():
+        for band in self._bands.for_fetch():
             if band.due > loop.time():
                 continue
             if self._stopping.is_set():
@@ -549,55 +412,22 @@ class Worker:
             await queue.renew(message, visibility_timeout=min(handled.delay, MAX_DELAY))
 
     def _start_background(self) -> list[asyncio.Task[None]]:
-        """Start the worker's background tasks: the sweep (if it sweeps) and the look for
-        expired leases (if it takes over)."""
-        tasks = []
+        """Start the tasks beside the receive loop: the sweep (if it sweeps) and the look
+        for expired leases (if it takes over)."""
+        works: list[tuple[Coroutine[Any, Any, None], str]] = []
         if self.sweeper is not None and self.settings.sweep_interval is not None:
-            tasks.append(self._supervised(self._sweep_forever(self.sweeper), "the sweep"))
+            sweeping = sweep_forever(
+                self.sweeper, self.settings.sweep_interval, identity=self.identity
+            )
+            works.append((sweeping, "the sweep"))
         if self._takeovers is not None:
-            tasks.append(
-                self._supervised(self._takeovers.forever(self._stopping), "the takeover look")
+            works.append((self._takeovers.forever(self._stopping), "the takeover look"))
+        return [
+            start_supervised(
+                work, what, identity=self.identity, stopping=self._stopping, stop=self.stop
             )
-        return tasks
-
-    async def _stop_background(self, tasks: list[asyncio.Task[None]]) -> None:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def _supervised(self, work: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None]:
-        """Run ``work`` beside the receive loop. It is never to end while the worker runs:
-        if it does, by an error or not, that is logged and the worker stops, loudly."""
-        task = asyncio.create_task(work, name=f"{self.identity}: {what}")
-
-        def ended(task: asyncio.Task[None]) -> None:
-            if task.cancelled() or self._stopping.is_set():
-                return
-            error = task.exception()
-            log.critical(
-                "worker %s: %s ended unexpectedly; stopping the worker",
-                self.identity,
-                what,
-                exc_info=error,
-            )
-            self.stop()
-
-        task.add_done_callback(ended)
-        return task
-
-    async def _sweep_forever(self, sweeper: Sweeper) -> None:
-        """Sweep every ``sweep_interval``. A sweep that fails is logged and tried again
-        after the interval: one error never ends the sweeping for the worker's life."""
-        assert self.settings.sweep_interval is not None
-        pause = self.settings.sweep_interval.total_seconds()
-        while True:
-            try:
-                await sweeper.sweep()
-            except Exception:
-                log.exception(
-                    "worker %s: the sweep failed; it runs again in %ss", self.identity, pause
-                )
-            await asyncio.sleep(pause)
+            for work, what in works
+        ]
 
 
 async def run_until_signalled(worker: Worker) -> None:

@@ -9,11 +9,11 @@ from collections.abc import Callable, Collection, Coroutine
 from datetime import timedelta
 from typing import Any
 
-from .errors import QueuedJobsError
-from .execution.isolation import Isolation
-from .execution.pipeline import Pipeline
-from .execution.takeover import expired_leases
-from .models import QueuedJob
+from ..errors import QueuedJobsError
+from ..execution.isolation import Isolation
+from ..execution.pipeline import Pipeline
+from ..execution.takeover import expired_leases
+from ..models import QueuedJob
 
 __all__ = ["Takeovers"]
 

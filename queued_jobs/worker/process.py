@@ -7,7 +7,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from .execution.detached import is_detached
+from ..execution.detached import is_detached
 
 __all__ = ["run_bounded"]
 

@@ -1,0 +1,57 @@
+"""The standalone worker's knobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+__all__ = ["WorkerSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    concurrency: int = 8
+    poll_min: timedelta = timedelta(milliseconds=20)
+    poll_max: timedelta = timedelta(seconds=2)
+    shutdown_grace: timedelta = timedelta(seconds=30)
+    #: Every this many fetches, the least urgent band is asked first.
+    fairness: int = 4
+    #: How often this worker runs the sweep (``None``: never).
+    sweep_interval: timedelta | None = timedelta(minutes=1)
+    #: A message received more often than this is poison: its job fails with the reason.
+    max_deliveries: int = 10
+    #: Messages the worker may hold, received but not yet started, beyond its running jobs.
+    prefetch: int = 0
+    #: Receive again once at most this many messages are running or held (``None``: half
+    #: of ``concurrency + prefetch``). Lower means fewer, larger receives;
+    #: ``concurrency + prefetch - 1`` refills each free slot at once.
+    fetch_threshold: int | None = None
+    #: How often a busy worker looks for jobs of its queues whose lease expired, to take
+    #: them over ahead of its backlog (``None``: never; their messages still come back).
+    takeover_interval: timedelta | None = timedelta(seconds=30)
+    #: A storage request the worker waits on (a receive, a hand-back) that has not been
+    #: answered after this long is logged as slow, and again every time this long passes.
+    slow_storage_warning: timedelta = timedelta(seconds=5)
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1 or self.fairness < 1 or self.max_deliveries < 1:
+            raise ValueError("concurrency, fairness and max_deliveries must be at least 1")
+        if self.prefetch < 0:
+            raise ValueError("prefetch must be 0 or more")
+        if self.fetch_threshold is not None and not 0 <= self.fetch_threshold < self.capacity:
+            raise ValueError(
+                "fetch_threshold must be between 0 and concurrency + prefetch - 1 "
+                f"({self.capacity - 1})"
+            )
+
+    @property
+    def capacity(self) -> int:
+        """How many messages the worker holds at most (running or waiting to start)."""
+        return self.concurrency + self.prefetch
+
+    @property
+    def refill_at(self) -> int:
+        """How many messages held at most let the worker receive more."""
+        if self.fetch_threshold is not None:
+            return self.fetch_threshold
+        return self.capacity // 2
