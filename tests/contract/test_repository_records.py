@@ -16,14 +16,12 @@ from queued_jobs.errors import (
 )
 from queued_jobs.models import MAX_NESTING, AttemptOutcome, JobStatus
 from queued_jobs.repositories.base import JobQuery
-from tests.support.unreadable_rows import UNREADABLE, Damage, nested
+from tests.support.unreadable_rows import Damage, nested
 
-from .conftest import RepositoryHarness
+from .conftest import RepositoryHarness, damaged_rows
 from .test_repository_contract import all_pages, attempt, changed, make_job, same
 
 pytestmark = pytest.mark.asyncio
-
-DAMAGES = UNREADABLE
 
 
 # --- the write gate --------------------------------------------------------------------
@@ -88,7 +86,7 @@ async def test_a_copy_that_would_not_read_back_is_refused_and_the_stored_job_kep
 # --- rows that cannot be read ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize(("repositories", "damage"), damaged_rows(), indirect=["repositories"])
 async def test_get_of_an_unreadable_row_raises_corrupt_job_record_naming_the_job(
     repositories: RepositoryHarness, damage: Damage
 ) -> None:
@@ -104,7 +102,7 @@ async def test_get_of_an_unreadable_row_raises_corrupt_job_record_naming_the_job
     assert "\n" not in str(raised.value)
 
 
-@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize(("repositories", "damage"), damaged_rows(), indirect=["repositories"])
 async def test_listings_skip_unreadable_rows_name_them_and_page_past_them(
     repositories: RepositoryHarness, damage: Damage
 ) -> None:
@@ -135,7 +133,7 @@ async def test_listings_skip_unreadable_rows_name_them_and_page_past_them(
     ]
 
 
-@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize(("repositories", "damage"), damaged_rows(), indirect=["repositories"])
 async def test_delete_and_purge_remove_unreadable_rows(
     repositories: RepositoryHarness, damage: Damage
 ) -> None:
