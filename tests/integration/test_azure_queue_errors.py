@@ -11,8 +11,10 @@ import pytest
 from azure.storage.queue.aio import QueueClient
 
 from queued_jobs.errors import ConfigurationError, LeaseLost
-from queued_jobs.queues.azure_queue import AzureQueueBroker
+from queued_jobs.queues.azure_queue import AzureJobQueue, AzureQueueBroker
+from queued_jobs.queues.base import QueueMessage
 from tests.support.azurite import Azurite
+from tests.support.waiting import PATIENCE
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.azurite]
 
@@ -67,13 +69,21 @@ async def test_a_queue_name_gives_the_same_queue_on_the_shared_client(
     assert queue.poison_queue() is broker.queue(f"{name}-poison")
 
 
+async def received_once_visible(queue: AzureJobQueue) -> list[QueueMessage]:
+    """Receive until a message comes back (its lease ended), within a generous bound."""
+    deadline = asyncio.get_running_loop().time() + PATIENCE
+    while not (batch := await queue.receive()):
+        assert asyncio.get_running_loop().time() < deadline, "no message came back"
+        await asyncio.sleep(0.1)
+    return batch
+
+
 async def test_dead_lettering_without_the_lease_copies_nothing(broker: AzureQueueBroker) -> None:
     queue = broker.queue(unique_name())
     await queue.create()
     await queue.send("work")
     [stale] = await queue.receive(visibility_timeout=SECOND)
-    await asyncio.sleep(2.2)
-    [current] = await queue.receive()
+    [current] = await received_once_visible(queue)
 
     with pytest.raises(LeaseLost):
         await queue.dead_letter(stale)
