@@ -34,6 +34,7 @@ callers never import ``azure.core`` or ``sqlite3`` to handle them::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -159,10 +160,17 @@ class QueueMessageNotFound(QueuedJobsError):
     """No visible message with that id on that queue (or, on Azure, not among the first
     10,000 of it)."""
 
-    def __init__(self, queue: str, message_id: str) -> None:
+    def __init__(self, queue: str, message_id: str, *, also: Sequence[str] = ()) -> None:
+        """``also``: other queues that were searched too."""
         self.queue = queue
         self.message_id = message_id
-        super().__init__(f"no message with id {message_id!r} on queue {queue!r}")
+        searched = [*also, queue]
+        where = (
+            f"queue {queue!r}"
+            if len(searched) == 1
+            else "queues " + ", ".join(repr(name) for name in searched)
+        )
+        super().__init__(f"no message with id {message_id!r} on {where}")
 
 
 class JobAlreadyExists(QueuedJobsError):

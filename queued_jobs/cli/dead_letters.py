@@ -184,14 +184,16 @@ def _bands(band: str | None) -> list[Priority]:
 
 
 async def _first(band: str | None, action: Callable[[Priority], Awaitable[T]]) -> T:
-    """``action`` on the first band that has the message; the last band's error if none."""
-    bands = _bands(band)
-    for chosen in bands[:-1]:
+    """``action`` on the first band that has the message; if none has it, an error naming
+    every queue searched."""
+    searched: list[str] = []
+    for chosen in _bands(band):
         try:
             return await action(chosen)
-        except QueueMessageNotFound:
-            continue
-    return await action(bands[-1])
+        except QueueMessageNotFound as missing:
+            searched.append(missing.queue)
+            last = missing
+    raise QueueMessageNotFound(searched[-1], last.message_id, also=searched[:-1])
 
 
 def _run(options: Options, action: Callable[[DeadLetters], Awaitable[T]]) -> T:

@@ -13,6 +13,7 @@ Every queue of an :class:`AzureQueueBroker` goes through the broker's one
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from collections.abc import Iterator, Mapping
@@ -253,20 +254,38 @@ class AzureJobQueue:
         self, message_id: str, *, visibility_timeout: timedelta = DEFAULT_VISIBILITY_TIMEOUT
     ) -> QueueMessage | None:
         """Receive batches of 32 until one holds ``message_id``: one request per 32 messages
-        before it. Stops at an empty receive, at a message seen twice (the first ones came
+        before it, and one more per message passed over, which is handed back (visible again
+        at once). Stops at an empty receive, at a message seen twice (the first ones came
         back), or after 10,000 messages."""
         seen: set[str] = set()
-        while len(seen) < _FIND_LIMIT:
-            batch = await self.receive(visibility_timeout=visibility_timeout)
-            if not batch:
-                return None
-            for message in batch:
-                if message.id == message_id:
-                    return message
-                if message.id in seen:
-                    return None
-                seen.add(message.id)
-        return None
+        passed: list[QueueMessage] = []
+        try:
+            while len(seen) < _FIND_LIMIT:
+                batch = await self.receive(visibility_timeout=visibility_timeout)
+                found = next((m for m in batch if m.id == message_id), None)
+                passed += [m for m in batch if m is not found]
+                if found is not None or not batch or any(m.id in seen for m in batch):
+                    return found
+                seen.update(m.id for m in batch)
+            return None
+        finally:
+            await self._hand_back(passed)
+
+    async def _hand_back(self, messages: list[QueueMessage]) -> None:
+        """Make ``messages`` visible again at once; one that cannot be (it came back to
+        someone else, storage failed) comes back when its lease ends anyway."""
+        outcomes = await asyncio.gather(
+            *(self.renew(m, visibility_timeout=timedelta(0)) for m in messages),
+            return_exceptions=True,
+        )
+        failed = sum(isinstance(outcome, BaseException) for outcome in outcomes)
+        if failed:
+            log.warning(
+                "%d messages passed over on %s were not handed back; they come back when "
+                "their lease ends",
+                failed,
+                self._name,
+            )
 
     async def clear(self) -> None:
         """One request (Azure may take longer for a very large queue)."""

@@ -213,6 +213,9 @@ async def test_find_leases_a_message_by_id_anywhere_in_the_queue(queues: QueueHa
 
     assert found is not None
     assert (found.id, found.body, found.dequeue_count) == (ids[37], "m37", 1)
+    # The messages looked at on the way are visible again at once, not hidden by the search.
+    assert len(await queue.peek()) == 32
+    assert ids[37] not in {m.id for m in await queue.peek()}
     assert await queue.find("no-such-message") is None
     await queue.ack(found)
     assert await queue.depth() == 39

@@ -174,6 +174,20 @@ def test_an_unknown_id_is_reported_in_a_sentence(invoke: Invoke, database: Path)
         assert "no message with id 'nope' on queue 'jobs-deadletter'" in result.output
 
 
+def test_an_id_on_no_band_is_reported_with_every_queue_searched(
+    invoke: Invoke, database: Path
+) -> None:
+    dead_letters(database, "jobs", "a")
+
+    result = invoke("dead-letters", "show", "nope")
+
+    assert result.exit_code == 1
+    assert (
+        "no message with id 'nope' on queues 'jobs-high-deadletter', 'jobs-deadletter', "
+        "'jobs-low-deadletter'"
+    ) in result.output
+
+
 def test_poison_reads_the_poison_queues(invoke: Invoke, database: Path) -> None:
     async def poison() -> None:
         broker = SqliteQueueBroker(database)
