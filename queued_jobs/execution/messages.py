@@ -60,6 +60,8 @@ def decode_message(body: str) -> JobMessage:
     Any body (any size, nesting or characters) either decodes or raises
     :class:`UnreadableMessage`; nothing else escapes.
     """
+    if not isinstance(body, str):  # a host or store handing over something else
+        raise UnreadableMessage(f"not text but {type(body).__name__}")
     if len(body) > MAX_BODY_BYTES:  # characters: each is at least one byte on the wire
         raise UnreadableMessage(f"larger than any job message ({len(body)} characters)")
     if _nesting(body) > MAX_DEPTH:

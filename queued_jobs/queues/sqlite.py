@@ -190,7 +190,7 @@ class SqliteJobQueue:
         now = to_micros(self._broker.clock.now())
         rows = await self._db.run(_fetch_all, _PEEK, (self._name, now, now, max_messages))
         return [
-            PeekedMessage(message_id, body, count, from_micros(inserted), body)
+            PeekedMessage(message_id, _text(body), count, from_micros(inserted), _text(body))
             for message_id, body, count, inserted in rows
         ]
 
@@ -237,8 +237,21 @@ def _fetch_all(connection: sqlite3.Connection, sql: str, args: tuple[object, ...
     return connection.execute(sql, args).fetchall()
 
 
+def _text(body: object) -> str:
+    """A stored body as text. Ours are always text; a row written by another program may
+    hold a blob or a number (SQLite's columns take any type): it is read as text (bytes as
+    UTF-8, what cannot be decoded replaced) so that it is handled like any foreign body.
+    Moving the message (a dead letter) keeps the row itself, whatever it holds."""
+    if isinstance(body, str):
+        return body
+    if isinstance(body, bytes):
+        return body.decode("utf-8", errors="replace")
+    return "" if body is None else str(body)
+
+
 def _message(row: _Received) -> QueueMessage:
-    _, message_id, body, receipt, dequeue_count, inserted_at, visible_at = row
+    _, message_id, stored, receipt, dequeue_count, inserted_at, visible_at = row
+    body = _text(stored)
     return QueueMessage(
         id=message_id,
         body=body,

@@ -3,6 +3,7 @@ whole in the band's dead-letter queue and keeps running the jobs around them."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,11 +14,7 @@ from queued_jobs.client import JobClient
 from queued_jobs.models import JobStatus
 from tests.integration.conftest import Backend
 
-pytestmark = [
-    pytest.mark.asyncio,
-    pytest.mark.azurite,
-    pytest.mark.parametrize("backend", ["azure"], indirect=True),  # plain-text producers
-]
+pytestmark = pytest.mark.asyncio
 
 RunWorker = Callable[..., Awaitable[None]]
 ClientOf = Callable[[Any], Awaitable[Any]]
@@ -31,6 +28,8 @@ FOREIGN = [
 ]
 
 
+@pytest.mark.azurite
+@pytest.mark.parametrize("backend", ["azure"], indirect=True)  # plain-text producers
 async def test_foreign_bodies_are_dead_lettered_whole_and_the_jobs_beside_them_run(
     backend: Backend, run_worker: RunWorker, client_of: ClientOf
 ) -> None:
@@ -60,3 +59,42 @@ async def test_foreign_bodies_are_dead_lettered_whole_and_the_jobs_beside_them_r
         kept = [m.content async for m in raw.receive_messages(max_messages=32)]
     assert sorted(kept) == sorted(FOREIGN)
     assert await client.broker.queue(band).poison_queue().depth() == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_sqlite_rows_with_bodies_that_are_not_text_are_dead_lettered_as_they_are(
+    backend: Backend, run_worker: RunWorker, client_of: ClientOf
+) -> None:
+    app = backend.app()
+    client: JobClient = await client_of(app)
+    band = client.queues.base
+    first = await client.queue_job("tests.work", {}, owner="alice")
+    # Another program writes rows straight into the messages table: SQLite takes any type.
+    foreign: list[object] = [b"\xff\xfe not UTF-8", 42, 2.5, b""]
+    with sqlite3.connect(backend.env["QJ_TEST_SQLITE"]) as connection:
+        for index, body in enumerate(foreign):  # (the TEXT column makes numbers text)
+            connection.execute(
+                "INSERT INTO messages (id, queue, body, inserted_at, visible_at) "
+                "VALUES (?, ?, ?, 0, 0)",
+                (f"foreign-{index}", band, body),
+            )
+    second = await client.queue_job("tests.work", {}, owner="bob")
+    dead_letters = client.broker.queue(band).dead_letter_queue()
+
+    async def settled() -> bool:
+        jobs = [await client.get_job(job.id) for job in (first, second)]
+        return all(j.is_terminal for j in jobs) and await dead_letters.depth() == len(foreign)
+
+    await run_worker(app, settled)
+
+    assert [(await client.get_job(j.id)).status for j in (first, second)] == [
+        JobStatus.SUCCEEDED
+    ] * 2
+    with sqlite3.connect(backend.env["QJ_TEST_SQLITE"]) as connection:
+        kept = connection.execute(
+            "SELECT body FROM messages WHERE queue = ?", (dead_letters.name,)
+        ).fetchall()
+    # The rows themselves, unchanged: blobs stay blobs.
+    assert sorted(map(repr, (body for (body,) in kept))) == sorted(
+        map(repr, [b"\xff\xfe not UTF-8", "42", "2.5", b""])
+    )
