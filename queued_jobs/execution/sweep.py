@@ -6,7 +6,8 @@
   message again
   (the process that stored it may have died before sending it; a duplicate is harmless);
 - a ``running`` job whose lease expired ``resend_after`` ago gets a message, so that a worker
-  takes it over even if its own message is gone.
+  takes it over even if its own message is gone (and again only once ``resend_after`` has
+  passed since, not at every pass).
 
 Every resend first touches the record with a conditional write, so that several sweepers
 running at once send one message, not one each. A row that cannot be read is skipped,
@@ -98,7 +99,8 @@ class Sweeper:
                 if job.updated_at <= stale and due <= stale:
                     report.resent += await self._touch_and_send(job.transition(job.status, now=now))
             async for job in self._jobs(JobStatus.RUNNING, report):
-                if job.lease_expires_at is not None and job.lease_expires_at <= stale:
+                expired = job.lease_expires_at is not None and job.lease_expires_at <= stale
+                if expired and job.updated_at <= stale:  # not sent again since
                     touched = job.transition(job.status, now=now)
                     report.recovered += await self._touch_and_send(touched)
         except QueuedJobsError:
