@@ -28,6 +28,9 @@ log = logging.getLogger("queued_jobs.worker")
 _AT_LEAST = 1.0
 #: How long a task we gave up on (and cancelled) may take to go.
 _AFTER_CANCEL = 0.2
+#: How long a stopping worker waits for a receive in flight, to hand back what it brings:
+#: a store that does not answer by then would only keep an idle worker from exiting.
+_RECEIVE_PATIENCE = 5.0
 
 
 class Worker:
@@ -235,7 +238,7 @@ class Worker:
         until = max(grace_ends, stopped + _AT_LEAST, loop.time())
         await waited(
             handing_back,
-            "handing back held messages",
+            "handing back messages that did not start",
             until - loop.time(),
             every=self.settings.slow_storage_warning.total_seconds(),
             identity=self.identity,
@@ -245,15 +248,29 @@ class Worker:
             await asyncio.wait({handing_back}, timeout=_AFTER_CANCEL)
 
     async def _hand_back_held(self) -> None:
-        """Make messages that never started visible again at once, for other workers."""
+        """Make messages that never started visible again at once, for other workers, and
+        those a receive the stop interrupted brings, if it answers soon."""
         held = [(queue, message) for queue, message, _ in self._held]
         self._held.clear()
-        if self._interrupted is not None:
-            queue, receive = self._interrupted
-            self._interrupted = None
-            try:
-                held += [(queue, message) for message in await receive]
-            except asyncio.CancelledError:
+        await asyncio.gather(self._hand_back_all(held), self._hand_back_interrupted())
+
+    async def _hand_back_all(self, messages: list[tuple[JobQueue, QueueMessage]]) -> None:
+        await asyncio.gather(
+            *(hand_back(queue, message, identity=self.identity) for queue, message in messages)
+        )
+
+    async def _hand_back_interrupted(self) -> None:
+        """Wait for the receive the stop interrupted, at most :data:`_RECEIVE_PATIENCE` (it
+        may wait on a store that does not answer), and hand back what it brought."""
+        if self._interrupted is None:
+            return
+        queue, receive = self._interrupted
+        self._interrupted = None
+        try:
+            await asyncio.wait({receive}, timeout=_RECEIVE_PATIENCE)
+        finally:
+            if not receive.done():
+                receive.cancel()
                 log.warning(
                     "worker %s: stopped waiting for a receive from %s: any message it took "
                     "comes back after its lease (%ss)",
@@ -261,12 +278,12 @@ class Worker:
                     queue.name,
                     self.pipeline.settings.lease.total_seconds(),
                 )
-                raise
-            except Exception as exc:
-                log.warning("worker %s: receive from %s failed: %s", self.identity, queue.name, exc)
-        await asyncio.gather(
-            *(hand_back(queue, message, identity=self.identity) for queue, message in held)
-        )
+        if receive.cancelled():
+            return
+        if (error := receive.exception()) is not None:
+            log.warning("worker %s: receive from %s failed: %s", self.identity, queue.name, error)
+            return
+        await self._hand_back_all([(queue, message) for message in receive.result()])
 
     async def _wind_down(self, grace_ends: float) -> None:
         if not self._running:

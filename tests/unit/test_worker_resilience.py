@@ -185,6 +185,29 @@ async def test_a_stop_does_not_wait_for_a_receive_and_hands_back_what_it_brings_
     assert again.dequeue_count == 2
 
 
+async def test_an_idle_worker_does_not_wait_its_whole_grace_for_a_receive_that_never_ends(
+    client: JobClient,
+) -> None:
+    queue = Stalled(client.broker.queue("jobs"))  # storage never answers
+    pipeline = Pipeline(
+        client.repository, client.broker, client.registry, host="test:1", clock=client.clock
+    )
+    settings = WorkerSettings(sweep_interval=None, shutdown_grace=timedelta(seconds=120))
+    worker = Worker(pipeline, [queue], settings=settings)  # type: ignore[list-item]
+    running = asyncio.create_task(worker.run())
+    async with asyncio.timeout(20):
+        await queue.asked.wait()
+    loop = asyncio.get_running_loop()
+    stopped = loop.time()
+
+    worker.stop()
+    async with asyncio.timeout(130):
+        await running
+
+    # Nothing runs, nothing is held: it gives the receive a few seconds, not the 120 s grace.
+    assert loop.time() - stopped < 60
+
+
 async def test_a_second_stop_halts_running_jobs_without_waiting_for_the_grace(
     client: JobClient,
 ) -> None:
