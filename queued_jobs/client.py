@@ -160,7 +160,8 @@ class JobClient:
                 owner=spec.owner, job_type=job_type, request=request, now=now, **options
             )
         except ValidationError as exc:
-            raise InvalidInput(f"invalid job options: {problems(exc)}") from exc
+            found = problems(exc).replace(": Value error, ", ": ")
+            raise InvalidInput(f"invalid job options: {found}") from exc
 
     async def queue_job(
         self,
