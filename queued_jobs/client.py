@@ -25,15 +25,26 @@ from .errors import (
     EnqueueFailed,
     InvalidInput,
     InvalidTransition,
+    JobNotFound,
     QueuedJobsError,
 )
 from .execution.attempts import COUNTED_OUTCOMES
 from .execution.messages import encode_message
 from .execution.pipeline import Disposition, Pipeline
 from .execution.settings import ExecutionSettings
-from .models import MAX_ATTEMPTS, Attempt, JobError, JobStatus, Priority, QueuedJob, check_nesting
+from .models import (
+    MAX_ATTEMPTS,
+    Attempt,
+    JobError,
+    JobStatus,
+    Priority,
+    QueuedJob,
+    check_payload,
+    is_job_id,
+)
 from .queue_names import QueueNames
 from .queues.base import MAX_DELAY, QueueBroker
+from .repositories._records import problems
 from .repositories.base import JobRepository
 from .runner import JobRegistry, JobRunner
 
@@ -124,8 +135,7 @@ class JobClient:
             request = definition.validate_request(spec.request)
         except ValidationError as exc:
             raise InvalidInput(f"invalid request for job type {job_type!r}: {exc}") from exc
-        check_nesting(request, "the request")
-        check_nesting(spec.custom_data, "custom_data")
+        check_payload(spec.custom_data, "custom_data")
         now = self.clock.now()
         if spec.delay is not None and spec.run_at is not None:
             raise InvalidInput("give a delay or a run-at time, not both")
@@ -150,7 +160,8 @@ class JobClient:
                 owner=spec.owner, job_type=job_type, request=request, now=now, **options
             )
         except ValidationError as exc:
-            raise InvalidInput(f"invalid job options: {exc}") from exc
+            found = problems(exc).replace(": Value error, ", ": ")
+            raise InvalidInput(f"invalid job options: {found}") from exc
 
     async def queue_job(
         self,
@@ -270,15 +281,21 @@ class JobClient:
 
     # --- reading and steering ----------------------------------------------------------
 
+    # Every verb below raises ``JobNotFound`` at once, without reading the store, for a
+    # ``job_id`` that is not of the form of a job id: it names no job.
+
     async def get_job(self, job_id: str) -> QueuedJob:
+        _check_job_id(job_id)
         return await self.repository.get(job_id)
 
     async def list_attempts(self, job_id: str) -> list[Attempt]:
         """A job's attempts, oldest first (each with its outcome, host and error)."""
+        _check_job_id(job_id)
         return await self.repository.list_attempts(job_id)
 
     async def wait(self, job_id: str, *, poll: timedelta | None = None) -> QueuedJob:
         """Read the job until it is finished (bound it with ``asyncio.timeout``)."""
+        _check_job_id(job_id)
         interval = (poll or timedelta(milliseconds=200)).total_seconds()
         while True:
             job = await self.repository.get(job_id)
@@ -289,6 +306,7 @@ class JobClient:
     async def cancel(self, job_id: str) -> QueuedJob:
         """Cancel a job: a waiting one at once, a running one as soon as its attempt sees the
         request (at its next lease renewal). A finished job is returned as it is."""
+        _check_job_id(job_id)
         for _ in range(_TRIES):
             job = await self.repository.get(job_id)
             if job.is_terminal or job.cancel_requested:
@@ -314,6 +332,7 @@ class JobClient:
         attempts in all (those it used count), ``InvalidTransition`` unless it failed or
         was cancelled.
         """
+        _check_job_id(job_id)
         if attempts < 1:
             raise InvalidInput(f"a retry needs at least 1 more attempt, not {attempts}")
         for _ in range(_TRIES):
@@ -341,6 +360,13 @@ class JobClient:
             await self._send(stored)
             return stored
         raise ConcurrencyConflict(job_id)
+
+
+def _check_job_id(job_id: str) -> None:
+    """Raise ``JobNotFound`` for anything that is not a job id (:func:`new_job_id`'s form):
+    no store is asked about it, so every store answers alike."""
+    if not is_job_id(job_id):
+        raise JobNotFound(job_id)
 
 
 def _check_more_attempts(job_id: str, used: int, more: int) -> None:

@@ -22,12 +22,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar, Generic, TypeVar, cast, get_args, get_origin, get_type_hints
 
-from pydantic import JsonValue, TypeAdapter
+from pydantic import JsonValue, TypeAdapter, ValidationError
+from pydantic_core import to_json
 
 from ._threads import in_thread
 from .context import JobContext
-from .errors import ConfigurationError, UnknownJobType
-from .models import QueuedJob
+from .errors import ConfigurationError, InvalidInput, PayloadTooDeep, UnknownJobType
+from .models import MAX_NESTING, QueuedJob, check_payload
+from .models.nesting import NOT_FINITE, has_non_finite
 from .retry import RetryPolicy
 
 __all__ = [
@@ -97,19 +99,56 @@ class JobDefinition:
     retry: RetryPolicy | None = None
 
     def validate_request(self, request: Any) -> JsonValue:
-        """The request checked against its type and turned into JSON (raises
-        ``pydantic.ValidationError``)."""
-        value = self.request.validate_python(request)
-        return cast(JsonValue, self.request.dump_python(value, mode="json"))
+        """The request checked against its type and turned into JSON that reads back as it
+        is (raises ``pydantic.ValidationError`` for a request of the wrong type,
+        ``PayloadTooDeep`` or ``InvalidInput`` for one that cannot be stored)."""
+        return _stored_form(self.request, request, "the request")
 
     def load_request(self, stored: JsonValue) -> Any:
         return self.request.validate_python(stored)
 
     def dump_result(self, result: Any) -> JsonValue:
-        """The result checked against its declared type and turned into JSON (raises
-        ``pydantic.ValidationError`` for a result of the wrong type)."""
-        value = self.result.validate_python(result)
-        return cast(JsonValue, self.result.dump_python(value, mode="json"))
+        """The result checked against its declared type and turned into JSON that reads
+        back as it is (raises ``pydantic.ValidationError`` for a result of the wrong type,
+        ``PayloadTooDeep`` or ``InvalidInput`` for one that cannot be stored)."""
+        return _stored_form(self.result, result, "the result")
+
+
+def _stored_form(adapter: TypeAdapter[Any], given: Any, what: str) -> JsonValue:
+    """``given`` validated by ``adapter`` and dumped as JSON, refused unless it reads back
+    as it is: nested too deep for the serializer or the cap (at any depth: the validator and
+    the serializer stop at their own limits, without recursion errors), integers too long,
+    infinities or NaN, which the JSON dump turns into ``null``."""
+    try:
+        value = adapter.validate_python(given)
+    except ValidationError as exc:
+        if any(e["type"] == "recursion_depth_exceeded" for e in exc.errors(include_url=False)):
+            raise PayloadTooDeep(what, MAX_NESTING) from None
+        raise
+    try:
+        dumped = cast(JsonValue, adapter.dump_python(value, mode="json"))
+    except ValueError as exc:  # pydantic's own errors are ValueErrors too
+        if "depth" in str(exc):
+            raise PayloadTooDeep(what, MAX_NESTING) from None
+        raise InvalidInput(f"{what} cannot be written as JSON: {exc}") from None
+    encoded = check_payload(dumped, what)
+    if b"null" in encoded and _dropped_non_finite(adapter, value):
+        raise InvalidInput(f"{what} {NOT_FINITE}")
+    return dumped
+
+
+def _dropped_non_finite(adapter: TypeAdapter[Any], value: Any) -> bool:
+    """Whether the JSON dump of ``value`` wrote an infinity or a NaN as ``null``: its
+    Python dump keeps them as floats, which ``to_json`` writes as constants."""
+    try:
+        plain = adapter.dump_python(value, mode="python")
+        return has_non_finite(to_json(plain, inf_nan_mode="constants", fallback=_unknown))
+    except (ValueError, TypeError):  # a Python dump that cannot be written: no telling
+        return False
+
+
+def _unknown(_: Any) -> None:
+    return None
 
 
 def job_type_name(target: Callable[..., Any] | type[Any]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -61,6 +62,11 @@ class Greet(JobRunner[Greeting, str]):
 @app.job(name="explode", max_attempts=1)
 async def explode(request: Greeting) -> None:
     raise PermanentError(f"{request.name} cannot be greeted")
+
+
+@app.job(name="anyreq")
+async def anyreq(request: Any) -> Any:
+    return request
 
 
 unreachable = JobApp(AzureStorage(UNREACHABLE))

@@ -54,6 +54,8 @@ __all__ = [
 APP_ENV = "QUEUED_JOBS_APP"
 #: The line width of tables written to a file or a pipe (a terminal sets its own).
 _PIPED_WIDTH = 200
+#: The most characters of an unknown job id an error repeats.
+_SHOWN_ID = 64
 #: The longest delay and purge age accepted (beyond, datetimes overflow).
 CENTURY = timedelta(days=36_500)
 T = TypeVar("T")
@@ -98,7 +100,8 @@ def reported() -> Iterator[None]:
             f"finished yet; see: queued-jobs status {exc.existing_job_id}"
         )
     except JobNotFound as exc:
-        fail(f"no job with id {exc.job_id!r}")
+        shown = exc.job_id if len(exc.job_id) <= _SHOWN_ID else exc.job_id[: _SHOWN_ID - 1] + "…"
+        fail(f"no job with id {shown!r}")
     except StorageUnavailable as exc:
         fail(
             f"{exc}\nCheck that the job store is running and that the app's connection "

@@ -13,7 +13,16 @@ import click
 from .._cli_views import job_table, job_view
 from ..client import JobClient
 from ..errors import InvalidTransition
-from ..models import MAX_ATTEMPTS, MAX_NESTING, Attempt, JobStatus, Priority, QueuedJob
+from ..models import (
+    MAX_ATTEMPTS,
+    MAX_INT_DIGITS,
+    MAX_NESTING,
+    Attempt,
+    JobStatus,
+    Priority,
+    QueuedJob,
+    check_owner,
+)
 from ..repositories.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, JobQuery
 from ._base import CENTURY, Options, cli, console, fail, followed, show_finished, with_client
 
@@ -41,6 +50,12 @@ def _read_request(text: str | None) -> Any:
         raise click.BadParameter(
             f"{source} nests lists and objects too deeply to be read "
             f"(a request may have at most {MAX_NESTING} levels)",
+            param_hint="'REQUEST_JSON'",
+        ) from None
+    except ValueError:  # json's int conversion: more digits than Python converts
+        raise click.BadParameter(
+            f"{source} holds an integer of more than {MAX_INT_DIGITS:,} digits, which cannot "
+            "be stored as a number: write it as a string",
             param_hint="'REQUEST_JSON'",
         ) from None
 
@@ -202,7 +217,7 @@ def list_command(
 
     async def read(client: JobClient) -> tuple[list[QueuedJob], list[str]]:
         if owner is not None:
-            return await _owner_jobs(client, owner, query, limit)
+            return await _owner_jobs(client, check_owner(owner), query, limit)
         page = await client.repository.list_jobs(query, limit=limit)
         return list(page.items), list(page.skipped)
 

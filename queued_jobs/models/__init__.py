@@ -8,10 +8,12 @@ from .job import (
     Priority,
     Progress,
     QueuedJob,
+    check_owner,
+    is_job_id,
     new_job_id,
     owner_shard,
 )
-from .nesting import MAX_NESTING, check_nesting
+from .nesting import MAX_INT_DIGITS, MAX_NESTING, check_nesting, check_payload
 from .status import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -25,6 +27,7 @@ from .status import (
 __all__ = [
     "ACTIVE_STATUSES",
     "MAX_ATTEMPTS",
+    "MAX_INT_DIGITS",
     "MAX_NESTING",
     "OWNER_SHARDS",
     "TERMINAL_STATUSES",
@@ -38,7 +41,10 @@ __all__ = [
     "QueuedJob",
     "can_transition",
     "check_nesting",
+    "check_owner",
+    "check_payload",
     "check_transition",
+    "is_job_id",
     "new_job_id",
     "owner_shard",
 ]

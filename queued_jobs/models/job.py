@@ -16,11 +16,14 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    TypeAdapter,
+    ValidationError,
     model_validator,
 )
 
 from .._names import queue_name_problem
 from ..clock import utcnow
+from ..errors import InvalidInput
 from .status import AttemptOutcome, JobStatus, check_transition
 
 __all__ = [
@@ -31,6 +34,8 @@ __all__ = [
     "Priority",
     "Progress",
     "QueuedJob",
+    "check_owner",
+    "is_job_id",
     "new_job_id",
     "owner_shard",
 ]
@@ -47,9 +52,35 @@ _JOB_TYPE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
 _JOB_ID = re.compile(r"^[0-9a-f]{29}$")
 
 
+def _not_unicode(what: str, text: str) -> str | None:
+    """Why ``text`` is not Unicode text that can be stored (a lone surrogate: what Python
+    makes of bytes it could not decode, from a shell or a file), if it is not."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (
+            f"{what} is not valid Unicode text: it holds a lone surrogate, "
+            f"{text[exc.start]!r} at position {exc.start} (what bytes that are not UTF-8 "
+            "are decoded to)"
+        )
+    return None
+
+
 def owner_shard(owner: str) -> int:
-    """The shard (0-15) an owner's jobs live in; stable across processes and versions."""
+    """The shard (0-15) an owner's jobs live in; stable across processes and versions.
+    Raises ``InvalidInput`` for an owner that is not Unicode text (it has no shard)."""
+    problem = _not_unicode("owner", owner)
+    if problem:
+        raise InvalidInput(problem)
     return hashlib.blake2b(owner.encode("utf-8"), digest_size=1).digest()[0] % OWNER_SHARDS
+
+
+def is_job_id(value: object) -> bool:
+    """Whether ``value`` has the form of a job id (:func:`new_job_id`): anything else names
+    no job."""
+    return isinstance(value, str) and _JOB_ID.fullmatch(value) is not None
 
 
 def new_job_id(owner: str, *, now: datetime | None = None) -> str:
@@ -72,9 +103,19 @@ def _text(what: str, max_len: int) -> AfterValidator:
             raise ValueError(f"{what} is {len(value)} characters; at most {max_len} allowed")
         if _CONTROL.search(value):
             raise ValueError(f"{what} must not contain control characters")
+        if not value.isascii() and (problem := _not_unicode(what, value)):
+            raise ValueError(problem)
         return value
 
     return AfterValidator(check)
+
+
+def _unicode(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD (pairs are joined): an error's
+    text is recorded whatever it holds."""
+    if text.isascii():
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _utc(value: datetime) -> datetime:
@@ -117,11 +158,18 @@ class Priority(StrEnum):
 
 
 def _keep_head(limit: int) -> AfterValidator:
-    return AfterValidator(lambda text: text if len(text) <= limit else text[: limit - 1] + "…")
+    def keep(text: str) -> str:
+        text = _unicode(text)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    return AfterValidator(keep)
 
 
 def _keep_tail(text: str | None) -> str | None:
-    if text is None or len(text) <= _TRACEBACK_LIMIT:
+    if text is None:
+        return None
+    text = _unicode(text)
+    if len(text) <= _TRACEBACK_LIMIT:
         return text
     return "…\n" + text[-(_TRACEBACK_LIMIT - 2) :]
 
@@ -280,3 +328,16 @@ class Attempt(BaseModel):
     #: It ran with no other job beside it on its worker (a job taken over after an
     #: abandoned attempt), so an abandon of it is charged to the job.
     alone: bool = False
+
+
+_OWNER: TypeAdapter[str] = TypeAdapter(Owner)
+
+
+def check_owner(owner: str) -> str:
+    """Refuse an owner no job can have (``InvalidInput``): empty, too long, control
+    characters, not Unicode text. For reads by owner, before the owner reaches a store."""
+    try:
+        return _OWNER.validate_python(owner)
+    except ValidationError as exc:
+        message = exc.errors(include_url=False)[0]["msg"]
+        raise InvalidInput(message.removeprefix("Value error, ")) from None

@@ -4,7 +4,9 @@ skipped by listings and still removable. Every adapter passes these unchanged.""
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -14,7 +16,7 @@ from queued_jobs.errors import (
     JobNotFound,
     PayloadTooDeep,
 )
-from queued_jobs.models import MAX_NESTING, AttemptOutcome, JobStatus
+from queued_jobs.models import MAX_INT_DIGITS, MAX_NESTING, AttemptOutcome, JobStatus
 from queued_jobs.repositories.base import JobQuery
 from tests.support.unreadable_rows import Damage, nested
 
@@ -60,6 +62,84 @@ async def test_payloads_nested_up_to_the_cap_round_trip(repositories: Repository
 
     assert await repo.get(job.id) == done
     assert [same(j) for j in (await repo.list_by_owner("alice")).items] == [same(done)]
+
+
+#: Numbers pydantic-core's serializer writes and its parser refuses (or JSON cannot hold).
+UNREADABLE_NUMBERS: dict[str, tuple[Any, str]] = {
+    "int-of-4301-digits": (10**MAX_INT_DIGITS, "integer of 4,301 digits"),
+    "negative-int-of-5001-digits": (-(10**5000), "integer of 5,001 digits"),
+    "infinity": (math.inf, "not finite"),
+    "minus-infinity": (-math.inf, "not finite"),
+    "nan": (math.nan, "not finite"),
+}
+
+
+@pytest.mark.parametrize(("number", "found"), UNREADABLE_NUMBERS.values(), ids=UNREADABLE_NUMBERS)
+async def test_payloads_with_numbers_that_would_not_read_back_are_refused_on_every_write(
+    repositories: RepositoryHarness, number: Any, found: str
+) -> None:
+    repo = await repositories.open()
+    bad = make_job(repositories, request={"x": [1, number]})
+
+    with pytest.raises(InvalidJobRecord, match=f"job {bad.id} .*request holds .*{found}"):
+        await repo.insert(bad)
+    with pytest.raises(InvalidJobRecord, match=found):
+        await repo.insert_many([make_job(repositories), bad])
+    with pytest.raises(InvalidJobRecord, match=found):
+        await repo.insert(make_job(repositories, custom_data={"c": number}))
+    assert (await repo.list_jobs()).items == []
+
+    stored = await repo.insert(make_job(repositories))
+    with pytest.raises(InvalidJobRecord, match=f"result holds .*{found}"):
+        await repo.update(changed(stored, result=number))
+    with pytest.raises(InvalidJobRecord, match=f"custom_data holds .*{found}"):
+        await repo.update(changed(stored, custom_data={"c": {"d": number}}))
+    assert await repo.get(stored.id) == stored
+    assert (await repo.list_jobs()).skipped == []
+
+
+async def test_the_longest_integers_and_number_like_strings_round_trip(
+    repositories: RepositoryHarness,
+) -> None:
+    repo = await repositories.open()
+    longest = [10**MAX_INT_DIGITS - 1, -(10**MAX_INT_DIGITS - 1), 1e308, -5e-324]
+    words = {"NaN": "Infinity", "digits": "9" * 10_000, "e": '\\"' + "7" * 5000}
+    job = make_job(repositories, request=longest, custom_data=words)
+
+    stored = await repo.insert(job)
+    done = await repo.update(changed(stored, result={"n": longest, "w": words}))
+
+    assert await repo.get(job.id) == done
+    assert [same(j) for j in (await repo.list_by_owner("alice")).items] == [same(done)]
+
+
+UNDECODABLE = b"\xff".decode("utf-8", "surrogateescape")  # what undecodable bytes become
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        {"tags": ("ok", UNDECODABLE)},
+        {"correlation_id": f"c{UNDECODABLE}"},
+        {"unique_key": UNDECODABLE},
+        {"lease_owner": UNDECODABLE},
+    ],
+    ids=["tag", "correlation-id", "unique-key", "lease-owner"],
+)
+async def test_text_that_is_not_unicode_is_refused_before_it_reaches_the_store(
+    repositories: RepositoryHarness, text: dict[str, Any]
+) -> None:
+    repo = await repositories.open()
+    stored = await repo.insert(make_job(repositories))
+    field = next(iter(text))
+
+    with pytest.raises(InvalidJobRecord, match=f"{field}.*not valid Unicode text"):
+        await repo.insert(changed(make_job(repositories), **text))
+    with pytest.raises(InvalidJobRecord, match="not valid Unicode text"):
+        await repo.update(changed(stored, **text))
+
+    assert await repo.get(stored.id) == stored
+    assert [j.id for j in (await repo.list_jobs()).items] == [stored.id]
 
 
 async def test_a_copy_that_would_not_read_back_is_refused_and_the_stored_job_kept(

@@ -321,7 +321,7 @@ BAD_INPUT = {
     "unknown-job-type": (
         ["enqueue", "nope", "{}", "--owner", "ada"],
         2,
-        "no job type 'nope' is registered (registered: explode, greet)",
+        "no job type 'nope' is registered (registered: anyreq, explode, greet)",
     ),
     "invalid-json": (
         ["enqueue", "greet", '{"name": ', "--owner", "ada"],
@@ -513,3 +513,63 @@ def test_a_request_nested_past_what_json_can_parse_is_refused_in_a_sentence(
     assert result.exit_code == 2, result.output
     assert "standard input nests lists and objects too deeply to be read" in result.output
     assert "at most 64 levels" in result.output
+
+
+_DEEP = '{"x": ' + "[" * 300 + "]" * 300 + "}"
+_UNDECODABLE = b"\xff".decode("utf-8", "surrogateescape")  # what a shell's byte 0xff becomes
+HOSTILE_INPUT = {
+    "request-300-deep": (["enqueue", "anyreq", _DEEP, "--owner", "me"], 2, "nested more than 64"),
+    "request-5000-digits": (
+        ["enqueue", "anyreq", '{"x": ' + "9" * 5000 + "}", "--owner", "me"],
+        2,
+        "REQUEST_JSON holds an integer of more than 4,300 digits",
+    ),
+    "request-infinity": (
+        ["enqueue", "anyreq", '{"x": Infinity}', "--owner", "me"],
+        2,
+        "the request holds a number that is not finite",
+    ),
+    "enqueue-undecodable-owner": (
+        ["enqueue", "anyreq", "{}", "--owner", _UNDECODABLE],
+        2,
+        "owner is not valid Unicode text",
+    ),
+    "enqueue-undecodable-tag": (
+        ["enqueue", "anyreq", "{}", "--owner", "me", "--tag", _UNDECODABLE],
+        2,
+        "tag is not valid Unicode text",
+    ),
+    "list-undecodable-owner": (["list", "--owner", _UNDECODABLE], 2, "owner is not valid Unicode"),
+    "status-undecodable-id": (["status", _UNDECODABLE], 1, "no job with id '\\udcff'"),
+    "status-wait-undecodable-id": (["status", "--wait", _UNDECODABLE], 1, "no job with id"),
+    "cancel-undecodable-id": (["cancel", _UNDECODABLE], 1, "no job with id '\\udcff'"),
+    "retry-undecodable-id": (["retry", _UNDECODABLE], 1, "no job with id '\\udcff'"),
+    "status-huge-id": (["status", "f" * 100_000], 1, "no job with id 'fffff"),
+}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "exit_code", "message"), HOSTILE_INPUT.values(), ids=HOSTILE_INPUT
+)
+def test_hostile_input_is_refused_in_one_sentence(
+    invoke: Invoke, arguments: list[str], exit_code: int, message: str
+) -> None:
+    result = invoke(*arguments)
+
+    assert result.exit_code == exit_code, result.output
+    assert message in result.output
+    assert len(result.output) < 1000
+
+
+def test_a_refused_request_stores_nothing(invoke: Invoke) -> None:
+    for request in (_DEEP, '{"x": ' + "9" * 4301 + "}", '{"x": NaN}', "[-Infinity]"):
+        assert invoke("enqueue", "anyreq", request, "--owner", "me").exit_code == 2
+
+    assert invoke("list").output.strip() == "no jobs"
+    assert invoke("list", "--owner", "me").output.strip() == "no jobs"
+
+
+def test_an_integer_of_4300_digits_is_stored_and_read_back(invoke: Invoke) -> None:
+    job_id = enqueued_id(invoke("enqueue", "anyreq", "[" + "9" * 4300 + "]", "--owner", "me"))
+
+    assert record(invoke, job_id)["request"] == [int("9" * 4300)]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
+from pydantic_core import from_json, to_json
 
-from queued_jobs.errors import InvalidTransition, PayloadTooDeep
+from queued_jobs.errors import InvalidInput, InvalidTransition, PayloadTooDeep
 from queued_jobs.models import (
+    MAX_INT_DIGITS,
     MAX_NESTING,
     TERMINAL_STATUSES,
     TRANSITIONS,
@@ -19,6 +22,8 @@ from queued_jobs.models import (
     QueuedJob,
     can_transition,
     check_nesting,
+    check_payload,
+    is_job_id,
     new_job_id,
     owner_shard,
 )
@@ -220,3 +225,44 @@ def test_the_nesting_check_agrees_with_a_plain_count_on_random_json() -> None:
                     check_nesting(v, "v", limit=limit)
             else:
                 check_nesting(v, "v", limit=limit)
+
+
+def test_the_number_check_refuses_exactly_what_the_reader_cannot_read_back() -> None:
+    rng = random.Random(20261202)
+    long = 10**MAX_INT_DIGITS
+    numbers = [0, -1, 1.5, long - 1, -(long - 1), long, -long, 10**5000, math.inf, math.nan]
+    texts = ["NaN", "-Infinity", "9" * 5000, '\\"' + "9" * 4400 + "\\\\", "I", "N", ""]
+
+    def value(levels: int) -> object:
+        if levels == 0 or rng.random() < 0.3:
+            return rng.choice(numbers + texts)
+        if rng.random() < 0.5:
+            return [value(levels - 1) for _ in range(rng.randint(0, 4))]
+        return {f"{rng.choice(texts)}{i}": value(levels - 1) for i in range(rng.randint(0, 3))}
+
+    for _ in range(300):
+        v = value(rng.randint(0, 5))
+        data = to_json(v)
+        try:
+            reads_back = from_json(data, allow_inf_nan=False) == v
+        except ValueError:  # "number out of range", or a constant that is not JSON
+            reads_back = False
+        if reads_back:
+            assert check_payload(v, "v") == data
+        else:
+            with pytest.raises(InvalidInput, match="v holds"):
+                check_payload(v, "v")
+
+
+def test_text_that_is_not_unicode_is_refused_by_the_record_and_replaced_in_errors() -> None:
+    with pytest.raises(InvalidInput, match="owner is not valid Unicode text"):
+        owner_shard("a\udcff")
+    with pytest.raises(ValidationError, match="tag is not valid Unicode text"):
+        QueuedJob.model_validate(job().model_dump() | {"tags": ["\ud800"]})
+
+    error = JobError(type="E", message="bad \udcff here", traceback="line \ud83d\ude00\n")
+
+    assert error.message == "bad \ufffd here"
+    assert error.traceback == "line \U0001f600\n"
+    assert is_job_id(new_job_id("a\U0001f600"))
+    assert not is_job_id("A" * 29)
