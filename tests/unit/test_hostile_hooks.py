@@ -20,7 +20,7 @@ from queued_jobs.execution.detached import detached_count
 from queued_jobs.execution.hooks import call_hook
 from queued_jobs.execution.pipeline import Pipeline, StatusListener
 from queued_jobs.execution.settings import ExecutionSettings
-from queued_jobs.models import JobStatus, QueuedJob
+from queued_jobs.models import AttemptOutcome, JobStatus, QueuedJob
 from queued_jobs.queues.memory import MemoryQueueBroker
 from queued_jobs.repositories.memory import MemoryJobRepository
 from queued_jobs.runner import JobRegistry, JobRunner
@@ -40,16 +40,18 @@ HOOKS = ["on_status_updated", "before", "after", "on_success", "on_error", "on_f
 
 @dataclass
 class Misbehaviour:
-    """Which hook of :class:`Hostile` misbehaves, and what it does."""
+    """Which hooks of :class:`Hostile` misbehave (names, comma-separated), and what they do."""
 
     hook: str = ""
     act: Callable[[], Any] | None = None
     calls: list[str] = field(default_factory=list)
     released: threading.Event = field(default_factory=threading.Event)
+    started: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Hostile(JobRunner[str, str]):
-    """Succeeds (request ``"ok"``) or fails for good (``"fail"``); one hook misbehaves."""
+    """Succeeds (request ``"ok"``), fails for good (``"fail"``) or runs until it is halted
+    (``"wait"``); one hook misbehaves."""
 
     job_type = "hostile"
     plan: ClassVar[Misbehaviour] = Misbehaviour()
@@ -57,11 +59,14 @@ class Hostile(JobRunner[str, str]):
     async def on_execute(self, request: str, context: JobContext) -> str:
         if request == "fail":
             raise PermanentError("it fails, as asked")
+        if request == "wait":
+            self.plan.started.set()
+            await asyncio.sleep(3600)
         return "done"
 
     async def _hook(self, name: str) -> None:
         self.plan.calls.append(name)
-        if name == self.plan.hook and self.plan.act is not None:
+        if name in self.plan.hook.split(",") and self.plan.act is not None:
             await self.plan.act()
 
     async def on_status_updated(self, job: QueuedJob) -> None:
@@ -82,6 +87,9 @@ class Hostile(JobRunner[str, str]):
 
     async def on_failure(self, context: JobContext, error: BaseException) -> None:
         await self._hook("on_failure")
+
+    async def on_halt(self, context: JobContext) -> None:
+        await self._hook("on_halt")
 
 
 @pytest.fixture
@@ -107,13 +115,17 @@ def client() -> JobClient:
 
 
 def worker_for(
-    client: JobClient, *, listeners: list[StatusListener] | None = None, **settings: Any
+    client: JobClient,
+    *,
+    listeners: list[StatusListener] | None = None,
+    host: str = "test:1",
+    **settings: Any,
 ) -> Worker:
     pipeline = Pipeline(
         client.repository,
         client.broker,
         client.registry,
-        host="test:1",
+        host=host,
         settings=replace(SETTINGS, **settings),
         listeners=listeners or (),
     )
@@ -194,6 +206,25 @@ async def test_a_hook_raising_a_base_exception_neither_ends_the_worker_nor_chang
     await assert_all_ran(client, others)
 
 
+async def test_an_on_halt_hook_raising_system_exit_lets_its_worker_stop_and_hand_the_job_back(
+    client: JobClient, plan: Misbehaviour
+) -> None:
+    plan.hook, plan.act = "on_halt", _raising(SystemExit(7))
+    job = await client.queue_job(Hostile, "wait", owner="a")
+    worker = worker_for(client)
+    running = asyncio.create_task(worker.run())
+    async with asyncio.timeout(20):
+        await plan.started.wait()
+        worker.stop()  # halted after the grace: it is handed back, and on_halt raises
+        await running
+
+    assert plan.calls[-2:] == ["on_halt", "after"]
+    handed_back = await client.get_job(job.id)
+    assert (handed_back.status, handed_back.lease_owner) == (JobStatus.QUEUED, None)
+    attempts = await client.repository.list_attempts(job.id)
+    assert [a.outcome for a in attempts] == [AttemptOutcome.RELEASED]
+
+
 async def test_a_listener_raising_system_exit_neither_ends_the_worker_nor_changes_a_job(
     client: JobClient,
 ) -> None:
@@ -236,6 +267,40 @@ async def test_a_hook_that_never_returns_is_cancelled_at_its_bound_and_its_job_r
     assert cancelled == 2
     for job in hanging:
         await assert_recorded(client, job, request)
+    await assert_all_ran(client, others)
+
+
+async def test_the_claims_hooks_run_under_the_lease_however_long_they_take_in_all(
+    client: JobClient, plan: Misbehaviour
+) -> None:
+    cancelled = 0
+
+    async def hang() -> None:
+        nonlocal cancelled
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled += 1
+            raise
+
+    plan.hook, plan.act = "on_status_updated,before", hang
+    job = await client.queue_job(Hostile, "ok", owner="a")
+    others = await neighbours(client)
+
+    # each within its bound, both together past the 1.5s lease: the heartbeat renews it, so
+    # a second worker, idle, never sees the job's message come back to take it over
+    bound = timedelta(seconds=1.2)
+    idle = worker_for(client, host="test:2", hook_timeout=bound)
+    second = asyncio.create_task(idle.run())
+    try:
+        await run_until_finished(client, worker_for(client, hook_timeout=bound), [job, *others])
+    finally:
+        idle.stop()
+        async with asyncio.timeout(20):
+            await second
+
+    assert cancelled == 2
+    await assert_recorded(client, job, "ok")  # one attempt: never taken over
     await assert_all_ran(client, others)
 
 
