@@ -1,4 +1,5 @@
-"""Job code that did not stop when told to, left running on its own.
+"""Job code (an attempt's code, or a hook) that did not stop when told to, left running on
+its own.
 
 Such a task is kept here (so that it is not garbage-collected while it runs), logged loudly
 when it is left and again if it ever ends. A process that exits does not wait for it: see
@@ -14,7 +15,7 @@ from typing import Any
 
 from ..models import QueuedJob
 
-__all__ = ["detach", "detached_count", "is_detached"]
+__all__ = ["detach", "detach_hook", "detached_count", "is_detached"]
 
 log = logging.getLogger("queued_jobs.execution")
 _DETACHED: set[asyncio.Task[Any]] = set()
@@ -46,6 +47,35 @@ def detach(work: asyncio.Task[Any], job: QueuedJob, why: str, then: str, *, thre
             job.attempts,
             time.monotonic() - left,
         )
+
+    work.add_done_callback(ended)
+
+
+def detach_hook(work: asyncio.Task[Any], hook: str, job_id: str | None, why: str) -> None:
+    """Leave ``work`` (a call of ``hook``, about job ``job_id``, cancelled because ``why``)
+    running: the pipeline has gone on without it."""
+    left = time.monotonic()
+    if why:
+        log.error(
+            "hook %s (job %s) did not stop when cancelled (%s); it is left running, detached, "
+            "in this process: the job goes on without it",
+            hook,
+            job_id,
+            why,
+        )
+    _DETACHED.add(work)
+
+    def ended(task: asyncio.Task[Any]) -> None:
+        _DETACHED.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a hook's errors are logged where it runs
+        if why:
+            log.warning(
+                "hook %s (job %s): its detached call ended %.1fs after it was left",
+                hook,
+                job_id,
+                time.monotonic() - left,
+            )
 
     work.add_done_callback(ended)
 

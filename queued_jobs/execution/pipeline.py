@@ -37,8 +37,9 @@ from ..models import Attempt, AttemptOutcome, JobError, JobStatus, QueuedJob
 from ..queues.base import MAX_DELAY, QueueBroker
 from ..repositories.base import JobRepository
 from ..runner import JobDefinition, JobRegistry, JobRunner
+from .aftermath import after_attempt
 from .attempts import attempt_record, counted_failures, lease_expired_attempt
-from .hooks import call_hook
+from .hooks import call_hook, is_noop
 from .isolation import Halted, Isolation
 from .messages import UnreadableMessage, decode_message, encode_message
 from .run import AttemptOutcomeInfo, run_attempt
@@ -279,7 +280,8 @@ class Pipeline:
             except JobNotFound:  # the message's snapshot outlived the record (purged)
                 log.warning("job %s: no record; dropping its message", job_id)
                 return Handled(Disposition.ACK, reason="job gone")
-            await self._notify(stored)
+            if stored.status is not JobStatus.RUNNING:  # a run hears its claim under its lease
+                await self.notify(stored)
             if attempt is not None and stored.status is JobStatus.QUEUED and stored.run_at:
                 delay = max(stored.run_at - self.clock.now(), _ZERO)
                 return Handled(Disposition.RETRY_LATER, stored, delay, reason=_SPREAD)
@@ -359,6 +361,7 @@ class Pipeline:
             definition = self.registry.get(job.job_type)
             request = definition.load_request(job.request)
         except (UnknownJobType, ValidationError) as exc:
+            await self.notify(job)
             return await self._fail_unrunnable(job, exc)
         runner = definition.make_runner()
         info = await run_attempt(
@@ -370,7 +373,9 @@ class Pipeline:
             renew_message=renew_message,
             halt=halt,
         )
-        return await self._complete(info, definition, runner, send_retries=send_retries)
+        return await self._complete(
+            info, definition, runner, send_retries=send_retries, renew_message=renew_message
+        )
 
     async def _fail_unrunnable(self, job: QueuedJob, exc: Exception) -> Handled:
         now = self.clock.now()
@@ -394,6 +399,7 @@ class Pipeline:
         runner: JobRunner[Any, Any],
         *,
         send_retries: bool,
+        renew_message: Callable[[], Awaitable[None]] | None = None,
     ) -> Handled:
         running, now = info.running, self.clock.now()
         if running.lost:
@@ -447,7 +453,22 @@ class Pipeline:
             stored = await running.write(final, attempt=attempt)
         if stored is None:
             return Handled(Disposition.ACK, running.job, reason="taken over by another worker")
-        await self._after_attempt(stored, runner, info)
+        handled = await self._settled(stored, outcome, retry_in, send_retries=send_retries)
+        if stored.is_terminal:
+            await release_unique_key(self.repository, stored)
+        await after_attempt(self, stored, runner, info, renew_message)
+        return handled
+
+    async def _settled(
+        self,
+        stored: QueuedJob,
+        outcome: AttemptOutcome,
+        retry_in: timedelta | None,
+        *,
+        send_retries: bool,
+    ) -> Handled:
+        """What becomes of the message of an attempt whose end is stored (a retry message
+        is sent here, before any hook runs)."""
         if stored.status is JobStatus.QUEUED and outcome is AttemptOutcome.RELEASED:
             return Handled(Disposition.RETRY_LATER, stored, _ZERO, reason="released on halt")
         if stored.status is JobStatus.QUEUED and retry_in is not None:
@@ -460,23 +481,6 @@ class Pipeline:
                 return Handled(Disposition.RETRY_LATER, stored, retry_in, reason="retry")
         return Handled(Disposition.ACK, stored, reason=stored.status.value)
 
-    async def _after_attempt(
-        self, stored: QueuedJob, runner: JobRunner[Any, Any], info: AttemptOutcomeInfo
-    ) -> None:
-        await self._notify(stored)
-        context = info.context
-        if info.outcome is AttemptOutcome.SUCCEEDED:
-            await call_hook(runner.on_success, context, info.result)
-        elif info.outcome is AttemptOutcome.RELEASED:
-            await call_hook(runner.on_halt, context)
-        elif info.error is not None and info.outcome is not AttemptOutcome.CANCELLED:
-            await call_hook(runner.on_error, context, info.error)
-            if stored.status is JobStatus.FAILED:
-                await call_hook(runner.on_failure, context, info.error)
-        await call_hook(runner.after, context)
-        if stored.is_terminal:
-            await release_unique_key(self.repository, stored)
-
     # --- status changes ----------------------------------------------------------------
 
     async def _finish(self, job: QueuedJob) -> QueuedJob:
@@ -485,15 +489,21 @@ class Pipeline:
         return stored
 
     async def _finish_hooks(self, stored: QueuedJob) -> None:
-        await self._notify(stored)
         if stored.is_terminal:
             await release_unique_key(self.repository, stored)
+        await self.notify(stored)
 
-    async def _notify(self, job: QueuedJob) -> None:
-        """Tell listeners and the job type's runner; they can never undo the stored change."""
-        listeners: list[StatusListener] = list(self._listeners)
+    def status_hooks(self, job: QueuedJob) -> list[StatusListener]:
+        """The listeners, and the job type's ``on_status_updated`` if it has one of its own."""
+        hooks: list[StatusListener] = list(self._listeners)
         if job.job_type in self.registry:
-            runner = self.registry.get(job.job_type).make_runner()
-            listeners.append(runner.on_status_updated)
-        for listener in listeners:
-            await call_hook(listener, job)
+            hook = self.registry.get(job.job_type).make_runner().on_status_updated
+            if not is_noop(hook):
+                hooks.append(hook)
+        return hooks
+
+    async def notify(self, job: QueuedJob) -> None:
+        """Tell the listeners and the job type's runner of a stored change; they can never
+        undo it, and each gets ``ExecutionSettings.hook_timeout`` at most."""
+        for hook in self.status_hooks(job):
+            await call_hook(hook, job, seconds=self.settings.hook_seconds)

@@ -98,15 +98,18 @@ async def run_attempt(
         stopping=stopping,
         loop=asyncio.get_running_loop(),
     )
-    await call_hook(runner.before, context)
     limit = job.max_run_time or definition.max_run_time
-    work = asyncio.create_task(_execute(runner, request, context), name=f"job {job.id}")
-    attempt = _Attempt(work, running, halt, settings.stop_timeout.total_seconds())
     threaded = runs_in_thread(runner)
     stop: _Stop | None = None
     ended = True
     try:
         with LeaseKeeper(running, settings.heartbeat_interval, renew_message):
+            # The claim's hooks run under the lease, each bounded: however long they take,
+            # the lease (record and message) is renewed meanwhile.
+            await pipeline.notify(job)
+            await call_hook(runner.before, context, seconds=settings.hook_seconds)
+            work = asyncio.create_task(_execute(runner, request, context), name=f"job {job.id}")
+            attempt = _Attempt(work, running, halt, settings.stop_timeout.total_seconds())
             stop = await attempt.until_stopped(limit)
             if stop is not None:
                 stopping.set()

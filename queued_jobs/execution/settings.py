@@ -40,6 +40,12 @@ class ExecutionSettings:
     #: ``CancelledError``; a plain ``def`` that does not check ``cancellation_requested``) is
     #: left running, detached, and loudly logged; see ``docs/execution.md``.
     stop_timeout: timedelta = timedelta(seconds=5)
+    #: How long one call of a hook (a listener, ``on_status_updated``, ``before``, ``after``,
+    #: ``on_success``, ``on_error``, ``on_failure``, ``on_halt``) may take. Past it the hook
+    #: is cancelled (and left running, detached and logged, if it does not end within a
+    #: second more); the job goes on without it. ``None``: a third of the lease. It must be
+    #: shorter than the lease, so that no hook outlives the lease it runs under.
+    hook_timeout: timedelta | None = None
 
     def __post_init__(self) -> None:
         if self.uncharged_abandons < 0:
@@ -48,7 +54,17 @@ class ExecutionSettings:
             raise ValueError("spread_suspects must not be negative")
         if self.stop_timeout < timedelta(0):
             raise ValueError("stop_timeout must be 0 or more")
+        if self.hook_timeout is not None and not timedelta(0) < self.hook_timeout < self.lease:
+            raise ValueError(
+                f"hook_timeout must be more than 0 and less than the lease ({self.lease}); "
+                f"got {self.hook_timeout}"
+            )
 
     @property
     def heartbeat_interval(self) -> timedelta:
         return self.heartbeat or self.lease / 3
+
+    @property
+    def hook_seconds(self) -> float:
+        """The bound of one hook call, in seconds."""
+        return (self.hook_timeout or self.lease / 3).total_seconds()

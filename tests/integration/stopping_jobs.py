@@ -1,6 +1,6 @@
-"""Jobs that do not stop when told to, and the app a subprocess worker loads to run them
-(``tests.integration.stopping_jobs:app``): ``tests.work`` and the jobs below, with a short
-``stop_timeout``."""
+"""Jobs that do not stop when told to (or whose hooks try to end their worker), and the app a
+subprocess worker loads to run them (``tests.integration.stopping_jobs:app``): ``tests.work``
+and the jobs below, with a short ``stop_timeout``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from pydantic import BaseModel
 
 from queued_jobs.app import JobApp, Storage
 from queued_jobs.context import JobContext
+from queued_jobs.models import JobStatus, QueuedJob
+from queued_jobs.runner import JobRunner
 from tests.integration.jobs import build_app, record, storage_from_env
 
 STOP_TIMEOUT = 1.0
@@ -65,6 +67,25 @@ def build_stopping_app(storage: Storage, *, lease: float = 2.0) -> JobApp:
             time.sleep(0.02)
         record("done", context)
         return "done"
+
+    @app.register
+    class HostileHooks(JobRunner[Run, str]):
+        """Its hooks try to end the worker: ``SystemExit`` when it is claimed,
+        ``KeyboardInterrupt`` after its attempt."""
+
+        job_type = "tests.hostile_hooks"
+
+        async def on_execute(self, request: Run, context: JobContext) -> str:
+            record("start", context)
+            return "done"
+
+        async def on_status_updated(self, job: QueuedJob) -> None:
+            if job.status is JobStatus.RUNNING:
+                raise SystemExit(7)
+
+        async def after(self, context: JobContext) -> None:
+            record("after", context)
+            raise KeyboardInterrupt
 
     return app
 

@@ -195,3 +195,34 @@ async def _until(condition: Any) -> None:
     async with asyncio.timeout(30):
         while not condition():  # noqa: ASYNC110 - a file another task appends to
             await asyncio.sleep(0.05)
+
+
+async def test_a_worker_outlives_hooks_that_raise_system_exit_and_keyboard_interrupt(
+    backend: Backend, client_of: ClientOf
+) -> None:
+    app = build_stopping_app(backend.storage)
+    client: JobClient = await client_of(app)
+    hostile = [await client.queue_job("tests.hostile_hooks", {}, owner="alice") for _ in range(2)]
+    normal = [await client.queue_job("tests.work", {}, owner="bob") for _ in range(3)]
+    worker = spawn(backend)
+    try:
+        async with asyncio.timeout(60):
+            check = finished(client, *(job.id for job in [*hostile, *normal]))
+            while not await check():
+                if worker.poll() is not None:
+                    pytest.fail(f"the worker exited: {backend.worker_log.read_text()[-3000:]}")
+                await asyncio.sleep(0.05)
+        assert worker.poll() is None
+        terminated(worker, backend)  # and it still stops cleanly, exit code 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    for job in [*hostile, *normal]:
+        done = await client.get_job(job.id)
+        assert (done.status, done.attempts, done.lease_owner) == (JobStatus.SUCCEEDED, 1, None)
+    for job in hostile:
+        assert events(backend.events, "after", job.id) == [1]
+    log = backend.worker_log.read_text()
+    assert "Task exception was never retrieved" not in log
+    assert "SystemExit: 7" in log  # logged as a hook failure

@@ -1,0 +1,84 @@
+"""The hooks that hear how an attempt ended, called once its end is stored (and its retry
+message sent): they can change nothing of it. Each is bounded by
+``ExecutionSettings.hook_timeout``; while they run, the job's queue message is still renewed
+(the record's lease was given up with the attempt's last write), so that slow hooks do not
+let it come back to another worker before it is deleted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from ..errors import QueuedJobsError
+from ..models import AttemptOutcome, JobStatus, QueuedJob
+from ..runner import JobRunner
+from .hooks import call_hook, is_noop
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+    from .run import AttemptOutcomeInfo
+
+__all__ = ["after_attempt"]
+
+log = logging.getLogger("queued_jobs.execution")
+_Call = tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]
+
+
+def _calls(
+    pipeline: Pipeline, stored: QueuedJob, runner: JobRunner[Any, Any], info: AttemptOutcomeInfo
+) -> list[_Call]:
+    calls: list[_Call] = [(hook, (stored,)) for hook in pipeline.status_hooks(stored)]
+    context = info.context
+    if info.outcome is AttemptOutcome.SUCCEEDED:
+        calls.append((runner.on_success, (context, info.result)))
+    elif info.outcome is AttemptOutcome.RELEASED:
+        calls.append((runner.on_halt, (context,)))
+    elif info.error is not None and info.outcome is not AttemptOutcome.CANCELLED:
+        calls.append((runner.on_error, (context, info.error)))
+        if stored.status is JobStatus.FAILED:
+            calls.append((runner.on_failure, (context, info.error)))
+    calls.append((runner.after, (context,)))
+    return [(hook, args) for hook, args in calls if not is_noop(hook)]
+
+
+async def after_attempt(
+    pipeline: Pipeline,
+    stored: QueuedJob,
+    runner: JobRunner[Any, Any],
+    info: AttemptOutcomeInfo,
+    renew_message: Callable[[], Awaitable[None]] | None,
+) -> None:
+    """Call the listeners, ``on_status_updated``, then ``on_success``, ``on_halt`` or
+    ``on_error`` (and ``on_failure``), then ``after``: those the runner has of its own."""
+    calls = _calls(pipeline, stored, runner, info)
+    if not calls:
+        return
+    seconds = pipeline.settings.hook_seconds
+    keeper = None
+    if renew_message is not None:
+        interval = pipeline.settings.heartbeat_interval
+        keeper = asyncio.create_task(_keep_message(stored.id, renew_message, interval))
+    try:
+        for hook, args in calls:
+            await call_hook(hook, *args, seconds=seconds)
+    finally:
+        if keeper is not None:
+            keeper.cancel()
+
+
+async def _keep_message(
+    job_id: str, renew: Callable[[], Awaitable[None]], interval: timedelta
+) -> None:
+    while True:
+        await asyncio.sleep(interval.total_seconds())
+        try:
+            await renew()
+        except QueuedJobsError as exc:
+            log.warning("job %s: could not renew its message while its hooks ran: %s", job_id, exc)
+            return
+        except Exception:
+            log.exception("job %s: could not renew its message while its hooks ran", job_id)
+            return
