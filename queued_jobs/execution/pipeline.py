@@ -26,6 +26,7 @@ from ..errors import (
     ConcurrencyConflict,
     CorruptJobRecord,
     InvalidInput,
+    InvalidJobRecord,
     JobNotFound,
     PayloadTooDeep,
     PayloadTooLarge,
@@ -445,7 +446,7 @@ class Pipeline:
                 final = running.final_change(status, now, run_at=now + retry_in, error=error)
         try:
             stored = await running.write(final, attempt=attempt)
-        except (PayloadTooLarge, PayloadTooDeep) as exc:  # a result the store refuses: it fails
+        except (PayloadTooLarge, PayloadTooDeep, InvalidJobRecord) as exc:  # a result refused
             info.outcome, info.error = AttemptOutcome.FAILED, exc
             error = JobError.from_exception(exc)
             attempt = attempt.model_copy(update={"outcome": info.outcome, "error": error})
