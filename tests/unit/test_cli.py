@@ -23,6 +23,7 @@ from queued_jobs import QueuedJob, Worker, WorkerSettings
 from queued_jobs.cli import cli
 from tests import cli_app
 from tests.support.unreadable_rows import Damage, plant_in_sqlite
+from tests.support.waiting import PATIENCE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,11 +101,11 @@ def worker(database: Path) -> Iterator[Worker]:
 
     thread = threading.Thread(target=asyncio.run, args=(work(),))
     thread.start()
-    assert started.wait(5)
+    assert started.wait(PATIENCE)
     loop, host = running[0]
     yield host
     loop.call_soon_threadsafe(host.stop)
-    thread.join(10)
+    thread.join(PATIENCE)
     assert not thread.is_alive()
 
 
