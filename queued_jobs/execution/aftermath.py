@@ -57,14 +57,22 @@ async def after_attempt(
     if not calls:
         return
     seconds = pipeline.settings.hook_seconds
-    keeper = None
-    if renew_message is not None:
+    keeper: asyncio.Task[None] | None = None
+    starting: asyncio.TimerHandle | None = None
+    if renew_message is not None:  # only hooks slower than a heartbeat need it: start then
         interval = pipeline.settings.heartbeat_interval
-        keeper = asyncio.create_task(_keep_message(stored.id, renew_message, interval))
+
+        def keep() -> None:
+            nonlocal keeper
+            keeper = asyncio.create_task(_keep_message(stored.id, renew_message, interval))
+
+        starting = asyncio.get_running_loop().call_later(interval.total_seconds(), keep)
     try:
         for hook, args in calls:
             await call_hook(hook, *args, seconds=seconds)
     finally:
+        if starting is not None:
+            starting.cancel()
         if keeper is not None:
             keeper.cancel()
 
@@ -72,8 +80,9 @@ async def after_attempt(
 async def _keep_message(
     job_id: str, renew: Callable[[], Awaitable[None]], interval: timedelta
 ) -> None:
+    """Renew the message now (a heartbeat has passed since the hooks began), then every
+    heartbeat; a renewal that fails ends it (the message comes back after its lease)."""
     while True:
-        await asyncio.sleep(interval.total_seconds())
         try:
             await renew()
         except QueuedJobsError as exc:
@@ -82,3 +91,4 @@ async def _keep_message(
         except Exception:
             log.exception("job %s: could not renew its message while its hooks ran", job_id)
             return
+        await asyncio.sleep(interval.total_seconds())
