@@ -50,6 +50,19 @@ async def started(backend: Backend, job: QueuedJob, worker: subprocess.Popen[byt
             await asyncio.sleep(0.05)
 
 
+async def terminated_once_started(backend: Backend, job: QueuedJob) -> None:
+    """Start a worker, SIGTERM it once ``job`` started (bounded: see :func:`terminated`),
+    and never leave its process behind."""
+    worker = spawn(backend)
+    try:
+        await started(backend, job, worker)
+        terminated(worker, backend)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+
 def terminated(worker: subprocess.Popen[bytes], backend: Backend) -> float:
     """SIGTERM ``worker``; how long it took to exit (fails the test past the bound)."""
     bound = GRACE + STOP_TIMEOUT + MARGIN
@@ -73,14 +86,7 @@ async def test_a_stopped_worker_leaves_a_running_sync_job_to_its_lease_and_exits
     app = build_stopping_app(backend.storage)
     client: JobClient = await client_of(app)
     job = await client.queue_job("tests.blocking", {"seconds": [30, 0.1]}, owner="alice")
-    worker = spawn(backend)
-    try:
-        await started(backend, job, worker)
-        terminated(worker, backend)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
+    await terminated_once_started(backend, job)
     left = await client.get_job(job.id)
     assert left.status is JobStatus.RUNNING  # not handed back: its thread was still running
     assert "left to its lease" in backend.worker_log.read_text()
@@ -99,14 +105,7 @@ async def test_a_stopped_worker_hands_back_a_sync_job_that_stops_when_told(
     app = build_stopping_app(backend.storage)
     client: JobClient = await client_of(app)
     job = await client.queue_job("tests.cooperative", {"seconds": [30, 0.1]}, owner="alice")
-    worker = spawn(backend)
-    try:
-        await started(backend, job, worker)
-        terminated(worker, backend)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
+    await terminated_once_started(backend, job)
     assert events(backend.events, "stopped", job.id) == [1]
     handed_back = await client.get_job(job.id)
     assert (handed_back.status, handed_back.lease_owner) == (JobStatus.QUEUED, None)
@@ -123,14 +122,7 @@ async def test_a_job_that_swallows_cancellation_does_not_keep_its_worker_from_ex
     app = build_stopping_app(backend.storage)
     client: JobClient = await client_of(app)
     job = await client.queue_job("tests.stubborn", {"seconds": [600, 0.1]}, owner="alice")
-    worker = spawn(backend)
-    try:
-        await started(backend, job, worker)
-        terminated(worker, backend)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
+    await terminated_once_started(backend, job)
     log = backend.worker_log.read_text()
     assert "did not stop when told to" in log
     assert events(backend.events, "ignored-cancel", job.id)

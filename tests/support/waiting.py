@@ -18,3 +18,9 @@ async def until(condition: Callable[[], bool], what: str, *, within: float = PAT
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{what} did not happen within {within} s")
         await asyncio.sleep(_POLL)
+
+
+async def forever() -> None:
+    """Code that never ends by itself (a hung job or hook): waits on what never comes, until
+    it is cancelled."""
+    await asyncio.Event().wait()

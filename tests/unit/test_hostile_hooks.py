@@ -25,6 +25,7 @@ from queued_jobs.queues.memory import MemoryQueueBroker
 from queued_jobs.repositories.memory import MemoryJobRepository
 from queued_jobs.runner import JobRegistry, JobRunner
 from queued_jobs.worker import Worker, WorkerSettings
+from tests.support.waiting import forever
 
 #: A short lease on the real clock: a hook that outlived it would get its job taken over.
 SETTINGS = ExecutionSettings(lease=timedelta(seconds=1.5), stop_timeout=timedelta(milliseconds=200))
@@ -61,7 +62,7 @@ class Hostile(JobRunner[str, str]):
             raise PermanentError("it fails, as asked")
         if request == "wait":
             self.plan.started.set()
-            await asyncio.sleep(3600)
+            await forever()
         return "done"
 
     async def _hook(self, name: str) -> None:
@@ -251,7 +252,7 @@ async def test_a_hook_that_never_returns_is_cancelled_at_its_bound_and_its_job_r
     async def hang() -> None:
         nonlocal cancelled
         try:
-            await asyncio.sleep(3600)
+            await forever()
         except asyncio.CancelledError:
             cancelled += 1
             raise
@@ -278,7 +279,7 @@ async def test_the_claims_hooks_run_under_the_lease_however_long_they_take_in_al
     async def hang() -> None:
         nonlocal cancelled
         try:
-            await asyncio.sleep(3600)
+            await forever()
         except asyncio.CancelledError:
             cancelled += 1
             raise
@@ -308,7 +309,7 @@ async def test_hooks_that_hang_on_every_job_never_hold_both_slots_for_good(
     client: JobClient, plan: Misbehaviour
 ) -> None:
     async def hang() -> None:
-        await asyncio.sleep(3600)
+        await forever()
 
     plan.hook, plan.act = "on_status_updated", hang
     jobs = [await client.queue_job(Hostile, "ok", owner="a") for _ in range(4)]
@@ -383,7 +384,7 @@ async def test_call_hook_passes_the_cancellation_of_its_caller_on_to_the_hook() 
     async def hook() -> None:
         entered.set()
         try:
-            await asyncio.sleep(3600)
+            await forever()
         finally:
             cancelled.set()
 

@@ -187,7 +187,8 @@ async def test_an_empty_band_is_asked_again_only_after_its_pause(client: JobClie
     # The other band keeps the worker busy for 40 fetches; the empty band is not asked at
     # each of them: its pause doubles from 5 ms, so n asks take at least 5 ms * (2^(n-1) - 1).
     most = 1 + math.floor(math.log2(elapsed / 0.005 + 1))
-    assert 1 <= len(high.received) <= most < 40
+    assert high.received  # asked at least once
+    assert len(high.received) <= most < 40
 
 
 async def test_an_urgent_job_is_still_found_while_its_band_rests(client: JobClient) -> None:

@@ -17,6 +17,7 @@ from queued_jobs.queues.memory import MemoryQueueBroker
 from queued_jobs.repositories.memory import MemoryJobRepository
 from queued_jobs.runner import JobRegistry
 from queued_jobs.worker import Worker, WorkerSettings
+from tests.support.waiting import forever
 
 
 class FailingOnce:
@@ -216,7 +217,7 @@ async def test_a_second_stop_halts_running_jobs_without_waiting_for_the_grace(
     @client.registry.job(name="long")
     async def long(request: int) -> None:
         started.set()
-        await asyncio.sleep(600)
+        await forever()
 
     job = await client.queue_job("long", 0, owner="a")
     pipeline = Pipeline(
