@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -37,6 +39,8 @@ _PRAGMAS: Final = (
     "PRAGMA synchronous = NORMAL",
     "PRAGMA foreign_keys = ON",
 )
+#: The busy timeout of one try at opening a file (see ``SqliteDatabase._open_connection``).
+_OPEN_TRY: Final = 0.2
 #: Most calls run in one transaction (bounds how long the write lock is held).
 _GROUP_LIMIT: Final = 64
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -281,9 +285,23 @@ class SqliteDatabase:
                     "newer (for RETURNING and the JSON functions)"
                 )
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._connection = self._open_connection()
+        return self._connection
+
+    def _open_connection(self) -> sqlite3.Connection:
+        """A connection with the file in WAL mode and its schema up to date.
+
+        Several processes opening a new file at once each hold a read lock while waiting
+        for the write lock that switching to WAL (or migrating) takes: left to the busy
+        timeout, they can wait each other out. So an opener that finds the file busy closes
+        its connection (letting the lock go), waits a moment at random and tries again,
+        until ``busy_timeout`` has passed.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
             connection = sqlite3.connect(
                 self.path,
-                timeout=self.busy_timeout,  # sets SQLite's busy_timeout
+                timeout=min(self.busy_timeout, _OPEN_TRY),
                 isolation_level=None,
                 check_same_thread=False,
             )
@@ -291,11 +309,17 @@ class SqliteDatabase:
                 for pragma in _PRAGMAS:
                     connection.execute(pragma)
                 _migrate(connection)
+                connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+                return connection
+            except sqlite3.OperationalError as exc:
+                connection.close()
+                busy = exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+                if not busy or time.monotonic() >= deadline:
+                    raise
             except BaseException:
                 connection.close()
                 raise
-            self._connection = connection
-        return self._connection
+            time.sleep(random.uniform(0.005, 0.05))
 
     def _disconnect(self) -> None:
         if self._connection is not None:
