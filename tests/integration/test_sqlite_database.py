@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,7 @@ from queued_jobs.errors import StorageError, StorageUnavailable
 from queued_jobs.models import QueuedJob
 from queued_jobs.queues.sqlite import SqliteQueueBroker
 from queued_jobs.repositories.sqlite import SqliteJobRepository
+from tests.integration.conftest import ROOT
 from tests.support.waiting import PATIENCE, until
 
 
@@ -205,3 +210,45 @@ async def test_calls_from_several_event_loops_are_answered_on_their_own_loop(
 
     assert (here, there) == ("here", "there")
     await database.close()
+
+
+OPEN_AT = """
+import asyncio, sys, time
+from queued_jobs._sqlite.database import SqliteDatabase
+
+async def main() -> None:
+    while time.time() < float(sys.argv[2]):  # every process opens at the same moment
+        await asyncio.sleep(0.001)
+    database = SqliteDatabase(sys.argv[1], busy_timeout=1.0)
+    await database.open()
+    await database.close()
+
+asyncio.run(main())
+"""
+
+
+def test_processes_opening_a_new_file_at_once_all_get_in(tmp_path: Path) -> None:
+    # A worker and an app starting together: each first open switches the file to WAL and
+    # migrates it; openers holding a read lock while waiting for each other's write lock
+    # used to wait out their busy timeout (about one opener in eight failed).
+    script = tmp_path / "open_at.py"
+    script.write_text(OPEN_AT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    failed = []
+    for round_ in range(16):
+        path = tmp_path / f"new{round_}.db"
+        start = time.time() + 0.8
+        openers = [
+            subprocess.Popen(
+                [sys.executable, str(script), str(path), str(start)],
+                env=env,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        for opener in openers:
+            _, error = opener.communicate(timeout=60)
+            if opener.returncode != 0:
+                failed.append(error.strip().splitlines()[-1])
+    assert failed == []
