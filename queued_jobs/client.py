@@ -249,7 +249,9 @@ class JobClient:
         now = self.clock.now()
         delay = max(job.run_at - now, timedelta(0)) if job.run_at else None
         try:
-            await self.broker.queue(job.queue).send(encode_message(job), delay=delay)
+            await self.broker.queue(job.queue).send(
+                encode_message(job, await self.repository.message_key()), delay=delay
+            )
         except QueuedJobsError as exc:
             await self._mark_enqueue_failed(job, exc)
             raise EnqueueFailed(job.id, str(exc)) from exc

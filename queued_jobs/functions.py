@@ -200,7 +200,10 @@ class FunctionsHost:
             await self._keep_dead(wire, queue, handled.reason)
         elif handled.disposition is Disposition.RETRY_LATER and handled.job is not None:
             delay = min(handled.delay, MAX_DELAY)
-            await self.pipeline.broker.queue(queue).send(encode_message(handled.job), delay=delay)
+            await self.pipeline.broker.queue(queue).send(
+                encode_message(handled.job, await self.pipeline.repository.message_key()),
+                delay=delay,
+            )
 
     async def _keep_dead(self, wire: str, band: str, reason: str) -> Handled:
         """Keep the wire form in the band's dead-letter queue: one request (``create()``

@@ -9,7 +9,8 @@ three kinds of row, so every write of a job is one entity-group transaction:
 ``a|<id>|<attempt number, 5 digits>``     one row per attempt
 ========================================  ==============================================
 
-Unique-key reservations live in their own partition each: ``u|<escaped key>`` / ``u``.
+Unique-key reservations live in their own partition each: ``u|<escaped key>`` / ``u``;
+the store's secrets in the partition ``s`` (``table_secrets``).
 """
 
 from __future__ import annotations

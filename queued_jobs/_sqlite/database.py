@@ -91,6 +91,10 @@ _MIGRATIONS: Final[Sequence[tuple[str, ...]]] = (
         """CREATE INDEX IF NOT EXISTS messages_expiring ON messages (queue, expires_at)
             WHERE expires_at IS NOT NULL""",
     ),
+    (
+        # The store's secrets by name (the key that signs queue messages' snapshots).
+        "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
+    ),
 )
 
 

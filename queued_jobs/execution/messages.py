@@ -1,13 +1,24 @@
-"""The body of a job's queue message: its id, and a snapshot of the record when it fits.
+"""The body of a job's queue message: its id, and a signed snapshot of the record when it fits.
 
 With the snapshot (and its version) a worker claims the job with one conditional write and
 no read; when the job changed since, the write conflicts and the worker reads it then.
 The id is always in the body because a poison queue keeps nothing else.
+
+The queue is not trusted: whoever may peek and send messages could copy a job's message
+with another request, more attempts or no run-at time but the same version. So a snapshot
+is signed (HMAC-SHA256 with the store's message key, :meth:`JobRepository.message_key`,
+over the snapshot's exact text) and used only if the signature holds; any other snapshot
+is ignored and the job is read from its record, which is the only source of what it does.
+The signature costs no storage request per job: the key is read once per process.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+import logging
 import re
 from dataclasses import dataclass
 from itertools import accumulate
@@ -19,6 +30,8 @@ from ..models import QueuedJob
 from ..queues.base import MAX_BODY_BYTES
 
 __all__ = ["JobMessage", "UnreadableMessage", "decode_message", "encode_message"]
+
+log = logging.getLogger("queued_jobs")
 
 FORMAT: Final = 1
 #: Leave room for the envelope; a larger record goes without its snapshot.
@@ -34,6 +47,12 @@ _JOB_ID = re.compile(r"[0-9a-f]{29}")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*+"?', re.DOTALL)
 _BRACKETS = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+#: What a signed message starts with: a snapshot's text runs from there to the last ``}``.
+_SIGNED = re.compile(
+    rf'\{{"v":{FORMAT},"id":"([0-9a-f]{{29}})","sig":"([A-Za-z0-9_-]{{43}})"(,"job":)?'
+)
+#: Signatures of other uses of the key can never be taken for a snapshot's.
+_PURPOSE: Final = b"queued-jobs job snapshot\n"
 
 
 class UnreadableMessage(ValueError):
@@ -43,22 +62,36 @@ class UnreadableMessage(ValueError):
 @dataclass(frozen=True, slots=True)
 class JobMessage:
     job_id: str
+    #: The record as it was sent, if the message carried one signed with the store's key.
     snapshot: QueuedJob | None = None
+    #: Whether this store sent the message (its signature holds): a body anyone could have
+    #: written names a job, but proves nothing about it.
+    signed: bool = False
 
 
-def encode_message(job: QueuedJob) -> str:
+def _signature(key: bytes, job_id: str, snapshot: str) -> str:
+    text = _PURPOSE + job_id.encode("ascii") + b"\n" + snapshot.encode("utf-8")
+    digest = hmac.new(key, text, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def encode_message(job: QueuedJob, key: bytes, *, snapshot: bool = True) -> str:
+    """The message of ``job``: its id and its record if it fits (and ``snapshot``), signed
+    with ``key``."""
     envelope = f'{{"v":{FORMAT},"id":"{job.id}"'
-    snapshot = job.model_dump_json()
-    if len(snapshot.encode("utf-8")) <= _SNAPSHOT_LIMIT:
-        return f'{envelope},"job":{snapshot}}}'
-    return envelope + "}"
+    record = job.model_dump_json() if snapshot else ""
+    if record and len(record.encode("utf-8")) <= _SNAPSHOT_LIMIT:
+        signature = _signature(key, job.id, record)
+        return f'{envelope},"sig":"{signature}","job":{record}}}'
+    return f'{envelope},"sig":"{_signature(key, job.id, "")}"}}'
 
 
-def decode_message(body: str) -> JobMessage:
+def decode_message(body: str, key: bytes | None = None) -> JobMessage:
     """The message in ``body``; raises :class:`UnreadableMessage` for anything else.
 
     Any body (any size, nesting or characters) either decodes or raises
-    :class:`UnreadableMessage`; nothing else escapes.
+    :class:`UnreadableMessage`; nothing else escapes. The snapshot is kept only if it is
+    signed with ``key``; without a key (only the id is wanted) it is never kept.
     """
     if not isinstance(body, str):  # a host or store handing over something else
         raise UnreadableMessage(f"not text but {type(body).__name__}")
@@ -67,14 +100,43 @@ def decode_message(body: str) -> JobMessage:
     if _nesting(body) > MAX_DEPTH:
         raise UnreadableMessage(f"nested deeper than any job message ({MAX_DEPTH} levels)")
     try:
-        return _decoded(body)
+        return _signed(body, key) or _decoded(body)
     except UnreadableMessage:
         raise
     except (ValueError, TypeError, RecursionError, MemoryError) as exc:
         raise UnreadableMessage(f"cannot be read: {type(exc).__name__}: {exc}") from None
 
 
+def _signed(body: str, key: bytes | None) -> JobMessage | None:
+    """The message with its snapshot, if ``body`` is one this store signed; else ``None``."""
+    if key is None or not body.endswith("}"):
+        return None
+    match = _SIGNED.match(body)
+    if match is None:
+        return None
+    job_id, signature, with_snapshot = match.groups()
+    snapshot = body[match.end() : -1] if with_snapshot else ""
+    if not with_snapshot and len(body) != match.end() + 1:
+        return None
+    if not hmac.compare_digest(signature, _signature(key, job_id, snapshot)):
+        log.warning(
+            "job %s: its message is not signed with this store's key (sent by another "
+            "store, or forged); its snapshot is ignored and the job read from its record",
+            job_id,
+        )
+        return None
+    if not with_snapshot:
+        return JobMessage(job_id, signed=True)
+    try:
+        job = QueuedJob.model_validate_json(snapshot)
+    except ValidationError as exc:  # signed by us, so written by another version of us
+        log.warning("job %s: its message's snapshot is not readable (%s)", job_id, exc)
+        return JobMessage(job_id, signed=True)
+    return JobMessage(job_id, job if job.id == job_id else None, signed=True)
+
+
 def _decoded(body: str) -> JobMessage:
+    """The id of any other job message; a snapshot it carries is not trusted, so not read."""
     try:
         data = json.loads(body)
     except ValueError as exc:
@@ -83,15 +145,7 @@ def _decoded(body: str) -> JobMessage:
         raise UnreadableMessage(f"not a job message (format {FORMAT} with an id)")
     if not _JOB_ID.fullmatch(data["id"]):
         raise UnreadableMessage(f"not a job message: {data['id'][:100]!r} is no job id")
-    snapshot = None
-    if data.get("job") is not None:
-        try:
-            snapshot = QueuedJob.model_validate(data["job"])
-        except ValidationError as exc:
-            raise UnreadableMessage(f"invalid job snapshot: {exc}") from None
-        if snapshot.id != data["id"]:
-            raise UnreadableMessage("the snapshot is of another job than the id")
-    return JobMessage(data["id"], snapshot)
+    return JobMessage(data["id"])
 
 
 def _nesting(body: str) -> int:

@@ -130,7 +130,7 @@ class Pipeline:
         """Handle one queue message body. For ``isolation`` and ``spread_suspects`` (jobs
         taken over from a dead worker) see :meth:`handle_job`."""
         try:
-            message = decode_message(body)
+            message = decode_message(body, await self.repository.message_key())
         except UnreadableMessage as exc:
             log.error("unreadable queue message (%s): %.200r", exc, body)
             return Handled(Disposition.DEAD_LETTER, reason=str(exc))
@@ -199,11 +199,24 @@ class Pipeline:
         return claimed
 
     async def fail_poisoned(self, body: str, reason: str) -> Handled:
-        """A message that failed delivery too often: its job fails with ``reason``."""
+        """A message that failed delivery too often: its job fails with ``reason``.
+
+        Only a message this store sent (signed with its key) can fail a job: a body that
+        merely names one (anyone may write one into a poison queue) is dead-lettered and
+        the job left to its record's course (the sweep and takeovers still watch it)."""
         try:
-            message = decode_message(body)
+            message = decode_message(body, await self.repository.message_key())
         except UnreadableMessage as exc:
             return Handled(Disposition.DEAD_LETTER, reason=str(exc))
+        if not message.signed:
+            log.error(
+                "job %s: a poison message not sent by this store; job left as is", message.job_id
+            )
+            return Handled(
+                Disposition.DEAD_LETTER,
+                reason=f"names job {message.job_id} but was not sent by this store: the job "
+                "is left as it is",
+            )
         error = JobError(type="queued_jobs.PoisonMessage", message=reason)
         for _ in range(_CLAIM_TRIES):
             try:
@@ -476,7 +489,9 @@ class Pipeline:
             if not send_retries:
                 return Handled(Disposition.RETRY_LATER, stored, retry_in, reason="retry")
             try:
-                await self.broker.queue(stored.queue).send(encode_message(stored), delay=retry_in)
+                await self.broker.queue(stored.queue).send(
+                    encode_message(stored, await self.repository.message_key()), delay=retry_in
+                )
             except QueuedJobsError as exc:
                 log.warning("job %s: retry message not sent (%s); reusing this one", stored.id, exc)
                 return Handled(Disposition.RETRY_LATER, stored, retry_in, reason="retry")

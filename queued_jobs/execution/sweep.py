@@ -81,7 +81,9 @@ class Sweeper:
             return False
         now = self.clock.now()
         delay = max(stored.run_at - now, timedelta(0)) if stored.run_at else None
-        await self.broker.queue(stored.queue).send(encode_message(stored), delay=delay)
+        await self.broker.queue(stored.queue).send(
+            encode_message(stored, await self.repository.message_key()), delay=delay
+        )
         return True
 
     async def sweep(self) -> SweepReport:

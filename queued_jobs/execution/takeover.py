@@ -83,7 +83,7 @@ async def send_takeovers(
             touched = await repository.update(job.transition(job.status, now=now))
         except ConcurrencyConflict:
             continue  # someone else moved it: theirs now
-        await broker.queue(to).send(encode_message(touched))
+        await broker.queue(to).send(encode_message(touched, await repository.message_key()))
         log.info("job %s: its lease expired at %s; sent to %s", job.id, job.lease_expires_at, to)
         sent += 1
     return sent

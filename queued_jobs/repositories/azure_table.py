@@ -40,6 +40,8 @@ from .._azure.table_entities import (
     encode_attempt,
     encode_job,
 )
+from .._azure.table_secrets import MESSAGE_KEY_ROW, stored_secret
+from .._once import LoadedOnce
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import (
     ConcurrencyConflict,
@@ -161,6 +163,7 @@ class AzureTableJobRepository:
         self._clock = clock
         self._max_payload_bytes = max_payload_bytes
         self._credential = owned_credential
+        self._message_key = LoadedOnce(lambda: stored_secret(table, MESSAGE_KEY_ROW))
 
     @classmethod
     def from_connection(
@@ -448,6 +451,9 @@ class AzureTableJobRepository:
             if limit is not None and len(found) >= limit:
                 break
         return found
+
+    async def message_key(self) -> bytes:
+        return await self._message_key.get()
 
     async def list_by_owner(
         self, owner: str, *, limit: int = DEFAULT_PAGE_SIZE, continuation: str | None = None

@@ -181,6 +181,15 @@ class JobRepository(Protocol):
         """Free ``key`` if ``job_id`` holds it; returns whether it did."""
         ...
 
+    async def message_key(self) -> bytes:
+        """The store's secret for signing the job snapshots queue messages carry.
+
+        32 random bytes, made by the first process that asks and the same for every
+        process using the store; read once, then kept by the repository, so every later
+        call costs nothing. Whoever can read it can already read and change the records.
+        """
+        ...
+
     async def list_by_owner(
         self, owner: str, *, limit: int = DEFAULT_PAGE_SIZE, continuation: str | None = None
     ) -> Page[QueuedJob]:

@@ -8,6 +8,7 @@ stores would do with the same records.
 from __future__ import annotations
 
 import itertools
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,6 +77,7 @@ class MemoryJobRepository:
         self._attempts: dict[str, dict[int, Attempt]] = {}
         self._unique: dict[str, _Reservation] = {}
         self._versions = itertools.count(1)
+        self._message_key = secrets.token_bytes(32)
 
     def _stamp(self, job: QueuedJob) -> QueuedJob:
         version = str(next(self._versions))
@@ -171,6 +173,9 @@ class MemoryJobRepository:
                 skipped.append(job_id)
         more = len(ids) > limit
         return Page(items, ids[limit - 1] if more else None, skipped)
+
+    async def message_key(self) -> bytes:
+        return self._message_key
 
     async def list_by_owner(
         self, owner: str, *, limit: int = DEFAULT_PAGE_SIZE, continuation: str | None = None

@@ -6,12 +6,14 @@ on. Its version is an integer bumped by every update, which is conditional on it
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from .._once import LoadedOnce
 from .._sqlite.database import SqliteDatabase, execute, to_micros
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import (
@@ -20,6 +22,7 @@ from ..errors import (
     DuplicateJob,
     JobAlreadyExists,
     JobNotFound,
+    StorageError,
 )
 from ..models import TERMINAL_STATUSES, Attempt, QueuedJob
 from ._limits import check_attempt, check_job
@@ -43,6 +46,7 @@ _UPDATE = """UPDATE jobs SET owner = ?, job_type = ?, status = ?, created_at = ?
     RETURNING version"""
 _GRACE_MICROS = UNIQUE_KEY_GRACE // timedelta(microseconds=1)
 _TERMINAL = tuple(status.value for status in TERMINAL_STATUSES)
+_MESSAGE_KEY = "message-key"
 
 
 class SqliteJobRepository:
@@ -65,6 +69,7 @@ class SqliteJobRepository:
             self._db, self._owns_db = SqliteDatabase(path_or_db), True
         self._clock = clock
         self._max_payload_bytes = max_payload_bytes
+        self._message_key = LoadedOnce(self._stored_message_key)
 
     async def create(self) -> None:
         await self._db.open()
@@ -115,6 +120,12 @@ class SqliteJobRepository:
             execute, "DELETE FROM unique_keys WHERE key = ? AND job_id = ?", (key, job_id)
         )
         return changed > 0
+
+    async def message_key(self) -> bytes:
+        return await self._message_key.get()
+
+    async def _stored_message_key(self) -> bytes:
+        return await self._db.write(_message_key, secrets.token_bytes(32))
 
     async def list_by_owner(
         self, owner: str, *, limit: int = DEFAULT_PAGE_SIZE, continuation: str | None = None
@@ -273,3 +284,18 @@ def _forget(connection: sqlite3.Connection, where: str, params: tuple[Any, ...])
         [(key, i) for i, key in gone if key is not None],
     )
     return len(gone)
+
+
+def _message_key(connection: sqlite3.Connection, new: bytes) -> bytes:
+    """The stored key, or ``new`` once stored: the first process to ask makes it."""
+    connection.execute(
+        "INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)", (_MESSAGE_KEY, new)
+    )
+    row = connection.execute("SELECT value FROM secrets WHERE name = ?", (_MESSAGE_KEY,))
+    key = row.fetchone()[0]
+    if not isinstance(key, bytes) or len(key) < len(new):
+        raise StorageError(
+            f"the store's {_MESSAGE_KEY} (row {_MESSAGE_KEY!r} of the table secrets) is "
+            "damaged; delete that row and the next process to start makes a new one"
+        )
+    return key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 from collections import Counter
@@ -129,3 +130,15 @@ async def test_insert_many_costs_one_transaction_per_50_jobs_of_a_partition(
         QueuedJob.new(owner="bob", job_type="t", request={"big": c * INLINE_LIMIT}) for c in "xy"
     ]
     assert await cost(counter, repo.insert_many(big)) == 3  # two blobs, one transaction
+
+
+async def test_the_message_key_costs_two_requests_once_and_nothing_after(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, counter = counted
+
+    at_once = [repo.message_key() for _ in range(16)]  # a host's first batch, say
+    first = await cost(counter, asyncio.gather(*at_once))  # a read finding none, an insert
+    later = [await cost(counter, repo.message_key()) for _ in range(3)]
+
+    assert (first, later) == (2, [0, 0, 0])

@@ -48,7 +48,9 @@ async def test_a_redelivered_message_of_a_finished_job_does_not_run_it_again(
     job = await client.queue_job("tests.work", {}, owner="alice")
     await run_worker(app, finished(client, job.id))
 
-    await client.broker.queue(job.queue).send(encode_message(job))  # the same message again
+    await client.broker.queue(job.queue).send(
+        encode_message(job, await client.repository.message_key())
+    )  # the same message again
     await run_worker(app, lambda: _queue_empty(client, job.queue))
 
     assert events(backend.events, "done", job.id) == [1]

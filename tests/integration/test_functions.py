@@ -120,11 +120,15 @@ async def test_the_queue_trigger_runs_a_job_to_success(deployed: Any) -> None:
     _app, client, functions = deployed
     job = await client.queue_job("tests.work", {}, owner="alice")
 
-    await functions["queued_jobs_normal"](host_message(encode_message(job)))
+    await functions["queued_jobs_normal"](
+        host_message(encode_message(job, await client.repository.message_key()))
+    )
 
     done = await client.get_job(job.id)
     assert (done.status, done.result) == (JobStatus.SUCCEEDED, {"attempt": 1})
-    await functions["queued_jobs_normal"](host_message(encode_message(job)))  # redelivered
+    await functions["queued_jobs_normal"](
+        host_message(encode_message(job, await client.repository.message_key()))
+    )  # redelivered
     assert (await client.get_job(job.id)).attempts == 1
 
 
@@ -150,7 +154,7 @@ async def test_a_message_failing_at_its_last_delivery_fails_its_job(
 ) -> None:
     _app, client, functions = deployed
     job = await client.queue_job("tests.work", {}, owner="alice")
-    body = encode_message(job)
+    body = encode_message(job, await client.repository.message_key())
     from queued_jobs.execution.pipeline import Pipeline
 
     async def crash(self: Pipeline, body: str, **kw: Any) -> Any:
@@ -175,12 +179,28 @@ async def test_a_message_in_the_poison_queue_fails_its_job_with_the_reason(
     _app, client, functions = deployed
     job = await client.queue_job("tests.work", {}, owner="alice", priority="high")
 
-    await functions["queued_jobs_high_poison"](host_message(encode_message(job), dequeue_count=1))
+    await functions["queued_jobs_high_poison"](
+        host_message(encode_message(job, await client.repository.message_key()), dequeue_count=1)
+    )
 
     failed = await client.get_job(job.id)
     assert failed.status is JobStatus.FAILED
     assert failed.error is not None
     assert f"moved to {job.queue}-poison after 5 failed deliveries" in failed.error.message
+
+
+async def test_a_poison_message_this_store_did_not_send_leaves_its_job_alone(
+    deployed: Any,
+) -> None:
+    app, client, functions = deployed
+    job = await client.queue_job("tests.work", {}, owner="alice", priority="high")
+    forged = f'{{"v":1,"id":"{job.id}"}}'  # anyone who knows a job's id can write this
+
+    await functions["queued_jobs_high_poison"](host_message(forged))
+
+    assert (await client.get_job(job.id)).status is JobStatus.QUEUED
+    dead = client.broker.queue(app.queues.for_priority("high") + "-deadletter")
+    assert [m.body for m in await dead.receive()] == [forged]
 
 
 async def test_an_unreadable_body_is_kept_in_the_dead_letter_queue(deployed: Any) -> None:
@@ -254,11 +274,11 @@ async def test_a_plain_job_message_in_poison_whose_job_never_ran_is_sent_again_e
     await queue.ack(original)  # a base64 host moved its plain-text copy to -poison unread
 
     handled_poison = functions["queued_jobs_normal_poison"]
-    await handled_poison(wire_message(encode_message(job)))
+    await handled_poison(wire_message(encode_message(job, await client.repository.message_key())))
 
     assert (await client.get_job(job.id)).status is JobStatus.QUEUED
     [resent] = await queue.receive()
-    assert resent.body == encode_message(job)
+    assert resent.body == encode_message(job, await client.repository.message_key())
     assert resent.wire != resent.body  # encoded this time
     await queue.ack(resent)
     await functions["queued_jobs_normal"](host_message(resent.body))
@@ -268,10 +288,14 @@ async def test_a_plain_job_message_in_poison_whose_job_never_ran_is_sent_again_e
 async def test_a_plain_job_message_in_poison_whose_job_ran_fails_it(deployed: Any) -> None:
     _app, client, functions = deployed
     job = await client.queue_job("tests.work", {"failures": 1}, owner="alice")
-    await functions["queued_jobs_normal"](wire_message(encode_message(job)))  # plain text, read
+    await functions["queued_jobs_normal"](
+        wire_message(encode_message(job, await client.repository.message_key()))
+    )  # plain text, read
     assert (await client.get_job(job.id)).attempts == 1
 
-    await functions["queued_jobs_normal_poison"](wire_message(encode_message(job)))
+    await functions["queued_jobs_normal_poison"](
+        wire_message(encode_message(job, await client.repository.message_key()))
+    )
 
     assert (await client.get_job(job.id)).status is JobStatus.FAILED
 

@@ -144,7 +144,7 @@ async def test_a_queued_job_carries_its_options_and_goes_to_its_band_queue(
         {"tenant": "contoso"},
     )
     [message] = await client.broker.queue("jobs-high").receive()
-    assert message.body == encode_message(job)
+    assert message.body == encode_message(job, await client.repository.message_key())
 
 
 async def test_the_status_hook_hears_every_transition_and_cannot_corrupt_it(
@@ -185,7 +185,9 @@ async def test_a_job_of_an_unknown_type_or_with_a_stale_request_fails_at_once(
 ) -> None:
     stranger = QueuedJob.new(owner="a", job_type="other.app.job", now=client.clock.now())
     await client.repository.insert(stranger)
-    await client.broker.queue("jobs").send(encode_message(stranger))
+    await client.broker.queue("jobs").send(
+        encode_message(stranger, await client.repository.message_key())
+    )
 
     handled = await handle_next(client, pipeline_for(client))
 

@@ -329,7 +329,8 @@ async def test_stopping_a_worker_hands_back_the_messages_waiting_behind_a_suspec
             assert not running.done()
             handed_back += [m.body for m in await client.broker.queue("jobs").receive()]
             await asyncio.sleep(0.01)
-    assert sorted(handed_back) == sorted(encode_message(job) for job in waiting)
+    key = await client.repository.message_key()
+    assert sorted(handed_back) == sorted(encode_message(job, key) for job in waiting)
     assert timeline == [f"start {suspect.id}"]  # none of them started
     for job in waiting:
         assert (await client.get_job(job.id)).status is JobStatus.QUEUED
@@ -348,7 +349,9 @@ async def test_functions_spread_a_job_taken_over_from_a_dead_worker_instead_of_r
 
     delays = []
     for job in jobs:
-        handled = await pipeline.handle(encode_message(job), spread_suspects=True)
+        handled = await pipeline.handle(
+            encode_message(job, await pipeline.repository.message_key()), spread_suspects=True
+        )
         assert handled.disposition is Disposition.RETRY_LATER
         assert handled.job is not None
         assert handled.job.status is JobStatus.QUEUED

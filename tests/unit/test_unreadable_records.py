@@ -16,6 +16,7 @@ import pytest
 from queued_jobs.client import JobClient
 from queued_jobs.clock import ManualClock
 from queued_jobs.errors import InvalidInput, PayloadTooDeep
+from queued_jobs.execution.messages import encode_message
 from queued_jobs.execution.pipeline import Disposition, Pipeline
 from queued_jobs.execution.sweep import Sweeper, SweepReport
 from queued_jobs.models import MAX_NESTING, JobStatus, QueuedJob
@@ -122,7 +123,8 @@ async def test_the_message_of_an_unreadable_job_is_dead_lettered_with_the_reason
 ) -> None:
     job = stores.new_job()
     stores.plant(job)
-    body = f'{{"v":1,"id":"{job.id}"}}'  # a message without a snapshot: the record is read
+    key = await stores.pipeline.repository.message_key()
+    body = encode_message(job, key, snapshot=False)  # no snapshot: the record is read
 
     with caplog.at_level(logging.ERROR, logger="queued_jobs.execution"):
         handled = await stores.pipeline.handle(body)
