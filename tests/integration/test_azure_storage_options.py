@@ -25,6 +25,7 @@ async def test_client_options_reach_the_table_queue_and_blob_clients(azurite: Az
     files = app.files(name)
     async with app.client() as client:
         await client.create_storage()
+        await client.repository.message_key()  # read once per process, then kept
         counter.reset()
         await client.queue_job("noop", None, owner="ada")
         queued = counter.total
