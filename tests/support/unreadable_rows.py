@@ -81,7 +81,7 @@ def plant_in_memory(repository: MemoryJobRepository, job: QueuedJob, damage: Dam
         job.status,
         job.created_at,
         job.completed_at,
-        job.unique_key,
+        job.unique_reservation,
         "1",
         _document(job, damage),
     )
