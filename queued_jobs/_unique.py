@@ -43,22 +43,15 @@ async def reserve_unique_key(repository: JobRepository, job: QueuedJob) -> None:
     key = _reserved(job)
     replacing = None
     for _ in range(_TRIES):
-        try:
-            await repository.reserve_unique_key(key, job.id, replacing=replacing)
+        held_by = await _reserve(repository, key, job.id, replacing)
+        if held_by is None:
             return
-        except DuplicateJob as duplicate:
-            holder_id = duplicate.existing_job_id
-            if holder_id is None:  # stores always name the holder; nothing to read then
-                raise _refused(job, None) from None
-            try:
-                holder = await repository.get(holder_id)
-            except JobNotFound:  # not stored yet, or just purged: still held
-                raise _refused(job, holder_id) from None
-            except CorruptJobRecord:  # unreadable: whether it finished is not known
-                raise _refused(job, holder_id) from None
-            if not holder.is_terminal:
-                raise _refused(job, holder_id, holder) from None
-            replacing = holder.id  # a finished job no longer blocks its key
+        holder = await _stored(repository, held_by)
+        if holder is None or not holder.is_terminal:
+            # Raised outside the store's error, so that it carries no trace of it (its
+            # holder's id) as its context either.
+            raise _refused(job, held_by, holder)
+        replacing = holder.id  # a finished job no longer blocks its key
     raise ConcurrencyConflict(job.id)
 
 
@@ -68,9 +61,29 @@ def _reserved(job: QueuedJob) -> str:
     return key
 
 
-def _refused(
-    job: QueuedJob, holder_id: str | None, holder: QueuedJob | None = None
-) -> DuplicateJob:
+async def _reserve(
+    repository: JobRepository, key: str, job_id: str, replacing: str | None
+) -> DuplicateJob | None:
+    """Reserve ``key``; the store's refusal (naming the holder), or ``None`` once reserved."""
+    try:
+        await repository.reserve_unique_key(key, job_id, replacing=replacing)
+    except DuplicateJob as refused:
+        return refused
+    return None
+
+
+async def _stored(repository: JobRepository, refused: DuplicateJob) -> QueuedJob | None:
+    """The holder's record; ``None`` if it is not stored (yet, or any more: the key is still
+    held) or cannot be read (whether it finished is not known)."""
+    if refused.existing_job_id is None:
+        return None
+    try:
+        return await repository.get(refused.existing_job_id)
+    except (JobNotFound, CorruptJobRecord):
+        return None
+
+
+def _refused(job: QueuedJob, refused: DuplicateJob, holder: QueuedJob | None) -> DuplicateJob:
     """The error for ``job``: naming the holder (and carrying its record) only if it is known
     to be ``job``'s owner's. A per-owner key is only ever reserved by its owner's jobs, so its
     holder's id is theirs even while that job is not stored yet."""
@@ -79,8 +92,8 @@ def _refused(
         if holder.owner == job.owner:
             return DuplicateJob(job.unique_key, holder.id, holder)
         return DuplicateJob(job.unique_key, None)
-    if job.unique_scope is UniqueScope.OWNER and holder_id is not None:
-        return DuplicateJob(job.unique_key, holder_id)
+    if job.unique_scope is UniqueScope.OWNER and refused.existing_job_id is not None:
+        return DuplicateJob(job.unique_key, refused.existing_job_id)
     return DuplicateJob(job.unique_key, None)
 
 

@@ -81,6 +81,7 @@ async def test_a_global_key_held_by_another_owner_is_refused_with_nothing_of_tha
     assert (refused.value.existing_job_id, refused.value.existing_job) == (None, None)
     assert alices.id not in str(refused.value)
     assert SECRET["token"] not in repr(vars(refused.value))
+    assert (refused.value.__cause__, refused.value.__context__) == (None, None)
     assert len((await repo.list_jobs()).items) == 1
 
 
