@@ -340,3 +340,33 @@ def test_the_sync_tracker_takes_the_scope_too() -> None:
             pytest.fail("a duplicate must not run")
 
     assert_reveals_nothing_of(refused.value, held.job)
+
+
+# --- the record and its reservation ------------------------------------------------------
+
+
+def test_a_record_stored_before_scopes_loads_with_its_key_reserved_across_owners() -> None:
+    job = QueuedJob.new(owner="alice", job_type="reports.export", unique_key="monthly")
+    doc = job.model_dump(mode="json")
+    del doc["unique_scope"]
+
+    loaded = QueuedJob.model_validate(doc)
+
+    assert (loaded.unique_scope, loaded.unique_reservation) == ("global", "monthly")
+
+
+def test_owner_reservations_never_meet_name_no_owner_and_have_a_bounded_length() -> None:
+    def reserved(owner: str, key: str, scope: str = "owner") -> str:
+        job = QueuedJob.new(owner=owner, job_type="t", unique_key=key, unique_scope=scope)
+        assert job.unique_reservation is not None
+        return job.unique_reservation
+
+    pairs = [("a|b", "c"), ("a", "b|c"), ("a", "b"), ("b", "a"), ("ünï", "k"), ("x" * 256, "k")]
+    owned = [reserved(owner, key) for owner, key in pairs]
+
+    assert len(set(owned)) == len(pairs)
+    assert all("ünï" not in r and "x" * 20 not in r for r in owned)
+    fixed = len("owner|") + 32 + len("|")  # whatever the owner
+    assert [len(r) - fixed for r in owned] == [len(key) for _, key in pairs]
+    assert reserved("a", "b", "global") == "b"
+    assert reserved("a", owned[2], "owner") not in owned
