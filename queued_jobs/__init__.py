@@ -29,7 +29,16 @@ from .errors import (
     UnknownJobType,
 )
 from .execution.settings import ExecutionSettings
-from .models import Attempt, AttemptOutcome, JobError, JobStatus, Priority, Progress, QueuedJob
+from .models import (
+    Attempt,
+    AttemptOutcome,
+    JobError,
+    JobStatus,
+    Priority,
+    Progress,
+    QueuedJob,
+    UniqueScope,
+)
 from .queue_names import QueueNames
 from .queues import JobQueue, QueueBroker, QueueMessage
 from .repositories import JobQuery, JobRepository, Page
@@ -96,6 +105,7 @@ __all__ = [
     "StorageUnavailable",
     "SyncJobClient",
     "SyncJobTracker",
+    "UniqueScope",
     "UnknownJobType",
     "Worker",
     "WorkerSettings",

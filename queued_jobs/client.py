@@ -39,6 +39,7 @@ from .models import (
     JobStatus,
     Priority,
     QueuedJob,
+    UniqueScope,
     check_payload,
     is_job_id,
 )
@@ -58,7 +59,8 @@ _TRIES = 5
 @dataclass(frozen=True)
 class JobSpec:
     """One job to start, for :meth:`JobClient.queue_jobs`; the fields are
-    :meth:`JobClient.queue_job`'s arguments."""
+    :meth:`JobClient.queue_job`'s arguments (``owner`` defaults to ``"system"``, whose
+    unique keys are its own like any owner's)."""
 
     job: JobTarget
     request: Any = None
@@ -72,6 +74,7 @@ class JobSpec:
     correlation_id: str | None = None
     tags: Sequence[str] = ()
     custom_data: dict[str, JsonValue] = field(default_factory=dict)
+    unique_scope: UniqueScope = UniqueScope.OWNER
 
 
 class JobClient:
@@ -147,6 +150,7 @@ class JobClient:
             "run_at": run_at,
             "max_run_time": spec.max_run_time or definition.max_run_time,
             "unique_key": spec.unique_key,
+            "unique_scope": spec.unique_scope,
             "correlation_id": spec.correlation_id,
             "tags": tuple(spec.tags),
             "custom_data": dict(spec.custom_data),
@@ -175,6 +179,7 @@ class JobClient:
         max_attempts: int | None = None,
         max_run_time: timedelta | None = None,
         unique_key: str | None = None,
+        unique_scope: UniqueScope = UniqueScope.OWNER,
         correlation_id: str | None = None,
         tags: Sequence[str] = (),
         custom_data: dict[str, JsonValue] | None = None,
@@ -184,27 +189,30 @@ class JobClient:
         ``job`` is a registered job type's name, runner class or function; ``request`` is
         validated against its request type now, not when it runs. A delay or run-at time
         beyond 7 days stores the job ``scheduled``: the sweep queues it when it is due.
-        Raises ``DuplicateJob`` (with ``existing_job``) if ``unique_key`` is held by an
-        unfinished job, ``InvalidInput`` for a bad request or options, ``EnqueueFailed``
-        if the message could not be sent.
+
+        ``unique_key`` refuses the job while another unfinished job holds the key: by default
+        (``unique_scope=UniqueScope.OWNER``) only a job of the same owner, with
+        ``UniqueScope.GLOBAL`` a job of any owner. Raises ``DuplicateJob`` then (with
+        ``existing_job`` if the holder is the same owner's), ``InvalidInput`` for a bad
+        request or options, ``EnqueueFailed`` if the message could not be sent.
         """
         spec = JobSpec(
             job,
             request,
-            owner,
-            priority,
-            delay,
-            run_at,
-            max_attempts,
-            max_run_time,
-            unique_key,
-            correlation_id,
-            tags,
-            custom_data or {},
+            owner=owner,
+            priority=priority,
+            delay=delay,
+            run_at=run_at,
+            max_attempts=max_attempts,
+            max_run_time=max_run_time,
+            unique_key=unique_key,
+            unique_scope=unique_scope,
+            correlation_id=correlation_id,
+            tags=tags,
+            custom_data=custom_data or {},
         )
         new = self._build(spec)
-        if new.unique_key is not None:
-            await self._reserve(new)
+        await reserve_unique_key(self.repository, new)
         try:
             stored = await self.repository.insert(new)
         except BaseException:
@@ -227,7 +235,7 @@ class JobClient:
         try:
             for job in jobs:
                 if job.unique_key is not None:
-                    await self._reserve(job)
+                    await reserve_unique_key(self.repository, job)
                     reserved.append(job)
             stored = await self.repository.insert_many(jobs)
         except BaseException:
@@ -238,10 +246,6 @@ class JobClient:
             return [await self._run_inline(job) for job in stored]
         await asyncio.gather(*(self._send(job) for job in stored))
         return stored
-
-    async def _reserve(self, job: QueuedJob) -> None:
-        assert job.unique_key is not None
-        await reserve_unique_key(self.repository, job.unique_key, job.id)
 
     async def _send(self, job: QueuedJob) -> None:
         if job.status is JobStatus.SCHEDULED:
@@ -353,8 +357,7 @@ class JobClient:
                 run_at=None,
                 cancel_requested=False,
             )
-            if queued.unique_key is not None:
-                await self._reserve(queued)
+            await reserve_unique_key(self.repository, queued)
             try:
                 stored = await self.repository.update(queued)
             except ConcurrencyConflict:

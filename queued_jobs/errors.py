@@ -182,16 +182,32 @@ class JobAlreadyExists(QueuedJobsError):
 
 
 class DuplicateJob(QueuedJobsError):
-    """The unique key is held by another job; ``existing_job_id`` names the holder and,
-    when the client raised it, ``existing_job`` is that job's record."""
+    """The unique key is held by another job.
+
+    ``existing_job_id`` names the holder and, when the client raised it, ``existing_job`` is
+    that job's record, but only when the holder is a job of the same owner. A global key held
+    by another owner's job (or by a job not stored yet) is refused with neither: one owner
+    never learns anything of another owner's jobs, not even their ids.
+    """
 
     def __init__(
-        self, unique_key: str, existing_job_id: str, existing_job: QueuedJob | None = None
+        self,
+        unique_key: str,
+        existing_job_id: str | None,
+        existing_job: QueuedJob | None = None,
     ) -> None:
         self.unique_key = unique_key
         self.existing_job_id = existing_job_id
         self.existing_job = existing_job
-        super().__init__(f"unique key {unique_key!r} is held by job {existing_job_id}")
+        if existing_job_id is None:
+            message = (
+                f"unique key {unique_key!r} is reserved across owners and held by a job you "
+                "cannot see (another owner's, or one still being stored); it is free again "
+                "once that job finishes"
+            )
+        else:
+            message = f"unique key {unique_key!r} is held by job {existing_job_id}"
+        super().__init__(message)
 
 
 class ConcurrencyConflict(QueuedJobsError):

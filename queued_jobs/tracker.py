@@ -43,7 +43,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .errors import InvalidInput, InvalidTransition, JobCancelled
 from .execution.attempts import attempt_record
 from .execution.running import RunningJob
-from .models import AttemptOutcome, JobError, JobStatus, Progress, QueuedJob
+from .models import AttemptOutcome, JobError, JobStatus, Progress, QueuedJob, UniqueScope
 from .repositories.base import JobRepository
 
 __all__ = ["JobTracker", "SyncJobTracker", "SyncTrackedWork", "TrackedWork"]
@@ -65,6 +65,7 @@ class _Plan:
     job_type: str
     data: JsonValue
     unique_key: str | None
+    unique_scope: UniqueScope
     correlation_id: str | None
     tags: tuple[str, ...]
     custom_data: dict[str, JsonValue]
@@ -82,6 +83,7 @@ class _Plan:
                 started_at=now,
                 lease_owner=host,
                 unique_key=self.unique_key,
+                unique_scope=self.unique_scope,
                 correlation_id=self.correlation_id,
                 tags=self.tags,
                 custom_data=self.custom_data,
@@ -135,7 +137,16 @@ class JobTracker:
         custom_data: dict[str, JsonValue] | None = None,
     ) -> TrackedWork:
         """Work to track; its record is stored when its ``async with`` block starts."""
-        plan = _Plan(owner, job_type, data, None, correlation_id, tuple(tags), custom_data or {})
+        plan = _Plan(
+            owner,
+            job_type,
+            data,
+            None,
+            UniqueScope.OWNER,
+            correlation_id,
+            tuple(tags),
+            custom_data or {},
+        )
         return TrackedWork(self, plan)
 
     def start_unique(
@@ -143,6 +154,7 @@ class JobTracker:
         owner: str,
         key: str,
         *,
+        unique_scope: UniqueScope = UniqueScope.OWNER,
         job_type: str = "tracked",
         data: JsonValue = None,
         correlation_id: str | None = None,
@@ -151,10 +163,21 @@ class JobTracker:
     ) -> TrackedWork:
         """Like :meth:`start`, holding the unique ``key`` while the work runs.
 
-        Entering the block raises ``DuplicateJob`` (with ``existing_job``) while an
-        unfinished job holds the key; a finished holder's key is taken over.
+        The key is ``owner``'s own unless ``unique_scope`` is ``UniqueScope.GLOBAL`` (one key
+        for every owner). Entering the block raises ``DuplicateJob`` while an unfinished job
+        holds the key (with ``existing_job`` if it is the same owner's); a finished holder's
+        key is taken over.
         """
-        plan = _Plan(owner, job_type, data, key, correlation_id, tuple(tags), custom_data or {})
+        plan = _Plan(
+            owner,
+            job_type,
+            data,
+            key,
+            unique_scope,
+            correlation_id,
+            tuple(tags),
+            custom_data or {},
+        )
         return TrackedWork(self, plan)
 
 
@@ -210,13 +233,11 @@ class TrackedWork:
             raise RuntimeError("tracked work runs once; start new work with tracker.start()")
         tracker, repository = self._tracker, self._tracker.repository
         new = self._plan.record(tracker.clock.now(), tracker.host)
-        if new.unique_key is not None:
-            await reserve_unique_key(repository, new.unique_key, new.id)
+        await reserve_unique_key(repository, new)
         try:
             stored = await repository.insert(new)
         except BaseException:
-            if new.unique_key is not None:
-                await repository.release_unique_key(new.unique_key, new.id)
+            await release_unique_key(repository, new)
             raise
         self._running = RunningJob(
             repository,

@@ -23,12 +23,14 @@ from .status import (
     can_transition,
     check_transition,
 )
+from .unique import OWNER_KEY_PREFIX, UniqueScope, check_unique_key, unique_reservation
 
 __all__ = [
     "ACTIVE_STATUSES",
     "MAX_ATTEMPTS",
     "MAX_INT_DIGITS",
     "MAX_NESTING",
+    "OWNER_KEY_PREFIX",
     "OWNER_SHARDS",
     "TERMINAL_STATUSES",
     "TRANSITIONS",
@@ -39,12 +41,15 @@ __all__ = [
     "Priority",
     "Progress",
     "QueuedJob",
+    "UniqueScope",
     "can_transition",
     "check_nesting",
     "check_owner",
     "check_payload",
     "check_transition",
+    "check_unique_key",
     "is_job_id",
     "new_job_id",
     "owner_shard",
+    "unique_reservation",
 ]

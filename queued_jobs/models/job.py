@@ -25,6 +25,7 @@ from .._names import queue_name_problem
 from ..clock import utcnow
 from ..errors import InvalidInput
 from .status import AttemptOutcome, JobStatus, check_transition
+from .unique import UniqueScope, unique_reservation
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -245,6 +246,9 @@ class QueuedJob(BaseModel):
     #: over from a worker that died, so if its own worker dies too, the job is to blame.
     running_alone: bool = False
     unique_key: UniqueKey | None = None
+    #: Whose jobs the unique key keeps apart. The client's default is the owner's; a record
+    #: stored before scopes existed has none, and its key was reserved across owners.
+    unique_scope: UniqueScope = UniqueScope.GLOBAL
     correlation_id: ShortText | None = None
     tags: tuple[Tag, ...] = Field(default=(), max_length=32)
     custom_data: dict[str, JsonValue] = Field(default_factory=dict)
@@ -299,6 +303,13 @@ class QueuedJob(BaseModel):
     def waiting_for_takeover(self) -> bool:
         """:meth:`lease_expired` now (by the system clock)."""
         return self.lease_expired()
+
+    @property
+    def unique_reservation(self) -> str | None:
+        """The string the job's unique key is reserved under (``None`` without a key)."""
+        if self.unique_key is None:
+            return None
+        return unique_reservation(self.owner, self.unique_key, self.unique_scope)
 
     @property
     def duration(self) -> timedelta | None:

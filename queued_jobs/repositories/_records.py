@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from pydantic import ValidationError
 
 from ..errors import CorruptJobRecord
-from ..models import Attempt, QueuedJob
+from ..models import Attempt, QueuedJob, UniqueScope, unique_reservation
 
-__all__ = ["attempt_from_json", "job_from_json", "problems"]
+__all__ = ["attempt_from_json", "job_from_json", "problems", "reservation_in"]
 
 #: A reason is cut to this many characters: it names the problem, it does not quote data.
 _REASON_LIMIT: Final = 300
@@ -50,3 +50,15 @@ def attempt_from_json(job_id: str, doc: str | bytes | None) -> Attempt:
         return Attempt.model_validate_json(doc)
     except ValidationError as exc:
         raise CorruptJobRecord(job_id, f"an attempt cannot be read: {problems(exc)}") from None
+
+
+def reservation_in(unique_key: Any, owner: Any, scope: Any) -> str | None:
+    """The unique-key reservation a stored job holds, from its document's ``unique_key``,
+    ``owner`` and ``unique_scope`` as stored (any values: the row may be damaged), or
+    ``None``. A document without a scope is a record stored before scopes existed: its key
+    was reserved across owners, as it is."""
+    if not isinstance(unique_key, str) or not unique_key:
+        return None
+    if scope == UniqueScope.OWNER.value and isinstance(owner, str):
+        return unique_reservation(owner, unique_key, UniqueScope.OWNER)
+    return unique_key

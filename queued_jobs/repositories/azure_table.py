@@ -57,6 +57,7 @@ from ..errors import (
 from ..files.base import CONTAINER_NAME
 from ..models import TERMINAL_STATUSES, Attempt, QueuedJob, owner_shard
 from ._limits import check_attempt, check_job
+from ._records import reservation_in
 from .base import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     DEFAULT_PAGE_SIZE,
@@ -534,8 +535,9 @@ class AzureTableJobRepository:
                     raise
                 for key in chunk:  # something was already gone: delete one by one
                     await self._table.delete_entity(partition, key)
-        if isinstance(unique_key := doc.get("unique_key"), str) and unique_key:
-            await self.release_unique_key(unique_key, job_id)
+        held = reservation_in(doc.get("unique_key"), doc.get("owner"), doc.get("unique_scope"))
+        if held is not None:
+            await self.release_unique_key(held, job_id)
         if blob_names(job_row):
             await self._payloads.delete_job(job_id)
 

@@ -170,7 +170,9 @@ class JobRepository(Protocol):
     ) -> None:
         """Reserve ``key`` for ``job_id``, atomically.
 
-        Reserving a key the same job already holds does nothing. With ``replacing``, a
+        ``key`` is the job's :attr:`~queued_jobs.models.QueuedJob.unique_reservation` (its
+        unique key, composed with its owner unless the key is global), an opaque string
+        here. Reserving a key the same job already holds does nothing. With ``replacing``, a
         reservation held by that job passes to ``job_id``. A reservation whose holder job
         was never stored is taken over after :data:`UNIQUE_KEY_GRACE`. Otherwise raises
         ``DuplicateJob`` naming the holder.
@@ -207,7 +209,8 @@ class JobRepository(Protocol):
         ...
 
     async def delete(self, job_id: str) -> None:
-        """Remove a job, its attempts, its payloads and a unique key it holds.
+        """Remove a job, its attempts, its payloads and the unique-key reservation it holds
+        (its ``unique_reservation``, as its record says it was scoped).
 
         Deleting a missing job does nothing.
         """

@@ -46,7 +46,8 @@ class _Row:
     status: JobStatus
     created_at: datetime
     completed_at: datetime | None
-    unique_key: str | None
+    #: The unique-key reservation the job holds (:attr:`QueuedJob.unique_reservation`).
+    reservation: str | None
     version: str
     doc: str
 
@@ -87,7 +88,7 @@ class MemoryJobRepository:
             job.status,
             job.created_at,
             job.completed_at,
-            job.unique_key,
+            job.unique_reservation,
             version,
             job.model_dump_json(exclude={"version"}),
         )
@@ -197,8 +198,8 @@ class MemoryJobRepository:
     async def delete(self, job_id: str) -> None:
         row = self._rows.pop(job_id, None)
         self._attempts.pop(job_id, None)
-        if row is not None and row.unique_key is not None:
-            await self.release_unique_key(row.unique_key, job_id)
+        if row is not None and row.reservation is not None:
+            await self.release_unique_key(row.reservation, job_id)
 
     async def purge(self, *, completed_before: datetime) -> int:
         doomed = [

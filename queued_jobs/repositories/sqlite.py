@@ -26,7 +26,7 @@ from ..errors import (
 )
 from ..models import TERMINAL_STATUSES, Attempt, QueuedJob
 from ._limits import check_attempt, check_job
-from ._records import attempt_from_json, job_from_json
+from ._records import attempt_from_json, job_from_json, reservation_in
 from .base import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     DEFAULT_PAGE_SIZE,
@@ -273,15 +273,18 @@ def _forget(connection: sqlite3.Connection, where: str, params: tuple[Any, ...])
 
     A row whose document is not JSON is deleted too; a key it may hold is taken over once
     the reservation's grace has passed, its holder being gone."""
-    gone: list[tuple[str, str | None]] = connection.execute(
+    gone: list[tuple[str, Any, Any, Any]] = connection.execute(
         f"""DELETE FROM jobs WHERE {where} RETURNING id,
-        CASE WHEN json_valid(doc) THEN json_extract(doc, '$.unique_key') END""",
+        CASE WHEN json_valid(doc) THEN json_extract(doc, '$.unique_key') END,
+        CASE WHEN json_valid(doc) THEN json_extract(doc, '$.owner') END,
+        CASE WHEN json_valid(doc) THEN json_extract(doc, '$.unique_scope') END""",
         params,
     ).fetchall()
-    connection.executemany("DELETE FROM attempts WHERE job_id = ?", [(i,) for i, _ in gone])
+    connection.executemany("DELETE FROM attempts WHERE job_id = ?", [(row[0],) for row in gone])
+    held = [(reservation_in(*row[1:]), row[0]) for row in gone]
     connection.executemany(
         "DELETE FROM unique_keys WHERE key = ? AND job_id = ?",
-        [(key, i) for i, key in gone if key is not None],
+        [(key, i) for key, i in held if key is not None],
     )
     return len(gone)
 

@@ -29,6 +29,7 @@ from queued_jobs.repositories.base import JobRepository
 from tests.support.identity import identity_connection, signed_for_azurite
 from tests.support.unreadable_rows import (
     INLINE_DAMAGES,
+    READ_BACK,
     UNREADABLE,
     Damage,
     plant_in_azure,
@@ -107,9 +108,11 @@ class RepositoryHarness:
         return repository
 
     async def plant(self, job: QueuedJob, damage: Damage) -> None:
-        """Store ``job``'s rows as a foreign writer would, with ``damage``: past the write
-        gate, so that reading them back fails."""
-        assert damage in self.damages, f"{self.kind} cannot hold a row with {damage}"
+        """Store ``job``'s rows as a foreign writer or an older version would, with
+        ``damage``: past the write gate, so that reading them back fails (or, for the
+        damages in ``READ_BACK``, reads back as that older version wrote it)."""
+        allowed = [*self.damages, *READ_BACK]
+        assert damage in allowed, f"{self.kind} cannot hold a row with {damage}"
         await self._plant(job, damage)
 
 

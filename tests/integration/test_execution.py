@@ -193,7 +193,7 @@ async def test_max_run_time_is_enforced(
     assert timed_out.duration < timedelta(seconds=5)
 
 
-async def test_unique_jobs_refuse_duplicates_under_concurrent_enqueue(
+async def test_unique_jobs_of_one_owner_refuse_duplicates_under_concurrent_enqueue(
     backend: Backend, client_of: ClientOf
 ) -> None:
     app = backend.app()
@@ -201,7 +201,7 @@ async def test_unique_jobs_refuse_duplicates_under_concurrent_enqueue(
 
     outcomes_ = await asyncio.gather(
         *(
-            clients[i % 3].queue_job("tests.work", {}, owner=f"u{i}", unique_key="nightly-report")
+            clients[i % 3].queue_job("tests.work", {}, owner="ada", unique_key="nightly-report")
             for i in range(10)
         ),
         return_exceptions=True,
@@ -212,6 +212,29 @@ async def test_unique_jobs_refuse_duplicates_under_concurrent_enqueue(
     assert (len(stored), len(refused)) == (1, 9), outcomes_
     assert {r.existing_job_id for r in refused} == {stored[0].id}
     assert all(r.existing_job is None or r.existing_job.id == stored[0].id for r in refused)
+
+
+async def test_a_global_unique_key_refuses_other_owners_under_concurrent_enqueue_blind(
+    backend: Backend, client_of: ClientOf
+) -> None:
+    app = backend.app()
+    clients: list[JobClient] = [await client_of(app) for _ in range(3)]
+
+    outcomes_ = await asyncio.gather(
+        *(
+            clients[i % 3].queue_job(
+                "tests.work", {}, owner=f"u{i}", unique_key="nightly", unique_scope="global"
+            )
+            for i in range(10)
+        ),
+        return_exceptions=True,
+    )
+
+    stored = [o for o in outcomes_ if isinstance(o, QueuedJob)]
+    refused = [o for o in outcomes_ if isinstance(o, DuplicateJob)]
+    assert (len(stored), len(refused)) == (1, 9), outcomes_
+    assert all((r.existing_job_id, r.existing_job) == (None, None) for r in refused)
+    assert all(stored[0].id not in str(r) for r in refused)
 
 
 async def test_a_job_delayed_past_seven_days_is_released_by_the_sweep_and_runs_on_time(

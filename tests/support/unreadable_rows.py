@@ -3,6 +3,7 @@ gate), as a foreign writer, an older version or a damaged disk would leave them.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping
 from enum import StrEnum
@@ -18,6 +19,7 @@ from queued_jobs.repositories.memory import MemoryJobRepository, _Row
 
 __all__ = [
     "INLINE_DAMAGES",
+    "READ_BACK",
     "UNREADABLE",
     "Damage",
     "nested",
@@ -38,12 +40,17 @@ class Damage(StrEnum):
     #: Not unreadable: a request nested 100 levels reads back (the reader takes 200) but the
     #: write gate refuses it, as an older version could have stored it.
     REFUSED_ON_WRITE = "refused-on-write"
+    #: Not unreadable: the document has no ``unique_scope``, as versions before unique-key
+    #: scopes stored it.
+    NO_UNIQUE_SCOPE = "no-unique-scope"
 
 
 #: What every store can hold; ``BLOB_GONE`` needs payload blobs (Azure only).
 INLINE_DAMAGES = [Damage.NOT_JSON, Damage.INVALID, Damage.NO_DOCUMENT, Damage.TOO_DEEP]
 #: The damages that make a row unreadable.
 UNREADABLE = [*INLINE_DAMAGES, Damage.BLOB_GONE]
+#: What every store can hold that still reads back: rows as older versions wrote them.
+READ_BACK = [Damage.REFUSED_ON_WRITE, Damage.NO_UNIQUE_SCOPE]
 
 
 def nested(levels: int, leaf: Any = 1) -> Any:
@@ -65,8 +72,16 @@ def _damaged(job: QueuedJob, damage: Damage) -> QueuedJob:
     return job
 
 
+def _without_scope(doc: str) -> str:
+    fields = json.loads(doc)
+    del fields["unique_scope"]
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+
+
 def _document(job: QueuedJob, damage: Damage) -> str:
     doc = _damaged(job, damage).model_dump_json(exclude={"version"})
+    if damage is Damage.NO_UNIQUE_SCOPE:
+        return _without_scope(doc)
     if damage is Damage.NOT_JSON:
         return doc[: len(doc) // 2]
     if damage is Damage.NO_DOCUMENT:
@@ -81,7 +96,7 @@ def plant_in_memory(repository: MemoryJobRepository, job: QueuedJob, damage: Dam
         job.status,
         job.created_at,
         job.completed_at,
-        job.unique_key,
+        job.unique_reservation,
         "1",
         _document(job, damage),
     )
@@ -120,6 +135,8 @@ async def plant_in_azure(
         properties["Doc"] = properties["Doc"][: len(properties["Doc"]) // 2]
     if damage is Damage.NO_DOCUMENT:
         del properties["Doc"]
+    if damage is Damage.NO_UNIQUE_SCOPE:
+        properties["Doc"] = _without_scope(properties["Doc"])
     properties = {k: v for k, v in properties.items() if v is not None}
     partition = keys.job_partition(job.id)
     rows = [keys.job_key(job.id), keys.owner_key(job.owner, job.id)]

@@ -203,12 +203,12 @@ async def test_a_duplicate_unique_job_carries_the_existing_job_and_a_finished_on
 ) -> None:
     first = await client.queue_job("shop.ping", 1, owner="a", unique_key="daily")
     with pytest.raises(DuplicateJob) as caught:
-        await client.queue_job("shop.ping", 2, owner="b", unique_key="daily")
+        await client.queue_job("shop.ping", 2, owner="a", unique_key="daily")
     assert caught.value.existing_job is not None
     assert caught.value.existing_job.id == first.id
 
     await handle_next(client, pipeline_for(client))
-    second = await client.queue_job("shop.ping", 3, owner="b", unique_key="daily")
+    second = await client.queue_job("shop.ping", 3, owner="a", unique_key="daily")
 
     assert second.id != first.id
 
@@ -244,7 +244,8 @@ async def test_a_message_that_cannot_be_sent_leaves_a_failed_job_and_an_error(
     assert failed.status is JobStatus.FAILED
     assert failed.error is not None
     assert failed.error.type == "queued_jobs.EnqueueFailed"
-    await client.repository.reserve_unique_key("u", "0" * 29)  # the key was freed
+    assert failed.unique_reservation is not None
+    await client.repository.reserve_unique_key(failed.unique_reservation, "0" * 29)  # freed
 
 
 async def test_inline_mode_runs_at_once_with_retries_and_without_their_delays(

@@ -313,17 +313,17 @@ async def test_start_unique_refuses_a_duplicate_while_the_first_runs_and_allows_
 ) -> None:
     async with tracker.start_unique("alice", "monthly-bill") as first:
         with pytest.raises(DuplicateJob) as duplicate:
-            async with tracker.start_unique("bob", "monthly-bill"):
+            async with tracker.start_unique("alice", "monthly-bill"):
                 pytest.fail("a duplicate must not run")
 
     assert duplicate.value.existing_job_id == first.job.id
     assert duplicate.value.existing_job is not None
     assert duplicate.value.existing_job.status is JobStatus.RUNNING
-    async with tracker.start_unique("bob", "monthly-bill") as second:
+    async with tracker.start_unique("alice", "monthly-bill") as second:
         pass
     job, _ = await store.read(second.job.id)
     assert (job.status, job.unique_key) == (JobStatus.SUCCEEDED, "monthly-bill")
-    async with tracker.start_unique("carol", "monthly-bill"):  # released when it ended
+    async with tracker.start_unique("alice", "monthly-bill"):  # released when it ended
         pass
 
 
@@ -425,11 +425,14 @@ def test_sync_start_unique_refuses_a_duplicate_until_the_first_ends(
     sync_tracker: SyncJobTracker, store: Store
 ) -> None:
     with sync_tracker.start_unique("alice", "nightly") as first:
-        with pytest.raises(DuplicateJob) as duplicate, sync_tracker.start_unique("bob", "nightly"):
+        with (
+            pytest.raises(DuplicateJob) as duplicate,
+            sync_tracker.start_unique("alice", "nightly"),
+        ):
             pytest.fail("a duplicate must not run")
         assert duplicate.value.existing_job_id == first.job.id
 
-    with sync_tracker.start_unique("bob", "nightly") as second:
+    with sync_tracker.start_unique("alice", "nightly") as second:
         pass
     job, _ = store.read_sync(second.job.id)
     assert job.status is JobStatus.SUCCEEDED
