@@ -121,7 +121,7 @@ def requeue(options: Options, message_id: str, band: str | None, poison: bool) -
     """Move one message back to its band's queue, unchanged, to be delivered again."""
     side = _side(poison)
     letter = _run(options, lambda dead: _first(band, lambda b: dead.requeue(b, message_id, side)))
-    click.echo(f"requeued message {letter.id} from {letter.queue}")
+    click.echo(printable(f"requeued message {letter.id} from {letter.queue}"))
 
 
 @dead_letters.command()
