@@ -1,13 +1,18 @@
 """What the command line shows: a job, a table of jobs, a live progress bar (with rich).
 
-Values that come from jobs (messages, results, owners) are shown as plain
-:class:`~rich.text.Text`, never read as rich markup.
+Values that come from jobs (messages, results, owners, tags, hosts, bodies) come from
+whoever queued or ran them: they are shown as plain :class:`~rich.text.Text`, never read as
+rich markup, and passed through :func:`printable` first, so that no escape sequence,
+control or bidirectional-override character in them reaches the terminal (where it could
+clear the screen, fake lines, hide links or reorder text). JSON output escapes every
+character that is not printable ASCII (:func:`json_text`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +32,8 @@ __all__ = [
     "format_time",
     "job_table",
     "job_view",
+    "json_text",
+    "printable",
     "status_text",
 ]
 
@@ -34,6 +41,10 @@ __all__ = [
 POLL_INTERVAL = timedelta(milliseconds=500)
 
 _LABEL_WIDTH = 12
+#: Unicode categories printed as escapes: controls (C0, DEL, C1), format (bidi overrides
+#: and isolates, zero-width), surrogates, private use, unassigned, line and paragraph
+#: separators.
+_UNSAFE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _STATUS_STYLES = {
     JobStatus.SCHEDULED: "cyan",
     JobStatus.QUEUED: "cyan",
@@ -42,6 +53,33 @@ _STATUS_STYLES = {
     JobStatus.FAILED: "red",
     JobStatus.CANCELLED: "magenta",
 }
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    r"""``text`` with every character that is not safe on a terminal written as an escape
+    (``\x1b``, ``\u202e``): what every view passes text from jobs through.
+    ``keep_newlines`` keeps ``\n`` as is, for views of several lines."""
+    if text.isprintable():  # the usual case; spaces other than " " go the long way
+        return text
+    return "".join(
+        char
+        if (keep_newlines and char == "\n") or unicodedata.category(char) not in _UNSAFE
+        else _escaped(char)
+        for char in text
+    )
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def json_text(value: object) -> str:
+    """``value`` as indented JSON with every character beyond printable ASCII (controls,
+    DEL, C1, bidi overrides) escaped: safe to print whatever the data holds."""
+    return json.dumps(value, indent=2, ensure_ascii=True)
 
 
 def format_time(moment: datetime | None) -> str:
@@ -120,7 +158,7 @@ def job_view(
         if value is None:
             continue
         lines.append(f"{name:<{_LABEL_WIDTH}}", style="bold")
-        text = value if isinstance(value, Text) else Text(value)
+        text = value if isinstance(value, Text) else Text(printable(value, keep_newlines=True))
         for number, line in enumerate(text.split()):
             lines.append_text(line if number == 0 else Text(" " * _LABEL_WIDTH) + line)
             lines.append("\n")
@@ -143,8 +181,8 @@ def _attempt_table(attempts: Sequence[Attempt]) -> Table:
             attempt.outcome.value + (" (alone)" if attempt.alone else ""),
             format_time(attempt.started_at),
             format_duration(None if ended is None else ended - attempt.started_at),
-            Text(attempt.host),
-            Text(attempt.error.message if attempt.error else ""),
+            Text(printable(attempt.host)),
+            Text(printable(attempt.error.message, keep_newlines=True) if attempt.error else ""),
         )
     return table
 
@@ -156,9 +194,9 @@ def job_table(jobs: Sequence[QueuedJob], *, now: datetime | None = None) -> Tabl
         table.add_column(column, no_wrap=column in ("id", "status", "created (UTC)"))
     for job in jobs:
         table.add_row(
-            job.id,
-            Text(job.owner),
-            Text(job.job_type),
+            Text(printable(job.id)),
+            Text(printable(job.owner)),
+            Text(printable(job.job_type)),
             status_text(job, now=now),
             f"{job.attempts}/{job.max_attempts}",
             format_time(job.created_at),
@@ -189,7 +227,7 @@ async def follow(
                 task,
                 description=job.status.value,
                 completed=100 if done else (progress.percent if progress else 0),
-                message=(progress.message or "") if progress else "",
+                message=printable(progress.message or "") if progress else "",
             )
             if job.is_terminal:
                 return job

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ._azure.connection import StorageConnection
+from ._private import PRIVATE_FILE
 from .client import JobClient
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import ConfigurationError
@@ -54,19 +55,24 @@ class Storage(Protocol):
 class SqliteStorage:
     """The embedded default: one SQLite file for jobs and queues; files in a directory next
     to it (``files_root``, default the database's name with ``.files``), with download
-    links to ``files_url``."""
+    links to ``files_url``.
+
+    The database file is created with ``file_mode`` (less the umask; by default 0600: it
+    holds jobs' requests, results and signed links, so only its owner may read it), as are
+    SQLite's write-ahead log and shared-memory files; a file that exists keeps its mode."""
 
     path: str | Path = "queued-jobs.db"
     files_root: str | Path | None = None
     files_url: str = DEFAULT_FILES_URL
+    file_mode: int = PRIVATE_FILE
 
     def open(self, clock: Clock) -> tuple[JobRepository, QueueBroker]:
         from .queues.sqlite import SqliteQueueBroker
         from .repositories.sqlite import SqliteJobRepository
 
-        return SqliteJobRepository(self.path, clock=clock), SqliteQueueBroker(
-            self.path, clock=clock
-        )
+        return SqliteJobRepository(
+            self.path, clock=clock, file_mode=self.file_mode
+        ), SqliteQueueBroker(self.path, clock=clock, file_mode=self.file_mode)
 
     def files(self, container: str, *, clock: Clock = SYSTEM_CLOCK) -> FileStore:
         from .files.local import LocalFileStore

@@ -69,4 +69,11 @@ async def anyreq(request: Any) -> Any:
     return request
 
 
+@app.job(name="mimic", max_attempts=1)
+async def mimic(request: str, context: JobContext) -> None:
+    """Reports its request as its progress, then fails with it as its error."""
+    await context.report_progress(50, request)
+    raise PermanentError(request)
+
+
 unreachable = JobApp(AzureStorage(UNREACHABLE))

@@ -25,6 +25,8 @@ __all__ = [
     "AccountClients",
     "StorageConnection",
     "expand_connection_string",
+    "redacted_connection_string",
+    "redacted_uri",
     "sdk_options",
 ]
 
@@ -50,6 +52,47 @@ _URI_SETTINGS: Final[dict[Service, str]] = {
 _ACCOUNT_NAME_SETTING: Final = "accountName"
 _SETTING_KEYS: Final = (*_URI_SETTINGS.values(), _ACCOUNT_NAME_SETTING, *CREDENTIAL_SETTINGS)
 _SETTING_KEYS_FOLDED: Final = frozenset(key.lower() for key in _SETTING_KEYS)
+#: The connection-string keys whose values may be shown; every other value is hidden.
+_SHOWN_KEYS: Final = frozenset(
+    key.lower()
+    for key in (
+        "DefaultEndpointsProtocol",
+        "AccountName",
+        "EndpointSuffix",
+        "UseDevelopmentStorage",
+        "DevelopmentStorageProxyUri",
+        *(
+            f"{kind}{secondary}Endpoint"
+            for kind in ("Blob", "Queue", "Table", "File", "Dfs")
+            for secondary in ("", "Secondary")
+        ),
+    )
+)
+_HIDDEN: Final = "***"
+
+
+def redacted_connection_string(connection_string: str) -> str:
+    """``connection_string`` fit for logs and errors: the account key, the SAS token and
+    any other value not known to be public replaced by ``***`` (Azurite's well-known
+    connection reads ``UseDevelopmentStorage=true``)."""
+    if connection_string == DEVELOPMENT_STORAGE:
+        return "UseDevelopmentStorage=true"
+    shown = []
+    for part in connection_string.split(";"):
+        name, equals, value = part.partition("=")
+        if not equals:
+            shown.append(part if not part.strip() else _HIDDEN)
+        elif name.strip().lower() in _SHOWN_KEYS:
+            shown.append(f"{name}={redacted_uri(value)}")
+        else:
+            shown.append(f"{name}={_HIDDEN}")
+    return ";".join(shown)
+
+
+def redacted_uri(uri: str) -> str:
+    """``uri`` with its query (where a SAS token would be) replaced by ``***``."""
+    head, question, query = uri.partition("?")
+    return f"{head}?{_HIDDEN}" if question and query else uri
 
 
 def expand_connection_string(connection_string: str) -> str:
@@ -92,12 +135,12 @@ def _https_uri(uri: str, what: str) -> str:
     if parts.scheme != "https" or not parts.netloc:
         raise ConfigurationError(
             f"{what} must be an https:// URI (Microsoft Entra tokens are only sent over TLS), "
-            f"not {uri!r}"
+            f"not {redacted_uri(uri.strip())!r}"
         )
     return uri.strip().rstrip("/")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class StorageConnection:
     """One storage account, reached with a connection string **or** with service URIs and
     a Microsoft Entra token credential.
@@ -112,6 +155,8 @@ class StorageConnection:
 
     Without ``credential``, each opened store builds its own from ``recipe`` (by default
     ``DefaultAzureCredential``) and closes it with its clients.
+
+    Its ``repr`` (and ``str``) hides the account key, SAS tokens and the credential.
     """
 
     connection_string: str | None = None
@@ -141,6 +186,20 @@ class StorageConnection:
             if uri:
                 checked = _https_uri(uri, f"the {service} service URI")
                 object.__setattr__(self, f"{service}_service_uri", checked)
+
+    def __repr__(self) -> str:
+        shown = []
+        if self.connection_string is not None:
+            redacted = redacted_connection_string(self.connection_string)
+            shown.append(f"connection_string={redacted!r}")
+        for service in SERVICES:
+            if uri := self._given_uri(service):
+                shown.append(f"{service}_service_uri={redacted_uri(uri)!r}")
+        if self.credential is not None:
+            shown.append(f"credential=<{type(self.credential).__name__}>")
+        elif self.uses_identity:
+            shown.append(f"recipe={self.recipe!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     @classmethod
     def of(cls, connection: StorageConnection | str) -> StorageConnection:

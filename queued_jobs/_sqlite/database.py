@@ -14,6 +14,7 @@ few; a call alone runs as before. No call is told it succeeded before its commit
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import random
 import sqlite3
@@ -27,6 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final, TypeVar, TypeVarTuple
 
+from .._private import PRIVATE_FILE, make_directories
 from ..errors import ConfigurationError, QueuedJobsError, StorageError, StorageUnavailable
 
 __all__ = ["SqliteDatabase", "execute", "from_micros", "to_micros"]
@@ -132,11 +134,18 @@ class SqliteDatabase:
     The file (and its folder) is created on first use, with the schema. Several processes
     may open the same file; a write waits up to ``busy_timeout`` seconds for another
     connection's write to finish.
+
+    A file it creates gets ``file_mode`` (less the umask; by default 0600, its owner's
+    alone), and so do the write-ahead log and shared-memory files SQLite makes next to it;
+    the folders it creates get 0700. A file or folder that exists keeps its mode.
     """
 
-    def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
+    def __init__(
+        self, path: str | Path, *, busy_timeout: float = 10.0, file_mode: int = PRIVATE_FILE
+    ) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
+        self.file_mode = file_mode
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start = threading.Lock()
@@ -288,9 +297,21 @@ class SqliteDatabase:
                     f"SQLite {sqlite3.sqlite_version} is too old: queued-jobs needs 3.38 or "
                     "newer (for RETURNING and the JSON functions)"
                 )
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_directories(self.path.parent)
+            self._create_file()
             self._connection = self._open_connection()
         return self._connection
+
+    def _create_file(self) -> None:
+        """Create the file, empty, with ``file_mode``, unless it exists: SQLite would give
+        a file it creates (and its write-ahead log) the umask's mode, readable by all.
+        Processes creating it at once race safely: one creates it, the others find it."""
+        flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+        try:
+            descriptor = os.open(self.path, flags, self.file_mode)
+        except FileExistsError:
+            return  # made before, or by another process just now: its mode stays
+        os.close(descriptor)
 
     def _open_connection(self) -> sqlite3.Connection:
         """A connection with the file in WAL mode and its schema up to date.

@@ -24,7 +24,7 @@ import click
 from rich.console import Console
 
 from .. import __version__
-from .._cli_views import follow, job_view
+from .._cli_views import follow, job_view, json_text, printable
 from ..app import JobApp, load_app
 from ..client import JobClient
 from ..errors import (
@@ -80,11 +80,14 @@ class Options:
         try:
             return load_app(chosen)
         except ConfigurationError as exc:
-            raise click.BadParameter(str(exc), param_hint="'--app'") from exc
+            raise click.BadParameter(
+                printable(str(exc), keep_newlines=True), param_hint="'--app'"
+            ) from exc
 
 
 def fail(message: str) -> NoReturn:
-    raise click.ClickException(message)
+    """Stop with ``message`` (which may quote jobs and stores: shown printable)."""
+    raise click.ClickException(printable(message, keep_newlines=True))
 
 
 @contextmanager
@@ -93,7 +96,9 @@ def reported() -> Iterator[None]:
     try:
         yield
     except InvalidInput as exc:  # UnknownJobType lists the registered types
-        raise click.UsageError(str(exc), click.get_current_context(silent=True)) from exc
+        raise click.UsageError(
+            printable(str(exc), keep_newlines=True), click.get_current_context(silent=True)
+        ) from exc
     except DuplicateJob as exc:
         fail(
             f"unique key {exc.unique_key!r} is held by job {exc.existing_job_id}, which has not "
@@ -136,7 +141,7 @@ def console(*, stderr: bool = False) -> Console:
 def show_finished(job: QueuedJob, attempts: list[Attempt], *, as_json: bool) -> None:
     """Show a job followed to its end; exit 1 unless it succeeded."""
     if as_json:
-        click.echo(job.model_dump_json(indent=2))
+        click.echo(json_text(job.model_dump(mode="json")))
     else:
         console().print(job_view(job, attempts))
     if job.status is not JobStatus.SUCCEEDED:
@@ -162,8 +167,14 @@ async def followed(client: JobClient, job_id: str) -> tuple[QueuedJob, list[Atte
 @click.pass_context
 def cli(ctx: click.Context, app_path: str | None, verbose: bool) -> None:
     """queued-jobs: background jobs on Azure Storage queues, tracked end to end."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(_PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler])
     ctx.obj = Options(app_path, verbose)
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Log lines quote jobs (ids, hooks' errors, message bodies): shown printable."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record), keep_newlines=True)

@@ -9,8 +9,6 @@ the cursor, recolour or rewrite the terminal is printed as an escape.
 
 from __future__ import annotations
 
-import json
-import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -19,21 +17,18 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from .._cli_views import format_time
+from .._cli_views import format_time, json_text, printable
 from ..client import JobClient
 from ..dead_letters import DeadLetter, DeadLetters, SideQueue
 from ..errors import QueueMessageNotFound
 from ..models import Priority
 from ._base import Options, cli, console, with_client
 
-__all__ = ["dead_letters", "printable"]
+__all__ = ["dead_letters"]
 
 T = TypeVar("T")
 #: The characters of a body's preview in ``list``.
 _PREVIEW = 80
-#: Unicode categories printed as escapes: controls, format (bidi overrides, zero-width),
-#: surrogates, private use, unassigned, line and paragraph separators.
-_UNSAFE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 _band = click.option(
     "--band",
@@ -45,23 +40,6 @@ _poison = click.option(
     is_flag=True,
     help="The -poison queues (the Functions host's) instead of the -deadletter queues.",
 )
-
-
-def printable(text: str, *, keep_newlines: bool = False) -> str:
-    """``text`` with every character that is not safe on a terminal as an escape."""
-    return "".join(
-        char
-        if (keep_newlines and char == "\n") or unicodedata.category(char) not in _UNSAFE
-        else _escaped(char)
-        for char in text
-    )
-
-
-def _escaped(char: str) -> str:
-    code = ord(char)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 @cli.group("dead-letters")
@@ -97,7 +75,7 @@ def list_command(
             {"queue": name, "approximate_count": count, "messages": [_record(m) for m in letters]}
             for name, count, letters in queues
         ]
-        click.echo(json.dumps(listing, indent=2))
+        click.echo(json_text(listing))
         return
     for name, count, letters in queues:
         shown = f"; the oldest {len(letters)}" if letters and len(letters) < count else ""
@@ -117,7 +95,7 @@ def show(options: Options, message_id: str, band: str | None, poison: bool, as_j
     side = _side(poison)
     letter = _run(options, lambda dead: _first(band, lambda b: dead.show(b, message_id, side)))
     if as_json:
-        click.echo(json.dumps(_record(letter), indent=2))
+        click.echo(json_text(_record(letter)))
         return
     stored = "base64" if letter.encoded else "plain text"
     size = len(letter.body.encode("utf-8", errors="surrogatepass"))
@@ -143,7 +121,7 @@ def requeue(options: Options, message_id: str, band: str | None, poison: bool) -
     """Move one message back to its band's queue, unchanged, to be delivered again."""
     side = _side(poison)
     letter = _run(options, lambda dead: _first(band, lambda b: dead.requeue(b, message_id, side)))
-    click.echo(f"requeued message {letter.id} from {letter.queue}")
+    click.echo(printable(f"requeued message {letter.id} from {letter.queue}"))
 
 
 @dead_letters.command()
@@ -207,7 +185,7 @@ def _run(options: Options, action: Callable[[DeadLetters], Awaitable[T]]) -> T:
 
 
 def _record(letter: DeadLetter) -> dict[str, Any]:
-    """The message as JSON (ASCII-only when dumped: safe for any terminal)."""
+    """The message as JSON (dumped by ``json_text``: safe for any terminal)."""
     return {
         "id": letter.id,
         "queue": letter.queue,

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .._cli_views import job_table, job_view
+from .._cli_views import job_table, job_view, json_text, printable
 from ..client import JobClient
 from ..errors import InvalidTransition
 from ..models import (
@@ -149,7 +149,7 @@ def status(options: Options, job_id: str, wait: bool, as_json: bool) -> None:
 
     job, attempts = with_client(app, read)
     if as_json:
-        click.echo(job.model_dump_json(indent=2))
+        click.echo(json_text(job.model_dump(mode="json")))
     else:
         console().print(job_view(job, attempts))
 
@@ -178,7 +178,8 @@ def _say_skipped(skipped: list[str]) -> None:
         return
     rows = "record" if len(skipped) == 1 else "records"
     click.echo(
-        f"skipped {len(skipped)} job {rows} that cannot be read: {', '.join(skipped)} "
+        f"skipped {len(skipped)} job {rows} that cannot be read: "
+        f"{printable(', '.join(skipped))} "
         "(queued-jobs status ID says what is wrong)",
         err=True,
     )
@@ -224,7 +225,7 @@ def list_command(
     jobs, skipped = with_client(app, read)
     _say_skipped(skipped)
     if as_json:
-        click.echo(json.dumps([job.model_dump(mode="json") for job in jobs], indent=2))
+        click.echo(json_text([job.model_dump(mode="json") for job in jobs]))
     elif jobs:
         console().print(job_table(jobs))
     else:

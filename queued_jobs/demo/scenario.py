@@ -13,7 +13,9 @@ from typing import Any
 from pydantic import JsonValue
 from rich.console import Console
 from rich.live import Live
+from rich.text import Text
 
+from .._cli_views import printable
 from ..client import JobClient
 from ..errors import DuplicateJob, QueuedJobsError
 from ..files.local import LocalFileStore
@@ -154,7 +156,9 @@ async def run_demo(directory: Path, console: Console) -> bool:
     app, documents = demo_app(directory)
     assert isinstance(documents, LocalFileStore)
     uploaded = await upload_sample_documents(documents)
-    console.print(f"Uploaded {uploaded} sample documents to {documents.directory}")
+    console.print(
+        Text(f"Uploaded {uploaded} sample documents to {printable(str(documents.directory))}")
+    )
     started = time.monotonic()
     async with app.client() as client:
         await client.create_storage()
@@ -190,10 +194,13 @@ async def run_demo(directory: Path, console: Console) -> bool:
     if found:
         console.print("[red]The demo did not go as planned:[/red]")
         for problem in found:
-            console.print(f"  [red]✗[/red] {problem}", markup=True, highlight=False)
+            console.print(Text.assemble(("  ✗ ", "red"), printable(problem)), highlight=False)
         return False
     console.print(
-        f"[green]✓[/green] {len(tracked)} jobs ended as planned in {elapsed:.1f} s. "
-        f"Jobs, files and zips are kept in {directory}"
+        Text.assemble(
+            ("✓", "green"),
+            f" {len(tracked)} jobs ended as planned in {elapsed:.1f} s. "
+            f"Jobs, files and zips are kept in {printable(str(directory))}",
+        )
     )
     return True

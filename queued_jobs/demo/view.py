@@ -10,7 +10,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from .._cli_views import format_duration, status_text
+from .._cli_views import format_duration, printable, status_text
 from ..models import JobStatus
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def live_table(tracked: list[Tracked], elapsed: float) -> Table:
             status_text(job),
             str(job.attempts or "-"),
             ProgressBar(total=100, completed=percent, width=24) if moving else "",
-            Text(message),
+            Text(printable(message)),
         )
     return table
 
@@ -59,20 +59,23 @@ def _outcome(item: Tracked) -> Text:
         existing = item.refused.existing_job_id if item.refused else "?"
         return Text(f"DuplicateJob: unique key held by job {existing}", style="magenta")
     if job.error is not None:
-        return Text(f"{job.error.type.rsplit('.', 1)[-1]}: {job.error.message}", style="red")
+        error = f"{job.error.type.rsplit('.', 1)[-1]}: {job.error.message}"
+        return Text(printable(error, keep_newlines=True), style="red")
     if job.status is JobStatus.CANCELLED:
         last = job.progress.message if job.progress else None
-        return Text(f"cancelled while running ({last})" if last else "cancelled")
+        return Text(printable(f"cancelled while running ({last})") if last else "cancelled")
     result = job.result
     if isinstance(result, dict) and "url" in result:
         size = result.get("size")
         return Text(
-            f"{result.get('name')} · {result.get('files')} files · {size:,} bytes"
-            if isinstance(size, int)
-            else str(result.get("name"))
+            printable(
+                f"{result.get('name')} · {result.get('files')} files · {size:,} bytes"
+                if isinstance(size, int)
+                else str(result.get("name"))
+            )
         )
     text = result if isinstance(result, str) else json.dumps(result)
-    return Text(text[:_RESULT_WIDTH])
+    return Text(printable(text[:_RESULT_WIDTH]))
 
 
 _MARKS = {"succeeded": "✓", "failed": "✗", "cancelled": "⊘", "timed_out": "⧗"}
@@ -97,7 +100,7 @@ def summary_table(tracked: list[Tracked]) -> Table:
     ]
     if links:
         caption += "\n\nDownload links (signed, time-limited):\n" + "\n".join(
-            f"  {url}" for url in links
+            f"  {printable(url)}" for url in links
         )
     table = Table(
         title="Summary",

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from .._private import PRIVATE_FILE
 from .._sqlite.database import SqliteDatabase, execute, from_micros, to_micros
 from .._sqlite.doorbell import Doorbell
 from ..clock import SYSTEM_CLOCK, Clock
@@ -67,16 +68,21 @@ class SqliteQueueBroker:
     """The queues in one SQLite file (or a :class:`SqliteDatabase` shared with a repository).
 
     A broker opened on a path owns its database and closes it; one given a database leaves
-    closing it to the caller.
+    closing it to the caller. ``file_mode``: see :class:`SqliteDatabase`.
     """
 
     def __init__(
-        self, path_or_db: str | Path | SqliteDatabase, *, clock: Clock = SYSTEM_CLOCK
+        self,
+        path_or_db: str | Path | SqliteDatabase,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        file_mode: int = PRIVATE_FILE,
     ) -> None:
         if isinstance(path_or_db, SqliteDatabase):
             self.database, self._owns_db = path_or_db, False
         else:
-            self.database, self._owns_db = SqliteDatabase(path_or_db), True
+            self.database = SqliteDatabase(path_or_db, file_mode=file_mode)
+            self._owns_db = True
         self.clock = clock
         self.doorbell = Doorbell(self.database.path)
 

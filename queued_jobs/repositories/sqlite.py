@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .._once import LoadedOnce
+from .._private import PRIVATE_FILE
 from .._sqlite.database import SqliteDatabase, execute, to_micros
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import (
@@ -53,7 +54,7 @@ class SqliteJobRepository:
     """Job records in a SQLite file (or a :class:`SqliteDatabase` shared with a queue).
 
     A repository opened on a path owns its database and closes it; one given a database
-    leaves closing it to the caller.
+    leaves closing it to the caller. ``file_mode``: see :class:`SqliteDatabase`.
     """
 
     def __init__(
@@ -62,11 +63,12 @@ class SqliteJobRepository:
         *,
         clock: Clock = SYSTEM_CLOCK,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        file_mode: int = PRIVATE_FILE,
     ) -> None:
         if isinstance(path_or_db, SqliteDatabase):
             self._db, self._owns_db = path_or_db, False
         else:
-            self._db, self._owns_db = SqliteDatabase(path_or_db), True
+            self._db, self._owns_db = SqliteDatabase(path_or_db, file_mode=file_mode), True
         self._clock = clock
         self._max_payload_bytes = max_payload_bytes
         self._message_key = LoadedOnce(self._stored_message_key)

@@ -68,8 +68,8 @@ async def test_a_listener_waits_until_rung_and_a_ring_before_waiting_is_kept(
 
 def test_the_socket_of_a_process_that_died_is_removed_by_the_next_ring(tmp_path: Path) -> None:
     doorbell = Doorbell(tmp_path / "jobs.db")
-    doorbell.folder.mkdir()
-    dead = doorbell.folder / "999999-dead"
+    doorbell.folder.mkdir(mode=0o700)
+    dead = doorbell.folder / "999999-deadbeef"
     orphan = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     orphan.bind(str(dead))
     orphan.close()  # its file stays, as after a crash

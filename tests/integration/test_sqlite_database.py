@@ -231,24 +231,32 @@ def test_processes_opening_a_new_file_at_once_all_get_in(tmp_path: Path) -> None
     # A worker and an app starting together: each first open switches the file to WAL and
     # migrates it; openers holding a read lock while waiting for each other's write lock
     # used to wait out their busy timeout (about one opener in eight failed).
+    # Each also creates the file if it is missing, with the owner-only mode: one wins.
     script = tmp_path / "open_at.py"
     script.write_text(OPEN_AT)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     failed = []
-    for round_ in range(16):
-        path = tmp_path / f"new{round_}.db"
-        start = time.time() + 0.8
-        openers = [
-            subprocess.Popen(
-                [sys.executable, str(script), str(path), str(start)],
-                env=env,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(4)
-        ]
-        for opener in openers:
-            _, error = opener.communicate(timeout=60)
-            if opener.returncode != 0:
-                failed.append(error.strip().splitlines()[-1])
+    modes = set()
+    previous_umask = os.umask(0o022)
+    try:
+        for round_ in range(16):
+            path = tmp_path / f"new{round_}.db"
+            start = time.time() + 0.8
+            openers = [
+                subprocess.Popen(
+                    [sys.executable, str(script), str(path), str(start)],
+                    env=env,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for _ in range(4)
+            ]
+            for opener in openers:
+                _, error = opener.communicate(timeout=60)
+                if opener.returncode != 0:
+                    failed.append(error.strip().splitlines()[-1])
+            modes.add(path.stat().st_mode & 0o777)
+    finally:
+        os.umask(previous_umask)
     assert failed == []
+    assert modes == {0o600}

@@ -322,7 +322,7 @@ BAD_INPUT = {
     "unknown-job-type": (
         ["enqueue", "nope", "{}", "--owner", "ada"],
         2,
-        "no job type 'nope' is registered (registered: anyreq, explode, greet)",
+        "no job type 'nope' is registered (registered: anyreq, explode, greet, mimic)",
     ),
     "invalid-json": (
         ["enqueue", "greet", '{"name": ', "--owner", "ada"],

@@ -12,8 +12,8 @@ from typing import Protocol
 import pytest
 from click.testing import CliRunner, Result
 
+from queued_jobs._cli_views import printable
 from queued_jobs.cli import cli
-from queued_jobs.cli.dead_letters import printable
 from queued_jobs.queues.sqlite import SqliteQueueBroker
 
 HOSTILE = "\x1b[2J\x1b[31mred\x1b[0m \u202eevil\u202c \x07 [bold]markup[/bold]\nline 2"

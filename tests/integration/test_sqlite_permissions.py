@@ -1,0 +1,69 @@
+"""The embedded database holds jobs' requests, results and signed links: the files and
+folders queued-jobs creates for it are its owner's alone, whatever the umask lets through;
+what exists already keeps its mode; a mode can be chosen."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from queued_jobs import JobApp, SqliteStorage
+
+
+@pytest.fixture(autouse=True)
+def usual_umask() -> Iterator[None]:
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def modes_while_in_use(storage: SqliteStorage) -> dict[str, int]:
+    """The modes of the database, its write-ahead log and its shared memory, with a job
+    written and the database still open."""
+    app = JobApp(storage)
+    app.job(name="nap")(lambda request: None)
+    database = Path(storage.path)
+    async with app.client() as client:
+        await client.create_storage()
+        await client.queue_job("nap", 1, owner="a")
+        return {
+            suffix: mode(database.with_name(database.name + suffix))
+            for suffix in ("", "-wal", "-shm")
+        }
+
+
+async def test_a_new_database_its_log_and_its_folders_are_their_owners_alone(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "data" / "deeper" / "jobs.db"
+
+    modes = await modes_while_in_use(SqliteStorage(database))
+
+    assert modes == {"": 0o600, "-wal": 0o600, "-shm": 0o600}
+    assert mode(tmp_path / "data") == 0o700
+    assert mode(tmp_path / "data" / "deeper") == 0o700
+
+
+async def test_an_existing_database_and_folder_keep_their_modes(tmp_path: Path) -> None:
+    database = tmp_path / "shared" / "jobs.db"
+    database.parent.mkdir(mode=0o755)
+    database.touch(mode=0o644)
+
+    modes = await modes_while_in_use(SqliteStorage(database))
+
+    assert modes == {"": 0o644, "-wal": 0o644, "-shm": 0o644}
+    assert mode(database.parent) == 0o755
+
+
+async def test_a_chosen_mode_is_given_to_a_new_database(tmp_path: Path) -> None:
+    modes = await modes_while_in_use(SqliteStorage(tmp_path / "jobs.db", file_mode=0o640))
+
+    assert modes == {"": 0o640, "-wal": 0o640, "-shm": 0o640}
