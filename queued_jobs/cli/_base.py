@@ -100,6 +100,8 @@ def reported() -> Iterator[None]:
             printable(str(exc), keep_newlines=True), click.get_current_context(silent=True)
         ) from exc
     except DuplicateJob as exc:
+        if exc.existing_job_id is None:  # another owner's job: nothing of it is shown
+            fail(str(exc))
         fail(
             f"unique key {exc.unique_key!r} is held by job {exc.existing_job_id}, which has not "
             f"finished yet; see: queued-jobs status {exc.existing_job_id}"

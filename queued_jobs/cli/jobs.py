@@ -21,6 +21,7 @@ from ..models import (
     JobStatus,
     Priority,
     QueuedJob,
+    UniqueScope,
     check_owner,
 )
 from ..repositories.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, JobQuery
@@ -76,7 +77,16 @@ def _read_request(text: str | None) -> Any:
     metavar="SECONDS",
     help="Start no sooner than SECONDS from now.",
 )
-@click.option("--unique-key", help="Refuse the job while another with this key is unfinished.")
+@click.option(
+    "--unique-key", help="Refuse the job while another of the owner's with this key is unfinished."
+)
+@click.option(
+    "--unique-scope",
+    type=click.Choice([scope.value for scope in UniqueScope]),
+    default=UniqueScope.OWNER.value,
+    show_default=True,
+    help="Whose jobs the unique key keeps apart: the owner's, or every owner's.",
+)
 @click.option(
     "--max-attempts",
     type=click.IntRange(1, MAX_ATTEMPTS),
@@ -94,6 +104,7 @@ def enqueue(
     priority: str,
     delay: float | None,
     unique_key: str | None,
+    unique_scope: str,
     max_attempts: int | None,
     tags: tuple[str, ...],
     wait: bool,
@@ -113,6 +124,7 @@ def enqueue(
             priority=Priority(priority),
             delay=None if delay is None else timedelta(seconds=delay),
             unique_key=unique_key,
+            unique_scope=UniqueScope(unique_scope),
             max_attempts=max_attempts,
             tags=tags,
         )

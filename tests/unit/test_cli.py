@@ -409,6 +409,20 @@ def test_a_duplicate_unique_key_names_the_job_holding_it(invoke: Invoke) -> None
     assert f"unique key 'k' is held by job {first}" in result.output
 
 
+def test_a_unique_key_is_the_owners_unless_the_scope_is_global(invoke: Invoke) -> None:
+    ada = ("enqueue", "greet", '{"name": "Ada"}', "--owner", "ada", "--unique-key", "k")
+    bob = ("enqueue", "greet", '{"name": "Bob"}', "--owner", "bob", "--unique-key", "k")
+    enqueued_id(invoke(*ada))
+    enqueued_id(invoke(*bob))  # another owner's key of the same name: free
+    enqueued_id(invoke(*ada, "--unique-scope", "global"))
+
+    result = invoke(*bob, "--unique-scope", "global")
+
+    assert result.exit_code == 1
+    assert "held by a job you cannot see" in result.output
+    assert "status" not in result.output  # nothing of that job to look up
+
+
 def test_retrying_a_job_that_did_not_fail_is_refused(invoke: Invoke) -> None:
     job = finished("greet", {"name": "Ada"})
 
