@@ -27,7 +27,7 @@ import stat
 from pathlib import Path
 from typing import Final
 
-from .._private import make_directories
+from .._private import PRIVATE_DIRECTORY, make_directories
 
 __all__ = ["Doorbell"]
 
@@ -137,6 +137,9 @@ class Doorbell:
             return None
         try:
             info = os.fstat(descriptor)
+            if _tightenable(info):  # made by an older version: nobody else could write in it
+                os.fchmod(descriptor, PRIVATE_DIRECTORY)
+                info = os.fstat(descriptor)
             problem = _untrusted(info)
         except OSError as exc:
             problem = f"it cannot be examined ({exc.strerror})"
@@ -157,6 +160,19 @@ class Doorbell:
             self.folder,
             problem,
         )
+
+
+def _tightenable(info: os.stat_result) -> bool:
+    """Whether the folder is ours and others may look into it but not write in it (what
+    earlier versions made): then closing it to them is safe, since nobody else can have
+    put anything there."""
+    mode = stat.S_IMODE(info.st_mode)
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.geteuid()
+        and not mode & 0o022
+        and bool(mode & 0o077)
+    )
 
 
 def _untrusted(info: os.stat_result) -> str | None:

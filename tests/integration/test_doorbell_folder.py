@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import socket
+import stat
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -121,8 +122,23 @@ def test_a_ring_deletes_only_dead_sockets_named_as_listeners_name_theirs(
     doorbell.close()
 
 
-@pytest.mark.parametrize("mode", [0o777, 0o755, 0o707], ids=oct)
-def test_a_bell_folder_that_other_users_may_enter_is_refused(
+def test_a_bell_folder_others_may_read_but_not_write_is_closed_to_them_and_used(
+    tmp_path: Path,
+) -> None:
+    doorbell = Doorbell(tmp_path / "jobs.db")
+    doorbell.folder.mkdir()
+    doorbell.folder.chmod(0o755)  # as earlier versions made it
+
+    listener = doorbell.listen()
+
+    assert listener is not None
+    assert stat.S_IMODE(doorbell.folder.stat().st_mode) == 0o700
+    listener.close()
+    doorbell.close()
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o707, 0o757], ids=oct)
+def test_a_bell_folder_that_other_users_may_write_in_is_refused(
     tmp_path: Path, mode: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     doorbell = Doorbell(tmp_path / "jobs.db")
