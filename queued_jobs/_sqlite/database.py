@@ -297,8 +297,14 @@ class SqliteDatabase:
                     f"SQLite {sqlite3.sqlite_version} is too old: queued-jobs needs 3.38 or "
                     "newer (for RETURNING and the JSON functions)"
                 )
-            make_directories(self.path.parent)
-            self._create_file()
+            try:
+                make_directories(self.path.parent)
+                self._create_file()
+            except OSError as exc:  # a read-only folder, a file where a folder belongs...
+                reason = exc.strerror or type(exc).__name__
+                raise StorageError(
+                    f"SQLite database {self.path}: cannot create it: {reason}"
+                ) from exc
             self._connection = self._open_connection()
         return self._connection
 

@@ -4,6 +4,7 @@ what exists already keeps its mode; a mode can be chosen."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from collections.abc import Iterator
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from queued_jobs import JobApp, SqliteStorage
+from queued_jobs.errors import StorageError
+from queued_jobs.repositories.sqlite import SqliteJobRepository
 
 
 @pytest.fixture(autouse=True)
@@ -67,3 +70,17 @@ async def test_a_chosen_mode_is_given_to_a_new_database(tmp_path: Path) -> None:
     modes = await modes_while_in_use(SqliteStorage(tmp_path / "jobs.db", file_mode=0o640))
 
     assert modes == {"": 0o640, "-wal": 0o640, "-shm": 0o640}
+
+
+def test_a_database_that_cannot_be_created_is_a_storage_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("in the way")
+
+    async def create() -> None:
+        repository = SqliteJobRepository(tmp_path / "file" / "jobs.db")
+        try:
+            await repository.create()
+        finally:
+            await repository.close()
+
+    with pytest.raises(StorageError, match="cannot create it"):
+        asyncio.run(create())
