@@ -39,7 +39,35 @@ async def test_opening_creates_the_folders_the_file_and_the_schema_in_wal_mode(
 
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert raw.execute("PRAGMA user_version").fetchone() == (1,)
+    assert raw.execute("PRAGMA user_version").fetchone() == (2,)
+    raw.close()
+
+
+async def test_a_database_of_the_first_schema_gains_the_secrets_table_and_keeps_its_jobs(
+    tmp_path: Path,
+) -> None:
+    from queued_jobs._sqlite.database import _MIGRATIONS
+    from queued_jobs.models import QueuedJob
+    from queued_jobs.repositories.sqlite import SqliteJobRepository
+
+    path = tmp_path / "old.db"
+    old = SqliteJobRepository(path)
+    job = await old.insert(QueuedJob.new(owner="ada", job_type="t"))
+    await old.close()
+    raw = sqlite3.connect(path)
+    raw.execute("DROP TABLE secrets")
+    raw.execute("PRAGMA user_version = 1")  # as the first version left it
+    raw.commit()
+    raw.close()
+
+    upgraded = SqliteJobRepository(path)
+    try:
+        assert len(await upgraded.message_key()) == 32
+        assert (await upgraded.get(job.id)).id == job.id
+    finally:
+        await upgraded.close()
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),)
     raw.close()
 
 
