@@ -12,6 +12,7 @@ how they run. Hosts (the worker command, the Functions blueprint) take it by imp
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import socket
 from collections.abc import Mapping
@@ -35,6 +36,8 @@ from .runner import JobRegistry
 from .worker import Worker, WorkerSettings
 
 __all__ = ["AzureStorage", "JobApp", "MemoryStorage", "SqliteStorage", "Storage", "load_app"]
+
+log = logging.getLogger("queued_jobs.settings")
 
 
 class Storage(Protocol):
@@ -107,8 +110,17 @@ class AzureStorage:
         variables), read as the Functions host reads it: the connection string in
         ``setting``, or the identity-based settings ``<setting>__queueServiceUri``,
         ``__tableServiceUri``, ``__blobServiceUri``, ``__credential``, ``__clientId`` (see
-        :meth:`StorageConnection.from_settings`)."""
-        connection = StorageConnection.from_settings(setting, environ=environ)
+        :meth:`StorageConnection.from_settings`).
+
+        Settings that cannot work (contradictory, incomplete) are logged as an error here
+        and raise :class:`ConfigurationError` on the first storage request instead: the
+        Functions host imports the app to index its functions, and an exception at import
+        would leave none indexed, the poison triggers included."""
+        try:
+            connection = StorageConnection.from_settings(setting, environ=environ)
+        except ConfigurationError as problem:
+            log.error("the storage connection %r cannot be used: %s", setting, problem)
+            connection = StorageConnection.unusable(str(problem))
         return cls(connection, table=table, container=container)
 
     @property

@@ -37,6 +37,13 @@ FORMS = {
         "AzureWebJobsStorage__credential": "managedidentity",
         "AzureWebJobsStorage__clientId": "11111111-2222-3333-4444-555555555555",
     },
+    "managed-identity-by-resource-id": {
+        "AzureWebJobsStorage": "",
+        **URIS,
+        "AzureWebJobsStorage__credential": "managedidentity",
+        "AzureWebJobsStorage__managedIdentityResourceId": "/subscriptions/s/resourceGroups/g/"
+        "providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-jobs",
+    },
     "service-principal": {
         "AzureWebJobsStorage": "",
         **URIS,
@@ -132,7 +139,7 @@ def test_the_sample_runs_locally_against_azurite_on_the_queue_the_bindings_name(
     assert SAMPLE["FUNCTIONS_WORKER_RUNTIME"] == "python"
     assert SAMPLE["QUEUED_JOBS_QUEUE"] == queued_jobs.QueueNames().base
     identity = {k: v for k, v in SAMPLE.items() if k.startswith("AzureWebJobsStorage__")}
-    assert len(identity) == 8
+    assert len(identity) == 9
     assert not any(identity.values())  # listed, left empty: the connection string wins
 
 
