@@ -5,12 +5,15 @@ the local steps in the order that works on a fresh clone."""
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from pycep import BicepParser
 
+from queued_jobs.cli import cli
 from queued_jobs.models import Priority
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,3 +108,35 @@ def test_the_local_steps_build_the_wheel_before_installing_the_requirements() ->
     assert build < install
     assert lines.index("cd function_app") < build
     assert (ROOT / "infra" / "hooks" / "build_wheel.py").is_file()
+
+
+def _cli_lines(page: str) -> list[str]:
+    """The ``queued-jobs`` commands of the page's shell blocks, continuation lines joined."""
+    lines = []
+    for block in re.findall(r"```sh\n(.*?)```", page, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            for command in line.split(" #")[0].split("&&"):
+                if command.strip().startswith("queued-jobs "):
+                    lines.append(command.strip())
+    return lines
+
+
+@pytest.mark.parametrize(
+    "command",
+    [*_cli_lines(DEPLOY), *_cli_lines(FUNCTIONS)],
+)
+def test_every_cli_command_in_the_deploy_docs_is_one_the_cli_accepts(command: str) -> None:
+    args = shlex.split(command)[1:]
+    options = {opt: param for param in cli.params for opt in param.opts}
+    while args[0] in options:  # the group's own options come first
+        takes_value = not getattr(options[args[0]], "is_flag", False)
+        args = args[2:] if takes_value else args[1:]
+    name, *rest = args
+    group = cli.make_context("queued-jobs", [name], resilient_parsing=True)
+    subcommand = cli.get_command(group, name)
+    assert subcommand is not None, name
+
+    try:
+        subcommand.make_context(name, rest, parent=group)
+    except click.UsageError as error:  # a missing or unknown option, as the user would see
+        pytest.fail(f"{command!r}: {error.format_message()}")
