@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ._azure.connection import StorageConnection
+from ._azure.credentials import unusable_connection_error
 from .client import JobClient
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import ConfigurationError
@@ -113,9 +114,10 @@ class AzureStorage:
         :meth:`StorageConnection.from_settings`).
 
         Settings that cannot work (contradictory, incomplete) are logged as an error here
-        and raise :class:`ConfigurationError` on the first storage request instead: the
-        Functions host imports the app to index its functions, and an exception at import
-        would leave none indexed, the poison triggers included."""
+        and raise :class:`ConfigurationError` at first use instead (:meth:`open`, and any
+        request of a file store made before): the Functions host imports the app to index
+        its functions, and an exception at import would leave none indexed, the poison
+        triggers included."""
         try:
             connection = StorageConnection.from_settings(setting, environ=environ)
         except ConfigurationError as problem:
@@ -131,6 +133,10 @@ class AzureStorage:
     def open(self, clock: Clock) -> tuple[JobRepository, QueueBroker]:
         from .queues.azure_queue import AzureQueueBroker
         from .repositories.azure_table import AzureTableJobRepository
+
+        recipe = self._connection.recipe
+        if recipe.kind == "unusable":  # settings that cannot work: a host's first use fails
+            raise unusable_connection_error(recipe.problem or "")
 
         repository = AzureTableJobRepository.from_connection(
             self._connection,

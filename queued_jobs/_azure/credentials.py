@@ -15,7 +15,13 @@ if TYPE_CHECKING:
     from azure.core.credentials import AccessToken
     from azure.core.credentials_async import AsyncTokenCredential
 
-__all__ = ["CREDENTIAL_SETTINGS", "CredentialRecipe", "UnusableCredential", "recipe_from_settings"]
+__all__ = [
+    "CREDENTIAL_SETTINGS",
+    "CredentialRecipe",
+    "UnusableCredential",
+    "recipe_from_settings",
+    "unusable_connection_error",
+]
 
 #: The credential settings ``<connection>__<name>`` that queued-jobs reads.
 CREDENTIAL_SETTINGS: Final = (
@@ -102,6 +108,14 @@ class CredentialRecipe:
         return "DefaultAzureCredential"
 
 
+def unusable_connection_error(problem: str) -> ConfigurationError:
+    """What using a connection of settings that cannot work raises."""
+    return ConfigurationError(
+        f"the storage connection cannot be used: {problem}. Fix the app settings and restart "
+        "the app"
+    )
+
+
 class UnusableCredential:
     """A token credential that refuses every token with the configuration problem that
     left the connection without one."""
@@ -110,10 +124,7 @@ class UnusableCredential:
         self.problem = problem
 
     async def get_token(self, *scopes: str, **options: Any) -> AccessToken:
-        raise ConfigurationError(
-            f"the storage connection cannot be used: {self.problem}. Fix the app settings "
-            "and restart the app"
-        )
+        raise unusable_connection_error(self.problem)
 
     async def close(self) -> None:
         return None

@@ -13,11 +13,13 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from azure.functions.queue import QueueMessage
 from azure.identity.aio import ManagedIdentityCredential
 
 from queued_jobs import JobApp, StorageConnection
 from queued_jobs._azure.credentials import CredentialRecipe
 from queued_jobs.errors import ConfigurationError
+from queued_jobs.functions import FunctionsHost
 from queued_jobs.models import Priority
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,12 +184,21 @@ async def test_settings_that_cannot_work_still_index_every_function_and_fail_at_
     assert len(errors) == 1
     assert PREFIX in errors[0].getMessage()
     app: JobApp = module.app
-    _, broker = app.storage.open(app.clock)
+    # The first use fails, as a host (trigger, sweep, worker) makes it, and says what to fix.
+    host = FunctionsHost(app)
+    with pytest.raises(ConfigurationError, match=message):
+        await host.handle(QueueMessage(id="m1", body=b"a job message", dequeue_count=1), "jobs")
+    with pytest.raises(ConfigurationError, match=message):
+        await host.sweep()
+    with pytest.raises(ConfigurationError, match=message):
+        app.worker()
+    # So does a request of the file store the app made at import.
+    documents = app.files("documents")
     try:
         with pytest.raises(ConfigurationError, match=message):
-            await broker.queue("jobs").send("a job message")
+            await documents.create()
     finally:
-        await broker.close()
+        await documents.close()
 
 
 async def test_a_resource_id_names_the_user_assigned_identity_the_credential_uses() -> None:
