@@ -14,7 +14,7 @@ param environmentName string
 @maxLength(11)
 param namePrefix string = 'qjobs'
 
-@description('Region of every resource; it must offer the Flex Consumption plan.')
+@description('Region of every resource; it must offer the Flex Consumption plan: `az functionapp list-flexconsumption-locations` lists those that do.')
 param location string = resourceGroup().location
 
 @description('Memory of each Function App instance, in MB (Flex Consumption sizes).')
@@ -25,8 +25,8 @@ param location string = resourceGroup().location
 ])
 param instanceMemoryMB int = 2048
 
-@description('Most instances the app scales out to, per function group (Flex Consumption allows 1 to 1000).')
-@minValue(1)
+@description('Most instances each function group scales out to: every queue trigger and the timer is a group of its own (Flex Consumption accepts 40 to 1000).')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
@@ -55,6 +55,16 @@ param storageSku string = 'Standard_LRS'
 
 @description('Tags added to every resource.')
 param tags object = {}
+
+@description('Object id of a user or service principal to give data roles on the storage account, so that the queued-jobs CLI can run against it (azd fills in the signed-in principal, AZURE_PRINCIPAL_ID). Empty: no one but the app.')
+param principalId string = ''
+
+@description('What principalId is: User (az login as a person) or ServicePrincipal (a pipeline).')
+@allowed([
+  'User'
+  'ServicePrincipal'
+])
+param principalType string = 'User'
 
 // Names the library uses: AzureStorage's default table and payload container, the sample
 // zip builder's container (function_app/sample_jobs.py), and the azd service (azure.yaml).
@@ -92,6 +102,14 @@ var blobDataOwnerRole = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var queueDataContributorRole = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var tableDataContributorRole = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var metricsPublisherRole = '3913510d-42f4-4e42-8a64-420c390055eb'
+var blobDataContributorRole = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+// What the CLI needs against the account: records and indexes, messages, payloads and files
+// (Blob Data Contributor may also ask for the user delegation key that signs download links).
+var principalDataRoles = [
+  blobDataContributorRole
+  queueDataContributorRole
+  tableDataContributorRole
+]
 
 resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: '${prefix}-log-${resourceToken}'
@@ -250,6 +268,17 @@ resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
     principalType: 'ServicePrincipal'
   }
 }
+
+// The deploying principal's own access, for the CLI (docs/deploy.md); none without principalId.
+resource principalDataRoleAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in (empty(principalId) ? [] : principalDataRoles): {
+  name: guid(storage.id, principalId, role)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+    principalId: principalId
+    principalType: principalType
+  }
+}]
 
 // Telemetry with local authentication off needs this role on the component.
 resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {

@@ -12,6 +12,7 @@ how they run. Hosts (the worker command, the Functions blueprint) take it by imp
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import socket
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ._azure.connection import StorageConnection
+from ._azure.credentials import unusable_connection_error
 from ._private import PRIVATE_FILE
 from .client import JobClient
 from .clock import SYSTEM_CLOCK, Clock
@@ -36,6 +38,8 @@ from .runner import JobRegistry
 from .worker import Worker, WorkerSettings
 
 __all__ = ["AzureStorage", "JobApp", "MemoryStorage", "SqliteStorage", "Storage", "load_app"]
+
+log = logging.getLogger("queued_jobs.settings")
 
 
 class Storage(Protocol):
@@ -113,8 +117,18 @@ class AzureStorage:
         variables), read as the Functions host reads it: the connection string in
         ``setting``, or the identity-based settings ``<setting>__queueServiceUri``,
         ``__tableServiceUri``, ``__blobServiceUri``, ``__credential``, ``__clientId`` (see
-        :meth:`StorageConnection.from_settings`)."""
-        connection = StorageConnection.from_settings(setting, environ=environ)
+        :meth:`StorageConnection.from_settings`).
+
+        Settings that cannot work (contradictory, incomplete) are logged as an error here
+        and raise :class:`ConfigurationError` at first use instead (:meth:`open`, and any
+        request of a file store made before): the Functions host imports the app to index
+        its functions, and an exception at import would leave none indexed, the poison
+        triggers included."""
+        try:
+            connection = StorageConnection.from_settings(setting, environ=environ)
+        except ConfigurationError as problem:
+            log.error("the storage connection %r cannot be used: %s", setting, problem)
+            connection = StorageConnection.unusable(str(problem))
         return cls(connection, table=table, container=container)
 
     @property
@@ -125,6 +139,10 @@ class AzureStorage:
     def open(self, clock: Clock) -> tuple[JobRepository, QueueBroker]:
         from .queues.azure_queue import AzureQueueBroker
         from .repositories.azure_table import AzureTableJobRepository
+
+        recipe = self._connection.recipe
+        if recipe.kind == "unusable":  # settings that cannot work: a host's first use fails
+            raise unusable_connection_error(recipe.problem or "")
 
         repository = AzureTableJobRepository.from_connection(
             self._connection,

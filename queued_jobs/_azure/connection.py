@@ -13,6 +13,7 @@ from urllib.request import getproxies_environment
 
 from ..errors import ConfigurationError
 from .credentials import CREDENTIAL_SETTINGS, CredentialRecipe, recipe_from_settings
+from .setting_keys import warn_about_ignored_settings
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
@@ -51,7 +52,6 @@ _URI_SETTINGS: Final[dict[Service, str]] = {
 }
 _ACCOUNT_NAME_SETTING: Final = "accountName"
 _SETTING_KEYS: Final = (*_URI_SETTINGS.values(), _ACCOUNT_NAME_SETTING, *CREDENTIAL_SETTINGS)
-_SETTING_KEYS_FOLDED: Final = frozenset(key.lower() for key in _SETTING_KEYS)
 #: The connection-string keys whose values may be shown; every other value is hidden.
 _SHOWN_KEYS: Final = frozenset(
     key.lower()
@@ -225,30 +225,20 @@ class StorageConnection:
           ``<name>__queueServiceUri`` and ``<name>__tableServiceUri`` (or
           ``<name>__accountName``, which stands for the three public-cloud URIs of that
           account), with the credential chosen by ``<name>__credential``
-          (``managedidentity``), ``<name>__clientId`` (a user-assigned identity), or
-          ``<name>__tenantId`` + ``<name>__clientId`` + ``<name>__clientSecret`` (a
-          service principal); with none of these, ``DefaultAzureCredential``.
+          (``managedidentity``), ``<name>__clientId`` or ``<name>__managedIdentityResourceId``
+          (a user-assigned identity), or ``<name>__tenantId`` + ``<name>__clientId`` +
+          ``<name>__clientSecret`` (a service principal); with none of these,
+          ``DefaultAzureCredential``.
 
-        All three services are required (jobs use tables, queues and blobs).
+        All three services are required (jobs use tables, queues and blobs). Any other
+        ``<name>__*`` setting is logged as a warning and ignored.
         """
         settings = os.environ if environ is None else environ
-        connection_string = settings.get(name, "").strip()
+        connection_string = _setting(settings, name).strip()
         if connection_string:
             return cls(connection_string=connection_string)
         section = _section(settings, name)
-        unknown = sorted(
-            key
-            for key, value in settings.items()
-            if key.lower().startswith(f"{name}__".lower())
-            and value.strip()
-            and key[len(name) + 2 :].lower() not in _SETTING_KEYS_FOLDED
-        )
-        if unknown:
-            known = ", ".join(_SETTING_KEYS)
-            raise ConfigurationError(
-                f"app settings {', '.join(unknown)} are not understood by queued-jobs "
-                f"(it reads {name}__ followed by one of: {known})"
-            )
+        warn_about_ignored_settings(name, settings, _SETTING_KEYS)
         uris = _service_uris(name, section)
         missing = [s for s in SERVICES if not uris.get(s)]
         if missing:
@@ -266,6 +256,19 @@ class StorageConnection:
             queue_service_uri=uris["queue"],
             table_service_uri=uris["table"],
             recipe=recipe_from_settings(name, section),
+        )
+
+    @classmethod
+    def unusable(cls, problem: str) -> StorageConnection:
+        """A connection that fails with ``problem`` on its first request, for settings
+        that cannot work but must not stop an app from loading (its URIs are in the
+        reserved ``.invalid`` domain; no request leaves without a token, and none is
+        given)."""
+        return cls(
+            blob_service_uri="https://unconfigured.blob.invalid",
+            queue_service_uri="https://unconfigured.queue.invalid",
+            table_service_uri="https://unconfigured.table.invalid",
+            recipe=CredentialRecipe("unusable", problem=problem),
         )
 
     @property
@@ -357,6 +360,15 @@ class AccountClients:
             raise ConfigurationError(
                 f"invalid storage connection ({self._connection.describe()}): {exc}"
             ) from exc
+
+
+def _setting(settings: Mapping[str, str], name: str) -> str:
+    """The setting ``name``, also when spelled in another case (as the host finds it)."""
+    value = settings.get(name)
+    if value is None:
+        folded = name.lower()
+        value = next((v for k, v in settings.items() if k.lower() == folded), "")
+    return value
 
 
 def _section(settings: Mapping[str, str], name: str) -> dict[str, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +35,11 @@ BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 QUEUE_DATA_CONTRIBUTOR = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
 TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 
 AZURE_QUEUE_NAME_MAX = 63
+#: The bounds of a Flex Consumption app's maximumInstanceCount.
+MIN_INSTANCES, MAX_INSTANCES = 40, 1000
 AZURE_STORAGE_ACCOUNT_NAME_MAX = 24
 UNIQUE_STRING_LENGTH = 13  # uniqueString() is always 13 characters
 
@@ -174,6 +178,15 @@ def _decorators(template: dict[str, Any], parameter: str) -> dict[str, Any]:
     return {d["type"]: d["argument"] for d in template["parameters"][parameter]["decorators"]}
 
 
+def _identity_role_assignments(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The app identity's role assignments (the deploying principal's are a loop)."""
+    return {
+        name: assignment
+        for name, assignment in _resources(template, ROLE_ASSIGNMENT).items()
+        if "loop_type" not in assignment["config"]
+    }
+
+
 def _app_settings(template: dict[str, Any]) -> dict[str, Any]:
     _, site = _only(template, SITE)
     settings = _config(site)["properties"]["siteConfig"]["appSettings"]
@@ -269,7 +282,7 @@ def test_the_identity_holds_exactly_the_data_and_telemetry_roles(
     definitions = "Microsoft.Authorization/roleDefinitions/"
 
     granted = set()
-    for name, assignment in _resources(template, ROLE_ASSIGNMENT).items():
+    for name, assignment in _identity_role_assignments(template).items():
         config = _config(assignment)
         scope = evaluate(config["scope"])
         role = evaluate(config["properties"]["roleDefinitionId"])
@@ -294,6 +307,50 @@ def test_the_identity_holds_exactly_the_data_and_telemetry_roles(
         (storage, TABLE_DATA_CONTRIBUTOR),
         (insights, MONITORING_METRICS_PUBLISHER),
     }
+
+
+def test_the_deploying_principal_gets_the_data_roles_the_cli_needs_only_when_named(
+    template: dict[str, Any],
+) -> None:
+    evaluate = Evaluator(template)
+    storage, _ = _only(template, STORAGE)
+    loops = {
+        name: assignment
+        for name, assignment in _resources(template, ROLE_ASSIGNMENT).items()
+        if "loop_type" in assignment["config"]
+    }
+    assert len(loops) == 1
+    assignment = next(iter(loops.values()))
+    loop = assignment["config"]["loop_type"]["detail"]
+    config = _config(assignment)
+    role = loop["item_name"]
+
+    # No principal, no assignment: the loop runs over an empty list.
+    condition = loop["array_name"]["operator"]
+    assert condition["type"] == "conditional"
+    operands = condition["operands"]
+    assert operands["condition"] == {
+        "function": {"type": "empty", "parameters": {"item_to_test": "principalId"}}
+    }
+    assert operands["true_value"] == []
+    roles = evaluate(BicepElement(operands["false_value"]))
+    assert set(roles) == {BLOB_DATA_CONTRIBUTOR, QUEUE_DATA_CONTRIBUTOR, TABLE_DATA_CONTRIBUTOR}
+    assert len(roles) == len(set(roles))
+    assert template["parameters"]["principalId"]["default"] == ""
+    # Scoped to the account, to the principal azd names, one assignment name per role.
+    assert evaluate(config["scope"]) == Ref(storage, "")
+    assert config["properties"]["principalId"] == BicepElement("principalId")
+    assert config["properties"]["principalType"] == BicepElement("principalType")
+    assert config["properties"]["roleDefinitionId"]["function"]["parameters"][
+        "resource_name_1"
+    ] == BicepElement(role)
+    name = config["name"]["function"]
+    assert name["type"] == "guid"
+    assert list(name["parameters"].values())[1:] == [BicepElement("principalId"), role]
+    assert _decorators(template, "principalType")["allowed"] == ["User", "ServicePrincipal"]
+    parameters = json.loads((ROOT / "infra" / "main.parameters.json").read_text())["parameters"]
+    assert parameters["principalId"] == {"value": "${AZURE_PRINCIPAL_ID}"}
+    assert parameters["principalType"] == {"value": "${AZURE_PRINCIPAL_TYPE=User}"}
 
 
 def test_telemetry_needs_an_entra_id_token(template: dict[str, Any]) -> None:
@@ -373,8 +430,11 @@ def test_parameters_stay_within_what_flex_consumption_and_the_package_accept(
     template: dict[str, Any],
 ) -> None:
     assert _decorators(template, "instanceMemoryMB")["allowed"] == [512, 2048, 4096]
+    # Flex Consumption refuses a maximum below 40 or above 1000 (docs/deploy.md).
     count = _decorators(template, "maximumInstanceCount")
-    assert (count["min_value"], count["max_value"]) == (1, 1000)
+    assert (count["min_value"], count["max_value"]) == (MIN_INSTANCES, MAX_INSTANCES)
+    default = template["parameters"]["maximumInstanceCount"]["default"]
+    assert MIN_INSTANCES <= default <= MAX_INSTANCES
     # azure-functions 1.x runs on Python 3.10 to 3.12; the package needs 3.11.
     assert _decorators(template, "pythonVersion")["allowed"] == ["3.11", "3.12"]
     assert template["parameters"]["pythonVersion"]["default"] == "3.11"

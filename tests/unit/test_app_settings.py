@@ -37,6 +37,13 @@ FORMS = {
         "AzureWebJobsStorage__credential": "managedidentity",
         "AzureWebJobsStorage__clientId": "11111111-2222-3333-4444-555555555555",
     },
+    "managed-identity-by-resource-id": {
+        "AzureWebJobsStorage": "",
+        **URIS,
+        "AzureWebJobsStorage__credential": "managedidentity",
+        "AzureWebJobsStorage__managedIdentityResourceId": "/subscriptions/s/resourceGroups/g/"
+        "providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-jobs",
+    },
     "service-principal": {
         "AzureWebJobsStorage": "",
         **URIS,
@@ -132,7 +139,7 @@ def test_the_sample_runs_locally_against_azurite_on_the_queue_the_bindings_name(
     assert SAMPLE["FUNCTIONS_WORKER_RUNTIME"] == "python"
     assert SAMPLE["QUEUED_JOBS_QUEUE"] == queued_jobs.QueueNames().base
     identity = {k: v for k, v in SAMPLE.items() if k.startswith("AzureWebJobsStorage__")}
-    assert len(identity) == 8
+    assert len(identity) == 9
     assert not any(identity.values())  # listed, left empty: the connection string wins
 
 
@@ -142,14 +149,15 @@ def test_the_function_app_installs_this_version_from_the_wheel_that_azd_builds()
         for line in (FUNCTION_APP / "requirements.txt").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    assert lines[0] == "--find-links ./wheels"
-    assert f"queued-jobs[functions]=={queued_jobs.__version__}" in lines
+    # The wheel by its file, so that no package of that name on an index can stand in.
+    assert lines[0] == f"./wheels/queued_jobs-{queued_jobs.__version__}-py3-none-any.whl"
+    assert not any(line.startswith(("--find-links", "-f ", "--extra-index-url")) for line in lines)
     pyproject = (ROOT / "pyproject.toml").read_text()
     functions_extra = re.search(r'^functions = \["(.+)"\]$', pyproject, re.MULTILINE)
     assert functions_extra is not None
     assert functions_extra.group(1) in lines  # the same azure-functions range
     azure_yaml = (ROOT / "azure.yaml").read_text()
-    assert "--wheel-dir wheels .." in azure_yaml
+    assert "../infra/hooks/build_wheel.py wheels" in azure_yaml
     assert "project: ./function_app" in azure_yaml
 
 

@@ -145,8 +145,17 @@ def test_another_connection_name_reads_its_own_settings() -> None:
             "contradict each other",
         ),
         (
+            URIS
+            | {
+                "AzureWebJobsStorage__credential": "managedidentity",
+                "AzureWebJobsStorage__clientId": "cid",
+                "AzureWebJobsStorage__managedIdentityResourceId": "/subscriptions/x",
+            },
+            "both name a user-assigned identity",
+        ),
+        (
             URIS | {"AzureWebJobsStorage__managedIdentityResourceId": "/subscriptions/x"},
-            "AzureWebJobsStorage__managedIdentityResourceId are not understood",
+            "needs AzureWebJobsStorage__credential=managedidentity",
         ),
         ({"AzureWebJobsStorage": "Nothing=here"}, "neither AccountName nor endpoints"),
     ],
@@ -157,7 +166,8 @@ def test_another_connection_name_reads_its_own_settings() -> None:
         "credential",
         "partial-principal",
         "mi-with-secret",
-        "unknown",
+        "client-id-and-resource-id",
+        "resource-id-without-managed-identity",
         "bad-string",
     ],
 )
