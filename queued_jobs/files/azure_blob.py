@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import suppress
 from datetime import datetime, timedelta
 from io import SEEK_END, SEEK_SET
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, Any, cast
 from urllib.parse import quote
 
 from azure.core.credentials_async import AsyncTokenCredential
@@ -65,7 +65,7 @@ class _Reader:
     """A binary file as the SDK reads an upload: ``read`` alone (never its ``fileno``,
     whose size ignores where the file stands), counting what it gave."""
 
-    def __init__(self, source: BinaryIO) -> None:
+    def __init__(self, source: IO[bytes]) -> None:
         self._source = source
         self.count = 0
 
@@ -75,7 +75,7 @@ class _Reader:
         return chunk
 
 
-def _remaining(source: BinaryIO) -> int | None:
+def _remaining(source: IO[bytes]) -> int | None:
     """How many bytes ``source`` holds from where it stands, if it can tell."""
     try:
         here = source.tell()
@@ -163,9 +163,9 @@ class BlobFileStore:
             except ResourceNotFoundError:
                 raise StoredFileNotFound(name) from None
 
-    async def read_chunks(self, name: str) -> AsyncIterator[bytes]:
-        # The first request downloads at most MAX_CHUNK bytes; each later one, the next
-        # MAX_CHUNK, on the condition that the blob's ETag has not changed.
+    async def read_chunks(self, name: str) -> AsyncGenerator[bytes, None]:
+        # From from_connection, the first request downloads at most MAX_CHUNK bytes; each
+        # later one, the next MAX_CHUNK, on the condition that the blob's ETag is unchanged.
         with translated(f"reading {self._container}/{name}"):
             try:
                 stream = await self._client.download_blob(validate_name(name))
@@ -183,12 +183,14 @@ class BlobFileStore:
                         f"{self._container}/{name} was replaced or deleted while it was "
                         "read; read it again"
                     ) from None
-            yield chunk
+            # A client made elsewhere may download more at once: hand it on in pieces.
+            for start in range(0, len(chunk), MAX_CHUNK):
+                yield chunk[start : start + MAX_CHUNK]
 
     async def write(
         self,
         name: str,
-        data: bytes | BinaryIO,
+        data: bytes | IO[bytes],
         *,
         content_type: str = "application/octet-stream",
         overwrite: bool = True,

@@ -9,10 +9,10 @@ file until it expires: a SAS URL on Azure, an HMAC-signed URL on the embedded ba
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import BinaryIO, Protocol
+from typing import IO, Protocol
 
 from ..errors import InvalidFileName, InvalidInput
 
@@ -78,7 +78,7 @@ class FileStore(Protocol):
         """A file's content; raises ``StoredFileNotFound``."""
         ...
 
-    def read_chunks(self, name: str) -> AsyncIterator[bytes]:
+    def read_chunks(self, name: str) -> AsyncGenerator[bytes, None]:
         """A file's content in pieces of at most :data:`MAX_CHUNK` bytes, read as they are
         consumed: a reader that stops early (``contextlib.aclosing`` closes the iterator)
         has read no more than it took. ``StoredFileNotFound`` comes from the first piece;
@@ -89,7 +89,7 @@ class FileStore(Protocol):
     async def write(
         self,
         name: str,
-        data: bytes | BinaryIO,
+        data: bytes | IO[bytes],
         *,
         content_type: str = "application/octet-stream",
         overwrite: bool = True,

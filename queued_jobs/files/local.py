@@ -17,11 +17,11 @@ import os
 import secrets
 import stat
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from .._private import PRIVATE_DIRECTORY, PRIVATE_FILE, make_directories
 from ..clock import SYSTEM_CLOCK, Clock
@@ -105,7 +105,7 @@ def _not_there(exc: OSError) -> bool:
     return exc.errno in _NOT_THERE
 
 
-def _copy(data: bytes | BinaryIO, out: BinaryIO) -> None:
+def _copy(data: bytes | IO[bytes], out: IO[bytes]) -> None:
     if isinstance(data, bytes | bytearray | memoryview):
         out.write(data)
         return
@@ -284,7 +284,7 @@ class LocalFileStore:
     async def read(self, name: str) -> bytes:
         return await asyncio.to_thread(self._read, name)
 
-    async def read_chunks(self, name: str) -> AsyncIterator[bytes]:
+    async def read_chunks(self, name: str) -> AsyncGenerator[bytes, None]:
         fd = await asyncio.to_thread(self._open_file, name)
         try:
             while chunk := await asyncio.to_thread(os.read, fd, MAX_CHUNK):
@@ -294,7 +294,7 @@ class LocalFileStore:
 
     # --- write and delete ----------------------------------------------------------------
 
-    def _write(self, name: str, data: bytes | BinaryIO, overwrite: bool) -> StoredFile:
+    def _write(self, name: str, data: bytes | IO[bytes], overwrite: bool) -> StoredFile:
         parts = self._parts(name)
         try:
             folder = self._folder(parts[:-1], create=True)
@@ -311,7 +311,7 @@ class LocalFileStore:
             os.close(folder)
 
     def _write_in(
-        self, folder: int, name: str, leaf: str, data: bytes | BinaryIO, overwrite: bool
+        self, folder: int, name: str, leaf: str, data: bytes | IO[bytes], overwrite: bool
     ) -> StoredFile:
         temporary = f"{_TEMP}{secrets.token_hex(8)}"
         fd = os.open(temporary, _CREATE_FILE, self._file_mode, dir_fd=folder)
@@ -344,7 +344,7 @@ class LocalFileStore:
     async def write(
         self,
         name: str,
-        data: bytes | BinaryIO,
+        data: bytes | IO[bytes],
         *,
         content_type: str = "application/octet-stream",
         overwrite: bool = True,

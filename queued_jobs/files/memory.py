@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import timedelta
-from typing import BinaryIO
+from typing import IO
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import InvalidDownloadLink, StoredFileExists, StoredFileNotFound
@@ -50,7 +50,7 @@ class MemoryFileStore:
         except KeyError:
             raise StoredFileNotFound(name) from None
 
-    async def read_chunks(self, name: str) -> AsyncIterator[bytes]:
+    async def read_chunks(self, name: str) -> AsyncGenerator[bytes, None]:
         data = await self.read(name)
         for start in range(0, len(data), MAX_CHUNK):
             yield data[start : start + MAX_CHUNK]
@@ -58,7 +58,7 @@ class MemoryFileStore:
     async def write(
         self,
         name: str,
-        data: bytes | BinaryIO,
+        data: bytes | IO[bytes],
         *,
         content_type: str = "application/octet-stream",
         overwrite: bool = True,
