@@ -379,15 +379,26 @@ class LocalFileStore:
         signer = await asyncio.to_thread(self._signer_for_file, name)
         return signer.sign(self._container, name, self._clock.now() + expires_in)
 
-    def resolve(self, url: str) -> Path:
-        """The file a download link of this container grants (what a server answering the
-        link sends); raises ``InvalidDownloadLink`` or ``StoredFileNotFound``, also where
-        the name is a link or passes through one."""
+    def _granted(self, url: str) -> str:
         container, name = self._signing().verify(url, now=self._clock.now())
         if container != self._container:
             raise InvalidDownloadLink(f"the link is for the container {container!r}")
+        return name
+
+    def resolve(self, url: str) -> Path:
+        """The file a download link of this container grants; raises
+        ``InvalidDownloadLink`` or ``StoredFileNotFound``, also where the name is a link or
+        passes through one. A server answering links should prefer :meth:`open_link`: a
+        path opened later could have been swapped for a link in between."""
+        name = self._granted(url)
         os.close(self._open_file(name))
         return self._directory.joinpath(*name.split("/"))
+
+    def open_link(self, url: str) -> IO[bytes]:
+        """The file a download link of this container grants, opened for reading (what a
+        server answering the link sends, with no moment for the file to be swapped);
+        raises ``InvalidDownloadLink`` or ``StoredFileNotFound``."""
+        return os.fdopen(self._open_file(self._granted(url)), "rb")
 
     async def close(self) -> None:
         return None

@@ -160,6 +160,22 @@ async def test_a_signed_link_to_a_name_later_made_a_link_is_refused(
         store.resolve(link.url)
 
 
+async def test_a_link_is_opened_as_the_stored_file_it_grants_and_never_through_a_link(
+    store: LocalFileStore, outside: Path
+) -> None:
+    await store.write("ada/report.csv", b"report")
+    link = await store.download_link("ada/report.csv", expires_in=MINUTES)
+    with store.open_link(link.url) as opened:
+        assert opened.read() == b"report"
+    (store.directory / "ada" / "report.csv").unlink()
+    (store.directory / "ada" / "report.csv").symlink_to(outside / "passwd")
+
+    with pytest.raises(StoredFileNotFound):
+        store.open_link(link.url)
+    with pytest.raises(InvalidDownloadLink):
+        store.open_link(link.url.replace("signature=", "signature=%C3%A9"))
+
+
 async def test_a_pipe_at_a_name_is_no_stored_file_and_reading_it_does_not_hang(
     store: LocalFileStore,
 ) -> None:
