@@ -18,6 +18,7 @@ callers never import ``azure.core`` or ``sqlite3`` to handle them::
     ├── InvalidTransition             a status change the transition table forbids
     ├── JobNotFound                   no job with that id
     ├── StoredFileNotFound            no stored file with that name
+    ├── StoredFileExists              a stored file that must not be replaced is there
     ├── QueueMessageNotFound          no message with that id on a queue
     ├── JobAlreadyExists              a job with that id is already stored
     ├── DuplicateJob                  a unique key held by another job
@@ -66,6 +67,7 @@ __all__ = [
     "QueuedJobsError",
     "StorageError",
     "StorageUnavailable",
+    "StoredFileExists",
     "StoredFileNotFound",
     "UnknownJobType",
 ]
@@ -288,3 +290,14 @@ class StoredFileNotFound(QueuedJobsError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"no stored file named {name!r}")
+
+
+class StoredFileExists(QueuedJobsError):
+    """A file was to be written only if no file of that name was stored, and one is."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"a stored file named {name!r} already exists and was not replaced; "
+            "write under another name, or delete that file first"
+        )

@@ -128,17 +128,18 @@ def demo_app(directory: Path) -> tuple[JobApp, FileStore]:
 
 
 def _sample_documents() -> dict[str, str]:
+    """Ada's invoices and Grace's reports, each in their owner's folder (``<owner>/``)."""
     files: dict[str, str] = {}
     for number in range(1, 9):
         invoice = 1000 + number
-        files[f"invoices/2026-11/INV-{invoice}.csv"] = "item,quantity,unit_price\n" + "".join(
+        files[f"ada/invoices/2026-11/INV-{invoice}.csv"] = "item,quantity,unit_price\n" + "".join(
             f"service {line},{line},{12.5 * line:.2f}\n" for line in range(1, 20)
         )
     for quarter in ("q1", "q2", "q3"):
-        files[f"reports/2026-{quarter}/summary.md"] = (
+        files[f"grace/reports/2026-{quarter}/summary.md"] = (
             f"# 2026 {quarter.upper()}\n\n" + "Revenue grew; costs held.\n" * 40
         )
-        files[f"reports/2026-{quarter}/figures.csv"] = "metric,value\n" + "".join(
+        files[f"grace/reports/2026-{quarter}/figures.csv"] = "metric,value\n" + "".join(
             f"m{index},{index * 3}\n" for index in range(60)
         )
     return files

@@ -6,12 +6,17 @@ import base64
 import hashlib
 import hmac
 from datetime import UTC, datetime
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote
 
 from ..errors import InvalidDownloadLink
 from .base import DownloadLink
 
 __all__ = ["LinkSigner"]
+
+#: Longer text is no link of ours: a name (1,024 characters) escaped, and room to spare.
+_MAX_LINK = 16 * 1024
+#: A link has two query parameters; more is not a link of ours (and costs no parsing).
+_MAX_FIELDS = 8
 
 
 class LinkSigner:
@@ -44,13 +49,17 @@ class LinkSigner:
 
     def verify(self, url: str, *, now: datetime) -> tuple[str, str]:
         """The ``(container, name)`` a link grants; raises :class:`InvalidDownloadLink` if
-        it is not one of ours, was altered, or has expired."""
+        it is not one of ours, was altered, or has expired. Any text is checked the same
+        way, however long or strange: nothing but :class:`InvalidDownloadLink` comes out."""
+        if len(url) > _MAX_LINK:
+            raise InvalidDownloadLink(f"a download link has at most {_MAX_LINK:,} characters")
         if not url.startswith(self.base_url + "/"):
             raise InvalidDownloadLink(f"not a download link of this store: {url[:200]!r}")
-        parts = urlsplit(url)
-        container, _, name = urlsplit(url[len(self.base_url) + 1 :]).path.partition("/")
-        query = parse_qs(parts.query)
+        rest = url[len(self.base_url) + 1 :].partition("#")[0]
+        path, _, query_text = rest.partition("?")
+        container, _, name = path.partition("/")
         try:
+            query = parse_qs(query_text, max_num_fields=_MAX_FIELDS)
             (expires_text,) = query["expires"]
             (signature,) = query["signature"]
             expires = int(expires_text)
@@ -59,7 +68,8 @@ class LinkSigner:
             raise InvalidDownloadLink(problem) from None
         container, name = unquote(container), unquote(name)
         expected = self._signature(container, name, expires)
-        if not hmac.compare_digest(expected, signature):
+        # compare_digest takes ASCII text only: a signature that is not ASCII cannot match.
+        if not signature.isascii() or not hmac.compare_digest(expected, signature):
             raise InvalidDownloadLink("the download link's signature does not match")
         if now.timestamp() >= expires:
             raise InvalidDownloadLink("the download link has expired")

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import suppress
 from datetime import datetime, timedelta
-from typing import Any
+from io import SEEK_END, SEEK_SET
+from typing import IO, Any, cast
 from urllib.parse import quote
 
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.storage.blob import (
     BlobSasPermissions,
     ContentSettings,
@@ -22,8 +27,15 @@ from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 from .._azure.connection import StorageConnection
 from .._azure.errors import translated
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import ConfigurationError, StoredFileNotFound
-from .base import DownloadLink, StoredFile, validate_container, validate_lifetime, validate_name
+from ..errors import ConfigurationError, StorageError, StoredFileExists, StoredFileNotFound
+from .base import (
+    MAX_CHUNK,
+    DownloadLink,
+    StoredFile,
+    validate_container,
+    validate_lifetime,
+    validate_name,
+)
 
 __all__ = ["BlobFileStore"]
 
@@ -47,6 +59,31 @@ def attachment(name: str) -> str:
     filename = posixpath.basename(name)
     fallback = filename.encode("ascii", "replace").decode().replace("\\", "_").replace('"', "_")
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+class _Reader:
+    """A binary file as the SDK reads an upload: ``read`` alone (never its ``fileno``,
+    whose size ignores where the file stands), counting what it gave."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self._source = source
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._source.read(size)
+        self.count += len(chunk)
+        return chunk
+
+
+def _remaining(source: IO[bytes]) -> int | None:
+    """How many bytes ``source`` holds from where it stands, if it can tell."""
+    try:
+        here = source.tell()
+        end = source.seek(0, SEEK_END)
+        source.seek(here, SEEK_SET)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return end - here
 
 
 class BlobFileStore:
@@ -91,6 +128,9 @@ class BlobFileStore:
             name,
             max_single_put_size=_UPLOAD_CHUNK,
             max_block_size=_UPLOAD_CHUNK,
+            # read_chunks yields what each request downloads: at most MAX_CHUNK bytes.
+            max_single_get_size=MAX_CHUNK,
+            max_chunk_get_size=MAX_CHUNK,
         )
         service = clients.blob_service() if connection.uses_identity else None
         return cls(client, clock=clock, service=service, owned_credential=clients.owned_credential)
@@ -123,17 +163,59 @@ class BlobFileStore:
             except ResourceNotFoundError:
                 raise StoredFileNotFound(name) from None
 
+    async def read_chunks(self, name: str) -> AsyncGenerator[bytes, None]:
+        # From from_connection, the first request downloads at most MAX_CHUNK bytes; each
+        # later one, the next MAX_CHUNK, on the condition that the blob's ETag is unchanged.
+        with translated(f"reading {self._container}/{name}"):
+            try:
+                stream = await self._client.download_blob(validate_name(name))
+            except ResourceNotFoundError:
+                raise StoredFileNotFound(name) from None
+        chunks = stream.chunks()
+        while True:
+            with translated(f"reading {self._container}/{name}"):
+                try:
+                    chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    return
+                except (ResourceModifiedError, ResourceNotFoundError):
+                    raise StorageError(
+                        f"{self._container}/{name} was replaced or deleted while it was "
+                        "read; read it again"
+                    ) from None
+            # A client made elsewhere may download more at once: hand it on in pieces.
+            for start in range(0, len(chunk), MAX_CHUNK):
+                yield chunk[start : start + MAX_CHUNK]
+
     async def write(
-        self, name: str, data: bytes, *, content_type: str = "application/octet-stream"
+        self,
+        name: str,
+        data: bytes | IO[bytes],
+        *,
+        content_type: str = "application/octet-stream",
+        overwrite: bool = True,
     ) -> StoredFile:
         with translated(f"writing {self._container}/{name}"):
             blob = self._client.get_blob_client(validate_name(name))
-            written = await blob.upload_blob(
-                data,
-                overwrite=True,
-                content_settings=ContentSettings(content_type=content_type),
-            )
-        return StoredFile(name, len(data), content_type, written["last_modified"])
+            reader = None
+            if isinstance(data, bytes | bytearray | memoryview):
+                content = bytes(data)
+                body: bytes | IO[bytes] = content
+                length: int | None = len(content)
+            else:
+                reader = _Reader(data)
+                body, length = cast("IO[bytes]", reader), _remaining(data)
+            try:
+                written = await blob.upload_blob(
+                    body,
+                    length=length,
+                    overwrite=overwrite,
+                    content_settings=ContentSettings(content_type=content_type),
+                )
+            except ResourceExistsError:
+                raise StoredFileExists(name) from None
+        size = reader.count if reader is not None else length or 0
+        return StoredFile(name, size, content_type, written["last_modified"])
 
     async def delete(self, name: str) -> bool:
         with translated(f"deleting {self._container}/{name}"):

@@ -9,13 +9,15 @@ file until it expires: a SAS URL on Azure, an HMAC-signed URL on the embedded ba
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import IO, Protocol
 
 from ..errors import InvalidFileName, InvalidInput
 
 __all__ = [
+    "MAX_CHUNK",
     "MAX_LINK_LIFETIME",
     "DownloadLink",
     "FileStore",
@@ -25,6 +27,8 @@ __all__ = [
     "validate_name",
 ]
 
+#: The most bytes one piece of :meth:`FileStore.read_chunks` holds.
+MAX_CHUNK = 4 * 1024 * 1024
 #: The longest a download link may stay valid.
 MAX_LINK_LIFETIME = timedelta(days=7)
 _MAX_NAME = 1024
@@ -74,11 +78,27 @@ class FileStore(Protocol):
         """A file's content; raises ``StoredFileNotFound``."""
         ...
 
+    def read_chunks(self, name: str) -> AsyncGenerator[bytes, None]:
+        """A file's content in pieces of at most :data:`MAX_CHUNK` bytes, read as they are
+        consumed: a reader that stops early (``contextlib.aclosing`` closes the iterator)
+        has read no more than it took. ``StoredFileNotFound`` comes from the first piece;
+        a file replaced while it is read raises ``StorageError`` rather than mixing two
+        contents."""
+        ...
+
     async def write(
-        self, name: str, data: bytes, *, content_type: str = "application/octet-stream"
+        self,
+        name: str,
+        data: bytes | IO[bytes],
+        *,
+        content_type: str = "application/octet-stream",
+        overwrite: bool = True,
     ) -> StoredFile:
         """Store ``data`` under ``name``, replacing any file of that name whole (readers
-        never see half a file)."""
+        never see half a file). ``data`` is bytes, or a binary file read in pieces from
+        where it stands to its end (so a large file is never held in memory whole).
+        With ``overwrite=False`` an existing file is kept and ``StoredFileExists`` raised,
+        decided by the store itself (no other writer can slip in between)."""
         ...
 
     async def delete(self, name: str) -> bool:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncGenerator
 from datetime import timedelta
+from typing import IO
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import InvalidDownloadLink, StoredFileNotFound
+from ..errors import InvalidDownloadLink, StoredFileExists, StoredFileNotFound
 from ._signing import LinkSigner
-from .base import DownloadLink, StoredFile, validate_container, validate_lifetime, validate_name
+from .base import (
+    MAX_CHUNK,
+    DownloadLink,
+    StoredFile,
+    validate_container,
+    validate_lifetime,
+    validate_name,
+)
 
 __all__ = ["MemoryFileStore"]
 
@@ -41,11 +50,25 @@ class MemoryFileStore:
         except KeyError:
             raise StoredFileNotFound(name) from None
 
+    async def read_chunks(self, name: str) -> AsyncGenerator[bytes, None]:
+        data = await self.read(name)
+        for start in range(0, len(data), MAX_CHUNK):
+            yield data[start : start + MAX_CHUNK]
+
     async def write(
-        self, name: str, data: bytes, *, content_type: str = "application/octet-stream"
+        self,
+        name: str,
+        data: bytes | IO[bytes],
+        *,
+        content_type: str = "application/octet-stream",
+        overwrite: bool = True,
     ) -> StoredFile:
-        stored = StoredFile(validate_name(name), len(data), content_type, self._clock.now())
-        self._files[name] = (bytes(data), stored)
+        validate_name(name)
+        content = bytes(data) if isinstance(data, bytes | bytearray | memoryview) else data.read()
+        if not overwrite and name in self._files:
+            raise StoredFileExists(name)
+        stored = StoredFile(name, len(content), content_type, self._clock.now())
+        self._files[name] = (content, stored)
         return stored
 
     async def delete(self, name: str) -> bool:

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
+import tempfile
+from contextlib import aclosing
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from queued_jobs.errors import InvalidFileName, InvalidInput, StoredFileNotFound
-from queued_jobs.files.base import MAX_LINK_LIFETIME, StoredFile
+from queued_jobs.errors import (
+    InvalidFileName,
+    InvalidInput,
+    StoredFileExists,
+    StoredFileNotFound,
+)
+from queued_jobs.files.base import MAX_CHUNK, MAX_LINK_LIFETIME, StoredFile
 
 from .conftest import FileStoreHarness, LinkRefused
 
@@ -460,3 +471,126 @@ async def test_links_work_for_names_that_need_escaping_in_a_url(
         link = await store.download_link(name, expires_in=MINUTES)
         assert await file_stores.fetch(link.url, name) == name.encode()
     assert [f.name for f in await store.list()] == sorted(names)
+
+
+# --- streamed writes and reads ---------------------------------------------------------
+
+
+class _OneWayReader(io.RawIOBase):
+    """A binary stream that can only be read forward (a pipe, a socket)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self._data.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+async def test_a_file_object_is_stored_from_where_it_stands_to_its_end(
+    file_stores: FileStoreHarness, tmp_path: Path
+) -> None:
+    store = file_stores.store
+    data = os.urandom(2 * MAX_CHUNK + 123)
+    with tempfile.TemporaryFile(dir=tmp_path) as source:
+        source.write(b"skipped header" + data)
+        source.seek(len(b"skipped header"))
+
+        written = await store.write("exports/streamed.bin", source, content_type="text/plain")
+
+    assert written.size == len(data)
+    assert await store.read("exports/streamed.bin") == data
+    assert [(f.name, f.size) for f in await store.list()] == [("exports/streamed.bin", len(data))]
+
+
+@pytest.mark.parametrize("size", [0, 10, MAX_CHUNK + 1], ids=["empty", "small", "over-a-chunk"])
+async def test_a_stream_that_cannot_seek_is_stored_whole(
+    file_stores: FileStoreHarness, size: int
+) -> None:
+    store = file_stores.store
+    data = os.urandom(size)
+
+    written = await store.write("piped.bin", io.BufferedReader(_OneWayReader(data)))
+
+    assert written.size == size
+    assert await store.read("piped.bin") == data
+
+
+async def test_a_file_is_read_in_pieces_of_at_most_the_chunk_size(
+    file_stores: FileStoreHarness,
+) -> None:
+    store = file_stores.store
+    data = os.urandom(2 * MAX_CHUNK + 5)
+    await store.write("big.bin", data)
+
+    pieces = [piece async for piece in store.read_chunks("big.bin")]
+
+    assert b"".join(pieces) == data
+    assert len(pieces) >= 3
+    assert max(len(piece) for piece in pieces) <= MAX_CHUNK
+
+
+async def test_an_empty_file_is_read_in_no_pieces_and_a_missing_one_is_not_found(
+    file_stores: FileStoreHarness,
+) -> None:
+    store = file_stores.store
+    await store.write("empty.txt", b"")
+
+    assert [piece async for piece in store.read_chunks("empty.txt")] == []
+    with pytest.raises(StoredFileNotFound):
+        async for _ in store.read_chunks("missing.txt"):
+            pass
+    with pytest.raises(InvalidFileName):
+        async for _ in store.read_chunks("../escape.txt"):
+            pass
+
+
+async def test_a_reader_may_stop_after_the_first_piece(file_stores: FileStoreHarness) -> None:
+    store = file_stores.store
+    data = os.urandom(3 * MAX_CHUNK)
+    await store.write("big.bin", data)
+
+    async with aclosing(store.read_chunks("big.bin")) as pieces:
+        first = await anext(pieces)
+
+    assert data.startswith(first)
+    assert len(first) <= MAX_CHUNK
+    assert await store.read("big.bin") == data
+
+
+async def test_a_write_that_must_not_overwrite_keeps_the_existing_file(
+    file_stores: FileStoreHarness,
+) -> None:
+    store = file_stores.store
+    await store.write("zips/taken.zip", b"first")
+
+    with pytest.raises(StoredFileExists) as refused:
+        await store.write("zips/taken.zip", b"second", overwrite=False)
+    with pytest.raises(StoredFileExists):
+        await store.write("zips/taken.zip", io.BytesIO(b"third"), overwrite=False)
+
+    assert refused.value.name == "zips/taken.zip"
+    assert await store.read("zips/taken.zip") == b"first"
+    assert [f.name for f in await store.list()] == ["zips/taken.zip"]
+    await store.write("zips/free.zip", io.BytesIO(b"new"), overwrite=False)
+    assert await store.read("zips/free.zip") == b"new"
+
+
+async def test_writers_racing_for_a_new_name_without_overwrite_leave_one_winner(
+    file_stores: FileStoreHarness,
+) -> None:
+    store = file_stores.store
+
+    outcomes = await asyncio.gather(
+        *(store.write("zips/race.zip", f"writer {n}".encode(), overwrite=False) for n in range(4)),
+        return_exceptions=True,
+    )
+
+    winners = [n for n, outcome in enumerate(outcomes) if isinstance(outcome, StoredFile)]
+    assert len(winners) == 1
+    assert all(isinstance(o, StoredFileExists) for o in outcomes if not isinstance(o, StoredFile))
+    assert await store.read("zips/race.zip") == f"writer {winners[0]}".encode()

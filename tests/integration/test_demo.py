@@ -49,7 +49,10 @@ def test_the_demo_runs_every_kind_of_job_to_its_planned_end(tmp_path: Path) -> N
         JobStatus.FAILED: 1,
         JobStatus.CANCELLED: 1,
     }  # the refused duplicate was never stored
-    zips = sorted((tmp_path / "demo" / "demo.files" / "documents" / "zips").iterdir())
+    documents = tmp_path / "demo" / "demo.files" / "documents"
+    zips = sorted(
+        [*(documents / "ada" / "zips").iterdir(), *(documents / "grace" / "zips").iterdir()]
+    )
     assert len(zips) == 2
     assert all(path.name in run.stdout for path in zips)
 

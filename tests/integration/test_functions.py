@@ -367,7 +367,8 @@ async def test_the_sample_apps_zip_builder_returns_a_sas_link_that_downloads_the
     documents = app.files("documents")
     folder_name = f"contracts-{uuid.uuid4().hex[:8]}/"
     await documents.create()
-    files = {f"{folder_name}{n}.txt": f"contract {n}".encode() * 100 for n in range(3)}
+    # An owner's files live in the owner's folder; the prefix is relative to it.
+    files = {f"ada/{folder_name}{n}.txt": f"contract {n}".encode() * 100 for n in range(3)}
     for name, data in files.items():
         await documents.write(name, data, content_type="text/plain")
 
@@ -393,7 +394,7 @@ async def test_the_sample_apps_zip_builder_returns_a_sas_link_that_downloads_the
         body = await response.read()
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         assert {name: archive.read(name) for name in archive.namelist()} == {
-            name.removeprefix(folder_name): data for name, data in files.items()
+            name.removeprefix(f"ada/{folder_name}"): data for name, data in files.items()
         }
 
 

@@ -123,6 +123,45 @@ def test_a_link_without_one_expiry_and_one_signature_is_refused(query: str) -> N
         LinkSigner(SECRET, BASE).verify(f"{BASE}/documents/a.txt?{query}", now=NOON)
 
 
+@pytest.mark.parametrize(
+    "signature",
+    ["", "é" * 43, "%C3%A9" * 43, "%00" * 43, "A" * 100_000, "\u2028", "%FF%FE"],
+    ids=["empty", "non-ascii", "escaped-non-ascii", "nul", "huge", "line-separator", "not-utf8"],
+)
+def test_a_garbage_signature_is_refused_as_an_invalid_link(signature: str) -> None:
+    signer = LinkSigner(SECRET, BASE)
+    expires = int((NOON + MINUTES).timestamp())
+
+    with pytest.raises(InvalidDownloadLink):
+        signer.verify(f"{BASE}/documents/a.txt?expires={expires}&signature={signature}", now=NOON)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "//[::1/a.txt?expires=1&signature=x",
+        "documents/a.txt?" + "&".join(f"k{n}=v" for n in range(10_000)),
+        "documents/a.txt?expires=" + "9" * 5_000 + "&signature=x",
+        "documents/" + "a" * 100_000 + "?expires=1&signature=x",
+        "documents/%00.txt?expires=1&signature=%00",
+        "?expires=1&signature=x",
+        "",
+    ],
+    ids=[
+        "bracketed-host",
+        "many-fields",
+        "huge-expiry",
+        "huge-name",
+        "nul-name",
+        "no-path",
+        "nothing-after-base",
+    ],
+)
+def test_a_garbage_link_is_refused_as_an_invalid_link(tail: str) -> None:
+    with pytest.raises(InvalidDownloadLink):
+        LinkSigner(SECRET, BASE).verify(f"{BASE}/{tail}", now=NOON)
+
+
 def test_a_signing_secret_shorter_than_16_bytes_is_refused() -> None:
     with pytest.raises(ValueError, match="16 bytes"):
         LinkSigner(b"short", BASE)
@@ -278,7 +317,7 @@ async def test_a_failed_write_keeps_the_old_file_whole_and_leaves_no_temporary_f
     await store.create()
     await store.write("q3.csv", b"old and whole")
 
-    def disk_full(src: str, dst: str) -> None:
+    def disk_full(src: str, dst: str, **_: object) -> None:
         raise OSError(28, "No space left on device")
 
     # The store renames its temporary file into place with os.replace.
@@ -381,11 +420,3 @@ async def test_names_of_partial_writes_are_refused(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidFileName, match="partial writes"):
         await store.write("reports/.partial-1", b"x")
-
-
-async def test_stored_files_are_readable_by_other_users(tmp_path: Path) -> None:
-    store = LocalFileStore(tmp_path, "documents")
-
-    await store.write("a.txt", b"a")
-
-    assert stat.S_IMODE((store.directory / "a.txt").stat().st_mode) == 0o644
