@@ -11,7 +11,8 @@ from queued_jobs.samples import zip_builder
 
 app = JobApp(AzureStorage.from_setting("AzureWebJobsStorage"), queues=QueueNames.from_setting())
 
-# Zip the blobs under a prefix of the "documents" container; the result holds a SAS link.
+# Zip the blobs under a folder of the job owner's own (`<owner>/...`) in the "documents"
+# container; the result holds a SAS link.
 documents = app.files("documents")
 app.job(name="samples.build_zip")(zip_builder(documents))
 

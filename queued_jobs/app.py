@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from ._azure.connection import StorageConnection
 from ._azure.credentials import unusable_connection_error
-from ._private import PRIVATE_FILE
+from ._private import PRIVATE_DIRECTORY, PRIVATE_FILE
 from .client import JobClient
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import ConfigurationError
@@ -63,12 +63,16 @@ class SqliteStorage:
 
     The database file is created with ``file_mode`` (less the umask; by default 0600: it
     holds jobs' requests, results and signed links, so only its owner may read it), as are
-    SQLite's write-ahead log and shared-memory files; a file that exists keeps its mode."""
+    SQLite's write-ahead log and shared-memory files, and stored files; folders it creates get
+    ``directory_mode`` (0700). A file or folder that exists keeps its mode. Looser modes let
+    a file server running as another user serve the files (``0o640``/``0o750`` and a shared
+    group, say)."""
 
     path: str | Path = "queued-jobs.db"
     files_root: str | Path | None = None
     files_url: str = DEFAULT_FILES_URL
     file_mode: int = PRIVATE_FILE
+    directory_mode: int = PRIVATE_DIRECTORY
 
     def open(self, clock: Clock) -> tuple[JobRepository, QueueBroker]:
         from .queues.sqlite import SqliteQueueBroker
@@ -82,7 +86,14 @@ class SqliteStorage:
         from .files.local import LocalFileStore
 
         root = self.files_root or Path(self.path).with_suffix(".files")
-        return LocalFileStore(root, container, base_url=self.files_url, clock=clock)
+        return LocalFileStore(
+            root,
+            container,
+            base_url=self.files_url,
+            clock=clock,
+            file_mode=self.file_mode,
+            directory_mode=self.directory_mode,
+        )
 
 
 @dataclass(frozen=True)

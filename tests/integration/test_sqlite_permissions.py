@@ -84,3 +84,25 @@ def test_a_database_that_cannot_be_created_is_a_storage_error(tmp_path: Path) ->
 
     with pytest.raises(StorageError, match="cannot create it"):
         asyncio.run(create())
+
+
+async def test_the_embedded_files_get_the_storages_modes(tmp_path: Path) -> None:
+    private = SqliteStorage(tmp_path / "a" / "jobs.db").files("docs")
+    shared = SqliteStorage(tmp_path / "b" / "jobs.db", file_mode=0o640, directory_mode=0o750).files(
+        "docs"
+    )
+    old = os.umask(0o022)
+    try:
+        for store in (private, shared):
+            await store.write("ada/report.txt", b"figures")
+    finally:
+        os.umask(old)
+
+    def modes(root: Path) -> tuple[int, int]:
+        folder = root / "jobs.files" / "docs" / "ada"
+        return stat.S_IMODE(folder.stat().st_mode), stat.S_IMODE(
+            (folder / "report.txt").stat().st_mode
+        )
+
+    assert modes(tmp_path / "a") == (0o700, 0o600)
+    assert modes(tmp_path / "b") == (0o750, 0o640)
