@@ -89,6 +89,7 @@ async def run_attempt(
         clock=pipeline.clock,
         lease=settings.lease,
         progress_interval=settings.progress_interval,
+        settle=timedelta(seconds=settings.hook_seconds),  # a write in flight: like a hook
     )
     stopping = asyncio.Event()
     context = JobContext(

@@ -4,6 +4,11 @@ Writes are serialized and conditional. When one conflicts (someone asked to canc
 operator touched the job), the record is re-read: if the attempt still holds the lease, the
 change is applied again on top of the fresh record and a cancellation request is passed on
 to the job; if another worker took the job over, the attempt has lost it and stops writing.
+
+A progress write (a report, a held-back report, a lease renewal) is not cancelled with the
+code that asked for it: it goes on in its own task, and the attempt's last write waits for
+it (:meth:`RunningJob.stop`, bounded) so that it starts from the version that write stored,
+with no conflict, and the last progress reported is kept.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ __all__ = ["NO_LEASE", "LeaseKeeper", "RunningJob"]
 log = logging.getLogger("queued_jobs.execution")
 Change = Callable[[QueuedJob], QueuedJob]
 _WRITE_TRIES = 5
+#: How long :meth:`RunningJob.stop` waits, by default, for a progress write in flight.
+SETTLE: Final = timedelta(seconds=5)
+#: How long a write in flight gets to end once cancelled (past its bound).
+_CANCELLED_WRITE_GRACE: Final = 1.0
 #: The changes that drop a job's lease (its attempt ended or was handed back).
 NO_LEASE: Final[Mapping[str, None]] = MappingProxyType(
     {"lease_owner": None, "lease_expires_at": None}
@@ -42,7 +51,11 @@ class RunningJob:
         clock: Clock,
         lease: timedelta,
         progress_interval: timedelta,
+        settle: timedelta = SETTLE,
     ) -> None:
+        """``settle``: how long :meth:`stop` waits for a progress write in flight to end
+        (a store that does not answer); past it the write is cancelled, and the progress
+        it carried goes into the attempt's last write instead."""
         self._repository = repository
         self.job = job
         #: When this attempt claimed the job (the claim's write time).
@@ -54,6 +67,9 @@ class RunningJob:
         self._last_progress_write = clock.now() - progress_interval
         self._pending_progress: Progress | None = None
         self._flush: asyncio.Task[None] | None = None
+        self._settle = settle.total_seconds()
+        #: Progress writes in flight, each in its own task (see :meth:`_write_progress`).
+        self._in_flight: set[asyncio.Task[QueuedJob | None]] = set()
         self.cancelled = asyncio.Event()
         #: Set (with ``lost``) once another worker has the job: this attempt stops writing.
         self.lost_lease = asyncio.Event()
@@ -98,14 +114,15 @@ class RunningJob:
         """Push the lease expiry forward (and write progress that was held back)."""
         expires = self._clock.now() + self._lease
         progress, self._pending_progress = self._pending_progress, None
-        await self.write(
+        await self._write_progress(
+            progress,
             lambda job: job.model_copy(
                 update={
                     "lease_expires_at": expires,
                     "updated_at": self._clock.now(),
                     **({"progress": progress} if progress else {}),
                 }
-            )
+            ),
         )
 
     async def report_progress(self, progress: Progress) -> None:
@@ -117,7 +134,9 @@ class RunningJob:
         if now - self._last_progress_write >= self._progress_interval:
             self._pending_progress = None
             self._last_progress_write = now
-            await self.write(lambda job: job.model_copy(update={"progress": progress}))
+            await self._write_progress(
+                progress, lambda job: job.model_copy(update={"progress": progress})
+            )
             return
         self._pending_progress = progress
         if self._flush is None or self._flush.done():
@@ -129,7 +148,31 @@ class RunningJob:
         progress, self._pending_progress = self._pending_progress, None
         if progress is not None:
             self._last_progress_write = self._clock.now()
-            await self.write(lambda job: job.model_copy(update={"progress": progress}))
+            await self._write_progress(
+                progress, lambda job: job.model_copy(update={"progress": progress})
+            )
+
+    async def _write_progress(self, progress: Progress | None, change: Change) -> None:
+        """:meth:`write` in a task of its own, which cancelling the caller (the job's code
+        stopped, the lease keeper or the held-back report ended) does not cancel: a write
+        cut off in flight may still land, and the next write would then conflict."""
+        task = asyncio.create_task(self._carrying(progress, change))
+        self._in_flight.add(task)
+        task.add_done_callback(self._landed)
+        await asyncio.shield(task)
+
+    async def _carrying(self, progress: Progress | None, change: Change) -> QueuedJob | None:
+        try:
+            return await self.write(change)
+        except asyncio.CancelledError:  # given up by stop(): the last write carries it
+            if progress is not None and self._pending_progress is None:
+                self._pending_progress = progress
+            raise
+
+    def _landed(self, task: asyncio.Task[QueuedJob | None]) -> None:
+        self._in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # its caller may be gone
+            log.debug("job %s: a progress write failed: %s", self.job.id, task.exception())
 
     def final_change(self, status: JobStatus, now: datetime, **changes: Any) -> Change:
         """The attempt's last change: to ``status``, lease dropped, held-back progress kept."""
@@ -142,11 +185,27 @@ class RunningJob:
         return change
 
     async def stop(self) -> None:
-        """The attempt's code is over (or left detached): no more progress reports."""
+        """The attempt's code is over (or left detached): no more progress reports, and the
+        progress writes in flight are waited for (at most ``settle``; then they are
+        cancelled), so that the last write starts from the version they stored."""
         self._reporting = False
         if self._flush is not None:
-            self._flush.cancel()
+            self._flush.cancel()  # a held-back report not yet sent stays for the last write
             await asyncio.gather(self._flush, return_exceptions=True)
+        if not self._in_flight:
+            return
+        _, hung = await asyncio.wait(set(self._in_flight), timeout=self._settle)
+        if not hung:
+            return
+        log.warning(
+            "job %s: a progress write got no answer from the store within %ss; it is "
+            "given up and its progress goes into the attempt's last write",
+            self.job.id,
+            self._settle,
+        )
+        for task in hung:
+            task.cancel()
+        await asyncio.wait(hung, timeout=_CANCELLED_WRITE_GRACE)
 
 
 class LeaseKeeper:
