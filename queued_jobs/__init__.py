@@ -46,6 +46,7 @@ from .retry import RetryPolicy
 from .runner import JobRegistry, JobRunner
 from .sync_client import SyncJobClient
 from .tracker import JobTracker, SyncJobTracker
+from .waiting import Backoff
 from .worker import Worker, WorkerSettings
 
 __version__ = "0.1.0.dev0"
@@ -54,6 +55,7 @@ __all__ = [
     "Attempt",
     "AttemptOutcome",
     "AzureStorage",
+    "Backoff",
     "Clock",
     "ConcurrencyConflict",
     "ConfigurationError",

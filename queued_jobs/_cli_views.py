@@ -10,7 +10,6 @@ character that is not printable ASCII (:func:`json_text`).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import unicodedata
 from collections.abc import Sequence
@@ -24,9 +23,9 @@ from rich.text import Text
 
 from .client import JobClient
 from .models import Attempt, JobStatus, QueuedJob
+from .waiting import Backoff
 
 __all__ = [
-    "POLL_INTERVAL",
     "follow",
     "format_duration",
     "format_time",
@@ -36,9 +35,6 @@ __all__ = [
     "printable",
     "status_text",
 ]
-
-#: How often ``follow`` reads the job.
-POLL_INTERVAL = timedelta(milliseconds=500)
 
 _LABEL_WIDTH = 12
 #: Unicode categories printed as escapes: controls (C0, DEL, C1), format (bidi overrides
@@ -206,10 +202,11 @@ def job_table(jobs: Sequence[QueuedJob], *, now: datetime | None = None) -> Tabl
 
 
 async def follow(
-    client: JobClient, job_id: str, console: Console, *, poll: timedelta = POLL_INTERVAL
+    client: JobClient, job_id: str, console: Console, *, poll: timedelta | Backoff | None = None
 ) -> QueuedJob:
     """Read the job until it is finished, showing its progress (percent and message) as a
-    live bar on ``console``; returns the finished job."""
+    live bar on ``console``; returns the finished job. Reads are paced as
+    :meth:`JobClient.wait` paces them (``poll`` as there)."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -219,16 +216,16 @@ async def follow(
     )
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("waiting", total=100, message="")
-        while True:
-            job = await client.get_job(job_id)
-            done = job.status is JobStatus.SUCCEEDED
+
+        def show(job: QueuedJob) -> None:
             progress = job.progress
             bar.update(
                 task,
                 description=job.status.value,
-                completed=100 if done else (progress.percent if progress else 0),
+                completed=100
+                if job.status is JobStatus.SUCCEEDED
+                else (progress.percent if progress else 0),
                 message=printable(progress.message or "") if progress else "",
             )
-            if job.is_terminal:
-                return job
-            await asyncio.sleep(poll.total_seconds())
+
+        return await client.wait(job_id, poll=poll, on_change=show)

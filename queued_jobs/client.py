@@ -48,6 +48,7 @@ from .queues.base import MAX_DELAY, QueueBroker
 from .repositories._records import problems
 from .repositories.base import JobRepository
 from .runner import JobRegistry, JobRunner
+from .waiting import DEFAULT_BACKOFF, Backoff, Pacer
 
 __all__ = ["JobClient", "JobSpec"]
 
@@ -299,15 +300,35 @@ class JobClient:
         _check_job_id(job_id)
         return await self.repository.list_attempts(job_id)
 
-    async def wait(self, job_id: str, *, poll: timedelta | None = None) -> QueuedJob:
-        """Read the job until it is finished (bound it with ``asyncio.timeout``)."""
+    async def wait(
+        self,
+        job_id: str,
+        *,
+        poll: timedelta | Backoff | None = None,
+        on_change: Callable[[QueuedJob], object] | None = None,
+    ) -> QueuedJob:
+        """Read the job until it is finished (bound it with ``asyncio.timeout``).
+
+        Reads back off (:data:`~queued_jobs.waiting.DEFAULT_BACKOFF`: 150 ms after the first,
+        times 1.5 while the job stays as it was, at most 3 s; again from 150 ms when its status
+        changes; held while its progress moves): waiting on a 60-second job costs about 27
+        reads. ``poll`` reads every ``poll`` instead, or paces them with another
+        :class:`~queued_jobs.waiting.Backoff`. ``on_change`` is called with the first read
+        and with each read whose status or progress differs from the one before.
+        """
         _check_job_id(job_id)
-        interval = (poll or timedelta(milliseconds=200)).total_seconds()
+        if poll is None:
+            backoff = DEFAULT_BACKOFF
+        else:
+            backoff = poll if isinstance(poll, Backoff) else Backoff.fixed(poll)
+        pacer = Pacer(backoff)
         while True:
             job = await self.repository.get(job_id)
+            if pacer.saw(job) and on_change is not None:
+                on_change(job)
             if job.is_terminal:
                 return job
-            await asyncio.sleep(interval)
+            await backoff.pause(job_id, pacer.seconds)
 
     async def cancel(self, job_id: str) -> QueuedJob:
         """Cancel a job: a waiting one at once, a running one as soon as its attempt sees the
