@@ -30,9 +30,12 @@ class SlowProgressStore(MemoryJobRepository):
     percent) until ``release`` is set: before it lands, or, with ``lands_first``, after it
     landed and before its answer comes back (a reply still on the wire)."""
 
-    def __init__(self, clock: ManualClock, *, lands_first: bool) -> None:
+    def __init__(self, clock: ManualClock, *, lands_first: bool, renewal: bool = False) -> None:
+        """``renewal``: hold the first lease renewal (a write of a running job that moves
+        its lease and carries no progress) instead."""
         super().__init__(clock=clock)
         self.lands_first = lands_first
+        self.renewal = renewal
         self.reads = self.updates = self.conflicts = 0
         self.held = asyncio.Event()
         self.release = asyncio.Event()
@@ -43,8 +46,7 @@ class SlowProgressStore(MemoryJobRepository):
 
     async def update(self, job: QueuedJob, *, attempt: Attempt | None = None) -> QueuedJob:
         self.updates += 1
-        last = job.progress is not None and job.progress.percent == LAST
-        hold = last and job.status is JobStatus.RUNNING and not self.held.is_set()
+        hold = self._holds(job) and job.status is JobStatus.RUNNING and not self.held.is_set()
         if hold and not self.lands_first:
             await self._hold()
         try:
@@ -56,6 +58,11 @@ class SlowProgressStore(MemoryJobRepository):
             await self._hold()
         return stored
 
+    def _holds(self, job: QueuedJob) -> bool:
+        if self.renewal:  # the claim is the first write of a running job: then the renewals
+            return job.progress is None and self.updates > 1
+        return job.progress is not None and job.progress.percent == LAST
+
     async def _hold(self) -> None:
         self.held.set()
         await self.release.wait()
@@ -66,6 +73,14 @@ def client_for(store: SlowProgressStore, clock: ManualClock, *, released: bool) 
     so written by a task of its own), waits until that write is in flight, and returns; with
     ``released`` the store answers that write once the job's code has returned."""
     registry = JobRegistry()
+
+    @registry.job(name="report.quiet")
+    async def quiet(request: int, context: JobContext) -> str:
+        await store.held.wait()
+        work = asyncio.current_task()
+        if released and work is not None:
+            work.add_done_callback(lambda _: store.release.set())
+        return "ok"
 
     @registry.job(name="report.last-step")
     async def last_step(request: int, context: JobContext) -> str:
@@ -80,9 +95,16 @@ def client_for(store: SlowProgressStore, clock: ManualClock, *, released: bool) 
     return JobClient(store, MemoryQueueBroker(clock=clock), registry, clock=clock)
 
 
-async def run_next(client: JobClient, *, hook_timeout: timedelta | None = None) -> Disposition:
+async def run_next(
+    client: JobClient,
+    *,
+    hook_timeout: timedelta | None = None,
+    heartbeat: timedelta | None = None,
+) -> Disposition:
     settings = ExecutionSettings(
-        progress_interval=timedelta(milliseconds=10), hook_timeout=hook_timeout
+        progress_interval=timedelta(milliseconds=10),
+        hook_timeout=hook_timeout,
+        heartbeat=heartbeat,
     )
     pipeline = Pipeline(
         client.repository,
@@ -146,3 +168,16 @@ async def test_a_progress_write_that_never_ends_is_given_up_and_its_progress_kep
     assert done.progress is not None
     assert (done.progress.percent, done.progress.message) == (LAST, "done")
     assert "a progress write got no answer from the store" in caplog.text
+
+
+async def test_a_lease_renewal_in_flight_at_the_end_is_waited_for_not_cut_off() -> None:
+    clock = ManualClock()
+    store = SlowProgressStore(clock, lands_first=True, renewal=True)
+    client = client_for(store, clock, released=True)
+    job = await client.queue_job("report.quiet", 1, owner="alice")
+    store.reads = 0
+
+    assert await run_next(client, heartbeat=timedelta(milliseconds=10)) is Disposition.ACK
+
+    assert (store.conflicts, store.reads) == (0, 0)
+    assert (await client.repository.get(job.id)).status is JobStatus.SUCCEEDED
