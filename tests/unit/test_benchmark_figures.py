@@ -3,6 +3,7 @@ schedule and polling cost, and that ours and the raw SDK loop get the same work.
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 import benchmarks.__main__ as bench
 from benchmarks.functions_idle import max_polling_interval, schedule_period
+from benchmarks.report import write_chart
 from benchmarks.results import Measurement
 from benchmarks.timing import DrainClock
 from benchmarks.worker import parse
@@ -126,3 +128,13 @@ def test_ours_and_the_raw_loop_drain_the_same_jobs_at_the_same_concurrencies(
 
     assert set(ours["drain_jobs"]) == set(raw["concurrencies"])
     assert set(ours["drain_jobs"].values()) == {raw["jobs"]}
+
+
+def test_without_matplotlib_the_run_ends_without_a_chart_instead_of_failing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # its import now raises
+    drain = Measurement("drain", "queued-jobs (SQLite)", "jobs/s", [1000.0])
+
+    assert write_chart(tmp_path / "drain.png", [drain]) is False
+    assert not (tmp_path / "drain.png").exists()
