@@ -113,7 +113,7 @@ async def _timer_costs(spec: Mapping[str, Any], calls: int) -> dict[str, Any]:
             if "queueTrigger" in types:
                 queue_triggers += 1
             if "timerTrigger" in types:
-                name = function.get_function_name()
+                name = str(function.get_function_name())
                 user_function = function.get_user_function()
                 costs = []
                 for _ in range(calls):
