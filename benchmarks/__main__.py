@@ -8,12 +8,16 @@ SQLite and on Azurite, the raw Azure SDK baseline and the Redis peers, then writ
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .ours import Backend, idle_requests, memory_growth, requests_per_job, run_ours
+from queued_jobs import WorkerSettings
+
+from .functions_idle import functions_idle
+from .ours import Backend, idle_worker, memory_growth, requests_per_job, run_ours, sweep_cost
 from .report import machine, write_chart, write_json, write_markdown
 from .results import Measurement
 
@@ -25,6 +29,16 @@ _LATENCY_JOBS = 70
 #: The Azure worker's receive batching for drains: hold up to 32 messages beyond the
 #: running jobs, as the raw SDK loop does.
 _AZURE_PREFETCH = 32
+#: Drain concurrencies on Azure, ours and the raw SDK loop's alike.
+AZURE_CONCURRENCIES = (1, 16)
+#: Queued jobs the sweep's cost is measured with.
+SWEEP_BACKLOGS = (0, 2000)
+
+
+def azure_jobs(quick: bool) -> int:
+    """Jobs per Azure drain and per count of requests, the same for ours and the raw SDK
+    loop at every concurrency."""
+    return 200 if quick else 1000
 
 
 def _ours_sqlite(work: Path, runs: int, quick: bool) -> list[Measurement]:
@@ -55,32 +69,128 @@ def _ours_sqlite(work: Path, runs: int, quick: bool) -> list[Measurement]:
 def _ours_azure(work: Path, runs: int, connection: str, quick: bool) -> list[Measurement]:
     azure = Backend("azure", work=work, connection=connection)
     scale = 0.2 if quick else 1.0
+    jobs = azure_jobs(quick)
     results = run_ours(
         azure,
         runs=runs,
-        drain_jobs={1: int(300 * scale), 16: int(1000 * scale)},
+        drain_jobs=dict.fromkeys(AZURE_CONCURRENCIES, jobs),
         prefetch=_AZURE_PREFETCH,
         enqueue_jobs=int(500 * scale),
         latency_jobs=_LATENCY_JOBS,
         poll_max=0.5,
     )
-    jobs = int(200 * scale) or 20
-    for prefetch in (0, _AZURE_PREFETCH):
-        kinds, phases = requests_per_job(azure, jobs, prefetch=prefetch)
-        results.append(
-            Measurement(
-                "requests per job",
-                azure.label,
-                "requests/job",
-                [sum(kinds.values())],
-                params={"jobs": jobs, "concurrency": 16, "prefetch": prefetch, **phases},
+    results += _costs_per_job(azure, jobs)
+    results += _idle_costs(azure, runs, quick)
+    results += _sweep_costs(azure)
+    return results
+
+
+def _costs_per_job(azure: Backend, jobs: int) -> list[Measurement]:
+    results = []
+    for concurrency in AZURE_CONCURRENCIES:
+        for prefetch in (0, _AZURE_PREFETCH):
+            _, phases, sizes = requests_per_job(
+                azure, jobs, concurrency=concurrency, prefetch=prefetch
             )
-        )
-    idle = Measurement(
-        "idle requests", azure.label, "requests/s per queue", params={"poll_max_s": 0.5}
+            params = {"jobs": jobs, "concurrency": concurrency, "prefetch": prefetch}
+            # The worker's sweep at its start is a cost per sweep interval, not per job:
+            # shown beside the phases, not in the figure.
+            per_job = sum(value for name, value in phases.items() if name != "sweep")
+            results.append(
+                Measurement(
+                    "requests per job",
+                    azure.label,
+                    "requests/job",
+                    [round(per_job, 3)],
+                    params={**params, **phases},
+                )
+            )
+            results.append(
+                Measurement(
+                    "bytes per job",
+                    azure.label,
+                    "bytes/job",
+                    [sum(size for name, size in sizes.items() if name != "sweep")],
+                    params={**params, **sizes},
+                )
+            )
+    return results
+
+
+def _idle_costs(azure: Backend, runs: int, quick: bool) -> list[Measurement]:
+    """An idle worker, sweep on: per queue at ``poll_max`` 0.5 s, and in all at the
+    worker's defaults; an idle Functions app."""
+    fast = [idle_worker(azure, 4 if quick else 8, 0.5) for _ in range(runs)]
+    per_queue = Measurement(
+        "idle requests",
+        azure.label,
+        "requests/s per queue",
+        [one["poll_per_queue"] for one in fast],
+        params={"poll_max_s": 0.5, "sweep": "on"},
     )
-    idle.runs = [idle_requests(azure, 8, 0.5) for _ in range(runs)]
-    return [*results, idle]
+    default_poll = WorkerSettings().poll_max.total_seconds()
+    idle = [idle_worker(azure, 8 if quick else 16, default_poll) for _ in range(runs)]
+    total = Measurement(
+        "idle worker, sweep on",
+        azure.label,
+        "requests/s",
+        [one["total"] for one in idle],
+        params={
+            "poll_max_s": default_poll,
+            "polling_per_s": round(statistics.median(one["polling"] for one in idle), 3),
+            "sweep_requests": statistics.median(one["sweep_requests"] for one in idle),
+            "sweep_interval_s": idle[0]["sweep_interval_s"],
+        },
+    )
+    functions = functions_idle(azure.fresh())
+    timers = {
+        name: f"{timer['requests']:g} requests every {timer['period_s']:g} s"
+        for name, timer in functions["timers"].items()
+    }
+    app = Measurement(
+        "idle Functions app",
+        "queued-jobs Functions (Azurite)",
+        "requests/s",
+        [functions["total"]],
+        params={
+            "queue_triggers": functions["queue_triggers"],
+            "maxPollingInterval_s": functions["max_polling_interval_s"],
+            "polling_per_s": round(functions["polling"], 3),
+            **timers,
+        },
+    )
+    return [per_queue, total, app]
+
+
+def _sweep_costs(azure: Backend) -> list[Measurement]:
+    results = []
+    for queued in SWEEP_BACKLOGS:
+        costs = sweep_cost(azure, queued)
+        params = {"queued_jobs": queued, "sweeps": len(costs)}
+        for unit, index in (("requests", 0), ("bytes", 1)):
+            results.append(
+                Measurement(
+                    f"sweep {unit}",
+                    azure.label,
+                    f"{unit}/sweep",
+                    [float(cost[index]) for cost in costs],
+                    params=params,
+                )
+            )
+    return results
+
+
+def _raw_azure(connection: str, runs: int, quick: bool, env_settings: bool) -> list[Measurement]:
+    """The raw SDK loop with the same jobs and concurrencies as :func:`_ours_azure`."""
+    from .raw_sdk import run_raw_sdk
+
+    return run_raw_sdk(
+        connection,
+        jobs=azure_jobs(quick),
+        runs=runs,
+        concurrencies=AZURE_CONCURRENCIES,
+        env_settings=env_settings,
+    )
 
 
 def main() -> None:
@@ -90,8 +200,6 @@ def main() -> None:
     parser.add_argument("--skip-peers", action="store_true")
     arguments = parser.parse_args()
     from tests.support.azurite import AzuriteProcess
-
-    from .raw_sdk import run_raw_sdk
 
     began = time.monotonic()
     results: list[Measurement] = []
@@ -105,11 +213,8 @@ def main() -> None:
             )
     for env_settings in (False, True):
         with AzuriteProcess() as azurite:
-            results += run_raw_sdk(
-                azurite.connection_string,
-                jobs=200 if arguments.quick else 1000,
-                runs=arguments.runs,
-                env_settings=env_settings,
+            results += _raw_azure(
+                azurite.connection_string, arguments.runs, arguments.quick, env_settings
             )
     if not arguments.skip_peers:
         from .peers import run_peers
@@ -133,7 +238,8 @@ def main() -> None:
         f"Python {box['python']}, in {took:.0f} s."
     )
     print(write_markdown(OUT / "results.md", results, header))
-    write_chart(OUT / "drain.png", results)
+    if not write_chart(OUT / "drain.png", results):
+        print("No drain.png: matplotlib is missing (make bench installs the bench extra).")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """queued-jobs' own scenarios, on the embedded SQLite backend and on Azurite.
 
-Every worker is its own process (``benchmarks.worker``), like the peers' workers. Drain
-throughput is ``jobs / (last completion - first start)``, from the jobs' own records.
+Every worker is its own process (``benchmarks.worker``), like the peers' workers, with its
+sweep on. Drain throughput is ``jobs / seconds``, the wall time in the worker process from
+its start to the last completion it wrote (:mod:`benchmarks.timing`, as the raw SDK loop
+is timed).
 """
 
 from __future__ import annotations
@@ -19,16 +21,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from queued_jobs import JobSpec
+from queued_jobs import JobSpec, WorkerSettings
 
 from .app import NOOP, make_app
-from .requests import RequestKinds
+from .requests import RequestKinds, counted_as
 from .results import Measurement
 
-__all__ = ["Backend", "run_ours"]
+__all__ = ["Backend", "idle_worker", "requests_per_job", "run_ours", "sweep_cost"]
 
 _OWNERS = 64
 _BATCH = 100
+#: The app's priority bands (a queue each).
+_BANDS = 3
 
 
 class Backend:
@@ -93,6 +97,8 @@ def drain(backend: Backend, jobs: int, concurrency: int, prefetch: int = 0) -> f
     options = ["--concurrency", str(concurrency), "--prefetch", str(prefetch)]
     worker = _worker(spec, "--jobs", str(jobs), *options)
     report = _report(worker, timeout=300)
+    if not report["seconds"]:
+        raise RuntimeError(f"the drain did not finish: {report['done']} of {jobs} jobs")
     return float(jobs / report["seconds"])
 
 
@@ -135,9 +141,13 @@ def percentile(values: list[float], which: int) -> float:
     return statistics.quantiles(values, n=100)[which - 1]
 
 
-def idle_requests(backend: Backend, seconds: float, poll_max: float) -> float:
-    """Storage requests per second per queue made by a worker with nothing to do, once it
-    has backed off (counted from ``2 * poll_max`` after its start)."""
+def idle_worker(backend: Backend, seconds: float, poll_max: float) -> dict[str, float]:
+    """What a worker with nothing to do costs, its sweep on at the worker's own interval.
+
+    Its polling (every request but the sweep's) is counted over ``seconds`` once it has
+    backed off (from ``2 * poll_max`` after its start); each sweep counts its own requests.
+    ``total`` is requests/s: the polling plus a sweep's requests once per sweep interval
+    (an idle sweep costs the same every time, so the window need not hold one)."""
     spec = backend.fresh()
     asyncio.run(_prepare(spec, 0, batch=True))
     settle = 2 * poll_max
@@ -146,31 +156,82 @@ def idle_requests(backend: Backend, seconds: float, poll_max: float) -> float:
     time.sleep(settle + seconds)
     worker.terminate()
     report = _report(worker, timeout=30)
-    bands = 3
-    return sum(report["requests"].values()) / seconds / bands
+    sweeps = report["sweeps"]
+    if not sweeps:
+        raise RuntimeError("the idle worker did not sweep: its cost would be understated")
+    polling = report["sources"].get("loop", 0) / seconds
+    interval = float(report["sweep_interval"])
+    sweep = statistics.mean(one["requests"] for one in sweeps)
+    return {
+        "poll_per_queue": polling / _BANDS,
+        "polling": polling,
+        "sweep_requests": sweep,
+        "sweep_bytes": statistics.mean(one["bytes"] for one in sweeps),
+        "sweep_interval_s": interval,
+        "total": polling + sweep / interval,
+    }
+
+
+async def _sweep_costs(spec: Mapping[str, Any], sweeps: int) -> list[tuple[int, int, float]]:
+    kinds = RequestKinds(spec["connection"])
+    app = make_app(spec, client_options=kinds.hooks())
+    # The sweeper a worker of this app runs (built the way the app builds it).
+    worker = app.worker(WorkerSettings(), identity="bench-sweep")
+    if worker.sweeper is None:
+        raise RuntimeError("the app's worker has no sweeper")
+    costs = []
+    try:
+        for _ in range(sweeps):
+            kinds.reset()
+            began = time.perf_counter()
+            with counted_as("sweep"):
+                await worker.sweeper.sweep()
+            costs.append((kinds.total, kinds.total_bytes, time.perf_counter() - began))
+    finally:
+        await worker.pipeline.repository.close()
+        await worker.pipeline.broker.close()
+    return costs
+
+
+def sweep_cost(backend: Backend, queued: int, sweeps: int = 3) -> list[tuple[int, int, float]]:
+    """``sweeps`` sweeps in a row of a store holding ``queued`` queued jobs (none of them
+    due for a resend): each one's (requests, body bytes, seconds)."""
+    spec = backend.fresh()
+    asyncio.run(_prepare(spec, queued, batch=True))
+    return asyncio.run(_sweep_costs(spec, sweeps))
 
 
 def requests_per_job(
     backend: Backend, jobs: int, *, concurrency: int = 16, prefetch: int = 0
-) -> tuple[dict[str, float], dict[str, float]]:
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
     """Storage requests per successful job by kind and by phase, enqueue (single calls)
-    included."""
+    included, and the bytes of their bodies per job (``enqueue``, ``drain``), with those of
+    the worker's sweep apart (phase and bytes ``sweep``: it runs as the worker starts)."""
     spec = backend.fresh()
     asyncio.run(_prepare(spec, 0, batch=True))
     kinds = RequestKinds(str(backend.connection))
-    hook = {"raw_request_hook": kinds}
-    asyncio.run(_prepare(spec, jobs, batch=False, create=False, client_options=hook))
+    asyncio.run(_prepare(spec, jobs, batch=False, create=False, client_options=kinds.hooks()))
     options = ["--concurrency", str(concurrency), "--prefetch", str(prefetch)]
     worker = _worker(spec, "--jobs", str(jobs), "--count-requests", *options)
-    worked = _report(worker, timeout=120)
+    worked = _report(worker, timeout=300)
 
-    def per_job(*counts: Mapping[str, int]) -> dict[str, float]:
+    def per_job(*counts: Mapping[str, float]) -> dict[str, float]:
         total: Counter[str] = Counter()
         for count in counts:
             total.update(count)
         return {name: round(value / jobs, 3) for name, value in sorted(total.items())}
 
-    return per_job(kinds.counts, worked["requests"]), per_job(kinds.phases, worked["phases"])
+    drained = sum(size for source, size in worked["bytes"].items() if source != "sweep")
+    sizes = {
+        "enqueue": kinds.total_bytes,
+        "drain": drained,
+        "sweep": worked["bytes"].get("sweep", 0),
+    }
+    return (
+        per_job(kinds.counts, worked["requests"]),
+        per_job(kinds.phases, worked["phases"]),
+        {name: round(value / jobs) for name, value in sizes.items()},
+    )
 
 
 def memory_growth(backend: Backend, early: int, late: int) -> tuple[int, int]:

@@ -7,8 +7,11 @@ A job here makes exactly the storage requests our Azure backend needs for one:
   conditional on that ETag), complete it (merge conditional on the claim's ETag) and
   delete the message: 3 requests per job + 1/32 receive, about 5.03 in all.
 
-It is the ceiling the Azure backend is compared against. ``python -m benchmarks.raw_sdk``
-starts its own Azurite and prints the medians.
+It is the ceiling the Azure backend is compared against. Its drain is timed as ours is
+(:mod:`benchmarks.timing`: wall time from the start of the drain to the last completion
+written) and its requests and body bytes counted as ours are
+(:class:`benchmarks.requests.RequestKinds`). ``python -m benchmarks.raw_sdk`` starts its
+own Azurite and prints the medians.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 from azure.core import MatchConditions
@@ -29,7 +32,9 @@ from azure.data.tables.aio import TableClient
 from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient
 
+from benchmarks.requests import RequestKinds
 from benchmarks.results import Measurement
+from benchmarks.timing import DrainClock
 
 __all__ = ["SYSTEM", "SYSTEM_DEFAULTS", "drain", "enqueue", "run_raw_sdk"]
 
@@ -41,13 +46,13 @@ VISIBILITY_TIMEOUT = 60
 #: A small request payload, as a job's serialized arguments would be (~100 bytes in all).
 REQUEST = json.dumps({"args": [1, "two"], "kwargs": {"size": 3, "label": "bench"}})
 
-Hook = Callable[[Any], None]
+Hooks = Mapping[str, Any]
 
 
 def _clients(
-    connection_string: str, table: str, queue: str, hook: Hook | None, env_settings: bool
+    connection_string: str, table: str, queue: str, hooks: Hooks | None, env_settings: bool
 ) -> tuple[TableClient, QueueClient]:
-    extra: dict[str, Any] = {"raw_request_hook": hook} if hook is not None else {}
+    extra: dict[str, Any] = dict(hooks or {})
     extra["use_env_settings"] = env_settings
     return (
         TableClient.from_connection_string(connection_string, table, **extra),
@@ -62,13 +67,13 @@ async def enqueue(
     jobs: int,
     concurrency: int,
     *,
-    hook: Hook | None = None,
+    hooks: Hooks | None = None,
     env_settings: bool = False,
 ) -> tuple[float, list[str]]:
     """Insert ``jobs`` job entities and send one message each; return (jobs/s, job ids)."""
     ids = [uuid.uuid4().hex for _ in range(jobs)]
     todo = iter(ids)  # shared by the workers: each ``next`` hands out one job
-    table_client, queue_client = _clients(connection_string, table, queue, hook, env_settings)
+    table_client, queue_client = _clients(connection_string, table, queue, hooks, env_settings)
 
     async def worker() -> None:
         for job_id in todo:
@@ -99,11 +104,13 @@ async def drain(
     jobs: int,
     concurrency: int,
     *,
-    hook: Hook | None = None,
+    hooks: Hooks | None = None,
     env_settings: bool = False,
 ) -> float:
-    """Run ``jobs`` queued jobs with ``concurrency`` in flight; return jobs/s."""
-    table_client, queue_client = _clients(connection_string, table, queue, hook, env_settings)
+    """Run ``jobs`` queued jobs with ``concurrency`` in flight; return jobs/s (wall time
+    from the start of the drain to the last completion written)."""
+    clock = DrainClock(jobs)
+    table_client, queue_client = _clients(connection_string, table, queue, hooks, env_settings)
     # The receiver blocks once a batch is waiting, so at most BATCH messages sit unhandled.
     inbox: asyncio.Queue[QueueMessage | None] = asyncio.Queue(maxsize=BATCH)
 
@@ -143,38 +150,36 @@ async def drain(
                 etag=claimed["etag"],
                 match_condition=MatchConditions.IfNotModified,
             )
+            clock.completed()
             # Azurite can 404 a delete right after a receive: the message is gone anyway.
             with contextlib.suppress(ResourceNotFoundError):
                 await queue_client.delete_message(message)
 
     async with table_client, queue_client:
-        start = time.perf_counter()
+        clock.begin()
         await asyncio.gather(receiver(), *(handler() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
-    return jobs / elapsed
+    return clock.rate()
 
 
 async def _one_run(
     connection_string: str, jobs: int, concurrency: int, env_settings: bool
-) -> tuple[float, float, float]:
-    """One fresh table+queue: (enqueue jobs/s, drain jobs/s, requests per job)."""
-    # Deferred: only the baseline needs the test support code (and only when it runs).
-    from tests.support.counting import RequestCounter
-
+) -> tuple[float, float, float, float]:
+    """One fresh table+queue: (enqueue jobs/s, drain jobs/s, requests per job, body bytes
+    per job)."""
     name = f"rawsdk{uuid.uuid4().hex[:12]}"  # valid as both a table and a queue name
     table_client, queue_client = _clients(connection_string, name, name, None, env_settings)
     async with table_client, queue_client:
         await table_client.create_table()
         await queue_client.create_queue()
         try:
-            counter = RequestCounter()
+            counter = RequestKinds(connection_string)
             enqueued, _ = await enqueue(
                 connection_string,
                 name,
                 name,
                 jobs,
                 ENQUEUE_CONCURRENCY,
-                hook=counter,
+                hooks=counter.hooks(),
                 env_settings=env_settings,
             )
             drained = await drain(
@@ -183,10 +188,10 @@ async def _one_run(
                 name,
                 jobs,
                 concurrency,
-                hook=counter,
+                hooks=counter.hooks(),
                 env_settings=env_settings,
             )
-            return enqueued, drained, counter.total / jobs
+            return enqueued, drained, counter.total / jobs, counter.total_bytes / jobs
         finally:
             await table_client.delete_table()
             await queue_client.delete_queue()
@@ -217,14 +222,16 @@ def run_raw_sdk(
     for concurrency in concurrencies:
         drain_m = measurement("drain", "jobs/s", concurrency)
         requests_m = measurement("requests per job", "requests/job", concurrency)
+        bytes_m = measurement("bytes per job", "bytes/job", concurrency)
         for _ in range(runs):
-            enqueued, drained, requests = asyncio.run(
+            enqueued, drained, requests, sizes = asyncio.run(
                 _one_run(connection_string, jobs, concurrency, env_settings)
             )
             enqueue_m.runs.append(enqueued)
             drain_m.runs.append(drained)
             requests_m.runs.append(requests)
-        results += [drain_m, requests_m]
+            bytes_m.runs.append(sizes)
+        results += [drain_m, requests_m, bytes_m]
     return results
 
 

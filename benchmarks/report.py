@@ -71,9 +71,13 @@ def write_markdown(path: Path, results: Sequence[Measurement], header: str) -> s
     return text
 
 
-def write_chart(path: Path, results: Sequence[Measurement]) -> None:
-    """Drain throughput of every system: median bars with min-max whiskers."""
-    import matplotlib
+def write_chart(path: Path, results: Sequence[Measurement]) -> bool:
+    """Drain throughput of every system: median bars with min-max whiskers. Without
+    matplotlib (the ``bench`` extra) there is no chart: returns ``False``."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -99,3 +103,4 @@ def write_chart(path: Path, results: Sequence[Measurement]) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+    return True

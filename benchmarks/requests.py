@@ -1,19 +1,49 @@
-"""Count Azure Storage requests by kind and by phase of a job (``raw_request_hook`` on
-every SDK client).
+"""Count Azure Storage requests by kind, by phase of a job and by source, and the bytes of
+their bodies (``raw_request_hook`` and ``raw_response_hook`` on every SDK client:
+:meth:`RequestKinds.hooks`).
 
 Phases: *enqueue* (the job's rows and its message), *claim* (the receive and the
 transaction to RUNNING), *complete* (the transaction to a final status) and *ack* (the
-message's delete). A table transaction's phase is read from the ``Status`` it writes.
+message's delete). A table transaction's phase is read from the ``Status`` it writes. A
+request made under a named source is counted in the phase of that name (``"sweep"``).
+
+Sources: what made the request, set with :func:`counted_as` around the code that makes it
+(``"sweep"``); anything else is ``"loop"``. The hooks run in the task that awaits the
+request, so a source set in a task holds for the tasks it starts too.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-__all__ = ["RequestKinds", "endpoints"]
+__all__ = ["RequestKinds", "body_size", "counted_as", "endpoints"]
+
+_SOURCE: ContextVar[str] = ContextVar("benchmark_request_source", default="loop")
+
+
+@contextmanager
+def counted_as(source: str) -> Iterator[None]:
+    """Count the requests made inside the block (and the tasks it starts) under ``source``."""
+    token = _SOURCE.set(source)
+    try:
+        yield
+    finally:
+        _SOURCE.reset(token)
+
+
+def body_size(body: Any) -> int:
+    """The bytes of a request body as the SDK holds it (bytes or text; a stream counts 0)."""
+    if isinstance(body, bytes | bytearray):
+        return len(body)
+    if isinstance(body, str):
+        return len(body.encode("utf-8"))
+    return 0
 
 
 def endpoints(connection_string: str) -> dict[str, str]:
@@ -50,12 +80,25 @@ def phase(kind: str, body: bytes) -> str:
 
 class RequestKinds:
     """Counts requests as ``"<service> <what>"`` (``queue receive``, ``table
-    transaction``...) in ``counts`` and by phase in ``phases``."""
+    transaction``...) in ``counts``, by phase in ``phases`` and by source in ``sources``;
+    the bytes of their request and response bodies in ``bytes_sent``, ``bytes_received``
+    and, by source, ``bytes_by_source``."""
 
     def __init__(self, connection_string: str) -> None:
         self._services = endpoints(connection_string)
         self.counts: Counter[str] = Counter()
         self.phases: Counter[str] = Counter()
+        self.sources: Counter[str] = Counter()
+        self.bytes_by_source: Counter[str] = Counter()
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        #: Requests and body bytes by source since the start, never reset.
+        self.ever: Counter[str] = Counter()
+        self.ever_bytes: Counter[str] = Counter()
+
+    def hooks(self) -> dict[str, Any]:
+        """The SDK client options that count every request and response."""
+        return {"raw_request_hook": self, "raw_response_hook": self.response}
 
     def _service(self, netloc: str, path: str) -> str:
         for prefix, service in self._services.items():
@@ -81,12 +124,39 @@ class RequestKinds:
         kind = self.kind(http.method, http.url)
         self.counts[kind] += 1
         body = http.body if isinstance(http.body, bytes) else b""
-        self.phases[phase(kind, body)] += 1
+        source = _SOURCE.get()
+        # A request of the sweep (or any other named source) is no phase of a job.
+        self.phases[phase(kind, body) if source == "loop" else source] += 1
+        self.sources[source] += 1
+        self.ever[source] += 1
+        size = body_size(http.body)
+        self.bytes_sent += size
+        self.bytes_by_source[source] += size
+        self.ever_bytes[source] += size
+
+    def response(self, response: Any) -> None:
+        """``raw_response_hook``: the response body's bytes (read by then: no request here
+        streams its response)."""
+        try:
+            size = len(response.http_response.body())
+        except Exception:  # a streamed body is not read yet: it is not counted
+            size = 0
+        source = _SOURCE.get()
+        self.bytes_received += size
+        self.bytes_by_source[source] += size
+        self.ever_bytes[source] += size
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
 
+    @property
+    def total_bytes(self) -> int:
+        return self.bytes_sent + self.bytes_received
+
     def reset(self) -> None:
         self.counts.clear()
         self.phases.clear()
+        self.sources.clear()
+        self.bytes_by_source.clear()
+        self.bytes_sent = self.bytes_received = 0

@@ -1,0 +1,124 @@
+"""The benchmark's cost figures measure what the code does, on Azurite and SQLite: the
+sweep stays on and is counted apart, bodies are counted both ways, drains are timed from
+the worker's start, and an idle Functions app's timers are called as the host calls them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from azure.storage.queue.aio import QueueClient
+
+from benchmarks.app import NOOP, make_app
+from benchmarks.functions_idle import HOST_JSON, functions_idle, max_polling_interval
+from benchmarks.ours import Backend, _prepare, _report, _worker, sweep_cost
+from benchmarks.requests import RequestKinds, counted_as
+from queued_jobs.models import Priority
+from tests.support.azurite import Azurite
+from tests.support.waiting import PATIENCE
+
+
+def _azure(azurite: Azurite, tmp_path: Path) -> Backend:
+    return Backend("azure", work=tmp_path, connection=azurite.connection_string)
+
+
+@pytest.mark.azurite
+def test_an_idle_benchmark_worker_sweeps_and_counts_the_sweep_apart(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    spec = _azure(azurite, tmp_path).fresh()
+    asyncio.run(_prepare(spec, 0, batch=True))
+
+    worker = _worker(spec, "--count-requests", "--sweeps", "1")
+    report = _report(worker, timeout=PATIENCE)
+
+    [sweep] = report["sweeps"]
+    assert sweep["requests"] >= 1
+    assert sweep["bytes"] > 0
+    assert report["sources"]["sweep"] == sweep["requests"]
+    assert report["phases"]["sweep"] == sweep["requests"]
+    assert report["bytes"]["sweep"] == sweep["bytes"]
+
+
+@pytest.mark.azurite
+async def test_request_and_response_bodies_are_both_counted(azurite: Azurite) -> None:
+    kinds = RequestKinds(azurite.connection_string)
+    body = "x" * 3000
+    queue = QueueClient.from_connection_string(
+        azurite.connection_string, f"bytes{uuid.uuid4().hex[:10]}", **kinds.hooks()
+    )
+    async with queue:
+        await queue.create_queue()
+        kinds.reset()
+        await queue.send_message(body)
+        sent = kinds.bytes_sent
+        with counted_as("reader"):
+            [message] = [m async for m in queue.receive_messages(max_messages=1)]
+
+    assert message.content == body
+    assert sent >= len(body)
+    assert kinds.bytes_received >= len(body)
+    assert kinds.sources == {"loop": 1, "reader": 1}
+    assert kinds.bytes_by_source["reader"] >= len(body)
+    assert kinds.total_bytes == kinds.bytes_sent + kinds.bytes_received
+
+
+@pytest.mark.azurite
+def test_the_sweep_is_measured_as_it_runs_with_the_jobs_it_finds(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    backend = _azure(azurite, tmp_path)
+
+    empty = sweep_cost(backend, 0, sweeps=2)
+    full = sweep_cost(backend, 250, sweeps=2)
+
+    assert len(empty) == len(full) == 2
+    assert all(requests >= 1 for requests, _, _ in empty)
+    # The queued jobs' rows come back in the listing: the same sweep reads more.
+    assert min(size for _, size, _ in full) > max(size for _, size, _ in empty)
+
+
+@pytest.mark.azurite
+def test_an_idle_functions_app_costs_its_polling_and_every_timer_it_schedules(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    spec = _azure(azurite, tmp_path).fresh()
+
+    idle = functions_idle(spec, calls=2)
+
+    interval = max_polling_interval(json.loads(HOST_JSON.read_text()))
+    triggers = 2 * len(Priority)  # each band's queue and its poison queue
+    assert idle["queue_triggers"] == triggers
+    assert idle["polling"] == triggers / interval.total_seconds()
+    sweep = idle["timers"]["queued_jobs_sweep"]
+    assert sweep["period_s"] == timedelta(minutes=1).total_seconds()
+    assert sweep["requests"] >= 1
+    assert all(requests >= 1 and size > 0 for requests, size in sweep["costs"])
+    timers = sum(t["requests"] / t["period_s"] for t in idle["timers"].values())
+    assert idle["total"] == pytest.approx(idle["polling"] + timers)
+
+
+def test_a_drain_is_timed_from_the_workers_start_not_from_the_first_job_start(
+    tmp_path: Path,
+) -> None:
+    spec = Backend("sqlite", work=tmp_path).fresh()
+    asyncio.run(_prepare(spec, 0, batch=True))
+    jobs, delay = 5, timedelta(seconds=0.3)
+    worker = _worker(spec, "--jobs", str(jobs))  # started, and waiting for work
+
+    async def queue_late() -> None:
+        async with make_app(spec).client() as client:
+            for index in range(jobs):
+                await client.queue_job(NOOP, index, owner="bench", delay=delay)
+
+    asyncio.run(queue_late())
+    report = _report(worker, timeout=PATIENCE)
+
+    # The jobs could not start before ``delay``: a drain timed from the worker's start
+    # includes that wait, one timed from the first job's start would not.
+    assert report["done"] == jobs
+    assert report["seconds"] >= delay.total_seconds()
