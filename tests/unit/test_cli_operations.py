@@ -8,13 +8,15 @@ import json
 import re
 import traceback
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 from click.testing import CliRunner, Result
 
+from queued_jobs import QueuedJob
 from queued_jobs.cli import cli
 from queued_jobs.queues.sqlite import SqliteQueueBroker
+from tests import cli_app
 
 
 class Invoke(Protocol):
@@ -85,3 +87,74 @@ def test_queues_shows_each_bands_depth_with_its_poison_and_dead_letter_depths(
     rows = [line.split() for line in table.stdout.splitlines() if line.strip()]
     assert ["high", "jobs-high", "3", "0", "0"] in rows
     assert ["low", "jobs-low", "0", "0", "4"] in rows
+
+
+# --- purge ----------------------------------------------------------------------------------
+
+
+def finished(job_type: str, request: Any, *, owner: str = "ada") -> QueuedJob:
+    """A job run to its end by an inline client of the test app."""
+
+    async def run() -> QueuedJob:
+        async with cli_app.app.client(inline=True) as client:
+            return await client.queue_job(job_type, request, owner=owner)
+
+    return asyncio.run(run())
+
+
+def exists(invoke: Invoke, job_id: str) -> bool:
+    return invoke("status", job_id, "--json").exit_code == 0
+
+
+def test_purge_with_a_status_deletes_only_jobs_that_ended_so(invoke: Invoke) -> None:
+    succeeded = finished("greet", {"name": "Ada"})
+    failed = finished("explode", {"name": "Zed"})
+
+    result = invoke("purge", "--older-than", "0s", "--status", "failed,cancelled", "--yes")
+
+    assert result.output == "purged 1 job\n"
+    assert not exists(invoke, failed.id)
+    assert exists(invoke, succeeded.id)
+
+
+def test_purge_asks_naming_the_statuses_it_deletes(invoke: Invoke) -> None:
+    failed = finished("explode", {"name": "Zed"})
+    declined = invoke("purge", "--older-than", "0", "--status", "failed", input="n\n")
+    assert declined.exit_code == 1
+    assert "Delete every failed job that completed before" in declined.output
+    assert exists(invoke, failed.id)
+
+
+@pytest.mark.parametrize("age", ["6h", "90m", "2d", "1h30m", "1w", "0.5"])
+def test_purge_takes_durations_and_keeps_jobs_that_completed_more_recently(
+    invoke: Invoke, age: str
+) -> None:
+    job = finished("greet", {"name": "Ada"})
+    result = invoke("purge", "--older-than", age, "--yes")
+    assert result.output == "purged 0 jobs\n"
+    assert exists(invoke, job.id)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (["--older-than", "6x"], "'6x' is not a duration"),
+        (["--older-than", "h"], "'h' is not a duration"),
+        (["--older-than", ""], "'' is not a duration"),
+        (["--older-than", "9" * 10_000], "is not a duration"),
+        (["--older-than", "\x1b[2J1d"], "'\\x1b[2J1d' is not a duration"),
+        (["--older-than", "999999d"], "is longer than 36,500 days"),
+        (["--older-than", "1d", "--status", "queued"], "'queued' is not one of: succeeded"),
+        (["--older-than", "1d", "--status", "failed,bogus"], "'bogus' is not one of"),
+    ],
+)
+def test_purge_refuses_a_bad_duration_or_status_in_a_sentence_and_deletes_nothing(
+    invoke: Invoke, arguments: list[str], said: str
+) -> None:
+    job = finished("explode", {"name": "Zed"})
+    result = invoke("purge", *arguments, "--yes")
+    assert result.exit_code == 2
+    assert said in result.output
+    assert "\x1b" not in result.output
+    assert len(result.output) < 1000
+    assert exists(invoke, job.id)
