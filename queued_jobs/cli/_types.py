@@ -1,5 +1,6 @@
 """Option values the commands share, read by option callbacks (``type=str`` options):
-durations (``90m``, ``6h``, ``2d``) and lists of statuses (``failed,cancelled``)."""
+durations (``90m``, ``6h``, ``2d``), lists of statuses (``failed,cancelled``) and of
+priority bands (``high,normal``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from typing import Any, Final
 import click
 
 from .._cli_views import printable
-from ..models import JobStatus
+from ..models import JobStatus, Priority
 
-__all__ = ["duration", "status_list"]
+__all__ = ["duration", "priority_list", "status_list"]
 
 _Callback = Callable[[click.Context, click.Parameter, str | None], Any]
 
@@ -77,3 +78,18 @@ def status_list(allowed: Collection[JobStatus]) -> _Callback:
         return frozenset(chosen)
 
     return convert
+
+
+def priority_list(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """Read priority bands separated by commas (``high,normal``)."""
+    if value is None:
+        return None
+    names = ", ".join(band.value for band in Priority)
+    chosen: set[Priority] = set()
+    for part in value.split(","):
+        word = part.strip().lower()
+        band = next((p for p in Priority if p.value == word), None)
+        if band is None:
+            raise click.BadParameter(f"'{printable(part[:40])}' is not one of: {names}", ctx, param)
+        chosen.add(band)
+    return frozenset(chosen)
