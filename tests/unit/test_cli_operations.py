@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import subprocess
+import sys
 import traceback
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +20,8 @@ from queued_jobs import QueuedJob
 from queued_jobs.cli import cli
 from queued_jobs.queues.sqlite import SqliteQueueBroker
 from tests import cli_app
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Invoke(Protocol):
@@ -158,3 +163,27 @@ def test_purge_refuses_a_bad_duration_or_status_in_a_sentence_and_deletes_nothin
     assert "\x1b" not in result.output
     assert len(result.output) < 1000
     assert exists(invoke, job.id)
+
+
+# --- log levels -----------------------------------------------------------------------------
+
+
+def _stderr_of(*arguments: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "queued_jobs", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 1, done.stderr  # the store is unreachable
+    return done.stderr
+
+
+def test_one_v_logs_queued_jobs_at_debug_but_not_the_azure_sdks_requests() -> None:
+    log = _stderr_of("-v", "--app", "tests.cli_app:unreachable", "list")
+    assert "Check that the job store is running" in log
+    assert " azure." not in log
+    verbose = _stderr_of("-vv", "--app", "tests.cli_app:unreachable", "list")
+    assert " INFO azure.core.pipeline.policies.http_logging_policy: Request URL" in verbose
