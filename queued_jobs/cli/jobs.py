@@ -23,7 +23,6 @@ from ..models import (
     Priority,
     QueuedJob,
     UniqueScope,
-    check_owner,
 )
 from ..repositories.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, JobQuery
 from ._base import CENTURY, Options, cli, console, fail, followed, show_finished, with_client
@@ -168,17 +167,24 @@ def status(options: Options, job_id: str, wait: bool, as_json: bool) -> None:
         console().print(job_view(job, attempts))
 
 
-async def _owner_jobs(
-    client: JobClient, owner: str, query: JobQuery, limit: int
+async def _listed(
+    client: JobClient, owner: str | None, query: JobQuery, limit: int
 ) -> tuple[list[QueuedJob], list[str]]:
-    """An owner's newest jobs that match ``query``, reading pages until ``limit`` are found,
-    and the ids of the rows passed over that could not be read."""
+    """The newest jobs that match, reading pages until ``limit`` are found (an owner's
+    filtered pages may hold fewer), and the ids of the rows passed over that could not be
+    read."""
     found: list[QueuedJob] = []
     skipped: list[str] = []
     continuation: str | None = None
     while True:
-        page = await client.repository.list_by_owner(owner, limit=limit, continuation=continuation)
-        found.extend(job for job in page.items if query.matches(job))
+        page = await client.list_jobs(
+            owner=owner,
+            statuses=query.statuses,
+            job_type=query.job_type,
+            limit=limit,
+            continuation=continuation,
+        )
+        found.extend(page.items)
         skipped.extend(page.skipped)
         continuation = page.continuation
         if len(found) >= limit or continuation is None:
@@ -230,13 +236,7 @@ def list_command(
     app = options.app()
     query = JobQuery(statuses=frozenset(JobStatus(s) for s in statuses), job_type=job_type)
 
-    async def read(client: JobClient) -> tuple[list[QueuedJob], list[str]]:
-        if owner is not None:
-            return await _owner_jobs(client, check_owner(owner), query, limit)
-        page = await client.repository.list_jobs(query, limit=limit)
-        return list(page.items), list(page.skipped)
-
-    jobs, skipped = with_client(app, read)
+    jobs, skipped = with_client(app, lambda client: _listed(client, owner, query, limit))
     _say_skipped(skipped)
     if as_json:
         click.echo(json_text([job.model_dump(mode="json") for job in jobs]))

@@ -187,3 +187,23 @@ def test_one_v_logs_queued_jobs_at_debug_but_not_the_azure_sdks_requests() -> No
     assert " azure." not in log
     verbose = _stderr_of("-vv", "--app", "tests.cli_app:unreachable", "list")
     assert " INFO azure.core.pipeline.policies.http_logging_policy: Request URL" in verbose
+
+
+# --- what status and list show ----------------------------------------------------------
+
+
+def test_list_shows_each_jobs_progress(invoke: Invoke) -> None:
+    job = finished("greet", {"name": "Ada"})
+    result = invoke("list", "--owner", "ada")
+    assert result.exit_code == 0, result.output
+    (row,) = [line for line in result.stdout.splitlines() if job.id in line]
+    assert "40% thinking [hard]" in row
+
+
+def test_status_shows_run_time_and_wall_time_apart(invoke: Invoke) -> None:
+    job = finished("greet", {"name": "Ada"})
+    result = invoke("status", job.id)
+    assert result.exit_code == 0, result.output
+    assert "run time    " in result.stdout
+    assert " in 1 attempt\n" in result.stdout
+    assert "wall time   " in result.stdout
