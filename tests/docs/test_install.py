@@ -7,6 +7,7 @@ downloading them, and the install builds with the build backend already here
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -19,6 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 PIP = [sys.executable, "-m", "pip"]
+#: The environment of a user's shell: nothing points Python at this checkout.
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
 
 
 def install_block() -> list[str]:
@@ -32,7 +35,7 @@ def install_block() -> list[str]:
 
 
 def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, **kwargs)  # type: ignore[call-overload]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=ENV, **kwargs)  # type: ignore[call-overload]
     assert done.returncode == 0, f"{command}:\n{done.stdout}\n{done.stderr}"
     return done
 
