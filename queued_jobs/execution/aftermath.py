@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .pipeline import Pipeline
     from .run import AttemptOutcomeInfo
 
-__all__ = ["after_attempt", "log_attempt"]
+__all__ = ["after_attempt", "log_attempt", "log_unrunnable"]
 
 log = logging.getLogger("queued_jobs.execution")
 #: The most characters of an error's message an attempt's log line repeats.
@@ -108,11 +108,29 @@ def log_attempt(stored: QueuedJob, info: AttemptOutcomeInfo, now: datetime) -> N
         f"{info.outcome.value} in {seconds:.3f}s"
     )
     if info.error is not None and info.outcome is not AttemptOutcome.SUCCEEDED:
-        message = str(info.error)
-        if len(message) > _LOGGED_MESSAGE:
-            message = message[: _LOGGED_MESSAGE - 1] + "…"
-        line += f": {_error_type(info.error)}: {message!r}"
+        line += f": {_error_type(info.error)}: {_cut(str(info.error))!r}"
     log.info("%s; %s", line, _next(stored, info.outcome))
+
+
+def log_unrunnable(stored: QueuedJob, error: Exception, seconds: float) -> None:
+    """The line of :func:`log_attempt` for an attempt that could not start the job's code
+    (its job type is not registered here, or its stored request no longer validates)."""
+    log.info(
+        "job %s (%s) attempt %d failed in %.3fs: cannot run: %s: %r; %s",
+        stored.id,
+        stored.job_type,
+        stored.attempts,
+        seconds,
+        _error_type(error),
+        _cut(str(error)),
+        _next(stored, AttemptOutcome.FAILED),
+    )
+
+
+def _cut(message: str) -> str:
+    if len(message) > _LOGGED_MESSAGE:
+        return message[: _LOGGED_MESSAGE - 1] + "…"
+    return message
 
 
 def _error_type(error: BaseException) -> str:

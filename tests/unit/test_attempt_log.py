@@ -9,6 +9,7 @@ import pytest
 from queued_jobs.client import JobClient
 from queued_jobs.clock import ManualClock
 from queued_jobs.errors import PermanentError
+from queued_jobs.execution.pipeline import Pipeline
 from queued_jobs.queues.memory import MemoryQueueBroker
 from queued_jobs.repositories.memory import MemoryJobRepository
 from queued_jobs.runner import JobRegistry
@@ -103,3 +104,26 @@ async def test_a_huge_error_message_is_cut_in_the_log_line(
     (line,) = _attempt_lines(caplog)
     assert len(line) < 1000
     assert "x…'" in line
+
+
+async def test_a_job_whose_type_this_worker_does_not_know_logs_that_it_cannot_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    producer = JobRegistry()
+
+    @producer.job(name="shop.gone")
+    def gone(request: int) -> int:
+        return request
+
+    clock = ManualClock()
+    repository, broker = MemoryJobRepository(clock=clock), MemoryQueueBroker(clock=clock)
+    job = await JobClient(repository, broker, producer, clock=clock).queue_job(
+        "shop.gone", 1, owner="ann"
+    )
+    worker = Pipeline(repository, broker, JobRegistry(), host="box:1", clock=clock)
+    with caplog.at_level(logging.INFO, logger="queued_jobs.execution"):
+        await worker.handle_job(job.id)
+    (line,) = _attempt_lines(caplog)
+    assert line.startswith(f"job {job.id} (shop.gone) attempt 1 failed in ")
+    assert ": cannot run: queued_jobs.errors.UnknownJobType: " in line
+    assert line.endswith("; job failed")
