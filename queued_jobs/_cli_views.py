@@ -37,6 +37,8 @@ __all__ = [
 ]
 
 _LABEL_WIDTH = 12
+#: The characters of a progress message a listing shows.
+_PROGRESS_WIDTH = 40
 #: Unicode categories printed as escapes: controls (C0, DEL, C1), format (bidi overrides
 #: and isolates, zero-width), surrogates, private use, unassigned, line and paragraph
 #: separators.
@@ -122,6 +124,38 @@ def _progress(job: QueuedJob) -> str:
     return f"{percent} {job.progress.message}" if job.progress.message else percent
 
 
+def wall_time(job: QueuedJob) -> timedelta | None:
+    """From the job's creation to its completion: waits in the queue and between retries
+    included (``None`` until it completes)."""
+    if job.completed_at is None:
+        return None
+    return job.completed_at - job.created_at
+
+
+def run_time(attempts: Sequence[Attempt], now: datetime | None = None) -> timedelta | None:
+    """The attempts' durations added up (one still running counts up to ``now``): the time
+    the job's code ran, without its waits (``None`` before its first attempt)."""
+    if not attempts:
+        return None
+    moment = now or datetime.now(UTC)
+    return sum(
+        (max((a.ended_at or moment) - a.started_at, timedelta(0)) for a in attempts),
+        timedelta(0),
+    )
+
+
+def _run_time(attempts: Sequence[Attempt], now: datetime | None) -> str:
+    spent = run_time(attempts, now)
+    if spent is None:
+        return "-"
+    count = len(attempts)
+    return f"{format_duration(spent)} in {count} attempt{'' if count == 1 else 's'}"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _json(value: object) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
@@ -143,7 +177,8 @@ def job_view(
         ("started", format_time(job.started_at)),
         ("lease", _lease(job) if job.status is JobStatus.RUNNING else None),
         ("completed", format_time(job.completed_at)),
-        ("duration", format_duration(job.duration)),
+        ("run time", _run_time(attempts, now)),
+        ("wall time", format_duration(wall_time(job))),
         ("unique key", job.unique_key),
         ("tags", ", ".join(job.tags) or None),
         ("result", _json(job.result) if job.status is JobStatus.SUCCEEDED else None),
@@ -186,7 +221,17 @@ def _attempt_table(attempts: Sequence[Attempt]) -> Table:
 def job_table(jobs: Sequence[QueuedJob], *, now: datetime | None = None) -> Table:
     """Jobs in rows, as given (listings are newest first)."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column in ("id", "owner", "type", "status", "attempts", "created (UTC)", "duration"):
+    columns = (
+        "id",
+        "owner",
+        "type",
+        "status",
+        "progress",
+        "attempts",
+        "created (UTC)",
+        "wall time",
+    )
+    for column in columns:
         table.add_column(column, no_wrap=column in ("id", "status", "created (UTC)"))
     for job in jobs:
         table.add_row(
@@ -194,9 +239,10 @@ def job_table(jobs: Sequence[QueuedJob], *, now: datetime | None = None) -> Tabl
             Text(printable(job.owner)),
             Text(printable(job.job_type)),
             status_text(job, now=now),
+            Text(printable(_cut(_progress(job), _PROGRESS_WIDTH))),
             f"{job.attempts}/{job.max_attempts}",
             format_time(job.created_at),
-            format_duration(job.duration),
+            format_duration(wall_time(job)),
         )
     return table
 

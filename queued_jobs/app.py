@@ -31,6 +31,7 @@ from .execution.settings import ExecutionSettings
 from .execution.sweep import Sweeper
 from .files.base import FileStore
 from .files.local import DEFAULT_FILES_URL
+from .models import Priority
 from .queue_names import QueueNames
 from .queues.base import QueueBroker
 from .repositories.base import JobRepository
@@ -260,12 +261,18 @@ class JobApp:
     def worker(
         self, settings: WorkerSettings | None = None, *, identity: str | None = None
     ) -> Worker:
-        """A worker on its own connections, draining every band of the app's queues."""
+        """A worker on its own connections, draining the app's queues of every band, or of
+        the bands ``settings.bands`` names."""
         pipeline = self.pipeline(identity=identity)
         sweeper = Sweeper(
             pipeline.repository, pipeline.broker, clock=self.clock, settings=self.settings
         )
-        queues = [pipeline.broker.queue(name) for name in self.queues.bands]
+        chosen = settings.bands if settings is not None else frozenset()
+        queues = [
+            pipeline.broker.queue(self.queues.for_priority(band))
+            for band in (Priority.HIGH, Priority.NORMAL, Priority.LOW)
+            if not chosen or band in chosen
+        ]
         return Worker(pipeline, queues, settings=settings, sweeper=sweeper)
 
 

@@ -11,13 +11,14 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, overload
 
-from pydantic import JsonValue, ValidationError
+from pydantic import JsonValue, TypeAdapter, ValidationError
 
+from ._listing import job_query, owner_page
 from ._unique import release_unique_key, reserve_unique_key
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import (
@@ -46,7 +47,7 @@ from .models import (
 from .queue_names import QueueNames
 from .queues.base import MAX_DELAY, QueueBroker
 from .repositories._records import problems
-from .repositories.base import JobRepository
+from .repositories.base import DEFAULT_PAGE_SIZE, JobRepository, Page
 from .runner import JobRegistry, JobRunner
 from .waiting import DEFAULT_BACKOFF, Backoff, Pacer
 
@@ -55,6 +56,7 @@ __all__ = ["JobClient", "JobSpec"]
 log = logging.getLogger("queued_jobs.client")
 JobTarget = str | type[JobRunner[Any, Any]] | Callable[..., Any]
 _TRIES = 5
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -299,6 +301,69 @@ class JobClient:
         """A job's attempts, oldest first (each with its outcome, host and error)."""
         _check_job_id(job_id)
         return await self.repository.list_attempts(job_id)
+
+    async def list_jobs(
+        self,
+        *,
+        owner: str | None = None,
+        statuses: Iterable[JobStatus | str] = (),
+        job_type: str | None = None,
+        created_from: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        continuation: str | None = None,
+    ) -> Page[QueuedJob]:
+        """One page of jobs, newest first: ``owner``'s (what an end user may see), or every
+        owner's when ``owner`` is ``None`` (an operator's view). Filters left out match
+        everything; ``created_from`` is inclusive, ``created_before`` exclusive (both with a
+        time zone). Pass the page's ``continuation`` back for the next page; ``None`` means
+        there is none.
+
+        With an owner and filters, the owner's jobs are filtered page by page: a page may
+        then hold fewer than ``limit`` jobs, none even, and still have a continuation.
+        ``page.skipped`` names rows that could not be read (``get_job`` says why). Raises
+        ``InvalidInput`` for an unknown status, a time without a time zone, an owner no job
+        can have or a ``limit`` outside 1 to 1,000.
+        """
+        query = job_query(statuses, job_type, created_from, created_before)
+        if owner is None:
+            return await self.repository.list_jobs(query, limit=limit, continuation=continuation)
+        return await owner_page(
+            self.repository, owner, query, limit=limit, continuation=continuation
+        )
+
+    @overload
+    def result_of(self, job: QueuedJob) -> Any: ...
+
+    @overload
+    def result_of(self, job: QueuedJob, result_type: type[R]) -> R: ...
+
+    def result_of(self, job: QueuedJob, result_type: type[R] | None = None) -> Any:
+        """A succeeded job's result as its runner returned it (its pydantic model, say),
+        read back from the JSON stored: as ``result_type`` if given, else as the result
+        type its job type declares in the registry.
+
+        Raises ``InvalidInput`` if the job has not succeeded (it has no result), if its job
+        type is not registered here and no ``result_type`` is given, or if the stored
+        result does not read as that type (the type changed since the job ran).
+        """
+        if job.status is not JobStatus.SUCCEEDED:
+            raise InvalidInput(f"job {job.id} has no result: it is {job.status.value}")
+        adapter: TypeAdapter[Any]
+        if result_type is not None:
+            adapter, name = (
+                TypeAdapter(result_type),
+                getattr(result_type, "__name__", repr(result_type)),
+            )
+        else:
+            adapter, name = self.registry.get(job.job_type).result, "its job type's result"
+        try:
+            return adapter.validate_python(job.result)
+        except ValidationError as exc:
+            found = problems(exc).replace(": Value error, ", ": ")
+            raise InvalidInput(
+                f"the result of job {job.id} does not read as {name}: {found}"
+            ) from exc
 
     async def wait(
         self,

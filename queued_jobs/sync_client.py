@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, TypeVar, overload
 
 from ._sync import SyncTwin, blocking
 from .client import JobClient
 from .models import QueuedJob
 
 __all__ = ["SyncJobClient"]
+
+R = TypeVar("R")
 
 
 class SyncJobClient(SyncTwin[JobClient]):
@@ -37,8 +40,22 @@ class SyncJobClient(SyncTwin[JobClient]):
     queue_job = blocking(JobClient.queue_job)
     queue_jobs = blocking(JobClient.queue_jobs)
     get_job = blocking(JobClient.get_job)
+    list_attempts = blocking(JobClient.list_attempts)
+    list_jobs = blocking(JobClient.list_jobs)
     cancel = blocking(JobClient.cancel)
     retry = blocking(JobClient.retry)
+
+    @overload
+    def result_of(self, job: QueuedJob) -> Any: ...
+
+    @overload
+    def result_of(self, job: QueuedJob, result_type: type[R]) -> R: ...
+
+    def result_of(self, job: QueuedJob, result_type: type[R] | None = None) -> Any:
+        """:meth:`JobClient.result_of`: a succeeded job's result as its type (reads nothing)."""
+        if result_type is None:
+            return self._target.result_of(job)
+        return self._target.result_of(job, result_type)
 
     def wait(
         self, job_id: str, *, timeout: timedelta | None = None, poll: timedelta | None = None

@@ -2,18 +2,25 @@
 
 One module per command group: ``run`` (the worker), ``jobs`` (enqueue, status, list,
 cancel, retry, purge), ``dead_letters`` (the bands' dead-letter and poison queues),
-``storage`` (create-storage), ``demo``; ``_base`` holds the group,
-its options and the error reporting every command shares.
+``queues`` (the bands' depths), ``storage`` (create-storage), ``demo``; ``_base`` holds
+the group, its options and the error reporting every command shares.
 """
 
 from __future__ import annotations
 
-from . import dead_letters, demo, jobs, run, storage
+from . import dead_letters, demo, jobs, queues, run, storage
 from ._base import APP_ENV, cli
 
 __all__ = ["APP_ENV", "cli", "main"]
 
-_COMMANDS = (dead_letters, demo, jobs, run, storage)  # imported for the commands they register
+_COMMANDS = (
+    dead_letters,
+    demo,
+    jobs,
+    queues,
+    run,
+    storage,
+)  # imported for the commands they register
 
 
 def main() -> None:

@@ -66,7 +66,8 @@ class Options:
     """The group's options, handed to every command."""
 
     app_path: str | None
-    verbose: bool
+    #: How many ``-v`` were given: 1 logs queued-jobs at debug level, 2 the Azure SDK too.
+    verbose: int
 
     def app(self, path: str | None = None) -> JobApp:
         chosen = path or self.app_path
@@ -165,13 +166,21 @@ async def followed(client: JobClient, job_id: str) -> tuple[QueuedJob, list[Atte
     show_envvar=True,
     help="The JobApp to use, e.g. myapp.jobs:app (':app' may be left out).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Log at debug level.")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Log at debug level (the Azure SDK's requests stay at warnings; -vv logs them too).",
+)
 @click.pass_context
-def cli(ctx: click.Context, app_path: str | None, verbose: bool) -> None:
+def cli(ctx: click.Context, app_path: str | None, verbose: int) -> None:
     """queued-jobs: background jobs on Azure Storage queues, tracked end to end."""
     handler = logging.StreamHandler()
     handler.setFormatter(_PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler])
+    # The Azure SDK logs every HTTP request and response (headers included) at INFO and
+    # DEBUG: a line or more per storage call, which would bury queued-jobs' own lines.
+    logging.getLogger("azure").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
     ctx.obj = Options(app_path, verbose)
 
 

@@ -5,27 +5,28 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
 
 from .._cli_views import job_table, job_view, json_text, printable
 from ..client import JobClient
-from ..errors import InvalidTransition
+from ..errors import InvalidTransition, JobNotFound
 from ..models import (
     MAX_ATTEMPTS,
     MAX_INT_DIGITS,
     MAX_NESTING,
+    TERMINAL_STATUSES,
     Attempt,
     JobStatus,
     Priority,
     QueuedJob,
     UniqueScope,
-    check_owner,
 )
 from ..repositories.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, JobQuery
 from ._base import CENTURY, Options, cli, console, fail, followed, show_finished, with_client
+from ._types import duration, status_list
 
 __all__ = ["cancel", "enqueue", "list_command", "purge", "retry", "status"]
 
@@ -166,17 +167,24 @@ def status(options: Options, job_id: str, wait: bool, as_json: bool) -> None:
         console().print(job_view(job, attempts))
 
 
-async def _owner_jobs(
-    client: JobClient, owner: str, query: JobQuery, limit: int
+async def _listed(
+    client: JobClient, owner: str | None, query: JobQuery, limit: int
 ) -> tuple[list[QueuedJob], list[str]]:
-    """An owner's newest jobs that match ``query``, reading pages until ``limit`` are found,
-    and the ids of the rows passed over that could not be read."""
+    """The newest jobs that match, reading pages until ``limit`` are found (an owner's
+    filtered pages may hold fewer), and the ids of the rows passed over that could not be
+    read."""
     found: list[QueuedJob] = []
     skipped: list[str] = []
     continuation: str | None = None
     while True:
-        page = await client.repository.list_by_owner(owner, limit=limit, continuation=continuation)
-        found.extend(job for job in page.items if query.matches(job))
+        page = await client.list_jobs(
+            owner=owner,
+            statuses=query.statuses,
+            job_type=query.job_type,
+            limit=limit,
+            continuation=continuation,
+        )
+        found.extend(page.items)
         skipped.extend(page.skipped)
         continuation = page.continuation
         if len(found) >= limit or continuation is None:
@@ -228,13 +236,7 @@ def list_command(
     app = options.app()
     query = JobQuery(statuses=frozenset(JobStatus(s) for s in statuses), job_type=job_type)
 
-    async def read(client: JobClient) -> tuple[list[QueuedJob], list[str]]:
-        if owner is not None:
-            return await _owner_jobs(client, check_owner(owner), query, limit)
-        page = await client.repository.list_jobs(query, limit=limit)
-        return list(page.items), list(page.skipped)
-
-    jobs, skipped = with_client(app, read)
+    jobs, skipped = with_client(app, lambda client: _listed(client, owner, query, limit))
     _say_skipped(skipped)
     if as_json:
         click.echo(json_text([job.model_dump(mode="json") for job in jobs]))
@@ -287,22 +289,74 @@ def retry(options: Options, job_id: str, attempts: int) -> None:
 @cli.command()
 @click.option(
     "--older-than",
-    "days",
-    type=click.FloatRange(0, CENTURY.days),
+    "age",
+    callback=duration(bare_unit="days", most=CENTURY),
     required=True,
-    help="Delete finished jobs that completed more than DAYS days ago.",
-    metavar="DAYS",
+    help="Delete finished jobs that completed longer ago than this: 90m, 6h, 1h30m, 2d "
+    "(a bare number is days).",
+    metavar="DURATION",
+)
+@click.option(
+    "--status",
+    "statuses",
+    callback=status_list(TERMINAL_STATUSES),
+    help="Only jobs that ended so: succeeded, failed, cancelled, comma-separated "
+    "(default: all three).",
+    metavar="STATUSES",
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
-def purge(options: Options, days: float, yes: bool) -> None:
+def purge(
+    options: Options, age: timedelta, statuses: frozenset[JobStatus] | None, yes: bool
+) -> None:
     """Delete finished jobs (succeeded, failed, cancelled) and their attempts."""
     app = options.app()
-    cutoff = app.clock.now() - timedelta(days=days)
+    cutoff = app.clock.now() - age
+    chosen = statuses or TERMINAL_STATUSES
+    which = (
+        "finished"
+        if chosen == TERMINAL_STATUSES
+        else " or ".join(s.value for s in JobStatus if s in chosen)
+    )
     if not yes:
         click.confirm(
-            f"Delete every finished job that completed before {cutoff:%Y-%m-%d %H:%M:%S} UTC?",
+            f"Delete every {which} job that completed before {cutoff:%Y-%m-%d %H:%M:%S} UTC?",
             abort=True,
         )
-    count = with_client(app, lambda client: client.repository.purge(completed_before=cutoff))
+
+    async def delete(client: JobClient) -> int:
+        if chosen == TERMINAL_STATUSES:
+            return await client.repository.purge(completed_before=cutoff)
+        return await _purge_some(client, chosen, cutoff)
+
+    count = with_client(app, delete)
     click.echo(f"purged {count} job{'' if count == 1 else 's'}")
+
+
+async def _purge_some(client: JobClient, statuses: frozenset[JobStatus], cutoff: datetime) -> int:
+    """Delete the jobs in ``statuses`` (terminal ones) that completed before ``cutoff``,
+    a page of the listing at a time; each is read again just before it is deleted, so that a
+    job retried meanwhile is kept."""
+    count = 0
+    continuation: str | None = None
+    while True:
+        page = await client.list_jobs(
+            statuses=statuses, limit=MAX_PAGE_SIZE, continuation=continuation
+        )
+        for listed in page.items:
+            if not _purgeable(listed, statuses, cutoff):
+                continue
+            try:
+                job = await client.get_job(listed.id)
+            except JobNotFound:
+                continue
+            if _purgeable(job, statuses, cutoff):
+                await client.repository.delete(job.id)
+                count += 1
+        continuation = page.continuation
+        if continuation is None:
+            return count
+
+
+def _purgeable(job: QueuedJob, statuses: frozenset[JobStatus], cutoff: datetime) -> bool:
+    return job.status in statuses and job.completed_at is not None and job.completed_at < cutoff

@@ -7,9 +7,11 @@ from datetime import timedelta
 
 import click
 
+from ..models import Priority
 from ..worker import WorkerSettings, run_until_signalled
 from ..worker.process import run_bounded
 from ._base import Options, cli, reported
+from ._types import priority_list
 
 __all__ = ["worker"]
 
@@ -33,9 +35,20 @@ __all__ = ["worker"]
     "exits within the execution settings' stop_timeout (5 s by default) and 2 s more.",
 )
 @click.option("--identity", default=None, help="Worker identity (default host:pid).")
+@click.option(
+    "--bands",
+    metavar="BANDS",
+    callback=priority_list,
+    help="Only these priority bands, comma-separated: high, normal, low (default: all).",
+)
 @click.pass_obj
 def worker(
-    options: Options, app_path: str | None, concurrency: int, grace: float, identity: str | None
+    options: Options,
+    app_path: str | None,
+    concurrency: int,
+    grace: float,
+    identity: str | None,
+    bands: frozenset[Priority] | None,
 ) -> None:
     """Run jobs until SIGTERM or SIGINT.
 
@@ -44,7 +57,11 @@ def worker(
     if not options.verbose:
         logging.getLogger("queued_jobs").setLevel(logging.INFO)
     app = options.app(app_path)
-    settings = WorkerSettings(concurrency=concurrency, shutdown_grace=timedelta(seconds=grace))
+    settings = WorkerSettings(
+        concurrency=concurrency,
+        shutdown_grace=timedelta(seconds=grace),
+        bands=bands or frozenset(),
+    )
 
     async def serve() -> None:
         host = app.worker(settings, identity=identity)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import QueuedJobsError
@@ -21,9 +21,11 @@ if TYPE_CHECKING:
     from .pipeline import Pipeline
     from .run import AttemptOutcomeInfo
 
-__all__ = ["after_attempt"]
+__all__ = ["after_attempt", "log_attempt", "log_unrunnable"]
 
 log = logging.getLogger("queued_jobs.execution")
+#: The most characters of an error's message an attempt's log line repeats.
+_LOGGED_MESSAGE = 500
 _Call = tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]
 
 
@@ -51,8 +53,10 @@ async def after_attempt(
     info: AttemptOutcomeInfo,
     renew_message: Callable[[], Awaitable[None]] | None,
 ) -> None:
-    """Call the listeners, ``on_status_updated``, then ``on_success``, ``on_halt`` or
-    ``on_error`` (and ``on_failure``), then ``after``: those the runner has of its own."""
+    """Log the attempt's end, then call the listeners, ``on_status_updated``, then
+    ``on_success``, ``on_halt`` or ``on_error`` (and ``on_failure``), then ``after``: those
+    the runner has of its own."""
+    log_attempt(stored, info, pipeline.clock.now())
     calls = _calls(pipeline, stored, runner, info)
     if not calls:
         return
@@ -92,3 +96,58 @@ async def _keep_message(
             log.exception("job %s: could not renew its message while its hooks ran", job_id)
             return
         await asyncio.sleep(interval.total_seconds())
+
+
+def log_attempt(stored: QueuedJob, info: AttemptOutcomeInfo, now: datetime) -> None:
+    """One INFO line per attempt: its job's type and id, its number, how long it ran, how it
+    ended and what comes next; for an error, its type and message (quoted with escapes,
+    so that a message cannot forge log lines or drive a terminal)."""
+    seconds = max((now - info.running.started_at).total_seconds(), 0.0)
+    line = (
+        f"job {stored.id} ({stored.job_type}) attempt {stored.attempts} "
+        f"{info.outcome.value} in {seconds:.3f}s"
+    )
+    if info.error is not None and info.outcome is not AttemptOutcome.SUCCEEDED:
+        line += f": {_error_type(info.error)}: {_cut(str(info.error))!r}"
+    log.info("%s; %s", line, _next(stored, info.outcome))
+
+
+def log_unrunnable(stored: QueuedJob, error: Exception, seconds: float) -> None:
+    """The line of :func:`log_attempt` for an attempt that could not start the job's code
+    (its job type is not registered here, or its stored request no longer validates)."""
+    log.info(
+        "job %s (%s) attempt %d failed in %.3fs: cannot run: %s: %r; %s",
+        stored.id,
+        stored.job_type,
+        stored.attempts,
+        seconds,
+        _error_type(error),
+        _cut(str(error)),
+        _next(stored, AttemptOutcome.FAILED),
+    )
+
+
+def _cut(message: str) -> str:
+    if len(message) > _LOGGED_MESSAGE:
+        return message[: _LOGGED_MESSAGE - 1] + "…"
+    return message
+
+
+def _error_type(error: BaseException) -> str:
+    kind = type(error)
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+
+
+def _next(stored: QueuedJob, outcome: AttemptOutcome) -> str:
+    """What becomes of the job after the attempt."""
+    if outcome is AttemptOutcome.RELEASED:
+        return "handed back"
+    if stored.status in (JobStatus.QUEUED, JobStatus.SCHEDULED) and stored.run_at is not None:
+        return f"retry at {stored.run_at:%Y-%m-%d %H:%M:%S} UTC"
+    if stored.status is JobStatus.QUEUED:
+        return "queued again"
+    return f"job {stored.status.value}"

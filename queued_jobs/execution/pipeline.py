@@ -38,7 +38,7 @@ from ..models import Attempt, AttemptOutcome, JobError, JobStatus, QueuedJob
 from ..queues.base import MAX_DELAY, QueueBroker
 from ..repositories.base import JobRepository
 from ..runner import JobDefinition, JobRegistry, JobRunner
-from .aftermath import after_attempt
+from .aftermath import after_attempt, log_unrunnable
 from .attempts import attempt_record, counted_failures, lease_expired_attempt
 from .hooks import call_hook, is_noop
 from .isolation import Halted, Isolation
@@ -403,6 +403,7 @@ class Pipeline:
             stored = await self.repository.update(failed, attempt=attempt)
         except ConcurrencyConflict:
             return Handled(Disposition.RETRY_LATER, delay=_EARLY, reason="job changed")
+        log_unrunnable(stored, exc, (now - started).total_seconds())
         await self._finish_hooks(stored)
         return Handled(Disposition.ACK, stored, reason=f"cannot run: {exc}")
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+
+from ..models import Priority
 
 __all__ = ["WorkerSettings"]
 
@@ -32,8 +35,12 @@ class WorkerSettings:
     #: A storage request the worker waits on (a receive, a hand-back) that has not been
     #: answered after this long is logged as slow, and again every time this long passes.
     slow_storage_warning: timedelta = timedelta(seconds=5)
+    #: The priority bands this worker drains (names or :class:`Priority` members; empty:
+    #: every band). Jobs of the other bands wait for a worker that drains them.
+    bands: Iterable[Priority | str] = frozenset()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "bands", _bands(self.bands))
         if self.concurrency < 1 or self.fairness < 1 or self.max_deliveries < 1:
             raise ValueError("concurrency, fairness and max_deliveries must be at least 1")
         if self.prefetch < 0:
@@ -55,3 +62,16 @@ class WorkerSettings:
         if self.fetch_threshold is not None:
             return self.fetch_threshold
         return self.capacity // 2
+
+
+def _bands(given: Iterable[Priority | str]) -> frozenset[Priority]:
+    if isinstance(given, str):  # "high" would be read as its letters
+        given = [given]
+    chosen: set[Priority] = set()
+    for band in given:
+        try:
+            chosen.add(Priority(band))
+        except ValueError:
+            known = ", ".join(p.value for p in Priority)
+            raise ValueError(f"unknown priority band {str(band)[:40]!r}; one of: {known}") from None
+    return frozenset(chosen)
