@@ -17,6 +17,7 @@ from typing import Any, TypeVar, overload
 from ._sync import SyncTwin, blocking
 from .client import JobClient
 from .models import QueuedJob
+from .waiting import Backoff
 
 __all__ = ["SyncJobClient"]
 
@@ -58,14 +59,19 @@ class SyncJobClient(SyncTwin[JobClient]):
         return self._target.result_of(job, result_type)
 
     def wait(
-        self, job_id: str, *, timeout: timedelta | None = None, poll: timedelta | None = None
+        self,
+        job_id: str,
+        *,
+        timeout: timedelta | None = None,
+        poll: timedelta | Backoff | None = None,
     ) -> QueuedJob:
-        """Read the job until it is finished; ``TimeoutError`` after ``timeout``."""
+        """Read the job until it is finished; ``TimeoutError`` after ``timeout``. Reads back
+        off as :meth:`JobClient.wait`'s do, unless ``poll`` says otherwise."""
         return self._loop.run(_wait(self._target, job_id, timeout, poll))
 
 
 async def _wait(
-    client: JobClient, job_id: str, limit: timedelta | None, poll: timedelta | None
+    client: JobClient, job_id: str, limit: timedelta | None, poll: timedelta | Backoff | None
 ) -> QueuedJob:
     async with asyncio.timeout(None if limit is None else limit.total_seconds()):
         return await client.wait(job_id, poll=poll)
