@@ -7,7 +7,13 @@ three kinds of row, so every write of a job is one entity-group transaction:
 ``t|<complement of id>``                  the job; newest first within the shard
 ``o|<escaped owner>|<complement of id>``  a full copy, for one owner's jobs, newest first
 ``a|<id>|<attempt number, 5 digits>``     one row per attempt
+``d|<due, 16 hex digits>|<id>``           the due index of a scheduled or queued job
+``l|<due, 16 hex digits>|<id>``           the due index of a running job (its lease)
 ========================================  ==============================================
+
+A due row has no properties: it points at the job, whose rows name it in their ``Due``
+property (``repositories._due`` says what "due" is); it is written, moved and deleted in
+the job's own transactions, and a due row its job no longer names is stale.
 
 Unique-key reservations live in their own partition each: ``u|<escaped key>`` / ``u``;
 the store's secrets in the partition ``s`` (``table_secrets``).
@@ -26,6 +32,9 @@ __all__ = [
     "MAX_KEY_LENGTH",
     "attempt_key",
     "attempts_range",
+    "due_key",
+    "due_of",
+    "due_ranges",
     "escape",
     "job_id_of",
     "job_key",
@@ -85,6 +94,8 @@ def job_id_of(row_key: str) -> str:
     kind, _, rest = row_key.partition("|")
     if kind == "a":
         return rest.split("|", 1)[0]
+    if kind in ("d", "l"):
+        return rest.rsplit("|", 1)[-1]
     return _complement(rest.rsplit("|", 1)[-1])
 
 
@@ -97,6 +108,33 @@ def owner_range(owner: str, after_id: str | None) -> tuple[str, str]:
     prefix = _checked(f"o|{escape(owner)}|", "the owner")
     low = prefix + _complement(after_id) if after_id else prefix
     return low, prefix + _AFTER_HEX
+
+
+_DUE_KEY = re.compile(r"^([dl])\|([0-9a-f]{16})\|([0-9a-f]{29})$")
+
+
+def due_key(job_id: str, *, running: bool, micros: int) -> str:
+    """The due row of a job due at ``micros`` (``l|``: a running job's lease)."""
+    return f"{'l' if running else 'd'}|{micros:016x}|{job_id}"
+
+
+def due_of(row_key: object) -> tuple[int, str] | None:
+    """The moment and job id a due row key names, or ``None`` if it is not one."""
+    match = _DUE_KEY.match(row_key) if isinstance(row_key, str) else None
+    return None if match is None else (int(match.group(2), 16), match.group(3))
+
+
+def due_ranges(
+    *, queued: bool, running: bool, due_by: int, after: tuple[int, str] | None
+) -> list[tuple[str, str]]:
+    """Row keys strictly between each pair are the due rows (of scheduled and queued jobs,
+    of running ones) due at or before ``due_by``, after the moment and id ``after``."""
+    ranges = []
+    for prefix, wanted in (("d|", queued), ("l|", running)):
+        if wanted:
+            low = prefix if after is None else f"{prefix}{after[0]:016x}|{after[1]}"
+            ranges.append((low, f"{prefix}{due_by:016x}|{_AFTER_HEX}"))
+    return ranges
 
 
 def attempt_key(job_id: str, number: int) -> str:

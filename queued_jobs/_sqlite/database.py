@@ -97,6 +97,19 @@ _MIGRATIONS: Final[Sequence[tuple[str, ...]]] = (
         # The store's secrets by name (the key that signs queue messages' snapshots).
         "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
     ),
+    (
+        # When the sweep needs a job (repositories._due.due_at); NULL: never, or a row
+        # stored before this column (the sweep's occasional full pass finds those).
+        "ALTER TABLE jobs ADD COLUMN due_at INTEGER",
+        """CREATE INDEX IF NOT EXISTS jobs_due ON jobs (status, due_at, id)
+            WHERE due_at IS NOT NULL""",
+        # Store-wide leases by name (one sweeper at a time).
+        """CREATE TABLE IF NOT EXISTS leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            until INTEGER NOT NULL
+        )""",
+    ),
 )
 
 
