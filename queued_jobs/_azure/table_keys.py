@@ -149,26 +149,33 @@ def unique_partition(key: str) -> str:
     return _checked("u|" + escape(key), "the unique key")
 
 
-def time_bound(moment: datetime) -> str:
-    """The job row key that jobs created in ``moment``'s millisecond sort at or before.
+def time_bound(moment: datetime, prefix: str = "t|") -> str:
+    """The row key (of job rows, or of the rows under ``prefix``) that jobs created in
+    ``moment``'s millisecond sort at or before.
 
     Rows of jobs created before ``moment``'s millisecond sort after it (newest first).
     """
-    millis = int(moment.timestamp() * 1000)
-    return "t|" + _complement(f"{millis:012x}")
+    millis = max(int(moment.timestamp() * 1000), 0)
+    return prefix + _complement(f"{millis:012x}")
 
 
 def time_range(
-    after_id: str | None, created_from: datetime | None, created_before: datetime | None
+    after_id: str | None,
+    created_from: datetime | None,
+    created_before: datetime | None,
+    *,
+    owner: str | None = None,
 ) -> tuple[str, str]:
-    """Job row keys strictly between these cover the window, older than ``after_id``."""
-    low = "t|"
+    """Job row keys (with ``owner``: that owner's copies) strictly between these cover the
+    window, older than ``after_id``."""
+    prefix = "t|" if owner is None else _checked(f"o|{escape(owner)}|", "the owner")
+    low = prefix
     if created_before is not None:
         # Jobs of the millisecond of ``created_before`` may still be earlier by microseconds.
-        low = max(low, time_bound(created_before))
+        low = max(low, time_bound(created_before, prefix))
     if after_id is not None:
-        low = max(low, job_key(after_id))
-    high = "t|" + _AFTER_HEX
+        low = max(low, prefix + _complement(after_id))
+    high = prefix + _AFTER_HEX
     if created_from is not None:
-        high = time_bound(created_from) + _AFTER_HEX
+        high = time_bound(created_from, prefix) + _AFTER_HEX
     return low, high

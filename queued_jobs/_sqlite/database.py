@@ -103,6 +103,11 @@ _MIGRATIONS: Final[Sequence[tuple[str, ...]]] = (
         "ALTER TABLE jobs ADD COLUMN due_at INTEGER",
         """CREATE INDEX IF NOT EXISTS jobs_due ON jobs (status, due_at, id)
             WHERE due_at IS NOT NULL""",
+        # Listings: every filter (owner, status, type, and a creation window as a range
+        # of the time-ordered ids) is an index range.
+        "CREATE INDEX IF NOT EXISTS jobs_by_owner_status ON jobs (owner, status, id)",
+        "CREATE INDEX IF NOT EXISTS jobs_by_status_type ON jobs (status, job_type, id)",
+        "CREATE INDEX IF NOT EXISTS jobs_by_owner_type ON jobs (owner, job_type, id)",
         # Store-wide leases by name (one sweeper at a time).
         """CREATE TABLE IF NOT EXISTS leases (
             name TEXT PRIMARY KEY,

@@ -59,9 +59,14 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class JobQuery:
-    """Operator filters for :meth:`JobRepository.list_jobs`. Empty means everything."""
+    """Filters for :meth:`JobRepository.list_jobs`. Empty means everything.
+
+    Every combination is served by an index on every backend (``docs/design.md`` says
+    what each costs): a page reads about the rows it returns, not the table."""
 
     statuses: frozenset[JobStatus] = field(default_factory=frozenset)
+    #: One owner's jobs only.
+    owner: str | None = None
     job_type: str | None = None
     #: Jobs created at or after this time.
     created_from: datetime | None = None
@@ -72,6 +77,7 @@ class JobQuery:
         """Whether ``job`` passes the filters (for adapters that filter in Python)."""
         return (
             (not self.statuses or job.status in self.statuses)
+            and (self.owner is None or job.owner == self.owner)
             and (self.job_type is None or job.job_type == self.job_type)
             and (self.created_from is None or job.created_at >= self.created_from)
             and (self.created_before is None or job.created_at < self.created_before)
@@ -221,7 +227,8 @@ class JobRepository(Protocol):
         limit: int = DEFAULT_PAGE_SIZE,
         continuation: str | None = None,
     ) -> Page[QueuedJob]:
-        """Jobs of every owner matching ``query``, newest first (operators' view)."""
+        """Jobs matching ``query``, newest first: of every owner (operators' view), or of
+        ``query.owner`` alone."""
         ...
 
     async def list_due(

@@ -59,6 +59,7 @@ class _Row:
     def matches(self, query: JobQuery) -> bool:
         return (
             (not query.statuses or self.status in query.statuses)
+            and (query.owner is None or self.owner == query.owner)
             and (query.job_type is None or self.job_type == query.job_type)
             and (query.created_from is None or self.created_at >= query.created_from)
             and (query.created_before is None or self.created_at < query.created_before)

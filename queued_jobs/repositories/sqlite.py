@@ -149,30 +149,51 @@ class SqliteJobRepository:
         query = query or JobQuery()
         where: list[str] = []
         params: list[Any] = []
-        if query.statuses:
-            where.append(f"status IN ({', '.join('?' * len(query.statuses))})")
-            params.extend(status.value for status in query.statuses)
+        if query.owner is not None:
+            where.append("owner = ?")
+            params.append(query.owner)
         if query.job_type is not None:
             where.append("job_type = ?")
             params.append(query.job_type)
+        # Ids begin with the creation millisecond: a window is a range of ids (the exact
+        # bound is checked on the rows of its edge milliseconds only).
         if query.created_from is not None:
-            where.append("created_at >= ?")
-            params.append(to_micros(query.created_from))
+            where += ["id >= ?", "created_at >= ?"]
+            params += [_id_of_millisecond(query.created_from), to_micros(query.created_from)]
         if query.created_before is not None:
-            where.append("created_at < ?")
-            params.append(to_micros(query.created_before))
-        return await self._page(where, params, limit, continuation)
+            after = _id_of_millisecond(query.created_before, plus=1)
+            where += ["id < ?", "created_at < ?"]
+            params += [after, to_micros(query.created_before)]
+        statuses = sorted(status.value for status in query.statuses)
+        return await self._page(where, params, limit, continuation, statuses)
 
     async def _page(
-        self, where: list[str], params: list[Any], limit: int, continuation: str | None
+        self,
+        where: list[str],
+        params: list[Any],
+        limit: int,
+        continuation: str | None,
+        statuses: Sequence[str] = (),
     ) -> Page[QueuedJob]:
+        """A page of the rows matching ``where``: with ``statuses``, one index range per
+        status (each reading at most a page), merged newest first."""
         check_page_size(limit)
         if continuation is not None:
             where = [*where, "id < ?"]
             params = [*params, continuation]
-        condition = f" WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT id, version, doc FROM jobs{condition} ORDER BY id DESC LIMIT ?"
-        rows = await self._db.run(_fetch_all, sql, (*params, limit + 1))
+        if not statuses:
+            condition = f" WHERE {' AND '.join(where)}" if where else ""
+            sql = f"SELECT id, version, doc FROM jobs{condition} ORDER BY id DESC LIMIT ?"
+            rows = await self._db.run(_fetch_all, sql, (*params, limit + 1))
+        else:
+            condition = " AND ".join(["status = ?", *where])
+            one = f"SELECT id, version, doc FROM jobs WHERE {condition} ORDER BY id DESC LIMIT ?"
+            sql = " UNION ALL ".join(f"SELECT * FROM ({one})" for _ in statuses)
+            every: list[Any] = []
+            for status in statuses:
+                every += [status, *params, limit + 1]
+            sql += " ORDER BY id DESC LIMIT ?"
+            rows = await self._db.run(_fetch_all, sql, (*every, limit + 1))
         items: list[QueuedJob] = []
         skipped: list[str] = []
         for job_id, version, doc in rows[:limit]:
@@ -230,6 +251,12 @@ class SqliteJobRepository:
     async def close(self) -> None:
         if self._owns_db:
             await self._db.close()
+
+
+def _id_of_millisecond(moment: datetime, *, plus: int = 0) -> str:
+    """The least id of a job created in ``moment``'s millisecond (``plus`` later)."""
+    millis = int(moment.timestamp() * 1000) + plus
+    return f"{max(millis, 0):012x}"
 
 
 def _values(job: QueuedJob) -> tuple[Any, ...]:

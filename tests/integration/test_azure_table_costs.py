@@ -23,6 +23,7 @@ from queued_jobs.execution.sweep import Sweeper
 from queued_jobs.models import Attempt, AttemptOutcome, JobStatus, QueuedJob, owner_shard
 from queued_jobs.queues.memory import MemoryQueueBroker
 from queued_jobs.repositories.azure_table import AzureTableJobRepository
+from queued_jobs.repositories.base import JobQuery
 from tests.support.azurite import Azurite
 from tests.support.counting import RequestCounter
 
@@ -240,3 +241,27 @@ async def test_a_due_row_its_job_no_longer_names_is_passed_over_and_deleted(
     await repo.update(stored.transition(JobStatus.QUEUED, now=clock.now()))
     [again] = (await repo.list_due(frozenset({JobStatus.QUEUED}), due_by=clock.now())).items
     assert again.id == job.id
+
+
+async def test_an_owners_jobs_filtered_by_status_cost_one_request_per_page_whatever_their_history(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, counter = counted
+    clock = ManualClock()
+    done = [
+        QueuedJob.new(owner="bob", job_type="t", now=clock.now(), status=JobStatus.SUCCEEDED)
+        for _ in range(300)
+    ]
+    failed = [
+        QueuedJob.new(owner="bob", job_type="t", now=clock.now(), status=JobStatus.FAILED)
+        for _ in range(3)
+    ]
+    await repo.insert_many([*done, *failed])
+    query = JobQuery(owner="bob", statuses=frozenset({JobStatus.FAILED, JobStatus.QUEUED}))
+
+    counter.reset()
+    page = await repo.list_jobs(query, limit=50)
+
+    assert counter.total == 1
+    assert sorted(job.id for job in page.items) == sorted(job.id for job in failed)
+    assert page.continuation is None
