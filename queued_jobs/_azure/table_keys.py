@@ -6,6 +6,7 @@ three kinds of row, so every write of a job is one entity-group transaction:
 ========================================  ==============================================
 ``t|<complement of id>``                  the job; newest first within the shard
 ``o|<escaped owner>|<complement of id>``  a full copy, for one owner's jobs, newest first
+``s|<status>|<complement of id>``         a full copy, for one status's jobs, newest first
 ``a|<id>|<attempt number, 5 digits>``     one row per attempt
 ``d|<due, 16 hex digits>|<id>``           the due index of a scheduled or queued job
 ``l|<due, 16 hex digits>|<id>``           the due index of a running job (its lease)
@@ -42,6 +43,7 @@ __all__ = [
     "owner_key",
     "owner_range",
     "shard_partitions",
+    "status_key",
     "time_bound",
     "time_range",
     "unique_partition",
@@ -137,6 +139,10 @@ def due_ranges(
     return ranges
 
 
+def status_key(status: str, job_id: str) -> str:
+    return f"s|{status}|{_complement(job_id)}"
+
+
 def attempt_key(job_id: str, number: int) -> str:
     return f"a|{job_id}|{number:05d}"
 
@@ -165,10 +171,13 @@ def time_range(
     created_before: datetime | None,
     *,
     owner: str | None = None,
+    status: str | None = None,
 ) -> tuple[str, str]:
-    """Job row keys (with ``owner``: that owner's copies) strictly between these cover the
-    window, older than ``after_id``."""
-    prefix = "t|" if owner is None else _checked(f"o|{escape(owner)}|", "the owner")
+    """Job row keys (with ``owner``: that owner's copies; with ``status``: that status's
+    copies) strictly between these cover the window, older than ``after_id``."""
+    prefix = "t|" if status is None else f"s|{status}|"
+    if owner is not None:
+        prefix = _checked(f"o|{escape(owner)}|", "the owner")
     low = prefix
     if created_before is not None:
         # Jobs of the millisecond of ``created_before`` may still be earlier by microseconds.

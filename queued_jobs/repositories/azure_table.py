@@ -74,8 +74,8 @@ __all__ = ["AzureTableJobRepository"]
 
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 _BATCH_LIMIT = 100
-#: A new job is at most three rows: the job, its owner copy and its due row.
-_JOBS_PER_TRANSACTION = _BATCH_LIMIT // 3
+#: A new job is at most four rows: the job, its owner and status copies and its due row.
+_JOBS_PER_TRANSACTION = _BATCH_LIMIT // 4
 #: Largest transaction body sent. Azure (and Azurite) refuse one over 4 MiB with 413, but
 #: aiohttp writes a body over 1 MiB in one go and warns (ResourceWarning) that it may block
 #: the event loop; rows are rarely that large, so stay under it.
@@ -93,17 +93,24 @@ def _etag(entity: TableEntity) -> str:
     return str(entity.metadata["etag"])
 
 
-# A version names the row it was read from: both rows change in every transaction, so
-# either row's ETag guards an update equally well. After ``~`` it names the job's due row
-# (as that ETag's write left it): the update that replaces the job moves that row too.
-_FROM_JOB_ROW, _FROM_OWNER_ROW = "t:", "o:"
-_DUE_MARK = "~"
+# A version names the row it was read from: the three copies change in every
+# transaction, so any one's ETag guards an update equally well. After it, separated by
+# ``~``, come the job's due row and the status its status copy is filed under (as that
+# ETag's write left them): the update that replaces the job moves those rows too.
+_FROM_JOB_ROW, _FROM_OWNER_ROW, _FROM_STATUS_ROW = "t:", "o:", "s:"
+_KINDS = (_FROM_JOB_ROW, _FROM_OWNER_ROW, _FROM_STATUS_ROW)
+_MARK = "~"
+_STATUSES = frozenset(status.value for status in JobStatus)
 
 
 def _version(entity: Mapping[str, Any], etag: str) -> str:
-    kind = _FROM_OWNER_ROW if entity["RowKey"].startswith("o|") else _FROM_JOB_ROW
+    row_key: str = entity["RowKey"]
+    kind = {"o": _FROM_OWNER_ROW, "s": _FROM_STATUS_ROW}.get(row_key[0], _FROM_JOB_ROW)
     due = entity.get("Due")
-    return kind + etag + (_DUE_MARK + due if isinstance(due, str) and keys.due_of(due) else "")
+    due = due if isinstance(due, str) and keys.due_of(due) else ""
+    listed = entity.get("Listed")
+    listed = listed if listed in _STATUSES else ""
+    return f"{kind}{etag}{_MARK}{due}{_MARK}{listed}"
 
 
 def _due_row_of(job_id: str, due: object) -> str | None:
@@ -122,6 +129,12 @@ def _continuation_id(continuation: str | None) -> str | None:
             f"{continuation!r} is not a continuation token of this listing"
         ) from None
     return continuation
+
+
+def _newest_first(entity: Mapping[str, Any]) -> str:
+    """Sorts the rows of job copies (of any kind) newest first: by complement of id."""
+    row_key: str = entity["RowKey"]
+    return row_key.rsplit("|", 1)[-1]
 
 
 def _matching(page: Page[QueuedJob], query: JobQuery) -> Page[QueuedJob]:
@@ -228,10 +241,12 @@ class AzureTableJobRepository:
 
     def _rows(
         self, job: QueuedJob, properties: Mapping[str, Any]
-    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
-        """The job's row, its owner copy and its due row (``None``: not due)."""
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+        """The job's row, its owner and status copies and its due row (``None``: not
+        due)."""
         partition = keys.job_partition(job.id)
         row = {"PartitionKey": partition, "RowKey": keys.job_key(job.id), **properties}
+        row["Listed"] = job.status.value
         due = due_at(job)
         pointer = None
         if due is not None:
@@ -239,7 +254,9 @@ class AzureTableJobRepository:
             due_key = keys.due_key(job.id, running=running, micros=due_micros(due))
             row["Due"] = due_key
             pointer = {"PartitionKey": partition, "RowKey": due_key}
-        return row, {**row, "RowKey": keys.owner_key(job.owner, job.id)}, pointer
+        owner_row = {**row, "RowKey": keys.owner_key(job.owner, job.id)}
+        status_row = {**row, "RowKey": keys.status_key(job.status.value, job.id)}
+        return row, owner_row, status_row, pointer
 
     async def _job(self, entity: TableEntity) -> QueuedJob:
         blobs = await self._payloads.download(blob_names(entity))
@@ -261,12 +278,16 @@ class AzureTableJobRepository:
         return Page(jobs, keys.job_id_of(rows[limit - 1]["RowKey"]) if more else None, skipped)
 
     async def _transact(
-        self, job_ids: Sequence[str], operations: list[Any], *, may_be_gone: int | None = None
+        self,
+        job_ids: Sequence[str],
+        operations: list[Any],
+        *,
+        may_be_gone: frozenset[int] = frozenset(),
     ) -> list[str]:
         """Submit one entity-group transaction (returns each row's new ETag);
         ``job_ids[i]`` is the job that operation ``i`` writes (one id alone: every
-        operation writes that job). Operation ``may_be_gone`` (a delete) is dropped and the
-        rest submitted again if it finds nothing to delete.
+        operation writes that job). An operation of ``may_be_gone`` (deletes) is dropped
+        and the rest submitted again if it finds nothing to delete.
 
         A failure names the job of the failed operation, whose index the service reports.
         """
@@ -276,10 +297,12 @@ class AzureTableJobRepository:
                 return await self._transactions.submit(operations)
             except TransactionRejected as exc:
                 code = error_code(exc)
-                if code == "ResourceNotFound" and exc.index == may_be_gone:
-                    rest = operations[:may_be_gone] + operations[may_be_gone + 1 :]
-                    results = await self._transact(job_ids, rest)
-                    return [*results[:may_be_gone], "", *results[may_be_gone:]]
+                if code == "ResourceNotFound" and exc.index in may_be_gone:
+                    gone = exc.index
+                    rest = operations[:gone] + operations[gone + 1 :]
+                    left = frozenset(i - (i > gone) for i in may_be_gone if i != gone)
+                    results = await self._transact(job_ids, rest, may_be_gone=left)
+                    return [*results[:gone], "", *results[gone:]]
                 job_id = job_ids[exc.index] if 0 < exc.index < len(job_ids) else first
                 if code == "EntityAlreadyExists":
                     raise JobAlreadyExists(job_id) from None
@@ -355,33 +378,65 @@ class AzureTableJobRepository:
 
     async def update(self, job: QueuedJob, *, attempt: Attempt | None = None) -> QueuedJob:
         check_job(job, self._max_payload_bytes)
-        version = job.version or ""
-        if not version.startswith((_FROM_JOB_ROW, _FROM_OWNER_ROW)):
+        kind, body = (job.version or "")[:2], (job.version or "")[2:]
+        if kind not in _KINDS:
             raise ConcurrencyConflict(job.id)
         if attempt is not None and attempt.job_id != job.id:
             raise InvalidInput(f"attempt of job {attempt.job_id} given with job {job.id}")
-        encoded = encode_job(job)
-        guarded, other, pointer = self._rows(job, encoded.properties)
-        if version.startswith(_FROM_OWNER_ROW):
-            guarded, other = other, guarded
-        etag, _, was_due = version[2:].partition(_DUE_MARK)
+        etag, was_due, was_listed = [*body.split(_MARK, 2), "", ""][:3]
         old_due = _due_row_of(job.id, was_due)
-        new_due = None if pointer is None else pointer["RowKey"]
+        old_status = keys.status_key(was_listed, job.id) if was_listed in _STATUSES else None
+        if kind == _FROM_STATUS_ROW and old_status is None:
+            raise ConcurrencyConflict(job.id)  # not a version this store made
+        encoded = encode_job(job)
+        job_row, owner_row, status_row, pointer = self._rows(job, encoded.properties)
+        partition = job_row["PartitionKey"]
         condition = {**_REPLACE, "etag": etag, "match_condition": _IF_UNCHANGED}
-        operations: list[Any] = [("update", guarded, condition), ("upsert", other, _REPLACE)]
-        may_be_gone = None
+        operations: list[Any] = [
+            ("update", row, condition) if kind == row_kind else ("upsert", row, _REPLACE)
+            for row, row_kind in ((job_row, _FROM_JOB_ROW), (owner_row, _FROM_OWNER_ROW))
+        ]
+        may_be_gone: set[int] = set()
+        if old_status is not None and old_status != status_row["RowKey"]:
+            gone = {"PartitionKey": partition, "RowKey": old_status}
+            if kind == _FROM_STATUS_ROW:  # the guard: that copy, as it was read
+                operations.append(("delete", gone, {"etag": etag}))
+            else:
+                may_be_gone.add(len(operations))
+                operations.append(("delete", gone))
+            operations.append(("upsert", status_row, _REPLACE))
+        elif kind == _FROM_STATUS_ROW:
+            operations.append(("update", status_row, condition))
+        else:
+            operations.append(("upsert", status_row, _REPLACE))
+        new_due = None if pointer is None else pointer["RowKey"]
         if old_due is not None and old_due != new_due:
-            may_be_gone = len(operations)
-            operations.append(
-                ("delete", {"PartitionKey": guarded["PartitionKey"], "RowKey": old_due})
-            )
+            may_be_gone.add(len(operations))
+            operations.append(("delete", {"PartitionKey": partition, "RowKey": old_due}))
         if pointer is not None and new_due != old_due:
             operations.append(("upsert", pointer, _REPLACE))
         if attempt is not None:
             operations.append(("upsert", self._attempt_row(attempt), _REPLACE))
         await self._payloads.upload(encoded.blobs)
-        results = await self._transact([job.id], operations, may_be_gone=may_be_gone)
-        return job.model_copy(update={"version": _version(guarded, results[0])})
+        try:
+            results = await self._transact([job.id], operations, may_be_gone=frozenset(may_be_gone))
+        except JobNotFound:
+            if kind != _FROM_STATUS_ROW or not await self._exists(job.id):
+                raise
+            # The status copy it was read from is gone: the job moved on since.
+            raise ConcurrencyConflict(job.id) from None
+        # Every copy changed: the job row's new ETag names the new state.
+        return job.model_copy(update={"version": _version(job_row, results[0])})
+
+    async def _exists(self, job_id: str) -> bool:
+        with translated(f"reading job {job_id}"):
+            try:
+                await self._table.get_entity(
+                    keys.job_partition(job_id), keys.job_key(job_id), select=["PartitionKey"]
+                )
+            except ResourceNotFoundError:
+                return False
+            return True
 
     # --- attempts ----------------------------------------------------------------------
 
@@ -525,18 +580,9 @@ class AzureTableJobRepository:
     ) -> Page[QueuedJob]:
         check_page_size(limit)
         query = query or JobQuery()
-        low, high = keys.time_range(
-            _continuation_id(continuation),
-            query.created_from,
-            query.created_before,
-            owner=query.owner,
-        )
+        after = _continuation_id(continuation)
         clauses = [_RANGE]
-        parameters: dict[str, Any] = {"low": low, "high": high}
-        if query.statuses:
-            names = [f"s{i}" for i in range(len(query.statuses))]
-            parameters.update(zip(names, sorted(s.value for s in query.statuses), strict=True))
-            clauses.append("( " + " or ".join(f"Status eq @{n}" for n in names) + " )")
+        parameters: dict[str, Any] = {}
         if query.job_type is not None:
             parameters["type"] = query.job_type
             clauses.append("JobType eq @type")
@@ -546,20 +592,36 @@ class AzureTableJobRepository:
         if query.created_before is not None:
             parameters["before"] = query.created_before
             clauses.append("CreatedAt lt @before")
-        query_filter = " and ".join(clauses)
+        window = (after, query.created_from, query.created_before)
         if query.owner is not None:  # the owner's copies, in the owner's partition only
-            parameters["pk"] = f"j{owner_shard(query.owner):x}"
+            low, high = keys.time_range(*window, owner=query.owner)
+            if query.statuses:
+                names = [f"s{i}" for i in range(len(query.statuses))]
+                statuses = sorted(s.value for s in query.statuses)
+                parameters.update(zip(names, statuses, strict=True))
+                clauses.append("( " + " or ".join(f"Status eq @{n}" for n in names) + " )")
+            pk = f"j{owner_shard(query.owner):x}"
+            parameters.update(pk=pk, low=low, high=high)
             with translated(f"listing the jobs of {query.owner!r}"):
-                rows = await self._query(query_filter, parameters, limit=limit + 1)
+                rows = await self._query(" and ".join(clauses), parameters, limit=limit + 1)
                 return _matching(await self._page(rows, limit), query)
+        # Each status's copies (or the job rows), one range per shard and status.
+        filed: list[str | None] = [*sorted(s.value for s in query.statuses)] or [None]
+        ranges = [keys.time_range(*window, status=status) for status in filed]
+        query_filter = " and ".join(clauses)
         with translated("listing jobs"):
-            per_shard = await asyncio.gather(
+            found = await asyncio.gather(
                 *(
-                    self._query(query_filter, {**parameters, "pk": pk}, limit=limit + 1)
+                    self._query(
+                        query_filter,
+                        {**parameters, "pk": pk, "low": low, "high": high},
+                        limit=limit + 1,
+                    )
                     for pk in keys.shard_partitions()
+                    for low, high in ranges
                 )
             )
-            rows = sorted((e for found in per_shard for e in found), key=lambda e: e["RowKey"])
+            rows = sorted((e for page in found for e in page), key=_newest_first)
             return _matching(await self._page(rows, limit), query)
 
     # --- the due index and leases ------------------------------------------------------
@@ -672,6 +734,8 @@ class AzureTableJobRepository:
         row_keys += [e["RowKey"] for e in await self._attempt_rows(job_id)]
         if (due := _due_row_of(job_id, job_row.get("Due"))) is not None:
             row_keys.append(due)
+        if (listed := job_row.get("Listed")) in _STATUSES:
+            row_keys.append(keys.status_key(listed, job_id))
         row_keys.append(job_row["RowKey"])  # last: a crash midway leaves the job findable
         for start in range(0, len(row_keys), _BATCH_LIMIT):
             chunk = row_keys[start : start + _BATCH_LIMIT]

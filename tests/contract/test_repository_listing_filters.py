@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from queued_jobs.errors import ConcurrencyConflict
 from queued_jobs.models import JobStatus, QueuedJob
 from queued_jobs.repositories.base import JobQuery
 
@@ -86,3 +87,31 @@ async def test_an_owner_filter_lists_what_list_by_owner_lists(
     assert by_filter == by_owner
     assert {job.owner for job in by_filter} == {"bob"}
     assert any(job.status in _ENDED for job in by_filter)
+
+
+async def test_a_job_read_from_a_status_listing_can_be_updated_and_its_staleness_is_detected(
+    repositories: RepositoryHarness,
+) -> None:
+    h = repositories
+    repo = await h.open()
+    stored = await repo.insert(make_job(h))
+    queued = JobQuery(statuses=frozenset({QUEUED}))
+    [listed] = (await repo.list_jobs(queued)).items
+    [also_listed] = (await repo.list_jobs(queued)).items
+
+    same_status = await repo.update(changed(listed, cancel_requested=True))
+    [relisted] = (await repo.list_jobs(queued)).items
+    now = h.clock.now()
+    failed = await repo.update(changed(relisted, status=FAILED, updated_at=now, completed_at=now))
+
+    for stale in (stored, also_listed, listed, same_status, relisted):
+        with pytest.raises(ConcurrencyConflict):
+            await repo.update(changed(stale, status=SUCCEEDED))
+    assert list((await repo.list_jobs(queued)).items) == []
+    [listed_failed] = (await repo.list_jobs(JobQuery(statuses=frozenset({FAILED})))).items
+    assert listed_failed.id == failed.id
+    assert listed_failed.cancel_requested
+    again = await repo.update(changed(listed_failed, status=QUEUED, completed_at=None))
+    [back] = (await repo.list_jobs(queued)).items
+    assert back.id == again.id
+    assert list((await repo.list_jobs(JobQuery(statuses=frozenset({FAILED})))).items) == []

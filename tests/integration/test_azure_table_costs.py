@@ -121,19 +121,20 @@ async def test_large_payloads_add_one_blob_request_each(
     assert await cost(counter, repo.delete(job.id)) == 5
 
 
-async def test_insert_many_costs_one_transaction_per_33_jobs_of_a_partition(
+async def test_insert_many_costs_one_transaction_per_25_jobs_of_a_partition(
     counted: tuple[AzureTableJobRepository, RequestCounter],
 ) -> None:
     repo, counter = counted
     one_owner = [QueuedJob.new(owner="alice", job_type="t") for _ in range(100)]
     spread = [QueuedJob.new(owner=f"user-{i}", job_type="t") for i in range(100)]
     per_shard = Counter(owner_shard(job.owner) for job in spread)
-    crowded = sum(math.ceil(count / 33) - 1 for count in per_shard.values())
+    crowded = sum(math.ceil(count / 25) - 1 for count in per_shard.values())
 
-    # three rows a job (the job, its owner copy, its due row): 33 jobs a transaction
+    # four rows a job (the job, its owner and status copies, its due row): 25 jobs a
+    # transaction
     assert await cost(counter, repo.insert_many(one_owner)) == 4
     spread_cost = await cost(counter, repo.insert_many(spread))
-    assert spread_cost == sum(math.ceil(count / 33) for count in per_shard.values())
+    assert spread_cost == sum(math.ceil(count / 25) for count in per_shard.values())
     assert spread_cost <= 16 + crowded
     big = [
         QueuedJob.new(owner="bob", job_type="t", request={"big": c * INLINE_LIMIT}) for c in "xy"
@@ -265,3 +266,41 @@ async def test_an_owners_jobs_filtered_by_status_cost_one_request_per_page_whate
     assert counter.total == 1
     assert sorted(job.id for job in page.items) == sorted(job.id for job in failed)
     assert page.continuation is None
+
+
+async def test_a_status_change_moves_the_status_copy_and_the_due_row_in_its_one_request(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, counter = counted
+    clock = ManualClock()
+    job = await repo.insert(QueuedJob.new(owner="alice", job_type="t", now=clock.now()))
+    partition = keys.job_partition(job.id)
+
+    async def index_rows() -> list[str]:
+        """The job's status copy and due row, as their key's kind and first part."""
+        found = repo._table.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
+        parts = [e["RowKey"].split("|")[:2] async for e in found]
+        return sorted(f"{kind}|{first}" if kind == "s" else kind for kind, first in parts)
+
+    assert await index_rows() == ["d", "o", "s|queued", "t"]
+    now = clock.now()
+    failed = job.transition(JobStatus.FAILED, now=now, completed_at=now)
+    assert await cost(counter, repo.update(failed)) == 1
+    assert await index_rows() == ["o", "s|failed", "t"]
+
+
+async def test_an_update_whose_due_row_someone_deleted_still_goes_through(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, _ = counted
+    clock = ManualClock()
+    job = await repo.insert(QueuedJob.new(owner="alice", job_type="t", now=clock.now()))
+    partition = keys.job_partition(job.id)
+    row = await repo._table.get_entity(partition, keys.job_key(job.id))
+    await repo._table.delete_entity(partition, row["Due"])
+
+    clock.advance(timedelta(minutes=1))
+    moved = await repo.update(job.transition(JobStatus.QUEUED, now=clock.now()))
+
+    [due] = (await repo.list_due(frozenset({JobStatus.QUEUED}), due_by=clock.now())).items
+    assert due == moved
