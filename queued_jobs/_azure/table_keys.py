@@ -6,8 +6,15 @@ three kinds of row, so every write of a job is one entity-group transaction:
 ========================================  ==============================================
 ``t|<complement of id>``                  the job; newest first within the shard
 ``o|<escaped owner>|<complement of id>``  a full copy, for one owner's jobs, newest first
+``s|<status>|<complement of id>``         a full copy, for one status's jobs, newest first
 ``a|<id>|<attempt number, 5 digits>``     one row per attempt
+``d|<due, 16 hex digits>|<id>``           the due index of a scheduled or queued job
+``l|<due, 16 hex digits>|<id>``           the due index of a running job (its lease)
 ========================================  ==============================================
+
+A due row has no properties: it points at the job, whose rows name it in their ``Due``
+property (``repositories._due`` says what "due" is); it is written, moved and deleted in
+the job's own transactions, and a due row its job no longer names is stale.
 
 Unique-key reservations live in their own partition each: ``u|<escaped key>`` / ``u``;
 the store's secrets in the partition ``s`` (``table_secrets``).
@@ -26,6 +33,9 @@ __all__ = [
     "MAX_KEY_LENGTH",
     "attempt_key",
     "attempts_range",
+    "due_key",
+    "due_of",
+    "due_ranges",
     "escape",
     "job_id_of",
     "job_key",
@@ -33,6 +43,7 @@ __all__ = [
     "owner_key",
     "owner_range",
     "shard_partitions",
+    "status_key",
     "time_bound",
     "time_range",
     "unique_partition",
@@ -85,6 +96,8 @@ def job_id_of(row_key: str) -> str:
     kind, _, rest = row_key.partition("|")
     if kind == "a":
         return rest.split("|", 1)[0]
+    if kind in ("d", "l"):
+        return rest.rsplit("|", 1)[-1]
     return _complement(rest.rsplit("|", 1)[-1])
 
 
@@ -99,6 +112,37 @@ def owner_range(owner: str, after_id: str | None) -> tuple[str, str]:
     return low, prefix + _AFTER_HEX
 
 
+_DUE_KEY = re.compile(r"^([dl])\|([0-9a-f]{16})\|([0-9a-f]{29})$")
+
+
+def due_key(job_id: str, *, running: bool, micros: int) -> str:
+    """The due row of a job due at ``micros`` (``l|``: a running job's lease)."""
+    return f"{'l' if running else 'd'}|{micros:016x}|{job_id}"
+
+
+def due_of(row_key: object) -> tuple[int, str] | None:
+    """The moment and job id a due row key names, or ``None`` if it is not one."""
+    match = _DUE_KEY.match(row_key) if isinstance(row_key, str) else None
+    return None if match is None else (int(match.group(2), 16), match.group(3))
+
+
+def due_ranges(
+    *, queued: bool, running: bool, due_by: int, after: tuple[int, str] | None
+) -> list[tuple[str, str]]:
+    """Row keys strictly between each pair are the due rows (of scheduled and queued jobs,
+    of running ones) due at or before ``due_by``, after the moment and id ``after``."""
+    ranges = []
+    for prefix, wanted in (("d|", queued), ("l|", running)):
+        if wanted:
+            low = prefix if after is None else f"{prefix}{after[0]:016x}|{after[1]}"
+            ranges.append((low, f"{prefix}{due_by:016x}|{_AFTER_HEX}"))
+    return ranges
+
+
+def status_key(status: str, job_id: str) -> str:
+    return f"s|{status}|{_complement(job_id)}"
+
+
 def attempt_key(job_id: str, number: int) -> str:
     return f"a|{job_id}|{number:05d}"
 
@@ -111,26 +155,36 @@ def unique_partition(key: str) -> str:
     return _checked("u|" + escape(key), "the unique key")
 
 
-def time_bound(moment: datetime) -> str:
-    """The job row key that jobs created in ``moment``'s millisecond sort at or before.
+def time_bound(moment: datetime, prefix: str = "t|") -> str:
+    """The row key (of job rows, or of the rows under ``prefix``) that jobs created in
+    ``moment``'s millisecond sort at or before.
 
     Rows of jobs created before ``moment``'s millisecond sort after it (newest first).
     """
-    millis = int(moment.timestamp() * 1000)
-    return "t|" + _complement(f"{millis:012x}")
+    millis = max(int(moment.timestamp() * 1000), 0)
+    return prefix + _complement(f"{millis:012x}")
 
 
 def time_range(
-    after_id: str | None, created_from: datetime | None, created_before: datetime | None
+    after_id: str | None,
+    created_from: datetime | None,
+    created_before: datetime | None,
+    *,
+    owner: str | None = None,
+    status: str | None = None,
 ) -> tuple[str, str]:
-    """Job row keys strictly between these cover the window, older than ``after_id``."""
-    low = "t|"
+    """Job row keys (with ``owner``: that owner's copies; with ``status``: that status's
+    copies) strictly between these cover the window, older than ``after_id``."""
+    prefix = "t|" if status is None else f"s|{status}|"
+    if owner is not None:
+        prefix = _checked(f"o|{escape(owner)}|", "the owner")
+    low = prefix
     if created_before is not None:
         # Jobs of the millisecond of ``created_before`` may still be earlier by microseconds.
-        low = max(low, time_bound(created_before))
+        low = max(low, time_bound(created_before, prefix))
     if after_id is not None:
-        low = max(low, job_key(after_id))
-    high = "t|" + _AFTER_HEX
+        low = max(low, prefix + _complement(after_id))
+    high = prefix + _AFTER_HEX
     if created_from is not None:
-        high = time_bound(created_from) + _AFTER_HEX
+        high = time_bound(created_from, prefix) + _AFTER_HEX
     return low, high

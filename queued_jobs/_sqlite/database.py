@@ -97,6 +97,24 @@ _MIGRATIONS: Final[Sequence[tuple[str, ...]]] = (
         # The store's secrets by name (the key that signs queue messages' snapshots).
         "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
     ),
+    (
+        # When the sweep needs a job (repositories._due.due_at); NULL: never, or a row
+        # stored before this column (the sweep's occasional full pass finds those).
+        "ALTER TABLE jobs ADD COLUMN due_at INTEGER",
+        """CREATE INDEX IF NOT EXISTS jobs_due ON jobs (status, due_at, id)
+            WHERE due_at IS NOT NULL""",
+        # Listings: every filter (owner, status, type, and a creation window as a range
+        # of the time-ordered ids) is an index range.
+        "CREATE INDEX IF NOT EXISTS jobs_by_owner_status ON jobs (owner, status, id)",
+        "CREATE INDEX IF NOT EXISTS jobs_by_status_type ON jobs (status, job_type, id)",
+        "CREATE INDEX IF NOT EXISTS jobs_by_owner_type ON jobs (owner, job_type, id)",
+        # Store-wide leases by name (one sweeper at a time).
+        """CREATE TABLE IF NOT EXISTS leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            until INTEGER NOT NULL
+        )""",
+    ),
 )
 
 

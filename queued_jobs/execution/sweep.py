@@ -12,14 +12,32 @@
 Every resend first touches the record with a conditional write, so that several sweepers
 running at once send one message, not one each. A row that cannot be read is skipped,
 counted and named in the log (``SweepReport.skipped``); it never ends a pass.
+
+**What a pass reads.** The repository's due index (``JobRepository.list_due``) holds, for
+each job the sweep may act on, the moment it becomes due; a pass reads only the jobs due
+``resend_after`` ago (on Azure one query per shard and index, however large the table),
+at most :data:`PASS_PAGES` pages of :data:`PAGE` jobs (the rest: next pass). Records
+stored by a version without that index are in it from their next write; until then a
+*full pass*, reading every scheduled, queued and running job as the sweep did before the
+index, finds them: once per ``full_pass_every`` (an hour) across all processes.
+
+**One sweeper at a time.** A pass first takes the store-wide lease ``sweep`` for
+``lease_for`` (50 seconds); a sweeper that finds it held by another skips its pass
+(``SweepReport.held_elsewhere``). So however many workers and Functions instances sweep
+every minute, about one pass a minute runs; if its holder dies, the next one after the
+lease ran out sweeps.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Final
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ConcurrencyConflict, InvalidInput, QueuedJobsError
@@ -29,11 +47,27 @@ from ..repositories.base import JobQuery, JobRepository
 from .messages import encode_message
 from .settings import ExecutionSettings
 
-__all__ = ["SweepReport", "Sweeper"]
+__all__ = [
+    "FULL_PASS_EVERY",
+    "PAGE",
+    "PASS_PAGES",
+    "SWEEP_LEASE",
+    "SWEEP_LEASE_NAME",
+    "SweepReport",
+    "Sweeper",
+]
 
 log = logging.getLogger("queued_jobs.sweep")
 #: Unreadable rows named in a sweep's log line; the rest are counted.
 _SHOWN = 20
+#: Due jobs read per page, and pages read at most per pass.
+PAGE: Final = 200
+PASS_PAGES: Final = 5
+SWEEP_LEASE_NAME: Final = "sweep"
+_FULL_PASS_LEASE_NAME: Final = "sweep-full-pass"
+SWEEP_LEASE: Final = timedelta(seconds=50)
+FULL_PASS_EVERY: Final = timedelta(hours=1)
+_SWEPT: Final = frozenset({JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.RUNNING})
 
 
 @dataclass(slots=True)
@@ -41,6 +75,10 @@ class SweepReport:
     released: int = 0  # scheduled jobs queued
     resent: int = 0  # queued jobs whose message was sent again
     recovered: int = 0  # running jobs with an expired lease, sent to be taken over
+    #: Another sweeper holds the sweep's lease: this pass did nothing.
+    held_elsewhere: bool = False
+    #: This pass read every scheduled, queued and running job, not only the due index.
+    full: bool = False
     #: Ids of job rows that could not be read, passed over.
     skipped: list[str] = field(default_factory=list)
 
@@ -53,11 +91,39 @@ class Sweeper:
         *,
         clock: Clock = SYSTEM_CLOCK,
         settings: ExecutionSettings | None = None,
+        lease_for: timedelta = SWEEP_LEASE,
+        full_pass_every: timedelta | None = FULL_PASS_EVERY,
+        holder: str | None = None,
     ) -> None:
+        """``lease_for``: how long a pass keeps others from sweeping; ``full_pass_every``:
+        how often (across processes) a pass reads every unfinished job (``None``: never);
+        ``holder``: this sweeper's name in the lease (default: host, process, random)."""
         self.repository = repository
         self.broker = broker
         self.clock = clock
         self.settings = settings or ExecutionSettings()
+        self.lease_for = lease_for
+        self.full_pass_every = full_pass_every
+        host = socket.gethostname()[:100]
+        self.holder = holder or f"{host}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+    async def _due(self, due_by: datetime, report: SweepReport) -> AsyncIterator[QueuedJob]:
+        continuation = None
+        for _ in range(PASS_PAGES):
+            page = await self.repository.list_due(
+                _SWEPT, due_by=due_by, limit=PAGE, continuation=continuation
+            )
+            report.skipped.extend(page.skipped)
+            for job in page.items:
+                yield job
+            if page.continuation is None:
+                return
+            continuation = page.continuation
+
+    async def _all(self, report: SweepReport) -> AsyncIterator[QueuedJob]:
+        for status in (JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.RUNNING):
+            async for job in self._jobs(status, report):
+                yield job
 
     async def _jobs(self, status: JobStatus, report: SweepReport) -> AsyncIterator[QueuedJob]:
         query = JobQuery(statuses=frozenset({status}))
@@ -86,25 +152,53 @@ class Sweeper:
         )
         return True
 
-    async def sweep(self) -> SweepReport:
-        """One pass; safe to run from several processes at once."""
-        report = SweepReport()
+    async def _settle(self, job: QueuedJob, report: SweepReport) -> None:
+        """Act on one job if it is due (it may have moved on since it was listed)."""
         now = self.clock.now()
         stale = now - self.settings.resend_after
+        if job.status is JobStatus.SCHEDULED:
+            if job.run_at is None or job.run_at - now <= MAX_DELAY:
+                queued = job.transition(JobStatus.QUEUED, now=now)
+                report.released += await self._touch_and_send(queued)
+        elif job.status is JobStatus.QUEUED:
+            due = job.run_at or job.updated_at
+            if job.updated_at <= stale and due <= stale:
+                report.resent += await self._touch_and_send(job.transition(job.status, now=now))
+        elif job.status is JobStatus.RUNNING:
+            expired = job.lease_expires_at is not None and job.lease_expires_at <= stale
+            if expired and job.updated_at <= stale:  # not sent again since
+                touched = job.transition(job.status, now=now)
+                report.recovered += await self._touch_and_send(touched)
+
+    async def _full_pass_due(self, now: datetime) -> bool:
+        if self.full_pass_every is None:
+            return False
+        until = now + self.full_pass_every
+        # A fresh holder each time: the lease is taken only once it ran out.
+        return await self.repository.take_lease(
+            _FULL_PASS_LEASE_NAME, uuid.uuid4().hex, now=now, until=until
+        )
+
+    async def sweep(self) -> SweepReport:
+        """One pass, unless another sweeper holds the lease; safe to run from several
+        processes at once."""
+        report = SweepReport()
+        now = self.clock.now()
         try:
-            async for job in self._jobs(JobStatus.SCHEDULED, report):
-                if job.run_at is None or job.run_at - now <= MAX_DELAY:
-                    queued = job.transition(JobStatus.QUEUED, now=now)
-                    report.released += await self._touch_and_send(queued)
-            async for job in self._jobs(JobStatus.QUEUED, report):
-                due = job.run_at or job.updated_at
-                if job.updated_at <= stale and due <= stale:
-                    report.resent += await self._touch_and_send(job.transition(job.status, now=now))
-            async for job in self._jobs(JobStatus.RUNNING, report):
-                expired = job.lease_expires_at is not None and job.lease_expires_at <= stale
-                if expired and job.updated_at <= stale:  # not sent again since
-                    touched = job.transition(job.status, now=now)
-                    report.recovered += await self._touch_and_send(touched)
+            taken = await self.repository.take_lease(
+                SWEEP_LEASE_NAME, self.holder, now=now, until=now + self.lease_for
+            )
+            if not taken:
+                report.held_elsewhere = True
+                return report
+            report.full = await self._full_pass_due(now)
+            found = (
+                self._all(report)
+                if report.full
+                else self._due(now - self.settings.resend_after, report)
+            )
+            async for job in found:
+                await self._settle(job, report)
         except QueuedJobsError:
             log.exception("sweep stopped early; the next one carries on")
         if report.skipped:

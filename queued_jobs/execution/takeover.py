@@ -21,18 +21,20 @@ from typing import Final
 from ..errors import ConcurrencyConflict
 from ..models import JobStatus, QueuedJob
 from ..queues.base import QueueBroker
-from ..repositories.base import JobQuery, JobRepository
+from ..repositories.base import JobRepository
 from .messages import encode_message
 
 __all__ = ["SCAN_PAGE", "SCAN_PAGES", "expired_leases", "send_takeovers"]
 
 log = logging.getLogger("queued_jobs.execution")
 
-#: Running jobs read per listing page, and pages read at most per scan: a scan costs at most
-#: ``SCAN_PAGES`` listings (on Azure 16 requests each, one per shard; on SQLite one query).
+#: Jobs read per listing page, and pages read at most per scan. The listing is the due
+#: index of running jobs up to now (``JobRepository.list_due``): only jobs whose lease ran
+#: out, oldest lease first, are read; a scan costs at most ``SCAN_PAGES`` listings (on
+#: Azure one query per shard each, plus one read per job found; on SQLite one query).
 SCAN_PAGE: Final = 200
 SCAN_PAGES: Final = 2
-_RUNNING: Final = JobQuery(statuses=frozenset({JobStatus.RUNNING}))
+_RUNNING: Final = frozenset({JobStatus.RUNNING})
 
 
 async def expired_leases(
@@ -45,11 +47,13 @@ async def expired_leases(
 ) -> list[QueuedJob]:
     """Up to ``limit`` jobs of ``queues`` running under an expired lease, oldest lease
     first, leaving out the ids in ``skip``. Reads at most :data:`SCAN_PAGES` pages of
-    running jobs (newest first); jobs beyond them are left to their messages and the sweep."""
+    them; jobs beyond are left to their messages, the next scan and the sweep."""
     found: list[QueuedJob] = []
     continuation = None
     for _ in range(SCAN_PAGES):
-        page = await repository.list_jobs(_RUNNING, limit=SCAN_PAGE, continuation=continuation)
+        page = await repository.list_due(
+            _RUNNING, due_by=now, limit=SCAN_PAGE, continuation=continuation
+        )
         found.extend(
             job
             for job in page.items

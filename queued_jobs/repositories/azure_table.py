@@ -1,8 +1,8 @@
 """Azure Table Storage :class:`JobRepository` (``azure-data-tables`` async client).
 
 Key layout and request costs: ``docs/design.md``. In short: a job's rows share its owner's
-shard partition, so inserting or updating a job (with its owner-index copy and, on
-completion, its attempt) is one entity-group transaction: one storage request.
+shard partition, so inserting or updating a job (with its owner-index copy, its due-index
+row and, on completion, its attempt) is one entity-group transaction: one storage request.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from .._azure.table_entities import (
     encode_attempt,
     encode_job,
 )
-from .._azure.table_secrets import MESSAGE_KEY_ROW, stored_secret
+from .._azure.table_secrets import MESSAGE_KEY_ROW, SECRETS_PARTITION, stored_secret
 from .._once import LoadedOnce
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import (
@@ -55,7 +55,8 @@ from ..errors import (
     StorageError,
 )
 from ..files.base import CONTAINER_NAME
-from ..models import TERMINAL_STATUSES, Attempt, QueuedJob, owner_shard
+from ..models import TERMINAL_STATUSES, Attempt, JobStatus, QueuedJob, owner_shard
+from ._due import due_at, due_micros, due_token, parse_due_token
 from ._limits import check_attempt, check_job
 from ._records import reservation_in
 from .base import (
@@ -64,6 +65,7 @@ from .base import (
     UNIQUE_KEY_GRACE,
     JobQuery,
     Page,
+    check_lease,
     check_new_jobs,
     check_page_size,
 )
@@ -72,8 +74,8 @@ __all__ = ["AzureTableJobRepository"]
 
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 _BATCH_LIMIT = 100
-#: A new job is two rows: the job and its owner copy.
-_JOBS_PER_TRANSACTION = _BATCH_LIMIT // 2
+#: A new job is at most four rows: the job, its owner and status copies and its due row.
+_JOBS_PER_TRANSACTION = _BATCH_LIMIT // 4
 #: Largest transaction body sent. Azure (and Azurite) refuse one over 4 MiB with 413, but
 #: aiohttp writes a body over 1 MiB in one go and warns (ResourceWarning) that it may block
 #: the event loop; rows are rarely that large, so stay under it.
@@ -91,13 +93,30 @@ def _etag(entity: TableEntity) -> str:
     return str(entity.metadata["etag"])
 
 
-# A version names the row it was read from: both rows change in every transaction, so
-# either row's ETag guards an update equally well.
-_FROM_JOB_ROW, _FROM_OWNER_ROW = "t:", "o:"
+# A version names the row it was read from: the three copies change in every
+# transaction, so any one's ETag guards an update equally well. After it, separated by
+# ``~``, come the job's due row and the status its status copy is filed under (as that
+# ETag's write left them): the update that replaces the job moves those rows too.
+_FROM_JOB_ROW, _FROM_OWNER_ROW, _FROM_STATUS_ROW = "t:", "o:", "s:"
+_KINDS = (_FROM_JOB_ROW, _FROM_OWNER_ROW, _FROM_STATUS_ROW)
+_MARK = "~"
+_STATUSES = frozenset(status.value for status in JobStatus)
 
 
 def _version(entity: Mapping[str, Any], etag: str) -> str:
-    return (_FROM_OWNER_ROW if entity["RowKey"].startswith("o|") else _FROM_JOB_ROW) + etag
+    row_key: str = entity["RowKey"]
+    kind = {"o": _FROM_OWNER_ROW, "s": _FROM_STATUS_ROW}.get(row_key[0], _FROM_JOB_ROW)
+    due = entity.get("Due")
+    due = due if isinstance(due, str) and keys.due_of(due) else ""
+    listed = entity.get("Listed")
+    listed = listed if listed in _STATUSES else ""
+    return f"{kind}{etag}{_MARK}{due}{_MARK}{listed}"
+
+
+def _due_row_of(job_id: str, due: object) -> str | None:
+    """``due`` if it names a due row of job ``job_id`` (a row's ``Due``, a version's)."""
+    found = keys.due_of(due)
+    return due if found is not None and found[1] == job_id and isinstance(due, str) else None
 
 
 def _continuation_id(continuation: str | None) -> str | None:
@@ -110,6 +129,20 @@ def _continuation_id(continuation: str | None) -> str | None:
             f"{continuation!r} is not a continuation token of this listing"
         ) from None
     return continuation
+
+
+def _newest_first(entity: Mapping[str, Any]) -> str:
+    """Sorts the rows of job copies (of any kind) newest first: by complement of id."""
+    row_key: str = entity["RowKey"]
+    return row_key.rsplit("|", 1)[-1]
+
+
+def _matching(page: Page[QueuedJob], query: JobQuery) -> Page[QueuedJob]:
+    """``page`` without the jobs ``query`` refuses: Azurite compares times to the
+    millisecond only, so a window bound inside a millisecond lets its neighbours through
+    (the page may come out shorter; its continuation stands)."""
+    items = [job for job in page.items if query.matches(job)]
+    return page if len(items) == len(page.items) else Page(items, page.continuation, page.skipped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,10 +239,24 @@ class AzureTableJobRepository:
 
     # --- jobs --------------------------------------------------------------------------
 
-    def _rows(self, job: QueuedJob, properties: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    def _rows(
+        self, job: QueuedJob, properties: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+        """The job's row, its owner and status copies and its due row (``None``: not
+        due)."""
         partition = keys.job_partition(job.id)
         row = {"PartitionKey": partition, "RowKey": keys.job_key(job.id), **properties}
-        return row, {**row, "RowKey": keys.owner_key(job.owner, job.id)}
+        row["Listed"] = job.status.value
+        due = due_at(job)
+        pointer = None
+        if due is not None:
+            running = job.status is JobStatus.RUNNING
+            due_key = keys.due_key(job.id, running=running, micros=due_micros(due))
+            row["Due"] = due_key
+            pointer = {"PartitionKey": partition, "RowKey": due_key}
+        owner_row = {**row, "RowKey": keys.owner_key(job.owner, job.id)}
+        status_row = {**row, "RowKey": keys.status_key(job.status.value, job.id)}
+        return row, owner_row, status_row, pointer
 
     async def _job(self, entity: TableEntity) -> QueuedJob:
         blobs = await self._payloads.download(blob_names(entity))
@@ -230,10 +277,17 @@ class AzureTableJobRepository:
         more = len(rows) > limit
         return Page(jobs, keys.job_id_of(rows[limit - 1]["RowKey"]) if more else None, skipped)
 
-    async def _transact(self, job_ids: Sequence[str], operations: list[Any]) -> list[str]:
+    async def _transact(
+        self,
+        job_ids: Sequence[str],
+        operations: list[Any],
+        *,
+        may_be_gone: frozenset[int] = frozenset(),
+    ) -> list[str]:
         """Submit one entity-group transaction (returns each row's new ETag);
         ``job_ids[i]`` is the job that operation ``i`` writes (one id alone: every
-        operation writes that job).
+        operation writes that job). An operation of ``may_be_gone`` (deletes) is dropped
+        and the rest submitted again if it finds nothing to delete.
 
         A failure names the job of the failed operation, whose index the service reports.
         """
@@ -242,8 +296,14 @@ class AzureTableJobRepository:
             try:
                 return await self._transactions.submit(operations)
             except TransactionRejected as exc:
-                job_id = job_ids[exc.index] if 0 < exc.index < len(job_ids) else first
                 code = error_code(exc)
+                if code == "ResourceNotFound" and exc.index in may_be_gone:
+                    gone = exc.index
+                    rest = operations[:gone] + operations[gone + 1 :]
+                    left = frozenset(i - (i > gone) for i in may_be_gone if i != gone)
+                    results = await self._transact(job_ids, rest, may_be_gone=left)
+                    return [*results[:gone], "", *results[gone:]]
+                job_id = job_ids[exc.index] if 0 < exc.index < len(job_ids) else first
                 if code == "EntityAlreadyExists":
                     raise JobAlreadyExists(job_id) from None
                 if code == "UpdateConditionNotSatisfied":
@@ -255,7 +315,7 @@ class AzureTableJobRepository:
     def _new_job(self, job: QueuedJob) -> _NewJob:
         """Encode a job to insert; raises ``InvalidInput`` for what the table can't hold."""
         encoded = encode_job(job)
-        rows = self._rows(job, encoded.properties)
+        rows = [row for row in self._rows(job, encoded.properties) if row is not None]
         size = sum(len(json.dumps(row, default=str)) + _ROW_FRAMING for row in rows)
         return _NewJob(job, [("create", row) for row in rows], encoded.blobs, size)
 
@@ -264,11 +324,13 @@ class AzureTableJobRepository:
         operations = [operation for new in chunk for operation in new.operations]
         job_ids = [new.job.id for new in chunk for _ in new.operations]
         results = await self._transact(job_ids, operations)
-        # A job's two rows are adjacent, its own first: its version is that row's ETag.
-        return [
-            new.job.model_copy(update={"version": _version(new.operations[0][1], etag)})
-            for new, etag in zip(chunk, results[::2], strict=True)
-        ]
+        # A job's rows are adjacent, its own first: its version is that row's ETag.
+        stored, at = [], 0
+        for new in chunk:
+            version = _version(new.operations[0][1], results[at])
+            stored.append(new.job.model_copy(update={"version": version}))
+            at += len(new.operations)
+        return stored
 
     async def insert(self, job: QueuedJob) -> QueuedJob:
         [stored] = await self.insert_many([job])
@@ -316,22 +378,65 @@ class AzureTableJobRepository:
 
     async def update(self, job: QueuedJob, *, attempt: Attempt | None = None) -> QueuedJob:
         check_job(job, self._max_payload_bytes)
-        version = job.version or ""
-        if not version.startswith((_FROM_JOB_ROW, _FROM_OWNER_ROW)):
+        kind, body = (job.version or "")[:2], (job.version or "")[2:]
+        if kind not in _KINDS:
             raise ConcurrencyConflict(job.id)
+        if attempt is not None and attempt.job_id != job.id:
+            raise InvalidInput(f"attempt of job {attempt.job_id} given with job {job.id}")
+        etag, was_due, was_listed = [*body.split(_MARK, 2), "", ""][:3]
+        old_due = _due_row_of(job.id, was_due)
+        old_status = keys.status_key(was_listed, job.id) if was_listed in _STATUSES else None
+        if kind == _FROM_STATUS_ROW and old_status is None:
+            raise ConcurrencyConflict(job.id)  # not a version this store made
         encoded = encode_job(job)
-        guarded, other = self._rows(job, encoded.properties)
-        if version.startswith(_FROM_OWNER_ROW):
-            guarded, other = other, guarded
-        condition = {**_REPLACE, "etag": version[2:], "match_condition": _IF_UNCHANGED}
-        operations: list[Any] = [("update", guarded, condition), ("upsert", other, _REPLACE)]
+        job_row, owner_row, status_row, pointer = self._rows(job, encoded.properties)
+        partition = job_row["PartitionKey"]
+        condition = {**_REPLACE, "etag": etag, "match_condition": _IF_UNCHANGED}
+        operations: list[Any] = [
+            ("update", row, condition) if kind == row_kind else ("upsert", row, _REPLACE)
+            for row, row_kind in ((job_row, _FROM_JOB_ROW), (owner_row, _FROM_OWNER_ROW))
+        ]
+        may_be_gone: set[int] = set()
+        if old_status is not None and old_status != status_row["RowKey"]:
+            gone = {"PartitionKey": partition, "RowKey": old_status}
+            if kind == _FROM_STATUS_ROW:  # the guard: that copy, as it was read
+                operations.append(("delete", gone, {"etag": etag}))
+            else:
+                may_be_gone.add(len(operations))
+                operations.append(("delete", gone))
+            operations.append(("upsert", status_row, _REPLACE))
+        elif kind == _FROM_STATUS_ROW:
+            operations.append(("update", status_row, condition))
+        else:
+            operations.append(("upsert", status_row, _REPLACE))
+        new_due = None if pointer is None else pointer["RowKey"]
+        if old_due is not None and old_due != new_due:
+            may_be_gone.add(len(operations))
+            operations.append(("delete", {"PartitionKey": partition, "RowKey": old_due}))
+        if pointer is not None and new_due != old_due:
+            operations.append(("upsert", pointer, _REPLACE))
         if attempt is not None:
-            if attempt.job_id != job.id:
-                raise InvalidInput(f"attempt of job {attempt.job_id} given with job {job.id}")
             operations.append(("upsert", self._attempt_row(attempt), _REPLACE))
         await self._payloads.upload(encoded.blobs)
-        results = await self._transact([job.id], operations)
-        return job.model_copy(update={"version": _version(guarded, results[0])})
+        try:
+            results = await self._transact([job.id], operations, may_be_gone=frozenset(may_be_gone))
+        except JobNotFound:
+            if kind != _FROM_STATUS_ROW or not await self._exists(job.id):
+                raise
+            # The status copy it was read from is gone: the job moved on since.
+            raise ConcurrencyConflict(job.id) from None
+        # Every copy changed: the job row's new ETag names the new state.
+        return job.model_copy(update={"version": _version(job_row, results[0])})
+
+    async def _exists(self, job_id: str) -> bool:
+        with translated(f"reading job {job_id}"):
+            try:
+                await self._table.get_entity(
+                    keys.job_partition(job_id), keys.job_key(job_id), select=["PartitionKey"]
+                )
+            except ResourceNotFoundError:
+                return False
+            return True
 
     # --- attempts ----------------------------------------------------------------------
 
@@ -475,15 +580,9 @@ class AzureTableJobRepository:
     ) -> Page[QueuedJob]:
         check_page_size(limit)
         query = query or JobQuery()
-        low, high = keys.time_range(
-            _continuation_id(continuation), query.created_from, query.created_before
-        )
+        after = _continuation_id(continuation)
         clauses = [_RANGE]
-        parameters: dict[str, Any] = {"low": low, "high": high}
-        if query.statuses:
-            names = [f"s{i}" for i in range(len(query.statuses))]
-            parameters.update(zip(names, sorted(s.value for s in query.statuses), strict=True))
-            clauses.append("( " + " or ".join(f"Status eq @{n}" for n in names) + " )")
+        parameters: dict[str, Any] = {}
         if query.job_type is not None:
             parameters["type"] = query.job_type
             clauses.append("JobType eq @type")
@@ -493,16 +592,125 @@ class AzureTableJobRepository:
         if query.created_before is not None:
             parameters["before"] = query.created_before
             clauses.append("CreatedAt lt @before")
+        window = (after, query.created_from, query.created_before)
+        if query.owner is not None:  # the owner's copies, in the owner's partition only
+            low, high = keys.time_range(*window, owner=query.owner)
+            if query.statuses:
+                names = [f"s{i}" for i in range(len(query.statuses))]
+                statuses = sorted(s.value for s in query.statuses)
+                parameters.update(zip(names, statuses, strict=True))
+                clauses.append("( " + " or ".join(f"Status eq @{n}" for n in names) + " )")
+            pk = f"j{owner_shard(query.owner):x}"
+            parameters.update(pk=pk, low=low, high=high)
+            with translated(f"listing the jobs of {query.owner!r}"):
+                rows = await self._query(" and ".join(clauses), parameters, limit=limit + 1)
+                return _matching(await self._page(rows, limit), query)
+        # Each status's copies (or the job rows), one range per shard and status.
+        filed: list[str | None] = [*sorted(s.value for s in query.statuses)] or [None]
+        ranges = [keys.time_range(*window, status=status) for status in filed]
         query_filter = " and ".join(clauses)
         with translated("listing jobs"):
-            per_shard = await asyncio.gather(
+            found = await asyncio.gather(
                 *(
-                    self._query(query_filter, {**parameters, "pk": pk}, limit=limit + 1)
+                    self._query(
+                        query_filter,
+                        {**parameters, "pk": pk, "low": low, "high": high},
+                        limit=limit + 1,
+                    )
                     for pk in keys.shard_partitions()
+                    for low, high in ranges
                 )
             )
-            rows = sorted((e for found in per_shard for e in found), key=lambda e: e["RowKey"])
-            return await self._page(rows, limit)
+            rows = sorted((e for page in found for e in page), key=_newest_first)
+            return _matching(await self._page(rows, limit), query)
+
+    # --- the due index and leases ------------------------------------------------------
+
+    async def _due_job(self, pointer: TableEntity) -> QueuedJob | CorruptJobRecord | None:
+        """The job a due row points at, if it still names that row; a stale due row (its
+        job gone or moved on) is deleted, unless it changed meanwhile, and gives ``None``."""
+        job_id = keys.job_id_of(pointer["RowKey"])
+        partition = keys.job_partition(job_id)
+        try:
+            entity = await self._table.get_entity(partition, keys.job_key(job_id))
+        except ResourceNotFoundError:
+            entity = None
+        if entity is not None and entity.get("Due") == pointer["RowKey"]:
+            return await self._readable(entity)
+        with suppress(ResourceModifiedError, ResourceNotFoundError):
+            await self._table.delete_entity(
+                partition, pointer["RowKey"], etag=_etag(pointer), match_condition=_IF_UNCHANGED
+            )
+        return None
+
+    async def list_due(
+        self,
+        statuses: frozenset[JobStatus],
+        *,
+        due_by: datetime,
+        limit: int = DEFAULT_PAGE_SIZE,
+        continuation: str | None = None,
+    ) -> Page[QueuedJob]:
+        check_page_size(limit)
+        after = None if continuation is None else parse_due_token(continuation)
+        ranges = keys.due_ranges(
+            queued=bool(statuses & {JobStatus.SCHEDULED, JobStatus.QUEUED}),
+            running=JobStatus.RUNNING in statuses,
+            due_by=due_micros(due_by),
+            after=after,
+        )
+        if not ranges:
+            return Page([])
+        with translated("listing the jobs due"):
+            found = await asyncio.gather(
+                *(
+                    self._query(_RANGE, {"pk": pk, "low": low, "high": high}, limit=limit + 1)
+                    for pk in keys.shard_partitions()
+                    for low, high in ranges
+                )
+            )
+            pointers = sorted(
+                ((due, e) for rows in found for e in rows if (due := keys.due_of(e["RowKey"]))),
+                key=lambda pair: pair[0],
+            )
+            read = await asyncio.gather(*(self._due_job(e) for _, e in pointers[:limit]))
+        items = [j for j in read if isinstance(j, QueuedJob) and j.status in statuses]
+        skipped = [exc.job_id for exc in read if isinstance(exc, CorruptJobRecord)]
+        more = len(pointers) > limit
+        return Page(items, due_token(*pointers[limit - 1][0]) if more else None, skipped)
+
+    async def take_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> bool:
+        check_lease(name, holder)
+        row_key = f"lease|{name}"
+        row = {
+            "PartitionKey": SECRETS_PARTITION,
+            "RowKey": row_key,
+            "Holder": holder,
+            "Until": until,
+        }
+        with translated(f"taking the lease {name!r}"):
+            try:
+                held = await self._table.get_entity(SECRETS_PARTITION, row_key)
+            except ResourceNotFoundError:
+                try:
+                    await self._table.create_entity(row)
+                except ResourceExistsError:
+                    return False  # another process took it first
+                return True
+            held_until = held.get("Until")
+            if (
+                held.get("Holder") != holder
+                and isinstance(held_until, datetime)
+                and held_until > now
+            ):
+                return False
+            try:
+                await self._table.update_entity(
+                    row, mode=UpdateMode.REPLACE, etag=_etag(held), match_condition=_IF_UNCHANGED
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                return False  # another process took it first
+            return True
 
     # --- deleting ----------------------------------------------------------------------
 
@@ -524,6 +732,10 @@ class AzureTableJobRepository:
             with suppress(InvalidKey):  # not an owner any row could have been written for
                 row_keys.append(keys.owner_key(owner, job_id))
         row_keys += [e["RowKey"] for e in await self._attempt_rows(job_id)]
+        if (due := _due_row_of(job_id, job_row.get("Due"))) is not None:
+            row_keys.append(due)
+        if (listed := job_row.get("Listed")) in _STATUSES:
+            row_keys.append(keys.status_key(listed, job_id))
         row_keys.append(job_row["RowKey"])  # last: a crash midway leaves the job findable
         for start in range(0, len(row_keys), _BATCH_LIMIT):
             chunk = row_keys[start : start + _BATCH_LIMIT]

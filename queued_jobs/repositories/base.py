@@ -7,6 +7,7 @@ suite in ``tests/contract`` runs the same tests against each of them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ __all__ = [
     "JobQuery",
     "JobRepository",
     "Page",
+    "check_lease",
     "check_new_jobs",
     "check_page_size",
 ]
@@ -35,7 +37,8 @@ MAX_PAGE_SIZE: Final = 1000
 #: A unique-key reservation whose holder job was never stored is taken over after this long
 #: (the holder's process died between reserving the key and storing the job).
 UNIQUE_KEY_GRACE: Final = timedelta(minutes=5)
-
+_LEASE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_HOLDER_LIMIT: Final = 256
 
 T = TypeVar("T")
 
@@ -56,9 +59,14 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class JobQuery:
-    """Operator filters for :meth:`JobRepository.list_jobs`. Empty means everything."""
+    """Filters for :meth:`JobRepository.list_jobs`. Empty means everything.
+
+    Every combination is served by an index on every backend (``docs/design.md`` says
+    what each costs): a page reads about the rows it returns, not the table."""
 
     statuses: frozenset[JobStatus] = field(default_factory=frozenset)
+    #: One owner's jobs only.
+    owner: str | None = None
     job_type: str | None = None
     #: Jobs created at or after this time.
     created_from: datetime | None = None
@@ -69,6 +77,7 @@ class JobQuery:
         """Whether ``job`` passes the filters (for adapters that filter in Python)."""
         return (
             (not self.statuses or job.status in self.statuses)
+            and (self.owner is None or job.owner == self.owner)
             and (self.job_type is None or job.job_type == self.job_type)
             and (self.created_from is None or job.created_at >= self.created_from)
             and (self.created_before is None or job.created_at < self.created_before)
@@ -78,6 +87,19 @@ class JobQuery:
 def check_page_size(limit: int) -> None:
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(f"page size must be between 1 and {MAX_PAGE_SIZE}, not {limit}")
+
+
+def check_lease(name: str, holder: str) -> None:
+    """Refuse a lease name or holder that a store could not key or hold."""
+    if not isinstance(name, str) or not _LEASE_NAME.match(name):
+        raise InvalidInput(
+            f"lease name {name!r:.80} is not valid: up to 63 lowercase letters, digits and "
+            "hyphens, starting with a letter"
+        )
+    if not isinstance(holder, str) or not 1 <= len(holder) <= _HOLDER_LIMIT:
+        raise InvalidInput(f"a lease holder is 1 to {_HOLDER_LIMIT} characters")
+    if not holder.isprintable():
+        raise InvalidInput("a lease holder is printable text")
 
 
 def check_new_jobs(jobs: Sequence[QueuedJob], max_payload_bytes: int) -> None:
@@ -133,7 +155,7 @@ class JobRepository(Protocol):
 
         Memory and SQLite store all the jobs or none (SQLite: one transaction). Azure writes
         the jobs of each partition (the owner's shard) in entity-group transactions of at
-        most 50 jobs (100 rows; fewer if the rows are large: a transaction body is kept
+        most 33 jobs (100 rows; fewer if the rows are large: a transaction body is kept
         under 1 MiB), in the given order, submitted concurrently, after uploading the large
         payloads. Each transaction is atomic, but the batch is not: when one fails
         (``JobAlreadyExists``, say), the jobs of the other transactions may be stored. The
@@ -205,7 +227,35 @@ class JobRepository(Protocol):
         limit: int = DEFAULT_PAGE_SIZE,
         continuation: str | None = None,
     ) -> Page[QueuedJob]:
-        """Jobs of every owner matching ``query``, newest first (operators' view)."""
+        """Jobs matching ``query``, newest first: of every owner (operators' view), or of
+        ``query.owner`` alone."""
+        ...
+
+    async def list_due(
+        self,
+        statuses: frozenset[JobStatus],
+        *,
+        due_by: datetime,
+        limit: int = DEFAULT_PAGE_SIZE,
+        continuation: str | None = None,
+    ) -> Page[QueuedJob]:
+        """Jobs in ``statuses`` whose due moment (``due_at``: when the sweep or the takeover
+        look needs them) is at or before ``due_by``, soonest first, then by id.
+
+        Served by an index written with each job, so a page costs the same however many
+        jobs the store holds (on Azure one query per shard). Records stored by a version
+        without that index are not in it until their next write: the sweep's occasional
+        full pass finds them. ``InvalidInput`` for a foreign continuation token.
+        """
+        ...
+
+    async def take_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> bool:
+        """Take (or renew) the store-wide lease ``name`` for ``holder`` until ``until``.
+
+        Succeeds, atomically, if nobody holds it, if its holder's time ran out by ``now``,
+        or if ``holder`` holds it already; returns whether it did. Several processes asking
+        at once: one of them gets it. What the lease guards is up to the caller.
+        """
         ...
 
     async def delete(self, job_id: str) -> None:

@@ -22,6 +22,7 @@ from ..errors import (
     JobNotFound,
 )
 from ..models import TERMINAL_STATUSES, Attempt, JobStatus, QueuedJob
+from ._due import due_at, due_micros, due_token, parse_due_token
 from ._limits import check_attempt, check_job
 from ._records import job_from_json
 from .base import (
@@ -30,6 +31,7 @@ from .base import (
     UNIQUE_KEY_GRACE,
     JobQuery,
     Page,
+    check_lease,
     check_new_jobs,
     check_page_size,
 )
@@ -50,10 +52,14 @@ class _Row:
     reservation: str | None
     version: str
     doc: str
+    #: The job's due moment in microseconds (``due_at``); ``None``: not due, or stored
+    #: without the due index.
+    due: int | None = None
 
     def matches(self, query: JobQuery) -> bool:
         return (
             (not query.statuses or self.status in query.statuses)
+            and (query.owner is None or self.owner == query.owner)
             and (query.job_type is None or self.job_type == query.job_type)
             and (query.created_from is None or self.created_at >= query.created_from)
             and (query.created_before is None or self.created_at < query.created_before)
@@ -77,11 +83,13 @@ class MemoryJobRepository:
         self._rows: dict[str, _Row] = {}
         self._attempts: dict[str, dict[int, Attempt]] = {}
         self._unique: dict[str, _Reservation] = {}
+        self._leases: dict[str, tuple[str, datetime]] = {}
         self._versions = itertools.count(1)
         self._message_key = secrets.token_bytes(32)
 
     def _stamp(self, job: QueuedJob) -> QueuedJob:
         version = str(next(self._versions))
+        due = due_at(job)
         self._rows[job.id] = _Row(
             job.owner,
             job.job_type,
@@ -91,6 +99,7 @@ class MemoryJobRepository:
             job.unique_reservation,
             version,
             job.model_dump_json(exclude={"version"}),
+            None if due is None else due_micros(due),
         )
         return job.model_copy(update={"version": version})
 
@@ -194,6 +203,43 @@ class MemoryJobRepository:
         query = query or JobQuery()
         ids = [i for i, row in self._rows.items() if row.matches(query)]
         return self._page(ids, limit, continuation)
+
+    async def list_due(
+        self,
+        statuses: frozenset[JobStatus],
+        *,
+        due_by: datetime,
+        limit: int = DEFAULT_PAGE_SIZE,
+        continuation: str | None = None,
+    ) -> Page[QueuedJob]:
+        check_page_size(limit)
+        after = (-1, "") if continuation is None else parse_due_token(continuation)
+        bound = due_micros(due_by)
+        due = sorted(
+            (row.due, job_id)
+            for job_id, row in self._rows.items()
+            if row.due is not None
+            and row.status in statuses
+            and after < (row.due, job_id)
+            and row.due <= bound
+        )
+        items: list[QueuedJob] = []
+        skipped: list[str] = []
+        for _, job_id in due[:limit]:
+            try:
+                items.append(self._read(job_id, self._rows[job_id]))
+            except CorruptJobRecord:
+                skipped.append(job_id)
+        more = len(due) > limit
+        return Page(items, due_token(*due[limit - 1]) if more else None, skipped)
+
+    async def take_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> bool:
+        check_lease(name, holder)
+        held = self._leases.get(name)
+        if held is not None and held[0] != holder and held[1] > now:
+            return False
+        self._leases[name] = (holder, until)
+        return True
 
     async def delete(self, job_id: str) -> None:
         row = self._rows.pop(job_id, None)

@@ -25,7 +25,8 @@ from ..errors import (
     JobNotFound,
     StorageError,
 )
-from ..models import TERMINAL_STATUSES, Attempt, QueuedJob
+from ..models import TERMINAL_STATUSES, Attempt, JobStatus, QueuedJob
+from ._due import due_at, due_micros, due_token, parse_due_token
 from ._limits import check_attempt, check_job
 from ._records import attempt_from_json, job_from_json, reservation_in
 from .base import (
@@ -34,17 +35,21 @@ from .base import (
     UNIQUE_KEY_GRACE,
     JobQuery,
     Page,
+    check_lease,
     check_new_jobs,
     check_page_size,
 )
 
 __all__ = ["SqliteJobRepository"]
 
-_COLUMNS = "id, owner, job_type, status, created_at, completed_at, version, doc"
-_INSERT = f"INSERT INTO jobs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 1, ?)"
+_COLUMNS = "id, owner, job_type, status, created_at, completed_at, doc, due_at, version"
+_INSERT = f"INSERT INTO jobs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)"
 _UPDATE = """UPDATE jobs SET owner = ?, job_type = ?, status = ?, created_at = ?,
-    completed_at = ?, doc = ?, version = version + 1 WHERE id = ? AND version = ?
-    RETURNING version"""
+    completed_at = ?, doc = ?, due_at = ?, version = version + 1
+    WHERE id = ? AND version = ? RETURNING version"""
+_TAKE_LEASE = """INSERT INTO leases (name, holder, until) VALUES (?, ?, ?)
+    ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+    WHERE leases.holder = excluded.holder OR leases.until <= ?"""
 _GRACE_MICROS = UNIQUE_KEY_GRACE // timedelta(microseconds=1)
 _TERMINAL = tuple(status.value for status in TERMINAL_STATUSES)
 _MESSAGE_KEY = "message-key"
@@ -144,30 +149,51 @@ class SqliteJobRepository:
         query = query or JobQuery()
         where: list[str] = []
         params: list[Any] = []
-        if query.statuses:
-            where.append(f"status IN ({', '.join('?' * len(query.statuses))})")
-            params.extend(status.value for status in query.statuses)
+        if query.owner is not None:
+            where.append("owner = ?")
+            params.append(query.owner)
         if query.job_type is not None:
             where.append("job_type = ?")
             params.append(query.job_type)
+        # Ids begin with the creation millisecond: a window is a range of ids (the exact
+        # bound is checked on the rows of its edge milliseconds only).
         if query.created_from is not None:
-            where.append("created_at >= ?")
-            params.append(to_micros(query.created_from))
+            where += ["id >= ?", "created_at >= ?"]
+            params += [_id_of_millisecond(query.created_from), to_micros(query.created_from)]
         if query.created_before is not None:
-            where.append("created_at < ?")
-            params.append(to_micros(query.created_before))
-        return await self._page(where, params, limit, continuation)
+            after = _id_of_millisecond(query.created_before, plus=1)
+            where += ["id < ?", "created_at < ?"]
+            params += [after, to_micros(query.created_before)]
+        statuses = sorted(status.value for status in query.statuses)
+        return await self._page(where, params, limit, continuation, statuses)
 
     async def _page(
-        self, where: list[str], params: list[Any], limit: int, continuation: str | None
+        self,
+        where: list[str],
+        params: list[Any],
+        limit: int,
+        continuation: str | None,
+        statuses: Sequence[str] = (),
     ) -> Page[QueuedJob]:
+        """A page of the rows matching ``where``: with ``statuses``, one index range per
+        status (each reading at most a page), merged newest first."""
         check_page_size(limit)
         if continuation is not None:
             where = [*where, "id < ?"]
             params = [*params, continuation]
-        condition = f" WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT id, version, doc FROM jobs{condition} ORDER BY id DESC LIMIT ?"
-        rows = await self._db.run(_fetch_all, sql, (*params, limit + 1))
+        if not statuses:
+            condition = f" WHERE {' AND '.join(where)}" if where else ""
+            sql = f"SELECT id, version, doc FROM jobs{condition} ORDER BY id DESC LIMIT ?"
+            rows = await self._db.run(_fetch_all, sql, (*params, limit + 1))
+        else:
+            condition = " AND ".join(["status = ?", *where])
+            one = f"SELECT id, version, doc FROM jobs WHERE {condition} ORDER BY id DESC LIMIT ?"
+            sql = " UNION ALL ".join(f"SELECT * FROM ({one})" for _ in statuses)
+            every: list[Any] = []
+            for status in statuses:
+                every += [status, *params, limit + 1]
+            sql += " ORDER BY id DESC LIMIT ?"
+            rows = await self._db.run(_fetch_all, sql, (*every, limit + 1))
         items: list[QueuedJob] = []
         skipped: list[str] = []
         for job_id, version, doc in rows[:limit]:
@@ -176,6 +202,44 @@ class SqliteJobRepository:
             except CorruptJobRecord:
                 skipped.append(job_id)
         return Page(items, rows[limit - 1][0] if len(rows) > limit else None, skipped)
+
+    async def list_due(
+        self,
+        statuses: frozenset[JobStatus],
+        *,
+        due_by: datetime,
+        limit: int = DEFAULT_PAGE_SIZE,
+        continuation: str | None = None,
+    ) -> Page[QueuedJob]:
+        check_page_size(limit)
+        if not statuses:
+            return Page([])
+        where = [
+            f"status IN ({', '.join('?' * len(statuses))})",
+            "due_at IS NOT NULL",
+            "due_at <= ?",
+        ]
+        params: list[Any] = [*sorted(s.value for s in statuses), due_micros(due_by)]
+        if continuation is not None:
+            where.append("(due_at, id) > (?, ?)")
+            params.extend(parse_due_token(continuation))
+        sql = f"""SELECT id, version, doc, due_at FROM jobs WHERE {" AND ".join(where)}
+            ORDER BY due_at, id LIMIT ?"""
+        rows = await self._db.run(_fetch_all, sql, (*params, limit + 1))
+        items: list[QueuedJob] = []
+        skipped: list[str] = []
+        for job_id, version, doc, _ in rows[:limit]:
+            try:
+                items.append(_job(job_id, version, doc))
+            except CorruptJobRecord:
+                skipped.append(job_id)
+        last = rows[limit - 1] if len(rows) > limit else None
+        return Page(items, None if last is None else due_token(last[3], last[0]), skipped)
+
+    async def take_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> bool:
+        check_lease(name, holder)
+        params = (name, holder, to_micros(until), to_micros(now))
+        return await self._db.write(execute, _TAKE_LEASE, params) > 0
 
     async def delete(self, job_id: str) -> None:
         await self._db.write(_forget, "id = ?", (job_id,))
@@ -189,11 +253,26 @@ class SqliteJobRepository:
             await self._db.close()
 
 
+def _id_of_millisecond(moment: datetime, *, plus: int = 0) -> str:
+    """The least id of a job created in ``moment``'s millisecond (``plus`` later)."""
+    millis = int(moment.timestamp() * 1000) + plus
+    return f"{max(millis, 0):012x}"
+
+
 def _values(job: QueuedJob) -> tuple[Any, ...]:
-    """The job's columns after ``id`` and before ``version``, then its document."""
+    """The job's columns after ``id`` and before ``version``."""
     completed_at = None if job.completed_at is None else to_micros(job.completed_at)
     doc = job.model_dump_json(exclude={"version"})
-    return (job.owner, job.job_type, job.status.value, to_micros(job.created_at), completed_at, doc)
+    due = due_at(job)
+    return (
+        job.owner,
+        job.job_type,
+        job.status.value,
+        to_micros(job.created_at),
+        completed_at,
+        doc,
+        None if due is None else due_micros(due),
+    )
 
 
 def _job(job_id: str, version: int, doc: str | None) -> QueuedJob:

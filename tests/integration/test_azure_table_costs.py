@@ -7,15 +7,23 @@ import math
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 from azure.storage.blob.aio import ContainerClient
 
+from queued_jobs._azure import table_keys as keys
 from queued_jobs._azure.table_entities import INLINE_LIMIT
 from queued_jobs.clock import ManualClock
+from queued_jobs.execution.settings import ExecutionSettings
+from queued_jobs.execution.sweep import Sweeper
 from queued_jobs.models import Attempt, AttemptOutcome, JobStatus, QueuedJob, owner_shard
+from queued_jobs.queues.memory import MemoryQueueBroker
 from queued_jobs.repositories.azure_table import AzureTableJobRepository
+from queued_jobs.repositories.base import JobQuery
 from tests.support.azurite import Azurite
 from tests.support.counting import RequestCounter
 
@@ -113,18 +121,20 @@ async def test_large_payloads_add_one_blob_request_each(
     assert await cost(counter, repo.delete(job.id)) == 5
 
 
-async def test_insert_many_costs_one_transaction_per_50_jobs_of_a_partition(
+async def test_insert_many_costs_one_transaction_per_25_jobs_of_a_partition(
     counted: tuple[AzureTableJobRepository, RequestCounter],
 ) -> None:
     repo, counter = counted
     one_owner = [QueuedJob.new(owner="alice", job_type="t") for _ in range(100)]
     spread = [QueuedJob.new(owner=f"user-{i}", job_type="t") for i in range(100)]
     per_shard = Counter(owner_shard(job.owner) for job in spread)
-    crowded = sum(count > 50 for count in per_shard.values())
+    crowded = sum(math.ceil(count / 25) - 1 for count in per_shard.values())
 
-    assert await cost(counter, repo.insert_many(one_owner)) == 2  # two transactions of 50
+    # four rows a job (the job, its owner and status copies, its due row): 25 jobs a
+    # transaction
+    assert await cost(counter, repo.insert_many(one_owner)) == 4
     spread_cost = await cost(counter, repo.insert_many(spread))
-    assert spread_cost == sum(math.ceil(count / 50) for count in per_shard.values())
+    assert spread_cost == sum(math.ceil(count / 25) for count in per_shard.values())
     assert spread_cost <= 16 + crowded
     big = [
         QueuedJob.new(owner="bob", job_type="t", request={"big": c * INLINE_LIMIT}) for c in "xy"
@@ -142,3 +152,155 @@ async def test_the_message_key_costs_two_requests_once_and_nothing_after(
     later = [await cost(counter, repo.message_key()) for _ in range(3)]
 
     assert (first, later) == (2, [0, 0, 0])
+
+
+#: A sweep pass: the sweep lease (read, write) and the due index of scheduled and queued
+#: jobs and of running ones, one query per shard each (with full passes on, +1: a read of
+#: the full pass's lease).
+SWEEP_PASS = 2 + 2 * 16
+
+
+async def test_a_sweep_pass_costs_the_same_with_no_jobs_and_with_2000_queued(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, counter = counted
+    clock = ManualClock()
+    sweeper = Sweeper(repo, MemoryQueueBroker(clock=clock), clock=clock, full_pass_every=None)
+    await sweeper.sweep()  # the first pass also creates the lease row
+    empty = await cost(counter, sweeper.sweep())
+    jobs = [QueuedJob.new(owner=f"user-{i}", job_type="t", now=clock.now()) for i in range(2000)]
+    await repo.insert_many(jobs)
+    clock.advance(timedelta(minutes=1))
+
+    counter.reset()
+    report = await sweeper.sweep()
+    backlog = counter.total
+
+    assert (report.resent, report.held_elsewhere) == (0, False)
+    assert empty == backlog == SWEEP_PASS
+
+
+async def test_a_sweeper_that_finds_the_lease_held_pays_one_read(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, counter = counted
+    clock = ManualClock()
+    broker = MemoryQueueBroker(clock=clock)
+    await Sweeper(repo, broker, clock=clock, full_pass_every=None).sweep()
+    other = Sweeper(repo, broker, clock=clock, full_pass_every=None)
+
+    counter.reset()
+    report = await other.sweep()
+    assert report.held_elsewhere
+    assert counter.total == 1
+
+
+async def test_a_sweep_of_due_jobs_reads_each_once_and_moves_it_out_of_the_index(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, counter = counted
+    clock = ManualClock()
+    settings = ExecutionSettings()
+    broker = MemoryQueueBroker(clock=clock)
+    sweeper = Sweeper(repo, broker, clock=clock, settings=settings, full_pass_every=None)
+    jobs = [QueuedJob.new(owner=f"user-{i}", job_type="t", now=clock.now()) for i in range(40)]
+    await repo.insert_many(jobs)
+    await repo.message_key()  # read once per process, before the first resend
+    clock.advance(settings.resend_after)
+
+    counter.reset()
+    report = await sweeper.sweep()
+    # the pass itself, then per job: its row read, its touch (one transaction)
+    assert (report.resent, counter.total) == (40, SWEEP_PASS + 40 * 2)
+    assert await broker.queue("jobs").depth() == 40
+    assert await cost(counter, sweeper.sweep()) == SWEEP_PASS
+    assert (await sweeper.sweep()).resent == 0
+
+
+async def test_a_due_row_its_job_no_longer_names_is_passed_over_and_deleted(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+    azurite: Azurite,
+) -> None:
+    repo, _ = counted
+    clock = ManualClock()
+    job = await repo.insert(QueuedJob.new(owner="alice", job_type="t", now=clock.now()))
+    table = repo._table
+    partition = keys.job_partition(job.id)
+    row = await table.get_entity(partition, keys.job_key(job.id))
+    due_row = row["Due"]
+    del row["Due"]  # as a writer that knows no due index replaces the row
+    await table.upsert_entity(row, mode=UpdateMode.REPLACE)
+    clock.advance(timedelta(hours=1))
+
+    page = await repo.list_due(frozenset({JobStatus.QUEUED}), due_by=clock.now())
+
+    assert list(page.items) == []
+    with pytest.raises(ResourceNotFoundError):
+        await table.get_entity(partition, due_row)
+    # its next write puts it back in the index
+    stored = await repo.get(job.id)
+    await repo.update(stored.transition(JobStatus.QUEUED, now=clock.now()))
+    [again] = (await repo.list_due(frozenset({JobStatus.QUEUED}), due_by=clock.now())).items
+    assert again.id == job.id
+
+
+async def test_an_owners_jobs_filtered_by_status_cost_one_request_per_page_whatever_their_history(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, counter = counted
+    clock = ManualClock()
+    done = [
+        QueuedJob.new(owner="bob", job_type="t", now=clock.now(), status=JobStatus.SUCCEEDED)
+        for _ in range(300)
+    ]
+    failed = [
+        QueuedJob.new(owner="bob", job_type="t", now=clock.now(), status=JobStatus.FAILED)
+        for _ in range(3)
+    ]
+    await repo.insert_many([*done, *failed])
+    query = JobQuery(owner="bob", statuses=frozenset({JobStatus.FAILED, JobStatus.QUEUED}))
+
+    counter.reset()
+    page = await repo.list_jobs(query, limit=50)
+
+    assert counter.total == 1
+    assert sorted(job.id for job in page.items) == sorted(job.id for job in failed)
+    assert page.continuation is None
+
+
+async def test_a_status_change_moves_the_status_copy_and_the_due_row_in_its_one_request(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, counter = counted
+    clock = ManualClock()
+    job = await repo.insert(QueuedJob.new(owner="alice", job_type="t", now=clock.now()))
+    partition = keys.job_partition(job.id)
+
+    async def index_rows() -> list[str]:
+        """The job's status copy and due row, as their key's kind and first part."""
+        found = repo._table.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
+        parts = [e["RowKey"].split("|")[:2] async for e in found]
+        return sorted(f"{kind}|{first}" if kind == "s" else kind for kind, first in parts)
+
+    assert await index_rows() == ["d", "o", "s|queued", "t"]
+    now = clock.now()
+    failed = job.transition(JobStatus.FAILED, now=now, completed_at=now)
+    assert await cost(counter, repo.update(failed)) == 1
+    assert await index_rows() == ["o", "s|failed", "t"]
+
+
+async def test_an_update_whose_due_row_someone_deleted_still_goes_through(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, _ = counted
+    clock = ManualClock()
+    job = await repo.insert(QueuedJob.new(owner="alice", job_type="t", now=clock.now()))
+    partition = keys.job_partition(job.id)
+    row = await repo._table.get_entity(partition, keys.job_key(job.id))
+    await repo._table.delete_entity(partition, row["Due"])
+
+    clock.advance(timedelta(minutes=1))
+    moved = await repo.update(job.transition(JobStatus.QUEUED, now=clock.now()))
+
+    [due] = (await repo.list_due(frozenset({JobStatus.QUEUED}), due_by=clock.now())).items
+    assert due == moved

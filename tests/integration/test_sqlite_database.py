@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ async def test_opening_creates_the_folders_the_file_and_the_schema_in_wal_mode(
 
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert raw.execute("PRAGMA user_version").fetchone() == (2,)
+    assert raw.execute("PRAGMA user_version").fetchone() == (3,)
     raw.close()
 
 
@@ -51,12 +52,16 @@ async def test_a_database_of_the_first_schema_gains_the_secrets_table_and_keeps_
     from queued_jobs.repositories.sqlite import SqliteJobRepository
 
     path = tmp_path / "old.db"
-    old = SqliteJobRepository(path)
-    job = await old.insert(QueuedJob.new(owner="ada", job_type="t"))
-    await old.close()
+    job = QueuedJob.new(owner="ada", job_type="t")
     raw = sqlite3.connect(path)
-    raw.execute("DROP TABLE secrets")
-    raw.execute("PRAGMA user_version = 1")  # as the first version left it
+    for statement in _MIGRATIONS[0]:  # the schema as the first version left it
+        raw.execute(statement)
+    raw.execute(
+        """INSERT INTO jobs (id, owner, job_type, status, created_at, completed_at, version, doc)
+        VALUES (?, ?, ?, ?, ?, NULL, 1, ?)""",
+        (job.id, job.owner, job.job_type, job.status.value, 0, job.model_dump_json()),
+    )
+    raw.execute("PRAGMA user_version = 1")
     raw.commit()
     raw.close()
 
@@ -288,3 +293,42 @@ def test_processes_opening_a_new_file_at_once_all_get_in(tmp_path: Path) -> None
         os.umask(previous_umask)
     assert failed == []
     assert modes == {0o600}
+
+
+async def test_a_database_of_the_second_schema_gains_the_due_index_and_keeps_its_jobs_found(
+    tmp_path: Path,
+) -> None:
+    from queued_jobs._sqlite.database import _MIGRATIONS
+    from queued_jobs.clock import ManualClock
+    from queued_jobs.execution.sweep import Sweeper
+    from queued_jobs.models import JobStatus
+    from queued_jobs.queues.memory import MemoryQueueBroker
+
+    clock = ManualClock()
+    path = tmp_path / "old.db"
+    job = QueuedJob.new(owner="ada", job_type="t", now=clock.now())
+    raw = sqlite3.connect(path)
+    for statement in (*_MIGRATIONS[0], *_MIGRATIONS[1]):  # as the second version left it
+        raw.execute(statement)
+    raw.execute(
+        """INSERT INTO jobs (id, owner, job_type, status, created_at, completed_at, version, doc)
+        VALUES (?, ?, ?, ?, ?, NULL, 1, ?)""",
+        (job.id, job.owner, job.job_type, job.status.value, 0, job.model_dump_json()),
+    )
+    raw.execute("PRAGMA user_version = 2")
+    raw.commit()
+    raw.close()
+    clock.advance(timedelta(hours=1))
+
+    upgraded = SqliteJobRepository(path, clock=clock)
+    broker = MemoryQueueBroker(clock=clock)
+    try:
+        due = await upgraded.list_due(frozenset({JobStatus.QUEUED}), due_by=clock.now())
+        assert list(due.items) == []  # stored without the index
+        report = await Sweeper(upgraded, broker, clock=clock).sweep()
+        assert (report.full, report.resent) == (True, 1)
+        clock.advance(timedelta(hours=1))
+        due = await upgraded.list_due(frozenset({JobStatus.QUEUED}), due_by=clock.now())
+        assert [j.id for j in due.items] == [job.id]  # its touch indexed it
+    finally:
+        await upgraded.close()

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.azurite]
 __all__ = ["counted"]  # the fixture, shared with the other cost tests
 
 
-async def test_a_takeover_scan_costs_one_operator_listing_of_running_jobs(
+async def test_a_takeover_scan_costs_one_query_per_shard_and_a_read_per_expired_lease(
     counted: tuple[AzureTableJobRepository, RequestCounter],
 ) -> None:
     repo, counter = counted
@@ -38,8 +38,13 @@ async def test_a_takeover_scan_costs_one_operator_listing_of_running_jobs(
         elsewhere.transition(JobStatus.RUNNING, now=now, lease_owner="w:1", lease_expires_at=now)
     )
 
+    backlog = [QueuedJob.new(owner=f"q{n}", job_type="t", now=now) for n in range(300)]
+    await repo.insert_many(backlog)  # queued jobs behind: none of them is read
+
     counter.reset()
     expired = await expired_leases(repo, now=now, queues={"jobs"}, limit=8)
 
-    assert counter.total == 16  # one range query per shard
+    # one range query per shard on the running jobs' due index, then a read of each job
+    # whose lease ran out (three: two on "jobs", one on "other")
+    assert counter.total == 16 + 3
     assert [job.id for job in expired] == [found[0].id, found[2].id]  # oldest lease first

@@ -4,6 +4,7 @@ pass: several workers sweep every minute, and each pass must not add a duplicate
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -56,3 +57,83 @@ async def test_a_job_left_behind_gets_one_message_per_resend_interval_not_per_sw
     assert [minute for minute, count in enumerate(sent, 1) if count] == sent_at
     assert set(sent) == {0, 1}
     assert await broker.queue("jobs").depth() == len(sent_at)
+
+
+class CountingRepository(MemoryJobRepository):
+    """Counts the listings a sweep makes: the full listing and the due index."""
+
+    full_listings = 0
+    due_listings = 0
+
+    async def list_jobs(self, *args: Any, **kwargs: Any) -> Any:
+        self.full_listings += 1
+        return await super().list_jobs(*args, **kwargs)
+
+    async def list_due(self, *args: Any, **kwargs: Any) -> Any:
+        self.due_listings += 1
+        return await super().list_due(*args, **kwargs)
+
+
+async def test_only_one_sweeper_passes_while_it_holds_the_lease_and_another_once_it_runs_out() -> (
+    None
+):
+    clock = ManualClock()
+    repository = CountingRepository(clock=clock)
+    broker = MemoryQueueBroker(clock=clock)
+    first, second = (
+        Sweeper(repository, broker, clock=clock, lease_for=MINUTE, holder=name)
+        for name in ("first", "second")
+    )
+    assert not (await first.sweep()).held_elsewhere
+    assert (await second.sweep()).held_elsewhere
+    listings = repository.due_listings + repository.full_listings
+    assert not (await first.sweep()).held_elsewhere  # its own lease: renewed
+    clock.advance(2 * MINUTE)  # the first sweeper died: its lease runs out
+    assert not (await second.sweep()).held_elsewhere
+    assert (await first.sweep()).held_elsewhere
+    assert repository.due_listings + repository.full_listings == listings + 2
+
+
+async def test_passes_read_the_due_index_and_one_full_pass_an_hour_runs_across_sweepers() -> None:
+    clock = ManualClock()
+    repository = CountingRepository(clock=clock)
+    broker = MemoryQueueBroker(clock=clock)
+    client_jobs = [QueuedJob.new(owner=f"u{i}", job_type="t", now=clock.now()) for i in range(50)]
+    await repository.insert_many(client_jobs)
+    sweepers = [
+        Sweeper(repository, broker, clock=clock, lease_for=MINUTE / 2, holder=f"s{i}")
+        for i in range(3)
+    ]
+
+    reports = []
+    for _ in range(90):  # an hour and a half of passes, one a minute, by turns
+        clock.advance(MINUTE)
+        reports.append(await sweepers[len(reports) % 3].sweep())
+
+    assert [i for i, r in enumerate(reports) if r.full] == [0, 60]
+    assert repository.full_listings == 2 * 3  # one listing per swept status, per full pass
+    assert repository.due_listings == 88
+    assert sum(r.resent for r in reports) == 50 * 9  # once per resend_after, as before
+
+
+async def test_a_record_stored_without_the_due_index_is_found_by_the_full_pass() -> None:
+    from tests.support.unreadable_rows import Damage, plant_in_memory
+
+    clock = ManualClock()
+    repository = MemoryJobRepository(clock=clock)
+    broker = MemoryQueueBroker(clock=clock)
+    legacy = QueuedJob.new(owner="ada", job_type="t", now=clock.now())
+    plant_in_memory(repository, legacy, Damage.NO_UNIQUE_SCOPE)  # as an older version wrote it
+    clock.advance(timedelta(hours=1))
+    index_only = Sweeper(repository, broker, clock=clock, full_pass_every=None)
+    assert (await index_only.sweep()).resent == 0
+    clock.advance(2 * MINUTE)  # its lease ran out
+
+    report = await Sweeper(repository, broker, clock=clock, holder="other").sweep()
+    clock.advance(2 * MINUTE)
+
+    assert (report.full, report.resent) == (True, 1)
+    [message] = await broker.queue("jobs").receive()
+    assert legacy.id in message.body
+    clock.advance(timedelta(hours=1))
+    assert (await index_only.sweep()).resent == 1  # its touch put it in the index

@@ -377,9 +377,9 @@ async def test_only_a_worker_that_started_messages_looks_for_expired_leases(
     class CountingRepository(MemoryJobRepository):
         listings = 0
 
-        async def list_jobs(self, *args: Any, **kwargs: Any) -> Any:
+        async def list_due(self, *args: Any, **kwargs: Any) -> Any:
             self.listings += 1
-            return await super().list_jobs(*args, **kwargs)
+            return await super().list_due(*args, **kwargs)
 
     repository = CountingRepository(clock=client.clock)
     counted = JobClient(repository, client.broker, client.registry, clock=client.clock)
@@ -424,11 +424,11 @@ async def test_a_look_for_expired_leases_that_fails_is_logged_and_tried_again(
     class FlakyRepository(MemoryJobRepository):
         failures = 1
 
-        async def list_jobs(self, *args: Any, **kwargs: Any) -> Any:
+        async def list_due(self, *args: Any, **kwargs: Any) -> Any:
             if self.failures:
                 self.failures -= 1
                 raise RuntimeError("a row no one can read")
-            return await super().list_jobs(*args, **kwargs)
+            return await super().list_due(*args, **kwargs)
 
     repository = FlakyRepository(clock=client.clock)
     flaky = JobClient(repository, client.broker, client.registry, clock=client.clock)
