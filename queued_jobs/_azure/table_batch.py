@@ -21,6 +21,7 @@ import math
 import re
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote
@@ -31,9 +32,17 @@ from azure.core.rest import HttpRequest
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
+from ..models import QueuedJob
 from .errors import error_code
 
-__all__ = ["TableTransactions", "TransactionRejected"]
+__all__ = [
+    "BATCH_LIMIT",
+    "ROW_FRAMING",
+    "NewJob",
+    "TableTransactions",
+    "TransactionRejected",
+    "transactions_of",
+]
 
 Operation = tuple[Any, ...]
 
@@ -213,3 +222,47 @@ def _rejected(status: int, body: bytes, *, whole: bool) -> HttpResponseError:
         refused.status_code = status
         return refused
     return TransactionRejected(text, status=status, code=code, index=index)
+
+
+BATCH_LIMIT = 100
+#: A new job is at most four rows: the job, its owner and status copies and its due row.
+_JOBS_PER_TRANSACTION = BATCH_LIMIT // 4
+#: Largest transaction body sent. Azure (and Azurite) refuse one over 4 MiB with 413, but
+#: aiohttp writes a body over 1 MiB in one go and warns (ResourceWarning) that it may block
+#: the event loop; rows are rarely that large, so stay under it.
+_TRANSACTION_BYTES = 1024 * 1024
+#: A row's size in a transaction body beyond its JSON (multipart framing, type
+#: annotations): about 700 bytes measured on Azurite.
+ROW_FRAMING = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job ready to insert: its two ``create`` operations and its payload blobs."""
+
+    job: QueuedJob
+    operations: list[Any]
+    blobs: dict[str, bytes]
+    #: What its rows add to a transaction body, in bytes (at most; as ASCII-only JSON).
+    size: int
+
+    @property
+    def partition(self) -> str:
+        partition: str = self.operations[0][1]["PartitionKey"]
+        return partition
+
+
+def transactions_of(new_jobs: Sequence[NewJob]) -> list[list[NewJob]]:
+    """Group new jobs into entity-group transactions: one partition each, in the given
+    order, at most :data:`_JOBS_PER_TRANSACTION` jobs and :data:`_TRANSACTION_BYTES` (a job
+    larger than that goes alone)."""
+    by_partition: dict[str, list[list[NewJob]]] = {}
+    for new in new_jobs:
+        chunks = by_partition.setdefault(new.partition, [[]])
+        if chunks[-1] and (
+            len(chunks[-1]) == _JOBS_PER_TRANSACTION
+            or sum(n.size for n in chunks[-1]) + new.size > _TRANSACTION_BYTES
+        ):
+            chunks.append([])
+        chunks[-1].append(new)
+    return [chunk for chunks in by_partition.values() for chunk in chunks]

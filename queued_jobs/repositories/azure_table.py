@@ -12,7 +12,6 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
@@ -32,7 +31,14 @@ from .._azure import table_keys as keys
 from .._azure.connection import StorageConnection
 from .._azure.errors import error_code, translated
 from .._azure.payloads import BlobPayloads
-from .._azure.table_batch import TableTransactions, TransactionRejected
+from .._azure.table_batch import (
+    BATCH_LIMIT,
+    ROW_FRAMING,
+    NewJob,
+    TableTransactions,
+    TransactionRejected,
+    transactions_of,
+)
 from .._azure.table_entities import (
     blob_names,
     decode_attempt,
@@ -40,19 +46,27 @@ from .._azure.table_entities import (
     encode_attempt,
     encode_job,
 )
-from .._azure.table_secrets import MESSAGE_KEY_ROW, SECRETS_PARTITION, stored_secret
+from .._azure.table_reservations import TableReservations, etag_of
+from .._azure.table_secrets import MESSAGE_KEY_ROW, stored_secret
+from .._azure.table_versions import (
+    FROM_JOB_ROW,
+    FROM_OWNER_ROW,
+    FROM_STATUS_ROW,
+    STATUSES,
+    due_row_of,
+    read_version,
+    version_of,
+)
 from .._once import LoadedOnce
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import (
     ConcurrencyConflict,
     ConfigurationError,
     CorruptJobRecord,
-    DuplicateJob,
     InvalidInput,
     InvalidKey,
     JobAlreadyExists,
     JobNotFound,
-    StorageError,
 )
 from ..files.base import CONTAINER_NAME
 from ..models import TERMINAL_STATUSES, Attempt, JobStatus, QueuedJob, owner_shard
@@ -62,10 +76,8 @@ from ._records import reservation_in
 from .base import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     DEFAULT_PAGE_SIZE,
-    UNIQUE_KEY_GRACE,
     JobQuery,
     Page,
-    check_lease,
     check_new_jobs,
     check_page_size,
 )
@@ -73,50 +85,10 @@ from .base import (
 __all__ = ["AzureTableJobRepository"]
 
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
-_BATCH_LIMIT = 100
-#: A new job is at most four rows: the job, its owner and status copies and its due row.
-_JOBS_PER_TRANSACTION = _BATCH_LIMIT // 4
-#: Largest transaction body sent. Azure (and Azurite) refuse one over 4 MiB with 413, but
-#: aiohttp writes a body over 1 MiB in one go and warns (ResourceWarning) that it may block
-#: the event loop; rows are rarely that large, so stay under it.
-_TRANSACTION_BYTES = 1024 * 1024
-#: A row's size in a transaction body beyond its JSON (multipart framing, type
-#: annotations): about 700 bytes measured on Azurite.
-_ROW_FRAMING = 1024
 _RESERVE_TRIES = 8
 _IF_UNCHANGED = MatchConditions.IfNotModified
 _REPLACE = {"mode": UpdateMode.REPLACE}
 _RANGE = "PartitionKey eq @pk and RowKey gt @low and RowKey lt @high"
-
-
-def _etag(entity: TableEntity) -> str:
-    return str(entity.metadata["etag"])
-
-
-# A version names the row it was read from: the three copies change in every
-# transaction, so any one's ETag guards an update equally well. After it, separated by
-# ``~``, come the job's due row and the status its status copy is filed under (as that
-# ETag's write left them): the update that replaces the job moves those rows too.
-_FROM_JOB_ROW, _FROM_OWNER_ROW, _FROM_STATUS_ROW = "t:", "o:", "s:"
-_KINDS = (_FROM_JOB_ROW, _FROM_OWNER_ROW, _FROM_STATUS_ROW)
-_MARK = "~"
-_STATUSES = frozenset(status.value for status in JobStatus)
-
-
-def _version(entity: Mapping[str, Any], etag: str) -> str:
-    row_key: str = entity["RowKey"]
-    kind = {"o": _FROM_OWNER_ROW, "s": _FROM_STATUS_ROW}.get(row_key[0], _FROM_JOB_ROW)
-    due = entity.get("Due")
-    due = due if isinstance(due, str) and keys.due_of(due) else ""
-    listed = entity.get("Listed")
-    listed = listed if listed in _STATUSES else ""
-    return f"{kind}{etag}{_MARK}{due}{_MARK}{listed}"
-
-
-def _due_row_of(job_id: str, due: object) -> str | None:
-    """``due`` if it names a due row of job ``job_id`` (a row's ``Due``, a version's)."""
-    found = keys.due_of(due)
-    return due if found is not None and found[1] == job_id and isinstance(due, str) else None
 
 
 def _continuation_id(continuation: str | None) -> str | None:
@@ -145,38 +117,6 @@ def _matching(page: Page[QueuedJob], query: JobQuery) -> Page[QueuedJob]:
     return page if len(items) == len(page.items) else Page(items, page.continuation, page.skipped)
 
 
-@dataclass(frozen=True, slots=True)
-class _NewJob:
-    """A job ready to insert: its two ``create`` operations and its payload blobs."""
-
-    job: QueuedJob
-    operations: list[Any]
-    blobs: dict[str, bytes]
-    #: What its rows add to a transaction body, in bytes (at most; as ASCII-only JSON).
-    size: int
-
-    @property
-    def partition(self) -> str:
-        partition: str = self.operations[0][1]["PartitionKey"]
-        return partition
-
-
-def _transactions(new_jobs: Sequence[_NewJob]) -> list[list[_NewJob]]:
-    """Group new jobs into entity-group transactions: one partition each, in the given
-    order, at most :data:`_JOBS_PER_TRANSACTION` jobs and :data:`_TRANSACTION_BYTES` (a job
-    larger than that goes alone)."""
-    by_partition: dict[str, list[list[_NewJob]]] = {}
-    for new in new_jobs:
-        chunks = by_partition.setdefault(new.partition, [[]])
-        if chunks[-1] and (
-            len(chunks[-1]) == _JOBS_PER_TRANSACTION
-            or sum(n.size for n in chunks[-1]) + new.size > _TRANSACTION_BYTES
-        ):
-            chunks.append([])
-        chunks[-1].append(new)
-    return [chunk for chunks in by_partition.values() for chunk in chunks]
-
-
 class AzureTableJobRepository:
     """Jobs in one Azure table, large payloads in one blob container."""
 
@@ -193,6 +133,7 @@ class AzureTableJobRepository:
         close it after them."""
         self._table = table
         self._transactions = TableTransactions(table)
+        self._reservations = TableReservations(table, clock)
         self._payloads = BlobPayloads(container)
         self._clock = clock
         self._max_payload_bytes = max_payload_bytes
@@ -260,7 +201,7 @@ class AzureTableJobRepository:
 
     async def _job(self, entity: TableEntity) -> QueuedJob:
         blobs = await self._payloads.download(blob_names(entity))
-        return decode_job(entity, _version(entity, _etag(entity)), blobs)
+        return decode_job(entity, version_of(entity, etag_of(entity)), blobs)
 
     async def _readable(self, entity: TableEntity) -> QueuedJob | CorruptJobRecord:
         try:
@@ -312,14 +253,14 @@ class AzureTableJobRepository:
                     raise JobNotFound(job_id) from None
                 raise
 
-    def _new_job(self, job: QueuedJob) -> _NewJob:
+    def _new_job(self, job: QueuedJob) -> NewJob:
         """Encode a job to insert; raises ``InvalidInput`` for what the table can't hold."""
         encoded = encode_job(job)
         rows = [row for row in self._rows(job, encoded.properties) if row is not None]
-        size = sum(len(json.dumps(row, default=str)) + _ROW_FRAMING for row in rows)
-        return _NewJob(job, [("create", row) for row in rows], encoded.blobs, size)
+        size = sum(len(json.dumps(row, default=str)) + ROW_FRAMING for row in rows)
+        return NewJob(job, [("create", row) for row in rows], encoded.blobs, size)
 
-    async def _insert_together(self, chunk: list[_NewJob]) -> list[QueuedJob]:
+    async def _insert_together(self, chunk: list[NewJob]) -> list[QueuedJob]:
         """Insert jobs of one partition in one transaction; returns them with versions."""
         operations = [operation for new in chunk for operation in new.operations]
         job_ids = [new.job.id for new in chunk for _ in new.operations]
@@ -327,7 +268,7 @@ class AzureTableJobRepository:
         # A job's rows are adjacent, its own first: its version is that row's ETag.
         stored, at = [], 0
         for new in chunk:
-            version = _version(new.operations[0][1], results[at])
+            version = version_of(new.operations[0][1], results[at])
             stored.append(new.job.model_copy(update={"version": version}))
             at += len(new.operations)
         return stored
@@ -344,7 +285,7 @@ class AzureTableJobRepository:
         await self._payloads.upload({k: v for new in new_jobs for k, v in new.blobs.items()})
         # Let every transaction finish before raising, so the caller sees a settled store.
         outcomes = await asyncio.gather(
-            *(self._insert_together(chunk) for chunk in _transactions(new_jobs)),
+            *(self._insert_together(chunk) for chunk in transactions_of(new_jobs)),
             return_exceptions=True,
         )
         stored: dict[str, QueuedJob] = {}
@@ -378,34 +319,28 @@ class AzureTableJobRepository:
 
     async def update(self, job: QueuedJob, *, attempt: Attempt | None = None) -> QueuedJob:
         check_job(job, self._max_payload_bytes)
-        kind, body = (job.version or "")[:2], (job.version or "")[2:]
-        if kind not in _KINDS:
-            raise ConcurrencyConflict(job.id)
+        read = read_version(job.id, job.version)
         if attempt is not None and attempt.job_id != job.id:
             raise InvalidInput(f"attempt of job {attempt.job_id} given with job {job.id}")
-        etag, was_due, was_listed = [*body.split(_MARK, 2), "", ""][:3]
-        old_due = _due_row_of(job.id, was_due)
-        old_status = keys.status_key(was_listed, job.id) if was_listed in _STATUSES else None
-        if kind == _FROM_STATUS_ROW and old_status is None:
-            raise ConcurrencyConflict(job.id)  # not a version this store made
+        kind, etag, old_due, old_status = read.kind, read.etag, read.due_row, read.status_row
         encoded = encode_job(job)
         job_row, owner_row, status_row, pointer = self._rows(job, encoded.properties)
         partition = job_row["PartitionKey"]
         condition = {**_REPLACE, "etag": etag, "match_condition": _IF_UNCHANGED}
         operations: list[Any] = [
             ("update", row, condition) if kind == row_kind else ("upsert", row, _REPLACE)
-            for row, row_kind in ((job_row, _FROM_JOB_ROW), (owner_row, _FROM_OWNER_ROW))
+            for row, row_kind in ((job_row, FROM_JOB_ROW), (owner_row, FROM_OWNER_ROW))
         ]
         may_be_gone: set[int] = set()
         if old_status is not None and old_status != status_row["RowKey"]:
             gone = {"PartitionKey": partition, "RowKey": old_status}
-            if kind == _FROM_STATUS_ROW:  # the guard: that copy, as it was read
+            if kind == FROM_STATUS_ROW:  # the guard: that copy, as it was read
                 operations.append(("delete", gone, {"etag": etag}))
             else:
                 may_be_gone.add(len(operations))
                 operations.append(("delete", gone))
             operations.append(("upsert", status_row, _REPLACE))
-        elif kind == _FROM_STATUS_ROW:
+        elif kind == FROM_STATUS_ROW:
             operations.append(("update", status_row, condition))
         else:
             operations.append(("upsert", status_row, _REPLACE))
@@ -421,12 +356,12 @@ class AzureTableJobRepository:
         try:
             results = await self._transact([job.id], operations, may_be_gone=frozenset(may_be_gone))
         except JobNotFound:
-            if kind != _FROM_STATUS_ROW or not await self._exists(job.id):
+            if kind != FROM_STATUS_ROW or not await self._exists(job.id):
                 raise
             # The status copy it was read from is gone: the job moved on since.
             raise ConcurrencyConflict(job.id) from None
         # Every copy changed: the job row's new ETag names the new state.
-        return job.model_copy(update={"version": _version(job_row, results[0])})
+        return job.model_copy(update={"version": version_of(job_row, results[0])})
 
     async def _exists(self, job_id: str) -> bool:
         with translated(f"reading job {job_id}"):
@@ -461,84 +396,18 @@ class AzureTableJobRepository:
         with translated(f"listing attempts of job {job_id}"):
             return [decode_attempt(e) for e in await self._attempt_rows(job_id)]
 
-    # --- unique keys -------------------------------------------------------------------
-
-    async def _holder_is_gone(self, reservation: TableEntity) -> bool:
-        """Whether a reservation is past the grace period and its job was never stored."""
-        reserved_at: datetime = reservation["ReservedAt"]
-        if self._clock.now() - reserved_at < UNIQUE_KEY_GRACE:
-            return False
-        holder = str(reservation["JobId"])
-        try:
-            await self._table.get_entity(
-                keys.job_partition(holder), keys.job_key(holder), select=["PartitionKey"]
-            )
-        except ResourceNotFoundError:
-            return True
-        return False
+    # --- unique keys and leases (``_azure/table_reservations.py``) ---------------------
 
     async def reserve_unique_key(
         self, key: str, job_id: str, *, replacing: str | None = None
     ) -> None:
-        partition = keys.unique_partition(key)
-        reservation = {
-            "PartitionKey": partition,
-            "RowKey": keys.UNIQUE_ROW,
-            "JobId": job_id,
-            "ReservedAt": self._clock.now(),
-        }
-        with translated(f"reserving unique key {key!r}"):
-            for _ in range(_RESERVE_TRIES):
-                try:
-                    await self._table.create_entity(reservation)
-                    return
-                except ResourceExistsError:
-                    pass
-                try:
-                    held = await self._table.get_entity(partition, keys.UNIQUE_ROW)
-                except ResourceNotFoundError:
-                    continue  # released in between: try to create it again
-                holder = str(held["JobId"])
-                if holder == job_id:
-                    return
-                if holder != replacing and not await self._holder_is_gone(held):
-                    raise DuplicateJob(key, holder)
-                try:
-                    await self._table.update_entity(
-                        reservation,
-                        mode=UpdateMode.REPLACE,
-                        etag=_etag(held),
-                        match_condition=_IF_UNCHANGED,
-                    )
-                    return
-                except (ResourceModifiedError, ResourceNotFoundError):
-                    continue  # someone else changed it first: look again
-        raise StorageError(
-            f"unique key {key!r} kept changing; gave up after {_RESERVE_TRIES} tries"
-        )
+        await self._reservations.reserve_unique_key(key, job_id, replacing=replacing)
 
     async def release_unique_key(self, key: str, job_id: str) -> bool:
-        partition = keys.unique_partition(key)
-        with translated(f"releasing unique key {key!r}"):
-            for _ in range(_RESERVE_TRIES):
-                try:
-                    held = await self._table.get_entity(partition, keys.UNIQUE_ROW)
-                except ResourceNotFoundError:
-                    return False
-                if held["JobId"] != job_id:
-                    return False
-                try:
-                    await self._table.delete_entity(
-                        partition, keys.UNIQUE_ROW, etag=_etag(held), match_condition=_IF_UNCHANGED
-                    )
-                    return True
-                except ResourceModifiedError:
-                    continue
-                except ResourceNotFoundError:
-                    return False
-        raise StorageError(
-            f"unique key {key!r} kept changing; gave up after {_RESERVE_TRIES} tries"
-        )
+        return await self._reservations.release_unique_key(key, job_id)
+
+    async def take_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> bool:
+        return await self._reservations.take_lease(name, holder, now=now, until=until)
 
     # --- listings ----------------------------------------------------------------------
 
@@ -639,7 +508,7 @@ class AzureTableJobRepository:
             return await self._readable(entity)
         with suppress(ResourceModifiedError, ResourceNotFoundError):
             await self._table.delete_entity(
-                partition, pointer["RowKey"], etag=_etag(pointer), match_condition=_IF_UNCHANGED
+                partition, pointer["RowKey"], etag=etag_of(pointer), match_condition=_IF_UNCHANGED
             )
         return None
 
@@ -679,39 +548,6 @@ class AzureTableJobRepository:
         more = len(pointers) > limit
         return Page(items, due_token(*pointers[limit - 1][0]) if more else None, skipped)
 
-    async def take_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> bool:
-        check_lease(name, holder)
-        row_key = f"lease|{name}"
-        row = {
-            "PartitionKey": SECRETS_PARTITION,
-            "RowKey": row_key,
-            "Holder": holder,
-            "Until": until,
-        }
-        with translated(f"taking the lease {name!r}"):
-            try:
-                held = await self._table.get_entity(SECRETS_PARTITION, row_key)
-            except ResourceNotFoundError:
-                try:
-                    await self._table.create_entity(row)
-                except ResourceExistsError:
-                    return False  # another process took it first
-                return True
-            held_until = held.get("Until")
-            if (
-                held.get("Holder") != holder
-                and isinstance(held_until, datetime)
-                and held_until > now
-            ):
-                return False
-            try:
-                await self._table.update_entity(
-                    row, mode=UpdateMode.REPLACE, etag=_etag(held), match_condition=_IF_UNCHANGED
-                )
-            except (ResourceModifiedError, ResourceNotFoundError):
-                return False  # another process took it first
-            return True
-
     # --- deleting ----------------------------------------------------------------------
 
     async def _delete_rows(self, job_row: TableEntity) -> None:
@@ -732,13 +568,13 @@ class AzureTableJobRepository:
             with suppress(InvalidKey):  # not an owner any row could have been written for
                 row_keys.append(keys.owner_key(owner, job_id))
         row_keys += [e["RowKey"] for e in await self._attempt_rows(job_id)]
-        if (due := _due_row_of(job_id, job_row.get("Due"))) is not None:
+        if (due := due_row_of(job_id, job_row.get("Due"))) is not None:
             row_keys.append(due)
-        if (listed := job_row.get("Listed")) in _STATUSES:
+        if (listed := job_row.get("Listed")) in STATUSES:
             row_keys.append(keys.status_key(listed, job_id))
         row_keys.append(job_row["RowKey"])  # last: a crash midway leaves the job findable
-        for start in range(0, len(row_keys), _BATCH_LIMIT):
-            chunk = row_keys[start : start + _BATCH_LIMIT]
+        for start in range(0, len(row_keys), BATCH_LIMIT):
+            chunk = row_keys[start : start + BATCH_LIMIT]
             operations = [("delete", {"PartitionKey": partition, "RowKey": k}) for k in chunk]
             try:
                 await self._transactions.submit(operations)

@@ -1,0 +1,78 @@
+"""The version tokens of jobs on Azure Table Storage: which row guards an update, and which
+index rows the job had when it was read.
+
+A version names the row it was read from (``t:`` the job row, ``o:`` its owner copy, ``s:``
+its status copy): the copies change in every transaction, so any one's ETag guards an
+update equally well. After the ETag, separated by ``~``, come the job's due row and the
+status its status copy is filed under (as that ETag's write left them), so that the update
+replacing the job moves those rows too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ..errors import ConcurrencyConflict
+from ..models import JobStatus
+from . import table_keys as keys
+
+__all__ = [
+    "FROM_JOB_ROW",
+    "FROM_OWNER_ROW",
+    "FROM_STATUS_ROW",
+    "STATUSES",
+    "ReadVersion",
+    "due_row_of",
+    "read_version",
+    "version_of",
+]
+
+FROM_JOB_ROW: Final = "t:"
+FROM_OWNER_ROW: Final = "o:"
+FROM_STATUS_ROW: Final = "s:"
+_KINDS: Final = (FROM_JOB_ROW, FROM_OWNER_ROW, FROM_STATUS_ROW)
+_MARK: Final = "~"
+STATUSES: Final = frozenset(status.value for status in JobStatus)
+
+
+def version_of(entity: Mapping[str, Any], etag: str) -> str:
+    """The version of the job copy ``entity`` whose ETag is ``etag``."""
+    row_key: str = entity["RowKey"]
+    kind = {"o": FROM_OWNER_ROW, "s": FROM_STATUS_ROW}.get(row_key[0], FROM_JOB_ROW)
+    due = entity.get("Due")
+    due = due if isinstance(due, str) and keys.due_of(due) else ""
+    listed = entity.get("Listed")
+    listed = listed if listed in STATUSES else ""
+    return f"{kind}{etag}{_MARK}{due}{_MARK}{listed}"
+
+
+def due_row_of(job_id: str, due: object) -> str | None:
+    """``due`` if it names a due row of job ``job_id`` (a row's ``Due``, a version's)."""
+    found = keys.due_of(due)
+    return due if found is not None and found[1] == job_id and isinstance(due, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadVersion:
+    """What a version says: the row read (its kind and ETag) and the index rows then."""
+
+    kind: str
+    etag: str
+    #: The row key of the job's due row, if it had one.
+    due_row: str | None
+    #: The row key of the job's status copy, if it had one.
+    status_row: str | None
+
+
+def read_version(job_id: str, version: str | None) -> ReadVersion:
+    """The parts of ``version``; ``ConcurrencyConflict`` if this store made no such one."""
+    kind, body = (version or "")[:2], (version or "")[2:]
+    if kind not in _KINDS:
+        raise ConcurrencyConflict(job_id)
+    etag, was_due, was_listed = [*body.split(_MARK, 2), "", ""][:3]
+    status_row = keys.status_key(was_listed, job_id) if was_listed in STATUSES else None
+    if kind == FROM_STATUS_ROW and status_row is None:
+        raise ConcurrencyConflict(job_id)  # not a version this store made
+    return ReadVersion(kind, etag, due_row_of(job_id, was_due), status_row)
