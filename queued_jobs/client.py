@@ -18,7 +18,7 @@ from typing import Any, TypeVar, overload
 
 from pydantic import JsonValue, TypeAdapter, ValidationError
 
-from ._listing import job_query, owner_page
+from ._listing import job_query
 from ._unique import release_unique_key, reserve_unique_key
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import (
@@ -319,18 +319,14 @@ class JobClient:
         time zone). Pass the page's ``continuation`` back for the next page; ``None`` means
         there is none.
 
-        With an owner and filters, the owner's jobs are filtered page by page: a page may
-        then hold fewer than ``limit`` jobs, none even, and still have a continuation.
+        Every combination of filters is served by an index on every store (see
+        ``docs/design.md``), so a page is full unless it is the last.
         ``page.skipped`` names rows that could not be read (``get_job`` says why). Raises
         ``InvalidInput`` for an unknown status, a time without a time zone, an owner no job
         can have or a ``limit`` outside 1 to 1,000.
         """
-        query = job_query(statuses, job_type, created_from, created_before)
-        if owner is None:
-            return await self.repository.list_jobs(query, limit=limit, continuation=continuation)
-        return await owner_page(
-            self.repository, owner, query, limit=limit, continuation=continuation
-        )
+        query = job_query(owner, statuses, job_type, created_from, created_before)
+        return await self.repository.list_jobs(query, limit=limit, continuation=continuation)
 
     @overload
     def result_of(self, job: QueuedJob) -> Any: ...

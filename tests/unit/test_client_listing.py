@@ -184,3 +184,29 @@ def test_the_sync_client_lists_jobs_and_reads_typed_results(tmp_path: Path) -> N
         assert [listed.id for listed in page.items] == [job.id]
         assert client.result_of(job, Receipt) == Receipt(total=5)
         assert client.list_attempts(job.id)[0].number == 1
+
+
+async def test_an_owners_rare_failures_come_in_one_full_page_however_long_their_history(
+    client: JobClient,
+) -> None:
+    clock = client.clock
+    assert isinstance(clock, ManualClock)
+    failures = []
+    for n in range(60):
+        if n % 20 == 5:
+            failures.append(await client.queue_job("shop.refuse", f"no {n}", owner="ann"))
+        else:
+            await client.queue_job("shop.bill", n, owner="ann")
+        clock.advance(1)
+
+    page = await client.list_jobs(owner="ann", statuses=["failed"], limit=3)
+
+    assert [job.id for job in page.items] == [job.id for job in reversed(failures)]
+    assert (
+        page.continuation is None
+        or not (
+            await client.list_jobs(
+                owner="ann", statuses=["failed"], limit=3, continuation=page.continuation
+            )
+        ).items
+    )
