@@ -77,9 +77,12 @@ def test_the_sweep_is_measured_as_it_runs_with_the_jobs_it_finds(
     full = sweep_cost(backend, 250, sweeps=2)
 
     assert len(empty) == len(full) == 2
-    assert all(requests >= 1 for requests, _, _ in empty)
-    # The queued jobs' rows come back in the listing: the same sweep reads more.
-    assert min(size for _, size, _ in full) > max(size for _, size, _ in empty)
+    assert all(requests >= 1 and size > 0 for requests, size, _ in [*empty, *full])
+    # A store's first pass of the hour lists by status: the queued jobs' rows come back
+    # in it, so it reads more. Later passes read only the due index, whatever is queued.
+    assert full[0][1] > empty[0][1]
+    assert full[1][0] == empty[1][0]
+    assert abs(full[1][1] - empty[1][1]) <= empty[1][1] // 10  # timestamps vary in length
 
 
 @pytest.mark.azurite
