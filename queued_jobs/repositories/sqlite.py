@@ -21,6 +21,7 @@ from ..errors import (
     ConcurrencyConflict,
     CorruptJobRecord,
     DuplicateJob,
+    InvalidInput,
     JobAlreadyExists,
     JobNotFound,
     StorageError,
@@ -44,9 +45,14 @@ __all__ = ["SqliteJobRepository"]
 
 _COLUMNS = "id, owner, job_type, status, created_at, completed_at, doc, due_at, version"
 _INSERT = f"INSERT INTO jobs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)"
-_UPDATE = """UPDATE jobs SET owner = ?, job_type = ?, status = ?, created_at = ?,
-    completed_at = ?, doc = ?, due_at = ?, version = version + 1
-    WHERE id = ? AND version = ? RETURNING version"""
+#: Sets only the columns a job's changes can move, so that the indexes on the others are
+#: left alone (rewriting them all on every update cost about 12 % of an embedded drain):
+#: its owner is fixed by its id (the model refuses another), its creation time never
+#: changes, and its type guards the row (a change of type is refused).
+_UPDATE = """UPDATE jobs SET status = ?, completed_at = ?, doc = ?, due_at = ?,
+    version = version + 1
+    WHERE id = ? AND version = ? AND job_type = ?
+    RETURNING version"""
 _TAKE_LEASE = """INSERT INTO leases (name, holder, until) VALUES (?, ?, ?)
     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
     WHERE leases.holder = excluded.holder OR leases.until <= ?"""
@@ -319,10 +325,14 @@ def _update(
     values: tuple[Any, ...],
     attempt: tuple[str, int, str] | None,
 ) -> int:
-    row = connection.execute(_UPDATE, (*values, job_id, version)).fetchone()
+    _owner, job_type, status, _created_at, *changed = values
+    row = connection.execute(_UPDATE, (status, *changed, job_id, version, job_type)).fetchone()
     if row is None:
-        if connection.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+        stored = connection.execute("SELECT job_type FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if stored is None:
             raise JobNotFound(job_id)
+        if stored[0] != job_type:
+            raise InvalidInput(f"job {job_id}: a job's type never changes once it is stored")
         raise ConcurrencyConflict(job_id)
     if attempt is not None:
         _save_attempt(connection, attempt)

@@ -332,3 +332,27 @@ async def test_a_database_of_the_second_schema_gains_the_due_index_and_keeps_its
         assert [j.id for j in due.items] == [job.id]  # its touch indexed it
     finally:
         await upgraded.close()
+
+
+async def test_an_update_leaves_the_owner_and_type_as_stored_and_refuses_another_type(
+    tmp_path: Path,
+) -> None:
+    from queued_jobs.errors import InvalidInput
+    from queued_jobs.models import JobStatus, QueuedJob
+    from queued_jobs.repositories.sqlite import SqliteJobRepository
+
+    repository = SqliteJobRepository(tmp_path / "jobs.db")
+    try:
+        job = await repository.insert(QueuedJob.new(owner="ada", job_type="t"))
+        moved = await repository.update(job.model_copy(update={"status": JobStatus.RUNNING}))
+        assert (await repository.get(job.id)).status is JobStatus.RUNNING
+
+        with pytest.raises(InvalidInput, match="never changes"):
+            await repository.update(moved.model_copy(update={"job_type": "other"}))
+        stored = await repository.get(job.id)
+        assert (stored.owner, stored.job_type, stored.version) == ("ada", "t", moved.version)
+        raw = sqlite3.connect(tmp_path / "jobs.db")
+        assert raw.execute("SELECT owner, job_type FROM jobs").fetchall() == [("ada", "t")]
+        raw.close()
+    finally:
+        await repository.close()
