@@ -4,59 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from queued_jobs import QueuedJob, Worker, WorkerSettings
-from queued_jobs.cli import cli
 from tests import cli_app
+from tests.support.cli import Invoke
 from tests.support.unreadable_rows import Damage, plant_in_sqlite
 from tests.support.waiting import PATIENCE
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class Invoke(Protocol):
-    def __call__(self, *args: str, input: str | None = None) -> Result: ...
-
-
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh SQLite file for ``tests.cli_app:app``, named by the environment as a user would."""
-    path = tmp_path / "jobs.db"
-    monkeypatch.setenv("QJ_CLI_DB", str(path))
-    monkeypatch.setenv("QUEUED_JOBS_APP", "tests.cli_app:app")
-    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):  # plain text output
-        monkeypatch.delenv(name, raising=False)
-    return path
-
-
-@pytest.fixture
-def invoke(database: Path) -> Invoke:
-    """Run the command line in-process; fails the test on any traceback."""
-    runner = CliRunner()
-
-    def run(*args: str, input: str | None = None) -> Result:
-        result = runner.invoke(cli, list(args), input=input, prog_name="queued-jobs")
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            assert result.exc_info is not None
-            pytest.fail("".join(traceback.format_exception(*result.exc_info)))
-        assert not re.search(r"^Traceback", result.output, re.MULTILINE)  # not a job's own
-        return result
-
-    return run
 
 
 def finished(job_type: str, request: Any, *, owner: str = "ada") -> QueuedJob:

@@ -10,18 +10,16 @@ import json
 import re
 import subprocess
 import sys
-import traceback
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
 from queued_jobs import QueuedJob
 from queued_jobs._cli_views import json_text, printable
-from queued_jobs.cli import cli
 from queued_jobs.queues.sqlite import SqliteQueueBroker
 from tests import cli_app
+from tests.support.cli import Invoke
 
 OSC8_LINK = "\x1b]8;;http://evil\x1b\\click\x1b]8;;\x1b\\"
 HOSTILE = (
@@ -33,34 +31,6 @@ ROOT = Path(__file__).resolve().parents[2]
 RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 #: Allowed by owners and tags (no controls there), still able to reorder or fake text.
 SNEAKY = "eve\u202e[red]x[/red]"
-
-
-class Invoke(Protocol):
-    def __call__(self, *args: str) -> Result: ...
-
-
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "jobs.db"
-    monkeypatch.setenv("QJ_CLI_DB", str(path))
-    monkeypatch.setenv("QUEUED_JOBS_APP", "tests.cli_app:app")
-    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
-        monkeypatch.delenv(name, raising=False)
-    return path
-
-
-@pytest.fixture
-def invoke(database: Path) -> Invoke:
-    runner = CliRunner()
-
-    def run(*args: str) -> Result:
-        result = runner.invoke(cli, list(args), prog_name="queued-jobs")
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            assert result.exc_info is not None
-            pytest.fail("".join(traceback.format_exception(*result.exc_info)))
-        return result
-
-    return run
 
 
 def finished(job_type: str, request: Any, *, owner: str = SNEAKY) -> QueuedJob:

@@ -6,51 +6,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import subprocess
 import sys
-import traceback
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
 from queued_jobs import QueuedJob
-from queued_jobs.cli import cli
 from queued_jobs.queues.sqlite import SqliteQueueBroker
 from tests import cli_app
+from tests.support.cli import Invoke
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class Invoke(Protocol):
-    def __call__(self, *args: str, input: str | None = None) -> Result: ...
-
-
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "jobs.db"
-    monkeypatch.setenv("QJ_CLI_DB", str(path))
-    monkeypatch.setenv("QUEUED_JOBS_APP", "tests.cli_app:app")
-    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
-        monkeypatch.delenv(name, raising=False)
-    return path
-
-
-@pytest.fixture
-def invoke(database: Path) -> Invoke:
-    runner = CliRunner()
-
-    def run(*args: str, input: str | None = None) -> Result:
-        result = runner.invoke(cli, list(args), input=input, prog_name="queued-jobs")
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            assert result.exc_info is not None
-            pytest.fail("".join(traceback.format_exception(*result.exc_info)))
-        assert not re.search(r"^Traceback", result.output, re.MULTILINE)
-        return result
-
-    return run
 
 
 def send(database: Path, queue: str, count: int, *, side: str = "") -> None:

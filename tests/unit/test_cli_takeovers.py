@@ -7,9 +7,8 @@ from datetime import timedelta
 
 from queued_jobs.models import JobStatus
 from tests import cli_app
-from tests.unit.test_cli import Invoke, database, enqueued_id, invoke
-
-__all__ = ["database", "invoke"]  # the fixtures, shared with the other command-line tests
+from tests.support.cli import Invoke
+from tests.unit.test_cli import enqueued_id
 
 
 def left_by_a_dead_worker(job_id: str) -> None:
