@@ -46,6 +46,13 @@ from .._azure.table_entities import (
     encode_attempt,
     encode_job,
 )
+from .._azure.table_queries import (
+    RANGE,
+    continuation_id,
+    listing_of,
+    matching,
+    newest_first,
+)
 from .._azure.table_reservations import TableReservations, etag_of
 from .._azure.table_secrets import MESSAGE_KEY_ROW, stored_secret
 from .._azure.table_versions import (
@@ -85,36 +92,8 @@ from .base import (
 __all__ = ["AzureTableJobRepository"]
 
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
-_RESERVE_TRIES = 8
 _IF_UNCHANGED = MatchConditions.IfNotModified
 _REPLACE = {"mode": UpdateMode.REPLACE}
-_RANGE = "PartitionKey eq @pk and RowKey gt @low and RowKey lt @high"
-
-
-def _continuation_id(continuation: str | None) -> str | None:
-    if continuation is None:
-        return None
-    try:
-        keys.job_partition(continuation)
-    except InvalidKey:
-        raise InvalidInput(
-            f"{continuation!r} is not a continuation token of this listing"
-        ) from None
-    return continuation
-
-
-def _newest_first(entity: Mapping[str, Any]) -> str:
-    """Sorts the rows of job copies (of any kind) newest first: by complement of id."""
-    row_key: str = entity["RowKey"]
-    return row_key.rsplit("|", 1)[-1]
-
-
-def _matching(page: Page[QueuedJob], query: JobQuery) -> Page[QueuedJob]:
-    """``page`` without the jobs ``query`` refuses: Azurite compares times to the
-    millisecond only, so a window bound inside a millisecond lets its neighbours through
-    (the page may come out shorter; its continuation stands)."""
-    items = [job for job in page.items if query.matches(job)]
-    return page if len(items) == len(page.items) else Page(items, page.continuation, page.skipped)
 
 
 class AzureTableJobRepository:
@@ -390,7 +369,7 @@ class AzureTableJobRepository:
     async def _attempt_rows(self, job_id: str) -> list[TableEntity]:
         low, high = keys.attempts_range(job_id)
         parameters = {"pk": keys.job_partition(job_id), "low": low, "high": high}
-        return await self._query(_RANGE, parameters, limit=None)
+        return await self._query(RANGE, parameters, limit=None)
 
     async def list_attempts(self, job_id: str) -> list[Attempt]:
         with translated(f"listing attempts of job {job_id}"):
@@ -434,10 +413,10 @@ class AzureTableJobRepository:
         self, owner: str, *, limit: int = DEFAULT_PAGE_SIZE, continuation: str | None = None
     ) -> Page[QueuedJob]:
         check_page_size(limit)
-        low, high = keys.owner_range(owner, _continuation_id(continuation))
+        low, high = keys.owner_range(owner, continuation_id(continuation))
         parameters = {"pk": f"j{owner_shard(owner):x}", "low": low, "high": high}
         with translated(f"listing the jobs of {owner!r}"):
-            rows = await self._query(_RANGE, parameters, limit=limit + 1)
+            rows = await self._query(RANGE, parameters, limit=limit + 1)
             return await self._page(rows, limit)
 
     async def list_jobs(
@@ -449,49 +428,16 @@ class AzureTableJobRepository:
     ) -> Page[QueuedJob]:
         check_page_size(limit)
         query = query or JobQuery()
-        after = _continuation_id(continuation)
-        clauses = [_RANGE]
-        parameters: dict[str, Any] = {}
-        if query.job_type is not None:
-            parameters["type"] = query.job_type
-            clauses.append("JobType eq @type")
-        if query.created_from is not None:
-            parameters["from"] = query.created_from
-            clauses.append("CreatedAt ge @from")
-        if query.created_before is not None:
-            parameters["before"] = query.created_before
-            clauses.append("CreatedAt lt @before")
-        window = (after, query.created_from, query.created_before)
-        if query.owner is not None:  # the owner's copies, in the owner's partition only
-            low, high = keys.time_range(*window, owner=query.owner)
-            if query.statuses:
-                names = [f"s{i}" for i in range(len(query.statuses))]
-                statuses = sorted(s.value for s in query.statuses)
-                parameters.update(zip(names, statuses, strict=True))
-                clauses.append("( " + " or ".join(f"Status eq @{n}" for n in names) + " )")
-            pk = f"j{owner_shard(query.owner):x}"
-            parameters.update(pk=pk, low=low, high=high)
-            with translated(f"listing the jobs of {query.owner!r}"):
-                rows = await self._query(" and ".join(clauses), parameters, limit=limit + 1)
-                return _matching(await self._page(rows, limit), query)
-        # Each status's copies (or the job rows), one range per shard and status.
-        filed: list[str | None] = [*sorted(s.value for s in query.statuses)] or [None]
-        ranges = [keys.time_range(*window, status=status) for status in filed]
-        query_filter = " and ".join(clauses)
-        with translated("listing jobs"):
+        listing = listing_of(query, continuation)
+        with translated(listing.what):
             found = await asyncio.gather(
                 *(
-                    self._query(
-                        query_filter,
-                        {**parameters, "pk": pk, "low": low, "high": high},
-                        limit=limit + 1,
-                    )
-                    for pk in keys.shard_partitions()
-                    for low, high in ranges
+                    self._query(listing.query_filter, parameters, limit=limit + 1)
+                    for parameters in listing.ranges
                 )
             )
-            rows = sorted((e for page in found for e in page), key=_newest_first)
-            return _matching(await self._page(rows, limit), query)
+            rows = sorted((e for page in found for e in page), key=newest_first)
+            return matching(await self._page(rows, limit), query)
 
     # --- the due index and leases ------------------------------------------------------
 
@@ -533,7 +479,7 @@ class AzureTableJobRepository:
         with translated("listing the jobs due"):
             found = await asyncio.gather(
                 *(
-                    self._query(_RANGE, {"pk": pk, "low": low, "high": high}, limit=limit + 1)
+                    self._query(RANGE, {"pk": pk, "low": low, "high": high}, limit=limit + 1)
                     for pk in keys.shard_partitions()
                     for low, high in ranges
                 )
@@ -612,7 +558,7 @@ class AzureTableJobRepository:
         }
         query_filter = " and ".join(
             [
-                _RANGE,
+                RANGE,
                 "CompletedAt lt @cutoff",
                 "( " + " or ".join(f"Status eq @{n}" for n in names) + " )",
             ]
