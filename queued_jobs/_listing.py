@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from ._enums import members
 from .errors import InvalidInput
 from .models import JobStatus, check_owner
 from .repositories.base import JobQuery
@@ -22,17 +23,7 @@ def job_query(
 ) -> JobQuery:
     """The filters as a :class:`JobQuery`; ``InvalidInput`` for an unknown status or a
     time without a time zone."""
-    if isinstance(statuses, str):  # "failed" would be read as its letters
-        statuses = [statuses]
-    chosen: set[JobStatus] = set()
-    for status in statuses:
-        try:
-            chosen.add(JobStatus(status))
-        except ValueError:
-            known = ", ".join(s.value for s in JobStatus)
-            raise InvalidInput(
-                f"unknown job status {str(status)[:64]!r}; one of: {known}"
-            ) from None
+    chosen = members(JobStatus, statuses, "job status", shown=64)
     for name, moment in (("created_from", created_from), ("created_before", created_before)):
         if moment is not None and moment.utcoffset() is None:
             raise InvalidInput(f"{name} needs a time zone (e.g. datetime.now(UTC)), not {moment}")
@@ -40,7 +31,7 @@ def job_query(
         check_owner(owner)
     return JobQuery(
         owner=owner,
-        statuses=frozenset(chosen),
+        statuses=chosen,
         job_type=job_type,
         created_from=created_from,
         created_before=created_before,

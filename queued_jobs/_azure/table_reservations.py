@@ -8,6 +8,7 @@ A unique key's row is ``u``/``u|<escaped key>`` (see ``table_keys``); a lease's 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Final
 
@@ -40,23 +41,20 @@ def etag_of(entity: TableEntity) -> str:
 class TableReservations:
     """The unique-key and lease verbs of ``AzureTableJobRepository``, on its table."""
 
-    def __init__(self, table: TableClient, clock: Clock) -> None:
+    def __init__(
+        self, table: TableClient, clock: Clock, job_exists: Callable[[str], Awaitable[bool]]
+    ) -> None:
+        """``job_exists``: whether a job's row is stored (the repository's own check)."""
         self._table = table
         self._clock = clock
+        self._job_exists = job_exists
 
     async def _holder_is_gone(self, reservation: TableEntity) -> bool:
         """Whether a reservation is past the grace period and its job was never stored."""
         reserved_at: datetime = reservation["ReservedAt"]
         if self._clock.now() - reserved_at < UNIQUE_KEY_GRACE:
             return False
-        holder = str(reservation["JobId"])
-        try:
-            await self._table.get_entity(
-                keys.job_partition(holder), keys.job_key(holder), select=["PartitionKey"]
-            )
-        except ResourceNotFoundError:
-            return True
-        return False
+        return not await self._job_exists(str(reservation["JobId"]))
 
     async def reserve_unique_key(
         self, key: str, job_id: str, *, replacing: str | None = None

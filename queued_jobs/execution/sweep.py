@@ -34,7 +34,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
@@ -43,7 +43,7 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ConcurrencyConflict, InvalidInput, QueuedJobsError
 from ..models import JobStatus, QueuedJob
 from ..queues.base import MAX_DELAY, QueueBroker
-from ..repositories.base import JobQuery, JobRepository
+from ..repositories.base import JobQuery, JobRepository, Page
 from .messages import encode_message
 from .settings import ExecutionSettings
 
@@ -108,34 +108,23 @@ class Sweeper:
         self.holder = holder or f"{host}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
     async def _due(self, due_by: datetime, report: SweepReport) -> AsyncIterator[QueuedJob]:
-        continuation = None
-        for _ in range(PASS_PAGES):
-            page = await self.repository.list_due(
+        async def page(continuation: str | None) -> Page[QueuedJob]:
+            return await self.repository.list_due(
                 _SWEPT, due_by=due_by, limit=PAGE, continuation=continuation
             )
-            report.skipped.extend(page.skipped)
-            for job in page.items:
-                yield job
-            if page.continuation is None:
-                return
-            continuation = page.continuation
+
+        async for job in _paged(page, report, pages=PASS_PAGES):
+            yield job
 
     async def _all(self, report: SweepReport) -> AsyncIterator[QueuedJob]:
         for status in (JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.RUNNING):
-            async for job in self._jobs(status, report):
-                yield job
+            query = JobQuery(statuses=frozenset({status}))
 
-    async def _jobs(self, status: JobStatus, report: SweepReport) -> AsyncIterator[QueuedJob]:
-        query = JobQuery(statuses=frozenset({status}))
-        continuation = None
-        while True:
-            page = await self.repository.list_jobs(query, limit=200, continuation=continuation)
-            report.skipped.extend(page.skipped)
-            for job in page.items:
+            async def page(continuation: str | None, query: JobQuery = query) -> Page[QueuedJob]:
+                return await self.repository.list_jobs(query, limit=PAGE, continuation=continuation)
+
+            async for job in _paged(page, report):
                 yield job
-            if page.continuation is None:
-                return
-            continuation = page.continuation
 
     async def _touch_and_send(self, changed: QueuedJob) -> bool:
         try:
@@ -214,3 +203,24 @@ class Sweeper:
         if report.released or report.resent or report.recovered:
             log.info("sweep: %s", report)
         return report
+
+
+async def _paged(
+    fetch: Callable[[str | None], Awaitable[Page[QueuedJob]]],
+    report: SweepReport,
+    *,
+    pages: int | None = None,
+) -> AsyncIterator[QueuedJob]:
+    """The jobs of ``fetch``'s pages, followed from one continuation to the next (at most
+    ``pages`` of them); the rows they could not read are named in ``report``."""
+    continuation = None
+    read = 0
+    while pages is None or read < pages:
+        page = await fetch(continuation)
+        read += 1
+        report.skipped.extend(page.skipped)
+        for job in page.items:
+            yield job
+        if page.continuation is None:
+            return
+        continuation = page.continuation

@@ -112,7 +112,7 @@ class AzureTableJobRepository:
         close it after them."""
         self._table = table
         self._transactions = TableTransactions(table)
-        self._reservations = TableReservations(table, clock)
+        self._reservations = TableReservations(table, clock, self._exists)
         self._payloads = BlobPayloads(container)
         self._clock = clock
         self._max_payload_bytes = max_payload_bytes

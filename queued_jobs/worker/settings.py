@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from .._enums import members
 from ..models import Priority
 
 __all__ = ["WorkerSettings"]
@@ -65,13 +66,4 @@ class WorkerSettings:
 
 
 def _bands(given: Iterable[Priority | str]) -> frozenset[Priority]:
-    if isinstance(given, str):  # "high" would be read as its letters
-        given = [given]
-    chosen: set[Priority] = set()
-    for band in given:
-        try:
-            chosen.add(Priority(band))
-        except ValueError:
-            known = ", ".join(p.value for p in Priority)
-            raise ValueError(f"unknown priority band {str(band)[:40]!r}; one of: {known}") from None
-    return frozenset(chosen)
+    return members(Priority, given, "priority band", shown=40)
