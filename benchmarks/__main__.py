@@ -17,6 +17,7 @@ from pathlib import Path
 from queued_jobs import WorkerSettings
 
 from .functions_idle import functions_idle
+from .listings import listing_costs
 from .ours import Backend, idle_worker, memory_growth, requests_per_job, run_ours, sweep_cost
 from .report import machine, write_chart, write_json, write_markdown
 from .results import Measurement
@@ -39,6 +40,13 @@ def azure_jobs(quick: bool) -> int:
     """Jobs per Azure drain and per count of requests, the same for ours and the raw SDK
     loop at every concurrency."""
     return 200 if quick else 1000
+
+
+def listed_jobs(kind: str, quick: bool) -> int:
+    """Jobs in the store whose listings are measured: 200,000 on SQLite; 20,000 on Azurite
+    (in the table's 16 partitions, past what one query page reads of any of them)."""
+    jobs = 200_000 if kind == "sqlite" else 20_000
+    return jobs // 10 if quick else jobs
 
 
 def _ours_sqlite(work: Path, runs: int, quick: bool) -> list[Measurement]:
@@ -199,6 +207,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer jobs, for a smoke run")
     parser.add_argument("--skip-peers", action="store_true")
     arguments = parser.parse_args()
+    quick = arguments.quick
     from tests.support.azurite import AzuriteProcess
 
     began = time.monotonic()
@@ -207,9 +216,17 @@ def main() -> None:
     # stored data grows, which would favour whichever system ran first.
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
         results += _ours_sqlite(Path(work), arguments.runs, arguments.quick)
+        results += listing_costs("sqlite", work=Path(work), jobs=listed_jobs("sqlite", quick))
         with AzuriteProcess() as azurite:
             results += _ours_azure(
                 Path(work), arguments.runs, azurite.connection_string, arguments.quick
+            )
+        with AzuriteProcess() as azurite:
+            results += listing_costs(
+                "azure",
+                work=Path(work),
+                jobs=listed_jobs("azure", quick),
+                connection=azurite.connection_string,
             )
     for env_settings in (False, True):
         with AzuriteProcess() as azurite:

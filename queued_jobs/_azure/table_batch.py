@@ -225,8 +225,6 @@ def _rejected(status: int, body: bytes, *, whole: bool) -> HttpResponseError:
 
 
 BATCH_LIMIT = 100
-#: A new job is at most four rows: the job, its owner and status copies and its due row.
-_JOBS_PER_TRANSACTION = BATCH_LIMIT // 4
 #: Largest transaction body sent. Azure (and Azurite) refuse one over 4 MiB with 413, but
 #: aiohttp writes a body over 1 MiB in one go and warns (ResourceWarning) that it may block
 #: the event loop; rows are rarely that large, so stay under it.
@@ -238,7 +236,8 @@ ROW_FRAMING = 1024
 
 @dataclass(frozen=True, slots=True)
 class NewJob:
-    """A job ready to insert: its two ``create`` operations and its payload blobs."""
+    """A job ready to insert: the ``create`` operations of its rows (its own row first)
+    and its payload blobs."""
 
     job: QueuedJob
     operations: list[Any]
@@ -254,13 +253,13 @@ class NewJob:
 
 def transactions_of(new_jobs: Sequence[NewJob]) -> list[list[NewJob]]:
     """Group new jobs into entity-group transactions: one partition each, in the given
-    order, at most :data:`_JOBS_PER_TRANSACTION` jobs and :data:`_TRANSACTION_BYTES` (a job
-    larger than that goes alone)."""
+    order, at most :data:`BATCH_LIMIT` rows and :data:`_TRANSACTION_BYTES` (a job larger
+    than that goes alone)."""
     by_partition: dict[str, list[list[NewJob]]] = {}
     for new in new_jobs:
         chunks = by_partition.setdefault(new.partition, [[]])
         if chunks[-1] and (
-            len(chunks[-1]) == _JOBS_PER_TRANSACTION
+            sum(len(n.operations) for n in chunks[-1]) + len(new.operations) > BATCH_LIMIT
             or sum(n.size for n in chunks[-1]) + new.size > _TRANSACTION_BYTES
         ):
             chunks.append([])

@@ -1,20 +1,28 @@
 """Partition and row keys of the jobs table (the layout is drawn in ``docs/design.md``).
 
 Each job lives in its owner's shard partition ``j0``..``jf`` (the last digit of its id) as
-three kinds of row, so every write of a job is one entity-group transaction:
+several kinds of row, so every write of a job is one entity-group transaction:
 
-========================================  ==============================================
-``t|<complement of id>``                  the job; newest first within the shard
-``o|<escaped owner>|<complement of id>``  a full copy, for one owner's jobs, newest first
-``s|<status>|<complement of id>``         a full copy, for one status's jobs, newest first
-``a|<id>|<attempt number, 5 digits>``     one row per attempt
-``d|<due, 16 hex digits>|<id>``           the due index of a scheduled or queued job
-``l|<due, 16 hex digits>|<id>``           the due index of a running job (its lease)
-========================================  ==============================================
+=================================================  =====================================
+``t|<complement of id>``                           the job; newest first within the shard
+``o|<owner>|<complement of id>``                   a full copy: one owner's jobs
+``s|<status>|<complement of id>``                  a full copy: one status's jobs
+``y|<type>|<complement of id>``                    a pointer: one type's jobs
+``k|<type>|<status>|<complement of id>``           a pointer: one type's jobs of a status
+``p|<owner>|<status>|<complement of id>``          a pointer (with ``JobType``): one owner's
+                                                   jobs of a status
+``a|<id>|<attempt number, 5 digits>``              one row per attempt
+``d|<due, 16 hex digits>|<id>``                    the due index of a scheduled or queued job
+``l|<due, 16 hex digits>|<id>``                    the due index of a running job (its lease)
+=================================================  =====================================
 
-A due row has no properties: it points at the job, whose rows name it in their ``Due``
-property (``repositories._due`` says what "due" is); it is written, moved and deleted in
-the job's own transactions, and a due row its job no longer names is stale.
+Owners and types are escaped (:func:`escape`). Copies and pointers sort newest first, so a
+creation window is a key range of each. A pointer or due row holds (next to nothing but)
+its key: it points at the job row. Pointers are written with the job, moved with its
+status (``k|``, ``p|``) in the same transaction, and deleted with it. A due row is named by
+its job's rows in their ``Due`` property (``repositories._due`` says what "due" is); it is
+written, moved and deleted in the job's own transactions, and a due row its job no longer
+names is stale.
 
 Unique-key reservations live in their own partition each: ``u|<escaped key>`` / ``u``;
 the store's secrets in the partition ``s`` (``table_secrets``).
@@ -40,12 +48,16 @@ __all__ = [
     "job_id_of",
     "job_key",
     "job_partition",
+    "listing_prefix",
     "owner_key",
     "owner_range",
+    "owner_status_key",
     "shard_partitions",
     "status_key",
     "time_bound",
     "time_range",
+    "type_key",
+    "type_status_key",
     "unique_partition",
 ]
 
@@ -143,6 +155,37 @@ def status_key(status: str, job_id: str) -> str:
     return f"s|{status}|{_complement(job_id)}"
 
 
+def listing_prefix(
+    *, owner: str | None = None, status: str | None = None, job_type: str | None = None
+) -> str:
+    """The prefix of the rows that list the jobs of ``owner``, ``status`` and ``job_type``
+    (any of them; all three: the owner's pointers of that status, filtered by type)."""
+    if owner is not None:
+        prefix = f"o|{escape(owner)}|" if status is None else f"p|{escape(owner)}|{status}|"
+    elif job_type is not None:
+        typed = escape(job_type)
+        prefix = f"y|{typed}|" if status is None else f"k|{typed}|{status}|"
+    else:
+        prefix = "t|" if status is None else f"s|{status}|"
+    return _checked(prefix, "the listing's owner or type")
+
+
+def type_key(job_type: str, job_id: str) -> str:
+    return _checked(listing_prefix(job_type=job_type) + _complement(job_id), "the owner or type")
+
+
+def type_status_key(job_type: str, status: str, job_id: str) -> str:
+    return _checked(
+        listing_prefix(job_type=job_type, status=status) + _complement(job_id), "the owner or type"
+    )
+
+
+def owner_status_key(owner: str, status: str, job_id: str) -> str:
+    return _checked(
+        listing_prefix(owner=owner, status=status) + _complement(job_id), "the owner or type"
+    )
+
+
 def attempt_key(job_id: str, number: int) -> str:
     return f"a|{job_id}|{number:05d}"
 
@@ -170,14 +213,10 @@ def time_range(
     created_from: datetime | None,
     created_before: datetime | None,
     *,
-    owner: str | None = None,
-    status: str | None = None,
+    prefix: str = "t|",
 ) -> tuple[str, str]:
-    """Job row keys (with ``owner``: that owner's copies; with ``status``: that status's
-    copies) strictly between these cover the window, older than ``after_id``."""
-    prefix = "t|" if status is None else f"s|{status}|"
-    if owner is not None:
-        prefix = _checked(f"o|{escape(owner)}|", "the owner")
+    """Row keys under ``prefix`` (job rows by default; :func:`listing_prefix`) strictly
+    between these cover the window, older than ``after_id``."""
     low = prefix
     if created_before is not None:
         # Jobs of the millisecond of ``created_before`` may still be earlier by microseconds.

@@ -1,10 +1,10 @@
 """How a job listing is put to the jobs table: which key ranges to read, with which
 server-side filter, and how their rows come back together newest first.
 
-An owner's listing is one range of the owner's copies in the owner's shard, with status,
-type and window filtered by the service inside it. Any other listing reads each status's
-copies (or the job rows, with no status given) of every shard: one range per shard and
-status, bounded by the creation window, merged newest first.
+Every listing is served by key ranges (``table_keys`` draws the rows): an owner's listing
+reads the owner's shard only, any other listing every shard; with statuses, one range per
+status. The ranges are bounded by the creation window and merged newest first. A range of
+pointers is followed by reading the job rows of the page (a few queries per partition).
 """
 
 from __future__ import annotations
@@ -18,7 +18,15 @@ from ..models import QueuedJob, owner_shard
 from ..repositories.base import JobQuery, Page
 from . import table_keys as keys
 
-__all__ = ["RANGE", "Listing", "continuation_id", "listing_of", "matching", "newest_first"]
+__all__ = [
+    "RANGE",
+    "Listing",
+    "continuation_id",
+    "listing_of",
+    "matching",
+    "newest_first",
+    "pointed_rows",
+]
 
 #: The rows of one partition strictly between two row keys.
 RANGE: Final = "PartitionKey eq @pk and RowKey gt @low and RowKey lt @high"
@@ -59,44 +67,73 @@ class Listing:
     ranges: Sequence[dict[str, Any]]
     #: What the listing is, for errors: "listing the jobs of 'ada'".
     what: str
+    #: The ranges hold pointers: the page is read from the job rows they point at.
+    pointers: bool
 
 
 def listing_of(query: JobQuery, continuation: str | None) -> Listing:
-    """The ranges and filter that serve ``query`` from ``continuation`` on."""
-    after = continuation_id(continuation)
+    """The ranges and filter that serve ``query`` from ``continuation`` on.
+
+    Every filter is a key range: of the owner's copies, each status's copies, the type's
+    pointers or the pointers of each status of a type or an owner. The one filter the
+    service applies inside a range is a type within an owner's jobs: over the owner's
+    copies, or (with statuses) over the owner's pointers of those statuses.
+    """
+    window = (continuation_id(continuation), query.created_from, query.created_before)
+    statuses: list[str | None] = [*sorted(s.value for s in query.statuses)] or [None]
+    owner, job_type = query.owner, query.job_type
+    pointers = bool(query.statuses) if owner is not None else job_type is not None
     clauses = [RANGE]
     parameters: dict[str, Any] = {}
-    if query.job_type is not None:
-        parameters["type"] = query.job_type
+    if owner is not None and job_type is not None:
+        parameters["type"] = job_type
         clauses.append("JobType eq @type")
-    if query.created_from is not None:
-        parameters["from"] = query.created_from
-        clauses.append("CreatedAt ge @from")
-    if query.created_before is not None:
-        parameters["before"] = query.created_before
-        clauses.append("CreatedAt lt @before")
-    window = (after, query.created_from, query.created_before)
-    if query.owner is not None:  # the owner's copies, in the owner's partition only
-        low, high = keys.time_range(*window, owner=query.owner)
-        if query.statuses:
-            names = [f"s{i}" for i in range(len(query.statuses))]
-            statuses = sorted(s.value for s in query.statuses)
-            parameters.update(zip(names, statuses, strict=True))
-            clauses.append("( " + " or ".join(f"Status eq @{n}" for n in names) + " )")
-        pk = f"j{owner_shard(query.owner):x}"
-        return Listing(
-            " and ".join(clauses),
-            [{**parameters, "pk": pk, "low": low, "high": high}],
-            f"listing the jobs of {query.owner!r}",
-        )
-    filed: list[str | None] = [*sorted(s.value for s in query.statuses)] or [None]
-    ranges = [keys.time_range(*window, status=status) for status in filed]
+    if not pointers:  # copies carry the job's creation time; the key range is to the ms
+        if query.created_from is not None:
+            parameters["from"] = query.created_from
+            clauses.append("CreatedAt ge @from")
+        if query.created_before is not None:
+            parameters["before"] = query.created_before
+            clauses.append("CreatedAt lt @before")
+    if owner is not None:
+        partitions = [f"j{owner_shard(owner):x}"]
+        prefixes = [keys.listing_prefix(owner=owner, status=status) for status in statuses]
+    else:
+        partitions = keys.shard_partitions()
+        prefixes = [keys.listing_prefix(status=s, job_type=job_type) for s in statuses]
+    ranges = [keys.time_range(*window, prefix=prefix) for prefix in prefixes]
     return Listing(
         " and ".join(clauses),
         [
             {**parameters, "pk": pk, "low": low, "high": high}
-            for pk in keys.shard_partitions()
+            for pk in partitions
             for low, high in ranges
         ],
-        "listing jobs",
+        "listing jobs" if owner is None else f"listing the jobs of {owner!r}",
+        pointers,
     )
+
+
+#: A query may hold 15 comparisons: the partition's and this many row keys.
+_ROWS_PER_QUERY: Final = 14
+
+
+def pointed_rows(pointers: Sequence[Mapping[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The queries (filter, parameters) that read the job rows ``pointers`` point at: per
+    partition, up to :data:`_ROWS_PER_QUERY` row keys each."""
+    by_partition: dict[str, list[str]] = {}
+    for pointer in pointers:
+        job_id = keys.job_id_of(pointer["RowKey"])
+        by_partition.setdefault(pointer["PartitionKey"], []).append(keys.job_key(job_id))
+    queries = []
+    for partition, row_keys in by_partition.items():
+        for start in range(0, len(row_keys), _ROWS_PER_QUERY):
+            chunk = row_keys[start : start + _ROWS_PER_QUERY]
+            names = [f"r{i}" for i in range(len(chunk))]
+            query_filter = "PartitionKey eq @pk and ( {} )".format(
+                " or ".join(f"RowKey eq @{n}" for n in names)
+            )
+            queries.append(
+                (query_filter, {"pk": partition, **dict(zip(names, chunk, strict=True))})
+            )
+    return queries

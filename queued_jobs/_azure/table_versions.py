@@ -62,8 +62,12 @@ class ReadVersion:
     etag: str
     #: The row key of the job's due row, if it had one.
     due_row: str | None
-    #: The row key of the job's status copy, if it had one.
-    status_row: str | None
+    #: The status the job's copies and pointers were filed under, if any.
+    listed: str | None
+
+    def status_row(self, job_id: str) -> str | None:
+        """The row key of the job's status copy, if it had one."""
+        return None if self.listed is None else keys.status_key(self.listed, job_id)
 
 
 def read_version(job_id: str, version: str | None) -> ReadVersion:
@@ -72,7 +76,7 @@ def read_version(job_id: str, version: str | None) -> ReadVersion:
     if kind not in _KINDS:
         raise ConcurrencyConflict(job_id)
     etag, was_due, was_listed = [*body.split(_MARK, 2), "", ""][:3]
-    status_row = keys.status_key(was_listed, job_id) if was_listed in STATUSES else None
-    if kind == FROM_STATUS_ROW and status_row is None:
+    listed = was_listed if was_listed in STATUSES else None
+    if kind == FROM_STATUS_ROW and listed is None:
         raise ConcurrencyConflict(job_id)  # not a version this store made
-    return ReadVersion(kind, etag, due_row_of(job_id, was_due), status_row)
+    return ReadVersion(kind, etag, due_row_of(job_id, was_due), listed)

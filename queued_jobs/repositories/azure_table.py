@@ -52,12 +52,12 @@ from .._azure.table_queries import (
     listing_of,
     matching,
     newest_first,
+    pointed_rows,
 )
 from .._azure.table_reservations import TableReservations, etag_of
+from .._azure.table_rows import deleted_keys, rows_of, update_operations
 from .._azure.table_secrets import MESSAGE_KEY_ROW, stored_secret
 from .._azure.table_versions import (
-    FROM_JOB_ROW,
-    FROM_OWNER_ROW,
     FROM_STATUS_ROW,
     STATUSES,
     due_row_of,
@@ -77,7 +77,7 @@ from ..errors import (
 )
 from ..files.base import CONTAINER_NAME
 from ..models import TERMINAL_STATUSES, Attempt, JobStatus, QueuedJob, owner_shard
-from ._due import due_at, due_micros, due_token, parse_due_token
+from ._due import due_micros, due_token, parse_due_token
 from ._limits import check_attempt, check_job
 from ._records import reservation_in
 from .base import (
@@ -159,25 +159,6 @@ class AzureTableJobRepository:
 
     # --- jobs --------------------------------------------------------------------------
 
-    def _rows(
-        self, job: QueuedJob, properties: Mapping[str, Any]
-    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any] | None]:
-        """The job's row, its owner and status copies and its due row (``None``: not
-        due)."""
-        partition = keys.job_partition(job.id)
-        row = {"PartitionKey": partition, "RowKey": keys.job_key(job.id), **properties}
-        row["Listed"] = job.status.value
-        due = due_at(job)
-        pointer = None
-        if due is not None:
-            running = job.status is JobStatus.RUNNING
-            due_key = keys.due_key(job.id, running=running, micros=due_micros(due))
-            row["Due"] = due_key
-            pointer = {"PartitionKey": partition, "RowKey": due_key}
-        owner_row = {**row, "RowKey": keys.owner_key(job.owner, job.id)}
-        status_row = {**row, "RowKey": keys.status_key(job.status.value, job.id)}
-        return row, owner_row, status_row, pointer
-
     async def _job(self, entity: TableEntity) -> QueuedJob:
         blobs = await self._payloads.download(blob_names(entity))
         return decode_job(entity, version_of(entity, etag_of(entity)), blobs)
@@ -235,9 +216,9 @@ class AzureTableJobRepository:
     def _new_job(self, job: QueuedJob) -> NewJob:
         """Encode a job to insert; raises ``InvalidInput`` for what the table can't hold."""
         encoded = encode_job(job)
-        rows = [row for row in self._rows(job, encoded.properties) if row is not None]
-        size = sum(len(json.dumps(row, default=str)) + ROW_FRAMING for row in rows)
-        return NewJob(job, [("create", row) for row in rows], encoded.blobs, size)
+        operations = rows_of(job, encoded.properties).created()
+        size = sum(len(json.dumps(row, default=str)) + ROW_FRAMING for _, row in operations)
+        return NewJob(job, operations, encoded.blobs, size)
 
     async def _insert_together(self, chunk: list[NewJob]) -> list[QueuedJob]:
         """Insert jobs of one partition in one transaction; returns them with versions."""
@@ -301,46 +282,22 @@ class AzureTableJobRepository:
         read = read_version(job.id, job.version)
         if attempt is not None and attempt.job_id != job.id:
             raise InvalidInput(f"attempt of job {attempt.job_id} given with job {job.id}")
-        kind, etag, old_due, old_status = read.kind, read.etag, read.due_row, read.status_row
         encoded = encode_job(job)
-        job_row, owner_row, status_row, pointer = self._rows(job, encoded.properties)
-        partition = job_row["PartitionKey"]
-        condition = {**_REPLACE, "etag": etag, "match_condition": _IF_UNCHANGED}
-        operations: list[Any] = [
-            ("update", row, condition) if kind == row_kind else ("upsert", row, _REPLACE)
-            for row, row_kind in ((job_row, FROM_JOB_ROW), (owner_row, FROM_OWNER_ROW))
-        ]
-        may_be_gone: set[int] = set()
-        if old_status is not None and old_status != status_row["RowKey"]:
-            gone = {"PartitionKey": partition, "RowKey": old_status}
-            if kind == FROM_STATUS_ROW:  # the guard: that copy, as it was read
-                operations.append(("delete", gone, {"etag": etag}))
-            else:
-                may_be_gone.add(len(operations))
-                operations.append(("delete", gone))
-            operations.append(("upsert", status_row, _REPLACE))
-        elif kind == FROM_STATUS_ROW:
-            operations.append(("update", status_row, condition))
-        else:
-            operations.append(("upsert", status_row, _REPLACE))
-        new_due = None if pointer is None else pointer["RowKey"]
-        if old_due is not None and old_due != new_due:
-            may_be_gone.add(len(operations))
-            operations.append(("delete", {"PartitionKey": partition, "RowKey": old_due}))
-        if pointer is not None and new_due != old_due:
-            operations.append(("upsert", pointer, _REPLACE))
+        rows = rows_of(job, encoded.properties)
+        planned = update_operations(job, rows, read)
+        operations = planned.operations
         if attempt is not None:
             operations.append(("upsert", self._attempt_row(attempt), _REPLACE))
         await self._payloads.upload(encoded.blobs)
         try:
-            results = await self._transact([job.id], operations, may_be_gone=frozenset(may_be_gone))
+            results = await self._transact([job.id], operations, may_be_gone=planned.may_be_gone)
         except JobNotFound:
-            if kind != FROM_STATUS_ROW or not await self._exists(job.id):
+            if read.kind != FROM_STATUS_ROW or not await self._exists(job.id):
                 raise
             # The status copy it was read from is gone: the job moved on since.
             raise ConcurrencyConflict(job.id) from None
         # Every copy changed: the job row's new ETag names the new state.
-        return job.model_copy(update={"version": version_of(job_row, results[0])})
+        return job.model_copy(update={"version": version_of(rows.job, results[0])})
 
     async def _exists(self, job_id: str) -> bool:
         with translated(f"reading job {job_id}"):
@@ -437,7 +394,24 @@ class AzureTableJobRepository:
                 )
             )
             rows = sorted((e for page in found for e in page), key=newest_first)
-            return matching(await self._page(rows, limit), query)
+            if listing.pointers:
+                more = rows[limit - 1] if len(rows) > limit else None
+                rows = await self._pointed(rows[:limit])
+                page = await self._page(rows, len(rows))
+                if more is not None:
+                    page = Page(page.items, keys.job_id_of(more["RowKey"]), page.skipped)
+            else:
+                page = await self._page(rows, limit)
+            return matching(page, query)
+
+    async def _pointed(self, pointers: Sequence[TableEntity]) -> list[TableEntity]:
+        """The job rows ``pointers`` point at (those still stored), in their order."""
+        found = await asyncio.gather(
+            *(self._query(f, parameters, limit=None) for f, parameters in pointed_rows(pointers))
+        )
+        by_key = {(e["PartitionKey"], e["RowKey"]): e for rows in found for e in rows}
+        wanted = [(p["PartitionKey"], keys.job_key(keys.job_id_of(p["RowKey"]))) for p in pointers]
+        return [by_key[key] for key in wanted if key in by_key]
 
     # --- the due index and leases ------------------------------------------------------
 
@@ -497,10 +471,12 @@ class AzureTableJobRepository:
     # --- deleting ----------------------------------------------------------------------
 
     async def _delete_rows(self, job_row: TableEntity) -> None:
-        """Delete a job's rows (one transaction per 100), its unique key and its blobs.
+        """Delete a job's rows (one transaction per 100), its unique key and its blobs;
+        ``job_row`` is its row or any full copy.
 
         The job is named by its row's key, so a row whose document cannot be read is
-        deleted too (its owner copy found from the ``Owner`` column)."""
+        deleted too (its copies and pointers found from the ``Owner`` and ``JobType``
+        columns)."""
         job_id = keys.job_id_of(job_row["RowKey"])
         try:
             doc = from_json(job_row.get("Doc") or "{}")
@@ -508,17 +484,19 @@ class AzureTableJobRepository:
             doc = {}
         doc = doc if isinstance(doc, dict) else {}
         partition = keys.job_partition(job_id)
-        owners = {o for o in (job_row.get("Owner"), doc.get("owner")) if isinstance(o, str)}
-        row_keys = []
-        for owner in sorted(owners):
-            with suppress(InvalidKey):  # not an owner any row could have been written for
-                row_keys.append(keys.owner_key(owner, job_id))
+        listed = job_row.get("Listed")
+        row_keys = deleted_keys(
+            job_id,
+            owners={o for o in (job_row.get("Owner"), doc.get("owner")) if isinstance(o, str)},
+            job_types={
+                t for t in (job_row.get("JobType"), doc.get("job_type")) if isinstance(t, str)
+            },
+            listed=listed if listed in STATUSES else None,
+        )
         row_keys += [e["RowKey"] for e in await self._attempt_rows(job_id)]
         if (due := due_row_of(job_id, job_row.get("Due"))) is not None:
             row_keys.append(due)
-        if (listed := job_row.get("Listed")) in STATUSES:
-            row_keys.append(keys.status_key(listed, job_id))
-        row_keys.append(job_row["RowKey"])  # last: a crash midway leaves the job findable
+        row_keys.append(keys.job_key(job_id))  # last: a crash midway leaves the job findable
         for start in range(0, len(row_keys), BATCH_LIMIT):
             chunk = row_keys[start : start + BATCH_LIMIT]
             operations = [("delete", {"PartitionKey": partition, "RowKey": k}) for k in chunk]
@@ -548,6 +526,9 @@ class AzureTableJobRepository:
             await self._delete_rows(row)
 
     async def purge(self, *, completed_before: datetime) -> int:
+        # The job rows (not the status copies: a row an older writer left without copies is
+        # purged too) of jobs created before the cutoff, as a job completed before it was,
+        # that finished before it.
         low, high = keys.time_range(None, None, completed_before)
         names = [f"s{i}" for i in range(len(TERMINAL_STATUSES))]
         parameters: dict[str, Any] = {

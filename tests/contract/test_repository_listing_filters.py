@@ -115,3 +115,41 @@ async def test_a_job_read_from_a_status_listing_can_be_updated_and_its_staleness
     [back] = (await repo.list_jobs(queued)).items
     assert back.id == again.id
     assert list((await repo.list_jobs(JobQuery(statuses=frozenset({FAILED})))).items) == []
+
+
+async def test_listings_follow_jobs_through_every_status_and_forget_deleted_ones(
+    repositories: RepositoryHarness,
+) -> None:
+    h = repositories
+    jobs = await _stored_mix(h)
+    repo = await h.open()
+    moved: dict[str, QueuedJob] = {}
+    for i, job in enumerate(jobs):
+        if i % 4 == 0:  # out of its status and (some) back in, or on to another
+            now = h.clock.now()
+            job = await repo.update(changed(job, status=JobStatus.RUNNING, completed_at=None))
+            job = await repo.update(
+                changed(job, status=(QUEUED, JobStatus.CANCELLED)[i % 8 // 4], updated_at=now)
+            )
+        if i % 7 == 3:
+            await repo.delete(job.id)
+            continue
+        moved[job.id] = job
+    newest_first = sorted(moved.values(), key=lambda job: job.id, reverse=True)
+    running_or_cancelled = frozenset({JobStatus.RUNNING, JobStatus.CANCELLED})
+
+    for query in [
+        *_queries(jobs),
+        JobQuery(statuses=running_or_cancelled),
+        JobQuery(owner="ada", statuses=running_or_cancelled),
+        JobQuery(job_type="tests.t0", statuses=running_or_cancelled),
+    ]:
+        listed = await all_pages(repo.list_jobs, query=query, limit=3)
+        expected = [job.id for job in newest_first if query.matches(job)]
+        assert [job.id for job in listed] == expected, query
+        # as last written (the version names whichever copy a listing read it from)
+        unversioned = {"version": None}
+        for job in listed:
+            assert job.model_copy(update=unversioned) == moved[job.id].model_copy(
+                update=unversioned
+            ), query

@@ -121,20 +121,20 @@ async def test_large_payloads_add_one_blob_request_each(
     assert await cost(counter, repo.delete(job.id)) == 5
 
 
-async def test_insert_many_costs_one_transaction_per_25_jobs_of_a_partition(
+async def test_insert_many_costs_one_transaction_per_14_jobs_of_a_partition(
     counted: tuple[AzureTableJobRepository, RequestCounter],
 ) -> None:
     repo, counter = counted
     one_owner = [QueuedJob.new(owner="alice", job_type="t") for _ in range(100)]
     spread = [QueuedJob.new(owner=f"user-{i}", job_type="t") for i in range(100)]
     per_shard = Counter(owner_shard(job.owner) for job in spread)
-    crowded = sum(math.ceil(count / 25) - 1 for count in per_shard.values())
+    crowded = sum(math.ceil(count / 14) - 1 for count in per_shard.values())
 
-    # four rows a job (the job, its owner and status copies, its due row): 25 jobs a
-    # transaction
-    assert await cost(counter, repo.insert_many(one_owner)) == 4
+    # seven rows a job (the job, its owner and status copies, three pointers, its due
+    # row): 14 jobs a transaction of at most 100 rows
+    assert await cost(counter, repo.insert_many(one_owner)) == 8
     spread_cost = await cost(counter, repo.insert_many(spread))
-    assert spread_cost == sum(math.ceil(count / 25) for count in per_shard.values())
+    assert spread_cost == sum(math.ceil(count / 14) for count in per_shard.values())
     assert spread_cost <= 16 + crowded
     big = [
         QueuedJob.new(owner="bob", job_type="t", request={"big": c * INLINE_LIMIT}) for c in "xy"
@@ -244,7 +244,7 @@ async def test_a_due_row_its_job_no_longer_names_is_passed_over_and_deleted(
     assert again.id == job.id
 
 
-async def test_an_owners_jobs_filtered_by_status_cost_one_request_per_page_whatever_their_history(
+async def test_an_owners_jobs_of_some_statuses_cost_a_request_per_status_and_per_14_jobs_read(
     counted: tuple[AzureTableJobRepository, RequestCounter],
 ) -> None:
     repo, counter = counted
@@ -263,9 +263,68 @@ async def test_an_owners_jobs_filtered_by_status_cost_one_request_per_page_whate
     counter.reset()
     page = await repo.list_jobs(query, limit=50)
 
-    assert counter.total == 1
+    # one range of pointers per status, one query for the three jobs' rows; the 300
+    # succeeded jobs are never read
+    assert counter.total == 2 + 1
     assert sorted(job.id for job in page.items) == sorted(job.id for job in failed)
     assert page.continuation is None
+    typed = JobQuery(owner="bob", job_type="t", statuses=frozenset({JobStatus.FAILED}))
+    assert await cost(counter, repo.list_jobs(typed, limit=50)) == 1 + 1
+
+
+async def test_a_type_listing_costs_a_request_per_shard_and_per_14_jobs_read_whatever_the_table(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, counter = counted
+    clock = ManualClock()
+    others = [
+        QueuedJob.new(owner=f"u{i % 40}", job_type="bulk", now=clock.now(), status=status)
+        for i in range(600)
+        for status in (JobStatus.SUCCEEDED,)
+    ]
+    wanted = [
+        QueuedJob.new(owner=f"u{i}", job_type="rare", now=clock.now(), status=JobStatus.FAILED)
+        for i in range(5)
+    ]
+    await repo.insert_many([*others, *wanted])
+    shards = {keys.job_partition(job.id) for job in wanted}
+
+    for query in (
+        JobQuery(job_type="rare"),
+        JobQuery(job_type="rare", statuses=frozenset({JobStatus.FAILED})),
+    ):
+        counter.reset()
+        page = await repo.list_jobs(query, limit=50)
+        # 16 ranges of pointers, then one query per shard that holds a listed job
+        assert counter.total == 16 + len(shards), query
+        assert sorted(job.id for job in page.items) == sorted(job.id for job in wanted)
+    running = JobQuery(job_type="bulk", statuses=frozenset({JobStatus.RUNNING}))
+    assert await cost(counter, repo.list_jobs(running, limit=50)) == 16
+
+
+async def test_deleting_and_purging_jobs_leave_none_of_their_rows_behind(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, _ = counted
+    clock = ManualClock()
+    jobs = [
+        await repo.insert(QueuedJob.new(owner=f"o|{i % 3}", job_type=f"t:{i % 2}", now=clock.now()))
+        for i in range(12)
+    ]
+    for i, job in enumerate(jobs):  # through running, some back to queued, then finished
+        job = await repo.update(job.transition(JobStatus.RUNNING, now=clock.now()))
+        if i % 2:
+            job = await repo.update(job.transition(JobStatus.QUEUED, now=clock.now()))
+        now = clock.now()
+        await repo.update(job.transition(JobStatus.FAILED, now=now, completed_at=now))
+
+    for job in jobs[:6]:
+        await repo.delete(job.id)
+    clock.advance(timedelta(days=2))
+    assert await repo.purge(completed_before=clock.now()) == 6
+
+    left = [e["RowKey"] async for e in repo._table.query_entities("PartitionKey ge 'j'")]
+    assert left == []
 
 
 async def test_a_status_change_moves_the_status_copy_and_the_due_row_in_its_one_request(
@@ -277,16 +336,26 @@ async def test_a_status_change_moves_the_status_copy_and_the_due_row_in_its_one_
     partition = keys.job_partition(job.id)
 
     async def index_rows() -> list[str]:
-        """The job's status copy and due row, as their key's kind and first part."""
+        """The job's rows, as their keys without the job's id."""
         found = repo._table.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
-        parts = [e["RowKey"].split("|")[:2] async for e in found]
-        return sorted(f"{kind}|{first}" if kind == "s" else kind for kind, first in parts)
+        return sorted([e["RowKey"].rsplit("|", 1)[0] async for e in found])
 
-    assert await index_rows() == ["d", "o", "s|queued", "t"]
+    assert await index_rows() == [
+        "d|" + (await repo._table.get_entity(partition, keys.job_key(job.id)))["Due"][2:18],
+        "k|t|queued",
+        "o|alice",
+        "p|alice|queued",
+        "s|queued",
+        "t",
+        "y|t",
+    ]
     now = clock.now()
     failed = job.transition(JobStatus.FAILED, now=now, completed_at=now)
     assert await cost(counter, repo.update(failed)) == 1
-    assert await index_rows() == ["o", "s|failed", "t"]
+    assert await index_rows() == ["k|t|failed", "o|alice", "p|alice|failed", "s|failed", "t", "y|t"]
+    progress = failed.model_copy(update={"version": (await repo.get(job.id)).version})
+    assert await cost(counter, repo.update(progress.model_copy(update={"tags": ("x",)}))) == 1
+    assert await index_rows() == ["k|t|failed", "o|alice", "p|alice|failed", "s|failed", "t", "y|t"]
 
 
 async def test_an_update_whose_due_row_someone_deleted_still_goes_through(

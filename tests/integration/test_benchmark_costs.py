@@ -15,6 +15,7 @@ from azure.storage.queue.aio import QueueClient
 
 from benchmarks.app import NOOP, make_app
 from benchmarks.functions_idle import HOST_JSON, functions_idle, max_polling_interval
+from benchmarks.listings import FILTERS, listing_costs, stored_jobs
 from benchmarks.ours import Backend, _prepare, _report, _worker, sweep_cost
 from benchmarks.requests import RequestKinds, counted_as
 from queued_jobs.models import Priority
@@ -125,3 +126,28 @@ def test_a_drain_is_timed_from_the_workers_start_not_from_the_first_job_start(
     # includes that wait, one timed from the first job's start would not.
     assert report["done"] == jobs
     assert report["seconds"] >= delay.total_seconds()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("azure", marks=pytest.mark.azurite)])
+def test_the_listing_benchmark_reads_the_first_page_of_every_filter(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    connection = request.getfixturevalue("azurite").connection_string if kind == "azure" else None
+    stored = stored_jobs(600, owners=50, types=5)
+
+    results = listing_costs(kind, work=tmp_path, jobs=600, connection=connection, repeats=2)
+
+    by_filter = {m.params["filter"]: m for m in results}
+    assert list(by_filter) == list(FILTERS)
+    for name, query in FILTERS.items():
+        figure = by_filter[name]
+        assert figure.params["listed"] == min(50, sum(query.matches(j) for j in stored)), name
+        assert len(figure.runs) == 2
+        assert all(ms > 0 for ms in figure.runs)
+    if kind == "azure":
+        requests = {name: m.params["requests"] for name, m in by_filter.items()}
+        assert requests["owner"] == requests["owner + type"] == 1
+        assert requests["status"] == requests["none"] == 16
+        assert requests["2 statuses"] == 32
+        assert 16 < requests["type"] <= 16 + 16
+        assert all(m.params["bytes"] > 0 for m in results)

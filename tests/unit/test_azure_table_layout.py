@@ -14,9 +14,11 @@ from queued_jobs._azure.table_entities import (
     decode_job,
     encode_job,
 )
+from queued_jobs._azure.table_queries import listing_of
 from queued_jobs.errors import InvalidKey
-from queued_jobs.models import JobError, Progress, QueuedJob
+from queued_jobs.models import ACTIVE_STATUSES, JobError, JobStatus, Progress, QueuedJob
 from queued_jobs.repositories._limits import MAX_CUSTOM_DATA_BYTES
+from queued_jobs.repositories.base import JobQuery
 
 FORBIDDEN_IN_KEYS = "/\\#?"
 
@@ -147,6 +149,56 @@ def test_every_row_of_a_job_names_it_from_its_key_alone() -> None:
     for row_key in (
         keys.job_key(job_id),
         keys.owner_key("o|%ner", job_id),
+        keys.status_key("queued", job_id),
+        keys.type_key("a|b%c", job_id),
+        keys.type_status_key("a|b%c", "running", job_id),
+        keys.owner_status_key("o|%ner", "failed", job_id),
         keys.attempt_key(job_id, 7),
     ):
         assert keys.job_id_of(row_key) == job_id
+
+
+def test_pointer_keys_keep_types_and_owners_apart_even_when_one_is_a_prefix() -> None:
+    job_id = QueuedJob.new(owner="alice|queued", job_type="t").id
+    for prefix, key in (
+        (keys.listing_prefix(job_type="t"), keys.type_key("t|x", job_id)),
+        (keys.listing_prefix(job_type="t", status="queued"), keys.type_key("t|queued", job_id)),
+        (keys.listing_prefix(owner="alice"), keys.owner_status_key("alice|queued", "x", job_id)),
+        (
+            keys.listing_prefix(owner="alice", status="queued"),
+            keys.owner_key("alice|queued", job_id),
+        ),
+    ):
+        assert not key.startswith(prefix), (prefix, key)
+
+
+_STATUSES = (frozenset(), frozenset({JobStatus.FAILED}), frozenset(ACTIVE_STATUSES))
+
+
+@pytest.mark.parametrize("owner", [None, "ada"])
+@pytest.mark.parametrize("job_type", [None, "reports.build"])
+@pytest.mark.parametrize("statuses", _STATUSES)
+@pytest.mark.parametrize("windowed", [False, True])
+def test_every_listing_is_key_ranges_the_service_filters_only_by_type_within_an_owner(
+    owner: str | None, job_type: str | None, statuses: frozenset[JobStatus], windowed: bool
+) -> None:
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    window = {"created_from": start, "created_before": start + timedelta(days=1)}
+    query = JobQuery(
+        owner=owner, job_type=job_type, statuses=statuses, **(window if windowed else {})
+    )
+
+    listing = listing_of(query, None)
+
+    partitions = {r["pk"] for r in listing.ranges}
+    assert len(partitions) == (1 if owner else 16)
+    assert len(listing.ranges) == len(partitions) * max(len(statuses), 1)
+    filtered = {c.split(" ")[0].strip("( ") for c in listing.query_filter.split(" and ")}
+    window_columns = {"CreatedAt"} if windowed and not listing.pointers else set()
+    by_service = {"JobType"} if owner and job_type else set()
+    assert filtered == {"PartitionKey", "RowKey"} | window_columns | by_service
+    for parameters in listing.ranges:  # each range is one listing's rows, in one partition
+        low, high = parameters["low"], parameters["high"]
+        assert low.rsplit("|", 1)[0] == high.rsplit("|", 1)[0]
+        if job_type:
+            assert keys.escape(job_type) in low or owner

@@ -1,0 +1,152 @@
+"""The rows of one job in the jobs table, and the operations of the one transaction that
+inserts, updates or deletes them all (the layout: ``table_keys``).
+
+A job's row, its owner copy and its status copy carry the whole job; its pointers (by type,
+by type and status, by owner and status) and its due row carry only their keys (a
+pointer by owner and status also the job's type, which the service can filter on). A
+status change moves the status copy and the status pointers; a write that keeps the status
+(progress) rewrites the copies alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Final
+
+from azure.core import MatchConditions
+from azure.data.tables import UpdateMode
+
+from ..errors import InvalidKey
+from ..models import JobStatus, QueuedJob
+from ..repositories._due import due_at, due_micros
+from . import table_keys as keys
+from .table_versions import FROM_JOB_ROW, FROM_OWNER_ROW, FROM_STATUS_ROW, ReadVersion
+
+__all__ = ["JobRows", "Operations", "deleted_keys", "rows_of", "update_operations"]
+
+_REPLACE: Final = {"mode": UpdateMode.REPLACE}
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class JobRows:
+    """Every row of one job as a write leaves it."""
+
+    job: Row
+    owner: Row
+    status: Row
+    #: Pointers filed under the job's status: by type, by owner.
+    status_pointers: tuple[Row, Row]
+    #: The pointer by type (it never moves).
+    type_pointer: Row
+    #: The due row (``None``: the job is not due).
+    due: Row | None
+
+    def created(self) -> list[tuple[str, Row]]:
+        """The operations that insert the job: its own row first."""
+        rows = [self.job, self.owner, self.status, *self.status_pointers, self.type_pointer]
+        return [("create", row) for row in (*rows, *([self.due] if self.due else []))]
+
+
+def _status_pointers(job: QueuedJob, partition: str, status: str) -> tuple[Row, Row]:
+    by_type = keys.type_status_key(job.job_type, status, job.id)
+    by_owner = keys.owner_status_key(job.owner, status, job.id)
+    return (
+        {"PartitionKey": partition, "RowKey": by_type},
+        {"PartitionKey": partition, "RowKey": by_owner, "JobType": job.job_type},
+    )
+
+
+def rows_of(job: QueuedJob, properties: Mapping[str, Any]) -> JobRows:
+    """The rows of ``job``, whose encoded properties are ``properties``."""
+    partition = keys.job_partition(job.id)
+    row = {"PartitionKey": partition, "RowKey": keys.job_key(job.id), **properties}
+    row["Listed"] = job.status.value
+    due_row = None
+    if (due := due_at(job)) is not None:
+        running = job.status is JobStatus.RUNNING
+        due_key = keys.due_key(job.id, running=running, micros=due_micros(due))
+        row["Due"] = due_key
+        due_row = {"PartitionKey": partition, "RowKey": due_key}
+    return JobRows(
+        job=row,
+        owner={**row, "RowKey": keys.owner_key(job.owner, job.id)},
+        status={**row, "RowKey": keys.status_key(job.status.value, job.id)},
+        status_pointers=_status_pointers(job, partition, job.status.value),
+        type_pointer={"PartitionKey": partition, "RowKey": keys.type_key(job.job_type, job.id)},
+        due=due_row,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Operations:
+    """One update's transaction: its operations, its job row's first."""
+
+    operations: list[Any]
+    #: Deletes of rows that may already be gone (dropped if they find nothing).
+    may_be_gone: frozenset[int]
+
+
+def update_operations(job: QueuedJob, rows: JobRows, read: ReadVersion) -> Operations:
+    """The operations that replace the job ``read`` with ``rows``, guarded by the ETag of
+    the row it was read from."""
+    partition = rows.job["PartitionKey"]
+    condition = {**_REPLACE, "etag": read.etag, "match_condition": MatchConditions.IfNotModified}
+    operations: list[Any] = [
+        ("update", row, condition) if read.kind == kind else ("upsert", row, _REPLACE)
+        for row, kind in ((rows.job, FROM_JOB_ROW), (rows.owner, FROM_OWNER_ROW))
+    ]
+    may_be_gone: set[int] = set()
+
+    def delete(row_key: str, *, guarded: bool = False) -> None:
+        gone = {"PartitionKey": partition, "RowKey": row_key}
+        if guarded:  # the guard: that copy, as it was read
+            operations.append(("delete", gone, {"etag": read.etag}))
+        else:
+            may_be_gone.add(len(operations))
+            operations.append(("delete", gone))
+
+    def upsert(*changed: Row) -> None:
+        operations.extend(("upsert", row, _REPLACE) for row in changed)
+
+    if read.listed is None:  # filed under no status (not a version this store wrote)
+        upsert(rows.status, *rows.status_pointers, rows.type_pointer)
+    elif read.listed != job.status.value:
+        delete(keys.status_key(read.listed, job.id), guarded=read.kind == FROM_STATUS_ROW)
+        for old in _status_pointers(job, partition, read.listed):
+            delete(old["RowKey"])
+        upsert(rows.status, *rows.status_pointers)
+    elif read.kind == FROM_STATUS_ROW:
+        operations.append(("update", rows.status, condition))
+    else:
+        upsert(rows.status)
+    new_due = None if rows.due is None else rows.due["RowKey"]
+    if read.due_row is not None and read.due_row != new_due:
+        delete(read.due_row)
+    if rows.due is not None and new_due != read.due_row:
+        upsert(rows.due)
+    return Operations(operations, frozenset(may_be_gone))
+
+
+def deleted_keys(
+    job_id: str, *, owners: set[str], job_types: set[str], listed: str | None
+) -> list[str]:
+    """The row keys of a job's copies and pointers, as rows naming these owners, types
+    and status were filed (a name no key could hold is left out)."""
+    makers: list[Callable[[], str]] = []
+    statuses = [] if listed is None else [listed]
+    for owner in sorted(owners):
+        makers.append(partial(keys.owner_key, owner, job_id))
+        makers += [partial(keys.owner_status_key, owner, s, job_id) for s in statuses]
+    for job_type in sorted(job_types):
+        makers.append(partial(keys.type_key, job_type, job_id))
+        makers += [partial(keys.type_status_key, job_type, s, job_id) for s in statuses]
+    makers += [partial(keys.status_key, s, job_id) for s in statuses]
+    row_keys = []
+    for make in makers:
+        with suppress(InvalidKey):  # not a name any row could have been written for
+            row_keys.append(make())
+    return row_keys
