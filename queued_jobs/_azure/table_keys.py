@@ -6,7 +6,7 @@ several kinds of row, so every write of a job is one entity-group transaction:
 =================================================  =====================================
 ``t|<complement of id>``                           the job; newest first within the shard
 ``o|<owner>|<complement of id>``                   a full copy: one owner's jobs
-``s|<status>|<complement of id>``                  a full copy: one status's jobs
+``s|<status>|<complement of id>``                  a pointer: one status's jobs
 ``y|<type>|<complement of id>``                    a pointer: one type's jobs
 ``k|<type>|<status>|<complement of id>``           a pointer: one type's jobs of a status
 ``p|<owner>|<status>|<complement of id>``          a pointer (with ``JobType``): one owner's

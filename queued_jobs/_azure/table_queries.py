@@ -74,15 +74,15 @@ class Listing:
 def listing_of(query: JobQuery, continuation: str | None) -> Listing:
     """The ranges and filter that serve ``query`` from ``continuation`` on.
 
-    Every filter is a key range: of the owner's copies, each status's copies, the type's
-    pointers or the pointers of each status of a type or an owner. The one filter the
+    Every filter is a key range: of the job rows, of the owner's copies, or of the
+    pointers by type, by status, by type and status or by owner and status. The one filter the
     service applies inside a range is a type within an owner's jobs: over the owner's
     copies, or (with statuses) over the owner's pointers of those statuses.
     """
     window = (continuation_id(continuation), query.created_from, query.created_before)
     statuses: list[str | None] = [*sorted(s.value for s in query.statuses)] or [None]
     owner, job_type = query.owner, query.job_type
-    pointers = bool(query.statuses) if owner is not None else job_type is not None
+    pointers = bool(query.statuses) or (owner is None and job_type is not None)
     clauses = [RANGE]
     parameters: dict[str, Any] = {}
     if owner is not None and job_type is not None:

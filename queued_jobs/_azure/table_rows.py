@@ -1,11 +1,11 @@
 """The rows of one job in the jobs table, and the operations of the one transaction that
 inserts, updates or deletes them all (the layout: ``table_keys``).
 
-A job's row, its owner copy and its status copy carry the whole job; its pointers (by type,
-by type and status, by owner and status) and its due row carry only their keys (a
-pointer by owner and status also the job's type, which the service can filter on). A
-status change moves the status copy and the status pointers; a write that keeps the status
-(progress) rewrites the copies alone.
+A job's row and its owner copy carry the whole job; its pointers (by status, by type, by
+type and status, by owner and status) and its due row carry only their keys (a pointer by
+owner and status also the job's type, which the service can filter on). A status change
+moves the status pointers; a write that keeps the status (progress, a heartbeat) rewrites
+the job's row and owner copy alone.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ..errors import InvalidKey
 from ..models import JobStatus, QueuedJob
 from ..repositories._due import due_at, due_micros
 from . import table_keys as keys
-from .table_versions import FROM_JOB_ROW, FROM_OWNER_ROW, FROM_STATUS_ROW, ReadVersion
+from .table_versions import FROM_JOB_ROW, FROM_OWNER_ROW, ReadVersion
 
 __all__ = ["JobRows", "Operations", "deleted_keys", "rows_of", "update_operations"]
 
@@ -37,9 +37,8 @@ class JobRows:
 
     job: Row
     owner: Row
-    status: Row
-    #: Pointers filed under the job's status: by type, by owner.
-    status_pointers: tuple[Row, Row]
+    #: Pointers filed under the job's status: alone, with its type, with its owner.
+    status_pointers: tuple[Row, Row, Row]
     #: The pointer by type (it never moves).
     type_pointer: Row
     #: The due row (``None``: the job is not due).
@@ -47,15 +46,15 @@ class JobRows:
 
     def created(self) -> list[tuple[str, Row]]:
         """The operations that insert the job: its own row first."""
-        rows = [self.job, self.owner, self.status, *self.status_pointers, self.type_pointer]
+        rows = [self.job, self.owner, *self.status_pointers, self.type_pointer]
         return [("create", row) for row in (*rows, *([self.due] if self.due else []))]
 
 
-def _status_pointers(job: QueuedJob, partition: str, status: str) -> tuple[Row, Row]:
-    by_type = keys.type_status_key(job.job_type, status, job.id)
+def _status_pointers(job: QueuedJob, partition: str, status: str) -> tuple[Row, Row, Row]:
     by_owner = keys.owner_status_key(job.owner, status, job.id)
     return (
-        {"PartitionKey": partition, "RowKey": by_type},
+        {"PartitionKey": partition, "RowKey": keys.status_key(status, job.id)},
+        {"PartitionKey": partition, "RowKey": keys.type_status_key(job.job_type, status, job.id)},
         {"PartitionKey": partition, "RowKey": by_owner, "JobType": job.job_type},
     )
 
@@ -74,7 +73,6 @@ def rows_of(job: QueuedJob, properties: Mapping[str, Any]) -> JobRows:
     return JobRows(
         job=row,
         owner={**row, "RowKey": keys.owner_key(job.owner, job.id)},
-        status={**row, "RowKey": keys.status_key(job.status.value, job.id)},
         status_pointers=_status_pointers(job, partition, job.status.value),
         type_pointer={"PartitionKey": partition, "RowKey": keys.type_key(job.job_type, job.id)},
         due=due_row,
@@ -92,7 +90,8 @@ class Operations:
 
 def update_operations(job: QueuedJob, rows: JobRows, read: ReadVersion) -> Operations:
     """The operations that replace the job ``read`` with ``rows``, guarded by the ETag of
-    the row it was read from."""
+    the row it was read from (a pointer that should be there but is not is no conflict:
+    its delete is dropped)."""
     partition = rows.job["PartitionKey"]
     condition = {**_REPLACE, "etag": read.etag, "match_condition": MatchConditions.IfNotModified}
     operations: list[Any] = [
@@ -101,28 +100,19 @@ def update_operations(job: QueuedJob, rows: JobRows, read: ReadVersion) -> Opera
     ]
     may_be_gone: set[int] = set()
 
-    def delete(row_key: str, *, guarded: bool = False) -> None:
-        gone = {"PartitionKey": partition, "RowKey": row_key}
-        if guarded:  # the guard: that copy, as it was read
-            operations.append(("delete", gone, {"etag": read.etag}))
-        else:
-            may_be_gone.add(len(operations))
-            operations.append(("delete", gone))
+    def delete(row_key: str) -> None:
+        may_be_gone.add(len(operations))
+        operations.append(("delete", {"PartitionKey": partition, "RowKey": row_key}))
 
     def upsert(*changed: Row) -> None:
         operations.extend(("upsert", row, _REPLACE) for row in changed)
 
     if read.listed is None:  # filed under no status (not a version this store wrote)
-        upsert(rows.status, *rows.status_pointers, rows.type_pointer)
+        upsert(*rows.status_pointers, rows.type_pointer)
     elif read.listed != job.status.value:
-        delete(keys.status_key(read.listed, job.id), guarded=read.kind == FROM_STATUS_ROW)
         for old in _status_pointers(job, partition, read.listed):
             delete(old["RowKey"])
-        upsert(rows.status, *rows.status_pointers)
-    elif read.kind == FROM_STATUS_ROW:
-        operations.append(("update", rows.status, condition))
-    else:
-        upsert(rows.status)
+        upsert(*rows.status_pointers)
     new_due = None if rows.due is None else rows.due["RowKey"]
     if read.due_row is not None and read.due_row != new_due:
         delete(read.due_row)

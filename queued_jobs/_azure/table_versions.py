@@ -1,11 +1,11 @@
 """The version tokens of jobs on Azure Table Storage: which row guards an update, and which
 index rows the job had when it was read.
 
-A version names the row it was read from (``t:`` the job row, ``o:`` its owner copy, ``s:``
-its status copy): the copies change in every transaction, so any one's ETag guards an
-update equally well. After the ETag, separated by ``~``, come the job's due row and the
-status its status copy is filed under (as that ETag's write left them), so that the update
-replacing the job moves those rows too.
+A version names the row it was read from (``t:`` the job row, ``o:`` its owner copy): both
+change in every transaction, so either one's ETag guards an update equally well. After the
+ETag, separated by ``~``, come the job's due row and the status its pointers are filed
+under (as that ETag's write left them), so that the update replacing the job moves those
+rows too.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from . import table_keys as keys
 __all__ = [
     "FROM_JOB_ROW",
     "FROM_OWNER_ROW",
-    "FROM_STATUS_ROW",
     "STATUSES",
     "ReadVersion",
     "due_row_of",
@@ -31,8 +30,7 @@ __all__ = [
 
 FROM_JOB_ROW: Final = "t:"
 FROM_OWNER_ROW: Final = "o:"
-FROM_STATUS_ROW: Final = "s:"
-_KINDS: Final = (FROM_JOB_ROW, FROM_OWNER_ROW, FROM_STATUS_ROW)
+_KINDS: Final = (FROM_JOB_ROW, FROM_OWNER_ROW)
 _MARK: Final = "~"
 STATUSES: Final = frozenset(status.value for status in JobStatus)
 
@@ -40,7 +38,7 @@ STATUSES: Final = frozenset(status.value for status in JobStatus)
 def version_of(entity: Mapping[str, Any], etag: str) -> str:
     """The version of the job copy ``entity`` whose ETag is ``etag``."""
     row_key: str = entity["RowKey"]
-    kind = {"o": FROM_OWNER_ROW, "s": FROM_STATUS_ROW}.get(row_key[0], FROM_JOB_ROW)
+    kind = FROM_OWNER_ROW if row_key.startswith("o|") else FROM_JOB_ROW
     due = entity.get("Due")
     due = due if isinstance(due, str) and keys.due_of(due) else ""
     listed = entity.get("Listed")
@@ -62,12 +60,8 @@ class ReadVersion:
     etag: str
     #: The row key of the job's due row, if it had one.
     due_row: str | None
-    #: The status the job's copies and pointers were filed under, if any.
+    #: The status the job's pointers were filed under, if any.
     listed: str | None
-
-    def status_row(self, job_id: str) -> str | None:
-        """The row key of the job's status copy, if it had one."""
-        return None if self.listed is None else keys.status_key(self.listed, job_id)
 
 
 def read_version(job_id: str, version: str | None) -> ReadVersion:
@@ -77,6 +71,4 @@ def read_version(job_id: str, version: str | None) -> ReadVersion:
         raise ConcurrencyConflict(job_id)
     etag, was_due, was_listed = [*body.split(_MARK, 2), "", ""][:3]
     listed = was_listed if was_listed in STATUSES else None
-    if kind == FROM_STATUS_ROW and listed is None:
-        raise ConcurrencyConflict(job_id)  # not a version this store made
     return ReadVersion(kind, etag, due_row_of(job_id, was_due), listed)

@@ -1,8 +1,9 @@
 """Azure Table Storage :class:`JobRepository` (``azure-data-tables`` async client).
 
 Key layout and request costs: ``docs/design.md``. In short: a job's rows share its owner's
-shard partition, so inserting or updating a job (with its owner-index copy, its due-index
-row and, on completion, its attempt) is one entity-group transaction: one storage request.
+shard partition, so inserting or updating a job (with its owner copy, its listing pointers,
+its due row and, on completion, its attempt) is one entity-group transaction: one storage
+request.
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ from .._azure.table_reservations import TableReservations, etag_of
 from .._azure.table_rows import deleted_keys, rows_of, update_operations
 from .._azure.table_secrets import MESSAGE_KEY_ROW, stored_secret
 from .._azure.table_versions import (
-    FROM_STATUS_ROW,
     STATUSES,
     due_row_of,
     read_version,
@@ -289,14 +289,8 @@ class AzureTableJobRepository:
         if attempt is not None:
             operations.append(("upsert", self._attempt_row(attempt), _REPLACE))
         await self._payloads.upload(encoded.blobs)
-        try:
-            results = await self._transact([job.id], operations, may_be_gone=planned.may_be_gone)
-        except JobNotFound:
-            if read.kind != FROM_STATUS_ROW or not await self._exists(job.id):
-                raise
-            # The status copy it was read from is gone: the job moved on since.
-            raise ConcurrencyConflict(job.id) from None
-        # Every copy changed: the job row's new ETag names the new state.
+        results = await self._transact([job.id], operations, may_be_gone=planned.may_be_gone)
+        # Both copies changed: the job row's new ETag names the new state.
         return job.model_copy(update={"version": version_of(rows.job, results[0])})
 
     async def _exists(self, job_id: str) -> bool:
