@@ -376,6 +376,9 @@ class JobClient:
         reads. ``poll`` reads every ``poll`` instead, or paces them with another
         :class:`~queued_jobs.waiting.Backoff`. ``on_change`` is called with the first read
         and with each read whose status or progress differs from the one before.
+
+        Where the store hears of writes (SQLite, from any process on the machine; memory), a
+        pause ends as soon as the job is written, so its end is seen at once.
         """
         _check_job_id(job_id)
         if poll is None:
@@ -383,13 +386,14 @@ class JobClient:
         else:
             backoff = poll if isinstance(poll, Backoff) else Backoff.fixed(poll)
         pacer = Pacer(backoff)
+        pause = self.repository.await_change if backoff.pause is None else backoff.pause
         while True:
             job = await self.repository.get(job_id)
             if pacer.saw(job) and on_change is not None:
                 on_change(job)
             if job.is_terminal:
                 return job
-            await backoff.pause(job_id, pacer.seconds)
+            await pause(job_id, pacer.seconds)
 
     async def cancel(self, job_id: str) -> QueuedJob:
         """Cancel a job: a waiting one at once, a running one as soon as its attempt sees the

@@ -7,30 +7,27 @@ often while the job stays as it was, up to ``cap``. The pace restarts at ``first
 job's status changes (a queued job starts: it may soon end), and holds, without growing,
 while its progress moves (a bar stays live at the rate the job reports).
 
-The pause between two reads is :attr:`Backoff.pause`, given the job's id: a pause may end
-early (a change feed that hears of the job's writes can end it as soon as the job changes;
-tests end it at once and move a manual clock instead).
+The pause between two reads is :attr:`Backoff.pause`, given the job's id; by default the
+store's own (:meth:`JobRepository.await_change`), which ends early where the store can tell
+that the job was written (SQLite and memory do; Azure Table waits the time out). Tests end
+it at once and move a manual clock instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
 
 from .models import JobStatus, Progress, QueuedJob
 
-__all__ = ["DEFAULT_BACKOFF", "LONGEST", "Backoff", "Pacer", "Pause"]
+__all__ = ["DEFAULT_BACKOFF", "LONGEST", "Backoff", "JobWaiters", "Pacer", "Pause"]
 
 #: Waits up to ``seconds`` for job ``job_id`` to change (it may return sooner).
 Pause = Callable[[str, float], Awaitable[None]]
-
-
-async def _sleep(job_id: str, seconds: float) -> None:
-    """The pause with nothing to hear changes by: just time."""
-    await asyncio.sleep(seconds)
 
 
 #: The longest pause a backoff may have between two reads.
@@ -46,7 +43,8 @@ class Backoff:
     first: timedelta = timedelta(milliseconds=150)
     factor: float = 1.5
     cap: timedelta = timedelta(seconds=3)
-    pause: Pause = field(default=_sleep, compare=False)
+    #: ``None``: the store's :meth:`~queued_jobs.repositories.JobRepository.await_change`.
+    pause: Pause | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not timedelta(0) < self.first <= self.cap <= LONGEST:
@@ -87,3 +85,31 @@ class Pacer:
         elif seen[1] == job.progress:
             self.seconds = min(self.seconds * backoff.factor, backoff.cap.total_seconds())
         return seen != self._seen
+
+
+class JobWaiters:
+    """Callers pausing until a job is written, by job id, in one process: what a store
+    that hears of writes (:meth:`JobRepository.await_change`) keeps."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, set[asyncio.Future[None]]] = {}
+
+    async def pause(self, job_id: str, seconds: float) -> None:
+        """Wait up to ``seconds``, less if :meth:`wake` names ``job_id`` meanwhile."""
+        waiter = asyncio.get_running_loop().create_future()
+        waiting = self._waiting.setdefault(job_id, set())
+        waiting.add(waiter)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter, seconds)
+        finally:
+            waiting.discard(waiter)
+            if not waiting:
+                self._waiting.pop(job_id, None)
+
+    def wake(self, job_ids: Iterable[str] | None = None) -> None:
+        """End the pauses of the callers waiting for ``job_ids`` (``None``: of all)."""
+        for job_id in list(self._waiting) if job_ids is None else job_ids:
+            for waiter in self._waiting.get(job_id, ()):
+                if not waiter.done():
+                    waiter.set_result(None)

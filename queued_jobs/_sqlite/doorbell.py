@@ -24,15 +24,18 @@ import re
 import secrets
 import socket
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
 from .._private import PRIVATE_DIRECTORY, make_directories
 
-__all__ = ["Doorbell"]
+__all__ = ["MAX_PAYLOAD", "Doorbell"]
 
 log = logging.getLogger("queued_jobs.sqlite")
 
+#: The most a ring's datagram holds (well under every platform's datagram limit).
+MAX_PAYLOAD: Final = 2048
 #: Shortest limit among platforms for a Unix socket path (macOS: 104 bytes with the NUL).
 _MAX_SOCKET_PATH: Final = 103
 #: How a listener names its socket: its process id and 8 random hex digits.
@@ -50,8 +53,9 @@ _OPEN_FLAGS: Final = (
 class Doorbell:
     """Rings every process listening on one database file."""
 
-    def __init__(self, database: Path) -> None:
-        self.folder = database.with_name(database.name + ".bell")
+    def __init__(self, database: Path, *, suffix: str = ".bell") -> None:
+        """``suffix``: of the folder's name after the database's (one folder per bell)."""
+        self.folder = database.with_name(database.name + suffix)
         self._sender: socket.socket | None = None
         #: The event loop a ring is scheduled on: the sends of a batch ring once.
         self._ringing: asyncio.AbstractEventLoop | None = None
@@ -71,6 +75,11 @@ class Doorbell:
 
     def _ring_now(self) -> None:
         self._ringing = None
+        self.send(b"!")
+
+    def send(self, payload: bytes) -> None:
+        """Send ``payload`` (one datagram, at most :data:`MAX_PAYLOAD` bytes) to every
+        listener now (never blocks, never raises)."""
         if not hasattr(socket, "AF_UNIX"):
             return
         folder = self._trusted_folder()
@@ -82,7 +91,7 @@ class Doorbell:
                 self._sender.setblocking(False)
             for name in folder.sockets():
                 try:
-                    self._sender.sendto(b"!", folder.address(name))
+                    self._sender.sendto(payload[:MAX_PAYLOAD], folder.address(name))
                 except ConnectionRefusedError:  # its process is gone
                     folder.remove(name)
                 except OSError:  # a full buffer means it has been rung already
@@ -92,9 +101,10 @@ class Doorbell:
         finally:
             folder.close()
 
-    def listen(self) -> _Listener | None:
+    def listen(self, heard: Callable[[bytes], None] | None = None) -> _Listener | None:
         """A listener for this process, or ``None`` where the platform has no doorbell
-        (or its folder cannot be trusted: then a warning says why)."""
+        (or its folder cannot be trusted: then a warning says why). ``heard`` is called
+        with each datagram received, in the event loop, once the listener waits."""
         if not hasattr(socket, "AF_UNIX"):
             return None
         name = f"{os.getpid()}-{secrets.token_hex(4)}"
@@ -118,7 +128,7 @@ class Doorbell:
             log.debug("no doorbell for %s: %s", self.folder, exc)
             return None
         receiver.setblocking(False)
-        return _Listener(receiver, folder, name)
+        return _Listener(receiver, folder, name, heard)
 
     def close(self) -> None:
         if self._sender is not None:
@@ -234,24 +244,39 @@ class _Folder:
 class _Listener:
     """One process's socket; ``wait`` returns when a sender rings."""
 
-    def __init__(self, receiver: socket.socket, folder: _Folder, name: str) -> None:
+    def __init__(
+        self,
+        receiver: socket.socket,
+        folder: _Folder,
+        name: str,
+        heard: Callable[[bytes], None] | None = None,
+    ) -> None:
         self._receiver = receiver
         self._folder = folder
         self._name = name
+        self._heard = heard
         self._rung = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    def start(self) -> None:
+        """Hear rings in the running event loop from now on (``wait`` starts it too)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(self._receiver.fileno())
+            self._loop = loop
+            loop.add_reader(self._receiver.fileno(), self._readable)
+
     async def wait(self) -> None:
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-            self._loop.add_reader(self._receiver.fileno(), self._readable)
+        self.start()
         await self._rung.wait()
         self._rung.clear()
 
     def _readable(self) -> None:
         with contextlib.suppress(OSError):
-            while self._receiver.recv(64):
-                pass
+            while datagram := self._receiver.recv(MAX_PAYLOAD):
+                if self._heard is not None:
+                    self._heard(datagram)
         self._rung.set()
 
     def close(self) -> None:

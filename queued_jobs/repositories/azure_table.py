@@ -549,6 +549,9 @@ class AzureTableJobRepository:
             counts = await asyncio.gather(*(purge_shard(p) for p in keys.shard_partitions()))
         return sum(counts)
 
+    async def await_change(self, job_id: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)  # the table tells of no write
+
     async def close(self) -> None:
         await self._table.close()
         await self._payloads.close()

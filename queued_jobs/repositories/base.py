@@ -270,6 +270,13 @@ class JobRepository(Protocol):
         """Delete terminal jobs that completed before the cutoff; returns how many."""
         ...
 
+    async def await_change(self, job_id: str, seconds: float) -> None:
+        """Wait up to ``seconds``, less if this store sees job ``job_id`` written meanwhile
+        (from any process: SQLite on one machine; memory in its process). A store that
+        cannot tell (Azure Table) waits the whole time. Never raises for a job that does
+        not exist, and costs no storage request."""
+        ...
+
     async def close(self) -> None:
         """Release connections. The repository is unusable afterwards."""
         ...

@@ -22,6 +22,7 @@ from ..errors import (
     JobNotFound,
 )
 from ..models import TERMINAL_STATUSES, Attempt, JobStatus, QueuedJob
+from ..waiting import JobWaiters
 from ._due import due_at, due_micros, due_token, parse_due_token
 from ._limits import check_attempt, check_job
 from ._records import job_from_json
@@ -81,6 +82,7 @@ class MemoryJobRepository:
         self._clock = clock
         self._max_payload_bytes = max_payload_bytes
         self._rows: dict[str, _Row] = {}
+        self._waiters = JobWaiters()
         self._attempts: dict[str, dict[int, Attempt]] = {}
         self._unique: dict[str, _Reservation] = {}
         self._leases: dict[str, tuple[str, datetime]] = {}
@@ -138,7 +140,12 @@ class MemoryJobRepository:
             raise ConcurrencyConflict(job.id)
         if attempt is not None:
             await self.append_attempt(attempt)
-        return self._stamp(job)
+        stamped = self._stamp(job)
+        self._waiters.wake([job.id])
+        return stamped
+
+    async def await_change(self, job_id: str, seconds: float) -> None:
+        await self._waiters.pause(job_id, seconds)
 
     async def append_attempt(self, attempt: Attempt) -> None:
         check_attempt(attempt)
@@ -244,6 +251,7 @@ class MemoryJobRepository:
     async def delete(self, job_id: str) -> None:
         row = self._rows.pop(job_id, None)
         self._attempts.pop(job_id, None)
+        self._waiters.wake([job_id])
         if row is not None and row.reservation is not None:
             await self.release_unique_key(row.reservation, job_id)
 
@@ -260,4 +268,4 @@ class MemoryJobRepository:
         return len(doomed)
 
     async def close(self) -> None:
-        return None
+        self._waiters.wake()

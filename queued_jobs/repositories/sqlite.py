@@ -15,6 +15,7 @@ from typing import Any
 
 from .._once import LoadedOnce
 from .._private import PRIVATE_FILE
+from .._sqlite.changes import ChangeBell
 from .._sqlite.database import SqliteDatabase, execute, to_micros
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import (
@@ -83,6 +84,7 @@ class SqliteJobRepository:
         self._clock = clock
         self._max_payload_bytes = max_payload_bytes
         self._message_key = LoadedOnce(self._stored_message_key)
+        self._changes = ChangeBell(self._db.path)
 
     async def create(self) -> None:
         await self._db.open()
@@ -111,7 +113,11 @@ class SqliteJobRepository:
         check_job(job, self._max_payload_bytes)
         attempt_row = None if attempt is None else _attempt_row(attempt)
         version = await self._db.write(_update, job.id, job.version, _values(job), attempt_row)
+        self._changes.changed(job.id)
         return job.model_copy(update={"version": str(version)})
+
+    async def await_change(self, job_id: str, seconds: float) -> None:
+        await self._changes.pause(job_id, seconds)
 
     async def append_attempt(self, attempt: Attempt) -> None:
         await self._db.run(_save_attempt, _attempt_row(attempt))
@@ -249,12 +255,14 @@ class SqliteJobRepository:
 
     async def delete(self, job_id: str) -> None:
         await self._db.write(_forget, "id = ?", (job_id,))
+        self._changes.changed(job_id)
 
     async def purge(self, *, completed_before: datetime) -> int:
         where = f"status IN ({', '.join('?' * len(_TERMINAL))}) AND completed_at < ?"
         return await self._db.write(_forget, where, (*_TERMINAL, to_micros(completed_before)))
 
     async def close(self) -> None:
+        self._changes.close()
         if self._owns_db:
             await self._db.close()
 
