@@ -26,34 +26,33 @@ _EVERY_JOB: Final = b"*"
 _SEPARATOR: Final = b","
 
 
+class _ChangeDoorbell(Doorbell):
+    """A doorbell whose ring names the jobs written since the last one."""
+
+    def __init__(self, database: Path) -> None:
+        super().__init__(database, suffix=".changes")
+        self.changed: set[str] = set()
+
+    def payload(self) -> bytes:
+        changed, self.changed = self.changed, set()
+        payload = _SEPARATOR.join(sorted(job_id.encode() for job_id in changed))
+        return payload if len(payload) <= MAX_PAYLOAD else _EVERY_JOB
+
+
 class ChangeBell:
     """Tells waiters, in any process, that jobs of one database file changed."""
 
     def __init__(self, database: Path) -> None:
-        self._bell = Doorbell(database, suffix=".changes")
-        self._changed: set[str] = set()
-        self._flushing: asyncio.AbstractEventLoop | None = None
+        self._bell = _ChangeDoorbell(database)
         self._listener: _Listener | None = None
         self._listened = False
         self._waiters = JobWaiters()
 
     def changed(self, job_id: str) -> None:
-        """Say that job ``job_id`` was written (after its commit)."""
-        self._changed.add(job_id)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._flush()
-            return
-        if self._flushing is not loop:
-            self._flushing = loop
-            loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flushing = None
-        changed, self._changed = self._changed, set()
-        payload = _SEPARATOR.join(sorted(job_id.encode() for job_id in changed))
-        self._bell.send(payload if len(payload) <= MAX_PAYLOAD else _EVERY_JOB)
+        """Say that job ``job_id`` was written (after its commit); the jobs written in one
+        turn of the event loop are told together, at its end."""
+        self._bell.changed.add(job_id)
+        self._bell.ring()
 
     async def pause(self, job_id: str, seconds: float) -> None:
         """Wait up to ``seconds``, less if job ``job_id`` is written meanwhile."""

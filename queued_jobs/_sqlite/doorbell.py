@@ -75,7 +75,11 @@ class Doorbell:
 
     def _ring_now(self) -> None:
         self._ringing = None
-        self.send(b"!")
+        self.send(self.payload())
+
+    def payload(self) -> bytes:
+        """What a ring sends to every listener: here one byte, "look"."""
+        return b"!"
 
     def send(self, payload: bytes) -> None:
         """Send ``payload`` (one datagram, at most :data:`MAX_PAYLOAD` bytes) to every
