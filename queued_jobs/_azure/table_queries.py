@@ -4,7 +4,7 @@ server-side filter, and how their rows come back together newest first.
 Every listing is served by key ranges (``table_keys`` draws the rows): an owner's listing
 reads the owner's shard only, any other listing every shard; with statuses, one range per
 status. The ranges are bounded by the creation window and merged newest first. A range of
-pointers is followed by reading the job rows of the page (a few queries per partition).
+pointers is followed by a point read of each job row of the page.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ __all__ = [
     "listing_of",
     "matching",
     "newest_first",
-    "pointed_rows",
 ]
 
 #: The rows of one partition strictly between two row keys.
@@ -112,28 +111,3 @@ def listing_of(query: JobQuery, continuation: str | None) -> Listing:
         "listing jobs" if owner is None else f"listing the jobs of {owner!r}",
         pointers,
     )
-
-
-#: A query may hold 15 comparisons: the partition's and this many row keys.
-_ROWS_PER_QUERY: Final = 14
-
-
-def pointed_rows(pointers: Sequence[Mapping[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """The queries (filter, parameters) that read the job rows ``pointers`` point at: per
-    partition, up to :data:`_ROWS_PER_QUERY` row keys each."""
-    by_partition: dict[str, list[str]] = {}
-    for pointer in pointers:
-        job_id = keys.job_id_of(pointer["RowKey"])
-        by_partition.setdefault(pointer["PartitionKey"], []).append(keys.job_key(job_id))
-    queries = []
-    for partition, row_keys in by_partition.items():
-        for start in range(0, len(row_keys), _ROWS_PER_QUERY):
-            chunk = row_keys[start : start + _ROWS_PER_QUERY]
-            names = [f"r{i}" for i in range(len(chunk))]
-            query_filter = "PartitionKey eq @pk and ( {} )".format(
-                " or ".join(f"RowKey eq @{n}" for n in names)
-            )
-            queries.append(
-                (query_filter, {"pk": partition, **dict(zip(names, chunk, strict=True))})
-            )
-    return queries

@@ -53,7 +53,6 @@ from .._azure.table_queries import (
     listing_of,
     matching,
     newest_first,
-    pointed_rows,
 )
 from .._azure.table_reservations import TableReservations, etag_of
 from .._azure.table_rows import deleted_keys, rows_of, update_operations
@@ -399,13 +398,18 @@ class AzureTableJobRepository:
             return matching(page, query)
 
     async def _pointed(self, pointers: Sequence[TableEntity]) -> list[TableEntity]:
-        """The job rows ``pointers`` point at (those still stored), in their order."""
-        found = await asyncio.gather(
-            *(self._query(f, parameters, limit=None) for f, parameters in pointed_rows(pointers))
-        )
-        by_key = {(e["PartitionKey"], e["RowKey"]): e for rows in found for e in rows}
-        wanted = [(p["PartitionKey"], keys.job_key(keys.job_id_of(p["RowKey"]))) for p in pointers]
-        return [by_key[key] for key in wanted if key in by_key]
+        """The job rows ``pointers`` point at (those still stored), in their order: a point
+        read each, all at once (the one read Table Storage serves by its key alone; a
+        filter naming several row keys would scan the partition)."""
+
+        async def read(pointer: TableEntity) -> TableEntity | None:
+            job_id = keys.job_id_of(pointer["RowKey"])
+            with suppress(ResourceNotFoundError):  # deleted since it was listed
+                return await self._table.get_entity(pointer["PartitionKey"], keys.job_key(job_id))
+            return None
+
+        found = await asyncio.gather(*(read(pointer) for pointer in pointers))
+        return [row for row in found if row is not None]
 
     # --- the due index and leases ------------------------------------------------------
 
