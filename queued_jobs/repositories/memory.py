@@ -25,6 +25,7 @@ from ..models import TERMINAL_STATUSES, Attempt, JobStatus, QueuedJob
 from ..waiting import JobWaiters
 from ._due import due_at, due_micros, due_token, parse_due_token
 from ._limits import check_attempt, check_job
+from ._memory_index import JobIndex
 from ._records import job_from_json
 from .base import (
     DEFAULT_MAX_PAYLOAD_BYTES,
@@ -82,6 +83,7 @@ class MemoryJobRepository:
         self._clock = clock
         self._max_payload_bytes = max_payload_bytes
         self._rows: dict[str, _Row] = {}
+        self._index = JobIndex()
         self._waiters = JobWaiters()
         self._attempts: dict[str, dict[int, Attempt]] = {}
         self._unique: dict[str, _Reservation] = {}
@@ -89,19 +91,34 @@ class MemoryJobRepository:
         self._versions = itertools.count(1)
         self._message_key = secrets.token_bytes(32)
 
+    def _put(self, job_id: str, row: _Row) -> None:
+        """Store ``row`` as job ``job_id``'s, indexed (what tests plant rows with)."""
+        self._drop(job_id)
+        self._rows[job_id] = row
+        self._index.add(job_id, row.owner, row.status, row.job_type)
+
+    def _drop(self, job_id: str) -> _Row | None:
+        row = self._rows.pop(job_id, None)
+        if row is not None:
+            self._index.remove(job_id, row.owner, row.status, row.job_type)
+        return row
+
     def _stamp(self, job: QueuedJob) -> QueuedJob:
         version = str(next(self._versions))
         due = due_at(job)
-        self._rows[job.id] = _Row(
-            job.owner,
-            job.job_type,
-            job.status,
-            job.created_at,
-            job.completed_at,
-            job.unique_reservation,
-            version,
-            job.model_dump_json(exclude={"version"}),
-            None if due is None else due_micros(due),
+        self._put(
+            job.id,
+            _Row(
+                job.owner,
+                job.job_type,
+                job.status,
+                job.created_at,
+                job.completed_at,
+                job.unique_reservation,
+                version,
+                job.model_dump_json(exclude={"version"}),
+                None if due is None else due_micros(due),
+            ),
         )
         return job.model_copy(update={"version": version})
 
@@ -197,8 +214,7 @@ class MemoryJobRepository:
     async def list_by_owner(
         self, owner: str, *, limit: int = DEFAULT_PAGE_SIZE, continuation: str | None = None
     ) -> Page[QueuedJob]:
-        ids = [i for i, row in self._rows.items() if row.owner == owner]
-        return self._page(ids, limit, continuation)
+        return await self.list_jobs(JobQuery(owner=owner), limit=limit, continuation=continuation)
 
     async def list_jobs(
         self,
@@ -208,7 +224,8 @@ class MemoryJobRepository:
         continuation: str | None = None,
     ) -> Page[QueuedJob]:
         query = query or JobQuery()
-        ids = [i for i, row in self._rows.items() if row.matches(query)]
+        named = self._index.candidates(query)
+        ids = [i for i in (self._rows if named is None else named) if self._rows[i].matches(query)]
         return self._page(ids, limit, continuation)
 
     async def list_due(
@@ -249,7 +266,7 @@ class MemoryJobRepository:
         return True
 
     async def delete(self, job_id: str) -> None:
-        row = self._rows.pop(job_id, None)
+        row = self._drop(job_id)
         self._attempts.pop(job_id, None)
         self._waiters.wake([job_id])
         if row is not None and row.reservation is not None:

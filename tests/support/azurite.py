@@ -16,6 +16,8 @@ from tests.support.tls import self_signed_localhost
 
 ROOT = Path(__file__).resolve().parents[2]
 AZURITE = ROOT / "node_modules" / ".bin" / "azurite"
+#: Seconds Azurite keeps an idle connection open (its default, 5, is under the client's).
+_KEEP_ALIVE = "120"
 ACCOUNT = "devstoreaccount1"
 # Azurite's published development key (the same for every Azurite install).
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -106,6 +108,12 @@ class AzuriteProcess:
             "--blobHost", "127.0.0.1", "--blobPort", str(blob),
             "--queueHost", "127.0.0.1", "--queuePort", str(queue),
             "--tableHost", "127.0.0.1", "--tablePort", str(table),
+            # Keep idle connections open longer than the client does (aiohttp: 15 s), as
+            # Azure's front ends do: at Azurite's 5 s a pooled connection can be closed
+            # under a request, which then fails after its retries.
+            "--blobKeepAliveTimeout", _KEEP_ALIVE,
+            "--queueKeepAliveTimeout", _KEEP_ALIVE,
+            "--tableKeepAliveTimeout", _KEEP_ALIVE,
         ]  # fmt: skip
         tls = self_signed_localhost(Path(self._location)) if self._oauth else None
         if tls is not None:

@@ -90,15 +90,18 @@ def _document(job: QueuedJob, damage: Damage) -> str:
 
 
 def plant_in_memory(repository: MemoryJobRepository, job: QueuedJob, damage: Damage) -> None:
-    repository._rows[job.id] = _Row(
-        job.owner,
-        job.job_type,
-        job.status,
-        job.created_at,
-        job.completed_at,
-        job.unique_reservation,
-        "1",
-        _document(job, damage),
+    repository._put(
+        job.id,
+        _Row(
+            job.owner,
+            job.job_type,
+            job.status,
+            job.created_at,
+            job.completed_at,
+            job.unique_reservation,
+            "1",
+            _document(job, damage),
+        ),
     )
 
 
