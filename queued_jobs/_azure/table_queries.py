@@ -9,12 +9,13 @@ pointers is followed by a point read of each job row of the page.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from ..errors import InvalidInput, InvalidKey
-from ..models import QueuedJob, owner_shard
+from ..models import JobStatus, QueuedJob, owner_shard
 from ..repositories.base import JobQuery, Page
 from . import table_keys as keys
 
@@ -22,6 +23,7 @@ __all__ = [
     "RANGE",
     "Listing",
     "continuation_id",
+    "job_rows_of",
     "listing_of",
     "matching",
     "newest_first",
@@ -110,4 +112,30 @@ def listing_of(query: JobQuery, continuation: str | None) -> Listing:
         ],
         "listing jobs" if owner is None else f"listing the jobs of {owner!r}",
         pointers,
+    )
+
+
+def job_rows_of(
+    statuses: Iterable[JobStatus],
+    *,
+    after: str | None = None,
+    before: datetime | None = None,
+    completed: bool = False,
+) -> Listing:
+    """The job rows (every shard's; not the pointers, which rows an older version wrote
+    lack) of ``statuses``, the service filtering them: older than job ``after``, created
+    before ``before`` (with ``completed``: also completed before it)."""
+    low, high = keys.time_range(after, None, before)
+    chosen = sorted(status.value for status in statuses)
+    names = [f"s{i}" for i in range(len(chosen))]
+    parameters: dict[str, Any] = {"low": low, "high": high, **dict(zip(names, chosen, strict=True))}
+    clauses = [RANGE, "( " + " or ".join(f"Status eq @{n}" for n in names) + " )"]
+    if completed and before is not None:
+        parameters["cutoff"] = before
+        clauses.append("CompletedAt lt @cutoff")
+    return Listing(
+        " and ".join(clauses),
+        [{**parameters, "pk": pk} for pk in keys.shard_partitions()],
+        "listing jobs by status",
+        pointers=False,
     )

@@ -18,8 +18,9 @@ each job the sweep may act on, the moment it becomes due; a pass reads only the 
 ``resend_after`` ago (on Azure one query per shard and index, however large the table),
 at most :data:`PASS_PAGES` pages of :data:`PAGE` jobs (the rest: next pass). Records
 stored by a version without that index are in it from their next write; until then a
-*full pass*, reading every scheduled, queued and running job as the sweep did before the
-index, finds them: once per ``full_pass_every`` (an hour) across all processes.
+*full pass* finds them (``JobRepository.list_unindexed``: the scheduled, queued and running
+jobs the index does not hold; on Azure the one read in proportion to the table, the service
+reading every job row): once per ``full_pass_every`` (an hour) across all processes.
 
 **One sweeper at a time.** A pass first takes the store-wide lease ``sweep`` for
 ``lease_for`` (50 seconds); a sweeper that finds it held by another skips its pass
@@ -43,7 +44,7 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ConcurrencyConflict, InvalidInput, QueuedJobsError
 from ..models import JobStatus, QueuedJob
 from ..queues.base import MAX_DELAY, QueueBroker
-from ..repositories.base import JobQuery, JobRepository, Page
+from ..repositories.base import JobRepository, Page
 from .messages import encode_message
 from .settings import ExecutionSettings
 
@@ -65,6 +66,8 @@ PAGE: Final = 200
 PASS_PAGES: Final = 5
 SWEEP_LEASE_NAME: Final = "sweep"
 _FULL_PASS_LEASE_NAME: Final = "sweep-full-pass"
+#: What the full pass looks for outside the due index.
+_UNINDEXED: Final = frozenset({JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.RUNNING})
 SWEEP_LEASE: Final = timedelta(seconds=50)
 FULL_PASS_EVERY: Final = timedelta(hours=1)
 _SWEPT: Final = frozenset({JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.RUNNING})
@@ -117,14 +120,15 @@ class Sweeper:
             yield job
 
     async def _all(self, report: SweepReport) -> AsyncIterator[QueuedJob]:
-        for status in (JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.RUNNING):
-            query = JobQuery(statuses=frozenset({status}))
+        """The scheduled, queued and running jobs the due index does not hold."""
 
-            async def page(continuation: str | None, query: JobQuery = query) -> Page[QueuedJob]:
-                return await self.repository.list_jobs(query, limit=PAGE, continuation=continuation)
+        async def page(continuation: str | None) -> Page[QueuedJob]:
+            return await self.repository.list_unindexed(
+                _UNINDEXED, limit=PAGE, continuation=continuation
+            )
 
-            async for job in _paged(page, report):
-                yield job
+        async for job in _paged(page, report):
+            yield job
 
     async def _touch_and_send(self, changed: QueuedJob) -> bool:
         try:

@@ -50,6 +50,7 @@ from .._azure.table_entities import (
 from .._azure.table_queries import (
     RANGE,
     continuation_id,
+    job_rows_of,
     listing_of,
     matching,
     newest_first,
@@ -93,6 +94,8 @@ __all__ = ["AzureTableJobRepository"]
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 _IF_UNCHANGED = MatchConditions.IfNotModified
 _REPLACE = {"mode": UpdateMode.REPLACE}
+#: What the full pass reads of each active job row: enough to tell whether it is indexed.
+_INDEXED = ["PartitionKey", "RowKey", "Due"]
 
 
 class AzureTableJobRepository:
@@ -341,13 +344,20 @@ class AzureTableJobRepository:
     # --- listings ----------------------------------------------------------------------
 
     async def _query(
-        self, query_filter: str, parameters: dict[str, Any], *, limit: int | None
+        self,
+        query_filter: str,
+        parameters: dict[str, Any],
+        *,
+        limit: int | None,
+        select: list[str] | None = None,
     ) -> list[TableEntity]:
-        """Up to ``limit`` entities (all with ``None``), in key order."""
+        """Up to ``limit`` entities (all with ``None``), in key order; with ``select``,
+        those properties only."""
         pages = self._table.query_entities(
             query_filter,
             parameters=parameters,
             results_per_page=min(limit, 1000) if limit else None,
+            select=select,
         )
         found: list[TableEntity] = []
         async for entity in pages:
@@ -466,6 +476,37 @@ class AzureTableJobRepository:
         more = len(pointers) > limit
         return Page(items, due_token(*pointers[limit - 1][0]) if more else None, skipped)
 
+    async def list_unindexed(
+        self,
+        statuses: frozenset[JobStatus],
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        continuation: str | None = None,
+    ) -> Page[QueuedJob]:
+        # The job rows, not the pointers: a record written before the index has neither.
+        # The service reads every job row of each shard; only those of ``statuses`` come
+        # back, and only their keys and index columns.
+        check_page_size(limit)
+        if not statuses:
+            return Page([])
+        listing = job_rows_of(statuses, after=continuation_id(continuation))
+        with translated("listing the jobs the due index does not hold"):
+            found = await asyncio.gather(
+                *(
+                    self._query(listing.query_filter, p, limit=None, select=_INDEXED)
+                    for p in listing.ranges
+                )
+            )
+            rows = sorted(
+                (e for page in found for e in page if keys.due_of(e.get("Due")) is None),
+                key=newest_first,
+            )
+            more = rows[limit - 1] if len(rows) > limit else None
+            page = await self._page(read := await self._pointed(rows[:limit]), len(read))
+        if more is None:
+            return page
+        return Page(page.items, keys.job_id_of(more["RowKey"]), page.skipped)
+
     # --- deleting ----------------------------------------------------------------------
 
     async def _delete_rows(self, job_row: TableEntity) -> None:
@@ -524,33 +565,19 @@ class AzureTableJobRepository:
             await self._delete_rows(row)
 
     async def purge(self, *, completed_before: datetime) -> int:
-        # The job rows (not the status copies: a row an older writer left without copies is
-        # purged too) of jobs created before the cutoff, as a job completed before it was,
+        # The job rows (not the pointers: a row an older writer left without them is purged
+        # too) of jobs created before the cutoff, as a job completed before it was,
         # that finished before it.
-        low, high = keys.time_range(None, None, completed_before)
-        names = [f"s{i}" for i in range(len(TERMINAL_STATUSES))]
-        parameters: dict[str, Any] = {
-            "low": low,
-            "high": high,
-            "cutoff": completed_before,
-            **dict(zip(names, sorted(s.value for s in TERMINAL_STATUSES), strict=True)),
-        }
-        query_filter = " and ".join(
-            [
-                RANGE,
-                "CompletedAt lt @cutoff",
-                "( " + " or ".join(f"Status eq @{n}" for n in names) + " )",
-            ]
-        )
+        listing = job_rows_of(TERMINAL_STATUSES, before=completed_before, completed=True)
 
-        async def purge_shard(partition: str) -> int:
-            rows = await self._query(query_filter, {**parameters, "pk": partition}, limit=None)
+        async def purge_shard(parameters: dict[str, Any]) -> int:
+            rows = await self._query(listing.query_filter, parameters, limit=None)
             for row in rows:
                 await self._delete_rows(row)
             return len(rows)
 
         with translated("purging jobs"):
-            counts = await asyncio.gather(*(purge_shard(p) for p in keys.shard_partitions()))
+            counts = await asyncio.gather(*(purge_shard(p) for p in listing.ranges))
         return sum(counts)
 
     async def await_change(self, job_id: str, seconds: float) -> None:

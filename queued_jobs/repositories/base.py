@@ -249,6 +249,21 @@ class JobRepository(Protocol):
         """
         ...
 
+    async def list_unindexed(
+        self,
+        statuses: frozenset[JobStatus],
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        continuation: str | None = None,
+    ) -> Page[QueuedJob]:
+        """Jobs in ``statuses`` that the due index does not hold, newest first: running jobs
+        without a lease, and records written by a version without the index (or whose due
+        row a foreign writer removed). What the sweep's full pass reads: on Azure the
+        status pointers and due rows of each shard, by key (a request per 1,000 rows), and
+        then only the jobs not indexed. ``InvalidInput`` for a foreign continuation token.
+        """
+        ...
+
     async def take_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> bool:
         """Take (or renew) the store-wide lease ``name`` for ``holder`` until ``until``.
 

@@ -257,6 +257,17 @@ class MemoryJobRepository:
         more = len(due) > limit
         return Page(items, due_token(*due[limit - 1]) if more else None, skipped)
 
+    async def list_unindexed(
+        self,
+        statuses: frozenset[JobStatus],
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        continuation: str | None = None,
+    ) -> Page[QueuedJob]:
+        named = self._index.candidates(JobQuery(statuses=statuses)) if statuses else set()
+        ids = [i for i in named or () if self._rows[i].due is None]
+        return self._page(ids, limit, continuation)
+
     async def take_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> bool:
         check_lease(name, holder)
         held = self._leases.get(name)

@@ -248,6 +248,18 @@ class SqliteJobRepository:
         last = rows[limit - 1] if len(rows) > limit else None
         return Page(items, None if last is None else due_token(last[3], last[0]), skipped)
 
+    async def list_unindexed(
+        self,
+        statuses: frozenset[JobStatus],
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        continuation: str | None = None,
+    ) -> Page[QueuedJob]:
+        if not statuses:
+            return Page([])
+        chosen = sorted(status.value for status in statuses)
+        return await self._page(["due_at IS NULL"], [], limit, continuation, chosen)
+
     async def take_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> bool:
         check_lease(name, holder)
         params = (name, holder, to_micros(until), to_micros(now))

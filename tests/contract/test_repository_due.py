@@ -219,3 +219,52 @@ async def test_a_record_stored_without_the_due_index_is_indexed_by_its_next_writ
     stored = await repo.get(legacy.id)
     await repo.update(stored.transition(JobStatus.QUEUED, now=h.clock.now()))
     assert await due_ids(repo, SWEPT, h) == [legacy.id]
+
+
+async def test_list_unindexed_holds_the_active_jobs_the_due_index_does_not(
+    repositories: RepositoryHarness,
+) -> None:
+    from tests.support.unreadable_rows import Damage
+
+    from .test_repository_contract import changed
+
+    h = repositories
+    repo = await h.open()
+    await repo.insert(make_job(h))  # queued: in the due index
+    legacy = make_job(h)
+    finished = make_job(h, status=JobStatus.FAILED, completed_at=h.clock.now())
+    for planted in (legacy, finished):  # as a version without the due index wrote them
+        await h.plant(planted, Damage.NO_UNIQUE_SCOPE)
+
+    page = await repo.list_unindexed(SWEPT)
+
+    assert [job.id for job in page.items] == [legacy.id]
+    assert page.continuation is None
+    assert (await repo.list_unindexed(frozenset())).items == []
+    stored = await repo.get(legacy.id)
+    await repo.update(changed(stored, cancel_requested=True))  # its next write indexes it
+    assert (await repo.list_unindexed(SWEPT)).items == []
+    assert legacy.id in await due_ids(repo, SWEPT, h)
+
+
+async def test_list_unindexed_pages_newest_first(repositories: RepositoryHarness) -> None:
+    from tests.support.unreadable_rows import Damage
+
+    h = repositories
+    repo = await h.open()
+    legacy = []
+    for _ in range(5):
+        job = make_job(h)
+        await h.plant(job, Damage.NO_UNIQUE_SCOPE)
+        legacy.append(job.id)
+        h.clock.advance(timedelta(milliseconds=2))
+
+    ids: list[str] = []
+    continuation = None
+    while True:
+        page = await repo.list_unindexed(SWEPT, limit=2, continuation=continuation)
+        ids += [job.id for job in page.items]
+        if (continuation := page.continuation) is None:
+            break
+
+    assert ids == sorted(legacy, reverse=True)
