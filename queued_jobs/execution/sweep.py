@@ -18,8 +18,8 @@ each job the sweep may act on, the moment it becomes due; a pass reads only the 
 ``resend_after`` ago (on Azure one query per shard and index, however large the table),
 at most :data:`PASS_PAGES` pages of :data:`PAGE` jobs (the rest: next pass). Records
 stored by a version without that index are in it from their next write; until then a
-*full pass* finds them (``JobRepository.list_unindexed``: the scheduled, queued and running
-jobs the index does not hold; on Azure the one read in proportion to the table, the service
+*full pass* finds them (``JobRepository.list_unindexed``, read after the due index: the
+scheduled, queued and running jobs the index does not hold; on Azure the one read in proportion to the table, the service
 reading every job row): once per ``full_pass_every`` (an hour) across all processes.
 
 **One sweeper at a time.** A pass first takes the store-wide lease ``sweep`` for
@@ -119,7 +119,7 @@ class Sweeper:
         async for job in _paged(page, report, pages=PASS_PAGES):
             yield job
 
-    async def _all(self, report: SweepReport) -> AsyncIterator[QueuedJob]:
+    async def _unindexed(self, report: SweepReport) -> AsyncIterator[QueuedJob]:
         """The scheduled, queued and running jobs the due index does not hold."""
 
         async def page(continuation: str | None) -> Page[QueuedJob]:
@@ -185,13 +185,11 @@ class Sweeper:
                 report.held_elsewhere = True
                 return report
             report.full = await self._full_pass_due(now)
-            found = (
-                self._all(report)
-                if report.full
-                else self._due(now - self.settings.resend_after, report)
-            )
-            async for job in found:
+            async for job in self._due(now - self.settings.resend_after, report):
                 await self._settle(job, report)
+            if report.full:  # and the jobs the index does not hold
+                async for job in self._unindexed(report):
+                    await self._settle(job, report)
         except QueuedJobsError:
             log.exception("sweep stopped early; the next one carries on")
         if report.skipped:
