@@ -19,8 +19,9 @@ each job the sweep may act on, the moment it becomes due; a pass reads only the 
 at most :data:`PASS_PAGES` pages of :data:`PAGE` jobs (the rest: next pass). Records
 stored by a version without that index are in it from their next write; until then a
 *full pass* finds them (``JobRepository.list_unindexed``, read after the due index: the
-scheduled, queued and running jobs the index does not hold; on Azure the one read in proportion to the table, the service
-reading every job row): once per ``full_pass_every`` (an hour) across all processes.
+scheduled, queued and running jobs the index does not hold; on Azure the one read in
+proportion to the table, the service reading every job row): once per
+``full_pass_every`` (an hour) across all processes.
 
 **One sweeper at a time.** A pass first takes the store-wide lease ``sweep`` for
 ``lease_for`` (50 seconds); a sweeper that finds it held by another skips its pass
