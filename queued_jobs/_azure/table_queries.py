@@ -23,6 +23,7 @@ __all__ = [
     "RANGE",
     "Listing",
     "continuation_id",
+    "every_due_row",
     "job_rows_of",
     "listing_of",
     "matching",
@@ -139,3 +140,17 @@ def job_rows_of(
         "listing jobs by status",
         pointers=False,
     )
+
+
+#: Later than any due moment (16 hex digits of microseconds).
+_LAST_MOMENT: Final = 16**16 - 1
+
+
+def every_due_row() -> list[dict[str, Any]]:
+    """The ranges (one per shard and kind) that hold every due row of the table."""
+    everything = keys.due_ranges(queued=True, running=True, due_by=_LAST_MOMENT, after=None)
+    return [
+        {"pk": pk, "low": low, "high": high}
+        for pk in keys.shard_partitions()
+        for low, high in everything
+    ]

@@ -50,6 +50,7 @@ from .._azure.table_entities import (
 from .._azure.table_queries import (
     RANGE,
     continuation_id,
+    every_due_row,
     job_rows_of,
     listing_of,
     matching,
@@ -366,6 +367,15 @@ class AzureTableJobRepository:
                 break
         return found
 
+    async def _rows_of(
+        self, query_filter: str, ranges: Sequence[dict[str, Any]], select: list[str]
+    ) -> list[TableEntity]:
+        """Every row of every range (all at once), with the properties ``select`` names."""
+        found = await asyncio.gather(
+            *(self._query(query_filter, p, limit=None, select=select) for p in ranges)
+        )
+        return [entity for rows in found for entity in rows]
+
     async def message_key(self) -> bytes:
         return await self._message_key.get()
 
@@ -491,16 +501,12 @@ class AzureTableJobRepository:
             return Page([])
         listing = job_rows_of(statuses, after=continuation_id(continuation))
         with translated("listing the jobs the due index does not hold"):
-            found = await asyncio.gather(
-                *(
-                    self._query(listing.query_filter, p, limit=None, select=_INDEXED)
-                    for p in listing.ranges
-                )
+            found, due = await asyncio.gather(  # and the due rows: a foreign writer's deletes
+                self._rows_of(listing.query_filter, listing.ranges, _INDEXED),
+                self._rows_of(RANGE, every_due_row(), ["RowKey"]),
             )
-            rows = sorted(
-                (e for page in found for e in page if keys.due_of(e.get("Due")) is None),
-                key=newest_first,
-            )
+            indexed = {e["RowKey"] for e in due}
+            rows = sorted((e for e in found if e.get("Due") not in indexed), key=newest_first)
             more = rows[limit - 1] if len(rows) > limit else None
             page = await self._page(read := await self._pointed(rows[:limit]), len(read))
         if more is None:

@@ -372,3 +372,26 @@ async def test_an_update_whose_due_row_someone_deleted_still_goes_through(
 
     [due] = (await repo.list_due(frozenset({JobStatus.QUEUED}), due_by=clock.now())).items
     assert due == moved
+
+
+async def test_a_job_whose_due_row_someone_deleted_is_held_by_list_unindexed(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, counter = counted
+    clock = ManualClock()
+    job, indexed = [
+        await repo.insert(QueuedJob.new(owner=owner, job_type="t", now=clock.now()))
+        for owner in ("alice", "bob")
+    ]
+    partition = keys.job_partition(job.id)
+    row = await repo._table.get_entity(partition, keys.job_key(job.id))
+    await repo._table.delete_entity(partition, row["Due"])
+    active = frozenset({JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.RUNNING})
+
+    counter.reset()
+    page = await repo.list_unindexed(active)
+
+    assert [j.id for j in page.items] == [job.id]
+    assert indexed.id not in {j.id for j in page.items}
+    # the job rows of each shard, the due rows of each shard and kind, a read of the job
+    assert counter.total == 16 + 32 + 1
