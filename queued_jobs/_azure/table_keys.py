@@ -50,7 +50,6 @@ __all__ = [
     "job_partition",
     "listing_prefix",
     "owner_key",
-    "owner_range",
     "owner_status_key",
     "shard_partitions",
     "status_key",
@@ -115,13 +114,6 @@ def job_id_of(row_key: str) -> str:
 
 def owner_key(owner: str, job_id: str) -> str:
     return _checked(f"o|{escape(owner)}|{_complement(job_id)}", "the owner")
-
-
-def owner_range(owner: str, after_id: str | None) -> tuple[str, str]:
-    """Row keys strictly between these hold the owner's jobs older than ``after_id``."""
-    prefix = _checked(f"o|{escape(owner)}|", "the owner")
-    low = prefix + _complement(after_id) if after_id else prefix
-    return low, prefix + _AFTER_HEX
 
 
 _DUE_KEY = re.compile(r"^([dl])\|([0-9a-f]{16})\|([0-9a-f]{29})$")

@@ -77,7 +77,7 @@ from ..errors import (
     JobNotFound,
 )
 from ..files.base import CONTAINER_NAME
-from ..models import TERMINAL_STATUSES, Attempt, JobStatus, QueuedJob, owner_shard
+from ..models import TERMINAL_STATUSES, Attempt, JobStatus, QueuedJob
 from ._due import due_micros, due_token, parse_due_token
 from ._limits import check_attempt, check_job
 from ._records import reservation_in
@@ -382,12 +382,7 @@ class AzureTableJobRepository:
     async def list_by_owner(
         self, owner: str, *, limit: int = DEFAULT_PAGE_SIZE, continuation: str | None = None
     ) -> Page[QueuedJob]:
-        check_page_size(limit)
-        low, high = keys.owner_range(owner, continuation_id(continuation))
-        parameters = {"pk": f"j{owner_shard(owner):x}", "low": low, "high": high}
-        with translated(f"listing the jobs of {owner!r}"):
-            rows = await self._query(RANGE, parameters, limit=limit + 1)
-            return await self._page(rows, limit)
+        return await self.list_jobs(JobQuery(owner=owner), limit=limit, continuation=continuation)
 
     async def list_jobs(
         self,
@@ -408,14 +403,17 @@ class AzureTableJobRepository:
             )
             rows = sorted((e for page in found for e in page), key=newest_first)
             if listing.pointers:
-                more = rows[limit - 1] if len(rows) > limit else None
-                rows = await self._pointed(rows[:limit])
-                page = await self._page(rows, len(rows))
-                if more is not None:
-                    page = Page(page.items, keys.job_id_of(more["RowKey"]), page.skipped)
-            else:
-                page = await self._page(rows, limit)
-            return matching(page, query)
+                return matching(await self._pointed_page(rows, limit), query)
+            return matching(await self._page(rows, limit), query)
+
+    async def _pointed_page(self, pointers: Sequence[TableEntity], limit: int) -> Page[QueuedJob]:
+        """The page of the jobs the first ``limit`` of ``pointers`` (any rows naming a job
+        by their key) point at; one more pointer tells that there are more."""
+        read = await self._pointed(pointers[:limit])
+        page = await self._page(read, len(read))
+        if len(pointers) <= limit:
+            return page
+        return Page(page.items, keys.job_id_of(pointers[limit - 1]["RowKey"]), page.skipped)
 
     async def _pointed(self, pointers: Sequence[TableEntity]) -> list[TableEntity]:
         """The job rows ``pointers`` point at (those still stored), in their order: a point
@@ -507,11 +505,7 @@ class AzureTableJobRepository:
             )
             indexed = {e["RowKey"] for e in due}
             rows = sorted((e for e in found if e.get("Due") not in indexed), key=newest_first)
-            more = rows[limit - 1] if len(rows) > limit else None
-            page = await self._page(read := await self._pointed(rows[:limit]), len(read))
-        if more is None:
-            return page
-        return Page(page.items, keys.job_id_of(more["RowKey"]), page.skipped)
+            return await self._pointed_page(rows, limit)
 
     # --- deleting ----------------------------------------------------------------------
 

@@ -264,8 +264,8 @@ class MemoryJobRepository:
         limit: int = DEFAULT_PAGE_SIZE,
         continuation: str | None = None,
     ) -> Page[QueuedJob]:
-        named = self._index.candidates(JobQuery(statuses=statuses)) if statuses else set()
-        ids = [i for i in named or () if self._rows[i].due is None]
+        named = self._index.candidates(JobQuery(statuses=statuses)) or ()  # none: no status
+        ids = [i for i in named if self._rows[i].due is None]
         return self._page(ids, limit, continuation)
 
     async def take_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> bool:

@@ -51,7 +51,7 @@ def test_escaped_keys_never_contain_characters_table_storage_forbids() -> None:
 
 
 def test_keys_keep_owners_apart_even_when_one_is_a_prefix_of_another() -> None:
-    low, high = keys.owner_range("alice", None)
+    low, high = keys.time_range(None, None, None, prefix=keys.listing_prefix(owner="alice"))
     job = QueuedJob.new(owner="alice|x", job_type="t")
 
     assert not low < keys.owner_key("alice|x", job.id) < high
