@@ -28,6 +28,8 @@ callers never import ``azure.core`` or ``sqlite3`` to handle them::
     │   ├── StorageUnavailable        could not reach the store (retry later)
     │   └── CorruptJobRecord          a stored job row that cannot be read back
     ├── EnqueueFailed                 the job was stored but its message could not be sent
+    ├── NotAuthenticated              a web request without credentials, or with bad ones
+    ├── PermissionDenied              a caller whose roles do not allow the action
     ├── PermanentError                raised by a job: fail now, do not retry
     ├── JobCancelled                  raised in a job whose cancellation was requested
     └── JobTimedOut                   a job ran past its max run time
@@ -60,9 +62,11 @@ __all__ = [
     "JobTimedOut",
     "LeaseLost",
     "MessageTooLarge",
+    "NotAuthenticated",
     "PayloadTooDeep",
     "PayloadTooLarge",
     "PermanentError",
+    "PermissionDenied",
     "QueueMessageNotFound",
     "QueuedJobsError",
     "StorageError",
@@ -301,3 +305,15 @@ class StoredFileExists(QueuedJobsError):
             f"a stored file named {name!r} already exists and was not replaced; "
             "write under another name, or delete that file first"
         )
+
+
+class NotAuthenticated(QueuedJobsError):
+    """A web request that carries no credentials any configured scheme accepts, or
+    credentials that do not check out (a bad signature, an expired token, an unknown API
+    key). The message says which, never what a valid credential would look like."""
+
+
+class PermissionDenied(QueuedJobsError):
+    """A caller whose roles do not allow the action (a ``reader`` changing a job, an end
+    user asking for every owner's jobs). Never raised for another owner's job: that one is
+    ``JobNotFound`` to them."""

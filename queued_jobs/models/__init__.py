@@ -1,5 +1,6 @@
 """Job records and statuses: pure values, no I/O."""
 
+from .change import ERROR_TEXT_LIMIT, JobChange, change_of, watched
 from .job import (
     MAX_ATTEMPTS,
     OWNER_SHARDS,
@@ -27,6 +28,7 @@ from .unique import OWNER_KEY_PREFIX, UniqueScope, check_unique_key, unique_rese
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "ERROR_TEXT_LIMIT",
     "MAX_ATTEMPTS",
     "MAX_INT_DIGITS",
     "MAX_NESTING",
@@ -36,6 +38,7 @@ __all__ = [
     "TRANSITIONS",
     "Attempt",
     "AttemptOutcome",
+    "JobChange",
     "JobError",
     "JobStatus",
     "Priority",
@@ -43,6 +46,7 @@ __all__ = [
     "QueuedJob",
     "UniqueScope",
     "can_transition",
+    "change_of",
     "check_nesting",
     "check_owner",
     "check_payload",
@@ -52,4 +56,5 @@ __all__ = [
     "new_job_id",
     "owner_shard",
     "unique_reservation",
+    "watched",
 ]

@@ -14,14 +14,16 @@ from datetime import datetime, timedelta
 from typing import Final, Generic, Protocol, TypeVar
 
 from ..errors import InvalidInput
-from ..models import Attempt, JobStatus, QueuedJob
+from ..models import Attempt, JobChange, JobStatus, QueuedJob
 from ._limits import check_job
 
 __all__ = [
+    "CHANGE_PAGE_SIZE",
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "UNIQUE_KEY_GRACE",
+    "ChangeBatch",
     "JobQuery",
     "JobRepository",
     "Page",
@@ -34,6 +36,8 @@ __all__ = [
 DEFAULT_MAX_PAYLOAD_BYTES: Final = 1024 * 1024
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 1000
+#: Most changes :meth:`JobRepository.read_changes` returns at once.
+CHANGE_PAGE_SIZE: Final = 1000
 #: A unique-key reservation whose holder job was never stored is taken over after this long
 #: (the holder's process died between reserving the key and storing the job).
 UNIQUE_KEY_GRACE: Final = timedelta(minutes=5)
@@ -55,6 +59,19 @@ class Page(Generic[T]):
     items: Sequence[T]
     continuation: str | None = None
     skipped: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeBatch:
+    """What one :meth:`JobRepository.read_changes` found."""
+
+    #: The changes after the position asked for, in position order.
+    changes: Sequence[JobChange]
+    #: Every change of the partition at or before this position is in this batch or
+    #: before it: none can appear there later. Read again from here (``after=settled``),
+    #: remembering the changes seen past it, to miss none and see none twice. ``None``:
+    #: nothing is settled yet (read from the start again).
+    settled: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +307,31 @@ class JobRepository(Protocol):
         (from any process: SQLite on one machine; memory in its process). A store that
         cannot tell (Azure Table) waits the whole time. Never raises for a job that does
         not exist, and costs no storage request."""
+        ...
+
+    # --- the change feed ---------------------------------------------------------------
+    #
+    # Every write that changes what a watcher sees of a job (``models.watched``: its insert,
+    # status, progress, cancellation request, attempt count) records a ``JobChange`` in the
+    # same atomic write as the job: on Azure a row in the same entity-group transaction (no
+    # request of its own). Changes are kept until ``purge_changes`` removes them and are
+    # deleted with their job where the store can find them (memory, SQLite).
+
+    def change_partitions(self, owner: str | None = None) -> tuple[str, ...]:
+        """The feed partitions that hold ``owner``'s changes (``None``: every owner's).
+        A partition may hold other owners' changes too: filter on ``JobChange.owner``."""
+        ...
+
+    async def read_changes(
+        self, partition: str, *, after: str | None = None, limit: int = CHANGE_PAGE_SIZE
+    ) -> ChangeBatch:
+        """The partition's changes after position ``after`` (``None``: from the oldest
+        kept), in position order, at most ``limit``. ``InvalidInput`` for a partition this
+        store does not have or a position it did not make."""
+        ...
+
+    async def purge_changes(self, *, older_than: timedelta) -> int:
+        """Delete the changes recorded more than ``older_than`` ago; returns how many."""
         ...
 
     async def close(self) -> None:

@@ -1,0 +1,79 @@
+"""What the change feed records of a job: :class:`JobChange`.
+
+A change is recorded with every write that moves what a watcher sees of a job (its
+:func:`watched` state): its insert, a status change, progress, a cancellation request, a
+new attempt. Heartbeats and lease renewals record none.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .job import JobType, Owner, Progress, QueuedJob, UtcDatetime
+from .status import JobStatus
+
+__all__ = ["ERROR_TEXT_LIMIT", "JobChange", "WatchedState", "change_of", "watched"]
+
+#: A change carries at most this many characters of the job's error (type and message).
+ERROR_TEXT_LIMIT = 500
+
+WatchedState = tuple[str, float | None, str | None, bool, int]
+
+
+def watched(job: QueuedJob) -> WatchedState:
+    """What a watcher sees of ``job``: a write that changes it records a change."""
+    progress = job.progress
+    return (
+        job.status.value,
+        None if progress is None else progress.percent,
+        None if progress is None else progress.message,
+        job.cancel_requested,
+        job.attempts,
+    )
+
+
+class JobChange(BaseModel):
+    """One recorded change of a job, in the feed of its partition."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: The feed partition it is in (:meth:`JobRepository.change_partitions`).
+    partition: str
+    #: Its place in the partition: unique, and ordered as the partition's changes are
+    #: (compare as strings). Opaque otherwise.
+    position: str
+    job_id: str
+    owner: Owner
+    job_type: JobType
+    status: JobStatus
+    progress: Progress | None = None
+    attempts: int = Field(ge=0)
+    cancel_requested: bool = False
+    #: The job's ``updated_at`` as this write left it.
+    changed_at: UtcDatetime
+    #: ``"<type>: <message>"`` of the job's error, cut to :data:`ERROR_TEXT_LIMIT`.
+    error: Annotated[str | None, Field(max_length=ERROR_TEXT_LIMIT)] = None
+
+
+def change_of(job: QueuedJob, *, partition: str, position: str) -> JobChange:
+    """The change that writing ``job`` records at ``position`` of ``partition``."""
+    error = None
+    if job.error is not None:
+        error = f"{job.error.type}: {job.error.message}"
+        if len(error) > ERROR_TEXT_LIMIT:
+            error = error[: ERROR_TEXT_LIMIT - 1] + "…"
+    return JobChange(
+        partition=partition,
+        position=position,
+        job_id=job.id,
+        owner=job.owner,
+        job_type=job.job_type,
+        status=job.status,
+        progress=job.progress,
+        attempts=job.attempts,
+        cancel_requested=job.cancel_requested,
+        changed_at=job.updated_at,
+        error=error,
+    )
