@@ -322,6 +322,13 @@ class JobRepository(Protocol):
         A partition may hold other owners' changes too: filter on ``JobChange.owner``."""
         ...
 
+    async def change_head(self, partition: str) -> str | None:
+        """Where a reader starts that wants only changes from now on: every change
+        recorded later is after this position (``None``: the partition has none yet).
+        Changes shortly before now may be after it too (Azure: within
+        ``change_lateness``). ``InvalidInput`` for a partition this store does not have."""
+        ...
+
     async def read_changes(
         self, partition: str, *, after: str | None = None, limit: int = CHANGE_PAGE_SIZE
     ) -> ChangeBatch:

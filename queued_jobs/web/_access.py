@@ -1,0 +1,41 @@
+"""Who may see and change which job: the one place the API's access rules live.
+
+An end user sees and acts on their own jobs only: any other job does not exist for them
+(``JobNotFound``, a ``404``, the same answer as for an id nobody has), in every route,
+listing and stream. Operators see and act on every job; readers see every job and change
+only their own.
+"""
+
+from __future__ import annotations
+
+from ..errors import JobNotFound, PermissionDenied
+from ..models import QueuedJob
+from .auth import Principal
+
+__all__ = ["check_may_change", "check_may_see", "check_operator", "listing_owner"]
+
+
+def check_may_see(principal: Principal, job: QueuedJob) -> QueuedJob:
+    if not principal.sees_all and job.owner != principal.id:
+        raise JobNotFound(job.id)
+    return job
+
+
+def check_may_change(principal: Principal, job: QueuedJob) -> QueuedJob:
+    check_may_see(principal, job)
+    if job.owner != principal.id and not principal.acts_on_all:
+        raise PermissionDenied(f"changing another owner's job {job.id} needs the operator role")
+    return job
+
+
+def check_operator(principal: Principal, action: str) -> None:
+    if not principal.acts_on_all:
+        raise PermissionDenied(f"{action} needs the operator role")
+
+
+def listing_owner(principal: Principal, asked: str | None) -> str | None:
+    """The owner a listing or stream is scoped to: the caller's own, unless they see all
+    (then the owner they asked for, or everyone)."""
+    if principal.sees_all:
+        return asked
+    return principal.id

@@ -1,0 +1,76 @@
+"""What one web app holds while it serves: its job client (opened at first use, so that an
+app mounted in another, whose lifespan events it never gets, works too), its event hub,
+and how it authenticates."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Protocol
+
+from fastapi import Request
+
+from ..app import JobApp
+from ..client import JobClient
+from .auth import Principal
+from .events.hub import ChangeHub
+from .settings import WebSettings
+
+__all__ = ["Authenticating", "Runtime", "principal_of", "runtime_of"]
+
+
+class Authenticating(Protocol):
+    """What the app needs of its authentication: a principal for each request."""
+
+    @property
+    def development(self) -> bool: ...
+
+    @property
+    def challenge(self) -> str: ...
+
+    async def principal(self, headers: Mapping[str, str]) -> Principal: ...
+
+
+class Runtime:
+    def __init__(self, app: JobApp, auth: Authenticating, settings: WebSettings) -> None:
+        self.app = app
+        self.auth = auth
+        self.settings = settings
+        self._client: JobClient | None = None
+        self._hub: ChangeHub | None = None
+        self._opening = asyncio.Lock()
+
+    async def client(self) -> JobClient:
+        if self._client is None:
+            async with self._opening:
+                if self._client is None:
+                    self._client = self.app.client()
+        return self._client
+
+    async def hub(self) -> ChangeHub:
+        if self._hub is None:
+            client = await self.client()
+            async with self._opening:
+                if self._hub is None:
+                    self._hub = ChangeHub(client.repository, self.settings)
+        return self._hub
+
+    async def close(self) -> None:
+        hub, client = self._hub, self._client
+        self._hub = self._client = None
+        if hub is not None:
+            await hub.close()
+        if client is not None:
+            await client.close()
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def principal_of(request: Request) -> Principal:
+    """The FastAPI dependency of every route: the caller, or ``NotAuthenticated``."""
+    principal = await runtime_of(request).auth.principal(request.headers)
+    request.state.principal = principal
+    return principal

@@ -1,0 +1,95 @@
+"""The one ASGI application of the web API, built from a :class:`~queued_jobs.JobApp`.
+
+Served by ``queued-jobs serve`` (uvicorn), mounted in an application of your own
+(``your_app.mount("/jobs-api", create_web_app(app, auth=...))``), or behind the Azure
+Functions HTTP trigger of the blueprint: the same code each time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Final
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import __version__
+from ..app import JobApp
+from ._body_limit import BodyLimit
+from ._errors import install_error_handlers
+from ._runtime import Authenticating, Runtime
+from .routes import bulk, events, jobs, system
+from .settings import WebSettings
+
+__all__ = ["DEVELOPMENT_HEADER", "create_web_app"]
+
+log = logging.getLogger("queued_jobs.web")
+
+#: Every response of an app in development mode carries this header.
+DEVELOPMENT_HEADER: Final = "X-Queued-Jobs-Development-Mode"
+_DEVELOPMENT_WARNING: Final = "on: anyone can act as anyone; never expose this server"
+
+
+class _DevelopmentMark:
+    """Marks every response, and every log line of the library, as development mode."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def marked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((DEVELOPMENT_HEADER.lower().encode(), _DEVELOPMENT_WARNING.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, marked)
+
+
+class _DevelopmentLogs(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "_development_marked", False):
+            record.msg = f"[development mode] {record.msg}"
+            record._development_marked = True
+        return True
+
+
+def create_web_app(
+    app: JobApp, *, auth: Authenticating, settings: WebSettings | None = None
+) -> FastAPI:
+    """The web API of ``app``. ``auth`` says who calls (``queued_jobs.web.auth``: nothing
+    is open by default)."""
+    chosen = settings or WebSettings()
+    runtime = Runtime(app, auth, chosen)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await runtime.close()
+
+    api = FastAPI(
+        title="queued-jobs",
+        version=__version__,
+        summary="Start, follow and steer background jobs.",
+        docs_url=None,  # the docs pages would load their scripts from a CDN
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    api.state.runtime = runtime
+    api.state.challenge = auth.challenge
+    install_error_handlers(api)
+    for module in (jobs, bulk, events, system):
+        api.include_router(module.router)
+    api.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
+    if auth.development:
+        api.add_middleware(_DevelopmentMark)
+        logging.getLogger("queued_jobs").addFilter(_DevelopmentLogs())
+        log.warning("the web API runs in development mode: anyone can act as anyone")
+    return api

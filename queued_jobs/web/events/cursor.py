@@ -1,0 +1,135 @@
+"""A stream's place in the change feed, carried by every event's ``id`` so that a client
+resuming with ``Last-Event-ID`` misses nothing and sees nothing twice.
+
+For each partition: the position up to which every change was handed to the stream (or
+was not for it), and the changes past it already handed over (as 48-bit digests). Stores
+that order changes as they commit (SQLite, memory) settle every change at once, so the
+second part stays empty; Azure's settle a few seconds late (``change_lateness``).
+
+The id is ``1.`` and the cursor as zlib-compressed JSON in URL-safe base64. A client can
+forge one: it is parsed strictly, and it only ever names positions in the partitions of
+the caller's own stream, so the worst a forged cursor does is repeat the caller's own
+events.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = ["MAX_ID_LENGTH", "StreamCursor", "digest"]
+
+_VERSION: Final = "1."
+#: Longest ``Last-Event-ID`` read; longer ones are no cursor of ours.
+MAX_ID_LENGTH: Final = 16_384
+#: Most digests an id carries (the newest): past it, a resume may repeat older changes.
+_MAX_DIGESTS: Final = 2_000
+_MAX_POSITION: Final = 256
+
+
+def digest(position: str) -> str:
+    return hashlib.blake2b(position.encode(), digest_size=6).hexdigest()
+
+
+@dataclass
+class StreamCursor:
+    """Per partition: the settled position, and the positions past it handed over."""
+
+    settled: dict[str, str | None] = field(default_factory=dict)
+    delivered: dict[str, set[str]] = field(default_factory=dict)
+    #: Digests from a resumed id whose positions are not known yet.
+    carried: dict[str, set[str]] = field(default_factory=dict)
+    issued_at: float = field(default_factory=time.time)
+    #: The partitions a resumed id named (the others start from now).
+    resumed: set[str] = field(default_factory=set)
+
+    def saw(self, partition: str, position: str) -> bool:
+        """Record ``position`` as handed over; whether it was already (or is settled, so
+        handed over or not for this stream)."""
+        settled = self.settled.get(partition)
+        if settled is not None and position <= settled:
+            return True
+        known = self.delivered.setdefault(partition, set())
+        if position in known:
+            return True
+        known.add(position)
+        carried = self.carried.get(partition)
+        if carried and digest(position) in carried:
+            carried.discard(digest(position))
+            return True
+        return False
+
+    def settle(self, partition: str, position: str) -> None:
+        current = self.settled.get(partition)
+        if current is not None and position <= current:
+            return
+        self.settled[partition] = position
+        known = self.delivered.get(partition)
+        if known:
+            self.delivered[partition] = {p for p in known if p > position}
+
+    def forget_carried(self) -> None:
+        """Drop digests no replayed change matched (a resume read everything after them)."""
+        self.carried.clear()
+
+    def encode(self) -> str:
+        digests: dict[str, list[str]] = {}
+        budget = _MAX_DIGESTS
+        for partition, positions in self.delivered.items():
+            chosen = sorted(positions)[-budget:] if budget > 0 else []
+            budget -= len(chosen)
+            if chosen:
+                digests[partition] = [digest(p) for p in chosen]
+        body = {"t": round(time.time()), "s": self.settled, "d": digests}
+        packed = zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 6)
+        return _VERSION + base64.urlsafe_b64encode(packed).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str, partitions: tuple[str, ...]) -> StreamCursor | None:
+        """The cursor an id carries, limited to ``partitions``; ``None`` if it is not one
+        of ours."""
+        if len(text) > MAX_ID_LENGTH or not text.startswith(_VERSION):
+            return None
+        data = text[len(_VERSION) :]
+        try:
+            packed = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+            inflater = zlib.decompressobj()
+            raw = inflater.decompress(packed, 4 * MAX_ID_LENGTH)
+            if inflater.unconsumed_tail:
+                return None
+            body = json.loads(raw)
+        except (binascii.Error, ValueError, zlib.error, RecursionError):
+            return None
+        return cls._parsed(body, partitions)
+
+    @classmethod
+    def _parsed(cls, body: Any, partitions: tuple[str, ...]) -> StreamCursor | None:
+        if not isinstance(body, dict) or not isinstance(body.get("t"), int | float):
+            return None
+        settled, digests = body.get("s"), body.get("d")
+        if not isinstance(settled, dict) or not isinstance(digests, dict):
+            return None
+        cursor = cls(issued_at=float(body["t"]))
+        for partition in partitions:
+            if partition not in settled:
+                continue
+            cursor.resumed.add(partition)
+            position = settled.get(partition)
+            if position is not None and not (
+                isinstance(position, str) and 0 < len(position) <= _MAX_POSITION
+            ):
+                return None
+            cursor.settled[partition] = position
+            found = digests.get(partition, [])
+            if not isinstance(found, list) or not all(
+                isinstance(d, str) and len(d) == 12 for d in found
+            ):
+                return None
+            cursor.carried[partition] = set(found)
+        return cursor

@@ -1,0 +1,193 @@
+"""One reader per change-feed partition, fanned out in memory to every stream.
+
+However many streams are open, each partition they need is read once per poll interval
+(:class:`~queued_jobs.web.WebSettings`); a partition nobody listens to is not read at all.
+A reader starts with the first stream that needs it and stops with the last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+
+from ...errors import QueuedJobsError, StorageUnavailable
+from ...models import JobChange
+from ...repositories.base import CHANGE_PAGE_SIZE, JobRepository
+from ..settings import WebSettings
+
+__all__ = ["ChangeHub", "Settled", "Snapshot", "Subscription"]
+
+log = logging.getLogger("queued_jobs.web.events")
+_BACKOFF_LIMIT = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """Every change of ``partition`` at or before ``position`` has been handed out."""
+
+    partition: str
+    position: str
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Where a partition's reader stood when a stream joined: the changes at or before
+    ``settled``, and those in ``seen``, came before the stream."""
+
+    settled: str | None
+    seen: frozenset[str]
+
+
+class Subscription:
+    """What one stream receives: changes it accepts and :class:`Settled` marks, in order."""
+
+    def __init__(self, accept: Callable[[JobChange], bool], buffer: int) -> None:
+        self.accept = accept
+        self.snapshots: dict[str, Snapshot] = {}
+        self._items: asyncio.Queue[JobChange | Settled | None] = asyncio.Queue(buffer + 1)
+        self._buffer = buffer
+        self.overflowed = False
+
+    def offer(self, item: JobChange | Settled) -> None:
+        if self.overflowed:
+            return
+        if self._items.qsize() >= self._buffer:
+            self.overflowed = True  # the stream ends; its client resumes from its position
+            self._items.put_nowait(None)
+            return
+        self._items.put_nowait(item)
+
+    async def next(self) -> JobChange | Settled | None:
+        """The next item; ``None`` once the stream fell too far behind and must end."""
+        return await self._items.get()
+
+
+@dataclass
+class _Reader:
+    partition: str
+    subscribers: set[Subscription] = field(default_factory=set)
+    settled: str | None = None
+    seen: set[str] = field(default_factory=set)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    failure: BaseException | None = None
+    task: asyncio.Task[None] | None = None
+
+
+class ChangeHub:
+    """The readers of one repository's change feed, for every stream of one process."""
+
+    def __init__(self, repository: JobRepository, settings: WebSettings) -> None:
+        self._repository = repository
+        self._interval = settings.poll_interval.total_seconds()
+        self._buffer = settings.stream_buffer
+        self._max_streams = settings.max_streams
+        self._readers: dict[str, _Reader] = {}
+        self._streams = 0
+        #: Reads of the feed made so far (for the benchmarks and tests).
+        self.reads = 0
+
+    @property
+    def streams(self) -> int:
+        return self._streams
+
+    @contextlib.asynccontextmanager
+    async def subscribe(
+        self, partitions: Sequence[str], accept: Callable[[JobChange], bool]
+    ) -> AsyncIterator[Subscription]:
+        """Listen to ``partitions`` until the block ends. ``StorageUnavailable`` if this
+        process serves as many streams as it may, or a partition cannot be read."""
+        if self._streams >= self._max_streams:
+            raise StorageUnavailable(
+                f"this server already serves {self._max_streams:,} event streams; try "
+                "another or later"
+            )
+        subscription = Subscription(accept, self._buffer)
+        self._streams += 1
+        joined: list[_Reader] = []
+        try:
+            for partition in partitions:
+                reader = self._reader(partition)
+                joined.append(reader)
+                reader.subscribers.add(subscription)
+                await reader.ready.wait()
+                if reader.failure is not None:
+                    raise StorageUnavailable(f"the event feed cannot be read: {reader.failure}")
+                subscription.snapshots[partition] = Snapshot(reader.settled, frozenset(reader.seen))
+            yield subscription
+        finally:
+            self._streams -= 1
+            for reader in joined:
+                reader.subscribers.discard(subscription)
+                if not reader.subscribers and reader.task is not None:
+                    reader.task.cancel()
+                    self._readers.pop(reader.partition, None)
+
+    def _reader(self, partition: str) -> _Reader:
+        reader = self._readers.get(partition)
+        if reader is None or reader.task is None or reader.task.done():
+            reader = _Reader(partition)
+            self._readers[partition] = reader
+            reader.task = asyncio.create_task(
+                self._run(reader), name=f"queued-jobs events {partition}"
+            )
+        return reader
+
+    async def _run(self, reader: _Reader) -> None:
+        try:
+            reader.settled = await self._repository.change_head(reader.partition)
+            await self._read(reader, deliver=False)  # what happened before: no one's news
+        except QueuedJobsError as exc:
+            reader.failure = exc
+            reader.ready.set()
+            return
+        reader.ready.set()
+        pause = self._interval
+        while reader.subscribers:
+            await asyncio.sleep(pause)
+            try:
+                await self._read(reader, deliver=True)
+            except QueuedJobsError as exc:
+                pause = min(max(pause * 2, 1.0), _BACKOFF_LIMIT)
+                log.warning(
+                    "reading the events of partition %s failed (trying again in %.0f s): %s",
+                    reader.partition,
+                    pause,
+                    exc,
+                )
+            else:
+                pause = self._interval
+
+    async def _read(self, reader: _Reader, *, deliver: bool) -> None:
+        while True:
+            self.reads += 1
+            batch = await self._repository.read_changes(reader.partition, after=reader.settled)
+            for change in batch.changes:
+                if change.position in reader.seen:
+                    continue
+                reader.seen.add(change.position)
+                if deliver:
+                    for subscription in list(reader.subscribers):
+                        if subscription.accept(change):
+                            subscription.offer(change)
+            if batch.settled is not None and (
+                reader.settled is None or batch.settled > reader.settled
+            ):
+                settled = reader.settled = batch.settled
+                reader.seen = {p for p in reader.seen if p > settled}
+                if deliver:
+                    for subscription in list(reader.subscribers):
+                        subscription.offer(Settled(reader.partition, settled))
+            if len(batch.changes) < CHANGE_PAGE_SIZE:
+                return
+
+    async def close(self) -> None:
+        tasks = [r.task for r in self._readers.values() if r.task is not None]
+        self._readers.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

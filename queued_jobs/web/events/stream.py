@@ -1,0 +1,102 @@
+"""One event stream: a replay from a resumed position, then live changes, each sent with
+the cursor that resumes right after it."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+
+from sse_starlette import ServerSentEvent
+
+from ...errors import InvalidInput
+from ...models import JobChange
+from ...repositories.base import CHANGE_PAGE_SIZE, JobRepository
+from .cursor import StreamCursor
+from .hub import ChangeHub, Settled
+
+__all__ = ["change_events"]
+
+Describe = Callable[[JobChange], dict[str, object]]
+
+
+def _event(change: JobChange, cursor: StreamCursor, describe: Describe) -> ServerSentEvent:
+    return ServerSentEvent(
+        data=json.dumps(describe(change), separators=(",", ":")),
+        event="job",
+        id=cursor.encode(),
+    )
+
+
+def _reset(reason: str) -> ServerSentEvent:
+    return ServerSentEvent(data=json.dumps({"reason": reason}), event="reset")
+
+
+async def change_events(
+    hub: ChangeHub,
+    repository: JobRepository,
+    partitions: tuple[str, ...],
+    accept: Callable[[JobChange], bool],
+    describe: Describe,
+    *,
+    last_event_id: str | None,
+    resume_window: timedelta,
+) -> AsyncIterator[ServerSentEvent]:
+    """The events of ``partitions`` that ``accept`` lets through, as ``describe`` words
+    them: first those after ``last_event_id`` (if it is a cursor of ours, young enough),
+    then live ones. A ``reset`` event says the stream could not resume (the client should
+    read the jobs it shows again)."""
+    resumed = None
+    if last_event_id:
+        resumed = StreamCursor.decode(last_event_id, partitions)
+        if resumed is None:
+            yield _reset("Last-Event-ID is not a position of this stream; starting from now")
+        elif time.time() - resumed.issued_at > resume_window.total_seconds():
+            yield _reset("Last-Event-ID is too old to resume from; starting from now")
+            resumed = None
+    async with hub.subscribe(partitions, accept) as subscription:
+        cursor = resumed or StreamCursor()
+        for partition in partitions:
+            snapshot = subscription.snapshots[partition]
+            if partition not in cursor.resumed:
+                cursor.settled[partition] = snapshot.settled
+                cursor.delivered[partition] = set(snapshot.seen)
+        for partition in sorted(cursor.resumed):
+            try:
+                async for change in _replay(repository, partition, cursor):
+                    if accept(change):
+                        yield _event(change, cursor, describe)
+            except InvalidInput:  # a position this store never made: start from now
+                yield _reset("Last-Event-ID names no position of this store; starting from now")
+                snapshot = subscription.snapshots[partition]
+                cursor.settled[partition] = snapshot.settled
+                cursor.delivered[partition] = set(snapshot.seen)
+        cursor.forget_carried()
+        while True:
+            item = await subscription.next()
+            if item is None:
+                return  # too far behind: the client resumes from its last id
+            if isinstance(item, Settled):
+                cursor.settle(item.partition, item.position)
+            elif not cursor.saw(item.partition, item.position):
+                yield _event(item, cursor, describe)
+
+
+async def _replay(
+    repository: JobRepository, partition: str, cursor: StreamCursor
+) -> AsyncIterator[JobChange]:
+    """The stored changes after the cursor's position not handed over yet; the cursor
+    settles as far as the store says."""
+    after = cursor.settled.get(partition)
+    while True:
+        batch = await repository.read_changes(partition, after=after)
+        for change in batch.changes:
+            if not cursor.saw(partition, change.position):
+                yield change
+        if batch.changes:
+            after = batch.changes[-1].position
+        if batch.settled is not None:
+            cursor.settle(partition, batch.settled)
+        if len(batch.changes) < CHANGE_PAGE_SIZE:
+            return

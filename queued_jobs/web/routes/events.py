@@ -1,0 +1,113 @@
+"""``GET /events``: a Server-Sent Events stream of job status and progress changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from sse_starlette import EventSourceResponse
+
+from ...errors import StorageUnavailable
+from ...models import JobChange, JobStatus, check_owner
+from .._access import check_may_see, listing_owner
+from .._runtime import runtime_of
+from .._views import RUNTIME_STATUS
+from ..events.stream import change_events
+from ._common import Caller, errors
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["events"])
+_PLACEHOLDER = "0" * 29
+
+
+@router.get(
+    "/events",
+    name="events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": "`text/event-stream`: `job` events (JSON data, `id` to resume "
+            "from), `reset` events, heartbeat comments.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **errors(403, 404),
+    },
+)
+async def events(
+    request: Request,
+    caller: Caller,
+    job: Annotated[str | None, Query(max_length=64, description="One job's events.")] = None,
+    owner: Annotated[str | None, Query(max_length=256)] = None,
+    type: Annotated[str | None, Query(max_length=256)] = None,
+    status: Annotated[list[JobStatus] | None, Query(max_length=6)] = None,
+    last_event_id: Annotated[str | None, Header(max_length=16_384)] = None,
+    resume_from: Annotated[
+        str | None,
+        Query(max_length=16_384, description="`Last-Event-ID`, for clients that cannot set it."),
+    ] = None,
+) -> EventSourceResponse:
+    """Status and progress changes of the caller's own jobs, or (operators and readers)
+    of every job or those of ``owner``; ``job``, ``type`` and ``status`` narrow it down.
+
+    Each ``job`` event's ``id`` resumes the stream right after it: reconnect with
+    ``Last-Event-ID`` (browsers do by themselves) and no event is lost or repeated.
+    """
+    runtime = runtime_of(request)
+    client = await runtime.client()
+    hub = await runtime.hub()
+    if hub.streams >= runtime.settings.max_streams:
+        raise StorageUnavailable("this server serves as many event streams as it may; try later")
+    scoped = listing_owner(caller, None if owner is None else check_owner(owner))
+    if owner is not None and scoped != owner:
+        scoped = owner  # someone else's: the stream stays silent (their changes never pass)
+    if job is not None:
+        scoped = check_may_see(caller, await client.get_job(job)).owner
+    statuses = frozenset(status or ())
+
+    def accept(change: JobChange) -> bool:
+        return (
+            (caller.sees_all or change.owner == caller.id)
+            and (scoped is None or change.owner == scoped)
+            and (job is None or change.job_id == job)
+            and (type is None or change.job_type == type)
+            and (not statuses or change.status in statuses)
+        )
+
+    status_url = str(request.url_for("get_job", job_id=_PLACEHOLDER))
+    content = change_events(
+        hub,
+        client.repository,
+        client.repository.change_partitions(scoped),
+        accept,
+        _describer(status_url),
+        last_event_id=last_event_id or resume_from,
+        resume_window=runtime.settings.resume_window,
+    )
+    return EventSourceResponse(
+        content,
+        ping=runtime.settings.heartbeat.total_seconds(),
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _describer(status_url: str) -> Callable[[JobChange], dict[str, object]]:
+    def describe(change: JobChange) -> dict[str, object]:
+        progress = change.progress
+        return {
+            "event_id": f"{change.partition}:{change.position}",
+            "job_id": change.job_id,
+            "owner": change.owner,
+            "type": change.job_type,
+            "status": change.status.value,
+            "runtimeStatus": RUNTIME_STATUS[change.status],
+            "progress": None if progress is None else progress.model_dump(),
+            "attempts": change.attempts,
+            "cancel_requested": change.cancel_requested,
+            "changed_at": change.changed_at.isoformat(),
+            "error": change.error,
+            "links": {"status": status_url.replace(_PLACEHOLDER, change.job_id)},
+        }
+
+    return describe
