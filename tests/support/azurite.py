@@ -51,7 +51,7 @@ class Azurite:
         return f"{self.scheme}://127.0.0.1:{port[service]}/{ACCOUNT}"
 
 
-def _free_ports(count: int) -> list[int]:
+def free_ports(count: int) -> list[int]:
     sockets = []
     try:
         for _ in range(count):
@@ -97,7 +97,7 @@ class AzuriteProcess:
 
     def start(self) -> Azurite:
         self._location = tempfile.mkdtemp(prefix="azurite-")
-        blob, queue, table = _free_ports(3)
+        blob, queue, table = free_ports(3)
         args = [
             str(AZURITE),
             "--silent",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ...errors import QueuedJobsError, StorageUnavailable
@@ -44,9 +44,16 @@ class Snapshot:
 class Subscription:
     """What one stream receives: changes it accepts and :class:`Settled` marks, in order."""
 
-    def __init__(self, accept: Callable[[JobChange], bool], buffer: int) -> None:
+    def __init__(
+        self,
+        accept: Callable[[JobChange], bool],
+        buffer: int,
+        leave: Callable[[Subscription], None],
+    ) -> None:
         self.accept = accept
         self.snapshots: dict[str, Snapshot] = {}
+        self.readers: list[_Reader] = []
+        self._leave: Callable[[Subscription], None] | None = leave
         self._items: asyncio.Queue[JobChange | Settled | None] = asyncio.Queue(buffer + 1)
         self._buffer = buffer
         self.overflowed = False
@@ -59,6 +66,12 @@ class Subscription:
             self._items.put_nowait(None)
             return
         self._items.put_nowait(item)
+
+    def close(self) -> None:
+        """Stop listening (again: nothing)."""
+        leave, self._leave = self._leave, None
+        if leave is not None:
+            leave(self)
 
     async def next(self) -> JobChange | Settled | None:
         """The next item; ``None`` once the stream fell too far behind and must end."""
@@ -93,37 +106,41 @@ class ChangeHub:
     def streams(self) -> int:
         return self._streams
 
-    @contextlib.asynccontextmanager
-    async def subscribe(
+    async def join(
         self, partitions: Sequence[str], accept: Callable[[JobChange], bool]
-    ) -> AsyncIterator[Subscription]:
-        """Listen to ``partitions`` until the block ends. ``StorageUnavailable`` if this
-        process serves as many streams as it may, or a partition cannot be read."""
+    ) -> Subscription:
+        """Listen to ``partitions`` until the subscription is closed: changes made from
+        now on arrive in it. ``StorageUnavailable`` if this process serves as many streams
+        as it may, or a partition cannot be read."""
         if self._streams >= self._max_streams:
             raise StorageUnavailable(
                 f"this server already serves {self._max_streams:,} event streams; try "
                 "another or later"
             )
-        subscription = Subscription(accept, self._buffer)
+        subscription = Subscription(accept, self._buffer, self._leave)
         self._streams += 1
-        joined: list[_Reader] = []
         try:
             for partition in partitions:
                 reader = self._reader(partition)
-                joined.append(reader)
+                subscription.readers.append(reader)
                 reader.subscribers.add(subscription)
                 await reader.ready.wait()
                 if reader.failure is not None:
                     raise StorageUnavailable(f"the event feed cannot be read: {reader.failure}")
                 subscription.snapshots[partition] = Snapshot(reader.settled, frozenset(reader.seen))
-            yield subscription
-        finally:
-            self._streams -= 1
-            for reader in joined:
-                reader.subscribers.discard(subscription)
-                if not reader.subscribers and reader.task is not None:
-                    reader.task.cancel()
-                    self._readers.pop(reader.partition, None)
+        except BaseException:
+            subscription.close()
+            raise
+        return subscription
+
+    def _leave(self, subscription: Subscription) -> None:
+        self._streams -= 1
+        for reader in subscription.readers:
+            reader.subscribers.discard(subscription)
+            if not reader.subscribers and reader.task is not None:
+                reader.task.cancel()
+                if self._readers.get(reader.partition) is reader:
+                    del self._readers[reader.partition]
 
     def _reader(self, partition: str) -> _Reader:
         reader = self._readers.get(partition)

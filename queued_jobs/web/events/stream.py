@@ -14,7 +14,7 @@ from ...errors import InvalidInput
 from ...models import JobChange
 from ...repositories.base import CHANGE_PAGE_SIZE, JobRepository
 from .cursor import StreamCursor
-from .hub import ChangeHub, Settled
+from .hub import Settled, Subscription
 
 __all__ = ["change_events"]
 
@@ -34,19 +34,36 @@ def _reset(reason: str) -> ServerSentEvent:
 
 
 async def change_events(
-    hub: ChangeHub,
+    subscription: Subscription,
     repository: JobRepository,
     partitions: tuple[str, ...],
-    accept: Callable[[JobChange], bool],
     describe: Describe,
     *,
     last_event_id: str | None,
     resume_window: timedelta,
 ) -> AsyncIterator[ServerSentEvent]:
-    """The events of ``partitions`` that ``accept`` lets through, as ``describe`` words
-    them: first those after ``last_event_id`` (if it is a cursor of ours, young enough),
-    then live ones. A ``reset`` event says the stream could not resume (the client should
-    read the jobs it shows again)."""
+    """The events of the ``subscription`` to ``partitions``, as ``describe`` words them:
+    first those after ``last_event_id`` (if it is a cursor of ours, young enough), then
+    live ones. A ``reset`` event says the stream could not resume (the client should read
+    the jobs it shows again). Closes the subscription when it ends."""
+    try:
+        async for event in _events(
+            subscription, repository, partitions, describe, last_event_id, resume_window
+        ):
+            yield event
+    finally:
+        subscription.close()
+
+
+async def _events(
+    subscription: Subscription,
+    repository: JobRepository,
+    partitions: tuple[str, ...],
+    describe: Describe,
+    last_event_id: str | None,
+    resume_window: timedelta,
+) -> AsyncIterator[ServerSentEvent]:
+    accept = subscription.accept
     resumed = None
     if last_event_id:
         resumed = StreamCursor.decode(last_event_id, partitions)
@@ -55,32 +72,31 @@ async def change_events(
         elif time.time() - resumed.issued_at > resume_window.total_seconds():
             yield _reset("Last-Event-ID is too old to resume from; starting from now")
             resumed = None
-    async with hub.subscribe(partitions, accept) as subscription:
-        cursor = resumed or StreamCursor()
-        for partition in partitions:
+    cursor = resumed or StreamCursor()
+    for partition in partitions:
+        snapshot = subscription.snapshots[partition]
+        if partition not in cursor.resumed:
+            cursor.settled[partition] = snapshot.settled
+            cursor.delivered[partition] = set(snapshot.seen)
+    for partition in sorted(cursor.resumed):
+        try:
+            async for change in _replay(repository, partition, cursor):
+                if accept(change):
+                    yield _event(change, cursor, describe)
+        except InvalidInput:  # a position this store never made: start from now
+            yield _reset("Last-Event-ID names no position of this store; starting from now")
             snapshot = subscription.snapshots[partition]
-            if partition not in cursor.resumed:
-                cursor.settled[partition] = snapshot.settled
-                cursor.delivered[partition] = set(snapshot.seen)
-        for partition in sorted(cursor.resumed):
-            try:
-                async for change in _replay(repository, partition, cursor):
-                    if accept(change):
-                        yield _event(change, cursor, describe)
-            except InvalidInput:  # a position this store never made: start from now
-                yield _reset("Last-Event-ID names no position of this store; starting from now")
-                snapshot = subscription.snapshots[partition]
-                cursor.settled[partition] = snapshot.settled
-                cursor.delivered[partition] = set(snapshot.seen)
-        cursor.forget_carried()
-        while True:
-            item = await subscription.next()
-            if item is None:
-                return  # too far behind: the client resumes from its last id
-            if isinstance(item, Settled):
-                cursor.settle(item.partition, item.position)
-            elif not cursor.saw(item.partition, item.position):
-                yield _event(item, cursor, describe)
+            cursor.settled[partition] = snapshot.settled
+            cursor.delivered[partition] = set(snapshot.seen)
+    cursor.forget_carried()
+    while True:
+        item = await subscription.next()
+        if item is None:
+            return  # too far behind: the client resumes from its last id
+        if isinstance(item, Settled):
+            cursor.settle(item.partition, item.position)
+        elif not cursor.saw(item.partition, item.position):
+            yield _event(item, cursor, describe)
 
 
 async def _replay(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse
+from starlette.background import BackgroundTask
 
 from ...errors import StorageUnavailable
 from ...models import JobChange, JobStatus, check_owner
@@ -76,11 +77,14 @@ async def events(
         )
 
     status_url = str(request.url_for("get_job", job_id=_PLACEHOLDER))
+    partitions = client.repository.change_partitions(scoped)
+    # Joined before the response starts: a change made once the client has the response's
+    # headers is in the stream.
+    subscription = await hub.join(partitions, accept)
     content = change_events(
-        hub,
+        subscription,
         client.repository,
-        client.repository.change_partitions(scoped),
-        accept,
+        partitions,
         _describer(status_url),
         last_event_id=last_event_id or resume_from,
         resume_window=runtime.settings.resume_window,
@@ -89,6 +93,7 @@ async def events(
         content,
         ping=runtime.settings.heartbeat.total_seconds(),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(subscription.close),
     )
 
 

@@ -1,0 +1,67 @@
+"""Serving the web API with uvicorn (``queued-jobs serve``), authentication read from app
+settings (``QUEUED_JOBS_WEB_AUTH`` and the settings of each scheme)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import uvicorn
+from fastapi import FastAPI
+
+from ..app import JobApp, load_app
+from ..errors import ConfigurationError
+from .application import create_web_app
+from .auth import authentication_from_settings
+from .settings import WebSettings
+
+__all__ = ["APP_ENV", "from_environment", "serve", "web_app_from_settings"]
+
+#: The environment variable naming the JobApp (``module:attribute``).
+APP_ENV = "QUEUED_JOBS_APP"
+_GRACE_SECONDS = 5
+
+
+def web_app_from_settings(
+    app: JobApp, *, environ: Mapping[str, str] | None = None, settings: WebSettings | None = None
+) -> FastAPI:
+    """The web API of ``app``, authenticating as the app settings say
+    (``ConfigurationError`` if they say nothing: no server is open by default)."""
+    return create_web_app(app, auth=authentication_from_settings(environ), settings=settings)
+
+
+def from_environment() -> FastAPI:
+    """The web API of the app ``QUEUED_JOBS_APP`` names (uvicorn's factory, for
+    ``--reload``)."""
+    path = os.environ.get(APP_ENV)
+    if not path:
+        raise ConfigurationError(f"set {APP_ENV} to the app's module:attribute")
+    return web_app_from_settings(load_app(path))
+
+
+def serve(
+    app: JobApp | str, *, host: str, port: int, reload: bool = False, log_level: str = "info"
+) -> None:
+    """Serve until signalled. ``app`` is a JobApp, or with ``reload`` its import path."""
+    if reload:
+        if not isinstance(app, str):
+            raise ConfigurationError("--reload needs the app's import path (module:attribute)")
+        os.environ[APP_ENV] = app
+        uvicorn.run(
+            f"{__name__}:from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            reload=True,
+            log_level=log_level,
+            timeout_graceful_shutdown=_GRACE_SECONDS,
+        )
+        return
+    web = web_app_from_settings(load_app(app) if isinstance(app, str) else app)
+    uvicorn.run(
+        web,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=_GRACE_SECONDS,
+    )
