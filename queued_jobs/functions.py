@@ -34,7 +34,7 @@ import base64
 import logging
 import os
 import socket
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import azure.functions as func
 
@@ -48,6 +48,9 @@ from .models import JobStatus, Priority
 from .queue_names import DEAD_LETTER_SUFFIX
 from .queues.azure_queue import decoded_body
 from .queues.base import MAX_DELAY, POISON_SUFFIX
+
+if TYPE_CHECKING:
+    from .web.functions_http import FunctionsWebApi
 
 __all__ = [
     "DEAD_LETTER_SUFFIX",
@@ -227,6 +230,8 @@ def job_blueprint(
     max_dequeue_count: int = 5,
     message_encoding: MessageEncoding = "none",
     host: FunctionsHost | None = None,
+    http_api: FunctionsWebApi | None = None,
+    http_route: str = "",
 ) -> func.Blueprint:
     """Functions for every priority band (trigger + poison trigger) and the timer sweep.
 
@@ -235,6 +240,11 @@ def job_blueprint(
     ``extensions.queues.maxDequeueCount`` and ``messageEncoding``.
     Function names start with ``prefix`` so that several blueprints can share an app.
     ``host`` is for tests that need to close the connections the functions open.
+
+    With ``http_api`` (a :class:`queued_jobs.web.functions_http.FunctionsWebApi`, which
+    needs the ``web`` extra) one more function, an HTTP trigger on every path under
+    ``http_route``, serves the web API. Its level is anonymous: the API authenticates
+    every request itself, and no route of it is open.
     """
     host = host or FunctionsHost(
         app, max_dequeue_count=max_dequeue_count, message_encoding=message_encoding
@@ -243,12 +253,29 @@ def job_blueprint(
     for priority in Priority:
         _register_band(blueprint, host, priority, connection, prefix)
 
+    if http_api is not None:
+        _register_http(blueprint, http_api, http_route, prefix)
+
     @blueprint.function_name(f"{prefix}_sweep")
     @blueprint.timer_trigger(arg_name="timer", schedule=sweep_schedule, run_on_startup=False)
     async def sweep(timer: func.TimerRequest) -> None:
         await host.sweep()
 
     return blueprint
+
+
+def _register_http(blueprint: func.Blueprint, api: FunctionsWebApi, base: str, prefix: str) -> None:
+    base = base.strip("/")
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+    @blueprint.function_name(f"{prefix}_http")
+    @blueprint.route(
+        route=f"{base}/{{*route}}" if base else "{*route}",
+        methods=methods,
+        auth_level=func.AuthLevel.ANONYMOUS,
+    )
+    async def http(request: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+        return await api.handle(request, context)
 
 
 def _register_band(

@@ -30,6 +30,10 @@ class WebSettings:
     #: this gets a ``reset`` event (the store keeps events for the execution settings'
     #: ``change_retention``; keep this shorter).
     resume_window: timedelta = timedelta(hours=12)
+    #: Where the host buffers each response until it ends (the Functions HTTP trigger
+    #: without the streaming extension), an event stream ends soon after its first events,
+    #: or after this long without any; the client comes back with ``Last-Event-ID``.
+    buffered_window: timedelta = timedelta(seconds=20)
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1024:

@@ -3,9 +3,10 @@ the cursor that resumes right after it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import timedelta
 
 from sse_starlette import ServerSentEvent
@@ -18,6 +19,9 @@ from .hub import Settled, Subscription
 
 __all__ = ["change_events"]
 
+#: In a buffered window, events that follow the first within this long go with it.
+_GATHER = 0.05
+_RETRY_MS = 250
 Describe = Callable[[JobChange], dict[str, object]]
 
 
@@ -41,18 +45,43 @@ async def change_events(
     *,
     last_event_id: str | None,
     resume_window: timedelta,
+    window: float | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """The events of the ``subscription`` to ``partitions``, as ``describe`` words them:
     first those after ``last_event_id`` (if it is a cursor of ours, young enough), then
     live ones. A ``reset`` event says the stream could not resume (the client should read
-    the jobs it shows again). Closes the subscription when it ends."""
+    the jobs it shows again). Closes the subscription when it ends.
+
+    With ``window`` (seconds: for hosts that buffer a response until it ends), the stream
+    ends soon after its first events, or after ``window`` without any, and tells the
+    client to come back at once (``retry``); its ``Last-Event-ID`` resumes it."""
+    events = _events(subscription, repository, partitions, describe, last_event_id, resume_window)
     try:
-        async for event in _events(
-            subscription, repository, partitions, describe, last_event_id, resume_window
-        ):
+        if window is None:
+            async for event in events:
+                yield event
+            return
+        yield ServerSentEvent(comment="buffered: reconnect with Last-Event-ID", retry=_RETRY_MS)
+        async for event in _windowed(events, window):
             yield event
     finally:
+        await events.aclose()
         subscription.close()
+
+
+async def _windowed(
+    events: AsyncIterator[ServerSentEvent], window: float
+) -> AsyncIterator[ServerSentEvent]:
+    """``events`` until ``window`` seconds pass, or shortly after the first one."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + window
+    while (left := deadline - loop.time()) > 0:
+        try:
+            event = await asyncio.wait_for(anext(events), left)
+        except (TimeoutError, StopAsyncIteration):
+            return
+        yield event
+        deadline = min(deadline, loop.time() + _GATHER)
 
 
 async def _events(
@@ -62,7 +91,7 @@ async def _events(
     describe: Describe,
     last_event_id: str | None,
     resume_window: timedelta,
-) -> AsyncIterator[ServerSentEvent]:
+) -> AsyncGenerator[ServerSentEvent, None]:
     accept = subscription.accept
     resumed = None
     if last_event_id:

@@ -17,7 +17,10 @@ from .._views import RUNTIME_STATUS
 from ..events.stream import change_events
 from ._common import Caller, errors
 
-__all__ = ["router"]
+__all__ = ["BUFFERED_SCOPE_KEY", "router"]
+
+#: Set in the ASGI scope by hosts that send a response only once it is complete.
+BUFFERED_SCOPE_KEY = "queued_jobs.buffered"
 
 router = APIRouter(tags=["events"])
 _PLACEHOLDER = "0" * 29
@@ -88,6 +91,9 @@ async def events(
         _describer(status_url),
         last_event_id=last_event_id or resume_from,
         resume_window=runtime.settings.resume_window,
+        window=runtime.settings.buffered_window.total_seconds()
+        if request.scope.get(BUFFERED_SCOPE_KEY)
+        else None,
     )
     return EventSourceResponse(
         content,

@@ -1,0 +1,96 @@
+"""The web API behind an Azure Functions HTTP trigger (what the blueprint's ``http_api``
+function calls).
+
+The Functions host hands each request over as an ``azure.functions.HttpRequest`` and sends
+the response only once it is complete, so an event stream there ends soon after its first
+events and the client comes straight back with ``Last-Event-ID`` (long polling that
+browsers' ``EventSource`` does by itself; see ``docs/web.md`` for streaming set-ups).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import azure.functions as func
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..app import JobApp
+from ..errors import ConfigurationError
+from ._runtime import Authenticating
+from .application import create_web_app
+from .routes.events import BUFFERED_SCOPE_KEY
+from .settings import WebSettings
+
+__all__ = ["FunctionsWebApi"]
+
+log = logging.getLogger("queued_jobs.web")
+
+
+class _UnderPrefix:
+    """Serves the app under the host's route prefix (``/api`` by default), marked as
+    buffered."""
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "root_path": self.prefix, BUFFERED_SCOPE_KEY: True}
+        await self.app(scope, receive, send)
+
+
+class FunctionsWebApi:
+    """The app's web API for HTTP triggers. Authentication comes from ``auth``, or (when
+    ``None``) from app settings, read at the first request: settings that cannot work
+    answer every request ``503`` with the reason and log it, while the other functions of
+    the app go on."""
+
+    def __init__(
+        self,
+        app: JobApp,
+        *,
+        auth: Authenticating | None = None,
+        settings: WebSettings | None = None,
+        route_prefix: str = "api",
+    ) -> None:
+        """``route_prefix``: the path the API's routes start with, as the host sees it:
+        ``host.json``'s ``extensions.http.routePrefix`` (``api`` by default), then the
+        blueprint's ``http_route``."""
+        self._app = app
+        self._auth = auth
+        self._settings = settings
+        self._prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
+        self._middleware: func.AsgiMiddleware | None = None
+        self._problem: str | None = None
+
+    def _built(self) -> func.AsgiMiddleware | None:
+        if self._middleware is None and self._problem is None:
+            try:
+                auth = self._auth
+                if auth is None:
+                    from .auth import authentication_from_settings
+
+                    auth = authentication_from_settings()
+                web = create_web_app(self._app, auth=auth, settings=self._settings)
+            except ConfigurationError as exc:
+                self._problem = str(exc)
+                log.error("the web API cannot start: %s", exc)
+                return None
+            under = _UnderPrefix(web, self._prefix)
+            self._middleware = func.AsgiMiddleware(under)  # type: ignore[no-untyped-call]
+        return self._middleware
+
+    async def handle(
+        self, request: func.HttpRequest, context: func.Context | None = None
+    ) -> func.HttpResponse:
+        middleware = self._built()
+        if middleware is None:
+            body = {
+                "code": "not_configured",
+                "message": f"the web API is not set up: {self._problem}",
+            }
+            return func.HttpResponse(json.dumps(body), status_code=503, mimetype="application/json")
+        response: func.HttpResponse = await middleware.handle_async(request, context)
+        return response
