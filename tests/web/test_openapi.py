@@ -1,0 +1,67 @@
+"""The OpenAPI document validates, and schemathesis, generating requests from it against
+the live server, finds no server error and no response off its schema."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.web import ApiServer
+
+ROOT = Path(__file__).resolve().parents[2]
+#: What every response must hold (schemathesis' checks of the same names).
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_headers_conformance",
+        "response_schema_conformance",
+    ]
+)
+
+
+def test_the_openapi_document_names_every_route(api: ApiServer) -> None:
+    with api.client(None) as http:
+        document = http.get("/openapi.json").json()
+    paths = set(document["paths"])
+    assert {
+        "/jobs",
+        "/jobs/{job_id}",
+        "/jobs/{job_id}/attempts",
+        "/jobs/{job_id}/cancel",
+        "/jobs/{job_id}/retry",
+        "/jobs:retry",
+        "/jobs:cancel",
+        "/jobs:delete",
+        "/jobs:purge",
+        "/events",
+        "/health",
+    } <= paths
+    with api.client(None) as http:
+        assert http.get("/docs").status_code == 404  # no pages that load a CDN's scripts
+
+
+@pytest.mark.parametrize("caller", ["alice", "operator"])
+def test_generated_requests_get_no_server_error_and_answers_on_schema(
+    api: ApiServer, caller: str, tmp_path: Path
+) -> None:
+    report = tmp_path / "schemathesis.txt"
+    command = [
+        sys.executable, "-m", "schemathesis.cli", "run", f"{api.base_url}/openapi.json",
+        "--checks", CHECKS,
+        "--header", f"X-API-Key: {api.keys[caller]}",
+        "--exclude-path", "/events",  # a stream never ends: its own tests cover it
+        "--max-examples", "25",
+        "--seed", "15",
+        "--workers", "1",
+        "--request-timeout", "30",
+        "--phases", "examples,coverage,fuzzing",
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    report.write_text(done.stdout + done.stderr)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+    assert "passed" in done.stdout.lower(), done.stdout[-2000:]
