@@ -24,6 +24,9 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "UNIQUE_KEY_GRACE",
     "ChangeBatch",
+    "Checkpoint",
+    "MAX_CHECKPOINT_LENGTH",
+    "check_checkpoint",
     "JobQuery",
     "JobRepository",
     "Page",
@@ -36,6 +39,8 @@ __all__ = [
 DEFAULT_MAX_PAYLOAD_BYTES: Final = 1024 * 1024
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 1000
+#: Longest checkpoint value a store keeps (characters).
+MAX_CHECKPOINT_LENGTH: Final = 30_000
 #: Most changes :meth:`JobRepository.read_changes` returns at once.
 CHANGE_PAGE_SIZE: Final = 1000
 #: A unique-key reservation whose holder job was never stored is taken over after this long
@@ -59,6 +64,14 @@ class Page(Generic[T]):
     items: Sequence[T]
     continuation: str | None = None
     skipped: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A saved place (:meth:`JobRepository.load_checkpoint`) and its version."""
+
+    value: str
+    version: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +130,22 @@ def check_lease(name: str, holder: str) -> None:
         raise InvalidInput(f"a lease holder is 1 to {_HOLDER_LIMIT} characters")
     if not holder.isprintable():
         raise InvalidInput("a lease holder is printable text")
+
+
+def check_checkpoint(name: str, value: str | None = None) -> None:
+    """Refuse a checkpoint name (the form of a lease name) or value a store could not
+    hold."""
+    if not isinstance(name, str) or not _LEASE_NAME.match(name):
+        raise InvalidInput(
+            f"checkpoint name {name!r:.80} is not valid: up to 63 lowercase letters, digits "
+            "and hyphens, starting with a letter"
+        )
+    if value is not None and (
+        not isinstance(value, str) or len(value) > MAX_CHECKPOINT_LENGTH or not value.isascii()
+    ):
+        raise InvalidInput(
+            f"a checkpoint is ASCII text of at most {MAX_CHECKPOINT_LENGTH:,} characters"
+        )
 
 
 def check_new_jobs(jobs: Sequence[QueuedJob], max_payload_bytes: int) -> None:
@@ -339,6 +368,18 @@ class JobRepository(Protocol):
 
     async def purge_changes(self, *, older_than: timedelta) -> int:
         """Delete the changes recorded more than ``older_than`` ago; returns how many."""
+        ...
+
+    async def load_checkpoint(self, name: str) -> Checkpoint | None:
+        """The checkpoint saved under ``name`` (a feed consumer's place), or ``None``.
+        ``InvalidInput`` for a name :func:`check_checkpoint` refuses."""
+        ...
+
+    async def save_checkpoint(self, name: str, value: str, *, version: str | None) -> str:
+        """Save ``value`` under ``name`` if the stored checkpoint is still at ``version``
+        (``None``: if there is none yet); returns the new version. ``ConcurrencyConflict``
+        if it moved meanwhile; ``InvalidInput`` for what :func:`check_checkpoint` refuses.
+        """
         ...
 
     async def close(self) -> None:

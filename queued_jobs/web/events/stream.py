@@ -12,9 +12,9 @@ from datetime import timedelta
 from sse_starlette import ServerSentEvent
 
 from ...errors import InvalidInput
+from ...feed.cursor import FeedCursor, replay
 from ...models import JobChange
-from ...repositories.base import CHANGE_PAGE_SIZE, JobRepository
-from .cursor import StreamCursor
+from ...repositories.base import JobRepository
 from .hub import Settled, Subscription
 
 __all__ = ["change_events"]
@@ -25,7 +25,7 @@ _RETRY_MS = 250
 Describe = Callable[[JobChange], dict[str, object]]
 
 
-def _event(change: JobChange, cursor: StreamCursor, describe: Describe) -> ServerSentEvent:
+def _event(change: JobChange, cursor: FeedCursor, describe: Describe) -> ServerSentEvent:
     return ServerSentEvent(
         data=json.dumps(describe(change), separators=(",", ":")),
         event="job",
@@ -95,13 +95,13 @@ async def _events(
     accept = subscription.accept
     resumed = None
     if last_event_id:
-        resumed = StreamCursor.decode(last_event_id, partitions)
+        resumed = FeedCursor.decode(last_event_id, partitions)
         if resumed is None:
             yield _reset("Last-Event-ID is not a position of this stream; starting from now")
         elif time.time() - resumed.issued_at > resume_window.total_seconds():
             yield _reset("Last-Event-ID is too old to resume from; starting from now")
             resumed = None
-    cursor = resumed or StreamCursor()
+    cursor = resumed or FeedCursor()
     for partition in partitions:
         snapshot = subscription.snapshots[partition]
         if partition not in cursor.resumed:
@@ -109,7 +109,7 @@ async def _events(
             cursor.delivered[partition] = set(snapshot.seen)
     for partition in sorted(cursor.resumed):
         try:
-            async for change in _replay(repository, partition, cursor):
+            async for change in replay(repository, partition, cursor):
                 if accept(change):
                     yield _event(change, cursor, describe)
         except InvalidInput:  # a position this store never made: start from now
@@ -126,22 +126,3 @@ async def _events(
             cursor.settle(item.partition, item.position)
         elif not cursor.saw(item.partition, item.position):
             yield _event(item, cursor, describe)
-
-
-async def _replay(
-    repository: JobRepository, partition: str, cursor: StreamCursor
-) -> AsyncIterator[JobChange]:
-    """The stored changes after the cursor's position not handed over yet; the cursor
-    settles as far as the store says."""
-    after = cursor.settled.get(partition)
-    while True:
-        batch = await repository.read_changes(partition, after=after)
-        for change in batch.changes:
-            if not cursor.saw(partition, change.position):
-                yield change
-        if batch.changes:
-            after = batch.changes[-1].position
-        if batch.settled is not None:
-            cursor.settle(partition, batch.settled)
-        if len(batch.changes) < CHANGE_PAGE_SIZE:
-            return

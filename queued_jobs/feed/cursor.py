@@ -1,5 +1,6 @@
-"""A stream's place in the change feed, carried by every event's ``id`` so that a client
-resuming with ``Last-Event-ID`` misses nothing and sees nothing twice.
+"""A reader's place in the change feed (an event stream's, carried by every event's ``id``
+so that a client resuming with ``Last-Event-ID`` misses nothing and sees nothing twice; a
+feed consumer's, saved as its checkpoint).
 
 For each partition: the position up to which every change was handed to the stream (or
 was not for it), and the changes past it already handed over (as 48-bit digests). Stores
@@ -20,10 +21,14 @@ import hashlib
 import json
 import time
 import zlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["MAX_ID_LENGTH", "StreamCursor", "digest"]
+from ..models import JobChange
+from ..repositories.base import CHANGE_PAGE_SIZE, JobRepository
+
+__all__ = ["MAX_ID_LENGTH", "FeedCursor", "digest", "replay"]
 
 _VERSION: Final = "1."
 #: Longest ``Last-Event-ID`` read; longer ones are no cursor of ours.
@@ -38,7 +43,7 @@ def digest(position: str) -> str:
 
 
 @dataclass
-class StreamCursor:
+class FeedCursor:
     """Per partition: the settled position, and the positions past it handed over."""
 
     settled: dict[str, str | None] = field(default_factory=dict)
@@ -91,7 +96,7 @@ class StreamCursor:
         return _VERSION + base64.urlsafe_b64encode(packed).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, text: str, partitions: tuple[str, ...]) -> StreamCursor | None:
+    def decode(cls, text: str, partitions: tuple[str, ...]) -> FeedCursor | None:
         """The cursor an id carries, limited to ``partitions``; ``None`` if it is not one
         of ours."""
         if len(text) > MAX_ID_LENGTH or not text.startswith(_VERSION):
@@ -109,7 +114,7 @@ class StreamCursor:
         return cls._parsed(body, partitions)
 
     @classmethod
-    def _parsed(cls, body: Any, partitions: tuple[str, ...]) -> StreamCursor | None:
+    def _parsed(cls, body: Any, partitions: tuple[str, ...]) -> FeedCursor | None:
         if not isinstance(body, dict) or not isinstance(body.get("t"), int | float):
             return None
         settled, digests = body.get("s"), body.get("d")
@@ -133,3 +138,23 @@ class StreamCursor:
                 return None
             cursor.carried[partition] = set(found)
         return cursor
+
+
+async def replay(
+    repository: JobRepository, partition: str, cursor: FeedCursor
+) -> AsyncIterator[JobChange]:
+    """The stored changes of ``partition`` after the cursor's place that it has not handed
+    over yet, oldest first, each recorded in the cursor as it goes; the cursor settles as
+    far as the store says. ``InvalidInput`` for a position this store never made."""
+    after = cursor.settled.get(partition)
+    while True:
+        batch = await repository.read_changes(partition, after=after)
+        for change in batch.changes:
+            if not cursor.saw(partition, change.position):
+                yield change
+        if batch.changes:
+            after = batch.changes[-1].position
+        if batch.settled is not None:
+            cursor.settle(partition, batch.settled)
+        if len(batch.changes) < CHANGE_PAGE_SIZE:
+            return
