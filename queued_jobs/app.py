@@ -15,7 +15,7 @@ import importlib
 import logging
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +29,7 @@ from .errors import ConfigurationError
 from .execution.pipeline import Pipeline, StatusListener
 from .execution.settings import ExecutionSettings
 from .execution.sweep import Sweeper
+from .feed.consumer import ChangeHandler, FeedConsumer
 from .files.base import FileStore
 from .files.local import DEFAULT_FILES_URL
 from .models import Priority
@@ -38,7 +39,18 @@ from .repositories.base import JobRepository
 from .runner import JobRegistry
 from .worker import Worker, WorkerSettings
 
-__all__ = ["AzureStorage", "JobApp", "MemoryStorage", "SqliteStorage", "Storage", "load_app"]
+__all__ = [
+    "AzureStorage",
+    "FeedHandlerFactory",
+    "JobApp",
+    "MemoryStorage",
+    "SqliteStorage",
+    "Storage",
+    "load_app",
+]
+
+#: Makes a feed consumer's handler from a client on the host's connections.
+FeedHandlerFactory = Callable[[JobClient], ChangeHandler]
 
 log = logging.getLogger("queued_jobs.settings")
 
@@ -225,6 +237,23 @@ class JobApp:
         self.listeners = list(listeners or [])
         self.job = self.registry.job
         self.register = self.registry.register
+        self._feed_handlers: dict[str, FeedHandlerFactory] = {}
+
+    def consume_feed(self, name: str, handler: FeedHandlerFactory) -> None:
+        """Have every host of the app (the worker, the Functions sweep, ``serve``) hand
+        each change of the change feed to the handler ``handler(client)`` makes, once, by
+        one process at a time (a :class:`~queued_jobs.feed.consumer.FeedConsumer` named
+        ``name``). What webhooks and the Web PubSub publisher use."""
+        if name in self._feed_handlers:
+            raise ConfigurationError(f"a feed consumer named {name!r} is already added")
+        self._feed_handlers[name] = handler
+
+    def feed_consumers(self, client: JobClient, *, holder: str) -> list[FeedConsumer]:
+        """The app's feed consumers, handing changes over through ``client``."""
+        return [
+            FeedConsumer(client.repository, name, make(client), holder=holder, clock=self.clock)
+            for name, make in self._feed_handlers.items()
+        ]
 
     def client(self, *, inline: bool = False) -> JobClient:
         """A client on its own connections; close it (or use ``async with``)."""
@@ -273,7 +302,19 @@ class JobApp:
             for band in (Priority.HIGH, Priority.NORMAL, Priority.LOW)
             if not chosen or band in chosen
         ]
-        return Worker(pipeline, queues, settings=settings, sweeper=sweeper)
+        consumers = self.feed_consumers(self.client_on(pipeline), holder=pipeline.host)
+        return Worker(pipeline, queues, settings=settings, sweeper=sweeper, consumers=consumers)
+
+    def client_on(self, pipeline: Pipeline) -> JobClient:
+        """A client on a pipeline's connections (closed with them, not by itself)."""
+        return JobClient(
+            pipeline.repository,
+            pipeline.broker,
+            self.registry,
+            queues=self.queues,
+            clock=self.clock,
+            settings=self.settings,
+        )
 
 
 def load_app(path: str) -> JobApp:

@@ -39,11 +39,12 @@ from typing import TYPE_CHECKING, Literal
 import azure.functions as func
 
 from .app import JobApp
-from .errors import JobNotFound
+from .errors import JobNotFound, QueuedJobsError
 from .execution.messages import UnreadableMessage, decode_message, encode_message
 from .execution.pipeline import Disposition, Handled, Pipeline
 from .execution.sweep import Sweeper
 from .execution.takeover import send_takeovers
+from .feed.consumer import FeedConsumer
 from .models import JobStatus, Priority
 from .queue_names import DEAD_LETTER_SUFFIX
 from .queues.azure_queue import decoded_body
@@ -85,6 +86,7 @@ class FunctionsHost:
         self.message_encoding = message_encoding
         self._pipeline: Pipeline | None = None
         self._sweeper: Sweeper | None = None
+        self._feed: list[FeedConsumer] | None = None
 
     @property
     def pipeline(self) -> Pipeline:
@@ -106,6 +108,13 @@ class FunctionsHost:
                 settings=self.app.settings,
             )
         return self._sweeper
+
+    def _consumers(self) -> list[FeedConsumer]:
+        if self._feed is None:
+            pipeline = self.pipeline
+            client = self.app.client_on(pipeline)
+            self._feed = self.app.feed_consumers(client, holder=pipeline.host)
+        return self._feed
 
     async def handle(self, message: func.QueueMessage, queue: str) -> Handled:
         """A job message from ``queue``; raises to have the host deliver it again."""
@@ -151,6 +160,11 @@ class FunctionsHost:
 
     async def sweep(self) -> None:
         await self.sweeper.sweep()
+        for consumer in self._consumers():  # webhooks and the like: a pass per sweep
+            try:
+                await consumer.run_once()
+            except QueuedJobsError as exc:
+                log.warning("feed consumer %s: a pass failed: %s", consumer.name, exc)
         # A dead instance's job would wait for its message behind any backlog: the most
         # urgent band's trigger takes it over (spread like every job taken over) first.
         pipeline = self.pipeline

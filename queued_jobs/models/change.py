@@ -53,6 +53,8 @@ class JobChange(BaseModel):
     cancel_requested: bool = False
     #: The job's ``updated_at`` as this write left it.
     changed_at: UtcDatetime
+    #: The job's tags (a webhook per job hears the jobs tagged for it).
+    tags: tuple[str, ...] = ()
     #: ``"<type>: <message>"`` of the job's error, cut to :data:`ERROR_TEXT_LIMIT`.
     error: Annotated[str | None, Field(max_length=ERROR_TEXT_LIMIT)] = None
 
@@ -75,5 +77,6 @@ def change_of(job: QueuedJob, *, partition: str, position: str) -> JobChange:
         attempts=job.attempts,
         cancel_requested=job.cancel_requested,
         changed_at=job.updated_at,
+        tags=job.tags,
         error=error,
     )

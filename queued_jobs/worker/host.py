@@ -14,6 +14,7 @@ from ..errors import LeaseLost, QueuedJobsError
 from ..execution.isolation import Isolation
 from ..execution.pipeline import Disposition, Handled, Pipeline
 from ..execution.sweep import Sweeper
+from ..feed.consumer import FeedConsumer
 from ..queues.base import MAX_BATCH, MAX_DELAY, Arrivals, JobQueue, QueueMessage
 from .background import start_supervised, stop_all, sweep_forever
 from .bands import Bands
@@ -43,6 +44,7 @@ class Worker:
         *,
         settings: WorkerSettings | None = None,
         sweeper: Sweeper | None = None,
+        consumers: Sequence[FeedConsumer] = (),
     ) -> None:
         if not queues:
             raise ValueError("a worker needs at least one queue")
@@ -50,6 +52,7 @@ class Worker:
         self.queues = list(queues)
         self.settings = settings or WorkerSettings()
         self.sweeper = sweeper
+        self.consumers = list(consumers)
         self._stopping = asyncio.Event()
         self._halt = asyncio.Event()
         self._hurry = asyncio.Event()
@@ -429,8 +432,8 @@ class Worker:
             await queue.renew(message, visibility_timeout=min(handled.delay, MAX_DELAY))
 
     def _start_background(self) -> list[asyncio.Task[None]]:
-        """Start the tasks beside the receive loop: the sweep (if it sweeps) and the look
-        for expired leases (if it takes over)."""
+        """Start the tasks beside the receive loop: the sweep (if it sweeps), the look
+        for expired leases (if it takes over) and the app's feed consumers."""
         works: list[tuple[Coroutine[Any, Any, None], str]] = []
         if self.sweeper is not None and self.settings.sweep_interval is not None:
             sweeping = sweep_forever(
@@ -439,6 +442,8 @@ class Worker:
             works.append((sweeping, "the sweep"))
         if self._takeovers is not None:
             works.append((self._takeovers.forever(self._stopping), "the takeover look"))
+        for consumer in self.consumers:
+            works.append((consumer.run_forever(), f"the feed consumer {consumer.name}"))
         return [
             start_supervised(
                 work, what, identity=self.identity, stopping=self._stopping, stop=self.stop
