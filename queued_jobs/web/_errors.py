@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 
 from ..errors import (
     ConcurrencyConflict,
+    ConfigurationError,
     CorruptJobRecord,
     DuplicateJob,
     EnqueueFailed,
@@ -31,9 +32,19 @@ from ..errors import (
     UnknownJobType,
 )
 
-__all__ = ["FieldsInvalid", "error_response", "field_errors", "install_error_handlers"]
+__all__ = [
+    "FieldsInvalid",
+    "NotConfigured",
+    "error_response",
+    "field_errors",
+    "install_error_handlers",
+]
 
 log = logging.getLogger("queued_jobs.web")
+
+
+class NotConfigured(QueuedJobsError):
+    """A part of the API this app does not use (answered ``404``)."""
 
 
 class FieldsInvalid(InvalidInput):
@@ -59,6 +70,8 @@ _MAPPED: Final[Sequence[tuple[type[QueuedJobsError], int, str]]] = (
     (StorageUnavailable, 503, "storage_unavailable"),
     (EnqueueFailed, 503, "enqueue_failed"),
     (CorruptJobRecord, 500, "corrupt_job_record"),
+    (NotConfigured, 404, "not_configured"),
+    (ConfigurationError, 503, "misconfigured"),
 )
 _HTTP_CODES: Final = {
     400: "bad_request",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fastapi import Request
 
@@ -15,6 +15,11 @@ from ..client import JobClient
 from .auth import Principal
 from .events.hub import ChangeHub
 from .settings import WebSettings
+
+if TYPE_CHECKING:
+    from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
+
+    from .webpubsub import WebPubSub
 
 __all__ = ["Authenticating", "Runtime", "principal_of", "runtime_of"]
 
@@ -32,10 +37,18 @@ class Authenticating(Protocol):
 
 
 class Runtime:
-    def __init__(self, app: JobApp, auth: Authenticating, settings: WebSettings) -> None:
+    def __init__(
+        self,
+        app: JobApp,
+        auth: Authenticating,
+        settings: WebSettings,
+        webpubsub: WebPubSub | None = None,
+    ) -> None:
         self.app = app
         self.auth = auth
         self.settings = settings
+        self.webpubsub = webpubsub
+        self._pubsub_client: WebPubSubServiceClient | None = None
         self._client: JobClient | None = None
         self._hub: ChangeHub | None = None
         self._opening = asyncio.Lock()
@@ -55,13 +68,21 @@ class Runtime:
                     self._hub = ChangeHub(client.repository, self.settings)
         return self._hub
 
+    async def pubsub_client(self) -> WebPubSubServiceClient:
+        assert self.webpubsub is not None  # the route checks
+        if self._pubsub_client is None:
+            self._pubsub_client = self.webpubsub.client()
+        return self._pubsub_client
+
     async def close(self) -> None:
-        hub, client = self._hub, self._client
-        self._hub = self._client = None
+        hub, client, pubsub = self._hub, self._client, self._pubsub_client
+        self._hub = self._client = self._pubsub_client = None
         if hub is not None:
             await hub.close()
         if client is not None:
             await client.close()
+        if pubsub is not None:
+            await pubsub.close()
 
 
 def runtime_of(request: Request) -> Runtime:

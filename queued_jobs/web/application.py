@@ -20,8 +20,9 @@ from ..app import JobApp
 from ._body_limit import BodyLimit
 from ._errors import install_error_handlers
 from ._runtime import Authenticating, Runtime
-from .routes import bulk, events, jobs, system
+from .routes import bulk, events, jobs, negotiate, system
 from .settings import WebSettings
+from .webpubsub import WebPubSub
 
 __all__ = ["DEVELOPMENT_HEADER", "create_web_app"]
 
@@ -62,12 +63,17 @@ class _DevelopmentLogs(logging.Filter):
 
 
 def create_web_app(
-    app: JobApp, *, auth: Authenticating, settings: WebSettings | None = None
+    app: JobApp,
+    *,
+    auth: Authenticating,
+    settings: WebSettings | None = None,
+    webpubsub: WebPubSub | None = None,
 ) -> FastAPI:
     """The web API of ``app``. ``auth`` says who calls (``queued_jobs.web.auth``: nothing
-    is open by default)."""
+    is open by default); with ``webpubsub``, ``/negotiate`` hands out client URLs of that
+    hub (publishing to it is :func:`~queued_jobs.web.webpubsub.add_webpubsub`'s)."""
     chosen = settings or WebSettings()
-    runtime = Runtime(app, auth, chosen)
+    runtime = Runtime(app, auth, chosen, webpubsub)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -85,7 +91,7 @@ def create_web_app(
     api.state.runtime = runtime
     api.state.challenge = auth.challenge
     install_error_handlers(api)
-    for module in (jobs, bulk, events, system):
+    for module in (jobs, bulk, events, negotiate, system):
         api.include_router(module.router)
     api.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
     if auth.development:

@@ -14,6 +14,7 @@ from ..errors import ConfigurationError
 from .application import create_web_app
 from .auth import authentication_from_settings
 from .settings import WebSettings
+from .webpubsub import WebPubSub
 
 __all__ = ["APP_ENV", "from_environment", "serve", "web_app_from_settings"]
 
@@ -26,8 +27,14 @@ def web_app_from_settings(
     app: JobApp, *, environ: Mapping[str, str] | None = None, settings: WebSettings | None = None
 ) -> FastAPI:
     """The web API of ``app``, authenticating as the app settings say
-    (``ConfigurationError`` if they say nothing: no server is open by default)."""
-    return create_web_app(app, auth=authentication_from_settings(environ), settings=settings)
+    (``ConfigurationError`` if they say nothing: no server is open by default), with the
+    Web PubSub hub they name, if any."""
+    return create_web_app(
+        app,
+        auth=authentication_from_settings(environ),
+        settings=settings,
+        webpubsub=WebPubSub.from_settings(environ),
+    )
 
 
 def from_environment() -> FastAPI:

@@ -1,0 +1,155 @@
+"""Publishing job changes to Azure Web PubSub groups, and the client tokens for them."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from azure.core.credentials import AzureKeyCredential
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import AzureError
+from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
+
+from ...app import JobApp
+from ...client import JobClient
+from ...errors import ConfigurationError, StorageUnavailable
+from ...feed.consumer import ChangeHandler
+from ...models import JobChange
+from ..auth import Principal
+
+__all__ = [
+    "CONNECTION_SETTING",
+    "HUB_SETTING",
+    "OPERATORS_GROUP",
+    "WebPubSub",
+    "add_webpubsub",
+    "change_message",
+    "owner_group",
+]
+
+#: The app setting holding the Web PubSub connection string.
+CONNECTION_SETTING: Final = "QUEUED_JOBS_WEBPUBSUB_CONNECTION"
+#: The app setting naming the hub (default ``jobs``).
+HUB_SETTING: Final = "QUEUED_JOBS_WEBPUBSUB_HUB"
+#: Operators' and readers' connections join this group: it hears every change.
+OPERATORS_GROUP: Final = "queued-jobs-operators"
+_TOKEN_MINUTES = 60
+
+
+def owner_group(owner: str) -> str:
+    """The group an owner's changes go to: a digest, since group names cannot hold every
+    character an owner can (and need not show who it is)."""
+    return "owner-" + hashlib.blake2b(owner.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def change_message(change: JobChange) -> dict[str, Any]:
+    """What a group hears of a change: the fields of an event stream's ``job`` event."""
+    progress = change.progress
+    return {
+        "event": "job",
+        "event_id": f"{change.partition}:{change.position}",
+        "job_id": change.job_id,
+        "owner": change.owner,
+        "type": change.job_type,
+        "status": change.status.value,
+        "progress": None if progress is None else progress.model_dump(),
+        "attempts": change.attempts,
+        "cancel_requested": change.cancel_requested,
+        "changed_at": change.changed_at.isoformat(),
+        "error": change.error,
+    }
+
+
+@dataclass(frozen=True)
+class WebPubSub:
+    """A Web PubSub hub: by connection string, or by endpoint and a Microsoft Entra
+    credential (the identity needs the *Web PubSub Service Owner* role)."""
+
+    hub: str = "jobs"
+    connection_string: str | None = field(default=None, repr=False)
+    endpoint: str | None = None
+    credential: AsyncTokenCredential | AzureKeyCredential | None = field(default=None, repr=False)
+    #: Also publish every change to :data:`OPERATORS_GROUP`.
+    operators_group: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.hub.isidentifier():
+            raise ConfigurationError(f"Web PubSub hub {self.hub!r:.80} is not a valid name")
+        if (self.connection_string is None) == (self.endpoint is None):
+            raise ConfigurationError("give Web PubSub a connection string or an endpoint")
+        if self.endpoint is not None and self.credential is None:
+            raise ConfigurationError("a Web PubSub endpoint needs a credential")
+
+    @classmethod
+    def from_settings(cls, environ: Mapping[str, str] | None = None) -> WebPubSub | None:
+        """The hub of the app settings (``None`` when no connection is set)."""
+        env = os.environ if environ is None else environ
+        connection = env.get(CONNECTION_SETTING, "").strip()
+        if not connection:
+            return None
+        return cls(hub=env.get(HUB_SETTING, "").strip() or "jobs", connection_string=connection)
+
+    def client(self) -> WebPubSubServiceClient:
+        if self.connection_string is not None:
+            return WebPubSubServiceClient.from_connection_string(self.connection_string, self.hub)
+        assert self.endpoint is not None  # checked when made
+        assert self.credential is not None
+        return WebPubSubServiceClient(self.endpoint, self.hub, self.credential)
+
+    async def client_access(
+        self, client: WebPubSubServiceClient, principal: Principal
+    ) -> dict[str, Any]:
+        """A client URL and token for ``principal``: its connection joins the caller's
+        own group (and the operators' group for operators and readers), and may do
+        nothing else (no joining, no sending)."""
+        groups = [owner_group(principal.id)]
+        if principal.sees_all and self.operators_group:
+            groups.append(OPERATORS_GROUP)
+        try:
+            access = await client.get_client_access_token(
+                user_id=principal.id, groups=groups, minutes_to_expire=_TOKEN_MINUTES
+            )
+        except AzureError as exc:
+            raise StorageUnavailable(f"Web PubSub did not give a token: {exc}") from None
+        return {**access, "groups": groups, "hub": self.hub}
+
+    async def publish(self, client: WebPubSubServiceClient, changes: Sequence[JobChange]) -> None:
+        """Send each change to its owner's group (and the operators' group)."""
+        sends = []
+        for change in changes:
+            message = json.dumps(change_message(change), separators=(",", ":"))
+            groups = [owner_group(change.owner)]
+            if self.operators_group:
+                groups.append(OPERATORS_GROUP)
+            sends += [
+                client.send_to_group(group, message, content_type="application/json")
+                for group in groups
+            ]
+        try:
+            await asyncio.gather(*sends)
+        except AzureError as exc:
+            raise StorageUnavailable(f"publishing to Web PubSub failed: {exc}") from None
+
+
+def add_webpubsub(app: JobApp, pubsub: WebPubSub | None = None) -> WebPubSub | None:
+    """Have every host of ``app`` publish its job changes to ``pubsub`` (by default the
+    hub of the app settings; ``None`` there: nothing is added)."""
+    chosen = pubsub or WebPubSub.from_settings()
+    if chosen is None:
+        return None
+
+    def handler(client: JobClient) -> ChangeHandler:
+        service = chosen.client()
+
+        async def handle(changes: Sequence[JobChange]) -> None:
+            await chosen.publish(service, changes)
+
+        return handle
+
+    app.consume_feed("webpubsub", handler)
+    return chosen
