@@ -277,6 +277,12 @@ class JobRepository(Protocol):
         ``query.owner`` alone."""
         ...
 
+    async def count_jobs(self, query: JobQuery | None = None, *, at_most: int) -> int:
+        """How many jobs match ``query``, counting no further than ``at_most + 1`` (a
+        result over ``at_most`` means "more"). Reads the index entries of the listing
+        (on Azure their keys alone, a request per 1,000 per shard), never the jobs."""
+        ...
+
     async def list_due(
         self,
         statuses: frozenset[JobStatus],

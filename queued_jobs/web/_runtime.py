@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import Request
 
@@ -52,6 +52,8 @@ class Runtime:
         self._client: JobClient | None = None
         self._hub: ChangeHub | None = None
         self._opening = asyncio.Lock()
+        #: ``/stats`` answers reused for a few seconds, by owner and type.
+        self.stats_cache: dict[tuple[str | None, str | None], tuple[float, Any]] = {}
 
     async def client(self) -> JobClient:
         if self._client is None:

@@ -20,7 +20,7 @@ from ..app import JobApp
 from ._body_limit import BodyLimit
 from ._errors import install_error_handlers
 from ._runtime import Authenticating, Runtime
-from .routes import bulk, events, jobs, negotiate, system
+from .routes import bulk, events, jobs, negotiate, stats, system
 from .settings import WebSettings
 from .webpubsub import WebPubSub
 
@@ -91,7 +91,7 @@ def create_web_app(
     api.state.runtime = runtime
     api.state.challenge = auth.challenge
     install_error_handlers(api)
-    for module in (jobs, bulk, events, negotiate, system):
+    for module in (jobs, bulk, events, negotiate, stats, system):
         api.include_router(module.router)
     api.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
     if auth.development:

@@ -1,0 +1,158 @@
+"""``GET /stats``: counts per status, throughput and failure rate over the last hour and
+day, queue depths. Bounded whatever the store holds: each count reads at most
+:data:`COUNT_LIMIT` index entries (past it a count says ``more``), a queue that does not
+answer in time shows no depth, and an answer is reused for a few seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from ...client import JobClient
+from ...errors import QueuedJobsError
+from ...models import JobStatus, Priority, check_owner
+from ...queues.base import JobQueue
+from ...repositories.base import JobQuery
+from .._access import listing_owner
+from .._runtime import runtime_of
+from ._common import Caller, errors
+
+__all__ = ["COUNT_LIMIT", "Stats", "router"]
+
+router = APIRouter(tags=["system"])
+#: A count stops after this many jobs (and says ``more``).
+COUNT_LIMIT: Final = 10_000
+#: An answer is reused this long (per owner and type asked for).
+_FRESH: Final = 10.0
+_QUEUE_PATIENCE: Final = 5.0
+_BANDS: Final = (Priority.HIGH, Priority.NORMAL, Priority.LOW)
+
+
+class Count(BaseModel):
+    count: int
+    #: There are more than ``count``.
+    more: bool
+
+
+class Window(BaseModel):
+    """Jobs created in the window that have finished so far."""
+
+    succeeded: Count
+    failed: Count
+    #: failed / (succeeded + failed); ``null`` with neither.
+    failure_rate: float | None
+
+
+class QueueDepth(BaseModel):
+    band: Priority
+    queue: str
+    #: ``null``: the queue did not answer in time.
+    messages: int | None
+    poison: int | None
+    dead_letters: int | None
+
+
+class Stats(BaseModel):
+    owner: str | None
+    type: str | None
+    counts: dict[JobStatus, Count]
+    last_hour: Window
+    last_day: Window
+    queues: list[QueueDepth]
+    generated_at: datetime
+
+
+async def _count(client: JobClient, query: JobQuery) -> Count:
+    found = await client.repository.count_jobs(query, at_most=COUNT_LIMIT)
+    return Count(count=min(found, COUNT_LIMIT), more=found > COUNT_LIMIT)
+
+
+async def _window(client: JobClient, base: JobQuery, since: datetime) -> Window:
+    def query(status: JobStatus) -> JobQuery:
+        return JobQuery(
+            statuses=frozenset({status}),
+            owner=base.owner,
+            job_type=base.job_type,
+            created_from=since,
+        )
+
+    succeeded, failed = await asyncio.gather(
+        _count(client, query(JobStatus.SUCCEEDED)), _count(client, query(JobStatus.FAILED))
+    )
+    ended = succeeded.count + failed.count
+    return Window(
+        succeeded=succeeded, failed=failed, failure_rate=failed.count / ended if ended else None
+    )
+
+
+async def _depth(client: JobClient, band: Priority) -> QueueDepth:
+    queue = client.broker.queue(client.queues.for_priority(band))
+
+    async def depth(of: JobQueue) -> int | None:
+        try:
+            async with asyncio.timeout(_QUEUE_PATIENCE):
+                return await of.depth()
+        except (QueuedJobsError, TimeoutError):
+            return None
+
+    messages, poison, dead = await asyncio.gather(
+        depth(queue), depth(queue.poison_queue()), depth(queue.dead_letter_queue())
+    )
+    return QueueDepth(
+        band=band, queue=queue.name, messages=messages, poison=poison, dead_letters=dead
+    )
+
+
+async def _stats(client: JobClient, owner: str | None, job_type: str | None) -> Stats:
+    now = client.clock.now()
+    base = JobQuery(owner=owner, job_type=job_type)
+    statuses = list(JobStatus)
+    counts = await asyncio.gather(
+        *(
+            _count(client, JobQuery(statuses=frozenset({s}), owner=owner, job_type=job_type))
+            for s in statuses
+        )
+    )
+    hour, day = await asyncio.gather(
+        _window(client, base, now - timedelta(hours=1)),
+        _window(client, base, now - timedelta(days=1)),
+    )
+    depths = await asyncio.gather(*(_depth(client, band) for band in _BANDS))
+    return Stats(
+        owner=owner,
+        type=job_type,
+        counts=dict(zip(statuses, counts, strict=True)),
+        last_hour=hour,
+        last_day=day,
+        queues=list(depths),
+        generated_at=now,
+    )
+
+
+@router.get("/stats", response_model=Stats, name="stats", responses=errors())
+async def stats(
+    request: Request,
+    caller: Caller,
+    owner: Annotated[str | None, Query(max_length=256)] = None,
+    type: Annotated[str | None, Query(max_length=256)] = None,
+) -> Stats:
+    """Counts of jobs per status (the caller's own, or for operators and readers every
+    owner's or ``owner``'s), of one ``type`` if given; how many jobs created in the last
+    hour and day succeeded and failed; the bands' queue depths."""
+    scoped = listing_owner(caller, None if owner is None else check_owner(owner))
+    runtime = runtime_of(request)
+    cache: dict[tuple[str | None, str | None], tuple[float, Stats]] = runtime.stats_cache
+    key = (scoped, type)
+    kept = cache.get(key)
+    if kept is not None and time.monotonic() - kept[0] < _FRESH:
+        return kept[1]
+    answer = await _stats(await runtime.client(), scoped, type)
+    if len(cache) > 1000:
+        cache.clear()
+    cache[key] = (time.monotonic(), answer)
+    return answer
