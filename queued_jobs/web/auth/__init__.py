@@ -1,12 +1,23 @@
 """Principals, roles and the authentication schemes of the web API: :class:`EasyAuth`
-(App Service authentication), :class:`ApiKeys` (hashed keys)."""
+(App Service authentication), :class:`BearerTokens` (OIDC JWTs, Microsoft Entra ID),
+:class:`ApiKeys` (hashed keys).
+
+``BearerTokens`` and ``SigningKeys`` need pyjwt (the ``web`` extra) and are imported when
+first named, so the rest (API keys for the command line, say) works without it.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from .api_keys import API_KEY_PREFIX, ApiKey, ApiKeys, hash_api_key, new_api_key
 from .easy_auth import EasyAuth
 from .principal import Authenticator, Principal, Role
 from .roles import DEFAULT_ROLE_MAP, RoleMap
+
+if TYPE_CHECKING:
+    from .bearer import BearerTokens
+    from .signing_keys import SigningKeys
 
 __all__ = [
     "API_KEY_PREFIX",
@@ -14,10 +25,24 @@ __all__ = [
     "ApiKey",
     "ApiKeys",
     "Authenticator",
+    "BearerTokens",
     "EasyAuth",
     "Principal",
     "Role",
     "RoleMap",
+    "SigningKeys",
     "hash_api_key",
     "new_api_key",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BearerTokens":
+        from .bearer import BearerTokens
+
+        return BearerTokens
+    if name == "SigningKeys":
+        from .signing_keys import SigningKeys
+
+        return SigningKeys
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
