@@ -3,7 +3,7 @@
 The web API asks one :class:`Authentication` who is calling; it tries its schemes in
 order: :class:`EasyAuth` (App Service authentication), :class:`BearerTokens` (OIDC JWTs,
 Microsoft Entra ID), :class:`ApiKeys` (hashed keys), :class:`DevelopmentAuth` (a laptop
-only).
+only). :func:`authentication_from_settings` builds it from app settings.
 
 ``BearerTokens`` and ``SigningKeys`` need pyjwt (the ``web`` extra) and are imported when
 first named, so the rest (API keys for the command line, say) works without it.
@@ -15,14 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from .api_keys import API_KEY_PREFIX, ApiKey, ApiKeys, hash_api_key, new_api_key
 from .chain import Authentication
-from .development import (
-    DEVELOPMENT_MODE_HEADER,
-    DEVELOPMENT_MODE_VALUE,
-    DevelopmentAuth,
-)
+from .development import DEVELOPMENT_MODE_HEADER, DEVELOPMENT_MODE_VALUE, DevelopmentAuth
 from .easy_auth import EasyAuth
 from .principal import Authenticator, Principal, Role
 from .roles import DEFAULT_ROLE_MAP, RoleMap
+from .settings import authentication_from_settings
 
 if TYPE_CHECKING:
     from .bearer import BearerTokens
@@ -44,6 +41,7 @@ __all__ = [
     "Role",
     "RoleMap",
     "SigningKeys",
+    "authentication_from_settings",
     "hash_api_key",
     "new_api_key",
 ]
