@@ -113,7 +113,12 @@ def _easy_auth(settings: Mapping[str, str]) -> Authenticator:
 
 
 def _bearer(settings: Mapping[str, str]) -> Authenticator:
-    from .bearer import BearerTokens  # pyjwt: only when bearer tokens are used
+    try:
+        from .bearer import BearerTokens  # pyjwt: only when bearer tokens are used
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"{AUTH_SETTING} names bearer, which needs pyjwt: pip install 'queued-jobs[web]'"
+        ) from exc
 
     issuer = settings.get(_ISSUER, "").strip()
     audiences = _listed(settings.get(_AUDIENCE))

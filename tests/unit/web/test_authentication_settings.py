@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,6 +92,22 @@ def test_bearer_settings_are_read_with_their_defaults() -> None:
     assert isinstance(bearer, BearerTokens)
     assert (bearer.issuer, bearer.owner_claim, bearer.roles_claim) == (ENTRA, "sub", "groups")
     assert bearer.keys.jwks_url == "https://login.microsoftonline.com/common/discovery/keys"
+
+
+def test_bearer_without_pyjwt_installed_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("jwt", "queued_jobs.web.auth.bearer", "queued_jobs.web.auth.signing_keys"):
+        monkeypatch.setitem(sys.modules, name, None)  # its import now raises
+
+    with pytest.raises(ConfigurationError, match=re.escape("pip install 'queued-jobs[web]'")):
+        authentication_from_settings(
+            {
+                "QUEUED_JOBS_WEB_AUTH": "bearer",
+                "QUEUED_JOBS_JWT_ISSUER": ENTRA,
+                "QUEUED_JOBS_JWT_AUDIENCE": "api://queued-jobs",
+            }
+        )
 
 
 @pytest.mark.parametrize("missing", ["QUEUED_JOBS_JWT_ISSUER", "QUEUED_JOBS_JWT_AUDIENCE"])
