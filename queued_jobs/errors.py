@@ -29,6 +29,7 @@ callers never import ``azure.core`` or ``sqlite3`` to handle them::
     │   └── CorruptJobRecord          a stored job row that cannot be read back
     ├── EnqueueFailed                 the job was stored but its message could not be sent
     ├── NotAuthenticated              a web request without credentials, or with bad ones
+    │   └── AuthenticationUnavailable the credentials could not be checked now (retry later)
     ├── PermissionDenied              a caller whose roles do not allow the action
     ├── PermanentError                raised by a job: fail now, do not retry
     ├── JobCancelled                  raised in a job whose cancellation was requested
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from .models import QueuedJob
 
 __all__ = [
+    "AuthenticationUnavailable",
     "ConcurrencyConflict",
     "ConfigurationError",
     "CorruptJobRecord",
@@ -311,6 +313,13 @@ class NotAuthenticated(QueuedJobsError):
     """A web request that carries no credentials any configured scheme accepts, or
     credentials that do not check out (a bad signature, an expired token, an unknown API
     key). The message says which, never what a valid credential would look like."""
+
+
+class AuthenticationUnavailable(NotAuthenticated):
+    """Credentials that could not be checked now: the issuer's signing keys could not be
+    fetched (unreachable, too slow, not a key set). Nothing is wrong with the request as
+    far as we know; answer 503 and let the caller retry later. A ``NotAuthenticated``, so
+    code that handles only that still refuses the request."""
 
 
 class PermissionDenied(QueuedJobsError):

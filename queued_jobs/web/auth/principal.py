@@ -51,6 +51,12 @@ class Authenticator(Protocol):
 
     #: The scheme's name, as :attr:`Principal.scheme` says it.
     scheme: str
+    #: The ``WWW-Authenticate`` challenge a 401 answer names the scheme by
+    #: (``Bearer realm="queued-jobs"``).
+    challenge: str
+    #: What a caller sends, as a phrase the error for a request without credentials lists
+    #: (``Authorization: Bearer <token>``).
+    expects: str
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal | None:
         """The caller the request's headers (case-insensitive) prove, or ``None`` if they
