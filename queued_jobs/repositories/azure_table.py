@@ -33,7 +33,6 @@ from .._azure.connection import StorageConnection
 from .._azure.errors import error_code, translated
 from .._azure.payloads import BlobPayloads
 from .._azure.table_batch import (
-    BATCH_LIMIT,
     ROW_FRAMING,
     NewJob,
     TableTransactions,
@@ -55,6 +54,8 @@ from .._azure.table_queries import (
     listing_of,
     matching,
     newest_first,
+    query_rows,
+    rows_of_ranges,
 )
 from .._azure.table_reservations import TableReservations, etag_of
 from .._azure.table_rows import deleted_keys, rows_of, update_operations
@@ -342,39 +343,12 @@ class AzureTableJobRepository:
     async def take_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> bool:
         return await self._reservations.take_lease(name, holder, now=now, until=until)
 
-    # --- listings ----------------------------------------------------------------------
+    # --- listings (the queries: ``_azure/table_queries.py``) ----------------------------
 
     async def _query(
-        self,
-        query_filter: str,
-        parameters: dict[str, Any],
-        *,
-        limit: int | None,
-        select: list[str] | None = None,
+        self, query_filter: str, parameters: dict[str, Any], *, limit: int | None
     ) -> list[TableEntity]:
-        """Up to ``limit`` entities (all with ``None``), in key order; with ``select``,
-        those properties only."""
-        pages = self._table.query_entities(
-            query_filter,
-            parameters=parameters,
-            results_per_page=min(limit, 1000) if limit else None,
-            select=select,
-        )
-        found: list[TableEntity] = []
-        async for entity in pages:
-            found.append(entity)
-            if limit is not None and len(found) >= limit:
-                break
-        return found
-
-    async def _rows_of(
-        self, query_filter: str, ranges: Sequence[dict[str, Any]], select: list[str]
-    ) -> list[TableEntity]:
-        """Every row of every range (all at once), with the properties ``select`` names."""
-        found = await asyncio.gather(
-            *(self._query(query_filter, p, limit=None, select=select) for p in ranges)
-        )
-        return [entity for rows in found for entity in rows]
+        return await query_rows(self._table, query_filter, parameters, limit=limit)
 
     async def message_key(self) -> bytes:
         return await self._message_key.get()
@@ -500,8 +474,8 @@ class AzureTableJobRepository:
         listing = job_rows_of(statuses, after=continuation_id(continuation))
         with translated("listing the jobs the due index does not hold"):
             found, due = await asyncio.gather(  # and the due rows: a foreign writer's deletes
-                self._rows_of(listing.query_filter, listing.ranges, _INDEXED),
-                self._rows_of(RANGE, every_due_row(), ["RowKey"]),
+                rows_of_ranges(self._table, listing.query_filter, listing.ranges, _INDEXED),
+                rows_of_ranges(self._table, RANGE, every_due_row(), ["RowKey"]),
             )
             indexed = {e["RowKey"] for e in due}
             rows = sorted((e for e in found if e.get("Due") not in indexed), key=newest_first)
@@ -536,16 +510,7 @@ class AzureTableJobRepository:
         if (due := due_row_of(job_id, job_row.get("Due"))) is not None:
             row_keys.append(due)
         row_keys.append(keys.job_key(job_id))  # last: a crash midway leaves the job findable
-        for start in range(0, len(row_keys), BATCH_LIMIT):
-            chunk = row_keys[start : start + BATCH_LIMIT]
-            operations = [("delete", {"PartitionKey": partition, "RowKey": k}) for k in chunk]
-            try:
-                await self._transactions.submit(operations)
-            except TransactionRejected as exc:
-                if error_code(exc) != "ResourceNotFound":
-                    raise
-                for key in chunk:  # something was already gone: delete one by one
-                    await self._table.delete_entity(partition, key)
+        await self._transactions.delete(partition, row_keys)
         held = reservation_in(doc.get("unique_key"), doc.get("owner"), doc.get("unique_scope"))
         if held is not None:
             await self.release_unique_key(held, job_id)
