@@ -2,8 +2,8 @@
 
 Key layout and request costs: ``docs/design.md``. In short: a job's rows share its owner's
 shard partition, so inserting or updating a job (with its owner copy, its listing pointers,
-its due row and, on completion, its attempt) is one entity-group transaction: one storage
-request.
+its due row, the change feed's row and, on completion, its attempt) is one entity-group
+transaction: one storage request. The change feed: ``_azure/table_changes.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Self
 
 from azure.core import MatchConditions
@@ -38,6 +38,13 @@ from .._azure.table_batch import (
     TableTransactions,
     TransactionRejected,
     transactions_of,
+)
+from .._azure.table_changes import (
+    DEFAULT_CHANGE_LATENESS,
+    ChangeStamps,
+    TableChanges,
+    change_operation,
+    stamped,
 )
 from .._azure.table_entities import (
     blob_names,
@@ -83,8 +90,10 @@ from ._due import due_micros, due_token, parse_due_token
 from ._limits import check_attempt, check_job
 from ._records import reservation_in
 from .base import (
+    CHANGE_PAGE_SIZE,
     DEFAULT_MAX_PAYLOAD_BYTES,
     DEFAULT_PAGE_SIZE,
+    ChangeBatch,
     JobQuery,
     Page,
     check_new_jobs,
@@ -111,11 +120,16 @@ class AzureTableJobRepository:
         clock: Clock = SYSTEM_CLOCK,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         owned_credential: AsyncTokenCredential | None = None,
+        change_lateness: timedelta = DEFAULT_CHANGE_LATENESS,
     ) -> None:
         """``owned_credential``: the clients' token credential, if this repository is to
-        close it after them."""
+        close it after them. ``change_lateness``: how long after its writer's clock
+        stamped it a change may still become visible (slow requests, clocks apart); the
+        change feed calls settled only what is older (``_azure/table_changes.py``)."""
         self._table = table
         self._transactions = TableTransactions(table)
+        self._changes = TableChanges(table, self._transactions, lateness=change_lateness)
+        self._stamps = ChangeStamps()
         self._reservations = TableReservations(table, clock, self._exists)
         self._payloads = BlobPayloads(container)
         self._clock = clock
@@ -133,6 +147,7 @@ class AzureTableJobRepository:
         clock: Clock = SYSTEM_CLOCK,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         client_options: Mapping[str, Any] | None = None,
+        change_lateness: timedelta = DEFAULT_CHANGE_LATENESS,
     ) -> Self:
         """The repository on a connection string (``UseDevelopmentStorage=true`` for
         Azurite) or a :class:`StorageConnection`. ``client_options`` go to the SDK clients
@@ -154,6 +169,7 @@ class AzureTableJobRepository:
             clock=clock,
             max_payload_bytes=max_payload_bytes,
             owned_credential=clients.owned_credential,
+            change_lateness=change_lateness,
         )
 
     async def create(self) -> None:
@@ -218,15 +234,18 @@ class AzureTableJobRepository:
                 raise
 
     def _new_job(self, job: QueuedJob) -> NewJob:
-        """Encode a job to insert; raises ``InvalidInput`` for what the table can't hold."""
+        """Encode a job to insert; raises ``InvalidInput`` for what the table can't hold.
+        Its change row comes last, stamped as it is submitted."""
         encoded = encode_job(job)
-        operations = rows_of(job, encoded.properties).created()
-        size = sum(len(json.dumps(row, default=str)) + ROW_FRAMING for _, row in operations)
+        operations = [*rows_of(job, encoded.properties).created(), change_operation(job, 0)]
+        size = sum(len(json.dumps(op[1], default=str)) + ROW_FRAMING for op in operations)
         return NewJob(job, operations, encoded.blobs, size)
 
     async def _insert_together(self, chunk: list[NewJob]) -> list[QueuedJob]:
         """Insert jobs of one partition in one transaction; returns them with versions."""
-        operations = [operation for new in chunk for operation in new.operations]
+        operations: list[Any] = []
+        for new in chunk:  # each job's change row, last of its rows, is stamped as it goes
+            operations += [*new.operations[:-1], stamped(new.operations[-1], self._stamps.next())]
         job_ids = [new.job.id for new in chunk for _ in new.operations]
         results = await self._transact(job_ids, operations)
         # A job's rows are adjacent, its own first: its version is that row's ETag.
@@ -293,6 +312,8 @@ class AzureTableJobRepository:
         if attempt is not None:
             operations.append(("upsert", self._attempt_row(attempt), _REPLACE))
         await self._payloads.upload(encoded.blobs)
+        if read.watched is None or read.watched != rows.job["Watched"]:  # a watcher sees it
+            operations.append(change_operation(job, self._stamps.next()))
         results = await self._transact([job.id], operations, may_be_gone=planned.may_be_gone)
         # Both copies changed: the job row's new ETag names the new state.
         return job.model_copy(update={"version": version_of(rows.job, results[0])})
@@ -518,6 +539,8 @@ class AzureTableJobRepository:
             await self._payloads.delete_job(job_id)
 
     async def delete(self, job_id: str) -> None:
+        # Its change rows stay: they are keyed by time, not by job, and go with the
+        # retention (``purge_changes``).
         try:
             partition = keys.job_partition(job_id)
         except InvalidKey:
@@ -544,6 +567,19 @@ class AzureTableJobRepository:
         with translated("purging jobs"):
             counts = await asyncio.gather(*(purge_shard(p) for p in listing.ranges))
         return sum(counts)
+
+    # --- the change feed (``_azure/table_changes.py``) -----------------------------------
+
+    def change_partitions(self, owner: str | None = None) -> tuple[str, ...]:
+        return self._changes.partitions(owner)
+
+    async def read_changes(
+        self, partition: str, *, after: str | None = None, limit: int = CHANGE_PAGE_SIZE
+    ) -> ChangeBatch:
+        return await self._changes.read(partition, after=after, limit=limit)
+
+    async def purge_changes(self, *, older_than: timedelta) -> int:
+        return await self._changes.purge(older_than=older_than)
 
     async def await_change(self, job_id: str, seconds: float) -> None:
         await asyncio.sleep(seconds)  # the table tells of no write
