@@ -507,3 +507,23 @@ async def test_purging_changes_costs_a_query_per_shard_and_a_transaction_per_100
     # other shard a transaction for its few
     alice = 250 + sum(owner_shard(f"u{i}") == owner_shard("alice") for i in range(30))
     assert counter.total == 16 + math.ceil(alice / 100) + len(shards) - 1
+
+
+async def test_a_sweeps_full_pass_purges_changes_past_the_retention_for_16_requests_more(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, counter = counted
+    clock = ManualClock()
+    sweeper = Sweeper(repo, MemoryQueueBroker(clock=clock), clock=clock)
+    await sweeper.sweep()  # creates the leases; a full pass (none held yet)
+    clock.advance(timedelta(hours=2))  # the full pass's lease ran out
+    await repo.insert(QueuedJob.new(owner="alice", job_type="t", now=clock.now()))
+
+    counter.reset()
+    report = await sweeper.sweep()
+
+    assert report.full
+    assert report.changes_purged == 0  # a second old: kept for a day
+    # the pass, the full pass's lease (read, replace), the unindexed jobs' listing, the
+    # purge's 16 range queries
+    assert counter.total == SWEEP_PASS + 2 + 48 + 16
