@@ -157,6 +157,22 @@ class TableTransactions:
             )
         return [_etag(headers) for _, headers, _ in parts]
 
+    async def delete(self, partition: str, row_keys: Sequence[str]) -> None:
+        """Delete the rows ``row_keys`` of ``partition``, in their order: one transaction
+        per :data:`BATCH_LIMIT` (Azurite answers a larger one with a malformed reply).
+        Rows already gone are no error (a transaction that meets one deletes its rows one
+        by one instead)."""
+        for start in range(0, len(row_keys), BATCH_LIMIT):
+            chunk = row_keys[start : start + BATCH_LIMIT]
+            operations = [("delete", {"PartitionKey": partition, "RowKey": k}) for k in chunk]
+            try:
+                await self.submit(operations)
+            except TransactionRejected as exc:
+                if error_code(exc) != "ResourceNotFound":
+                    raise
+                for key in chunk:  # the SDK's delete of a missing row does nothing
+                    await self._table.delete_entity(partition, key)
+
     def _body(self, operations: Sequence[Operation], batch: str, changeset: str) -> bytes:
         out = [f"--{batch}\r\nContent-Type: multipart/mixed; boundary={changeset}\r\n\r\n"]
         for index, operation in enumerate(operations):

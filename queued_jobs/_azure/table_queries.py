@@ -9,10 +9,14 @@ pointers is followed by a point read of each job row of the page.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
+
+from azure.data.tables import TableEntity
+from azure.data.tables.aio import TableClient
 
 from ..errors import InvalidInput, InvalidKey
 from ..models import JobStatus, QueuedJob, owner_shard
@@ -28,6 +32,8 @@ __all__ = [
     "listing_of",
     "matching",
     "newest_first",
+    "query_rows",
+    "rows_of_ranges",
 ]
 
 #: The rows of one partition strictly between two row keys.
@@ -154,3 +160,37 @@ def every_due_row() -> list[dict[str, Any]]:
         for pk in keys.shard_partitions()
         for low, high in everything
     ]
+
+
+async def query_rows(
+    table: TableClient,
+    query_filter: str,
+    parameters: dict[str, Any],
+    *,
+    limit: int | None,
+    select: list[str] | None = None,
+) -> list[TableEntity]:
+    """Up to ``limit`` entities (all with ``None``), in key order; with ``select``, those
+    properties only."""
+    pages = table.query_entities(
+        query_filter,
+        parameters=parameters,
+        results_per_page=min(limit, 1000) if limit else None,
+        select=select,
+    )
+    found: list[TableEntity] = []
+    async for entity in pages:
+        found.append(entity)
+        if limit is not None and len(found) >= limit:
+            break
+    return found
+
+
+async def rows_of_ranges(
+    table: TableClient, query_filter: str, ranges: Sequence[dict[str, Any]], select: list[str]
+) -> list[TableEntity]:
+    """Every row of every range (all at once), with the properties ``select`` names."""
+    found = await asyncio.gather(
+        *(query_rows(table, query_filter, p, limit=None, select=select) for p in ranges)
+    )
+    return [entity for rows in found for entity in rows]

@@ -21,6 +21,7 @@ from azure.data.tables import UpdateMode
 
 from ..errors import InvalidKey
 from ..models import JobStatus, QueuedJob
+from ..repositories._changes import watched_digest
 from ..repositories._due import due_at, due_micros
 from . import table_keys as keys
 from .table_versions import FROM_JOB_ROW, FROM_OWNER_ROW, ReadVersion
@@ -64,6 +65,7 @@ def rows_of(job: QueuedJob, properties: Mapping[str, Any]) -> JobRows:
     partition = keys.job_partition(job.id)
     row = {"PartitionKey": partition, "RowKey": keys.job_key(job.id), **properties}
     row["Listed"] = job.status.value
+    row["Watched"] = watched_digest(job)
     due_row = None
     if (due := due_at(job)) is not None:
         running = job.status is JobStatus.RUNNING

@@ -3,13 +3,16 @@ index rows the job had when it was read.
 
 A version names the row it was read from (``t:`` the job row, ``o:`` its owner copy): both
 change in every transaction, so either one's ETag guards an update equally well. After the
-ETag, separated by ``~``, come the job's due row and the status its pointers are filed
-under (as that ETag's write left them), so that the update replacing the job moves those
-rows too.
+ETag, separated by ``~``, come the job's due row, the status its pointers are filed under
+and the digest of what a watcher sees of it (as that ETag's write left them), so that the
+update replacing the job moves those rows too, and records a change only if a watcher
+sees one, without reading the job first. A version without the digest (made by an older
+version of this code, or read from a row written without it) records a change.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -17,6 +20,8 @@ from typing import Any, Final
 from ..errors import ConcurrencyConflict
 from ..models import JobStatus
 from . import table_keys as keys
+
+_DIGEST: Final = re.compile(r"[0-9a-f]{16}")
 
 __all__ = [
     "FROM_JOB_ROW",
@@ -43,7 +48,9 @@ def version_of(entity: Mapping[str, Any], etag: str) -> str:
     due = due if isinstance(due, str) and keys.due_of(due) else ""
     listed = entity.get("Listed")
     listed = listed if listed in STATUSES else ""
-    return f"{kind}{etag}{_MARK}{due}{_MARK}{listed}"
+    watched = entity.get("Watched")
+    watched = watched if isinstance(watched, str) and _DIGEST.fullmatch(watched) else ""
+    return f"{kind}{etag}{_MARK}{due}{_MARK}{listed}{_MARK}{watched}"
 
 
 def due_row_of(job_id: str, due: object) -> str | None:
@@ -62,6 +69,9 @@ class ReadVersion:
     due_row: str | None
     #: The status the job's pointers were filed under, if any.
     listed: str | None
+    #: The digest of the job's watched state (``repositories._changes.watched_digest``),
+    #: if the version carries one.
+    watched: str | None = None
 
 
 def read_version(job_id: str, version: str | None) -> ReadVersion:
@@ -69,6 +79,7 @@ def read_version(job_id: str, version: str | None) -> ReadVersion:
     kind, body = (version or "")[:2], (version or "")[2:]
     if kind not in _KINDS:
         raise ConcurrencyConflict(job_id)
-    etag, was_due, was_listed = [*body.split(_MARK, 2), "", ""][:3]
+    etag, was_due, was_listed, was_watched = [*body.split(_MARK, 3), "", "", ""][:4]
     listed = was_listed if was_listed in STATUSES else None
-    return ReadVersion(kind, etag, due_row_of(job_id, was_due), listed)
+    watched = was_watched if _DIGEST.fullmatch(was_watched) else None
+    return ReadVersion(kind, etag, due_row_of(job_id, was_due), listed, watched)

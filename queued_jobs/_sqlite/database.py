@@ -115,6 +115,22 @@ _MIGRATIONS: Final[Sequence[tuple[str, ...]]] = (
             until INTEGER NOT NULL
         )""",
     ),
+    (
+        # The change feed: a row per change, numbered in commit order (AUTOINCREMENT never
+        # reuses a number, even the last one's once it is deleted), written in the job's
+        # own transaction. ``watched``: the digest of what a watcher sees of the job as
+        # its last write left it; NULL for rows written before it (their next write
+        # records a change).
+        "ALTER TABLE jobs ADD COLUMN watched TEXT",
+        """CREATE TABLE IF NOT EXISTS changes (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id TEXT NOT NULL,
+            recorded_at INTEGER NOT NULL,
+            doc TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS changes_by_job ON changes (job_id)",
+        "CREATE INDEX IF NOT EXISTS changes_by_time ON changes (recorded_at)",
+    ),
 )
 
 

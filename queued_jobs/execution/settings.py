@@ -46,6 +46,10 @@ class ExecutionSettings:
     #: second more); the job goes on without it. ``None``: a third of the lease. It must be
     #: shorter than the lease, so that no hook outlives the lease it runs under.
     hook_timeout: timedelta | None = None
+    #: How long the change feed keeps a change: the sweep's full pass (about once an hour)
+    #: purges older ones (``JobRepository.purge_changes``). A reader away for longer
+    #: reads the jobs again instead of their changes.
+    change_retention: timedelta = timedelta(hours=24)
 
     def __post_init__(self) -> None:
         if self.uncharged_abandons < 0:
@@ -54,6 +58,8 @@ class ExecutionSettings:
             raise ValueError("spread_suspects must not be negative")
         if self.stop_timeout < timedelta(0):
             raise ValueError("stop_timeout must be 0 or more")
+        if self.change_retention <= timedelta(0):
+            raise ValueError("change_retention must be more than 0")
         if self.hook_timeout is not None and not timedelta(0) < self.hook_timeout < self.lease:
             raise ValueError(
                 f"hook_timeout must be more than 0 and less than the lease ({self.lease}); "

@@ -21,7 +21,10 @@ stored by a version without that index are in it from their next write; until th
 *full pass* finds them (``JobRepository.list_unindexed``, read after the due index: the
 scheduled, queued and running jobs the index does not hold; on Azure the one read in
 proportion to the table, the service reading every job row): once per
-``full_pass_every`` (an hour) across all processes.
+``full_pass_every`` (an hour) across all processes. The full pass also purges the change
+feed's changes older than ``ExecutionSettings.change_retention`` (a day;
+``JobRepository.purge_changes``: on Azure a query per shard, and a transaction per 100
+changes purged).
 
 **One sweeper at a time.** A pass first takes the store-wide lease ``sweep`` for
 ``lease_for`` (50 seconds); a sweeper that finds it held by another skips its pass
@@ -83,6 +86,8 @@ class SweepReport:
     held_elsewhere: bool = False
     #: This pass read every scheduled, queued and running job, not only the due index.
     full: bool = False
+    #: Changes the full pass purged from the change feed (past the retention).
+    changes_purged: int = 0
     #: Ids of job rows that could not be read, passed over.
     skipped: list[str] = field(default_factory=list)
 
@@ -188,9 +193,12 @@ class Sweeper:
             report.full = await self._full_pass_due(now)
             async for job in self._due(now - self.settings.resend_after, report):
                 await self._settle(job, report)
-            if report.full:  # and the jobs the index does not hold
+            if report.full:  # and the jobs the index does not hold, and old changes
                 async for job in self._unindexed(report):
                     await self._settle(job, report)
+                report.changes_purged = await self.repository.purge_changes(
+                    older_than=self.settings.change_retention
+                )
         except QueuedJobsError:
             log.exception("sweep stopped early; the next one carries on")
         if report.skipped:
@@ -203,7 +211,7 @@ class Sweeper:
                 shown,
                 f" and {more} more" if more > 0 else "",
             )
-        if report.released or report.resent or report.recovered:
+        if report.released or report.resent or report.recovered or report.changes_purged:
             log.info("sweep: %s", report)
         return report
 

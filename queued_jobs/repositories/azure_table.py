@@ -2,8 +2,8 @@
 
 Key layout and request costs: ``docs/design.md``. In short: a job's rows share its owner's
 shard partition, so inserting or updating a job (with its owner copy, its listing pointers,
-its due row and, on completion, its attempt) is one entity-group transaction: one storage
-request.
+its due row, the change feed's row and, on completion, its attempt) is one entity-group
+transaction: one storage request. The change feed: ``_azure/table_changes.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Self
 
 from azure.core import MatchConditions
@@ -33,12 +33,18 @@ from .._azure.connection import StorageConnection
 from .._azure.errors import error_code, translated
 from .._azure.payloads import BlobPayloads
 from .._azure.table_batch import (
-    BATCH_LIMIT,
     ROW_FRAMING,
     NewJob,
     TableTransactions,
     TransactionRejected,
     transactions_of,
+)
+from .._azure.table_changes import (
+    DEFAULT_CHANGE_LATENESS,
+    ChangeStamps,
+    TableChanges,
+    change_operation,
+    stamped,
 )
 from .._azure.table_entities import (
     blob_names,
@@ -55,6 +61,8 @@ from .._azure.table_queries import (
     listing_of,
     matching,
     newest_first,
+    query_rows,
+    rows_of_ranges,
 )
 from .._azure.table_reservations import TableReservations, etag_of
 from .._azure.table_rows import deleted_keys, rows_of, update_operations
@@ -82,8 +90,10 @@ from ._due import due_micros, due_token, parse_due_token
 from ._limits import check_attempt, check_job
 from ._records import reservation_in
 from .base import (
+    CHANGE_PAGE_SIZE,
     DEFAULT_MAX_PAYLOAD_BYTES,
     DEFAULT_PAGE_SIZE,
+    ChangeBatch,
     JobQuery,
     Page,
     check_new_jobs,
@@ -110,11 +120,16 @@ class AzureTableJobRepository:
         clock: Clock = SYSTEM_CLOCK,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         owned_credential: AsyncTokenCredential | None = None,
+        change_lateness: timedelta = DEFAULT_CHANGE_LATENESS,
     ) -> None:
         """``owned_credential``: the clients' token credential, if this repository is to
-        close it after them."""
+        close it after them. ``change_lateness``: how long after its writer's clock
+        stamped it a change may still become visible (slow requests, clocks apart); the
+        change feed calls settled only what is older (``_azure/table_changes.py``)."""
         self._table = table
         self._transactions = TableTransactions(table)
+        self._changes = TableChanges(table, self._transactions, lateness=change_lateness)
+        self._stamps = ChangeStamps()
         self._reservations = TableReservations(table, clock, self._exists)
         self._payloads = BlobPayloads(container)
         self._clock = clock
@@ -132,6 +147,7 @@ class AzureTableJobRepository:
         clock: Clock = SYSTEM_CLOCK,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         client_options: Mapping[str, Any] | None = None,
+        change_lateness: timedelta = DEFAULT_CHANGE_LATENESS,
     ) -> Self:
         """The repository on a connection string (``UseDevelopmentStorage=true`` for
         Azurite) or a :class:`StorageConnection`. ``client_options`` go to the SDK clients
@@ -153,6 +169,7 @@ class AzureTableJobRepository:
             clock=clock,
             max_payload_bytes=max_payload_bytes,
             owned_credential=clients.owned_credential,
+            change_lateness=change_lateness,
         )
 
     async def create(self) -> None:
@@ -217,15 +234,18 @@ class AzureTableJobRepository:
                 raise
 
     def _new_job(self, job: QueuedJob) -> NewJob:
-        """Encode a job to insert; raises ``InvalidInput`` for what the table can't hold."""
+        """Encode a job to insert; raises ``InvalidInput`` for what the table can't hold.
+        Its change row comes last, stamped as it is submitted."""
         encoded = encode_job(job)
-        operations = rows_of(job, encoded.properties).created()
-        size = sum(len(json.dumps(row, default=str)) + ROW_FRAMING for _, row in operations)
+        operations = [*rows_of(job, encoded.properties).created(), change_operation(job, 0)]
+        size = sum(len(json.dumps(op[1], default=str)) + ROW_FRAMING for op in operations)
         return NewJob(job, operations, encoded.blobs, size)
 
     async def _insert_together(self, chunk: list[NewJob]) -> list[QueuedJob]:
         """Insert jobs of one partition in one transaction; returns them with versions."""
-        operations = [operation for new in chunk for operation in new.operations]
+        operations: list[Any] = []
+        for new in chunk:  # each job's change row, last of its rows, is stamped as it goes
+            operations += [*new.operations[:-1], stamped(new.operations[-1], self._stamps.next())]
         job_ids = [new.job.id for new in chunk for _ in new.operations]
         results = await self._transact(job_ids, operations)
         # A job's rows are adjacent, its own first: its version is that row's ETag.
@@ -292,6 +312,8 @@ class AzureTableJobRepository:
         if attempt is not None:
             operations.append(("upsert", self._attempt_row(attempt), _REPLACE))
         await self._payloads.upload(encoded.blobs)
+        if read.watched is None or read.watched != rows.job["Watched"]:  # a watcher sees it
+            operations.append(change_operation(job, self._stamps.next()))
         results = await self._transact([job.id], operations, may_be_gone=planned.may_be_gone)
         # Both copies changed: the job row's new ETag names the new state.
         return job.model_copy(update={"version": version_of(rows.job, results[0])})
@@ -342,39 +364,12 @@ class AzureTableJobRepository:
     async def take_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> bool:
         return await self._reservations.take_lease(name, holder, now=now, until=until)
 
-    # --- listings ----------------------------------------------------------------------
+    # --- listings (the queries: ``_azure/table_queries.py``) ----------------------------
 
     async def _query(
-        self,
-        query_filter: str,
-        parameters: dict[str, Any],
-        *,
-        limit: int | None,
-        select: list[str] | None = None,
+        self, query_filter: str, parameters: dict[str, Any], *, limit: int | None
     ) -> list[TableEntity]:
-        """Up to ``limit`` entities (all with ``None``), in key order; with ``select``,
-        those properties only."""
-        pages = self._table.query_entities(
-            query_filter,
-            parameters=parameters,
-            results_per_page=min(limit, 1000) if limit else None,
-            select=select,
-        )
-        found: list[TableEntity] = []
-        async for entity in pages:
-            found.append(entity)
-            if limit is not None and len(found) >= limit:
-                break
-        return found
-
-    async def _rows_of(
-        self, query_filter: str, ranges: Sequence[dict[str, Any]], select: list[str]
-    ) -> list[TableEntity]:
-        """Every row of every range (all at once), with the properties ``select`` names."""
-        found = await asyncio.gather(
-            *(self._query(query_filter, p, limit=None, select=select) for p in ranges)
-        )
-        return [entity for rows in found for entity in rows]
+        return await query_rows(self._table, query_filter, parameters, limit=limit)
 
     async def message_key(self) -> bytes:
         return await self._message_key.get()
@@ -500,8 +495,8 @@ class AzureTableJobRepository:
         listing = job_rows_of(statuses, after=continuation_id(continuation))
         with translated("listing the jobs the due index does not hold"):
             found, due = await asyncio.gather(  # and the due rows: a foreign writer's deletes
-                self._rows_of(listing.query_filter, listing.ranges, _INDEXED),
-                self._rows_of(RANGE, every_due_row(), ["RowKey"]),
+                rows_of_ranges(self._table, listing.query_filter, listing.ranges, _INDEXED),
+                rows_of_ranges(self._table, RANGE, every_due_row(), ["RowKey"]),
             )
             indexed = {e["RowKey"] for e in due}
             rows = sorted((e for e in found if e.get("Due") not in indexed), key=newest_first)
@@ -536,16 +531,7 @@ class AzureTableJobRepository:
         if (due := due_row_of(job_id, job_row.get("Due"))) is not None:
             row_keys.append(due)
         row_keys.append(keys.job_key(job_id))  # last: a crash midway leaves the job findable
-        for start in range(0, len(row_keys), BATCH_LIMIT):
-            chunk = row_keys[start : start + BATCH_LIMIT]
-            operations = [("delete", {"PartitionKey": partition, "RowKey": k}) for k in chunk]
-            try:
-                await self._transactions.submit(operations)
-            except TransactionRejected as exc:
-                if error_code(exc) != "ResourceNotFound":
-                    raise
-                for key in chunk:  # something was already gone: delete one by one
-                    await self._table.delete_entity(partition, key)
+        await self._transactions.delete(partition, row_keys)
         held = reservation_in(doc.get("unique_key"), doc.get("owner"), doc.get("unique_scope"))
         if held is not None:
             await self.release_unique_key(held, job_id)
@@ -553,6 +539,8 @@ class AzureTableJobRepository:
             await self._payloads.delete_job(job_id)
 
     async def delete(self, job_id: str) -> None:
+        # Its change rows stay: they are keyed by time, not by job, and go with the
+        # retention (``purge_changes``).
         try:
             partition = keys.job_partition(job_id)
         except InvalidKey:
@@ -579,6 +567,19 @@ class AzureTableJobRepository:
         with translated("purging jobs"):
             counts = await asyncio.gather(*(purge_shard(p) for p in listing.ranges))
         return sum(counts)
+
+    # --- the change feed (``_azure/table_changes.py``) -----------------------------------
+
+    def change_partitions(self, owner: str | None = None) -> tuple[str, ...]:
+        return self._changes.partitions(owner)
+
+    async def read_changes(
+        self, partition: str, *, after: str | None = None, limit: int = CHANGE_PAGE_SIZE
+    ) -> ChangeBatch:
+        return await self._changes.read(partition, after=after, limit=limit)
+
+    async def purge_changes(self, *, older_than: timedelta) -> int:
+        return await self._changes.purge(older_than=older_than)
 
     async def await_change(self, job_id: str, seconds: float) -> None:
         await asyncio.sleep(seconds)  # the table tells of no write

@@ -83,7 +83,10 @@ class ChangeBatch:
     #: Every change of the partition at or before this position is in this batch or
     #: before it: none can appear there later. Read again from here (``after=settled``),
     #: remembering the changes seen past it, to miss none and see none twice. ``None``:
-    #: nothing is settled yet (read from the start again).
+    #: nothing is settled yet (read from the start again). A batch cut at the limit is
+    #: followed by reading from its last position; the next poll then starts from the
+    #: first batch's ``settled`` (the least of them). Memory and SQLite settle every
+    #: change they return; Azure only those older than its ``change_lateness``.
     settled: str | None
 
 
@@ -201,12 +204,12 @@ class JobRepository(Protocol):
 
         Memory and SQLite store all the jobs or none (SQLite: one transaction). Azure writes
         the jobs of each partition (the owner's shard) in entity-group transactions of at
-        most 33 jobs (100 rows; fewer if the rows are large: a transaction body is kept
-        under 1 MiB), in the given order, submitted concurrently, after uploading the large
-        payloads. Each transaction is atomic, but the batch is not: when one fails
-        (``JobAlreadyExists``, say), the jobs of the other transactions may be stored. The
-        error (with several failures, one of them) is raised once every transaction has
-        finished.
+        most 12 jobs (eight rows each, 100 at most; fewer if the rows are large: a
+        transaction body is kept under 1 MiB), in the given order, submitted concurrently,
+        after uploading the large payloads. Each transaction is atomic, but the batch is
+        not: when one fails (``JobAlreadyExists``, say), the jobs of the other transactions
+        may be stored. The error (with several failures, one of them) is raised once every
+        transaction has finished.
         """
         ...
 
@@ -327,7 +330,9 @@ class JobRepository(Protocol):
 
     async def delete(self, job_id: str) -> None:
         """Remove a job, its attempts, its payloads and the unique-key reservation it holds
-        (its ``unique_reservation``, as its record says it was scoped).
+        (its ``unique_reservation``, as its record says it was scoped), and on memory and
+        SQLite its changes (Azure finds change rows by time, not job: they go with the
+        retention, :meth:`purge_changes`).
 
         Deleting a missing job does nothing.
         """
@@ -373,7 +378,9 @@ class JobRepository(Protocol):
         ...
 
     async def purge_changes(self, *, older_than: timedelta) -> int:
-        """Delete the changes recorded more than ``older_than`` ago; returns how many."""
+        """Delete the changes recorded more than ``older_than`` ago; returns how many.
+        Memory and SQLite tell the time of a change by the repository's clock; Azure by
+        the wall clock that stamped it (its position)."""
         ...
 
     async def load_checkpoint(self, name: str) -> Checkpoint | None:

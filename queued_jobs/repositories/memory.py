@@ -3,15 +3,20 @@
 Like SQLite, a job is a row: the columns listings filter on and the record as JSON, read
 back (and validated) by every read, so that a test on memory meets what the durable
 stores would do with the same records.
+
+The change feed is one partition (``"all"``), a list in the order of the writes: each
+change's position is a counter, and a read sees every change written before it, so the
+last position there is is settled (as on SQLite).
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import (
@@ -21,16 +26,27 @@ from ..errors import (
     JobAlreadyExists,
     JobNotFound,
 )
-from ..models import TERMINAL_STATUSES, Attempt, JobStatus, QueuedJob
+from ..models import TERMINAL_STATUSES, Attempt, JobChange, JobStatus, QueuedJob, change_of
 from ..waiting import JobWaiters
+from ._changes import (
+    ALL,
+    ONE_PARTITION,
+    check_change_limit,
+    check_partition,
+    parse_sequence,
+    sequence_position,
+    watched_digest,
+)
 from ._due import due_at, due_micros, due_token, parse_due_token
 from ._limits import check_attempt, check_job
 from ._memory_index import JobIndex
 from ._records import job_from_json
 from .base import (
+    CHANGE_PAGE_SIZE,
     DEFAULT_MAX_PAYLOAD_BYTES,
     DEFAULT_PAGE_SIZE,
     UNIQUE_KEY_GRACE,
+    ChangeBatch,
     JobQuery,
     Page,
     check_lease,
@@ -57,6 +73,9 @@ class _Row:
     #: The job's due moment in microseconds (``due_at``); ``None``: not due, or stored
     #: without the due index.
     due: int | None = None
+    #: The digest of what a watcher sees of it (``_changes.watched_digest``); ``None``:
+    #: unknown (a planted row), so its next write records a change.
+    watched: str | None = None
 
     def matches(self, query: JobQuery) -> bool:
         return (
@@ -66,6 +85,15 @@ class _Row:
             and (query.created_from is None or self.created_at >= query.created_from)
             and (query.created_before is None or self.created_at < query.created_before)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """A recorded change: its number in the feed, when it was recorded (by the clock)."""
+
+    number: int
+    recorded_at: datetime
+    change: JobChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +118,8 @@ class MemoryJobRepository:
         self._leases: dict[str, tuple[str, datetime]] = {}
         self._versions = itertools.count(1)
         self._message_key = secrets.token_bytes(32)
+        self._changes: list[_Change] = []
+        self._change_numbers = itertools.count(1)
 
     def _put(self, job_id: str, row: _Row) -> None:
         """Store ``row`` as job ``job_id``'s, indexed (what tests plant rows with)."""
@@ -104,8 +134,15 @@ class MemoryJobRepository:
         return row
 
     def _stamp(self, job: QueuedJob) -> QueuedJob:
+        """Store ``job`` with a new version, recording a change if a watcher sees one."""
         version = str(next(self._versions))
         due = due_at(job)
+        digest = watched_digest(job)
+        stored = self._rows.get(job.id)
+        if stored is None or stored.watched != digest:
+            number = next(self._change_numbers)
+            change = change_of(job, partition=ALL, position=sequence_position(number))
+            self._changes.append(_Change(number, self._clock.now(), change))
         self._put(
             job.id,
             _Row(
@@ -118,6 +155,7 @@ class MemoryJobRepository:
                 version,
                 job.model_dump_json(exclude={"version"}),
                 None if due is None else due_micros(due),
+                digest,
             ),
         )
         return job.model_copy(update={"version": version})
@@ -277,11 +315,19 @@ class MemoryJobRepository:
         return True
 
     async def delete(self, job_id: str) -> None:
+        await self._delete(job_id)
+        self._forget_changes({job_id})
+
+    async def _delete(self, job_id: str) -> None:
+        """Remove the job, its attempts and its reservation (not its changes)."""
         row = self._drop(job_id)
         self._attempts.pop(job_id, None)
         self._waiters.wake([job_id])
         if row is not None and row.reservation is not None:
             await self.release_unique_key(row.reservation, job_id)
+
+    def _forget_changes(self, job_ids: set[str]) -> None:
+        self._changes = [c for c in self._changes if c.change.job_id not in job_ids]
 
     async def purge(self, *, completed_before: datetime) -> int:
         doomed = [
@@ -292,8 +338,37 @@ class MemoryJobRepository:
             and row.completed_at < completed_before
         ]
         for job_id in doomed:
-            await self.delete(job_id)
+            await self._delete(job_id)
+        self._forget_changes(set(doomed))
         return len(doomed)
+
+    # --- the change feed ---------------------------------------------------------------
+
+    def change_partitions(self, owner: str | None = None) -> tuple[str, ...]:
+        return ONE_PARTITION
+
+    async def read_changes(
+        self, partition: str, *, after: str | None = None, limit: int = CHANGE_PAGE_SIZE
+    ) -> ChangeBatch:
+        check_partition(partition, ONE_PARTITION)
+        check_change_limit(limit)
+        start = 0
+        if after is not None:
+            start = bisect.bisect_right(self._changes, parse_sequence(after), key=_number)
+        batch = [c.change for c in self._changes[start : start + limit]]
+        # Every change written so far is here: the last one read (or ``after``) is settled.
+        return ChangeBatch(batch, batch[-1].position if batch else after)
+
+    async def purge_changes(self, *, older_than: timedelta) -> int:
+        cutoff = self._clock.now() - older_than
+        kept = [c for c in self._changes if c.recorded_at >= cutoff]
+        purged = len(self._changes) - len(kept)
+        self._changes = kept
+        return purged
 
     async def close(self) -> None:
         self._waiters.wake()
+
+
+def _number(change: _Change) -> int:
+    return change.number

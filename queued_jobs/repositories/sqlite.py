@@ -2,6 +2,13 @@
 
 A job is one row: the record as JSON plus the few columns that listings filter and sort
 on. Its version is an integer bumped by every update, which is conditional on it.
+
+The change feed is the table ``changes``, one partition (``"all"``): a row per change,
+numbered by an ``AUTOINCREMENT`` key in the job's own write transaction. Writers hold the
+file's write lock from the number to the commit, so numbers are committed in their order
+and a read sees every change up to the last one there is: that one is settled. A job's
+``watched`` column (the digest of what a watcher sees of it) tells an update, inside its
+transaction, whether to record one.
 """
 
 from __future__ import annotations
@@ -28,13 +35,26 @@ from ..errors import (
     StorageError,
 )
 from ..models import TERMINAL_STATUSES, Attempt, JobStatus, QueuedJob
+from ._changes import (
+    ALL,
+    ONE_PARTITION,
+    change_doc,
+    change_from_doc,
+    check_change_limit,
+    check_partition,
+    parse_sequence,
+    sequence_position,
+    watched_digest,
+)
 from ._due import due_at, due_micros, due_token, parse_due_token
 from ._limits import check_attempt, check_job
 from ._records import attempt_from_json, job_from_json, reservation_in
 from .base import (
+    CHANGE_PAGE_SIZE,
     DEFAULT_MAX_PAYLOAD_BYTES,
     DEFAULT_PAGE_SIZE,
     UNIQUE_KEY_GRACE,
+    ChangeBatch,
     JobQuery,
     Page,
     check_lease,
@@ -44,13 +64,20 @@ from .base import (
 
 __all__ = ["SqliteJobRepository"]
 
-_COLUMNS = "id, owner, job_type, status, created_at, completed_at, doc, due_at, version"
-_INSERT = f"INSERT INTO jobs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)"
+_COLUMNS = "id, owner, job_type, status, created_at, completed_at, doc, due_at, watched, version"
+_INSERT = f"INSERT INTO jobs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
+_RECORD = "INSERT INTO changes (job_id, recorded_at, doc) VALUES (?, ?, ?)"
+#: Records the change before the update replaces the row, if the update changes what a
+#: watcher sees (a row without a digest: always) and will go through (its version holds;
+#: if it fails for another reason, the transaction takes the change back with it).
+_RECORD_IF_WATCHED = """INSERT INTO changes (job_id, recorded_at, doc)
+    SELECT id, ?, ? FROM jobs WHERE id = ? AND version = ? AND watched IS NOT ?"""
+_READ_CHANGES = "SELECT seq, doc FROM changes WHERE seq > ? ORDER BY seq LIMIT ?"
 #: Sets only the columns a job's changes can move, so that the indexes on the others are
 #: left alone (rewriting them all on every update cost about 12 % of an embedded drain):
 #: its owner is fixed by its id (the model refuses another), its creation time never
 #: changes, and its type guards the row (a change of type is refused).
-_UPDATE = """UPDATE jobs SET status = ?, completed_at = ?, doc = ?, due_at = ?,
+_UPDATE = """UPDATE jobs SET status = ?, completed_at = ?, doc = ?, due_at = ?, watched = ?,
     version = version + 1
     WHERE id = ? AND version = ? AND job_type = ?
     RETURNING version"""
@@ -91,15 +118,20 @@ class SqliteJobRepository:
 
     async def insert(self, job: QueuedJob) -> QueuedJob:
         check_job(job, self._max_payload_bytes)
-        await self._db.run(_insert, job.id, _values(job))
+        await self._db.write(_insert, job.id, _values(job), self._change(job))
         return job.model_copy(update={"version": "1"})
 
     async def insert_many(self, jobs: Sequence[QueuedJob]) -> list[QueuedJob]:
         check_new_jobs(jobs, self._max_payload_bytes)
         if not jobs:
             return []
-        await self._db.write(_insert_all, [(job.id, _values(job)) for job in jobs])
+        rows = [(job.id, _values(job), self._change(job)) for job in jobs]
+        await self._db.write(_insert_all, rows)
         return [job.model_copy(update={"version": "1"}) for job in jobs]
+
+    def _change(self, job: QueuedJob) -> tuple[int, str]:
+        """When (by the repository's clock) and what writing ``job`` records."""
+        return to_micros(self._clock.now()), change_doc(job)
 
     async def get(self, job_id: str) -> QueuedJob:
         row = await self._db.run(
@@ -112,7 +144,9 @@ class SqliteJobRepository:
     async def update(self, job: QueuedJob, *, attempt: Attempt | None = None) -> QueuedJob:
         check_job(job, self._max_payload_bytes)
         attempt_row = None if attempt is None else _attempt_row(attempt)
-        version = await self._db.write(_update, job.id, job.version, _values(job), attempt_row)
+        version = await self._db.write(
+            _update, job.id, job.version, _values(job), attempt_row, self._change(job)
+        )
         self._changes.changed(job.id)
         return job.model_copy(update={"version": str(version)})
 
@@ -273,6 +307,31 @@ class SqliteJobRepository:
         where = f"status IN ({', '.join('?' * len(_TERMINAL))}) AND completed_at < ?"
         return await self._db.write(_forget, where, (*_TERMINAL, to_micros(completed_before)))
 
+    # --- the change feed ---------------------------------------------------------------
+
+    def change_partitions(self, owner: str | None = None) -> tuple[str, ...]:
+        return ONE_PARTITION
+
+    async def read_changes(
+        self, partition: str, *, after: str | None = None, limit: int = CHANGE_PAGE_SIZE
+    ) -> ChangeBatch:
+        check_partition(partition, ONE_PARTITION)
+        check_change_limit(limit)
+        start = 0 if after is None else parse_sequence(after)
+        rows = await self._db.run(_fetch_all, _READ_CHANGES, (start, limit))
+        positions = [sequence_position(seq) for seq, _ in rows]
+        found = (change_from_doc(ALL, p, doc) for p, (_, doc) in zip(positions, rows, strict=True))
+        # One statement, one snapshot: every change committed before it is in it, so the
+        # last one read (or ``after``) is settled.
+        return ChangeBatch(
+            [change for change in found if change is not None],
+            positions[-1] if positions else after,
+        )
+
+    async def purge_changes(self, *, older_than: timedelta) -> int:
+        cutoff = to_micros(self._clock.now() - older_than)
+        return await self._db.write(execute, "DELETE FROM changes WHERE recorded_at < ?", (cutoff,))
+
     async def close(self) -> None:
         self._changes.close()
         if self._owns_db:
@@ -298,6 +357,7 @@ def _values(job: QueuedJob) -> tuple[Any, ...]:
         completed_at,
         doc,
         None if due is None else due_micros(due),
+        watched_digest(job),
     )
 
 
@@ -318,18 +378,26 @@ def _fetch_all(connection: sqlite3.Connection, sql: str, params: tuple[Any, ...]
     return connection.execute(sql, params).fetchall()
 
 
-def _insert(connection: sqlite3.Connection, job_id: str, values: tuple[Any, ...]) -> None:
+def _insert(
+    connection: sqlite3.Connection,
+    job_id: str,
+    values: tuple[Any, ...],
+    change: tuple[int, str],
+) -> None:
     try:
         connection.execute(_INSERT, (job_id, *values))
     except sqlite3.IntegrityError as exc:
         if exc.sqlite_errorcode == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
             raise JobAlreadyExists(job_id) from None
         raise
+    connection.execute(_RECORD, (job_id, *change))
 
 
-def _insert_all(connection: sqlite3.Connection, rows: list[tuple[str, tuple[Any, ...]]]) -> None:
-    for job_id, values in rows:
-        _insert(connection, job_id, values)
+def _insert_all(
+    connection: sqlite3.Connection, rows: list[tuple[str, tuple[Any, ...], tuple[int, str]]]
+) -> None:
+    for job_id, values, change in rows:
+        _insert(connection, job_id, values, change)
 
 
 def _save_attempt(connection: sqlite3.Connection, row: tuple[str, int, str]) -> None:
@@ -344,8 +412,10 @@ def _update(
     version: str | None,
     values: tuple[Any, ...],
     attempt: tuple[str, int, str] | None,
+    change: tuple[int, str],
 ) -> int:
     _owner, job_type, status, _created_at, *changed = values
+    connection.execute(_RECORD_IF_WATCHED, (*change, job_id, version, changed[-1]))
     row = connection.execute(_UPDATE, (status, *changed, job_id, version, job_type)).fetchone()
     if row is None:
         stored = connection.execute("SELECT job_type FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -380,7 +450,8 @@ def _reserve(
 
 
 def _forget(connection: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> int:
-    """Delete the jobs matching ``where``, their attempts and the unique keys they hold.
+    """Delete the jobs matching ``where``, their attempts, their changes and the unique
+    keys they hold.
 
     A row whose document is not JSON is deleted too; a key it may hold is taken over once
     the reservation's grace has passed, its holder being gone."""
@@ -392,6 +463,7 @@ def _forget(connection: sqlite3.Connection, where: str, params: tuple[Any, ...])
         params,
     ).fetchall()
     connection.executemany("DELETE FROM attempts WHERE job_id = ?", [(row[0],) for row in gone])
+    connection.executemany("DELETE FROM changes WHERE job_id = ?", [(row[0],) for row in gone])
     held = [(reservation_in(*row[1:]), row[0]) for row in gone]
     connection.executemany(
         "DELETE FROM unique_keys WHERE key = ? AND job_id = ?",

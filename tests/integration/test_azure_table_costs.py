@@ -121,20 +121,20 @@ async def test_large_payloads_add_one_blob_request_each(
     assert await cost(counter, repo.delete(job.id)) == 5
 
 
-async def test_insert_many_costs_one_transaction_per_14_jobs_of_a_partition(
+async def test_insert_many_costs_one_transaction_per_12_jobs_of_a_partition(
     counted: tuple[AzureTableJobRepository, RequestCounter],
 ) -> None:
     repo, counter = counted
     one_owner = [QueuedJob.new(owner="alice", job_type="t") for _ in range(100)]
     spread = [QueuedJob.new(owner=f"user-{i}", job_type="t") for i in range(100)]
     per_shard = Counter(owner_shard(job.owner) for job in spread)
-    crowded = sum(math.ceil(count / 14) - 1 for count in per_shard.values())
+    crowded = sum(math.ceil(count / 12) - 1 for count in per_shard.values())
 
-    # seven rows a job (the job, its owner and status copies, three pointers, its due
-    # row): 14 jobs a transaction of at most 100 rows
-    assert await cost(counter, repo.insert_many(one_owner)) == 8
+    # eight rows a job (the job, its owner copy, four pointers, its due row, its change
+    # row): 12 jobs a transaction of at most 100 rows
+    assert await cost(counter, repo.insert_many(one_owner)) == 9
     spread_cost = await cost(counter, repo.insert_many(spread))
-    assert spread_cost == sum(math.ceil(count / 14) for count in per_shard.values())
+    assert spread_cost == sum(math.ceil(count / 12) for count in per_shard.values())
     assert spread_cost <= 16 + crowded
     big = [
         QueuedJob.new(owner="bob", job_type="t", request={"big": c * INLINE_LIMIT}) for c in "xy"
@@ -322,8 +322,13 @@ async def test_deleting_and_purging_jobs_leave_none_of_their_rows_behind(
     clock.advance(timedelta(days=2))
     assert await repo.purge(completed_before=clock.now()) == 6
 
+    # What is left are the change rows (keyed by time, not by job): 3 per job, 4 for the
+    # jobs queued again; the retention takes them.
     left = [e["RowKey"] async for e in repo._table.query_entities("PartitionKey ge 'j'")]
-    assert left == []
+    assert all(key.startswith("v|") for key in left)
+    assert len(left) == 12 * 3 + 6
+    assert await repo.purge_changes(older_than=timedelta(0)) == len(left)
+    assert [e async for e in repo._table.query_entities("PartitionKey ge 'j'")] == []
 
 
 async def test_a_status_change_moves_the_status_copy_and_the_due_row_in_its_one_request(
@@ -334,11 +339,18 @@ async def test_a_status_change_moves_the_status_copy_and_the_due_row_in_its_one_
     job = await repo.insert(QueuedJob.new(owner="alice", job_type="t", now=clock.now()))
     partition = keys.job_partition(job.id)
 
-    async def index_rows() -> list[str]:
-        """The job's rows, as their keys without the job's id."""
+    async def rows() -> list[str]:
         found = repo._table.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
-        return sorted([e["RowKey"].rsplit("|", 1)[0] async for e in found])
+        return [e["RowKey"] async for e in found]
 
+    async def index_rows() -> list[str]:
+        """The job's rows but its changes, as their keys without the job's id."""
+        return sorted(k.rsplit("|", 1)[0] for k in await rows() if not k.startswith("v|"))
+
+    async def change_rows() -> int:
+        return sum(k.startswith("v|") for k in await rows())
+
+    assert await change_rows() == 1
     assert await index_rows() == [
         "d|" + (await repo._table.get_entity(partition, keys.job_key(job.id)))["Due"][2:18],
         "k|t|queued",
@@ -352,9 +364,11 @@ async def test_a_status_change_moves_the_status_copy_and_the_due_row_in_its_one_
     failed = job.transition(JobStatus.FAILED, now=now, completed_at=now)
     assert await cost(counter, repo.update(failed)) == 1
     assert await index_rows() == ["k|t|failed", "o|alice", "p|alice|failed", "s|failed", "t", "y|t"]
+    assert await change_rows() == 2
     progress = failed.model_copy(update={"version": (await repo.get(job.id)).version})
     assert await cost(counter, repo.update(progress.model_copy(update={"tags": ("x",)}))) == 1
     assert await index_rows() == ["k|t|failed", "o|alice", "p|alice|failed", "s|failed", "t", "y|t"]
+    assert await change_rows() == 2  # a watcher sees nothing new: no change row
 
 
 async def test_an_update_whose_due_row_someone_deleted_still_goes_through(
@@ -395,3 +409,121 @@ async def test_a_job_whose_due_row_someone_deleted_is_held_by_list_unindexed(
     assert indexed.id not in {j.id for j in page.items}
     # the job rows of each shard, the due rows of each shard and kind, a read of the job
     assert counter.total == 16 + 32 + 1
+
+
+# --- the change feed ---------------------------------------------------------------------
+
+
+async def _change_rows(repo: AzureTableJobRepository, job: QueuedJob) -> int:
+    found = repo._table.query_entities(
+        "PartitionKey eq @pk", parameters={"pk": keys.job_partition(job.id)}, select=["RowKey"]
+    )
+    return sum([e["RowKey"].startswith("v|") and e["RowKey"].endswith(job.id) async for e in found])
+
+
+async def test_a_write_that_records_a_change_costs_the_one_request_it_cost_before(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    # The change row is one more operation of the transaction that writes the job anyway.
+    repo, counter = counted
+    clock = ManualClock()
+    now = clock.now()
+    job = QueuedJob.new(owner="alice", job_type="t", now=now)
+
+    assert await cost(counter, repo.insert(job)) == 1
+    stored = await repo.get(job.id)
+    lease = now + timedelta(minutes=1)
+    running = stored.transition(JobStatus.RUNNING, now=now, lease_expires_at=lease, attempts=1)
+    counter.reset()
+    running = await repo.update(running)
+    assert counter.total == 1
+    assert await _change_rows(repo, job) == 2
+    heartbeat = running.model_copy(update={"lease_expires_at": lease + timedelta(minutes=1)})
+    counter.reset()
+    beaten = await repo.update(heartbeat)
+    assert counter.total == 1
+    assert await _change_rows(repo, job) == 2  # a heartbeat records none
+    done = beaten.transition(JobStatus.SUCCEEDED, now=now, completed_at=now)
+    attempt = Attempt(
+        job_id=job.id,
+        number=1,
+        started_at=now,
+        ended_at=now,
+        outcome=AttemptOutcome.SUCCEEDED,
+        host="h:1",
+    )
+    assert await cost(counter, repo.update(done, attempt=attempt)) == 1
+    assert await _change_rows(repo, job) == 3
+
+
+async def test_an_update_from_a_version_without_the_watched_digest_records_a_change(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    # A version an older build made (a message sent before the upgrade) says nothing of
+    # what a watcher saw: the update records a change, the safe side.
+    repo, _ = counted
+    job = await repo.insert(QueuedJob.new(owner="alice", job_type="t"))
+    assert job.version is not None
+    older = job.version.rsplit("~", 1)[0]
+
+    touched = await repo.update(job.model_copy(update={"version": older, "tags": ("x",)}))
+
+    assert await _change_rows(repo, job) == 2
+    await repo.update(touched.model_copy(update={"tags": ("y",)}))
+    assert await _change_rows(repo, job) == 2
+
+
+async def test_reading_up_to_1000_changes_costs_one_request(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, counter = counted
+    jobs = [QueuedJob.new(owner="alice", job_type="t") for _ in range(1001)]
+    await repo.insert_many(jobs)
+    [partition] = repo.change_partitions("alice")
+
+    counter.reset()
+    batch = await repo.read_changes(partition, limit=1000)
+    assert counter.total == 1
+    assert len(batch.changes) == 1000
+    assert batch.settled is not None
+    assert batch.settled <= batch.changes[-1].position
+    rest = await repo.read_changes(partition, after=batch.changes[-1].position, limit=1000)
+    assert [c.job_id for c in [*batch.changes, *rest.changes]] == [job.id for job in jobs]
+    assert await cost(counter, repo.read_changes(partition, limit=10)) == 1
+
+
+async def test_purging_changes_costs_a_query_per_shard_and_a_transaction_per_100(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, counter = counted
+    await repo.insert_many([QueuedJob.new(owner="alice", job_type="t") for _ in range(250)])
+    await repo.insert_many([QueuedJob.new(owner=f"u{i}", job_type="t") for i in range(30)])
+    shards = {owner_shard(f"u{i}") for i in range(30)} | {owner_shard("alice")}
+
+    assert await cost(counter, repo.purge_changes(older_than=timedelta(days=1))) == 16
+    counter.reset()
+    assert await repo.purge_changes(older_than=timedelta(0)) == 280
+    # 16 range queries; alice's shard: 250 changes (and its share of the others'), each
+    # other shard a transaction for its few
+    alice = 250 + sum(owner_shard(f"u{i}") == owner_shard("alice") for i in range(30))
+    assert counter.total == 16 + math.ceil(alice / 100) + len(shards) - 1
+
+
+async def test_a_sweeps_full_pass_purges_changes_past_the_retention_for_16_requests_more(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, counter = counted
+    clock = ManualClock()
+    sweeper = Sweeper(repo, MemoryQueueBroker(clock=clock), clock=clock)
+    await sweeper.sweep()  # creates the leases; a full pass (none held yet)
+    clock.advance(timedelta(hours=2))  # the full pass's lease ran out
+    await repo.insert(QueuedJob.new(owner="alice", job_type="t", now=clock.now()))
+
+    counter.reset()
+    report = await sweeper.sweep()
+
+    assert report.full
+    assert report.changes_purged == 0  # a second old: kept for a day
+    # the pass, the full pass's lease (read, replace), the unindexed jobs' listing, the
+    # purge's 16 range queries
+    assert counter.total == SWEEP_PASS + 2 + 48 + 16

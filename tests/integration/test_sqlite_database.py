@@ -40,7 +40,7 @@ async def test_opening_creates_the_folders_the_file_and_the_schema_in_wal_mode(
 
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert raw.execute("PRAGMA user_version").fetchone() == (3,)
+    assert raw.execute("PRAGMA user_version").fetchone() == (4,)
     raw.close()
 
 
@@ -330,6 +330,41 @@ async def test_a_database_of_the_second_schema_gains_the_due_index_and_keeps_its
         clock.advance(timedelta(hours=1))
         due = await upgraded.list_due(frozenset({JobStatus.QUEUED}), due_by=clock.now())
         assert [j.id for j in due.items] == [job.id]  # its touch indexed it
+    finally:
+        await upgraded.close()
+
+
+async def test_jobs_of_a_database_before_the_change_feed_record_a_change_at_their_next_write(
+    tmp_path: Path,
+) -> None:
+    from queued_jobs._sqlite.database import _MIGRATIONS
+    from queued_jobs.models import QueuedJob
+    from queued_jobs.repositories.sqlite import SqliteJobRepository
+
+    path = tmp_path / "old.db"
+    job = QueuedJob.new(owner="ada", job_type="t")
+    raw = sqlite3.connect(path)
+    for statements in _MIGRATIONS[:3]:  # the schema as the third version left it
+        for statement in statements:
+            raw.execute(statement)
+    raw.execute(
+        """INSERT INTO jobs (id, owner, job_type, status, created_at, completed_at, version, doc)
+        VALUES (?, ?, ?, ?, ?, NULL, 1, ?)""",
+        (job.id, job.owner, job.job_type, job.status.value, 0, job.model_dump_json()),
+    )
+    raw.execute("PRAGMA user_version = 3")
+    raw.commit()
+    raw.close()
+
+    upgraded = SqliteJobRepository(path)
+    try:
+        assert list((await upgraded.read_changes("all")).changes) == []
+        # what a watcher sees of it is unknown: its next write records a change, the one
+        # after that only if a watcher sees one
+        touched = await upgraded.update(await upgraded.get(job.id))
+        await upgraded.update(touched.model_copy(update={"tags": ("again",)}))
+        [change] = (await upgraded.read_changes("all")).changes
+        assert (change.job_id, change.status) == (job.id, job.status)
     finally:
         await upgraded.close()
 

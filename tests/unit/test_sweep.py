@@ -137,3 +137,37 @@ async def test_a_record_stored_without_the_due_index_is_found_by_the_full_pass()
     assert legacy.id in message.body
     clock.advance(timedelta(hours=1))
     assert (await index_only.sweep()).resent == 1  # its touch put it in the index
+
+
+async def test_the_full_pass_purges_the_changes_past_the_retention() -> None:
+    clock = ManualClock()
+    repository = MemoryJobRepository(clock=clock)
+    settings = ExecutionSettings(change_retention=timedelta(hours=3))
+    sweeper = Sweeper(repository, MemoryQueueBroker(clock=clock), clock=clock, settings=settings)
+    old = await repository.insert(QueuedJob.new(owner="ada", job_type="t", now=clock.now()))
+    clock.advance(timedelta(hours=2))
+    new = await repository.insert(QueuedJob.new(owner="bob", job_type="t", now=clock.now()))
+    assert (await sweeper.sweep()).changes_purged == 0  # a full pass: none old enough yet
+
+    clock.advance(timedelta(hours=1, minutes=30))  # the old change is 3.5 hours old
+    index_only = await Sweeper(
+        repository,
+        MemoryQueueBroker(clock=clock),
+        clock=clock,
+        settings=settings,
+        full_pass_every=None,
+        holder="x",
+    ).sweep()
+    assert index_only.changes_purged == 0  # only the full pass purges
+    clock.advance(MINUTE)
+    report = await sweeper.sweep()
+
+    assert (report.full, report.changes_purged) == (True, 1)
+    [partition] = repository.change_partitions()
+    assert [c.job_id for c in (await repository.read_changes(partition)).changes] == [new.id]
+    assert (await repository.get(old.id)).id == old.id
+
+
+async def test_a_change_retention_of_nothing_is_refused() -> None:
+    with pytest.raises(ValueError, match="change_retention"):
+        ExecutionSettings(change_retention=timedelta(0))
