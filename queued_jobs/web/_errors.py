@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ..errors import (
+    AuthenticationUnavailable,
     ConcurrencyConflict,
     ConfigurationError,
     CorruptJobRecord,
@@ -57,6 +58,7 @@ class FieldsInvalid(InvalidInput):
 
 #: Our errors, most specific first: (error type, HTTP status, code).
 _MAPPED: Final[Sequence[tuple[type[QueuedJobsError], int, str]]] = (
+    (AuthenticationUnavailable, 503, "authentication_unavailable"),
     (NotAuthenticated, 401, "not_authenticated"),
     (PermissionDenied, 403, "permission_denied"),
     (JobNotFound, 404, "job_not_found"),
@@ -108,7 +110,7 @@ def _our_error(request: Request, exc: Exception) -> JSONResponse:
     status, code = mapped
     headers: dict[str, str] = {}
     extra: dict[str, Any] = {}
-    if isinstance(exc, NotAuthenticated):
+    if isinstance(exc, NotAuthenticated) and status == 401:
         headers["WWW-Authenticate"] = request.app.state.challenge
     if status == 503:
         headers["Retry-After"] = "5"

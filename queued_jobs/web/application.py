@@ -20,6 +20,7 @@ from ..app import JobApp
 from ._body_limit import BodyLimit
 from ._errors import install_error_handlers
 from ._runtime import Authenticating, Runtime
+from .auth import DEVELOPMENT_MODE_HEADER, DEVELOPMENT_MODE_VALUE
 from .routes import bulk, events, jobs, negotiate, stats, system
 from .settings import WebSettings
 from .webpubsub import WebPubSub
@@ -29,8 +30,11 @@ __all__ = ["DEVELOPMENT_HEADER", "create_web_app"]
 log = logging.getLogger("queued_jobs.web")
 
 #: Every response of an app in development mode carries this header.
-DEVELOPMENT_HEADER: Final = "X-Queued-Jobs-Development-Mode"
-_DEVELOPMENT_WARNING: Final = "on: anyone can act as anyone; never expose this server"
+DEVELOPMENT_HEADER: Final = DEVELOPMENT_MODE_HEADER
+
+
+_MARK_NAME: Final = DEVELOPMENT_MODE_HEADER.lower().encode()
+_MARK_VALUE: Final = DEVELOPMENT_MODE_VALUE.encode()
 
 
 class _DevelopmentMark:
@@ -47,7 +51,7 @@ class _DevelopmentMark:
         async def marked(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers.append((DEVELOPMENT_HEADER.lower().encode(), _DEVELOPMENT_WARNING.encode()))
+                headers.append((_MARK_NAME, _MARK_VALUE))
                 message = {**message, "headers": headers}
             await send(message)
 
