@@ -157,6 +157,12 @@ class TableChanges:
     def partitions(owner: str | None) -> tuple[str, ...]:
         return _PARTITIONS if owner is None else (f"j{owner_shard(owner):x}",)
 
+    def head(self, partition: str) -> str:
+        """The moment a reader starts at that wants changes from now on: the wall clock
+        less the lateness (no request; the changes of that window come once more)."""
+        check_partition(partition, _PARTITIONS)
+        return _moment(_now_micros() - self._lateness)
+
     async def _first_page(self, partition: str, low: str, limit: int) -> _Read:
         parameters = {"pk": partition, "low": low, "high": _END}
         pages = cast(

@@ -27,6 +27,7 @@ __all__ = [
     "RANGE",
     "Listing",
     "continuation_id",
+    "count_listed",
     "every_due_row",
     "job_rows_of",
     "listing_of",
@@ -194,3 +195,17 @@ async def rows_of_ranges(
         *(query_rows(table, query_filter, p, limit=None, select=select) for p in ranges)
     )
     return [entity for rows in found for entity in rows]
+
+
+async def count_listed(table: TableClient, listing: Listing, *, at_most: int) -> int:
+    """How many rows the ranges of ``listing`` hold, reading their keys alone and no more
+    than ``at_most + 1`` of each range (a request per 1,000)."""
+    counts = await asyncio.gather(
+        *(
+            query_rows(
+                table, listing.query_filter, parameters, limit=at_most + 1, select=["RowKey"]
+            )
+            for parameters in listing.ranges
+        )
+    )
+    return min(sum(len(rows) for rows in counts), at_most + 1)

@@ -22,8 +22,8 @@ from azure.data.tables import TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient
 
 from ..clock import Clock
-from ..errors import DuplicateJob, StorageError
-from ..repositories.base import UNIQUE_KEY_GRACE, check_lease
+from ..errors import ConcurrencyConflict, DuplicateJob, StorageError
+from ..repositories.base import UNIQUE_KEY_GRACE, Checkpoint, check_checkpoint, check_lease
 from . import table_keys as keys
 from .errors import translated
 from .table_secrets import SECRETS_PARTITION
@@ -150,3 +150,28 @@ class TableReservations:
             except (ResourceModifiedError, ResourceNotFoundError):
                 return False  # another process took it first
             return True
+
+    async def load_checkpoint(self, name: str) -> Checkpoint | None:
+        check_checkpoint(name)
+        with translated(f"reading the checkpoint {name!r}"):
+            try:
+                row = await self._table.get_entity(SECRETS_PARTITION, f"checkpoint|{name}")
+            except ResourceNotFoundError:
+                return None
+        value = row.get("Value")
+        return Checkpoint(value, etag_of(row)) if isinstance(value, str) else None
+
+    async def save_checkpoint(self, name: str, value: str, *, version: str | None) -> str:
+        check_checkpoint(name, value)
+        row = {"PartitionKey": SECRETS_PARTITION, "RowKey": f"checkpoint|{name}", "Value": value}
+        with translated(f"saving the checkpoint {name!r}"):
+            try:
+                if version is None:
+                    saved = await self._table.create_entity(row)
+                else:
+                    saved = await self._table.update_entity(
+                        row, mode=UpdateMode.REPLACE, etag=version, match_condition=_IF_UNCHANGED
+                    )
+            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                raise ConcurrencyConflict(f"checkpoint {name}") from None
+        return str(saved["etag"])

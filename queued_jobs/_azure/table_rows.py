@@ -18,15 +18,24 @@ from typing import Any, Final
 
 from azure.core import MatchConditions
 from azure.data.tables import UpdateMode
+from pydantic_core import from_json
 
 from ..errors import InvalidKey
 from ..models import JobStatus, QueuedJob
 from ..repositories._changes import watched_digest
 from ..repositories._due import due_at, due_micros
 from . import table_keys as keys
-from .table_versions import FROM_JOB_ROW, FROM_OWNER_ROW, ReadVersion
+from .table_versions import FROM_JOB_ROW, FROM_OWNER_ROW, STATUSES, ReadVersion
 
-__all__ = ["JobRows", "Operations", "deleted_keys", "rows_of", "update_operations"]
+__all__ = [
+    "JobRows",
+    "Operations",
+    "copies_and_pointers",
+    "deleted_keys",
+    "loose_doc",
+    "rows_of",
+    "update_operations",
+]
 
 _REPLACE: Final = {"mode": UpdateMode.REPLACE}
 Row = dict[str, Any]
@@ -142,3 +151,27 @@ def deleted_keys(
         with suppress(InvalidKey):  # not a name any row could have been written for
             row_keys.append(make())
     return row_keys
+
+
+def loose_doc(job_row: Mapping[str, Any]) -> dict[str, Any]:
+    """The document of a job row as far as it reads (``{}`` if it does not)."""
+    try:
+        doc = from_json(job_row.get("Doc") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def copies_and_pointers(
+    job_id: str, job_row: Mapping[str, Any], doc: Mapping[str, Any]
+) -> list[str]:
+    """The row keys of the copies and pointers of the job ``job_row`` is a full copy of,
+    found from its ``Owner``, ``JobType`` and ``Listed`` columns and from its document
+    (``doc``), so that a row whose document cannot be read is deleted whole too."""
+    listed = job_row.get("Listed")
+    return deleted_keys(
+        job_id,
+        owners={o for o in (job_row.get("Owner"), doc.get("owner")) if isinstance(o, str)},
+        job_types={t for t in (job_row.get("JobType"), doc.get("job_type")) if isinstance(t, str)},
+        listed=listed if listed in STATUSES else None,
+    )

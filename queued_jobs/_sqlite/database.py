@@ -131,6 +131,14 @@ _MIGRATIONS: Final[Sequence[tuple[str, ...]]] = (
         "CREATE INDEX IF NOT EXISTS changes_by_job ON changes (job_id)",
         "CREATE INDEX IF NOT EXISTS changes_by_time ON changes (recorded_at)",
     ),
+    (
+        # Where each feed consumer (webhooks, Web PubSub) is in the change feed.
+        """CREATE TABLE IF NOT EXISTS checkpoints (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            version INTEGER NOT NULL
+        )""",
+    ),
 )
 
 

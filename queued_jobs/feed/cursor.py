@@ -146,15 +146,16 @@ async def replay(
     """The stored changes of ``partition`` after the cursor's place that it has not handed
     over yet, oldest first, each recorded in the cursor as it goes; the cursor settles as
     far as the store says. ``InvalidInput`` for a position this store never made."""
-    after = cursor.settled.get(partition)
+    after, settled = cursor.settled.get(partition), None
     while True:
         batch = await repository.read_changes(partition, after=after)
+        if settled is None:  # a later batch's settled is not safe (``ChangeBatch``)
+            settled = batch.settled
         for change in batch.changes:
             if not cursor.saw(partition, change.position):
                 yield change
-        if batch.changes:
-            after = batch.changes[-1].position
-        if batch.settled is not None:
-            cursor.settle(partition, batch.settled)
         if len(batch.changes) < CHANGE_PAGE_SIZE:
-            return
+            break
+        after = batch.changes[-1].position
+    if settled is not None:
+        cursor.settle(partition, settled)

@@ -26,7 +26,6 @@ from azure.core.exceptions import (
 from azure.data.tables import TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient
 from azure.storage.blob.aio import ContainerClient
-from pydantic_core import from_json
 
 from .._azure import table_keys as keys
 from .._azure.connection import StorageConnection
@@ -56,6 +55,7 @@ from .._azure.table_entities import (
 from .._azure.table_queries import (
     RANGE,
     continuation_id,
+    count_listed,
     every_due_row,
     job_rows_of,
     listing_of,
@@ -65,10 +65,9 @@ from .._azure.table_queries import (
     rows_of_ranges,
 )
 from .._azure.table_reservations import TableReservations, etag_of
-from .._azure.table_rows import deleted_keys, rows_of, update_operations
+from .._azure.table_rows import copies_and_pointers, loose_doc, rows_of, update_operations
 from .._azure.table_secrets import MESSAGE_KEY_ROW, stored_secret
 from .._azure.table_versions import (
-    STATUSES,
     due_row_of,
     read_version,
     version_of,
@@ -94,6 +93,7 @@ from .base import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     DEFAULT_PAGE_SIZE,
     ChangeBatch,
+    Checkpoint,
     JobQuery,
     Page,
     check_new_jobs,
@@ -401,6 +401,11 @@ class AzureTableJobRepository:
                 return matching(await self._pointed_page(rows, limit), query)
             return matching(await self._page(rows, limit), query)
 
+    async def count_jobs(self, query: JobQuery | None = None, *, at_most: int) -> int:
+        listing = listing_of(query or JobQuery(), None)
+        with translated(f"counting ({listing.what})"):
+            return await count_listed(self._table, listing, at_most=max(at_most, 0))
+
     async def _pointed_page(self, pointers: Sequence[TableEntity], limit: int) -> Page[QueuedJob]:
         """The page of the jobs the first ``limit`` of ``pointers`` (any rows naming a job
         by their key) point at; one more pointer tells that there are more."""
@@ -512,21 +517,9 @@ class AzureTableJobRepository:
         deleted too (its copies and pointers found from the ``Owner`` and ``JobType``
         columns)."""
         job_id = keys.job_id_of(job_row["RowKey"])
-        try:
-            doc = from_json(job_row.get("Doc") or "{}")
-        except (TypeError, ValueError):
-            doc = {}
-        doc = doc if isinstance(doc, dict) else {}
+        doc = loose_doc(job_row)
         partition = keys.job_partition(job_id)
-        listed = job_row.get("Listed")
-        row_keys = deleted_keys(
-            job_id,
-            owners={o for o in (job_row.get("Owner"), doc.get("owner")) if isinstance(o, str)},
-            job_types={
-                t for t in (job_row.get("JobType"), doc.get("job_type")) if isinstance(t, str)
-            },
-            listed=listed if listed in STATUSES else None,
-        )
+        row_keys = copies_and_pointers(job_id, job_row, doc)
         row_keys += [e["RowKey"] for e in await self._attempt_rows(job_id)]
         if (due := due_row_of(job_id, job_row.get("Due"))) is not None:
             row_keys.append(due)
@@ -572,6 +565,15 @@ class AzureTableJobRepository:
 
     def change_partitions(self, owner: str | None = None) -> tuple[str, ...]:
         return self._changes.partitions(owner)
+
+    async def change_head(self, partition: str) -> str | None:
+        return self._changes.head(partition)
+
+    async def load_checkpoint(self, name: str) -> Checkpoint | None:
+        return await self._reservations.load_checkpoint(name)
+
+    async def save_checkpoint(self, name: str, value: str, *, version: str | None) -> str:
+        return await self._reservations.save_checkpoint(name, value, version=version)
 
     async def read_changes(
         self, partition: str, *, after: str | None = None, limit: int = CHANGE_PAGE_SIZE

@@ -47,8 +47,10 @@ from .base import (
     DEFAULT_PAGE_SIZE,
     UNIQUE_KEY_GRACE,
     ChangeBatch,
+    Checkpoint,
     JobQuery,
     Page,
+    check_checkpoint,
     check_lease,
     check_new_jobs,
     check_page_size,
@@ -119,6 +121,7 @@ class MemoryJobRepository:
         self._versions = itertools.count(1)
         self._message_key = secrets.token_bytes(32)
         self._changes: list[_Change] = []
+        self._checkpoints: dict[str, Checkpoint] = {}
         self._change_numbers = itertools.count(1)
 
     def _put(self, job_id: str, row: _Row) -> None:
@@ -347,6 +350,10 @@ class MemoryJobRepository:
     def change_partitions(self, owner: str | None = None) -> tuple[str, ...]:
         return ONE_PARTITION
 
+    async def change_head(self, partition: str) -> str | None:
+        check_partition(partition, ONE_PARTITION)
+        return self._changes[-1].change.position if self._changes else None
+
     async def read_changes(
         self, partition: str, *, after: str | None = None, limit: int = CHANGE_PAGE_SIZE
     ) -> ChangeBatch:
@@ -365,6 +372,32 @@ class MemoryJobRepository:
         purged = len(self._changes) - len(kept)
         self._changes = kept
         return purged
+
+    async def count_jobs(self, query: JobQuery | None = None, *, at_most: int) -> int:
+        chosen = query or JobQuery()
+        named = self._index.candidates(chosen)
+        found = 0
+        for job_id in self._rows if named is None else named:
+            if self._rows[job_id].matches(chosen):
+                found += 1
+                if found > at_most:
+                    break
+        return found
+
+    # --- checkpoints -------------------------------------------------------------------
+
+    async def load_checkpoint(self, name: str) -> Checkpoint | None:
+        check_checkpoint(name)
+        return self._checkpoints.get(name)
+
+    async def save_checkpoint(self, name: str, value: str, *, version: str | None) -> str:
+        check_checkpoint(name, value)
+        held = self._checkpoints.get(name)
+        if (held.version if held else None) != version:
+            raise ConcurrencyConflict(f"checkpoint {name}")
+        saved = Checkpoint(value, str(next(self._versions)))
+        self._checkpoints[name] = saved
+        return saved.version
 
     async def close(self) -> None:
         self._waiters.wake()

@@ -55,8 +55,10 @@ from .base import (
     DEFAULT_PAGE_SIZE,
     UNIQUE_KEY_GRACE,
     ChangeBatch,
+    Checkpoint,
     JobQuery,
     Page,
+    check_checkpoint,
     check_lease,
     check_new_jobs,
     check_page_size,
@@ -192,26 +194,18 @@ class SqliteJobRepository:
         limit: int = DEFAULT_PAGE_SIZE,
         continuation: str | None = None,
     ) -> Page[QueuedJob]:
-        query = query or JobQuery()
-        where: list[str] = []
-        params: list[Any] = []
-        if query.owner is not None:
-            where.append("owner = ?")
-            params.append(query.owner)
-        if query.job_type is not None:
-            where.append("job_type = ?")
-            params.append(query.job_type)
-        # Ids begin with the creation millisecond: a window is a range of ids (the exact
-        # bound is checked on the rows of its edge milliseconds only).
-        if query.created_from is not None:
-            where += ["id >= ?", "created_at >= ?"]
-            params += [_id_of_millisecond(query.created_from), to_micros(query.created_from)]
-        if query.created_before is not None:
-            after = _id_of_millisecond(query.created_before, plus=1)
-            where += ["id < ?", "created_at < ?"]
-            params += [after, to_micros(query.created_before)]
-        statuses = sorted(status.value for status in query.statuses)
+        where, params, statuses = _filters(query or JobQuery())
         return await self._page(where, params, limit, continuation, statuses)
+
+    async def count_jobs(self, query: JobQuery | None = None, *, at_most: int) -> int:
+        where, params, statuses = _filters(query or JobQuery())
+        if statuses:
+            where = [f"status IN ({', '.join('?' * len(statuses))})", *where]
+            params = [*statuses, *params]
+        condition = f" WHERE {' AND '.join(where)}" if where else ""
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM jobs{condition} LIMIT ?)"
+        [(found,)] = await self._db.run(_fetch_all, sql, (*params, max(at_most, 0) + 1))
+        return int(found)
 
     async def _page(
         self,
@@ -312,6 +306,11 @@ class SqliteJobRepository:
     def change_partitions(self, owner: str | None = None) -> tuple[str, ...]:
         return ONE_PARTITION
 
+    async def change_head(self, partition: str) -> str | None:
+        check_partition(partition, ONE_PARTITION)
+        [(last,)] = await self._db.run(_fetch_all, "SELECT max(seq) FROM changes", ())
+        return None if last is None else sequence_position(last)
+
     async def read_changes(
         self, partition: str, *, after: str | None = None, limit: int = CHANGE_PAGE_SIZE
     ) -> ChangeBatch:
@@ -332,10 +331,59 @@ class SqliteJobRepository:
         cutoff = to_micros(self._clock.now() - older_than)
         return await self._db.write(execute, "DELETE FROM changes WHERE recorded_at < ?", (cutoff,))
 
+    # --- checkpoints -------------------------------------------------------------------
+
+    async def load_checkpoint(self, name: str) -> Checkpoint | None:
+        check_checkpoint(name)
+        sql = "SELECT value, version FROM checkpoints WHERE name = ?"
+        rows = await self._db.run(_fetch_all, sql, (name,))
+        return Checkpoint(rows[0][0], str(rows[0][1])) if rows else None
+
+    async def save_checkpoint(self, name: str, value: str, *, version: str | None) -> str:
+        check_checkpoint(name, value)
+        if version is None:
+            sql = """INSERT INTO checkpoints (name, value, version) VALUES (?, ?, 1)
+                ON CONFLICT (name) DO NOTHING"""
+            params: tuple[object, ...] = (name, value)
+            saved = "1"
+        else:
+            if not version.isdigit() or len(version) > 18:
+                raise ConcurrencyConflict(f"checkpoint {name}")
+            sql = """UPDATE checkpoints SET value = ?, version = version + 1
+                WHERE name = ? AND version = ?"""
+            params = (value, name, int(version))
+            saved = str(int(version) + 1)
+        if await self._db.write(execute, sql, params) == 0:
+            raise ConcurrencyConflict(f"checkpoint {name}")
+        return saved
+
     async def close(self) -> None:
         self._changes.close()
         if self._owns_db:
             await self._db.close()
+
+
+def _filters(query: JobQuery) -> tuple[list[str], list[Any], list[str]]:
+    """The conditions (and their parameters) of a listing's filters but its statuses,
+    and its statuses (each an index range of its own)."""
+    where: list[str] = []
+    params: list[Any] = []
+    if query.owner is not None:
+        where.append("owner = ?")
+        params.append(query.owner)
+    if query.job_type is not None:
+        where.append("job_type = ?")
+        params.append(query.job_type)
+    # Ids begin with the creation millisecond: a window is a range of ids (the exact
+    # bound is checked on the rows of its edge milliseconds only).
+    if query.created_from is not None:
+        where += ["id >= ?", "created_at >= ?"]
+        params += [_id_of_millisecond(query.created_from), to_micros(query.created_from)]
+    if query.created_before is not None:
+        after = _id_of_millisecond(query.created_before, plus=1)
+        where += ["id < ?", "created_at < ?"]
+        params += [after, to_micros(query.created_before)]
+    return where, params, sorted(status.value for status in query.statuses)
 
 
 def _id_of_millisecond(moment: datetime, *, plus: int = 0) -> str:

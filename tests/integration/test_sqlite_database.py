@@ -40,7 +40,7 @@ async def test_opening_creates_the_folders_the_file_and_the_schema_in_wal_mode(
 
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert raw.execute("PRAGMA user_version").fetchone() == (4,)
+    assert raw.execute("PRAGMA user_version").fetchone() == (5,)
     raw.close()
 
 

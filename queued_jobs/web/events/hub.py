@@ -178,9 +178,16 @@ class ChangeHub:
                 pause = self._interval
 
     async def _read(self, reader: _Reader, *, deliver: bool) -> None:
+        """Read the partition from the reader's settled place to its end, handing out
+        what is new. A full batch is read on from its last position; what is settled is
+        the first batch's word (a later batch, read later, could call settled a change
+        that became visible meanwhile behind it)."""
+        after, settled = reader.settled, None
         while True:
             self.reads += 1
-            batch = await self._repository.read_changes(reader.partition, after=reader.settled)
+            batch = await self._repository.read_changes(reader.partition, after=after)
+            if settled is None:
+                settled = batch.settled
             for change in batch.changes:
                 if change.position in reader.seen:
                     continue
@@ -189,16 +196,15 @@ class ChangeHub:
                     for subscription in list(reader.subscribers):
                         if subscription.accept(change):
                             subscription.offer(change)
-            if batch.settled is not None and (
-                reader.settled is None or batch.settled > reader.settled
-            ):
-                settled = reader.settled = batch.settled
-                reader.seen = {p for p in reader.seen if p > settled}
-                if deliver:
-                    for subscription in list(reader.subscribers):
-                        subscription.offer(Settled(reader.partition, settled))
             if len(batch.changes) < CHANGE_PAGE_SIZE:
-                return
+                break
+            after = batch.changes[-1].position
+        if settled is not None and (reader.settled is None or settled > reader.settled):
+            reader.settled = settled
+            reader.seen = {p for p in reader.seen if p > settled}
+            if deliver:
+                for subscription in list(reader.subscribers):
+                    subscription.offer(Settled(reader.partition, settled))
 
     async def close(self) -> None:
         tasks = [r.task for r in self._readers.values() if r.task is not None]
