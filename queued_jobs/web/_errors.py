@@ -143,6 +143,9 @@ def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:  # a body that is not JSON (or not text): a request refused
+        fields = [{"field": "body", "message": "the body is not JSON text"}]
+        return error_response(422, "invalid_request", "the body is not JSON text", fields=fields)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     message = exc.detail if isinstance(exc.detail, str) else "request refused"
     return error_response(exc.status_code, code, message, dict(exc.headers or {}))

@@ -28,7 +28,7 @@ HOSTILE = [
 
 def test_another_owner_s_job_does_not_exist_on_any_route(api: ApiServer) -> None:
     with api.client("alice") as alice:
-        job = alice.post("/jobs", json={"type": WORK}).json()
+        job = alice.post("/jobs", json={"type": WORK, "request": {}}).json()
     job_id = job["id"]
     with api.client("bob") as bob:
         for method, url in [
@@ -50,7 +50,7 @@ def test_another_owner_s_job_does_not_exist_on_any_route(api: ApiServer) -> None
 
 def test_a_reader_sees_every_job_and_changes_none_but_its_own(api: ApiServer) -> None:
     with api.client("alice") as alice:
-        job = alice.post("/jobs", json={"type": WORK}).json()
+        job = alice.post("/jobs", json={"type": WORK, "request": {}}).json()
     with api.client("reader") as reader:
         assert reader.get(f"/jobs/{job['id']}").status_code == 200
         assert [
@@ -58,7 +58,7 @@ def test_a_reader_sees_every_job_and_changes_none_but_its_own(api: ApiServer) ->
         ] == [job["id"]]
         refused = reader.post(f"/jobs/{job['id']}/cancel")
         assert refused.status_code == 403
-        own = reader.post("/jobs", json={"type": WORK}).json()
+        own = reader.post("/jobs", json={"type": WORK, "request": {}}).json()
         assert reader.post(f"/jobs/{own['id']}/cancel").json()["status"] == "cancelled"
     with api.client("operator") as operator:
         assert operator.post(f"/jobs/{job['id']}/cancel").json()["status"] == "cancelled"
@@ -67,8 +67,8 @@ def test_a_reader_sees_every_job_and_changes_none_but_its_own(api: ApiServer) ->
 def test_an_owner_s_stream_never_carries_another_owner_s_events(api: ApiServer) -> None:
     with api.client("bob") as bob, bob.stream("GET", "/events") as stream:
         with api.client("alice") as alice:
-            alice.post("/jobs", json={"type": WORK})
-        mine = bob.post("/jobs", json={"type": WORK}).json()
+            alice.post("/jobs", json={"type": WORK, "request": {}})
+        mine = bob.post("/jobs", json={"type": WORK, "request": {}}).json()
         event = next(e for e in read_events(stream) if e.event == "job")
         assert (event.json()["job_id"], event.json()["owner"]) == (mine["id"], "bob")
     quiet = httpx.Timeout(30.0, read=2.0)  # no event for 2 s ends the read
@@ -77,8 +77,10 @@ def test_an_owner_s_stream_never_carries_another_owner_s_events(api: ApiServer) 
         bob.stream("GET", "/events", params={"owner": "alice"}) as stream,
     ):
         with api.client("alice") as alice:
-            alice.post("/jobs", json={"type": WORK})
-        own = bob.post("/jobs", json={"type": WORK})  # not alice's either: it must not pass
+            alice.post("/jobs", json={"type": WORK, "request": {}})
+        own = bob.post(
+            "/jobs", json={"type": WORK, "request": {}}
+        )  # not alice's either: it must not pass
         assert own.status_code == 202
         with pytest.raises(httpx.ReadTimeout):
             next(e for e in read_events(stream) if e.event == "job")
@@ -87,9 +89,9 @@ def test_an_owner_s_stream_never_carries_another_owner_s_events(api: ApiServer) 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_hostile_filter_values_are_harmless(api: ApiServer, value: str) -> None:
     with api.client("alice") as alice:
-        alice.post("/jobs", json={"type": WORK})
+        alice.post("/jobs", json={"type": WORK, "request": {}})
     with api.client("bob") as bob:
-        bob.post("/jobs", json={"type": WORK})
+        bob.post("/jobs", json={"type": WORK, "request": {}})
         for params in ({"owner": value}, {"type": value}, {"cursor": value}, {"status": value}):
             response = bob.get("/jobs", params=params)
             assert response.status_code in (200, 422), (params, response.text)

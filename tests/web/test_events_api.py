@@ -54,14 +54,14 @@ def test_a_worker_process_s_changes_reach_an_open_stream_within_a_second(
 def test_a_dropped_stream_resumes_with_every_event_exactly_once(api: ApiServer) -> None:
     with api.client("alice", timeout=QUIET) as http:
         with http.stream("GET", "/events") as stream:
-            first = http.post("/jobs", json={"type": WORK}).json()
+            first = http.post("/jobs", json={"type": WORK, "request": {}}).json()
             [seen] = _job_events(read_events(stream), 1)
         assert (seen.json()["job_id"], seen.json()["status"]) == (first["id"], "queued")
         assert seen.id
         # While no stream is open: three more changes.
-        second = http.post("/jobs", json={"type": WORK}).json()
+        second = http.post("/jobs", json={"type": WORK, "request": {}}).json()
         http.post(f"/jobs/{first['id']}/cancel")
-        third = http.post("/jobs", json={"type": WORK}).json()
+        third = http.post("/jobs", json={"type": WORK, "request": {}}).json()
         with http.stream("GET", "/events", headers={"Last-Event-ID": seen.id}) as stream:
             events = events_until_quiet(stream)
         resumed = [(e.event, e.json()["job_id"], e.json()["status"]) for e in events]
@@ -76,13 +76,16 @@ def test_a_dropped_stream_resumes_with_every_event_exactly_once(api: ApiServer) 
 def test_a_stream_resumed_twice_from_its_last_id_repeats_nothing(api: ApiServer) -> None:
     with api.client("alice", timeout=QUIET) as http:
         with http.stream("GET", "/events") as stream:
-            made = [http.post("/jobs", json={"type": WORK}).json()["id"] for _ in range(3)]
+            made = [
+                http.post("/jobs", json={"type": WORK, "request": {}}).json()["id"]
+                for _ in range(3)
+            ]
             events = _job_events(read_events(stream), 3)
         assert [e.json()["job_id"] for e in events] == made
         last = events[-1].id
         assert last
         with http.stream("GET", "/events", headers={"Last-Event-ID": last}) as stream:
-            later = http.post("/jobs", json={"type": WORK}).json()["id"]
+            later = http.post("/jobs", json={"type": WORK, "request": {}}).json()["id"]
             [next_event] = _job_events(read_events(stream), 1)
         assert next_event.json()["job_id"] == later
 
@@ -93,7 +96,7 @@ def test_a_foreign_last_event_id_resets_the_stream_to_now(api: ApiServer) -> Non
             events = read_events(stream)
             reset = next(events)
             assert reset.event == "reset"
-            job = http.post("/jobs", json={"type": WORK}).json()
+            job = http.post("/jobs", json={"type": WORK, "request": {}}).json()
             [event] = _job_events(events, 1)
         assert event.json()["job_id"] == job["id"]
 
@@ -103,7 +106,7 @@ def test_an_operator_stream_narrows_to_a_type_and_status(api: ApiServer) -> None
         params = {"type": WORK, "status": "cancelled"}
         with http.stream("GET", "/events", params=params) as stream:
             with api.client("bob") as bob:
-                job = bob.post("/jobs", json={"type": WORK}).json()
+                job = bob.post("/jobs", json={"type": WORK, "request": {}}).json()
                 bob.post(f"/jobs/{job['id']}/cancel")
             [event] = _job_events(read_events(stream), 1)
         assert (event.json()["job_id"], event.json()["status"]) == (job["id"], "cancelled")

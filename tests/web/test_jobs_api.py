@@ -82,27 +82,37 @@ def test_an_unknown_job_type_is_not_found(api: ApiServer) -> None:
 
 def test_a_duplicate_unique_key_names_the_job_holding_it(api: ApiServer) -> None:
     with api.client("alice") as http:
-        first = http.post("/jobs", json={"type": WORK, "unique_key": "report-7"}).json()
-        second = http.post("/jobs", json={"type": WORK, "unique_key": "report-7"})
+        first = http.post(
+            "/jobs", json={"type": WORK, "request": {}, "unique_key": "report-7"}
+        ).json()
+        second = http.post("/jobs", json={"type": WORK, "request": {}, "unique_key": "report-7"})
         assert second.status_code == 409
         assert second.json()["code"] == "duplicate_job"
         assert second.json()["existing_job_id"] == first["id"]
     with api.client("bob") as http:  # an owner's key is theirs alone
-        assert http.post("/jobs", json={"type": WORK, "unique_key": "report-7"}).status_code == 202
+        assert (
+            http.post(
+                "/jobs", json={"type": WORK, "request": {}, "unique_key": "report-7"}
+            ).status_code
+            == 202
+        )
 
 
 def test_the_owner_is_the_caller_unless_an_operator_names_one(api: ApiServer) -> None:
     with api.client("alice") as http:
-        refused = http.post("/jobs", json={"type": WORK, "owner": "bob"})
+        refused = http.post("/jobs", json={"type": WORK, "request": {}, "owner": "bob"})
         assert refused.status_code == 403
         assert refused.json()["code"] == "permission_denied"
-        assert http.post("/jobs", json={"type": WORK, "owner": "alice"}).status_code == 202
+        assert (
+            http.post("/jobs", json={"type": WORK, "request": {}, "owner": "alice"}).status_code
+            == 202
+        )
         scoped = http.post(
-            "/jobs", json={"type": WORK, "unique_key": "k", "unique_scope": "global"}
+            "/jobs", json={"type": WORK, "request": {}, "unique_key": "k", "unique_scope": "global"}
         )
         assert scoped.status_code == 403
     with api.client("operator") as http:
-        made = http.post("/jobs", json={"type": WORK, "owner": "bob"})
+        made = http.post("/jobs", json={"type": WORK, "request": {}, "owner": "bob"})
         assert made.status_code == 202
         assert made.json()["owner"] == "bob"
 
@@ -132,11 +142,13 @@ async def test_paging_walks_every_job_once_newest_first(
 
 def test_a_listing_filters_by_status_type_and_time(api: ApiServer) -> None:
     with api.client("alice") as http:
-        made = [http.post("/jobs", json={"type": WORK}).json() for _ in range(3)]
+        made = [http.post("/jobs", json={"type": WORK, "request": {}}).json() for _ in range(3)]
         http.post(f"/jobs/{made[0]['id']}/cancel")
         cancelled = http.get("/jobs", params={"status": "cancelled"}).json()["items"]
         assert [j["id"] for j in cancelled] == [made[0]["id"]]
-        queued = http.get("/jobs", params={"status": ["queued"], "type": WORK}).json()
+        queued = http.get(
+            "/jobs", params={"status": ["queued"], "type": WORK, "request": {}}
+        ).json()
         assert [j["id"] for j in queued["items"]] == [made[2]["id"], made[1]["id"]]
         later = http.get("/jobs", params={"created_from": made[2]["created_at"]}).json()
         assert [j["id"] for j in later["items"]] == [made[2]["id"]]
@@ -146,7 +158,7 @@ def test_a_listing_filters_by_status_type_and_time(api: ApiServer) -> None:
 
 def test_cancel_retry_and_delete_follow_the_job_s_state(api: ApiServer) -> None:
     with api.client("alice") as http:
-        job = http.post("/jobs", json={"type": WORK}).json()
+        job = http.post("/jobs", json={"type": WORK, "request": {}}).json()
         assert http.post(f"/jobs/{job['id']}/retry").status_code == 409  # still queued
         assert http.delete(f"/jobs/{job['id']}").status_code == 409  # not finished
         cancelled = http.post(job["links"]["cancel"])
@@ -164,7 +176,9 @@ def test_cancel_retry_and_delete_follow_the_job_s_state(api: ApiServer) -> None:
 
 def test_operators_act_on_a_filter_in_bulk_and_purge(api: ApiServer) -> None:
     with api.client("bob") as http:
-        made = [http.post("/jobs", json={"type": WORK}).json()["id"] for _ in range(3)]
+        made = [
+            http.post("/jobs", json={"type": WORK, "request": {}}).json()["id"] for _ in range(3)
+        ]
         assert http.post("/jobs:cancel", json={"owner": "bob"}).status_code == 403
     with api.client("reader") as http:
         assert http.post("/jobs:cancel", json={"owner": "bob"}).status_code == 403

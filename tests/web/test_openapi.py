@@ -59,7 +59,7 @@ def test_generated_requests_get_no_server_error_and_answers_on_schema(
         "--seed", "15",
         "--workers", "1",
         "--request-timeout", "30",
-        "--phases", "examples,coverage,fuzzing",
+        "--phases", "examples,coverage,fuzzing,stateful",
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     report.write_text(done.stdout + done.stderr)

@@ -37,12 +37,25 @@ def _request_fields(job_type: str, exc: ValidationError) -> FieldsInvalid:
     return FieldsInvalid(f"the request does not validate as {job_type!r}'s request", fields)
 
 
+def _links_to_the_job() -> dict[str, object]:
+    """OpenAPI links from a started job to the routes that take its id."""
+    job_id = {"job_id": "$response.body#/id"}
+    return {
+        name: {"operationId": name, "parameters": job_id}
+        for name in ("get_job", "list_attempts", "cancel_job", "retry_job", "delete_job")
+    }
+
+
 @router.post(
     "/jobs",
     status_code=202,
     response_model=JobView,
     name="create_job",
-    responses=errors(403, 404, 409, 413),
+    operation_id="create_job",
+    responses={
+        202: {"description": "The job, started.", "links": _links_to_the_job()},
+        **errors(403, 404, 409, 413),
+    },
 )
 async def create_job(
     body: JobCreate, request: Request, response: Response, caller: Caller
@@ -90,7 +103,13 @@ async def create_job(
     return view
 
 
-@router.get("/jobs/{job_id}", response_model=JobView, name="get_job", responses=errors(404))
+@router.get(
+    "/jobs/{job_id}",
+    response_model=JobView,
+    name="get_job",
+    operation_id="get_job",
+    responses=errors(404),
+)
 async def get_job(job_id: str, request: Request, response: Response, caller: Caller) -> JobView:
     """A job: status, progress, timestamps, result or error, attempt count. While it is not
     finished, ``Retry-After`` says when to look again."""
@@ -108,6 +127,7 @@ async def get_job(job_id: str, request: Request, response: Response, caller: Cal
     "/jobs/{job_id}/attempts",
     response_model=list[AttemptView],
     name="list_attempts",
+    operation_id="list_attempts",
     responses=errors(404),
 )
 async def list_attempts(job_id: str, request: Request, caller: Caller) -> list[AttemptView]:
@@ -158,7 +178,11 @@ async def list_jobs(
 
 
 @router.post(
-    "/jobs/{job_id}/cancel", response_model=JobView, name="cancel_job", responses=errors(403, 404)
+    "/jobs/{job_id}/cancel",
+    response_model=JobView,
+    name="cancel_job",
+    operation_id="cancel_job",
+    responses=errors(403, 404),
 )
 async def cancel_job(job_id: str, request: Request, caller: Caller) -> JobView:
     """Cancel a job: a waiting one at once, a running one as soon as its attempt sees the
@@ -173,6 +197,7 @@ async def cancel_job(job_id: str, request: Request, caller: Caller) -> JobView:
     status_code=202,
     response_model=JobView,
     name="retry_job",
+    operation_id="retry_job",
     responses=errors(403, 404, 409),
 )
 async def retry_job(
@@ -192,7 +217,11 @@ async def retry_job(
 
 
 @router.delete(
-    "/jobs/{job_id}", status_code=204, name="delete_job", responses=errors(403, 404, 409)
+    "/jobs/{job_id}",
+    status_code=204,
+    name="delete_job",
+    operation_id="delete_job",
+    responses=errors(403, 404, 409),
 )
 async def delete_job(job_id: str, request: Request, caller: Caller) -> Response:
     """Delete a finished job with its attempts and payloads (``409`` for one still queued
