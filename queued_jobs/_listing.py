@@ -4,7 +4,7 @@ in a sentence when they cannot match any job."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from ._enums import members
 from .errors import InvalidInput
@@ -27,6 +27,7 @@ def job_query(
     for name, moment in (("created_from", created_from), ("created_before", created_before)):
         if moment is not None and moment.utcoffset() is None:
             raise InvalidInput(f"{name} needs a time zone (e.g. datetime.now(UTC)), not {moment}")
+    created_from, created_before = _in_utc(created_from), _in_utc(created_before)
     if owner is not None:
         check_owner(owner)
     return JobQuery(
@@ -36,3 +37,13 @@ def job_query(
         created_from=created_from,
         created_before=created_before,
     )
+
+
+def _in_utc(moment: datetime | None) -> datetime | None:
+    """``moment`` in UTC; ``InvalidInput`` for one that UTC cannot hold (year 1 at +14:00)."""
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"{moment.isoformat()} is outside the years 1 to 9999 in UTC") from None

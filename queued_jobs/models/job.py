@@ -35,6 +35,7 @@ __all__ = [
     "Priority",
     "Progress",
     "QueuedJob",
+    "UtcDatetime",
     "check_owner",
     "is_job_id",
     "new_job_id",
@@ -120,9 +121,12 @@ def _unicode(text: str) -> str:
 
 
 def _utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
+    if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamps must be timezone-aware (use UTC)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value.isoformat()} is outside the years 1 to 9999 in UTC") from None
 
 
 def _queue_name(value: str) -> str:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from ..models import MAX_ATTEMPTS, AttemptOutcome, JobStatus, Priority, UniqueScope
+from ..models.job import UtcDatetime
 
 __all__ = [
     "AttemptView",
@@ -51,7 +52,7 @@ class JobCreate(BaseModel):
     ] = None
     priority: Priority = Priority.NORMAL
     delay_seconds: Annotated[float | None, Field(ge=0, le=_TEN_YEARS)] = None
-    run_at: AwareDatetime | None = None
+    run_at: UtcDatetime | None = None
     max_attempts: Annotated[int | None, Field(ge=1, le=MAX_ATTEMPTS)] = None
     max_run_time_seconds: Annotated[float | None, Field(gt=0, le=_TEN_YEARS)] = None
     unique_key: Annotated[str | None, Field(min_length=1, max_length=512)] = None
@@ -168,8 +169,8 @@ class BulkAction(BaseModel):
     owner: Annotated[str | None, Field(max_length=256)] = None
     type: Annotated[str | None, Field(max_length=256)] = None
     status: Annotated[list[JobStatus], Field(max_length=6)] = []
-    created_from: AwareDatetime | None = None
-    created_before: AwareDatetime | None = None
+    created_from: UtcDatetime | None = None
+    created_before: UtcDatetime | None = None
     #: At most this many jobs are acted on in one call; ``next_cursor`` continues.
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
     cursor: Annotated[str | None, Field(max_length=64)] = None
@@ -186,7 +187,7 @@ class BulkResult(BaseModel):
 class PurgeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    completed_before: AwareDatetime
+    completed_before: UtcDatetime
 
 
 class PurgeResult(BaseModel):
