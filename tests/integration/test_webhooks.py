@@ -4,7 +4,9 @@ signature with the Standard Webhooks verifier, fails the first try, and sees it 
 from __future__ import annotations
 
 import base64
+import os
 import secrets
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -70,8 +72,10 @@ async def test_a_failed_delivery_is_retried_and_every_try_is_signed(
     add_webhooks(app, [Webhook("tests", receiver.url, secret=receiver.secret)])
     client = await client_of(app)
     assert isinstance(client, JobClient)
-    [consumer] = app.feed_consumers(client, holder="test")
-    await consumer.run_once()  # the consumer's place: from now on
+    # The consumer's place: from now on. Its lease is then this process's, as the worker's
+    # consumer below holds it.
+    [consumer] = app.feed_consumers(client, holder=f"{socket.gethostname()}:{os.getpid()}")
+    await consumer.run_once()
     job = await client.queue_job("tests.work", {}, owner="alice")
 
     async def delivered() -> bool:
@@ -104,7 +108,7 @@ async def test_a_change_read_twice_is_delivered_once(
     await consumer.run_once()
     job = await client.queue_job("tests.work", {}, owner="alice")
     await client.cancel(job.id)
-    assert await consumer.run_once() == 1
+    assert await consumer.run_once() == 2  # its queued and cancelled changes
     # Another process reading the same change (its checkpoint lost) queues nothing more.
     [change] = [
         c

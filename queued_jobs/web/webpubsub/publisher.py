@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -122,7 +121,7 @@ class WebPubSub:
         """Send each change to its owner's group (and the operators' group)."""
         sends = []
         for change in changes:
-            message = json.dumps(change_message(change), separators=(",", ":"))
+            message = change_message(change)
             groups = [owner_group(change.owner)]
             if self.operators_group:
                 groups.append(OPERATORS_GROUP)
@@ -144,10 +143,11 @@ def add_webpubsub(app: JobApp, pubsub: WebPubSub | None = None) -> WebPubSub | N
         return None
 
     def handler(client: JobClient) -> ChangeHandler:
-        service = chosen.client()
-
         async def handle(changes: Sequence[JobChange]) -> None:
-            await chosen.publish(service, changes)
+            # A client per batch (a batch per pass at most): nothing is left open when the
+            # host stops.
+            async with chosen.client() as service:
+                await chosen.publish(service, changes)
 
         return handle
 
