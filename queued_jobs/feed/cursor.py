@@ -86,11 +86,14 @@ class FeedCursor:
     def encode(self) -> str:
         digests: dict[str, list[str]] = {}
         budget = _MAX_DIGESTS
-        for partition, positions in self.delivered.items():
+        for partition in sorted({*self.delivered, *self.carried}):
+            positions = self.delivered.get(partition, set())
             chosen = sorted(positions)[-budget:] if budget > 0 else []
-            budget -= len(chosen)
-            if chosen:
-                digests[partition] = [digest(p) for p in chosen]
+            # Digests of a resumed id not met again yet (a window that ended mid-replay).
+            found = [*self.carried.get(partition, ()), *(digest(p) for p in chosen)]
+            budget -= len(found)
+            if found:
+                digests[partition] = found
         body = {"t": round(time.time()), "s": self.settled, "d": digests}
         packed = zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 6)
         return _VERSION + base64.urlsafe_b64encode(packed).decode().rstrip("=")

@@ -55,7 +55,10 @@ async def change_events(
     With ``window`` (seconds: for hosts that buffer a response until it ends), the stream
     ends soon after its first events, or after ``window`` without any, and tells the
     client to come back at once (``retry``); its ``Last-Event-ID`` resumes it."""
-    events = _events(subscription, repository, partitions, describe, last_event_id, resume_window)
+    place: list[FeedCursor] = []
+    events = _events(
+        subscription, repository, partitions, describe, last_event_id, resume_window, place
+    )
     try:
         if window is None:
             async for event in events:
@@ -64,6 +67,8 @@ async def change_events(
         yield ServerSentEvent(comment="buffered: reconnect with Last-Event-ID", retry=_RETRY_MS)
         async for event in _windowed(events, window):
             yield event
+        if place:  # where this window ended, even without an event: resume from there
+            yield ServerSentEvent(id=place[0].encode())
     finally:
         await events.aclose()
         subscription.close()
@@ -91,7 +96,9 @@ async def _events(
     describe: Describe,
     last_event_id: str | None,
     resume_window: timedelta,
+    place: list[FeedCursor],
 ) -> AsyncGenerator[ServerSentEvent, None]:
+    """The stream's events; ``place`` gets its cursor as soon as it has one."""
     accept = subscription.accept
     resumed = None
     if last_event_id:
@@ -102,6 +109,7 @@ async def _events(
             yield _reset("Last-Event-ID is too old to resume from; starting from now")
             resumed = None
     cursor = resumed or FeedCursor()
+    place.append(cursor)
     for partition in partitions:
         snapshot = subscription.snapshots[partition]
         if partition not in cursor.resumed:
