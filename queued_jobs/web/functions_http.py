@@ -21,6 +21,7 @@ from ._runtime import Authenticating
 from .application import create_web_app
 from .routes.events import BUFFERED_SCOPE_KEY
 from .settings import WebSettings
+from .webpubsub import WebPubSub
 
 __all__ = ["FunctionsWebApi"]
 
@@ -73,7 +74,12 @@ class FunctionsWebApi:
                     from .auth import authentication_from_settings
 
                     auth = authentication_from_settings()
-                web = create_web_app(self._app, auth=auth, settings=self._settings)
+                web = create_web_app(
+                    self._app,
+                    auth=auth,
+                    settings=self._settings,
+                    webpubsub=WebPubSub.from_settings(),
+                )
             except ConfigurationError as exc:
                 self._problem = str(exc)
                 log.error("the web API cannot start: %s", exc)
