@@ -21,6 +21,7 @@ from .listings import listing_costs
 from .ours import Backend, idle_worker, memory_growth, requests_per_job, run_ours, sweep_cost
 from .report import machine, write_chart, write_json, write_markdown
 from .results import Measurement
+from .web import web_costs
 
 OUT = Path(__file__).parent / "out"
 
@@ -206,6 +207,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="fewer jobs, for a smoke run")
     parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument(
+        "--only", choices=["web"], help="only these scenarios (the figures of the rest stay out)"
+    )
     arguments = parser.parse_args()
     quick = arguments.quick
     from tests.support.azurite import AzuriteProcess
@@ -215,6 +219,10 @@ def main() -> None:
     # Every Azure block gets an Azurite of its own: a long-running Azurite slows down as its
     # stored data grows, which would favour whichever system ran first.
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
+        results += _web(Path(work), quick)
+        if arguments.only == "web":
+            _write(results, began, name="results-web")
+            return
         results += _ours_sqlite(Path(work), arguments.runs, arguments.quick)
         results += listing_costs("sqlite", work=Path(work), jobs=listed_jobs("sqlite", quick))
         with AzuriteProcess() as azurite:
@@ -241,6 +249,21 @@ def main() -> None:
             results += run_peers(
                 redis_url, jobs=1000 if arguments.quick else 5000, runs=arguments.runs
             )
+    _write(results, began)
+
+
+def _web(work: Path, quick: bool) -> list[Measurement]:
+    """The web API's scenarios on SQLite and on an Azurite of their own."""
+    from tests.support.azurite import AzuriteProcess
+
+    results = web_costs(Backend("sqlite", work=work).fresh(), quick=quick)
+    with AzuriteProcess() as azurite:
+        azure = Backend("azure", work=work, connection=azurite.connection_string)
+        results += web_costs(azure.fresh(), quick=quick)
+    return results
+
+
+def _write(results: list[Measurement], began: float, *, name: str = "results") -> None:
     OUT.mkdir(exist_ok=True)
     took = time.monotonic() - began
     about = {
@@ -248,14 +271,14 @@ def main() -> None:
         "machine": machine(),
         "seconds": round(took),
     }
-    write_json(OUT / "results.json", results, about)
+    write_json(OUT / f"{name}.json", results, about)
     box = about["machine"]
     header = (
         f"Measured {about['when']} on {box['cpu']} ({box['cores']} cores), "
         f"Python {box['python']}, in {took:.0f} s."
     )
-    print(write_markdown(OUT / "results.md", results, header))
-    if not write_chart(OUT / "drain.png", results):
+    print(write_markdown(OUT / f"{name}.md", results, header))
+    if name == "results" and not write_chart(OUT / "drain.png", results):
         print("No drain.png: matplotlib is missing (make bench installs the bench extra).")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Final
+from typing import Any, Final
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -58,12 +58,24 @@ class _DevelopmentMark:
         await self.app(scope, receive, marked)
 
 
-class _DevelopmentLogs(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not getattr(record, "_development_marked", False):
+_MARKED_LOGGERS: Final = ("queued_jobs", "uvicorn")
+
+
+def _mark_development_logs() -> None:
+    """Make every log line of the library and of uvicorn say development mode (a record
+    factory: logger filters would miss the loggers below the one they are on)."""
+    made = logging.getLogRecordFactory()
+    if getattr(made, "_queued_jobs_development", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = made(*args, **kwargs)
+        if record.name.startswith(_MARKED_LOGGERS):
             record.msg = f"[development mode] {record.msg}"
-            record._development_marked = True
-        return True
+        return record
+
+    factory._queued_jobs_development = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 def create_web_app(
@@ -100,6 +112,6 @@ def create_web_app(
     api.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
     if auth.development:
         api.add_middleware(_DevelopmentMark)
-        logging.getLogger("queued_jobs").addFilter(_DevelopmentLogs())
+        _mark_development_logs()
         log.warning("the web API runs in development mode: anyone can act as anyone")
     return api

@@ -13,11 +13,12 @@ import json
 import logging
 
 import azure.functions as func
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..app import JobApp
 from ..errors import ConfigurationError
-from ._runtime import Authenticating
+from ._runtime import Authenticating, Runtime
 from .application import create_web_app
 from .routes.events import BUFFERED_SCOPE_KEY
 from .settings import WebSettings
@@ -64,6 +65,7 @@ class FunctionsWebApi:
         self._settings = settings
         self._prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
         self._middleware: func.AsgiMiddleware | None = None
+        self._web: FastAPI | None = None
         self._problem: str | None = None
 
     def _built(self) -> func.AsgiMiddleware | None:
@@ -84,6 +86,7 @@ class FunctionsWebApi:
                 self._problem = str(exc)
                 log.error("the web API cannot start: %s", exc)
                 return None
+            self._web = web
             under = _UnderPrefix(web, self._prefix)
             self._middleware = func.AsgiMiddleware(under)  # type: ignore[no-untyped-call]
         return self._middleware
@@ -100,3 +103,10 @@ class FunctionsWebApi:
             return func.HttpResponse(json.dumps(body), status_code=503, mimetype="application/json")
         response: func.HttpResponse = await middleware.handle_async(request, context)
         return response
+
+    async def close(self) -> None:
+        """Close the connections the API opened (the host never needs to: its process
+        ends; tests and embedders do)."""
+        if self._web is not None:
+            runtime: Runtime = self._web.state.runtime
+            await runtime.close()

@@ -60,6 +60,7 @@ async def trigger(
     client = await client_of(app)
     assert isinstance(client, JobClient)
     yield function_app, keys, client
+    await api.close()
     await host.close()
 
 

@@ -79,13 +79,9 @@ def start_api_server(
     """``python -m queued_jobs serve APP`` with ``env``; returns once it answers."""
     [port] = free_ports(1)
     keys, entries = _api_keys()
-    full_env = {
-        **os.environ,
-        **env,
-        "PYTHONPATH": str(ROOT),
-        "QUEUED_JOBS_WEB_AUTH": auth,
-        "QUEUED_JOBS_API_KEYS": entries,
-    }
+    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT), "QUEUED_JOBS_WEB_AUTH": auth}
+    if "api-keys" in auth:
+        full_env["QUEUED_JOBS_API_KEYS"] = entries
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "queued_jobs", "serve", app_path,

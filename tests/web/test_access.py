@@ -3,10 +3,14 @@ are harmless: over real HTTP, on SQLite and Azurite."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
-from tests.support.web import ApiServer, read_events
+from queued_jobs.web.auth import DEVELOPMENT_MODE_HEADER
+from tests.integration.conftest import Backend
+from tests.support.web import ApiServer, read_events, start_api_server
 
 WORK = "tests.work"
 #: Values meant to break out of a query or a key: quotes, OData and SQL operators, key
@@ -103,3 +107,25 @@ def test_hostile_filter_values_are_harmless(api: ApiServer, value: str) -> None:
             assert response.status_code in (200, 422), (params, response.text)
             if response.status_code == 200:
                 assert response.json()["items"] == []
+
+
+def test_development_mode_says_so_in_every_response_and_log_line(
+    api_client: object, backend: Backend, tmp_path: Path
+) -> None:
+    server = start_api_server(
+        "tests.integration.jobs:app", backend.env, tmp_path / "dev.log", auth="development"
+    )
+    try:
+        with httpx.Client(base_url=server.base_url) as anyone:
+            for response in (
+                anyone.get("/health"),
+                anyone.get("/jobs", headers={"X-Queued-Jobs-User": "ada"}),
+                anyone.get("/no-such-route"),
+            ):
+                assert response.headers[DEVELOPMENT_MODE_HEADER]
+            assert anyone.get("/health").json()["development_mode"] is True
+    finally:
+        server.stop()
+    lines = [line for line in (tmp_path / "dev.log").read_text().splitlines() if line.strip()]
+    assert lines
+    assert all("development mode" in line for line in lines), lines
