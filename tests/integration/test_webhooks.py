@@ -20,7 +20,7 @@ from queued_jobs.models import AttemptOutcome, JobStatus
 from queued_jobs.web.webhooks import DELIVERY_OWNER, DELIVERY_TYPE, Webhook, add_webhooks
 from queued_jobs.web.webhooks.dispatch import queue_deliveries
 from tests.integration.conftest import Backend
-from tests.support.azurite import free_ports
+from tests.support.http_stub import serving
 
 
 @dataclass
@@ -51,15 +51,9 @@ class Receiver:
 async def receiver() -> AsyncIterator[Receiver]:
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     found = Receiver(secret)
-    server = web.Application()
-    server.router.add_post("/hooks", found.handle)
-    runner = web.AppRunner(server)
-    await runner.setup()
-    [port] = free_ports(1)
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    found.url = f"http://127.0.0.1:{port}/hooks"
-    yield found
-    await runner.cleanup()
+    async with serving(("/hooks", found.handle)) as base:
+        found.url = f"{base}/hooks"
+        yield found
 
 
 async def test_a_failed_delivery_is_retried_and_every_try_is_signed(

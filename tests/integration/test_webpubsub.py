@@ -19,7 +19,7 @@ from queued_jobs.client import JobClient
 from queued_jobs.web.auth import Principal, Role
 from queued_jobs.web.webpubsub import OPERATORS_GROUP, WebPubSub, add_webpubsub, owner_group
 from tests.integration.conftest import Backend
-from tests.support.azurite import free_ports
+from tests.support.http_stub import serving
 
 
 @dataclass
@@ -43,15 +43,9 @@ class StandIn:
 @pytest.fixture
 async def service() -> AsyncIterator[StandIn]:
     stand_in = StandIn(base64.b64encode(secrets.token_bytes(32)).decode())
-    server = web.Application()
-    server.router.add_post("/api/hubs/jobs/groups/{group}/:send", stand_in.send)
-    runner = web.AppRunner(server)
-    await runner.setup()
-    [port] = free_ports(1)
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    stand_in.endpoint = f"http://127.0.0.1:{port}"
-    yield stand_in
-    await runner.cleanup()
+    async with serving(("/api/hubs/jobs/groups/{group}/:send", stand_in.send)) as base:
+        stand_in.endpoint = base
+        yield stand_in
 
 
 def _pubsub(service: StandIn) -> WebPubSub:

@@ -223,3 +223,36 @@ def test_errors_are_json_with_a_stable_code(api: ApiServer) -> None:
             ).status_code
             == 422
         )
+
+
+def test_stats_count_the_caller_s_jobs_and_show_the_queues(api: ApiServer) -> None:
+    with api.client("alice") as alice:
+        made = [alice.post("/jobs", json={"type": WORK, "request": {}}).json() for _ in range(3)]
+        alice.post(f"/jobs/{made[0]['id']}/cancel")
+    with api.client("bob") as bob:
+        bob.post("/jobs", json={"type": WORK, "request": {}})
+        mine = bob.get("/stats").json()
+        assert mine["owner"] == "bob"
+        assert mine["counts"]["queued"] == {"count": 1, "more": False}
+        assert bob.get("/stats", params={"owner": "alice"}).json()["owner"] == "bob"
+    with api.client("operator") as operator:
+        every = operator.get("/stats").json()
+        assert every["counts"]["queued"]["count"] == 3
+        assert every["counts"]["cancelled"]["count"] == 1
+        assert every["last_hour"]["failure_rate"] is None  # nothing succeeded or failed
+        depths = {q["band"]: q["messages"] for q in every["queues"]}
+        assert depths["normal"] == 4  # every job's message, the cancelled one's too
+        theirs = operator.get("/stats", params={"owner": "alice", "type": WORK}).json()
+        assert theirs["counts"]["queued"]["count"] == 2
+
+
+def test_health_and_negotiate_need_a_principal_and_say_what_is_set_up(api: ApiServer) -> None:
+    with api.client(None) as anonymous:
+        assert anonymous.get("/health").status_code == 401
+        assert anonymous.get("/negotiate").status_code == 401
+    with api.client("alice") as alice:
+        health = alice.get("/health").json()
+        assert (health["status"], health["development_mode"]) == ("ok", False)
+        negotiated = alice.get("/negotiate")
+        assert negotiated.status_code == 404
+        assert negotiated.json()["code"] == "not_configured"

@@ -14,6 +14,7 @@ from ...models import JobChange, JobStatus, check_owner
 from .._access import check_may_see, listing_owner
 from .._runtime import runtime_of
 from .._views import RUNTIME_STATUS
+from ..events.describe import change_fields
 from ..events.stream import change_events
 from ._common import Caller, errors
 
@@ -105,19 +106,10 @@ async def events(
 
 def _describer(status_url: str) -> Callable[[JobChange], dict[str, object]]:
     def describe(change: JobChange) -> dict[str, object]:
-        progress = change.progress
         return {
             "event_id": f"{change.partition}:{change.position}",
-            "job_id": change.job_id,
-            "owner": change.owner,
-            "type": change.job_type,
-            "status": change.status.value,
+            **change_fields(change),
             "runtimeStatus": RUNTIME_STATUS[change.status],
-            "progress": None if progress is None else progress.model_dump(),
-            "attempts": change.attempts,
-            "cancel_requested": change.cancel_requested,
-            "changed_at": change.changed_at.isoformat(),
-            "error": change.error,
             "links": {"status": status_url.replace(_PLACEHOLDER, change.job_id)},
         }
 

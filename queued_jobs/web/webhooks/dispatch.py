@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from ...client import JobClient
 from ...errors import DuplicateJob
 from ...models import JobChange, UniqueScope
+from ..events.describe import change_fields
 from .config import Webhook
 from .delivery import DELIVERY_OWNER, DELIVERY_TYPE, Delivery
 
@@ -24,20 +25,10 @@ def message_id(hook: Webhook, change: JobChange) -> str:
 def event_body(change: JobChange) -> dict[str, object]:
     """The event as the Standard Webhooks spec shapes it: ``type``, ``timestamp``,
     ``data``."""
-    progress = change.progress
     return {
         "type": f"job.{change.status.value}",
         "timestamp": change.changed_at.isoformat(),
-        "data": {
-            "job_id": change.job_id,
-            "owner": change.owner,
-            "type": change.job_type,
-            "status": change.status.value,
-            "progress": None if progress is None else progress.model_dump(),
-            "attempts": change.attempts,
-            "cancel_requested": change.cancel_requested,
-            "error": change.error,
-        },
+        "data": change_fields(change),
     }
 
 

@@ -20,6 +20,7 @@ from ...errors import ConfigurationError, StorageUnavailable
 from ...feed.consumer import ChangeHandler
 from ...models import JobChange
 from ..auth import Principal
+from ..events.describe import change_fields
 
 __all__ = [
     "CONNECTION_SETTING",
@@ -48,19 +49,10 @@ def owner_group(owner: str) -> str:
 
 def change_message(change: JobChange) -> dict[str, Any]:
     """What a group hears of a change: the fields of an event stream's ``job`` event."""
-    progress = change.progress
     return {
         "event": "job",
         "event_id": f"{change.partition}:{change.position}",
-        "job_id": change.job_id,
-        "owner": change.owner,
-        "type": change.job_type,
-        "status": change.status.value,
-        "progress": None if progress is None else progress.model_dump(),
-        "attempts": change.attempts,
-        "cancel_requested": change.cancel_requested,
-        "changed_at": change.changed_at.isoformat(),
-        "error": change.error,
+        **change_fields(change),
     }
 
 
