@@ -281,13 +281,15 @@ def job_blueprint(
 def _register_http(blueprint: func.Blueprint, api: FunctionsWebApi, base: str, prefix: str) -> None:
     base = base.strip("/")
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    route = f"{base}/{{*route}}" if base else "{*route}"
+    if api.streaming:
+        from .web.functions_streaming import register_streaming_http
+
+        register_streaming_http(blueprint, api, route, f"{prefix}_http", methods)
+        return
 
     @blueprint.function_name(f"{prefix}_http")
-    @blueprint.route(
-        route=f"{base}/{{*route}}" if base else "{*route}",
-        methods=methods,
-        auth_level=func.AuthLevel.ANONYMOUS,
-    )
+    @blueprint.route(route=route, methods=methods, auth_level=func.AuthLevel.ANONYMOUS)
     async def http(request: func.HttpRequest, context: func.Context) -> func.HttpResponse:
         return await api.handle(request, context)
 

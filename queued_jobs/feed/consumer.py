@@ -84,7 +84,8 @@ class FeedConsumer:
     async def _place(self) -> tuple[FeedCursor, str | None]:
         partitions = self._repository.change_partitions(None)
         saved = await self._repository.load_checkpoint(self.name)
-        cursor = None if saved is None else FeedCursor.decode(saved.value, partitions)
+        key = await self._repository.message_key()
+        cursor = None if saved is None else FeedCursor.decode(saved.value, partitions, key)
         if saved is not None and cursor is None:
             log.error("feed consumer %s: its checkpoint cannot be read; from now on", self.name)
         cursor = cursor or FeedCursor()
@@ -102,8 +103,9 @@ class FeedConsumer:
 
     async def _save(self, cursor: FeedCursor, version: str | None) -> str:
         try:
+            key = await self._repository.message_key()
             return await self._repository.save_checkpoint(
-                self.name, cursor.encode(), version=version
+                self.name, cursor.encode(key), version=version
             )
         except ConcurrencyConflict:
             log.warning("feed consumer %s: another process moved on; this pass ends", self.name)

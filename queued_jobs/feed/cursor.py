@@ -7,10 +7,12 @@ was not for it), and the changes past it already handed over (as 48-bit digests)
 that order changes as they commit (SQLite, memory) settle every change at once, so the
 second part stays empty; Azure's settle a few seconds late (``change_lateness``).
 
-The id is ``1.`` and the cursor as zlib-compressed JSON in URL-safe base64. A client can
-forge one: it is parsed strictly, and it only ever names positions in the partitions of
-the caller's own stream, so the worst a forged cursor does is repeat the caller's own
-events.
+The text is ``1.`` and, in URL-safe base64, a 16-byte HMAC-SHA256 of the store's secret
+(``JobRepository.message_key``) followed by the cursor as zlib-compressed JSON. Every
+process of the store can read a cursor another made; a cursor no process of the store made
+(or one changed since) is refused, so nobody can make a stream start from a place of their
+choosing. It is parsed strictly even so, and only ever names positions in the partitions
+of the caller's own stream.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import time
 import zlib
@@ -36,6 +39,14 @@ MAX_ID_LENGTH: Final = 16_384
 #: Most digests an id carries (the newest): past it, a resume may repeat older changes.
 _MAX_DIGESTS: Final = 2_000
 _MAX_POSITION: Final = 256
+#: Bytes of the HMAC-SHA256 a cursor carries.
+_SIGNATURE: Final = 16
+
+
+def _signature(key: bytes, packed: bytes) -> bytes:
+    return hmac.new(key, b"queued-jobs feed cursor\n" + packed, hashlib.sha256).digest()[
+        :_SIGNATURE
+    ]
 
 
 def digest(position: str) -> str:
@@ -83,7 +94,9 @@ class FeedCursor:
         """Drop digests no replayed change matched (a resume read everything after them)."""
         self.carried.clear()
 
-    def encode(self) -> str:
+    def encode(self, key: bytes) -> str:
+        """The cursor as text, signed with ``key`` (the store's secret: every process of
+        the store can read it back, nobody else can make one)."""
         digests: dict[str, list[str]] = {}
         budget = _MAX_DIGESTS
         for partition in sorted({*self.delivered, *self.carried}):
@@ -96,17 +109,21 @@ class FeedCursor:
                 digests[partition] = found
         body = {"t": round(time.time()), "s": self.settled, "d": digests}
         packed = zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 6)
-        return _VERSION + base64.urlsafe_b64encode(packed).decode().rstrip("=")
+        signed = _signature(key, packed) + packed
+        return _VERSION + base64.urlsafe_b64encode(signed).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, text: str, partitions: tuple[str, ...]) -> FeedCursor | None:
+    def decode(cls, text: str, partitions: tuple[str, ...], key: bytes) -> FeedCursor | None:
         """The cursor an id carries, limited to ``partitions``; ``None`` if it is not one
-        of ours."""
+        this store signed (``key``)."""
         if len(text) > MAX_ID_LENGTH or not text.startswith(_VERSION):
             return None
         data = text[len(_VERSION) :]
         try:
-            packed = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+            signed = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+            signature, packed = signed[:_SIGNATURE], signed[_SIGNATURE:]
+            if not hmac.compare_digest(signature, _signature(key, packed)):
+                return None
             inflater = zlib.decompressobj()
             raw = inflater.decompress(packed, 4 * MAX_ID_LENGTH)
             if inflater.unconsumed_tail:

@@ -30,6 +30,9 @@ class WebSettings:
     #: this gets a ``reset`` event (the store keeps events for the execution settings'
     #: ``change_retention``; keep this shorter).
     resume_window: timedelta = timedelta(hours=12)
+    #: A resumed stream catches up on at most this many changes of a partition (of every
+    #: owner's, on SQLite); past it, it gets a ``reset`` and goes on from now.
+    max_replay: int = 10_000
     #: Where the host buffers each response until it ends (the Functions HTTP trigger
     #: without the streaming extension), an event stream ends soon after its first events,
     #: or after this long without any; the client comes back with ``Last-Event-ID``.

@@ -22,6 +22,8 @@ __all__ = ["ChangeHub", "Settled", "Snapshot", "Subscription"]
 
 log = logging.getLogger("queued_jobs.web.events")
 _BACKOFF_LIMIT = 30.0
+#: How long a new stream waits for a partition's first read before it is refused (503).
+_READY_PATIENCE = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +126,13 @@ class ChangeHub:
                 reader = self._reader(partition)
                 subscription.readers.append(reader)
                 reader.subscribers.add(subscription)
-                await reader.ready.wait()
+                try:
+                    async with asyncio.timeout(_READY_PATIENCE):
+                        await reader.ready.wait()
+                except TimeoutError:
+                    raise StorageUnavailable(
+                        f"the event feed did not answer within {_READY_PATIENCE:.0f} s"
+                    ) from None
                 if reader.failure is not None:
                     raise StorageUnavailable(f"the event feed cannot be read: {reader.failure}")
                 subscription.snapshots[partition] = Snapshot(reader.settled, frozenset(reader.seen))

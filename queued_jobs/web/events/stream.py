@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sse_starlette import ServerSentEvent
@@ -25,11 +26,13 @@ _RETRY_MS = 250
 Describe = Callable[[JobChange], dict[str, object]]
 
 
-def _event(change: JobChange, cursor: FeedCursor, describe: Describe) -> ServerSentEvent:
+def _event(
+    change: JobChange, cursor: FeedCursor, describe: Describe, key: bytes
+) -> ServerSentEvent:
     return ServerSentEvent(
         data=json.dumps(describe(change), separators=(",", ":")),
         event="job",
-        id=cursor.encode(),
+        id=cursor.encode(key),
     )
 
 
@@ -45,6 +48,8 @@ async def change_events(
     *,
     last_event_id: str | None,
     resume_window: timedelta,
+    key: bytes,
+    max_replay: int,
     window: float | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """The events of the ``subscription`` to ``partitions``, as ``describe`` words them:
@@ -54,11 +59,14 @@ async def change_events(
 
     With ``window`` (seconds: for hosts that buffer a response until it ends), the stream
     ends soon after its first events, or after ``window`` without any, and tells the
-    client to come back at once (``retry``); its ``Last-Event-ID`` resumes it."""
+    client to come back at once (``retry``); its ``Last-Event-ID`` resumes it.
+
+    Cursors are signed with ``key`` (the store's secret). A resume with more than
+    ``max_replay`` changes to catch up on in a partition gets a ``reset`` once it has
+    replayed that many."""
     place: list[FeedCursor] = []
-    events = _events(
-        subscription, repository, partitions, describe, last_event_id, resume_window, place
-    )
+    rules = _Replay(resume_window, key, max_replay)
+    events = _events(subscription, repository, partitions, describe, last_event_id, rules, place)
     try:
         if window is None:
             async for event in events:
@@ -68,7 +76,7 @@ async def change_events(
         async for event in _windowed(events, window):
             yield event
         if place:  # where this window ended, even without an event: resume from there
-            yield ServerSentEvent(id=place[0].encode())
+            yield ServerSentEvent(id=place[0].encode(key))
     finally:
         await events.aclose()
         subscription.close()
@@ -89,23 +97,37 @@ async def _windowed(
         deadline = min(deadline, loop.time() + _GATHER)
 
 
+@dataclass(frozen=True, slots=True)
+class _Replay:
+    """How a stream resumes: how old a place may be, the key cursors are signed with,
+    how many changes a partition may have to catch up on."""
+
+    window: timedelta
+    key: bytes
+    most: int
+
+
+class _TooFarBehind(Exception):
+    pass
+
+
 async def _events(
     subscription: Subscription,
     repository: JobRepository,
     partitions: tuple[str, ...],
     describe: Describe,
     last_event_id: str | None,
-    resume_window: timedelta,
+    rules: _Replay,
     place: list[FeedCursor],
 ) -> AsyncGenerator[ServerSentEvent, None]:
     """The stream's events; ``place`` gets its cursor as soon as it has one."""
-    accept = subscription.accept
+    accept, key = subscription.accept, rules.key
     resumed = None
     if last_event_id:
-        resumed = FeedCursor.decode(last_event_id, partitions)
+        resumed = FeedCursor.decode(last_event_id, partitions, key)
         if resumed is None:
             yield _reset("Last-Event-ID is not a position of this stream; starting from now")
-        elif time.time() - resumed.issued_at > resume_window.total_seconds():
+        elif time.time() - resumed.issued_at > rules.window.total_seconds():
             yield _reset("Last-Event-ID is too old to resume from; starting from now")
             resumed = None
     cursor = resumed or FeedCursor()
@@ -117,11 +139,16 @@ async def _events(
             cursor.delivered[partition] = set(snapshot.seen)
     for partition in sorted(cursor.resumed):
         try:
+            replayed = 0
             async for change in replay(repository, partition, cursor):
+                replayed += 1
+                if replayed > rules.most:
+                    raise _TooFarBehind
                 if accept(change):
-                    yield _event(change, cursor, describe)
-        except InvalidInput:  # a position this store never made: start from now
-            yield _reset("Last-Event-ID names no position of this store; starting from now")
+                    yield _event(change, cursor, describe, key)
+        except (InvalidInput, _TooFarBehind) as exc:  # start this partition from now
+            why = "is too far behind" if isinstance(exc, _TooFarBehind) else "names no place"
+            yield _reset(f"Last-Event-ID {why} to resume from; starting from now")
             snapshot = subscription.snapshots[partition]
             cursor.settled[partition] = snapshot.settled
             cursor.delivered[partition] = set(snapshot.seen)
@@ -133,4 +160,4 @@ async def _events(
         if isinstance(item, Settled):
             cursor.settle(item.partition, item.position)
         elif not cursor.saw(item.partition, item.position):
-            yield _event(item, cursor, describe)
+            yield _event(item, cursor, describe, key)

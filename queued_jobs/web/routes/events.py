@@ -92,6 +92,8 @@ async def events(
         _describer(status_url),
         last_event_id=last_event_id or resume_from,
         resume_window=runtime.settings.resume_window,
+        key=await client.repository.message_key(),
+        max_replay=runtime.settings.max_replay,
         window=runtime.settings.buffered_window.total_seconds()
         if request.scope.get(BUFFERED_SCOPE_KEY)
         else None,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from ...client import JobClient
-from ...errors import QueuedJobsError
+from ...errors import QueuedJobsError, StorageUnavailable
 from ...models import JobStatus, Priority, check_owner
 from ...queues.base import JobQueue
 from ...repositories.base import JobQuery
@@ -30,6 +30,8 @@ COUNT_LIMIT: Final = 10_000
 #: An answer is reused this long (per owner and type asked for).
 _FRESH: Final = 10.0
 _QUEUE_PATIENCE: Final = 5.0
+#: The most an answer may take (``503`` past it).
+_PATIENCE: Final = 30.0
 _BANDS: Final = (Priority.HIGH, Priority.NORMAL, Priority.LOW)
 
 
@@ -151,7 +153,13 @@ async def stats(
     kept = cache.get(key)
     if kept is not None and time.monotonic() - kept[0] < _FRESH:
         return kept[1]
-    answer = await _stats(await runtime.client(), scoped, type)
+    try:
+        async with asyncio.timeout(_PATIENCE):
+            answer = await _stats(await runtime.client(), scoped, type)
+    except TimeoutError:
+        raise StorageUnavailable(
+            f"the counts took more than {_PATIENCE:.0f} s; try later"
+        ) from None
     if len(cache) > 1000:
         cache.clear()
     cache[key] = (time.monotonic(), answer)

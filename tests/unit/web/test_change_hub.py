@@ -22,6 +22,7 @@ from queued_jobs.web.settings import WebSettings
 from tests.support.waiting import until
 
 FAST = WebSettings(poll_interval=timedelta(milliseconds=20))
+KEY = b"the store's secret, 32 bytes long"
 
 
 @pytest.fixture
@@ -120,7 +121,9 @@ async def test_resuming_from_any_event_hands_over_every_later_change_once(
     partitions = repository.change_partitions(None)
     [partition] = partitions
 
-    def stream_from(subscription: object, last_id: str | None) -> AsyncIterator[object]:
+    def stream_from(
+        subscription: object, last_id: str | None, most: int = 1000
+    ) -> AsyncIterator[object]:
         return change_events(
             subscription,  # type: ignore[arg-type]
             late,  # type: ignore[arg-type]
@@ -128,6 +131,8 @@ async def test_resuming_from_any_event_hands_over_every_later_change_once(
             _describe,
             last_event_id=last_id,
             resume_window=timedelta(hours=1),
+            key=KEY,
+            max_replay=most,
         )
 
     stream = stream_from(await hub.join(partitions, lambda change: True), None)
@@ -148,5 +153,26 @@ async def test_resuming_from_any_event_hands_over_every_later_change_once(
         assert sorted(got) == later
         assert len(set(got)) == len(got)
     assert JobStatus.QUEUED.value in first[0].data
-    assert FeedCursor.decode("1.nonsense", partitions) is None
+    # A place with more to catch up on than a stream may replay: what it could replay,
+    # then a reset (read your jobs again), then live.
+    behind = stream_from(await hub.join(partitions, lambda change: True), first[0].id, most=2)
+    kinds = []
+    while not kinds or kinds[-1] != "reset":
+        kinds.append((await asyncio.wait_for(anext(behind), 30)).event)  # type: ignore[attr-defined]
+    assert kinds == ["job", "job", "reset"]
+    await behind.aclose()  # type: ignore[attr-defined]
     await hub.close()
+
+
+def test_a_cursor_reads_back_only_with_the_key_that_signed_it() -> None:
+    cursor = FeedCursor(settled={"all": "0000000000000000007"}, delivered={"all": set()})
+    text = cursor.encode(KEY)
+    back = FeedCursor.decode(text, ("all",), KEY)
+    assert back is not None
+    assert back.settled == {"all": "0000000000000000007"}
+    assert FeedCursor.decode(text, ("all",), b"another store's key, 32 bytes..") is None
+    body = text[2:]
+    flipped = body[:-1] + ("A" if body[-1] != "A" else "B")
+    assert FeedCursor.decode("1." + flipped, ("all",), KEY) is None
+    assert FeedCursor.decode("1.nonsense", ("all",), KEY) is None
+    assert FeedCursor.decode("2." + body, ("all",), KEY) is None
