@@ -87,7 +87,7 @@ class _Reader:
     settled: str | None = None
     seen: set[str] = field(default_factory=set)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
-    failure: BaseException | None = None
+    failure: Exception | None = None
     task: asyncio.Task[None] | None = None
 
 
@@ -164,9 +164,13 @@ class ChangeHub:
         try:
             reader.settled = await self._repository.change_head(reader.partition)
             await self._read(reader, deliver=False)  # what happened before: no one's news
-        except QueuedJobsError as exc:
+        except Exception as exc:  # the streams waiting for it are refused (503), and say why
             reader.failure = exc
             reader.ready.set()
+            if not isinstance(exc, QueuedJobsError):
+                log.error(
+                    "the events of partition %s cannot be read", reader.partition, exc_info=exc
+                )
             return
         reader.ready.set()
         pause = self._interval
@@ -174,13 +178,14 @@ class ChangeHub:
             await asyncio.sleep(pause)
             try:
                 await self._read(reader, deliver=True)
-            except QueuedJobsError as exc:
+            except Exception as exc:  # one failed read never ends the reader of every stream
                 pause = min(max(pause * 2, 1.0), _BACKOFF_LIMIT)
                 log.warning(
                     "reading the events of partition %s failed (trying again in %.0f s): %s",
                     reader.partition,
                     pause,
                     exc,
+                    exc_info=not isinstance(exc, QueuedJobsError),
                 )
             else:
                 pause = self._interval
