@@ -163,8 +163,13 @@ class FunctionsHost:
         for consumer in self._consumers():  # webhooks and the like: a pass per sweep
             try:
                 await consumer.run_once()
-            except QueuedJobsError as exc:
-                log.warning("feed consumer %s: a pass failed: %s", consumer.name, exc)
+            except Exception as exc:  # the sweep goes on, and so does the next consumer
+                log.warning(
+                    "feed consumer %s: a pass failed: %s",
+                    consumer.name,
+                    exc,
+                    exc_info=not isinstance(exc, QueuedJobsError),
+                )
         # A dead instance's job would wait for its message behind any backlog: the most
         # urgent band's trigger takes it over (spread like every job taken over) first.
         pipeline = self.pipeline

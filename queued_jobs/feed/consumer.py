@@ -112,11 +112,17 @@ class FeedConsumer:
             raise
 
     async def run_forever(self) -> None:
-        """A pass every ``interval``; a pass that fails is logged and tried again."""
+        """A pass every ``interval``; a pass that fails (whatever the error) is logged and
+        tried again at the next."""
         pause = self.interval.total_seconds()
         while True:
             try:
                 await self.run_once()
-            except QueuedJobsError as exc:
-                log.warning("feed consumer %s: a pass failed: %s", self.name, exc)
+            except Exception as exc:  # a handler's bug must not stop the host it runs in
+                log.warning(
+                    "feed consumer %s: a pass failed: %s",
+                    self.name,
+                    exc,
+                    exc_info=not isinstance(exc, QueuedJobsError),
+                )
             await asyncio.sleep(pause)
