@@ -2,7 +2,8 @@
 store: its time, and on Azure its storage requests and body bytes.
 
 The store is filled straight through the repository (``insert_many``): ``owners`` owners,
-``types`` job types, four in five jobs finished, created over 30 days, oldest first. Each
+``types`` job types, four in five jobs finished, created over 30 days, oldest first, each
+with one of ten tags in turn. Each
 filter's first page of 50 is read ``repeats`` times in a row by one process; the figure is
 the median of those reads (min-max: theirs).
 """
@@ -57,6 +58,9 @@ FILTERS: Mapping[str, JobQuery] = {
     "type + status": JobQuery(job_type="jobs.t3", statuses=_FAILED),
     "day": JobQuery(**_DAY),
     "day + status + type": JobQuery(job_type="jobs.t3", statuses=_FAILED, **_DAY),
+    "tag": JobQuery(tag="batch3"),
+    "tag + status": JobQuery(tag="batch3", statuses=_FAILED),
+    "owner + tag": JobQuery(owner="user7", tag="batch3"),
 }
 
 
@@ -75,6 +79,7 @@ def stored_jobs(count: int, owners: int, types: int, seed: int = 7) -> list[Queu
             request={"n": i},
             now=now,
             status=status,
+            tags=(f"batch{i % 10}",),
         )
         if status.is_terminal:
             job = job.model_copy(update={"completed_at": now})

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from ._enums import members
 from .errors import InvalidInput
-from .models import JobStatus, check_owner
+from .models import JobStatus, check_owner, check_tag
 from .repositories.base import JobQuery
 
 __all__ = ["job_query"]
@@ -20,9 +20,10 @@ def job_query(
     job_type: str | None,
     created_from: datetime | None,
     created_before: datetime | None,
+    tag: str | None = None,
 ) -> JobQuery:
-    """The filters as a :class:`JobQuery`; ``InvalidInput`` for an unknown status or a
-    time without a time zone."""
+    """The filters as a :class:`JobQuery`; ``InvalidInput`` for an unknown status, a time
+    without a time zone, or an owner or tag no job can have."""
     chosen = members(JobStatus, statuses, "job status", shown=64)
     for name, moment in (("created_from", created_from), ("created_before", created_before)):
         if moment is not None and moment.utcoffset() is None:
@@ -30,12 +31,15 @@ def job_query(
     created_from, created_before = _in_utc(created_from), _in_utc(created_before)
     if owner is not None:
         check_owner(owner)
+    if tag is not None:
+        check_tag(tag)
     return JobQuery(
         owner=owner,
         statuses=chosen,
         job_type=job_type,
         created_from=created_from,
         created_before=created_before,
+        tag=tag,
     )
 
 

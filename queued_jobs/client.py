@@ -310,22 +310,25 @@ class JobClient:
         job_type: str | None = None,
         created_from: datetime | None = None,
         created_before: datetime | None = None,
+        tag: str | None = None,
         limit: int = DEFAULT_PAGE_SIZE,
         continuation: str | None = None,
     ) -> Page[QueuedJob]:
         """One page of jobs, newest first: ``owner``'s (what an end user may see), or every
         owner's when ``owner`` is ``None`` (an operator's view). Filters left out match
         everything; ``created_from`` is inclusive, ``created_before`` exclusive (both with a
-        time zone). Pass the page's ``continuation`` back for the next page; ``None`` means
-        there is none.
+        time zone); ``tag``: the jobs tagged with it. Pass the page's ``continuation`` back
+        for the next page; ``None`` means there is none.
 
         Every combination of filters is served by an index on every store (see
-        ``docs/design.md``), so a page is full unless it is the last.
+        ``docs/design.md``), so a page is full unless it is the last, but for a tag with
+        statuses on Azure, where a page reads at most ten pages of the tag's jobs and may
+        come back short (even empty) with a continuation.
         ``page.skipped`` names rows that could not be read (``get_job`` says why). Raises
-        ``InvalidInput`` for an unknown status, a time without a time zone, an owner no job
-        can have or a ``limit`` outside 1 to 1,000.
+        ``InvalidInput`` for an unknown status, a time without a time zone, an owner or a
+        tag no job can have or a ``limit`` outside 1 to 1,000.
         """
-        query = job_query(owner, statuses, job_type, created_from, created_before)
+        query = job_query(owner, statuses, job_type, created_from, created_before, tag)
         return await self.repository.list_jobs(query, limit=limit, continuation=continuation)
 
     @overload

@@ -11,15 +11,18 @@ several kinds of row, so every write of a job is one entity-group transaction:
 ``k|<type>|<status>|<complement of id>``           a pointer: one type's jobs of a status
 ``p|<owner>|<status>|<complement of id>``          a pointer (with ``JobType``): one owner's
                                                    jobs of a status
+``g|<tag>|<complement of id>``                     a pointer (with ``Owner``, ``JobType``):
+                                                   one tag's jobs
 ``a|<id>|<attempt number, 5 digits>``              one row per attempt
 ``d|<due, 16 hex digits>|<id>``                    the due index of a scheduled or queued job
 ``l|<due, 16 hex digits>|<id>``                    the due index of a running job (its lease)
 =================================================  =====================================
 
-Owners and types are escaped (:func:`escape`). Copies and pointers sort newest first, so a
-creation window is a key range of each. A pointer or due row holds (next to nothing but)
-its key: it points at the job row. Pointers are written with the job, moved with its
-status (``k|``, ``p|``) in the same transaction, and deleted with it. A due row is named by
+Owners, types and tags are escaped (:func:`escape`). Copies and pointers sort newest first,
+so a creation window is a key range of each. A pointer or due row holds (next to nothing
+but) its key: it points at the job row. Pointers are written with the job, moved with its
+status (``s|``, ``k|``, ``p|``) in the same transaction, and deleted with it; a tag's
+pointers never move (a job's tags never change). A due row is named by
 its job's rows in their ``Due`` property (``repositories._due`` says what "due" is); it is
 written, moved and deleted in the job's own transactions, and a due row its job no longer
 names is stale.
@@ -53,6 +56,8 @@ __all__ = [
     "owner_status_key",
     "shard_partitions",
     "status_key",
+    "tag_key",
+    "tag_prefix",
     "time_bound",
     "time_range",
     "type_key",
@@ -160,6 +165,15 @@ def listing_prefix(
     else:
         prefix = "t|" if status is None else f"s|{status}|"
     return _checked(prefix, "the listing's owner or type")
+
+
+def tag_prefix(tag: str) -> str:
+    """The prefix of the pointers that list one tag's jobs."""
+    return _checked(f"g|{escape(tag)}|", "the tag")
+
+
+def tag_key(tag: str, job_id: str) -> str:
+    return _checked(tag_prefix(tag) + _complement(job_id), "the tag")
 
 
 def type_key(job_type: str, job_id: str) -> str:

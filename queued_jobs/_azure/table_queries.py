@@ -3,8 +3,9 @@ server-side filter, and how their rows come back together newest first.
 
 Every listing is served by key ranges (``table_keys`` draws the rows): an owner's listing
 reads the owner's shard only, any other listing every shard; with statuses, one range per
-status. The ranges are bounded by the creation window and merged newest first. A range of
-pointers is followed by a point read of each job row of the page.
+status; with a tag, the tag's pointers. The ranges are bounded by the creation window and
+merged newest first. A range of pointers is followed by a point read of each job row of
+the page (``table_listings``).
 """
 
 from __future__ import annotations
@@ -78,16 +79,22 @@ class Listing:
     what: str
     #: The ranges hold pointers: the page is read from the job rows they point at.
     pointers: bool
+    #: The statuses asked for are not in the keys of the ranges (a tag's pointers): they
+    #: are checked on the jobs the pointers point at.
+    statuses_on_jobs: bool = False
 
 
 def listing_of(query: JobQuery, continuation: str | None) -> Listing:
     """The ranges and filter that serve ``query`` from ``continuation`` on.
 
     Every filter is a key range: of the job rows, of the owner's copies, or of the
-    pointers by type, by status, by type and status or by owner and status. The one filter the
-    service applies inside a range is a type within an owner's jobs: over the owner's
-    copies, or (with statuses) over the owner's pointers of those statuses.
+    pointers by type, by status, by type and status, by owner and status or by tag. The
+    filters the service applies inside a range are a type within an owner's jobs (over the
+    owner's copies, or with statuses over the owner's pointers of those statuses) and an
+    owner or a type within a tag's jobs.
     """
+    if query.tag is not None:
+        return _tag_listing(query, query.tag, continuation)
     window = (continuation_id(continuation), query.created_from, query.created_before)
     statuses: list[str | None] = [*sorted(s.value for s in query.statuses)] or [None]
     owner, job_type = query.owner, query.job_type
@@ -120,6 +127,33 @@ def listing_of(query: JobQuery, continuation: str | None) -> Listing:
         ],
         "listing jobs" if owner is None else f"listing the jobs of {owner!r}",
         pointers,
+    )
+
+
+def _tag_listing(query: JobQuery, tag: str, continuation: str | None) -> Listing:
+    """The pointers of ``tag``: one range per shard (an owner's: the owner's shard alone),
+    bounded by the creation window, the service keeping those of the owner and type
+    asked for (the pointers carry both). Statuses are checked on the jobs."""
+    clauses = [RANGE]
+    parameters: dict[str, Any] = {}
+    if query.owner is not None:
+        parameters["owner"] = query.owner
+        clauses.append("Owner eq @owner")
+    if query.job_type is not None:
+        parameters["type"] = query.job_type
+        clauses.append("JobType eq @type")
+    if query.owner is None:
+        partitions = keys.shard_partitions()
+    else:
+        partitions = [f"j{owner_shard(query.owner):x}"]
+    window = (continuation_id(continuation), query.created_from, query.created_before)
+    low, high = keys.time_range(*window, prefix=keys.tag_prefix(tag))
+    return Listing(
+        " and ".join(clauses),
+        [{**parameters, "pk": pk, "low": low, "high": high} for pk in partitions],
+        f"listing the jobs tagged {tag!r}",
+        pointers=True,
+        statuses_on_jobs=bool(query.statuses),
     )
 
 

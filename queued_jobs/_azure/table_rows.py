@@ -2,15 +2,16 @@
 inserts, updates or deletes them all (the layout: ``table_keys``).
 
 A job's row and its owner copy carry the whole job; its pointers (by status, by type, by
-type and status, by owner and status) and its due row carry only their keys (a pointer by
-owner and status also the job's type, which the service can filter on). A status change
-moves the status pointers; a write that keeps the status (progress, a heartbeat) rewrites
-the job's row and owner copy alone.
+type and status, by owner and status, by tag) and its due row carry only their keys (a
+pointer by owner and status also the job's type, a pointer by tag its owner and type,
+which the service can filter on). A status change moves the status pointers; a write that
+keeps the status (progress, a heartbeat) rewrites the job's row and owner copy alone. The
+tag pointers are written by the insert alone and deleted with the job: tags never change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
@@ -53,10 +54,13 @@ class JobRows:
     type_pointer: Row
     #: The due row (``None``: the job is not due).
     due: Row | None
+    #: A pointer per tag (they never move).
+    tag_pointers: tuple[Row, ...] = ()
 
     def created(self) -> list[tuple[str, Row]]:
         """The operations that insert the job: its own row first."""
         rows = [self.job, self.owner, *self.status_pointers, self.type_pointer]
+        rows += self.tag_pointers
         return [("create", row) for row in (*rows, *([self.due] if self.due else []))]
 
 
@@ -87,6 +91,15 @@ def rows_of(job: QueuedJob, properties: Mapping[str, Any]) -> JobRows:
         status_pointers=_status_pointers(job, partition, job.status.value),
         type_pointer={"PartitionKey": partition, "RowKey": keys.type_key(job.job_type, job.id)},
         due=due_row,
+        tag_pointers=tuple(
+            {
+                "PartitionKey": partition,
+                "RowKey": keys.tag_key(tag, job.id),
+                "Owner": job.owner,
+                "JobType": job.job_type,
+            }
+            for tag in sorted(set(job.tags))
+        ),
     )
 
 
@@ -133,10 +146,15 @@ def update_operations(job: QueuedJob, rows: JobRows, read: ReadVersion) -> Opera
 
 
 def deleted_keys(
-    job_id: str, *, owners: set[str], job_types: set[str], listed: str | None
+    job_id: str,
+    *,
+    owners: set[str],
+    job_types: set[str],
+    listed: str | None,
+    tags: Iterable[str] = (),
 ) -> list[str]:
-    """The row keys of a job's copies and pointers, as rows naming these owners, types
-    and status were filed (a name no key could hold is left out)."""
+    """The row keys of a job's copies and pointers, as rows naming these owners, types,
+    status and tags were filed (a name no key could hold is left out)."""
     makers: list[Callable[[], str]] = []
     statuses = [] if listed is None else [listed]
     for owner in sorted(owners):
@@ -146,6 +164,7 @@ def deleted_keys(
         makers.append(partial(keys.type_key, job_type, job_id))
         makers += [partial(keys.type_status_key, job_type, s, job_id) for s in statuses]
     makers += [partial(keys.status_key, s, job_id) for s in statuses]
+    makers += [partial(keys.tag_key, tag, job_id) for tag in sorted(set(tags))]
     row_keys = []
     for make in makers:
         with suppress(InvalidKey):  # not a name any row could have been written for
@@ -167,11 +186,15 @@ def copies_and_pointers(
 ) -> list[str]:
     """The row keys of the copies and pointers of the job ``job_row`` is a full copy of,
     found from its ``Owner``, ``JobType`` and ``Listed`` columns and from its document
-    (``doc``), so that a row whose document cannot be read is deleted whole too."""
+    (``doc``), so that a row whose document cannot be read is deleted whole too (but for
+    its tag pointers, which only the document names: they are left, pointing at no job,
+    and listings pass over them)."""
     listed = job_row.get("Listed")
+    tags = doc.get("tags")
     return deleted_keys(
         job_id,
         owners={o for o in (job_row.get("Owner"), doc.get("owner")) if isinstance(o, str)},
         job_types={t for t in (job_row.get("JobType"), doc.get("job_type")) if isinstance(t, str)},
         listed=listed if listed in STATUSES else None,
+        tags={t for t in tags if isinstance(t, str)} if isinstance(tags, list) else set(),
     )

@@ -139,6 +139,21 @@ _MIGRATIONS: Final[Sequence[tuple[str, ...]]] = (
             version INTEGER NOT NULL
         )""",
     ),
+    (
+        # Listings by tag: a row per tag of each job, written with the job and deleted
+        # with it, so that a tag's jobs are one range of the key, newest first by id; by
+        # job for the deletes. The jobs stored before it get theirs from their records.
+        """CREATE TABLE IF NOT EXISTS job_tags (
+            tag TEXT NOT NULL,
+            job_id TEXT NOT NULL,
+            PRIMARY KEY (tag, job_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX IF NOT EXISTS job_tags_by_job ON job_tags (job_id)",
+        """INSERT OR IGNORE INTO job_tags (tag, job_id)
+            SELECT tag.value, jobs.id FROM jobs,
+                json_each(CASE WHEN json_valid(jobs.doc) THEN jobs.doc END, '$.tags') AS tag
+            WHERE tag.type = 'text'""",
+    ),
 )
 
 

@@ -170,9 +170,9 @@ def status(options: Options, job_id: str, wait: bool, as_json: bool) -> None:
 async def _listed(
     client: JobClient, owner: str | None, query: JobQuery, limit: int
 ) -> tuple[list[QueuedJob], list[str]]:
-    """The newest jobs that match, reading pages until ``limit`` are found (an owner's
-    filtered pages may hold fewer), and the ids of the rows passed over that could not be
-    read."""
+    """The newest jobs that match, reading pages until ``limit`` are found (a page of a
+    tag's jobs by status may hold fewer), and the ids of the rows passed over that could
+    not be read."""
     found: list[QueuedJob] = []
     skipped: list[str] = []
     continuation: str | None = None
@@ -181,6 +181,7 @@ async def _listed(
             owner=owner,
             statuses=query.statuses,
             job_type=query.job_type,
+            tag=query.tag,
             limit=limit,
             continuation=continuation,
         )
@@ -215,6 +216,7 @@ def _say_skipped(skipped: list[str]) -> None:
     help="Only jobs in this status (repeat for more).",
 )
 @click.option("--type", "job_type", help="Only jobs of this type.")
+@click.option("--tag", help="Only jobs with this tag.")
 @click.option(
     "--limit",
     type=click.IntRange(1, MAX_PAGE_SIZE),
@@ -229,12 +231,13 @@ def list_command(
     owner: str | None,
     statuses: tuple[str, ...],
     job_type: str | None,
+    tag: str | None,
     limit: int,
     as_json: bool,
 ) -> None:
     """List jobs, newest first."""
     app = options.app()
-    query = JobQuery(statuses=frozenset(JobStatus(s) for s in statuses), job_type=job_type)
+    query = JobQuery(statuses=frozenset(JobStatus(s) for s in statuses), job_type=job_type, tag=tag)
 
     jobs, skipped = with_client(app, lambda client: _listed(client, owner, query, limit))
     _say_skipped(skipped)

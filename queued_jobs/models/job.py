@@ -37,6 +37,7 @@ __all__ = [
     "QueuedJob",
     "UtcDatetime",
     "check_owner",
+    "check_tag",
     "is_job_id",
     "new_job_id",
     "owner_shard",
@@ -346,13 +347,24 @@ class Attempt(BaseModel):
 
 
 _OWNER: TypeAdapter[str] = TypeAdapter(Owner)
+_TAG: TypeAdapter[str] = TypeAdapter(Tag)
+
+
+def _checked(adapter: TypeAdapter[str], value: str) -> str:
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        message = exc.errors(include_url=False)[0]["msg"]
+        raise InvalidInput(message.removeprefix("Value error, ")) from None
 
 
 def check_owner(owner: str) -> str:
     """Refuse an owner no job can have (``InvalidInput``): empty, too long, control
     characters, not Unicode text. For reads by owner, before the owner reaches a store."""
-    try:
-        return _OWNER.validate_python(owner)
-    except ValidationError as exc:
-        message = exc.errors(include_url=False)[0]["msg"]
-        raise InvalidInput(message.removeprefix("Value error, ")) from None
+    return _checked(_OWNER, owner)
+
+
+def check_tag(tag: str) -> str:
+    """Refuse a tag no job can have (``InvalidInput``), as :func:`check_owner` does an
+    owner: 1 to 64 characters of Unicode text without control characters."""
+    return _checked(_TAG, tag)

@@ -3,7 +3,8 @@
 Key layout and request costs: ``docs/design.md``. In short: a job's rows share its owner's
 shard partition, so inserting or updating a job (with its owner copy, its listing pointers,
 its due row, the change feed's row and, on completion, its attempt) is one entity-group
-transaction: one storage request. The change feed: ``_azure/table_changes.py``.
+transaction: one storage request. Listings: ``_azure/table_listings.py``; the change feed:
+``_azure/table_changes.py``.
 """
 
 from __future__ import annotations
@@ -48,18 +49,15 @@ from .._azure.table_changes import (
 from .._azure.table_entities import (
     blob_names,
     decode_attempt,
-    decode_job,
     encode_attempt,
     encode_job,
 )
+from .._azure.table_listings import TableReader
 from .._azure.table_queries import (
     RANGE,
     continuation_id,
-    count_listed,
     every_due_row,
     job_rows_of,
-    listing_of,
-    matching,
     newest_first,
     query_rows,
     rows_of_ranges,
@@ -132,6 +130,7 @@ class AzureTableJobRepository:
         self._stamps = ChangeStamps()
         self._reservations = TableReservations(table, clock, self._exists)
         self._payloads = BlobPayloads(container)
+        self._reader = TableReader(table, self._payloads)
         self._clock = clock
         self._max_payload_bytes = max_payload_bytes
         self._credential = owned_credential
@@ -178,25 +177,6 @@ class AzureTableJobRepository:
         await self._payloads.create()
 
     # --- jobs --------------------------------------------------------------------------
-
-    async def _job(self, entity: TableEntity) -> QueuedJob:
-        blobs = await self._payloads.download(blob_names(entity))
-        return decode_job(entity, version_of(entity, etag_of(entity)), blobs)
-
-    async def _readable(self, entity: TableEntity) -> QueuedJob | CorruptJobRecord:
-        try:
-            return await self._job(entity)
-        except CorruptJobRecord as exc:
-            return exc
-
-    async def _page(self, rows: Sequence[TableEntity], limit: int) -> Page[QueuedJob]:
-        """The page of the first ``limit`` rows (one more tells that there are more); rows
-        that cannot be read are skipped and named."""
-        read = await asyncio.gather(*(self._readable(e) for e in rows[:limit]))
-        jobs = [job for job in read if isinstance(job, QueuedJob)]
-        skipped = [exc.job_id for exc in read if isinstance(exc, CorruptJobRecord)]
-        more = len(rows) > limit
-        return Page(jobs, keys.job_id_of(rows[limit - 1]["RowKey"]) if more else None, skipped)
 
     async def _transact(
         self,
@@ -289,7 +269,7 @@ class AzureTableJobRepository:
             except ResourceNotFoundError:
                 raise JobNotFound(job_id) from None
             try:
-                return await self._job(entity)
+                return await self._reader.job(entity)
             except CorruptJobRecord:
                 if not blob_names(entity):
                     raise
@@ -298,7 +278,7 @@ class AzureTableJobRepository:
                 entity = await self._table.get_entity(partition, keys.job_key(job_id))
             except ResourceNotFoundError:
                 raise JobNotFound(job_id) from None
-            return await self._job(entity)
+            return await self._reader.job(entity)
 
     async def update(self, job: QueuedJob, *, attempt: Attempt | None = None) -> QueuedJob:
         check_job(job, self._max_payload_bytes)
@@ -364,7 +344,7 @@ class AzureTableJobRepository:
     async def take_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> bool:
         return await self._reservations.take_lease(name, holder, now=now, until=until)
 
-    # --- listings (the queries: ``_azure/table_queries.py``) ----------------------------
+    # --- listings (``_azure/table_listings.py``, the queries: ``table_queries.py``) -----
 
     async def _query(
         self, query_filter: str, parameters: dict[str, Any], *, limit: int | None
@@ -388,46 +368,10 @@ class AzureTableJobRepository:
     ) -> Page[QueuedJob]:
         check_page_size(limit)
         query = query or JobQuery()
-        listing = listing_of(query, continuation)
-        with translated(listing.what):
-            found = await asyncio.gather(
-                *(
-                    self._query(listing.query_filter, parameters, limit=limit + 1)
-                    for parameters in listing.ranges
-                )
-            )
-            rows = sorted((e for page in found for e in page), key=newest_first)
-            if listing.pointers:
-                return matching(await self._pointed_page(rows, limit), query)
-            return matching(await self._page(rows, limit), query)
+        return await self._reader.list_jobs(query, limit=limit, continuation=continuation)
 
     async def count_jobs(self, query: JobQuery | None = None, *, at_most: int) -> int:
-        listing = listing_of(query or JobQuery(), None)
-        with translated(f"counting ({listing.what})"):
-            return await count_listed(self._table, listing, at_most=max(at_most, 0))
-
-    async def _pointed_page(self, pointers: Sequence[TableEntity], limit: int) -> Page[QueuedJob]:
-        """The page of the jobs the first ``limit`` of ``pointers`` (any rows naming a job
-        by their key) point at; one more pointer tells that there are more."""
-        read = await self._pointed(pointers[:limit])
-        page = await self._page(read, len(read))
-        if len(pointers) <= limit:
-            return page
-        return Page(page.items, keys.job_id_of(pointers[limit - 1]["RowKey"]), page.skipped)
-
-    async def _pointed(self, pointers: Sequence[TableEntity]) -> list[TableEntity]:
-        """The job rows ``pointers`` point at (those still stored), in their order: a point
-        read each, all at once (the one read Table Storage serves by its key alone; a
-        filter naming several row keys would scan the partition)."""
-
-        async def read(pointer: TableEntity) -> TableEntity | None:
-            job_id = keys.job_id_of(pointer["RowKey"])
-            with suppress(ResourceNotFoundError):  # deleted since it was listed
-                return await self._table.get_entity(pointer["PartitionKey"], keys.job_key(job_id))
-            return None
-
-        found = await asyncio.gather(*(read(pointer) for pointer in pointers))
-        return [row for row in found if row is not None]
+        return await self._reader.count_jobs(query or JobQuery(), at_most=max(at_most, 0))
 
     # --- the due index and leases ------------------------------------------------------
 
@@ -441,7 +385,7 @@ class AzureTableJobRepository:
         except ResourceNotFoundError:
             entity = None
         if entity is not None and entity.get("Due") == pointer["RowKey"]:
-            return await self._readable(entity)
+            return await self._reader.readable(entity)
         with suppress(ResourceModifiedError, ResourceNotFoundError):
             await self._table.delete_entity(
                 partition, pointer["RowKey"], etag=etag_of(pointer), match_condition=_IF_UNCHANGED
@@ -505,7 +449,7 @@ class AzureTableJobRepository:
             )
             indexed = {e["RowKey"] for e in due}
             rows = sorted((e for e in found if e.get("Due") not in indexed), key=newest_first)
-            return await self._pointed_page(rows, limit)
+            return await self._reader.pointed_page(rows, limit)
 
     # --- deleting ----------------------------------------------------------------------
 

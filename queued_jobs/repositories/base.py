@@ -95,7 +95,9 @@ class JobQuery:
     """Filters for :meth:`JobRepository.list_jobs`. Empty means everything.
 
     Every combination is served by an index on every backend (``docs/design.md`` says
-    what each costs): a page reads about the rows it returns, not the table."""
+    what each costs): a page reads about the rows it returns, not the table. With a tag,
+    the tag's index serves the listing and the other filters are checked on its jobs (in
+    proportion to the tag's jobs, never the table's)."""
 
     statuses: frozenset[JobStatus] = field(default_factory=frozenset)
     #: One owner's jobs only.
@@ -105,6 +107,8 @@ class JobQuery:
     created_from: datetime | None = None
     #: Jobs created before this time.
     created_before: datetime | None = None
+    #: Jobs carrying this tag among theirs.
+    tag: str | None = None
 
     def matches(self, job: QueuedJob) -> bool:
         """Whether ``job`` passes the filters (for adapters that filter in Python)."""
@@ -114,6 +118,7 @@ class JobQuery:
             and (self.job_type is None or job.job_type == self.job_type)
             and (self.created_from is None or job.created_at >= self.created_from)
             and (self.created_before is None or job.created_at < self.created_before)
+            and (self.tag is None or self.tag in job.tags)
         )
 
 
@@ -204,12 +209,12 @@ class JobRepository(Protocol):
 
         Memory and SQLite store all the jobs or none (SQLite: one transaction). Azure writes
         the jobs of each partition (the owner's shard) in entity-group transactions of at
-        most 12 jobs (eight rows each, 100 at most; fewer if the rows are large: a
-        transaction body is kept under 1 MiB), in the given order, submitted concurrently,
-        after uploading the large payloads. Each transaction is atomic, but the batch is
-        not: when one fails (``JobAlreadyExists``, say), the jobs of the other transactions
-        may be stored. The error (with several failures, one of them) is raised once every
-        transaction has finished.
+        most 100 rows (eight a job and one per tag: 12 untagged jobs; fewer if the rows
+        are large: a transaction body is kept under 1 MiB), in the given order, submitted
+        concurrently, after uploading the large payloads. Each transaction is atomic, but
+        the batch is not: when one fails (``JobAlreadyExists``, say), the jobs of the other
+        transactions may be stored. The error (with several failures, one of them) is
+        raised once every transaction has finished.
         """
         ...
 
@@ -225,6 +230,11 @@ class JobRepository(Protocol):
         in the same atomic write. Raises ``ConcurrencyConflict`` if the job changed since it
         was read, ``JobNotFound`` if it is gone, and what :meth:`insert` raises for a record
         the gate refuses.
+
+        A job's tags are set when it is stored and never change: no verb of this library
+        gives an update other tags, and SQLite and Azure index a job by the tags
+        :meth:`insert` stored (an update that changed them would leave the tag listings
+        as they were).
         """
         ...
 
@@ -277,13 +287,21 @@ class JobRepository(Protocol):
         continuation: str | None = None,
     ) -> Page[QueuedJob]:
         """Jobs matching ``query``, newest first: of every owner (operators' view), or of
-        ``query.owner`` alone."""
+        ``query.owner`` alone.
+
+        A page holds ``limit`` jobs unless it is the last (``continuation`` is ``None``),
+        but for one case: a tag with statuses on Azure, whose pointers do not say the
+        status. That listing reads the tag's jobs until ``limit`` match, at most ten pages
+        of them per call; a page cut there is short (even empty) and continues after the
+        last job read."""
         ...
 
     async def count_jobs(self, query: JobQuery | None = None, *, at_most: int) -> int:
         """How many jobs match ``query``, counting no further than ``at_most + 1`` (a
         result over ``at_most`` means "more"). Reads the index entries of the listing
-        (on Azure their keys alone, a request per 1,000 per shard), never the jobs."""
+        (on Azure their keys alone, a request per 1,000 per shard), never the jobs; but on
+        Azure a tag with statuses reads the status of each of the tag's jobs (a point read
+        each, in proportion to the tag's jobs) until more than ``at_most`` match."""
         ...
 
     async def list_due(

@@ -78,6 +78,7 @@ class _Row:
     #: The digest of what a watcher sees of it (``_changes.watched_digest``); ``None``:
     #: unknown (a planted row), so its next write records a change.
     watched: str | None = None
+    tags: tuple[str, ...] = ()
 
     def matches(self, query: JobQuery) -> bool:
         return (
@@ -86,6 +87,7 @@ class _Row:
             and (query.job_type is None or self.job_type == query.job_type)
             and (query.created_from is None or self.created_at >= query.created_from)
             and (query.created_before is None or self.created_at < query.created_before)
+            and (query.tag is None or query.tag in self.tags)
         )
 
 
@@ -128,12 +130,12 @@ class MemoryJobRepository:
         """Store ``row`` as job ``job_id``'s, indexed (what tests plant rows with)."""
         self._drop(job_id)
         self._rows[job_id] = row
-        self._index.add(job_id, row.owner, row.status, row.job_type)
+        self._index.add(job_id, row.owner, row.status, row.job_type, row.tags)
 
     def _drop(self, job_id: str) -> _Row | None:
         row = self._rows.pop(job_id, None)
         if row is not None:
-            self._index.remove(job_id, row.owner, row.status, row.job_type)
+            self._index.remove(job_id, row.owner, row.status, row.job_type, row.tags)
         return row
 
     def _stamp(self, job: QueuedJob) -> QueuedJob:
@@ -159,6 +161,7 @@ class MemoryJobRepository:
                 job.model_dump_json(exclude={"version"}),
                 None if due is None else due_micros(due),
                 digest,
+                job.tags,
             ),
         )
         return job.model_copy(update={"version": version})

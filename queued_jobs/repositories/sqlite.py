@@ -1,7 +1,9 @@
 """SQLite :class:`JobRepository`: the embedded default, safe for several processes on one file.
 
 A job is one row: the record as JSON plus the few columns that listings filter and sort
-on. Its version is an integer bumped by every update, which is conditional on it.
+on. Its version is an integer bumped by every update, which is conditional on it. Its tags
+are rows of ``job_tags`` (a tag's jobs are a range of its key), written with the job and
+deleted with it.
 
 The change feed is the table ``changes``, one partition (``"all"``): a row per change,
 numbered by an ``AUTOINCREMENT`` key in the job's own write transaction. Writers hold the
@@ -69,6 +71,10 @@ __all__ = ["SqliteJobRepository"]
 _COLUMNS = "id, owner, job_type, status, created_at, completed_at, doc, due_at, watched, version"
 _INSERT = f"INSERT INTO jobs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
 _RECORD = "INSERT INTO changes (job_id, recorded_at, doc) VALUES (?, ?, ?)"
+_TAG = "INSERT OR IGNORE INTO job_tags (tag, job_id) VALUES (?, ?)"
+#: A tag's jobs: the range of its rows in ``job_tags`` (newest first by id), each job read
+#: by its key and checked against the other filters (``CROSS JOIN`` keeps that order).
+_TAGGED = "job_tags CROSS JOIN jobs ON jobs.id = job_tags.job_id"
 #: Records the change before the update replaces the row, if the update changes what a
 #: watcher sees (a row without a digest: always) and will go through (its version holds;
 #: if it fails for another reason, the transaction takes the change back with it).
@@ -120,14 +126,14 @@ class SqliteJobRepository:
 
     async def insert(self, job: QueuedJob) -> QueuedJob:
         check_job(job, self._max_payload_bytes)
-        await self._db.write(_insert, job.id, _values(job), self._change(job))
+        await self._db.write(_insert, job.id, _values(job), self._change(job), _tags(job))
         return job.model_copy(update={"version": "1"})
 
     async def insert_many(self, jobs: Sequence[QueuedJob]) -> list[QueuedJob]:
         check_new_jobs(jobs, self._max_payload_bytes)
         if not jobs:
             return []
-        rows = [(job.id, _values(job), self._change(job)) for job in jobs]
+        rows = [(job.id, _values(job), self._change(job), _tags(job)) for job in jobs]
         await self._db.write(_insert_all, rows)
         return [job.model_copy(update={"version": "1"}) for job in jobs]
 
@@ -194,16 +200,23 @@ class SqliteJobRepository:
         limit: int = DEFAULT_PAGE_SIZE,
         continuation: str | None = None,
     ) -> Page[QueuedJob]:
-        where, params, statuses = _filters(query or JobQuery())
+        query = query or JobQuery()
+        if query.tag is not None:
+            where, params = _tag_filters(query)
+            return await self._page(where, params, limit, continuation, source=_TAGGED)
+        where, params, statuses = _filters(query)
         return await self._page(where, params, limit, continuation, statuses)
 
     async def count_jobs(self, query: JobQuery | None = None, *, at_most: int) -> int:
-        where, params, statuses = _filters(query or JobQuery())
-        if statuses:
-            where = [f"status IN ({', '.join('?' * len(statuses))})", *where]
-            params = [*statuses, *params]
+        query = query or JobQuery()
+        source = "jobs"
+        if query.tag is not None:
+            (where, params), source = _tag_filters(query), _TAGGED
+        else:
+            where, params, statuses = _filters(query)
+            where, params = [*_among(statuses), *where], [*statuses, *params]
         condition = f" WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT count(*) FROM (SELECT 1 FROM jobs{condition} LIMIT ?)"
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {source}{condition} LIMIT ?)"
         [(found,)] = await self._db.run(_fetch_all, sql, (*params, max(at_most, 0) + 1))
         return int(found)
 
@@ -214,16 +227,21 @@ class SqliteJobRepository:
         limit: int,
         continuation: str | None,
         statuses: Sequence[str] = (),
+        *,
+        source: str = "jobs",
     ) -> Page[QueuedJob]:
-        """A page of the rows matching ``where``: with ``statuses``, one index range per
-        status (each reading at most a page), merged newest first."""
+        """A page of the rows of ``source`` matching ``where``: with ``statuses``, one
+        index range per status (each reading at most a page), merged newest first; of a
+        tag's (``source`` is ``_TAGGED``), the range of its rows."""
         check_page_size(limit)
+        ids = "id" if source == "jobs" else "job_tags.job_id"
         if continuation is not None:
-            where = [*where, "id < ?"]
+            where = [*where, f"{ids} < ?"]
             params = [*params, continuation]
         if not statuses:
             condition = f" WHERE {' AND '.join(where)}" if where else ""
-            sql = f"SELECT id, version, doc FROM jobs{condition} ORDER BY id DESC LIMIT ?"
+            sql = f"""SELECT {ids}, version, doc FROM {source}{condition}
+                ORDER BY {ids} DESC LIMIT ?"""
             rows = await self._db.run(_fetch_all, sql, (*params, limit + 1))
         else:
             condition = " AND ".join(["status = ?", *where])
@@ -363,9 +381,26 @@ class SqliteJobRepository:
             await self._db.close()
 
 
-def _filters(query: JobQuery) -> tuple[list[str], list[Any], list[str]]:
-    """The conditions (and their parameters) of a listing's filters but its statuses,
-    and its statuses (each an index range of its own)."""
+def _among(statuses: Sequence[str]) -> list[str]:
+    """The condition that the status is one of ``statuses`` (none if there are none)."""
+    return [f"status IN ({', '.join('?' * len(statuses))})"] if statuses else []
+
+
+def _tag_filters(query: JobQuery) -> tuple[list[str], list[Any]]:
+    """The conditions (and their parameters) of a listing by tag (``_TAGGED``): the tag's
+    range of ``job_tags``, bounded by the creation window, then every other filter
+    checked on the jobs of that range (in proportion to the tag's jobs)."""
+    where, params, statuses = _filters(query, ids="job_tags.job_id")
+    return (
+        ["job_tags.tag = ?", *where, *_among(statuses)],
+        [query.tag, *params, *statuses],
+    )
+
+
+def _filters(query: JobQuery, *, ids: str = "id") -> tuple[list[str], list[Any], list[str]]:
+    """The conditions (and their parameters) of a listing's filters but its statuses and
+    its tag, and its statuses (each an index range of its own); ``ids``: the column of
+    the ids the creation window bounds."""
     where: list[str] = []
     params: list[Any] = []
     if query.owner is not None:
@@ -377,11 +412,11 @@ def _filters(query: JobQuery) -> tuple[list[str], list[Any], list[str]]:
     # Ids begin with the creation millisecond: a window is a range of ids (the exact
     # bound is checked on the rows of its edge milliseconds only).
     if query.created_from is not None:
-        where += ["id >= ?", "created_at >= ?"]
+        where += [f"{ids} >= ?", "created_at >= ?"]
         params += [_id_of_millisecond(query.created_from), to_micros(query.created_from)]
     if query.created_before is not None:
         after = _id_of_millisecond(query.created_before, plus=1)
-        where += ["id < ?", "created_at < ?"]
+        where += [f"{ids} < ?", "created_at < ?"]
         params += [after, to_micros(query.created_before)]
     return where, params, sorted(status.value for status in query.statuses)
 
@@ -409,6 +444,11 @@ def _values(job: QueuedJob) -> tuple[Any, ...]:
     )
 
 
+def _tags(job: QueuedJob) -> list[tuple[str, str]]:
+    """The rows of ``job_tags`` of ``job``: one per tag (a tag given twice, once)."""
+    return [(tag, job.id) for tag in sorted(set(job.tags))]
+
+
 def _job(job_id: str, version: int, doc: str | None) -> QueuedJob:
     return job_from_json(job_id, doc, str(version))
 
@@ -431,6 +471,7 @@ def _insert(
     job_id: str,
     values: tuple[Any, ...],
     change: tuple[int, str],
+    tags: list[tuple[str, str]],
 ) -> None:
     try:
         connection.execute(_INSERT, (job_id, *values))
@@ -439,13 +480,16 @@ def _insert(
             raise JobAlreadyExists(job_id) from None
         raise
     connection.execute(_RECORD, (job_id, *change))
+    if tags:
+        connection.executemany(_TAG, tags)
 
 
 def _insert_all(
-    connection: sqlite3.Connection, rows: list[tuple[str, tuple[Any, ...], tuple[int, str]]]
+    connection: sqlite3.Connection,
+    rows: list[tuple[str, tuple[Any, ...], tuple[int, str], list[tuple[str, str]]]],
 ) -> None:
-    for job_id, values, change in rows:
-        _insert(connection, job_id, values, change)
+    for job_id, values, change, tags in rows:
+        _insert(connection, job_id, values, change, tags)
 
 
 def _save_attempt(connection: sqlite3.Connection, row: tuple[str, int, str]) -> None:
@@ -498,8 +542,8 @@ def _reserve(
 
 
 def _forget(connection: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> int:
-    """Delete the jobs matching ``where``, their attempts, their changes and the unique
-    keys they hold.
+    """Delete the jobs matching ``where``, their attempts, their changes, their tags and
+    the unique keys they hold.
 
     A row whose document is not JSON is deleted too; a key it may hold is taken over once
     the reservation's grace has passed, its holder being gone."""
@@ -512,6 +556,7 @@ def _forget(connection: sqlite3.Connection, where: str, params: tuple[Any, ...])
     ).fetchall()
     connection.executemany("DELETE FROM attempts WHERE job_id = ?", [(row[0],) for row in gone])
     connection.executemany("DELETE FROM changes WHERE job_id = ?", [(row[0],) for row in gone])
+    connection.executemany("DELETE FROM job_tags WHERE job_id = ?", [(row[0],) for row in gone])
     held = [(reservation_in(*row[1:]), row[0]) for row in gone]
     connection.executemany(
         "DELETE FROM unique_keys WHERE key = ? AND job_id = ?",

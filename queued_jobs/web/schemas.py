@@ -171,6 +171,8 @@ class BulkAction(BaseModel):
     status: Annotated[list[JobStatus], Field(max_length=6)] = []
     created_from: UtcDatetime | None = None
     created_before: UtcDatetime | None = None
+    #: Only jobs tagged with it.
+    tag: Annotated[str | None, Field(max_length=64)] = None
     #: At most this many jobs are acted on in one call; ``next_cursor`` continues.
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
     cursor: Annotated[str | None, Field(max_length=64)] = None

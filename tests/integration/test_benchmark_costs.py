@@ -154,4 +154,9 @@ def test_the_listing_benchmark_reads_the_first_page_of_every_filter(
         assert requests["2 statuses"] == 32 + listed["2 statuses"]
         assert requests["type"] == 16 + listed["type"]
         assert requests["owner + status"] == 1 + listed["owner + status"]
+        assert requests["tag"] == 16 + listed["tag"]
+        assert requests["owner + tag"] == 1 + listed["owner + tag"]
+        # a tag's jobs by status: each of the tag's 60 jobs read (fewer than ten pages)
+        tagged = sum("batch3" in job.tags for job in stored)
+        assert requests["tag + status"] == 16 + tagged
         assert all(m.params["bytes"] > 0 for m in results)

@@ -40,7 +40,7 @@ async def test_opening_creates_the_folders_the_file_and_the_schema_in_wal_mode(
 
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert raw.execute("PRAGMA user_version").fetchone() == (5,)
+    assert raw.execute("PRAGMA user_version").fetchone() == (6,)
     raw.close()
 
 
@@ -391,3 +391,50 @@ async def test_an_update_leaves_the_owner_and_type_as_stored_and_refuses_another
         raw.close()
     finally:
         await repository.close()
+
+
+async def test_jobs_of_a_database_before_the_tag_index_are_listed_by_their_tags_once_opened(
+    tmp_path: Path,
+) -> None:
+    from queued_jobs._sqlite.database import _MIGRATIONS
+    from queued_jobs.models import JobStatus, QueuedJob
+    from queued_jobs.repositories.base import JobQuery
+    from queued_jobs.repositories.sqlite import SqliteJobRepository
+
+    path = tmp_path / "old.db"
+    jobs = [
+        QueuedJob.new(owner="ada", job_type="t", tags=("q4", "vip")),
+        QueuedJob.new(owner="bob", job_type="t", tags=("q4", "q4"), status=JobStatus.FAILED),
+        QueuedJob.new(owner="ada", job_type="t"),
+    ]
+    raw = sqlite3.connect(path)
+    for statements in _MIGRATIONS[:5]:  # the schema as the fifth version left it
+        for statement in statements:
+            raw.execute(statement)
+    rows = [(job.id, job.owner, job.status.value, job.model_dump_json()) for job in jobs]
+    rows.append(("f" * 28 + "0", "cy", "queued", '{"tags": ["q4"'))  # not JSON: no tags
+    raw.executemany(
+        """INSERT INTO jobs (id, owner, job_type, status, created_at, completed_at, version, doc)
+        VALUES (?, ?, 't', ?, 0, NULL, 1, ?)""",
+        rows,
+    )
+    raw.execute("PRAGMA user_version = 5")
+    raw.commit()
+    raw.close()
+
+    upgraded = SqliteJobRepository(path)
+    try:
+        q4 = await upgraded.list_jobs(JobQuery(tag="q4"))
+        vip = await upgraded.list_jobs(JobQuery(tag="vip", owner="ada"))
+        failed = JobQuery(tag="q4", statuses=frozenset({JobStatus.FAILED}))
+        assert [job.id for job in q4.items] == sorted((jobs[0].id, jobs[1].id), reverse=True)
+        assert [job.id for job in vip.items] == [jobs[0].id]
+        assert [job.id for job in (await upgraded.list_jobs(failed)).items] == [jobs[1].id]
+        assert await upgraded.count_jobs(JobQuery(tag="q4"), at_most=10) == 2
+        await upgraded.delete(jobs[0].id)
+    finally:
+        await upgraded.close()
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),)
+    assert raw.execute("SELECT tag, job_id FROM job_tags").fetchall() == [("q4", jobs[1].id)]
+    raw.close()

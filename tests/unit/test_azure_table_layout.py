@@ -16,7 +16,14 @@ from queued_jobs._azure.table_entities import (
 )
 from queued_jobs._azure.table_queries import listing_of
 from queued_jobs.errors import InvalidKey
-from queued_jobs.models import ACTIVE_STATUSES, JobError, JobStatus, Progress, QueuedJob
+from queued_jobs.models import (
+    ACTIVE_STATUSES,
+    JobError,
+    JobStatus,
+    Progress,
+    QueuedJob,
+    owner_shard,
+)
 from queued_jobs.repositories._limits import MAX_CUSTOM_DATA_BYTES
 from queued_jobs.repositories.base import JobQuery
 
@@ -202,3 +209,40 @@ def test_every_listing_is_key_ranges_the_service_filters_only_by_type_within_an_
         assert low.rsplit("|", 1)[0] == high.rsplit("|", 1)[0]
         if job_type:
             assert keys.escape(job_type) in low or owner
+
+
+@pytest.mark.parametrize("owner", [None, "ada"])
+@pytest.mark.parametrize("job_type", [None, "reports.build"])
+@pytest.mark.parametrize("statuses", _STATUSES)
+def test_a_tag_listing_is_the_tags_pointer_range_the_service_filters_by_owner_and_type(
+    owner: str | None, job_type: str | None, statuses: frozenset[JobStatus]
+) -> None:
+    tag = "q4/é|x"
+    query = JobQuery(owner=owner, job_type=job_type, statuses=statuses, tag=tag)
+
+    listing = listing_of(query, None)
+
+    assert {r["pk"] for r in listing.ranges} == (
+        {f"j{owner_shard(owner):x}"} if owner else set(keys.shard_partitions())
+    )
+    assert len(listing.ranges) == (1 if owner else 16)  # statuses are no ranges of their own
+    assert listing.pointers
+    assert listing.statuses_on_jobs == bool(statuses)
+    filtered = {c.split(" ")[0] for c in listing.query_filter.split(" and ")}
+    assert filtered == {"PartitionKey", "RowKey"} | ({"Owner"} if owner else set()) | (
+        {"JobType"} if job_type else set()
+    )
+    for parameters in listing.ranges:
+        assert parameters["low"] == keys.tag_prefix(tag) == "g|q4%2Fé%7Cx|"
+
+
+def test_tag_pointers_keep_tags_apart_name_their_job_and_hold_no_forbidden_character() -> None:
+    job_id = QueuedJob.new(owner="o", job_type="t").id
+    low, high = keys.time_range(None, None, None, prefix=keys.tag_prefix("a"))
+
+    for tag in ("a|b", "a%7Cb", "a/b", "a "):
+        key = keys.tag_key(tag, job_id)
+        assert not low < key < high, tag
+        assert keys.job_id_of(key) == job_id
+        assert not set(FORBIDDEN_IN_KEYS) & set(key)
+    assert low < keys.tag_key("a", job_id) < high

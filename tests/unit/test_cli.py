@@ -117,7 +117,9 @@ def test_enqueue_reads_the_request_from_standard_input(invoke: Invoke) -> None:
 def test_list_shows_jobs_newest_first_and_filters_them(invoke: Invoke) -> None:
     done = finished("greet", {"name": "Ada"}, owner="ada")
     ada = enqueued_id(invoke("enqueue", "greet", '{"name": "Ada"}', "--owner", "ada"))
-    bo = enqueued_id(invoke("enqueue", "explode", '{"name": "Bo"}', "--owner", "bo"))
+    bo = enqueued_id(
+        invoke("enqueue", "explode", '{"name": "Bo"}', "--owner", "bo", "--tag", "vip")
+    )
 
     table = invoke("list")
     assert table.exit_code == 0
@@ -137,6 +139,8 @@ def test_list_shows_jobs_newest_first_and_filters_them(invoke: Invoke) -> None:
     assert listed("--owner", "ada", "--status", "succeeded") == [done.id]
     assert listed("--status", "queued", "--status", "running") == [bo, ada]
     assert listed("--type", "explode") == [bo]
+    assert listed("--tag", "vip") == [bo]
+    assert listed("--tag", "vip", "--status", "succeeded") == []
     assert listed("--limit", "1") == [bo]
     assert listed("--owner", "nobody") == []
     assert invoke("list", "--owner", "nobody").output == "no jobs\n"
@@ -309,6 +313,7 @@ BAD_INPUT = {
     "owner-missing": (["enqueue", "greet", "{}"], 2, "Missing option '--owner'"),
     "unknown-status": (["list", "--status", "done"], 2, "'done' is not one of"),
     "limit-too-large": (["list", "--limit", "5000"], 2, "5000 is not in the range 1<=x<=1000"),
+    "tag-too-long": (["list", "--tag", "t" * 65], 2, "tag is 65 characters; at most 64"),
     "job-not-found": (["status", "0" * 29], 1, f"no job with id '{'0' * 29}'"),
     "cancel-not-found": (["cancel", "nope"], 1, "no job with id 'nope'"),
     "retry-not-found": (["retry", "nope"], 1, "no job with id 'nope'"),

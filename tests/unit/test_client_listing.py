@@ -105,6 +105,29 @@ async def test_the_operators_listing_filters_by_status_type_and_creation_time(
     assert [job.id for job in middle.items] == [refused.id, bob.id]
 
 
+async def test_a_tag_lists_the_jobs_tagged_with_it_with_the_other_filters(
+    client: JobClient,
+) -> None:
+    clock = client.clock
+    assert isinstance(clock, ManualClock)
+    made = []
+    for n, (owner, tags) in enumerate(
+        [("ann", ["q4"]), ("bob", ["q4", "vip"]), ("ann", []), ("ann", ["vip", "q4"])]
+    ):
+        made.append(await client.queue_job("shop.bill", n, owner=owner, tags=tags))
+        clock.advance(1)
+    q4, bobs, _, both = made[0], made[1], made[2], made[3]
+
+    tagged = await client.list_jobs(tag="q4")
+    anns = await client.list_jobs(tag="q4", owner="ann", statuses=["succeeded"])
+    vip = await client.list_jobs(tag="vip", job_type="shop.bill", created_from=bobs.created_at)
+
+    assert [job.id for job in tagged.items] == [both.id, bobs.id, q4.id]
+    assert [job.id for job in anns.items] == [both.id, q4.id]
+    assert [job.id for job in vip.items] == [both.id, bobs.id]
+    assert (await client.list_jobs(tag="q")).items == []
+
+
 async def test_an_owners_filtered_listing_pages_through_every_match_without_losing_one(
     client: JobClient,
 ) -> None:
@@ -133,6 +156,9 @@ async def test_an_owners_filtered_listing_pages_through_every_match_without_losi
         ({"limit": 0}, "page size must be between 1 and 1000"),
         ({"owner": "", "statuses": ["failed"]}, None),
         ({"owner": "ann\x1b[2J", "limit": 5}, None),
+        ({"tag": ""}, "tag must not be empty"),
+        ({"tag": "t" * 65}, "tag is 65 characters; at most 64 allowed"),
+        ({"tag": "red\x00"}, "tag must not contain control characters"),
     ],
 )
 async def test_listing_filters_that_cannot_match_are_refused_in_a_sentence(

@@ -156,6 +156,40 @@ def test_a_listing_filters_by_status_type_and_time(api: ApiServer) -> None:
         assert none["items"] == []
 
 
+def test_a_listing_by_tag_holds_only_the_caller_s_jobs_with_that_tag(api: ApiServer) -> None:
+    def start(http: httpx.Client, tags: list[str]) -> str:
+        made = http.post("/jobs", json={"type": WORK, "request": {}, "tags": tags})
+        assert made.status_code == 202, made.text
+        return str(made.json()["id"])
+
+    odd = "q4/é|'x'"
+    with api.client("bob") as http:
+        bobs = start(http, [odd])
+    with api.client("alice") as http:
+        tagged = [start(http, [odd, "vip"]), start(http, []), start(http, ["vip", odd])]
+        http.post(f"/jobs/{tagged[0]}/cancel")
+
+        listed = http.get("/jobs", params={"tag": odd, "limit": 1})
+        assert listed.status_code == 200, listed.text
+        first = listed.json()
+        assert [j["id"] for j in first["items"]] == [tagged[2]]
+        rest = http.get(first["next"]).json()
+        assert [j["id"] for j in rest["items"]] == [tagged[0]]
+        assert rest["next"] is None
+        assert all(odd in j["tags"] for j in [*first["items"], *rest["items"]])
+        cancelled = http.get("/jobs", params={"tag": "vip", "status": "cancelled"}).json()
+        assert [j["id"] for j in cancelled["items"]] == [tagged[0]]
+        others = http.get("/jobs", params={"tag": odd, "owner": "bob"}).json()
+        assert others["items"] == []
+        too_long = http.get("/jobs", params={"tag": "t" * 65})
+        assert too_long.status_code == 422
+    with api.client("operator") as http:
+        everyone = http.get("/jobs", params={"tag": odd}).json()
+        assert [j["id"] for j in everyone["items"]] == [tagged[2], tagged[0], bobs]
+        cancelled = http.post("/jobs:cancel", json={"tag": "vip", "status": ["queued"]}).json()
+        assert cancelled["done"] == [tagged[2]]
+
+
 def test_cancel_retry_and_delete_follow_the_job_s_state(api: ApiServer) -> None:
     with api.client("alice") as http:
         job = http.post("/jobs", json={"type": WORK, "request": {}}).json()

@@ -55,6 +55,7 @@ async def _bulk(verb: str, body: BulkAction, request: Request, caller: Caller) -
         job_type=body.type,
         created_from=body.created_from,
         created_before=body.created_before,
+        tag=body.tag,
         limit=body.limit,
         continuation=check_cursor(body.cursor),
     )

@@ -146,13 +146,15 @@ async def list_jobs(
     status: Annotated[list[JobStatus] | None, Query(max_length=6)] = None,
     created_from: datetime | None = None,
     created_before: datetime | None = None,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> JobPage:
     """Jobs, newest first: the caller's own, or (operators and readers) every owner's or
     ``owner``'s. Filters left out match everything; ``created_from`` is inclusive,
-    ``created_before`` exclusive. Follow ``next`` (or pass ``next_cursor`` as ``cursor``)
-    for the next page."""
+    ``created_before`` exclusive; ``tag`` keeps the jobs tagged with it. Follow ``next``
+    (or pass ``next_cursor`` as ``cursor``) for the next page: with a tag and a status,
+    a page may be short before the last."""
     chosen = listing_owner(caller, owner)
     if owner is not None and chosen != owner:  # someone else's jobs: none, for this caller
         return JobPage(items=[], next_cursor=None, next=None, skipped=[])
@@ -163,6 +165,7 @@ async def list_jobs(
         job_type=type,
         created_from=created_from,
         created_before=created_before,
+        tag=tag,
         limit=limit,
         continuation=check_cursor(cursor),
     )
