@@ -7,6 +7,7 @@ from .clock import Clock, ManualClock
 from .context import JobContext
 from .dead_letters import DeadLetter, DeadLetters, SideQueue
 from .errors import (
+    AuthenticationUnavailable,
     ConcurrencyConflict,
     ConfigurationError,
     CorruptJobRecord,
@@ -19,9 +20,11 @@ from .errors import (
     JobCancelled,
     JobNotFound,
     JobTimedOut,
+    NotAuthenticated,
     PayloadTooDeep,
     PayloadTooLarge,
     PermanentError,
+    PermissionDenied,
     QueuedJobsError,
     QueueMessageNotFound,
     StorageError,
@@ -29,9 +32,11 @@ from .errors import (
     UnknownJobType,
 )
 from .execution.settings import ExecutionSettings
+from .feed import FeedConsumer
 from .models import (
     Attempt,
     AttemptOutcome,
+    JobChange,
     JobError,
     JobStatus,
     Priority,
@@ -54,6 +59,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "Attempt",
     "AttemptOutcome",
+    "AuthenticationUnavailable",
     "AzureStorage",
     "Backoff",
     "Clock",
@@ -65,12 +71,14 @@ __all__ = [
     "DuplicateJob",
     "EnqueueFailed",
     "ExecutionSettings",
+    "FeedConsumer",
     "InvalidInput",
     "InvalidJobRecord",
     "InvalidTransition",
     "JobAlreadyExists",
     "JobApp",
     "JobCancelled",
+    "JobChange",
     "JobClient",
     "JobContext",
     "JobError",
@@ -86,10 +94,12 @@ __all__ = [
     "JobTracker",
     "ManualClock",
     "MemoryStorage",
+    "NotAuthenticated",
     "Page",
     "PayloadTooDeep",
     "PayloadTooLarge",
     "PermanentError",
+    "PermissionDenied",
     "Priority",
     "Progress",
     "QueueBroker",
