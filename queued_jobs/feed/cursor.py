@@ -26,12 +26,12 @@ import time
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from ..models import JobChange
-from ..repositories.base import CHANGE_PAGE_SIZE, JobRepository
+from ..repositories.base import CHANGE_PAGE_SIZE, ChangeBatch
 
-__all__ = ["MAX_ID_LENGTH", "FeedCursor", "digest", "replay"]
+__all__ = ["MAX_ID_LENGTH", "ChangeReader", "FeedCursor", "digest", "replay"]
 
 _VERSION: Final = "1."
 #: Longest ``Last-Event-ID`` read; longer ones are no cursor of ours.
@@ -160,16 +160,27 @@ class FeedCursor:
         return cursor
 
 
+class ChangeReader(Protocol):
+    """What reading the feed needs of a store (``JobRepository.read_changes``)."""
+
+    async def read_changes(
+        self, partition: str, *, after: str | None = None, limit: int = CHANGE_PAGE_SIZE
+    ) -> ChangeBatch: ...
+
+
 async def replay(
-    repository: JobRepository, partition: str, cursor: FeedCursor
+    repository: ChangeReader, partition: str, cursor: FeedCursor
 ) -> AsyncIterator[JobChange]:
     """The stored changes of ``partition`` after the cursor's place that it has not handed
     over yet, oldest first, each recorded in the cursor as it goes; the cursor settles as
-    far as the store says. ``InvalidInput`` for a position this store never made."""
+    far as the store says. The one reading of the feed every reader shares: a full batch
+    is read on from its last position, and what is settled is the first batch's word (a
+    later batch, read later, could call settled a change that became visible meanwhile
+    behind it: ``ChangeBatch``). ``InvalidInput`` for a position this store never made."""
     after, settled = cursor.settled.get(partition), None
     while True:
         batch = await repository.read_changes(partition, after=after)
-        if settled is None:  # a later batch's settled is not safe (``ChangeBatch``)
+        if settled is None:
             settled = batch.settled
         for change in batch.changes:
             if not cursor.saw(partition, change.position):

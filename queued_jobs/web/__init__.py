@@ -2,12 +2,12 @@
 live job events and access control. Needs the ``web`` extra
 (``pip install 'queued-jobs[web]'``)."""
 
-from .application import DEVELOPMENT_HEADER, create_web_app
-from .auth import Authenticator, Principal, Role
+from .application import create_web_app
+from .auth import DEVELOPMENT_MODE_HEADER, Authenticator, Principal, Role
 from .settings import WebSettings
 
 __all__ = [
-    "DEVELOPMENT_HEADER",
+    "DEVELOPMENT_MODE_HEADER",
     "Authenticator",
     "Principal",
     "Role",

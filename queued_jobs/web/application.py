@@ -25,12 +25,9 @@ from .routes import bulk, events, jobs, negotiate, stats, system
 from .settings import WebSettings
 from .webpubsub import WebPubSub
 
-__all__ = ["DEVELOPMENT_HEADER", "create_web_app"]
+__all__ = ["create_web_app"]
 
 log = logging.getLogger("queued_jobs.web")
-
-#: Every response of an app in development mode carries this header.
-DEVELOPMENT_HEADER: Final = DEVELOPMENT_MODE_HEADER
 
 
 _MARK_NAME: Final = DEVELOPMENT_MODE_HEADER.lower().encode()

@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ...errors import QueuedJobsError, StorageUnavailable
+from ...feed.cursor import FeedCursor, replay
 from ...models import JobChange
-from ...repositories.base import CHANGE_PAGE_SIZE, JobRepository
+from ...repositories.base import CHANGE_PAGE_SIZE, ChangeBatch, JobRepository
 from ..settings import WebSettings
 
 __all__ = ["ChangeHub", "Settled", "Snapshot", "Subscription"]
@@ -84,11 +85,30 @@ class Subscription:
 class _Reader:
     partition: str
     subscribers: set[Subscription] = field(default_factory=set)
-    settled: str | None = None
-    seen: set[str] = field(default_factory=set)
+    #: Where the reader is in its partition (the changes past its settled place that it
+    #: handed out, kept until they settle).
+    place: FeedCursor = field(default_factory=FeedCursor)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     failure: Exception | None = None
     task: asyncio.Task[None] | None = None
+
+    def snapshot(self) -> Snapshot:
+        seen = self.place.delivered.get(self.partition, ())
+        return Snapshot(self.place.settled.get(self.partition), frozenset(seen))
+
+
+class _CountedReads:
+    """The repository's feed reads, counted (for the benchmarks and tests)."""
+
+    def __init__(self, repository: JobRepository) -> None:
+        self._repository = repository
+        self.count = 0
+
+    async def read_changes(
+        self, partition: str, *, after: str | None = None, limit: int = CHANGE_PAGE_SIZE
+    ) -> ChangeBatch:
+        self.count += 1
+        return await self._repository.read_changes(partition, after=after, limit=limit)
 
 
 class ChangeHub:
@@ -99,14 +119,18 @@ class ChangeHub:
         self._interval = settings.poll_interval.total_seconds()
         self._buffer = settings.stream_buffer
         self._max_streams = settings.max_streams
+        self._reads = _CountedReads(repository)
         self._readers: dict[str, _Reader] = {}
         self._streams = 0
-        #: Reads of the feed made so far (for the benchmarks and tests).
-        self.reads = 0
 
     @property
     def streams(self) -> int:
         return self._streams
+
+    @property
+    def reads(self) -> int:
+        """Reads of the feed made so far (for the benchmarks and tests)."""
+        return self._reads.count
 
     async def join(
         self, partitions: Sequence[str], accept: Callable[[JobChange], bool]
@@ -135,7 +159,7 @@ class ChangeHub:
                     ) from None
                 if reader.failure is not None:
                     raise StorageUnavailable(f"the event feed cannot be read: {reader.failure}")
-                subscription.snapshots[partition] = Snapshot(reader.settled, frozenset(reader.seen))
+                subscription.snapshots[partition] = reader.snapshot()
         except BaseException:
             subscription.close()
             raise
@@ -162,7 +186,8 @@ class ChangeHub:
 
     async def _run(self, reader: _Reader) -> None:
         try:
-            reader.settled = await self._repository.change_head(reader.partition)
+            head = await self._repository.change_head(reader.partition)
+            reader.place.settled[reader.partition] = head
             await self._read(reader, deliver=False)  # what happened before: no one's news
         except Exception as exc:  # the streams waiting for it are refused (503), and say why
             reader.failure = exc
@@ -191,33 +216,19 @@ class ChangeHub:
                 pause = self._interval
 
     async def _read(self, reader: _Reader, *, deliver: bool) -> None:
-        """Read the partition from the reader's settled place to its end, handing out
-        what is new. A full batch is read on from its last position; what is settled is
-        the first batch's word (a later batch, read later, could call settled a change
-        that became visible meanwhile behind it)."""
-        after, settled = reader.settled, None
-        while True:
-            self.reads += 1
-            batch = await self._repository.read_changes(reader.partition, after=after)
-            if settled is None:
-                settled = batch.settled
-            for change in batch.changes:
-                if change.position in reader.seen:
-                    continue
-                reader.seen.add(change.position)
-                if deliver:
-                    for subscription in list(reader.subscribers):
-                        if subscription.accept(change):
-                            subscription.offer(change)
-            if len(batch.changes) < CHANGE_PAGE_SIZE:
-                break
-            after = batch.changes[-1].position
-        if settled is not None and (reader.settled is None or settled > reader.settled):
-            reader.settled = settled
-            reader.seen = {p for p in reader.seen if p > settled}
+        """Read the partition from the reader's place to its end (``feed.replay``),
+        handing out what is new, then how far it settled."""
+        partition = reader.partition
+        before = reader.place.settled.get(partition)
+        async for change in replay(self._reads, partition, reader.place):
             if deliver:
                 for subscription in list(reader.subscribers):
-                    subscription.offer(Settled(reader.partition, settled))
+                    if subscription.accept(change):
+                        subscription.offer(change)
+        settled = reader.place.settled.get(partition)
+        if deliver and settled is not None and settled != before:
+            for subscription in list(reader.subscribers):
+                subscription.offer(Settled(partition, settled))
 
     async def close(self) -> None:
         tasks = [r.task for r in self._readers.values() if r.task is not None]

@@ -9,13 +9,13 @@ from typing import Final
 from fastapi import APIRouter, Request
 
 from ...client import JobClient
-from ...errors import InvalidTransition, QueuedJobsError
+from ...errors import QueuedJobsError
 from ...models import QueuedJob
 from .._access import check_operator
 from .._runtime import runtime_of
 from ..schemas import BulkAction, BulkResult, PurgeRequest, PurgeResult
 from ._common import Caller, errors
-from .jobs import check_cursor
+from .jobs import check_cursor, delete_finished
 
 __all__ = ["router"]
 
@@ -31,17 +31,10 @@ async def _cancel(client: JobClient, job: QueuedJob) -> object:
     return await client.cancel(job.id)
 
 
-async def _delete(client: JobClient, job: QueuedJob) -> object:
-    if not job.is_terminal:
-        raise InvalidTransition(job.id, job.status.value, "deleted")
-    await client.repository.delete(job.id)
-    return None
-
-
 _ACTIONS: Final[dict[str, tuple[str, Act]]] = {
     "retry": ("retrying jobs in bulk", _retry),
     "cancel": ("cancelling jobs in bulk", _cancel),
-    "delete": ("deleting jobs in bulk", _delete),
+    "delete": ("deleting jobs in bulk", delete_finished),
 }
 
 

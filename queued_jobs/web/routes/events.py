@@ -13,7 +13,7 @@ from ...errors import StorageUnavailable
 from ...models import JobChange, JobStatus, check_owner
 from .._access import check_may_see, listing_owner
 from .._runtime import runtime_of
-from .._views import RUNTIME_STATUS
+from .._views import RUNTIME_STATUS, JobUrls, job_urls
 from ..events.describe import change_fields
 from ..events.stream import change_events
 from ._common import Caller, errors
@@ -24,7 +24,6 @@ __all__ = ["BUFFERED_SCOPE_KEY", "router"]
 BUFFERED_SCOPE_KEY = "queued_jobs.buffered"
 
 router = APIRouter(tags=["events"])
-_PLACEHOLDER = "0" * 29
 
 
 @router.get(
@@ -64,9 +63,10 @@ async def events(
     hub = await runtime.hub()
     if hub.streams >= runtime.settings.max_streams:
         raise StorageUnavailable("this server serves as many event streams as it may; try later")
-    scoped = listing_owner(caller, None if owner is None else check_owner(owner))
-    if owner is not None and scoped != owner:
-        scoped = owner  # someone else's: the stream stays silent (their changes never pass)
+    # The owner asked for, else the caller's own jobs (or, for those who see all, every
+    # owner's). Someone else's, for an end user: the stream stays silent, since only the
+    # caller's own changes ever pass ``accept``.
+    scoped = check_owner(owner) if owner is not None else listing_owner(caller, None)
     if job is not None:
         scoped = check_may_see(caller, await client.get_job(job)).owner
     statuses = frozenset(status or ())
@@ -80,7 +80,7 @@ async def events(
             and (not statuses or change.status in statuses)
         )
 
-    status_url = str(request.url_for("get_job", job_id=_PLACEHOLDER))
+    urls = job_urls(request)
     partitions = client.repository.change_partitions(scoped)
     # Joined before the response starts: a change made once the client has the response's
     # headers is in the stream.
@@ -89,7 +89,7 @@ async def events(
         subscription,
         client.repository,
         partitions,
-        _describer(status_url),
+        _describer(urls),
         last_event_id=last_event_id or resume_from,
         resume_window=runtime.settings.resume_window,
         key=await client.repository.message_key(),
@@ -106,13 +106,13 @@ async def events(
     )
 
 
-def _describer(status_url: str) -> Callable[[JobChange], dict[str, object]]:
+def _describer(urls: JobUrls) -> Callable[[JobChange], dict[str, object]]:
     def describe(change: JobChange) -> dict[str, object]:
         return {
             "event_id": f"{change.partition}:{change.position}",
             **change_fields(change),
             "runtimeStatus": RUNTIME_STATUS[change.status],
-            "links": {"status": status_url.replace(_PLACEHOLDER, change.job_id)},
+            "links": {"status": urls.url("get_job", change.job_id)},
         }
 
     return describe

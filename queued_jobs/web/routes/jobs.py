@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
+from ...client import JobClient
 from ...errors import InvalidInput, InvalidTransition, PermissionDenied
-from ...models import JobStatus, UniqueScope, check_owner, is_job_id
+from ...models import JobStatus, QueuedJob, UniqueScope, check_owner, is_job_id
 from .._access import check_may_change, check_may_see, listing_owner
 from .._errors import FieldsInvalid, field_errors
 from .._runtime import runtime_of
@@ -17,7 +18,7 @@ from .._views import attempt_view, job_view
 from ..schemas import AttemptView, JobCreate, JobPage, JobView
 from ._common import Caller, errors
 
-__all__ = ["check_cursor", "router"]
+__all__ = ["check_cursor", "delete_finished", "router"]
 
 router = APIRouter(tags=["jobs"])
 
@@ -230,8 +231,13 @@ async def delete_job(job_id: str, request: Request, caller: Caller) -> Response:
     """Delete a finished job with its attempts and payloads (``409`` for one still queued
     or running: cancel it first)."""
     client = await runtime_of(request).client()
-    job = check_may_change(caller, await client.get_job(job_id))
+    await delete_finished(client, check_may_change(caller, await client.get_job(job_id)))
+    return Response(status_code=204)
+
+
+async def delete_finished(client: JobClient, job: QueuedJob) -> None:
+    """Delete ``job`` if it finished; ``InvalidTransition`` while it is queued or running
+    (cancel it first)."""
     if not job.is_terminal:
         raise InvalidTransition(job.id, job.status.value, "deleted")
     await client.repository.delete(job.id)
-    return Response(status_code=204)
