@@ -110,19 +110,22 @@ class WebPubSub:
         return {**access, "groups": groups, "hub": self.hub}
 
     async def publish(self, client: WebPubSubServiceClient, changes: Sequence[JobChange]) -> None:
-        """Send each change to its owner's group (and the operators' group)."""
-        sends = []
+        """Send each change to its owner's group (and the operators' group): each group's
+        messages one after the other, in the order of the changes (a group never hears a
+        job's end before its start), the groups at once."""
+        by_group: dict[str, list[dict[str, Any]]] = {}
         for change in changes:
             message = change_message(change)
-            groups = [owner_group(change.owner)]
+            by_group.setdefault(owner_group(change.owner), []).append(message)
             if self.operators_group:
-                groups.append(OPERATORS_GROUP)
-            sends += [
-                client.send_to_group(group, message, content_type="application/json")
-                for group in groups
-            ]
+                by_group.setdefault(OPERATORS_GROUP, []).append(message)
+
+        async def send(group: str, messages: list[dict[str, Any]]) -> None:
+            for message in messages:
+                await client.send_to_group(group, message, content_type="application/json")
+
         try:
-            await asyncio.gather(*sends)
+            await asyncio.gather(*(send(g, m) for g, m in by_group.items()))
         except AzureError as exc:
             raise StorageUnavailable(f"publishing to Web PubSub failed: {exc}") from None
 
