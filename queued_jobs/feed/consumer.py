@@ -2,10 +2,12 @@
 process at a time (what webhooks and the Web PubSub publisher stand on).
 
 Each pass takes the consumer's store-wide lease (``feed-<name>``), reads every partition
-after the consumer's checkpoint, hands the changes to the handler in batches, and saves
-the checkpoint after each batch (a version-guarded write: a process that lost the lease
-cannot move it). A process that dies between handling a batch and saving its place hands
-that batch over again from the next holder: handlers are idempotent (at-least-once).
+after the consumer's checkpoint (the one it saved itself, kept in memory while its lease
+has not run out between passes, so an idle pass reads no checkpoint), hands the changes to
+the handler in batches, and saves the checkpoint after each batch (a version-guarded
+write: a process that lost the lease cannot move it). A process that dies between handling
+a batch and saving its place hands that batch over again from the next holder: handlers
+are idempotent (at-least-once).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ConcurrencyConflict, InvalidInput, QueuedJobsError
@@ -50,17 +52,26 @@ class FeedConsumer:
         self._clock = clock
         self.interval = interval
         self._lease = lease
+        self._kept: tuple[FeedCursor, str | None] | None = None
+        self._held_until: datetime | None = None
 
     async def run_once(self) -> int:
         """One pass, if this process holds (or takes) the consumer's lease; returns how
         many changes it handed over."""
         now = self._clock.now()
         lease = f"feed-{self.name}"
+        # The place this process saved last, if its lease never ran out since (nobody else
+        # can have moved it); else the store's. A pass that fails reads the store's again.
+        kept, self._kept = self._kept, None
+        if self._held_until is None or now >= self._held_until:
+            kept = None
+        self._held_until = None
         if not await self._repository.take_lease(
             lease, self._holder, now=now, until=now + self._lease
         ):
             return 0
-        cursor, version = await self._place()
+        self._held_until = now + self._lease
+        cursor, version = kept or await self._place()
         handed = 0
         for partition in self._repository.change_partitions(None):
             pending: list[JobChange] = []
@@ -78,7 +89,7 @@ class FeedConsumer:
                 version = await self._hand(pending, cursor, version)
                 handed += len(pending)
         cursor.forget_carried()
-        await self._save(cursor, version)
+        self._kept = (cursor, await self._save(cursor, version))
         return handed
 
     async def _place(self) -> tuple[FeedCursor, str | None]:

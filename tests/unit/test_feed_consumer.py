@@ -60,3 +60,27 @@ async def test_a_handler_that_fails_is_tried_again_and_never_ends_the_loop() -> 
     finally:
         running.cancel()
     assert calls[:2] == [1, 1]  # the same change, again, after the failure
+
+
+async def test_the_lease_holder_reads_its_checkpoint_again_only_after_its_lease_ran_out() -> None:
+    clock = ManualClock()
+    repository = MemoryJobRepository(clock=clock)
+    loads: list[str] = []
+    load = repository.load_checkpoint
+
+    async def counted(name: str) -> object:
+        loads.append(name)
+        return await load(name)
+
+    repository.load_checkpoint = counted  # type: ignore[assignment,method-assign]
+
+    async def handle(changes: Sequence[JobChange]) -> None:
+        return None
+
+    consumer = FeedConsumer(repository, "hooks", handle, holder="a", clock=clock)
+    for _ in range(3):
+        await consumer.run_once()
+    assert loads == ["hooks"]
+    clock.advance(timedelta(minutes=1))  # someone else could have moved it meanwhile
+    await consumer.run_once()
+    assert loads == ["hooks", "hooks"]
