@@ -25,7 +25,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
 from azure.core.async_paging import AsyncPageIterator
@@ -44,7 +44,7 @@ from ..repositories.base import ChangeBatch
 from . import table_keys as keys
 from .errors import translated
 from .table_batch import TableTransactions
-from .table_queries import RANGE
+from .table_queries import RANGE, query_rows
 
 __all__ = [
     "DEFAULT_CHANGE_LATENESS",
@@ -191,6 +191,26 @@ class TableChanges:
             return ChangeBatch(changes, line)
         last = positions[-1] if positions else after
         return ChangeBatch(changes, None if last is None else min(line, last))
+
+    async def of_job(
+        self, partition: str, job_id: str, *, written: datetime | None, lifetime: timedelta
+    ) -> list[str]:
+        """The row keys of job ``job_id``'s changes still kept: its partition's change rows
+        stamped within its life, ``lifetime`` (as its record says) up to its last write
+        (``written``, the service's time of its row), the lateness either side; one range
+        query of their keys (a request per 1,000 rows in that window)."""
+        if written is None:
+            return []
+        high = int(written.timestamp() * 1_000_000) + self._lateness
+        low = high - lifetime // _MICROSECOND - 2 * self._lateness
+        parameters = {
+            "pk": partition,
+            "low": _PREFIX + _moment(low),
+            "high": _PREFIX + _moment(high),
+        }
+        rows = await query_rows(self._table, RANGE, parameters, limit=None, select=["RowKey"])
+        mine = f"|{job_id}"
+        return [str(row["RowKey"]) for row in rows if str(row["RowKey"]).endswith(mine)]
 
     async def _purge_partition(self, partition: str, before: str) -> int:
         parameters = {"pk": partition, "low": _PREFIX, "high": _PREFIX + before}

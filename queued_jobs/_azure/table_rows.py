@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Final
 
@@ -33,6 +34,7 @@ __all__ = [
     "Operations",
     "copies_and_pointers",
     "deleted_keys",
+    "lifetime_of",
     "loose_doc",
     "rows_of",
     "update_operations",
@@ -179,6 +181,17 @@ def loose_doc(job_row: Mapping[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {}
     return doc if isinstance(doc, dict) else {}
+
+
+def lifetime_of(doc: Mapping[str, Any]) -> timedelta:
+    """How long the job of document ``doc`` has lived by its record (creation to last
+    write); none if the document does not say."""
+    try:
+        created = datetime.fromisoformat(str(doc["created_at"]))
+        updated = datetime.fromisoformat(str(doc["updated_at"]))
+    except (KeyError, ValueError):
+        return timedelta(0)
+    return max(updated - created, timedelta(0))
 
 
 def copies_and_pointers(

@@ -63,7 +63,13 @@ from .._azure.table_queries import (
     rows_of_ranges,
 )
 from .._azure.table_reservations import TableReservations, etag_of
-from .._azure.table_rows import copies_and_pointers, loose_doc, rows_of, update_operations
+from .._azure.table_rows import (
+    copies_and_pointers,
+    lifetime_of,
+    loose_doc,
+    rows_of,
+    update_operations,
+)
 from .._azure.table_secrets import MESSAGE_KEY_ROW, stored_secret
 from .._azure.table_versions import (
     due_row_of,
@@ -467,6 +473,9 @@ class AzureTableJobRepository:
         row_keys += [e["RowKey"] for e in await self._attempt_rows(job_id)]
         if (due := due_row_of(job_id, job_row.get("Due"))) is not None:
             row_keys.append(due)
+        row_keys += await self._changes.of_job(
+            partition, job_id, written=job_row.metadata.get("timestamp"), lifetime=lifetime_of(doc)
+        )
         row_keys.append(keys.job_key(job_id))  # last: a crash midway leaves the job findable
         await self._transactions.delete(partition, row_keys)
         held = reservation_in(doc.get("unique_key"), doc.get("owner"), doc.get("unique_scope"))
@@ -476,8 +485,6 @@ class AzureTableJobRepository:
             await self._payloads.delete_job(job_id)
 
     async def delete(self, job_id: str) -> None:
-        # Its change rows stay: they are keyed by time, not by job, and go with the
-        # retention (``purge_changes``).
         try:
             partition = keys.job_partition(job_id)
         except InvalidKey:

@@ -348,9 +348,8 @@ class JobRepository(Protocol):
 
     async def delete(self, job_id: str) -> None:
         """Remove a job, its attempts, its payloads and the unique-key reservation it holds
-        (its ``unique_reservation``, as its record says it was scoped), and on memory and
-        SQLite its changes (Azure finds change rows by time, not job: they go with the
-        retention, :meth:`purge_changes`).
+        (its ``unique_reservation``, as its record says it was scoped), and its changes
+        (Azure finds them by the times of the job's life, as its record and its row say).
 
         Deleting a missing job does nothing.
         """
@@ -373,7 +372,7 @@ class JobRepository(Protocol):
     # status, progress, cancellation request, attempt count) records a ``JobChange`` in the
     # same atomic write as the job: on Azure a row in the same entity-group transaction (no
     # request of its own). Changes are kept until ``purge_changes`` removes them and are
-    # deleted with their job where the store can find them (memory, SQLite).
+    # deleted with their job.
 
     def change_partitions(self, owner: str | None = None) -> tuple[str, ...]:
         """The feed partitions that hold ``owner``'s changes (``None``: every owner's).

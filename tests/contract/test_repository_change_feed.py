@@ -27,10 +27,6 @@ from .test_repository_contract import changed, make_job
 
 pytestmark = pytest.mark.asyncio
 
-#: Stores that delete a job's changes with it (Azure finds change rows by time, not job:
-#: they go with the retention).
-DELETES_CHANGES = {"memory", "sqlite"}
-
 
 class Reader:
     """A reader of one partition that misses no change and sees none twice."""
@@ -327,7 +323,7 @@ async def test_purge_changes_removes_the_old_changes_only(repositories: Reposito
     assert await repo.purge_changes(older_than=timedelta(days=1)) == 0
 
 
-async def test_deleting_a_job_deletes_its_changes_where_the_store_can_find_them(
+async def test_deleting_a_job_deletes_its_changes(
     repositories: RepositoryHarness,
 ) -> None:
     h = repositories
@@ -338,15 +334,10 @@ async def test_deleting_a_job_deletes_its_changes_where_the_store_can_find_them(
     await repo.delete(gone.id)
 
     left = [c.job_id for c in await changes_of(repo)]
-    if h.kind in DELETES_CHANGES:
-        assert left == [kept.id]
-    else:  # Azure: the change rows stay until the retention takes them
-        assert left == [gone.id, kept.id, gone.id]
-        assert await repo.purge_changes(older_than=timedelta(0)) == 3
-        assert await changes_of(repo) == []
+    assert left == [kept.id]
 
 
-async def test_purging_jobs_deletes_their_changes_where_the_store_can_find_them(
+async def test_purging_jobs_deletes_their_changes(
     repositories: RepositoryHarness,
 ) -> None:
     h = repositories
@@ -359,7 +350,4 @@ async def test_purging_jobs_deletes_their_changes_where_the_store_can_find_them(
     assert await repo.purge(completed_before=h.clock.now()) == 1
 
     left = [c.job_id for c in await changes_of(repo)]
-    if h.kind in DELETES_CHANGES:
-        assert left == [active.id]
-    else:
-        assert sorted(left) == sorted([done.id, active.id, done.id])
+    assert left == [active.id]
