@@ -1,5 +1,6 @@
 # queued-jobs: `make demo` runs the product on the embedded SQLite default;
-# `make test` installs everything (Python packages, Azurite from npm) and runs the suite.
+# `make test` installs everything (Python packages, Azurite and axe-core from npm, Debian's
+# chromium for the browser tests) and runs the suite.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -14,8 +15,12 @@ STAMP  := $(VENV)/.installed-test-$(HASH)
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV    := $(VENV)/checkov
 CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+# The browser tests drive Debian's chromium through Playwright (never a browser Playwright
+# downloads: the machines that run them have no internet but the package registries).
+CHROMIUM ?= /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install install-base checkov node check lint typecheck test unit demo bench clean
+.PHONY: help install install-base checkov node browser check lint typecheck test unit demo demo-web bench clean
 
 help:
 	@echo "make demo   run the demo on the embedded SQLite default (no Node, no cloud)"
@@ -55,6 +60,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 node: node_modules/.package-lock.json
 
+browser:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium; }
+	@$(CHROMIUM) --version
+
 lint: install
 	$(VENV)/bin/ruff check queued_jobs tests function_app benchmarks
 	$(VENV)/bin/ruff format --check queued_jobs tests function_app benchmarks
@@ -64,7 +74,7 @@ typecheck: install
 
 check: lint typecheck
 
-test: check node
+test: check node browser
 	$(VENV)/bin/pytest -q
 
 unit: install

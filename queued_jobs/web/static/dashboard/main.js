@@ -1,0 +1,2 @@
+// The operators' dashboard.
+document.getElementById("app").textContent = "queued-jobs dashboard";
