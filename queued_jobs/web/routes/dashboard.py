@@ -34,4 +34,11 @@ async def dashboard(request: Request) -> HTMLResponse:
             "The dashboard is for operators and readers",
             "Your jobs are under the bell of the application you use.",
         )
-    return page(request, "dashboard.html")
+    # Who is looking, for the page to say so and to know at once whether to offer actions
+    # (``GET /me`` says the same; the server refuses a reader's actions either way).
+    return page(
+        request,
+        "dashboard.html",
+        caller=caller.id,
+        acts_on_all="true" if caller.acts_on_all else "false",
+    )

@@ -1,2 +1,121 @@
-// The operators' dashboard.
-document.getElementById("app").textContent = "queued-jobs dashboard";
+// The operators' dashboard: a shell (navigation, the live feed's state, who is signed
+// in) around one view at a time, chosen by the URL's hash.
+
+import { api, ApiError } from "./api.js";
+import { h, fill } from "./dom.js";
+import { LiveFeed } from "./live.js";
+import { Router } from "./router.js";
+import { confirmAction, notify } from "./ui.js";
+import { deadLettersView } from "./views/dead_letters.js";
+import { jobView } from "./views/job.js";
+import { jobsView } from "./views/jobs.js";
+import { overviewView } from "./views/overview.js";
+
+const root = document.documentElement;
+const main = document.getElementById("main");
+
+/** Who is signed in: GET /me, or (a server without it) what the page was served with. */
+async function whoIsIt() {
+  const fallback = {
+    id: root.dataset.caller,
+    roles: [root.dataset.actsOnAll === "true" ? "operator" : "reader"],
+    acts_on_all: root.dataset.actsOnAll === "true",
+    sees_all: true,
+  };
+  try {
+    return { ...fallback, ...(await api("/me")) };
+  } catch (error) {
+    if (error instanceof ApiError && error.notAvailable) return fallback;
+    throw error;
+  }
+}
+
+function showCaller(me) {
+  const role = me.acts_on_all ? "operator" : "reader";
+  fill(document.getElementById("caller"),
+    h("span", { class: "visually-hidden" }, "Signed in as "), me.id,
+    h("span", { class: `role role-${role}` }, role));
+}
+
+const CONNECTION = {
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Connection lost, reconnecting…",
+};
+
+function showConnection(live) {
+  const element = document.getElementById("connection");
+  live.watch((state) => {
+    element.dataset.state = state;
+    element.textContent = CONNECTION[state] ?? state;
+  });
+}
+
+function navigation(router) {
+  const toggle = document.querySelector(".nav-toggle");
+  const nav = document.getElementById("nav");
+  toggle.addEventListener("click", () => {
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    nav.classList.toggle("open", open);
+  });
+  router.onChange((path, params) => {
+    toggle.setAttribute("aria-expanded", "false");
+    nav.classList.remove("open");
+    const statuses = params.getAll("status");
+    const current = path === "/" ? "overview"
+      : path === "/jobs" && statuses.length === 1 && statuses[0] === "failed" && [...params.keys()].length === 1 ? "failed"
+        : path.startsWith("/jobs") ? "jobs"
+          : path.startsWith("/dead-letters") ? "dead-letters" : null;
+    for (const link of nav.querySelectorAll("a[data-nav]")) {
+      if (link.dataset.nav === current) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+  });
+  document.querySelector("[data-skip]").addEventListener("click", (event) => {
+    event.preventDefault();
+    main.focus();
+  });
+}
+
+function notFound() {
+  fill(main, h("h1", { tabindex: "-1" }, "Nothing here"),
+    h("p", {}, "This address names no page of the dashboard. ", h("a", { href: "#/" }, "Go to the overview.")));
+  document.title = "Not found · queued-jobs";
+}
+
+async function start() {
+  const live = new LiveFeed().start();
+  showConnection(live);
+  const me = whoIsIt();
+  const context = {
+    main,
+    live,
+    me,
+    notify,
+    confirm: confirmAction,
+    /** Set the page's title and move the focus to the view's heading (after a change of view). */
+    titled(title, heading) {
+      document.title = `${title} · queued-jobs`;
+      if (context.moved && heading) heading.focus({ preventScroll: false });
+    },
+    moved: false,
+  };
+  const router = new Router([
+    [/^\/$/, (_, params) => overviewView(context, params)],
+    [/^\/jobs$/, (_, params) => jobsView(context, params)],
+    [/^\/jobs\/([^/]+)$/, (match) => jobView(context, decodeURIComponent(match[1]))],
+    [/^\/dead-letters$/, (_, params) => deadLettersView(context, params)],
+  ], notFound);
+  context.router = router;
+  navigation(router);
+  router.onChange(() => {
+    // Focus follows a change of view, not the first one the page opens with.
+    context.moved = context.shown === true;
+    context.shown = true;
+  });
+  router.start();
+  me.then(showCaller, (error) => notify(`Could not tell who you are: ${error.message}`, "error"));
+}
+
+start();

@@ -1,0 +1,91 @@
+// The live feed: one EventSource on the API's /events for the whole page, fanned out to
+// whichever view listens. The browser reconnects by itself and resumes with Last-Event-ID;
+// when it gives up (the server answered with an error), we open a new one after a pause,
+// resuming from the last event seen.
+
+import { url } from "./api.js";
+
+const RETRY_FIRST_MS = 1000;
+const RETRY_MOST_MS = 15000;
+
+export class LiveFeed {
+  constructor(path = "/events") {
+    this.path = path;
+    this.source = null;
+    this.lastEventId = null;
+    this.listeners = new Set();
+    this.stateListeners = new Set();
+    this.state = "connecting";
+    this.retryMs = RETRY_FIRST_MS;
+    this.timer = null;
+  }
+
+  /** Start listening (once). */
+  start() {
+    if (!this.source && !this.timer) this.open();
+    return this;
+  }
+
+  /** `listener({type: "job", job})` or `listener({type: "reset"})`; returns the way to stop. */
+  subscribe(listener) {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** `listener(state)` for "connecting", "live", "reconnecting"; called at once too. */
+  watch(listener) {
+    this.stateListeners.add(listener);
+    listener(this.state);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  open() {
+    this.timer = null;
+    const query = this.lastEventId ? { resume_from: this.lastEventId } : {};
+    const source = new EventSource(url(this.path, query), { withCredentials: true });
+    this.source = source;
+    source.addEventListener("open", () => {
+      this.retryMs = RETRY_FIRST_MS;
+      this.setState("live");
+    });
+    source.addEventListener("job", (message) => {
+      if (message.lastEventId) this.lastEventId = message.lastEventId;
+      let job;
+      try {
+        job = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      this.emit({ type: "job", job });
+    });
+    source.addEventListener("reset", () => this.emit({ type: "reset" }));
+    source.addEventListener("error", () => {
+      if (source.readyState === EventSource.CLOSED) {
+        // The browser will not try again (an error answer): we do, a little later each time.
+        source.close();
+        this.source = null;
+        this.setState("reconnecting");
+        this.timer = setTimeout(() => this.open(), this.retryMs);
+        this.retryMs = Math.min(this.retryMs * 2, RETRY_MOST_MS);
+      } else {
+        this.setState("reconnecting");
+      }
+    });
+  }
+
+  emit(event) {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(event);
+      } catch (error) {
+        console.error("a live update failed to show", error);
+      }
+    }
+  }
+
+  setState(state) {
+    if (state === this.state) return;
+    this.state = state;
+    for (const listener of [...this.stateListeners]) listener(state);
+  }
+}
