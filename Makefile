@@ -9,6 +9,7 @@ HASH   := $(shell $(PYTHON) -c 'import hashlib;print(hashlib.sha1(open("pyprojec
 # One stamp per install: the package alone (the demo), or with the test tools.
 BASE   := $(VENV)/.installed-base-$(HASH)
 STAMP  := $(VENV)/.installed-test-$(HASH)
+WEB_STAMP := $(VENV)/.installed-web-$(HASH)
 # checkov (tests/infra) pins many packages (packaging<24, ...), so it gets a venv of its own
 # inside $(VENV). Pinned exactly: its rule set changes between releases, and the tests assert
 # on what it reports.
@@ -24,6 +25,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 help:
 	@echo "make demo   run the demo on the embedded SQLite default (no Node, no cloud)"
+	@echo "make demo-web  the demo in a browser: sample page with the bell, and the dashboard"
 	@echo "make test   install everything and run lint, type checks and the whole test suite"
 	@echo "make check  ruff + mypy --strict only"
 	@echo "make unit   the tests that need neither Node nor Azurite"
@@ -83,7 +85,16 @@ unit: install
 demo: install-base
 	$(VENV)/bin/queued-jobs demo
 
-bench: install node
+# The same jobs in a browser: the API, a worker, a sample page with the bell, the dashboard.
+$(WEB_STAMP): $(BASE)
+	$(PY) -m pip install --quiet -e '.[web]'
+	rm -f $(VENV)/.installed-web-*
+	touch $@
+
+demo-web: $(WEB_STAMP)
+	$(VENV)/bin/queued-jobs serve --demo
+
+bench: install node browser
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m benchmarks
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from queued_jobs import WorkerSettings
 
+from .dashboard import dashboard_first_paint
 from .functions_idle import functions_idle
 from .listings import listing_costs
 from .ours import Backend, idle_worker, memory_growth, requests_per_job, run_ours, sweep_cost
@@ -208,7 +209,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer jobs, for a smoke run")
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument(
-        "--only", choices=["web"], help="only these scenarios (the figures of the rest stay out)"
+        "--only",
+        choices=["web", "dashboard"],
+        help="only these scenarios (the figures of the rest stay out)",
     )
     arguments = parser.parse_args()
     quick = arguments.quick
@@ -219,6 +222,11 @@ def main() -> None:
     # Every Azure block gets an Azurite of its own: a long-running Azurite slows down as its
     # stored data grows, which would favour whichever system ran first.
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
+        if arguments.only in (None, "dashboard"):
+            results += dashboard_first_paint(Path(work), jobs=10_000 if quick else 100_000)
+            if arguments.only == "dashboard":
+                _write(results, began, name="results-dashboard")
+                return
         results += _web(Path(work), quick)
         if arguments.only == "web":
             _write(results, began, name="results-web")

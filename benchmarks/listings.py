@@ -25,7 +25,7 @@ from queued_jobs.repositories.base import JobQuery, JobRepository
 from .requests import RequestKinds
 from .results import Measurement
 
-__all__ = ["FILTERS", "listing_costs", "stored_jobs"]
+__all__ = ["FILTERS", "fill", "listing_costs", "stored_jobs"]
 
 _PAGE = 50
 _START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -64,14 +64,22 @@ FILTERS: Mapping[str, JobQuery] = {
 }
 
 
-def stored_jobs(count: int, owners: int, types: int, seed: int = 7) -> list[QueuedJob]:
+def stored_jobs(
+    count: int,
+    owners: int,
+    types: int,
+    seed: int = 7,
+    *,
+    start: datetime = _START,
+    span: timedelta = _SPAN,
+) -> list[QueuedJob]:
     """The jobs a listing store is filled with: the same owners, types, statuses and
-    creation times for the same arguments (ids differ)."""
+    creation times (``span`` from ``start``) for the same arguments (ids differ)."""
     chance = random.Random(seed)
     statuses = [status for status, share in _MIX for _ in range(share)]
     jobs = []
     for i in range(count):
-        now = _START + _SPAN * i / count
+        now = start + span * i / count
         status = chance.choice(statuses)
         job = QueuedJob.new(
             owner=f"user{chance.randrange(owners)}",
@@ -87,7 +95,7 @@ def stored_jobs(count: int, owners: int, types: int, seed: int = 7) -> list[Queu
     return jobs
 
 
-async def _fill(repo: JobRepository, jobs: list[QueuedJob]) -> None:
+async def fill(repo: JobRepository, jobs: list[QueuedJob]) -> None:
     for start in range(0, len(jobs), 1000):
         await repo.insert_many(jobs[start : start + 1000])
 
@@ -145,7 +153,7 @@ def listing_costs(
             )
         try:
             await repo.create()
-            await _fill(repo, stored_jobs(jobs, owners, types))
+            await fill(repo, stored_jobs(jobs, owners, types))
             await _read_pages(repo, 1, counter)  # warm: connections, caches
             return await _read_pages(repo, repeats, counter)
         finally:

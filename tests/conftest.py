@@ -20,3 +20,13 @@ def azurite_oauth() -> Iterator[Azurite]:
     identity-based connections."""
     with AzuriteProcess(oauth=True) as server:
         yield server
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Name the folder of the pages' screenshots, when the browser tests took any."""
+    from tests.support.browser import SCREENSHOTS
+
+    taken = sorted(SCREENSHOTS.glob("*.png")) if SCREENSHOTS.is_dir() else []
+    if taken:
+        terminalreporter.write_sep("-", "screenshots of the pages")
+        terminalreporter.write_line(f"{len(taken)} screenshots in {SCREENSHOTS}")

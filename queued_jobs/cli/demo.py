@@ -41,3 +41,8 @@ def demo(directory: Path | None) -> None:
     with reported():
         if not asyncio.run(run_demo(directory, console())):
             sys.exit(1)
+    console().print(
+        "\nSee it in a browser: [bold]queued-jobs serve --demo[/] (or [bold]make demo-web[/]), "
+        "then open http://127.0.0.1:8000/ : a page with the end user's bell, and the "
+        "operators' dashboard at /dashboard."
+    )

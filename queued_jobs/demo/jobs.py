@@ -16,6 +16,7 @@ from ..context import JobContext
 from ..errors import PermanentError
 from ..execution.settings import ExecutionSettings
 from ..files.base import FileStore
+from ..files.local import DEFAULT_FILES_URL
 from ..retry import RetryPolicy
 from ..samples.zip_builder import zip_builder
 
@@ -113,11 +114,15 @@ async def reindex(request: Reindex, context: JobContext) -> str:
     return "index rebuilt"
 
 
-def demo_app(directory: Path) -> tuple[JobApp, FileStore]:
-    """The demo's app on a SQLite file in ``directory``, and its documents container."""
-    app = JobApp(SqliteStorage(directory / "demo.db"), settings=DEMO_SETTINGS)
+def demo_app(
+    directory: Path, *, files_url: str = DEFAULT_FILES_URL, zip_pace: float = 0.0
+) -> tuple[JobApp, FileStore]:
+    """The demo's app on a SQLite file in ``directory``, and its documents container
+    (download links point to ``files_url``; a zip waits ``zip_pace`` seconds per file)."""
+    storage = SqliteStorage(directory / "demo.db", files_url=files_url)
+    app = JobApp(storage, settings=DEMO_SETTINGS)
     documents = app.files(DOCUMENTS)
-    app.job(name="samples.build_zip")(zip_builder(documents))
+    app.job(name="samples.build_zip")(zip_builder(documents, pace=zip_pace))
     app.job(name="reports.render")(render_report)
     app.job(name="rates.sync", max_attempts=4)(sync_rates)
     app.job(name="contacts.import")(import_contacts)

@@ -171,10 +171,13 @@ async def _add(
     return budget
 
 
-def zip_builder(files: FileStore) -> Callable[[ZipRequest, JobContext], Awaitable[ZipResult]]:
+def zip_builder(
+    files: FileStore, *, pace: float = 0.0
+) -> Callable[[ZipRequest, JobContext], Awaitable[ZipResult]]:
     """A job function that zips files of ``files`` into ``files`` (register it with
     ``app.job(name=...)``). It reports progress per file and stops between pieces of
-    files when cancelled."""
+    files when cancelled. ``pace``: seconds it waits after each file, so that a demo's
+    few small files take long enough to watch (0 for real work)."""
 
     async def build_zip(request: ZipRequest, context: JobContext) -> ZipResult:
         mine = owner_folder(context.job.owner)
@@ -191,6 +194,8 @@ def zip_builder(files: FileStore) -> Callable[[ZipRequest, JobContext], Awaitabl
                     await context.report_progress(
                         100 * number / len(chosen), f"{number}/{len(chosen)} {entry}"
                     )
+                    if pace:
+                        await asyncio.sleep(pace)
             spool.seek(0)
             try:
                 # The first attempt replaces nothing; a later one, its own earlier output.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -16,7 +17,7 @@ from .auth import authentication_from_settings
 from .settings import WebSettings
 from .webpubsub import WebPubSub
 
-__all__ = ["APP_ENV", "from_environment", "serve", "web_app_from_settings"]
+__all__ = ["APP_ENV", "from_environment", "serve", "serve_demo", "web_app_from_settings"]
 
 #: The environment variable naming the JobApp (``module:attribute``).
 APP_ENV = "QUEUED_JOBS_APP"
@@ -71,4 +72,16 @@ def serve(
         port=port,
         log_level=log_level,
         timeout_graceful_shutdown=_GRACE_SECONDS,
+    )
+
+
+def serve_demo(directory: Path, *, host: str, port: int, log_level: str = "info") -> None:
+    """Serve the demo (:mod:`queued_jobs.demo.web`) from ``directory`` until signalled."""
+    from ..demo.web import check_loopback, demo_web_app
+
+    check_loopback(host)
+    shown = f"[{host}]" if ":" in host else host
+    web = demo_web_app(directory, base_url=f"http://{shown}:{port}")
+    uvicorn.run(
+        web, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=_GRACE_SECONDS
     )
