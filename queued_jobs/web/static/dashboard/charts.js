@@ -7,17 +7,18 @@ const HEIGHT = 180;
 const MARGIN = { top: 10, right: 12, bottom: 26, left: 44 };
 const LABEL_SPACE = 64;
 
-/** A round number at or above `value` (1, 2, 2.5, 5 × 10^n). */
-function niceCeil(value) {
-  if (value <= 0) return 1;
-  const power = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) {
-    if (step * power >= value) return step * power;
-  }
-  return 10 * power;
+/** Round steps for an axis up to `value`: {top, step} with 2 to 5 steps of 1, 2 or 5 × 10^n. */
+function scale(value, whole = false) {
+  const most = value > 0 ? value : 1;
+  const rough = most / 4;
+  const power = 10 ** Math.floor(Math.log10(rough));
+  let step = [1, 2, 5, 10].map((n) => n * power).find((n) => n >= rough) ?? 10 * power;
+  if (whole) step = Math.max(1, Math.round(step));
+  return { top: step * Math.ceil(most / step), step };
 }
 
-function frame(width, max, format, titleId, descId, title, description) {
+function frame(width, axis, format, titleId, descId, title, description) {
+  const max = axis.top;
   const plotWidth = Math.max(40, width - MARGIN.left - MARGIN.right);
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
   const root = svg("svg", {
@@ -25,8 +26,8 @@ function frame(width, max, format, titleId, descId, title, description) {
     role: "img", "aria-labelledby": `${titleId} ${descId}`, class: "chart-svg",
   }, svg("title", { id: titleId }, title), svg("desc", { id: descId }, description));
   const y = (value) => MARGIN.top + plotHeight - (value / max) * plotHeight;
-  for (let i = 0; i <= 4; i += 1) {
-    const value = (max * i) / 4;
+  for (let i = 0; i * axis.step <= max + axis.step / 1000; i += 1) {
+    const value = i * axis.step;
     root.append(
       svg("line", { class: "chart-grid", x1: MARGIN.left, x2: MARGIN.left + plotWidth, y1: y(value), y2: y(value) }),
       svg("text", { class: "chart-tick", x: MARGIN.left - 6, y: y(value) + 4, "text-anchor": "end" }, format(value)),
@@ -82,12 +83,12 @@ function responsive(holder, draw) {
  */
 export function stackedBars({ title, description, labels, series, format = String }) {
   const totals = labels.map((_, index) => series.reduce((sum, one) => sum + (one.values[index] ?? 0), 0));
-  const max = niceCeil(Math.max(1, ...totals));
+  const axis = scale(Math.max(1, ...totals), true);
   const titleId = uid("chart-title");
   const descId = uid("chart-desc");
   const holder = h("div", { class: "chart-holder" });
   responsive(holder, (width) => {
-    const { root, plotWidth, y } = frame(width, max, (v) => format(Math.round(v)), titleId, descId, title, description);
+    const { root, plotWidth, y } = frame(width, axis, (v) => format(Math.round(v)), titleId, descId, title, description);
     const step = plotWidth / Math.max(1, labels.length);
     const barWidth = Math.max(1, step * 0.72);
     const left = (index) => MARGIN.left + index * step + (step - barWidth) / 2;
@@ -116,12 +117,12 @@ export function stackedBars({ title, description, labels, series, format = Strin
 /** A line through the values (null: no value, a gap), 0 at the bottom. */
 export function line({ title, description, labels, series, format = String, least = 0 }) {
   const values = series.flatMap((one) => one.values).filter((v) => v !== null);
-  const max = niceCeil(Math.max(least, ...values, 0) || 1);
+  const axis = scale(Math.min(1, Math.max(least, ...values, 0)) || 1);
   const titleId = uid("chart-title");
   const descId = uid("chart-desc");
   const holder = h("div", { class: "chart-holder" });
   responsive(holder, (width) => {
-    const { root, plotWidth, y } = frame(width, max, format, titleId, descId, title, description);
+    const { root, plotWidth, y } = frame(width, axis, format, titleId, descId, title, description);
     const step = plotWidth / Math.max(1, labels.length);
     const x = (index) => MARGIN.left + index * step + step / 2;
     for (const one of series) {

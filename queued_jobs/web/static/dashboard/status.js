@@ -43,6 +43,10 @@ export function outcome(value) {
 
 /** A progress bar with its percentage in words (and message, if any). */
 export function progressBar(progress, status) {
+  if (!progress && status !== "running" && status !== "succeeded") {
+    return h("span", { class: "progress-none muted" }, h("span", { "aria-hidden": "true" }, "–"),
+      h("span", { class: "visually-hidden" }, "No progress reported"));
+  }
   // A job that succeeded is done, whatever it last reported.
   const percent = status === "succeeded" ? 100 : progress ? Math.max(0, Math.min(100, progress.percent)) : 0;
   const text = progress || status === "succeeded" ? `${Math.round(percent)} %` : "–";

@@ -64,14 +64,15 @@ export function filterForm(params, submit) {
     h("option", { value: String(n), selected: n === pageSizeOf(params) }, `${n} per page`)));
   const active = Object.keys(filter).length;
   const form = h("form", { class: "filters", role: "search", "aria-label": "Filter jobs" },
-    h("fieldset", { class: "status-filter" }, h("legend", {}, "Status"), h("div", { class: "checks" }, statusBoxes)),
+    h("div", { class: "filters-top" },
+      h("fieldset", { class: "status-filter" }, h("legend", {}, "Status"), h("div", { class: "checks" }, statusBoxes)),
+      h("div", { class: "form-actions" },
+        h("button", { type: "submit", class: "button primary" }, "Apply filters"),
+        h("a", { class: "button", href: "#/jobs" }, "Clear"))),
     h("div", { class: "fields" }, texts,
       field("created_from", "Created from", from),
       field("created_before", "Created before", before),
-      field("limit", "Page size", size)),
-    h("div", { class: "form-actions" },
-      h("button", { type: "submit", class: "button primary" }, "Apply filters"),
-      h("a", { class: "button", href: "#/jobs" }, "Clear")));
+      field("limit", "Page size", size)));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const data = new FormData(form);
@@ -90,6 +91,7 @@ export function filterForm(params, submit) {
   });
   const panel = h("details", { class: "filter-panel" },
     h("summary", {}, "Filters", active ? h("span", { class: "count-pill" }, `${active} active`) : null), form);
-  panel.open = active > 0 || window.matchMedia("(min-width: 48rem)").matches;
+  // Open where there is room; on a phone the summary says how many filters are on.
+  panel.open = window.matchMedia("(min-width: 48rem)").matches;
   return panel;
 }

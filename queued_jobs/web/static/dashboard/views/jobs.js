@@ -8,7 +8,7 @@ import { duration, jobDuration, plural, timeElement } from "../format.js";
 import { place } from "../router.js";
 import { badge, label, progressBar, TERMINAL } from "../status.js";
 import { describe, filterForm, filterOf, pageSizeOf } from "./filters.js";
-import { heading, section, showFailure } from "./common.js";
+import { heading, showFailure } from "./common.js";
 import { bulkBar } from "./bulk.js";
 
 /** The cursor each page's cursor came from ("" for the first page): back through pages. */
@@ -86,12 +86,11 @@ export function jobsView(context, params) {
 
   const title = heading(titleOf(filter));
   const form = filterForm(params, (next) => router.go(place("/jobs", next)));
-  const results = section("Results", { className: "results" });
-  const live_note = h("div", { class: "live-note", "aria-live": "polite" });
+  const liveNote = h("div", { class: "live-note", "aria-live": "polite" });
   const toolbar = h("div", { class: "toolbar-slot" });
   const pager = h("nav", { class: "pager", "aria-label": "Pages of jobs" });
-  fill(main, title, form, toolbar, results.element);
-  results.element.append(live_note, pager);
+  const results = { body: h("div", { class: "results-body" }, h("p", { class: "muted" }, "Loading…")) };
+  fill(main, title, form, h("div", { class: "panel results" }, toolbar, liveNote, results.body, pager));
   context.titled(titleOf(filter), title);
 
   const go = (nextCursor) => {
@@ -181,7 +180,7 @@ export function jobsView(context, params) {
   async function load() {
     try {
       const page = await api("/jobs", { query: { ...filter, limit, cursor }, signal });
-      fill(live_note);
+      fill(liveNote);
       unseen.clear();
       showPage(page);
     } catch (error) {
@@ -191,7 +190,7 @@ export function jobsView(context, params) {
 
   const unseen = new Set();
   function noteUnseen() {
-    fill(live_note, h("p", { class: "live-more" }, `${plural(unseen.size, "more job")} may match this filter now. `,
+    fill(liveNote, h("p", { class: "live-more" }, `${plural(unseen.size, "more job")} may match this filter now. `,
       h("button", { type: "button", class: "link-button", onclick: load }, "Show the latest")));
   }
 
