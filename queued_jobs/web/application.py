@@ -105,7 +105,6 @@ def create_web_app(
     api.state.runtime = runtime
     api.state.challenge = auth.challenge
     install_error_handlers(api)
-
     for module in (jobs, bulk, events, negotiate, stats, system, dashboard, assets):
         api.include_router(module.router)
     api.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
