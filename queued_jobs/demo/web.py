@@ -27,6 +27,7 @@ from ..web import create_web_app
 from ..web.auth import Authentication, DevelopmentAuth, Role
 from ..web.auth.development import DEVELOPMENT
 from ..web.pages import page
+from ..web.webpubsub import add_webpubsub
 from ..worker import WorkerSettings
 from .jobs import demo_app, upload_sample_documents
 
@@ -66,7 +67,12 @@ def demo_web_app(directory: Path, *, base_url: str) -> FastAPI:
         directory, files_url=f"{base_url.rstrip('/')}/files", zip_pace=ZIP_PACE
     )
     auth = DevelopmentAuth(DEVELOPMENT, user="operator", roles=frozenset({Role.OPERATOR}))
-    web = create_web_app(app, auth=Authentication([auth]))
+    # With a Web PubSub hub in the app settings, the worker publishes to it and the page's
+    # bell listens there instead of on the event stream.
+    pubsub = add_webpubsub(app)
+    web = create_web_app(app, auth=Authentication([auth]), webpubsub=pubsub)
+    transport = "sse" if pubsub is None else "webpubsub"
+    sockets = () if pubsub is None else (pubsub.socket_origin,)
     inner = web.router.lifespan_context
 
     @asynccontextmanager
@@ -92,6 +98,8 @@ def demo_web_app(directory: Path, *, base_url: str) -> FastAPI:
 
     @web.get("/", include_in_schema=False, response_class=HTMLResponse)
     async def sample_page(request: Request) -> HTMLResponse:
-        return page(request, "page.html", package="queued_jobs.demo")
+        return page(
+            request, "page.html", package="queued_jobs.demo", connect=sockets, transport=transport
+        )
 
     return web

@@ -4,6 +4,7 @@ with headers that keep a page to its own origin's scripts and styles."""
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Final
@@ -15,12 +16,13 @@ from .assets import package_assets
 
 __all__ = ["PAGE_HEADERS", "page", "refusal"]
 
+_POLICY: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'{connect}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 #: Scripts, styles and calls of the page's own origin only; no framing by other sites.
 PAGE_HEADERS: Final = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    ),
+    "Content-Security-Policy": _POLICY.format(connect=""),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
@@ -43,10 +45,12 @@ def page(
     *,
     package: str = "queued_jobs.web.templates",
     status: int = 200,
+    connect: Sequence[str] = (),
     **values: str,
 ) -> HTMLResponse:
     """The template ``name`` of ``package`` with ``{base}`` (the app's root), ``{assets}``
-    (the immutable asset root) and ``values`` filled in, each escaped for HTML."""
+    (the immutable asset root) and ``values`` filled in, each escaped for HTML; its calls
+    may go to ``connect`` (origins) besides its own."""
     root = root_of(request)
     fields = {
         "base": root,
@@ -54,7 +58,11 @@ def page(
         **values,
     }
     text = _template(package, name).format_map({k: html.escape(v) for k, v in fields.items()})
-    return HTMLResponse(text, status, headers=PAGE_HEADERS)
+    headers = dict(PAGE_HEADERS)
+    if connect:
+        others = "".join(f" {origin}" for origin in connect)
+        headers["Content-Security-Policy"] = _POLICY.format(connect=others)
+    return HTMLResponse(text, status, headers=headers)
 
 
 def refusal(request: Request, status: int, title: str, message: str) -> HTMLResponse:

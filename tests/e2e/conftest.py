@@ -87,21 +87,37 @@ def headers_of(server: ApiServer, caller: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def jobs_worker(jobs_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def start_worker(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """``start_worker(env, app=APP)``: a worker process of ``app``; stopped after the test."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(env: dict[str, str], app: str = APP) -> subprocess.Popen[bytes]:
+        with (tmp_path / "worker.log").open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "queued_jobs", "worker", app, "--concurrency", "4"],
+                cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+                stdout=log, stderr=log,
+            )  # fmt: skip
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.terminate()
+    for process in started:
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+@pytest.fixture
+def jobs_worker(
+    jobs_env: dict[str, str], start_worker: Callable[..., subprocess.Popen[bytes]]
+) -> subprocess.Popen[bytes]:
     """A worker process running the test jobs."""
-    env = {**os.environ, **jobs_env, "PYTHONPATH": str(ROOT)}
-    with (tmp_path / "worker.log").open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "queued_jobs", "worker", APP, "--concurrency", "4"],
-            cwd=ROOT, env=env, stdout=log, stderr=log,
-        )  # fmt: skip
-    yield process
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
+    return start_worker(jobs_env)
 
 
 def free_port() -> int:
@@ -113,15 +129,16 @@ class DemoServer:
     """``queued-jobs serve --demo`` on a port and directory of its own; restartable on both
     (the bell must come back by itself)."""
 
-    def __init__(self, directory: Path, log: Path) -> None:
+    def __init__(self, directory: Path, log: Path, env: dict[str, str] | None = None) -> None:
         self.directory = directory
         self.log = log
+        self.env = env or {}
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT)}
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "queued_jobs", "serve", "--demo", "--port",

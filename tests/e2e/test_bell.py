@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import zipfile
 from collections.abc import Callable
 from datetime import datetime
@@ -14,9 +15,11 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Locator, Page, expect
 
+from queued_jobs.web.webpubsub.publisher import CONNECTION_SETTING
 from tests.e2e.conftest import DemoServer, headers_of
 from tests.support.browser import PHONE, accessibility_violations, screenshot
 from tests.support.web import ApiServer
+from tests.support.webpubsub import pubsub_stand_in
 
 ADA = {"X-Queued-Jobs-User": "ada", "X-Queued-Jobs-Roles": ""}
 GRACE = {"X-Queued-Jobs-User": "grace", "X-Queued-Jobs-Roles": ""}
@@ -235,7 +238,51 @@ def test_the_bell_embedded_in_another_page_with_api_keys_shows_only_the_callers_
     expect(_job(bell)).to_have_count(1)
 
 
-def _embed_bell(page: Page, base_url: str) -> None:
+def test_the_bell_follows_jobs_through_web_pubsub_when_the_app_has_a_hub(
+    tmp_path: Path, open_page: Callable[..., tuple[Page, object]]
+) -> None:
+    """The demo with a Web PubSub hub in its settings: the page's bell takes its client URL
+    from ``/negotiate`` and the changes from the hub's WebSocket (a stand-in of the
+    service), and opens no event stream of the API."""
+    with pubsub_stand_in() as hub:
+        demo = DemoServer(
+            tmp_path / "demo", tmp_path / "demo.log", {CONNECTION_SETTING: hub.connection_string}
+        )
+        demo.start()
+        try:
+            page, _ = open_page()
+            streams: list[str] = []
+            page.on("request", lambda r: streams.append(r.url) if "/events" in r.url else None)
+            page.goto(f"{demo.base_url}/?as=ada")
+            bell = _bell(page)
+            panel = _open_bell(page)
+            expect(panel.get_by_text("No jobs yet.")).to_be_visible()
+            _wait_for(lambda: hub.connections == 1, "the bell's WebSocket")
+            answer = httpx.post(
+                f"{demo.base_url}/jobs",
+                headers=ADA,
+                json={"type": "reports.render", "request": {"title": "Hub", "sections": 6}},
+                timeout=30,
+            )
+            assert answer.status_code == 202, answer.text
+            job = answer.json()["id"]
+            expect(bell.locator(f'li[data-job="{job}"][data-status="running"]')).to_be_visible()
+            expect(bell.locator(f'li[data-job="{job}"][data-status="succeeded"]')).to_be_visible()
+            assert hub.unsigned == 0
+            assert any(message["job_id"] == job for _, message in hub.sent)
+            assert streams == []
+        finally:
+            demo.stop()
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within 30 s"
+        time.sleep(0.02)
+
+
+def _embed_bell(page: Page, base_url: str, attributes: str = "") -> None:
     """A page of the API's origin that loads the bell's script as any site would."""
     page.route(
         f"{base_url}/host-page",
@@ -245,7 +292,8 @@ def _embed_bell(page: Page, base_url: str) -> None:
                 '<!doctype html><html lang="en"><head><title>Host</title>'
                 '<link rel="icon" href="data:,">'
                 f'<script type="module" src="{base_url}/assets/bell.js"></script></head>'
-                "<body><header><queued-jobs-bell></queued-jobs-bell></header></body></html>"
+                f"<body><header><queued-jobs-bell {attributes}></queued-jobs-bell></header>"
+                "</body></html>"
             ),
         ),
     )

@@ -485,10 +485,13 @@ export class QueuedJobsBell extends HTMLElement {
       for (const job of page.items) {
         if (!this._store.dismissed.includes(job.id)) fresh.set(job.id, job);
       }
-      // Jobs this page tracked that the list no longer reaches stay until dismissed.
-      for (const [id, job] of this._jobs) if (!fresh.has(id)) fresh.set(id, job);
+      // Jobs still running that the list no longer reaches stay until they end.
+      for (const [id, job] of this._jobs) {
+        if (!fresh.has(id) && !TERMINAL.has(job.status)) fresh.set(id, job);
+      }
       const before = this._jobs;
       this._jobs = fresh;
+      this._trim();
       for (const job of fresh.values()) {
         const was = before.get(job.id);
         if (was && !TERMINAL.has(was.status) && TERMINAL.has(job.status)) this._finished(job);
@@ -577,7 +580,7 @@ export class QueuedJobsBell extends HTMLElement {
     const known = this._jobs.get(change.job_id);
     if (!known || TERMINAL.has(change.status)) {
       // A new job, or an end: its record has what the change does not (result, times).
-      this._fetchJob(change.job_id, known, change);
+      this._want(change.job_id, known, change);
       return;
     }
     this._put({
@@ -589,6 +592,22 @@ export class QueuedJobsBell extends HTMLElement {
       updated_at: change.changed_at,
       started_at: known.started_at || (change.status === "running" ? change.changed_at : null),
     });
+  }
+
+  // Records wanted are read together a moment later: a few one by one, a burst (a batch
+  // of jobs queued at once) as one read of the list.
+  _want(id, known, change) {
+    this._wanted = this._wanted || new Map();
+    this._wanted.set(id, { known, change });
+    if (this._wantTimer) return;
+    this._wantTimer = setTimeout(() => {
+      const wanted = this._wanted;
+      this._wanted = new Map();
+      this._wantTimer = null;
+      if (this._stopped) return;
+      if (wanted.size > 3) this._loadList(this._abort.signal);
+      else for (const [wantedId, seen] of wanted) this._fetchJob(wantedId, seen.known, seen.change);
+    }, 100);
   }
 
   async _fetchJob(id, known, change) {
@@ -605,7 +624,18 @@ export class QueuedJobsBell extends HTMLElement {
   _put(job) {
     if (this._store.dismissed.includes(job.id)) return;
     this._jobs.set(job.id, job);
+    this._trim();
     this._render();
+  }
+
+  // At most `limit` jobs are kept: the oldest finished ones go first.
+  _trim() {
+    const extra = this._jobs.size - this.limit;
+    if (extra <= 0) return;
+    const finished = [...this._jobs.values()]
+      .filter((job) => TERMINAL.has(job.status))
+      .sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
+    for (const job of finished.slice(0, extra)) this._jobs.delete(job.id);
   }
 
   _finished(job) {

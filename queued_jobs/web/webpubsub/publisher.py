@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from azure.core.credentials import AzureKeyCredential
 from azure.core.credentials_async import AsyncTokenCredential
@@ -84,6 +85,21 @@ class WebPubSub:
         if not connection:
             return None
         return cls(hub=env.get(HUB_SETTING, "").strip() or "jobs", connection_string=connection)
+
+    @property
+    def socket_origin(self) -> str:
+        """Where clients' WebSockets go (``wss://<host>``): for a page's
+        ``Content-Security-Policy: connect-src``."""
+        endpoint = self.endpoint
+        if endpoint is None:
+            assert self.connection_string is not None  # checked when made
+            parts = dict(
+                part.split("=", 1) for part in self.connection_string.split(";") if "=" in part
+            )
+            endpoint = {k.lower(): v for k, v in parts.items()}.get("endpoint", "")
+        address = urlsplit(endpoint)
+        scheme = "ws" if address.scheme == "http" else "wss"
+        return f"{scheme}://{address.netloc}"
 
     def client(self) -> WebPubSubServiceClient:
         if self.connection_string is not None:
