@@ -7,6 +7,9 @@ import { url } from "./api.js";
 
 const RETRY_FIRST_MS = 1000;
 const RETRY_MOST_MS = 15000;
+// A stream the server ends on purpose (hosts that answer in windows) is back within
+// this long: only a longer break is shown as lost.
+const LOST_AFTER_MS = 1500;
 
 export class LiveFeed {
   constructor(path = "/events") {
@@ -18,6 +21,7 @@ export class LiveFeed {
     this.state = "connecting";
     this.retryMs = RETRY_FIRST_MS;
     this.timer = null;
+    this.lostTimer = null;
   }
 
   /** Start listening (once). */
@@ -46,6 +50,8 @@ export class LiveFeed {
     this.source = source;
     source.addEventListener("open", () => {
       this.retryMs = RETRY_FIRST_MS;
+      clearTimeout(this.lostTimer);
+      this.lostTimer = null;
       this.setState("live");
     });
     source.addEventListener("job", (message) => {
@@ -64,13 +70,21 @@ export class LiveFeed {
         // The browser will not try again (an error answer): we do, a little later each time.
         source.close();
         this.source = null;
-        this.setState("reconnecting");
         this.timer = setTimeout(() => this.open(), this.retryMs);
         this.retryMs = Math.min(this.retryMs * 2, RETRY_MOST_MS);
-      } else {
-        this.setState("reconnecting");
       }
+      this.lost();
     });
+  }
+
+  /** Say the stream is lost unless it is back soon. */
+  lost() {
+    if (this.lostTimer) return;
+    this.lostTimer = setTimeout(() => {
+      this.lostTimer = null;
+      const open = this.source && this.source.readyState === EventSource.OPEN;
+      if (!open) this.setState("reconnecting");
+    }, LOST_AFTER_MS);
   }
 
   emit(event) {

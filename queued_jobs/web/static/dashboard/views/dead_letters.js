@@ -10,8 +10,10 @@ import { actionButton } from "../ui.js";
 import { heading, notAvailable, section, showFailure } from "./common.js";
 
 const BANDS = [["", "Every band"], ["high", "High"], ["normal", "Normal"], ["low", "Low"]];
-const SIDES = [["", "Both"], ["poison", "Poison messages"], ["dead-letter", "Dead letters"]];
-const SIDE_NAMES = { poison: "Poison", "dead-letter": "Dead letter", dead_letter: "Dead letter", dead: "Dead letter" };
+const SIDES = [["", "Both"], ["deadletter", "Dead letters"], ["poison", "Poison messages"]];
+const SIDE_NAMES = { poison: "Poison", deadletter: "Dead letter" };
+const SIDE_PLURALS = { poison: "poison messages", deadletter: "dead letters" };
+const BAND_NAMES = { high: "High", normal: "Normal", low: "Low" };
 const LIMIT = 100;
 
 function choice(name, text, options, value) {
@@ -40,24 +42,25 @@ export function deadLettersView(context, params) {
     const data = new FormData(form);
     router.go(place("/dead-letters", { band: data.get("band"), side: data.get("side") }));
   });
-  const summary = h("div", { class: "dead-summary" });
-  const messages = section("Messages");
+  const held = section("Queues");
+  const summary = held.body;
+  const messages = section("Oldest messages");
   fill(main, title, h("p", { class: "lead" },
-    "A poison message is one the queue's host gave up on after too many tries; a dead letter is a body that names no job of this store. Requeueing sends the body back to its band's queue."),
-  form, summary, messages.element);
+    "A dead letter is a message a host gave up on (a body that names no job of this store, or one it could not settle); a poison message is one the Functions host moved aside after too many deliveries. Requeueing sends the body back to its band's queue as it is."),
+  form, held.element, messages.element);
   context.titled("Dead letters", title);
 
   function showCounts(counts) {
-    if (!counts || typeof counts !== "object") {
-      fill(summary);
-      return;
-    }
-    const entries = Array.isArray(counts) ? counts : Object.entries(counts).map(([key, value]) => ({ key, value }));
-    fill(summary, h("ul", { class: "count-list" }, entries.map((entry) => {
-      const name = entry.key ?? `${entry.band} ${entry.side}`;
-      const value = typeof entry.value === "object" && entry.value !== null ? entry.value.count ?? JSON.stringify(entry.value) : entry.value ?? entry.count;
-      return h("li", {}, h("span", {}, String(name).replace(/[_-]/g, " ")), h("strong", { class: "num" }, typeof value === "number" ? count(value) : String(value)));
-    })));
+    const rows = (counts ?? []).map((entry) => h("tr", {},
+      h("th", { scope: "row" }, BAND_NAMES[entry.band] ?? entry.band),
+      h("td", {}, SIDE_PLURALS[entry.side] ?? entry.side),
+      h("td", { class: "mono" }, entry.queue),
+      h("td", { class: "num" }, entry.messages === null ? h("span", { class: "muted" }, "no answer") : count(entry.messages))));
+    fill(summary, rows.length ? table({
+      caption: { text: "Messages held per queue (about)", hidden: false },
+      columns: [{ label: "Band" }, { label: "Kind" }, { label: "Queue" }, { label: "Messages", className: "num" }],
+      rows,
+    }).region : null);
   }
 
   function row(item, me) {
@@ -85,7 +88,7 @@ export function deadLettersView(context, params) {
         }
       }, { className: "button small danger-outline", label: `Delete message ${item.id}` })) : null;
     const body = h("details", { class: "message-body" },
-      h("summary", {}, `${count(item.size ?? String(item.body ?? "").length)} bytes${item.truncated ? " (cut short)" : ""}`),
+      h("summary", {}, `${count(item.size ?? String(item.body ?? "").length)} bytes${item.truncated ? " (the first 4 KiB shown)" : ""}`),
       h("pre", { class: "code", tabindex: "0", "aria-label": `Body of message ${item.id}` }, String(item.body ?? "")));
     return h("tr", {},
       h("th", { scope: "row", class: "mono" }, item.id),
@@ -105,7 +108,9 @@ export function deadLettersView(context, params) {
         context.me.catch(() => ({ acts_on_all: false })),
       ]);
       if (answer === MISSING) {
-        fill(messages.body, notAvailable("The list of dead letters"));
+        fill(summary, notAvailable("The list of dead letters"));
+        held.element.hidden = false;
+        messages.element.hidden = true;
         return;
       }
       showCounts(answer.counts);

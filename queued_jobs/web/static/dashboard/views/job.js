@@ -65,11 +65,24 @@ function attemptsTable(attempts) {
   }).region;
 }
 
+const HISTORY = {
+  timed_out: ["failed", "Timed out"],
+  abandoned: ["cancelled", "Abandoned"],
+  released: ["queued", "Released"],
+  cancel_requested: ["cancelled", "Cancel requested"],
+};
+
+/** A history entry's status: a job's status, or how an attempt ended, or a cancel request. */
+function historyBadge(status) {
+  const [tone, text] = HISTORY[status] ?? [status, label(status)];
+  return h("span", { class: `badge status-${tone}` }, h("span", { class: "badge-mark", "aria-hidden": "true" }), text);
+}
+
 function historyTable(history) {
   if (history === MISSING) return notAvailable("The history of status changes");
   if (!history.length) return h("p", { class: "muted" }, "No change of status is recorded.");
   const rows = history.map((change) => h("tr", {},
-    h("td", {}, badge(change.status)),
+    h("td", {}, historyBadge(change.status)),
     h("td", {}, timeElement(change.at)),
     h("td", { class: "mono" }, change.host ?? "–"),
     h("td", { class: "num" }, change.attempt === null || change.attempt === undefined ? "–" : String(change.attempt)),

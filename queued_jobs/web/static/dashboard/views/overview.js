@@ -51,7 +51,7 @@ function showQueues(body, stats) {
     h("td", { class: "mono" }, queue.queue),
     h("td", { class: "num" }, depth(queue.messages)),
     h("td", { class: "num" }, depth(queue.poison, place("/dead-letters", { band: queue.band, side: "poison" }))),
-    h("td", { class: "num" }, depth(queue.dead_letters, place("/dead-letters", { band: queue.band, side: "dead-letter" })))));
+    h("td", { class: "num" }, depth(queue.dead_letters, place("/dead-letters", { band: queue.band, side: "deadletter" })))));
   const { region } = table({
     caption: { text: "Messages waiting per priority band", hidden: true },
     columns: [{ label: "Band" }, { label: "Queue" }, { label: "Messages", className: "num" },
@@ -107,6 +107,18 @@ function showTimeline(body, timeline) {
     })));
 }
 
+const KINDS = { worker: "Worker", functions: "Functions", api: "API" };
+
+function workerState(item) {
+  if (item.details?.stopped) return ["status-cancelled", "Stopped"];
+  if (item.stale) return ["status-cancelled", "Not seen lately"];
+  return ["status-succeeded", "Active"];
+}
+
+function detailNumber(value) {
+  return typeof value === "number" ? count(value) : "–";
+}
+
 function showWorkers(body, workers) {
   if (workers === MISSING) {
     fill(body, notAvailable("The list of workers"));
@@ -116,19 +128,27 @@ function showWorkers(body, workers) {
     fill(body, h("p", { class: "muted" }, "No worker, Functions instance or API server has reported in the last 10 minutes."));
     return;
   }
-  const rows = workers.items.map((item) => h("tr", {},
-    h("th", { scope: "row", class: "mono" }, item.host),
-    h("td", {}, { worker: "Worker", functions: "Functions", api: "API" }[item.kind] ?? item.kind),
-    h("td", {}, item.version ?? "–"),
-    h("td", {}, timeElement(item.started_at)),
-    h("td", {}, timeElement(item.seen_at)),
-    h("td", {}, h("span", { class: `badge ${item.stale ? "status-cancelled" : "status-succeeded"}` },
-      h("span", { class: "badge-mark", "aria-hidden": "true" }), item.stale ? "Not seen lately" : "Active")),
-    h("td", { class: "small" }, Object.entries(item.details ?? {}).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ") || "–")));
+  const rows = workers.items.map((item) => {
+    const details = item.details ?? {};
+    const [tone, state] = workerState(item);
+    const running = typeof details.concurrency === "number"
+      ? `${detailNumber(details.running)} of ${count(details.concurrency)}` : detailNumber(details.running);
+    const queues = Array.isArray(details.queues) ? details.queues.join(", ") : "–";
+    return h("tr", {},
+      h("th", { scope: "row", class: "mono" }, item.host),
+      h("td", {}, KINDS[item.kind] ?? item.kind),
+      h("td", {}, h("span", { class: `badge ${tone}` }, h("span", { class: "badge-mark", "aria-hidden": "true" }), state)),
+      h("td", { class: "num" }, item.kind === "api" ? "–" : running),
+      h("td", { class: "num" }, item.kind === "api" ? "–" : detailNumber(details.finished)),
+      h("td", { class: "mono small" }, queues),
+      h("td", {}, item.version ?? "–"),
+      h("td", {}, timeElement(item.started_at)),
+      h("td", {}, timeElement(item.seen_at)));
+  });
   const { region } = table({
     caption: { text: "Hosts seen in the last 10 minutes", hidden: true },
-    columns: [{ label: "Host" }, { label: "Kind" }, { label: "Version" }, { label: "Started" },
-      { label: "Last seen" }, { label: "State" }, { label: "Details" }],
+    columns: [{ label: "Host" }, { label: "Kind" }, { label: "State" }, { label: "Running", className: "num" },
+      { label: "Finished", className: "num" }, { label: "Queues" }, { label: "Version" }, { label: "Started" }, { label: "Last seen" }],
     rows,
   });
   fill(body, region);
