@@ -22,6 +22,7 @@ export class LiveFeed {
     this.retryMs = RETRY_FIRST_MS;
     this.timer = null;
     this.lostTimer = null;
+    this.opened = false;
   }
 
   /** Start listening (once). */
@@ -53,6 +54,10 @@ export class LiveFeed {
       clearTimeout(this.lostTimer);
       this.lostTimer = null;
       this.setState("live");
+      // Back after a break without a place to resume from (no event came before it):
+      // what changed meanwhile is not in the stream, so the views read their data again.
+      if (this.opened && !this.lastEventId) this.emit({ type: "reset" });
+      this.opened = true;
     });
     source.addEventListener("job", (message) => {
       if (message.lastEventId) this.lastEventId = message.lastEventId;
