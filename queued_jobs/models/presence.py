@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, Final
 
 from ..errors import InvalidInput
@@ -116,7 +117,8 @@ class Presence:
     seen_at: datetime
     #: The queued-jobs version it runs.
     version: str
-    #: A few facts of the host's own (queues served, concurrency, jobs running...).
+    #: A few facts of the host's own (queues served, concurrency, jobs running...), kept
+    #: as a read-only mapping.
     details: Mapping[str, DetailValue] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -135,7 +137,7 @@ class Presence:
         if not isinstance(self.details, Mapping) or len(self.details) > MAX_DETAILS:
             raise InvalidInput(f"a presence has at most {MAX_DETAILS} details")
         details = {name: _detail(name, value) for name, value in self.details.items()}
-        object.__setattr__(self, "details", details)
+        object.__setattr__(self, "details", MappingProxyType(details))
 
     def to_json(self) -> str:
         """The document stores keep (compact JSON)."""
