@@ -78,9 +78,7 @@ async def test_a_saved_presence_is_listed_as_it_was_saved(
 ) -> None:
     h = repositories
     writer, reader = await h.open(), await h.open()
-    saved = presence(
-        h, queues="jobs,jobs-high", concurrency=8, running=2, load=0.25, stopped=False
-    )
+    saved = presence(h, queues="jobs,jobs-high", concurrency=8, running=2, load=0.25, stopped=False)
 
     await writer.save_presence(saved)
 
