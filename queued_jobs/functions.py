@@ -26,10 +26,17 @@ message as the queue holds it and this module decodes base64 as the queue adapte
 so plain-text bodies from other producers are read too; under ``"base64"`` (the
 extension's default) the Functions host decodes base64 first and moves any other body to
 ``-poison`` without calling a trigger. Either way a dead letter keeps the exact bytes.
+
+Each instance saves its presence (what ``GET /workers`` shows: its queues, the messages it
+is handling and has handled) at most once a minute, from the triggers it runs anyway (a
+queue message, the timer): a busy instance adds one write a minute, not one per job; an
+idle one is seen when its timer fires (one instance a minute) or not at all. A save that
+fails is logged and never fails the invocation.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import os
@@ -42,10 +49,11 @@ from .app import JobApp
 from .errors import JobNotFound, QueuedJobsError
 from .execution.messages import UnreadableMessage, decode_message, encode_message
 from .execution.pipeline import Disposition, Handled, Pipeline
+from .execution.presence import FUNCTIONS_PRESENCE_EVERY, PresenceRecorder, detail_text
 from .execution.sweep import Sweeper
 from .execution.takeover import send_takeovers
 from .feed.consumer import FeedConsumer
-from .models import JobStatus, Priority
+from .models import DetailValue, JobStatus, PresenceKind, Priority
 from .queue_names import DEAD_LETTER_SUFFIX
 from .queues.azure_queue import decoded_body
 from .queues.base import MAX_DELAY, POISON_SUFFIX
@@ -87,6 +95,10 @@ class FunctionsHost:
         self._pipeline: Pipeline | None = None
         self._sweeper: Sweeper | None = None
         self._feed: list[FeedConsumer] | None = None
+        self._presence: PresenceRecorder | None = None
+        #: Job messages being handled now, and handled since the instance started.
+        self._handling = 0
+        self._handled = 0
 
     @property
     def pipeline(self) -> Pipeline:
@@ -109,6 +121,37 @@ class FunctionsHost:
             )
         return self._sweeper
 
+    @property
+    def presence(self) -> PresenceRecorder:
+        """This instance's presence, saved at most once per
+        :data:`~queued_jobs.execution.presence.FUNCTIONS_PRESENCE_EVERY`."""
+        if self._presence is None:
+            pipeline = self.pipeline
+            self._presence = PresenceRecorder(
+                pipeline.repository,
+                host=pipeline.host,
+                kind=PresenceKind.FUNCTIONS,
+                every=FUNCTIONS_PRESENCE_EVERY,
+                clock=self.app.clock,
+            )
+        return self._presence
+
+    async def _seen(self) -> None:
+        """Save this instance's presence if a minute has passed; never raises."""
+        try:
+            presence = self.presence
+        except Exception as exc:  # storage that cannot be opened: the trigger says so
+            log.warning("this instance's presence was not saved: %s", exc)
+            return
+        await presence.save_if_due(self._details)
+
+    def _details(self) -> dict[str, DetailValue]:
+        return {
+            "queues": detail_text(",".join(self.app.queues.bands)),
+            "running": self._handling,
+            "finished": self._handled,
+        }
+
     def _consumers(self) -> list[FeedConsumer]:
         if self._feed is None:
             pipeline = self.pipeline
@@ -118,6 +161,16 @@ class FunctionsHost:
 
     async def handle(self, message: func.QueueMessage, queue: str) -> Handled:
         """A job message from ``queue``; raises to have the host deliver it again."""
+        seen = asyncio.create_task(self._seen())  # beside the job, never in its way
+        self._handling += 1
+        try:
+            return await self._handle(message, queue)
+        finally:
+            self._handling -= 1
+            self._handled += 1
+            await seen
+
+    async def _handle(self, message: func.QueueMessage, queue: str) -> Handled:
         body, wire = self._read(message)
         if body is None:
             return await self._keep_dead(wire, queue, "not UTF-8 text")
@@ -159,6 +212,7 @@ class FunctionsHost:
         return await self._fail_poisoned(body, wire, band, reason)
 
     async def sweep(self) -> None:
+        await self._seen()
         await self.sweeper.sweep()
         for consumer in self._consumers():  # webhooks and the like: a pass per sweep
             try:

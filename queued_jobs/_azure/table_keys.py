@@ -28,7 +28,8 @@ written, moved and deleted in the job's own transactions, and a due row its job 
 names is stale.
 
 Unique-key reservations live in their own partition each: ``u|<escaped key>`` / ``u``;
-the store's secrets in the partition ``s`` (``table_secrets``).
+the store's secrets in the partition ``s`` (``table_secrets``); hosts' presences in the
+partition ``presence``, one row per host (``table_presences``).
 """
 
 from __future__ import annotations

@@ -154,6 +154,16 @@ _MIGRATIONS: Final[Sequence[tuple[str, ...]]] = (
                 json_each(CASE WHEN json_valid(jobs.doc) THEN jobs.doc END, '$.tags') AS tag
             WHERE tag.type = 'text'""",
     ),
+    (
+        # Hosts' presences: a row per host (worker, Functions instance, API server), saved
+        # by the host every so often; the sweep's full pass purges those not seen for a day.
+        """CREATE TABLE IF NOT EXISTS presences (
+            host TEXT PRIMARY KEY,
+            seen_at INTEGER NOT NULL,
+            doc TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX IF NOT EXISTS presences_by_time ON presences (seen_at, host)",
+    ),
 )
 
 

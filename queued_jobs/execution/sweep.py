@@ -24,7 +24,9 @@ proportion to the table, the service reading every job row): once per
 ``full_pass_every`` (an hour) across all processes. The full pass also purges the change
 feed's changes older than ``ExecutionSettings.change_retention`` (a day;
 ``JobRepository.purge_changes``: on Azure a query per shard, and a transaction per 100
-changes purged).
+changes purged) and the presences of hosts not seen for :data:`PRESENCE_RETENTION` (a
+day; ``JobRepository.purge_presences``: on Azure a query of the presence partition, and a
+delete per host gone).
 
 **One sweeper at a time.** A pass first takes the store-wide lease ``sweep`` for
 ``lease_for`` (50 seconds); a sweeper that finds it held by another skips its pass
@@ -56,6 +58,7 @@ __all__ = [
     "FULL_PASS_EVERY",
     "PAGE",
     "PASS_PAGES",
+    "PRESENCE_RETENTION",
     "SWEEP_LEASE",
     "SWEEP_LEASE_NAME",
     "SweepReport",
@@ -73,6 +76,8 @@ _FULL_PASS_LEASE_NAME: Final = "sweep-full-pass"
 #: What the full pass looks for outside the due index.
 _UNINDEXED: Final = frozenset({JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.RUNNING})
 SWEEP_LEASE: Final = timedelta(seconds=50)
+#: The full pass deletes the presences of hosts not seen for this long.
+PRESENCE_RETENTION: Final = timedelta(days=1)
 FULL_PASS_EVERY: Final = timedelta(hours=1)
 _SWEPT: Final = frozenset({JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.RUNNING})
 
@@ -88,6 +93,8 @@ class SweepReport:
     full: bool = False
     #: Changes the full pass purged from the change feed (past the retention).
     changes_purged: int = 0
+    #: Presences of hosts not seen for :data:`PRESENCE_RETENTION`, purged by the full pass.
+    presences_purged: int = 0
     #: Ids of job rows that could not be read, passed over.
     skipped: list[str] = field(default_factory=list)
 
@@ -193,11 +200,14 @@ class Sweeper:
             report.full = await self._full_pass_due(now)
             async for job in self._due(now - self.settings.resend_after, report):
                 await self._settle(job, report)
-            if report.full:  # and the jobs the index does not hold, and old changes
+            if report.full:  # and the jobs the index does not hold, old changes and hosts
                 async for job in self._unindexed(report):
                     await self._settle(job, report)
                 report.changes_purged = await self.repository.purge_changes(
                     older_than=self.settings.change_retention
+                )
+                report.presences_purged = await self.repository.purge_presences(
+                    seen_before=now - PRESENCE_RETENTION
                 )
         except QueuedJobsError:
             log.exception("sweep stopped early; the next one carries on")
@@ -211,7 +221,13 @@ class Sweeper:
                 shown,
                 f" and {more} more" if more > 0 else "",
             )
-        if report.released or report.resent or report.recovered or report.changes_purged:
+        if (
+            report.released
+            or report.resent
+            or report.recovered
+            or report.changes_purged
+            or report.presences_purged
+        ):
             log.info("sweep: %s", report)
         return report
 

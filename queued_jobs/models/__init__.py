@@ -1,4 +1,4 @@
-"""Job records and statuses: pure values, no I/O."""
+"""Job records and statuses, and hosts' presences: pure values, no I/O."""
 
 from .change import ERROR_TEXT_LIMIT, JobChange, change_of, watched
 from .job import (
@@ -16,6 +16,15 @@ from .job import (
     owner_shard,
 )
 from .nesting import MAX_INT_DIGITS, MAX_NESTING, check_nesting, check_payload
+from .presence import (
+    MAX_DETAIL_TEXT,
+    MAX_DETAILS,
+    MAX_HOST_LENGTH,
+    DetailValue,
+    Presence,
+    PresenceKind,
+    check_host,
+)
 from .status import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -31,6 +40,9 @@ __all__ = [
     "ACTIVE_STATUSES",
     "ERROR_TEXT_LIMIT",
     "MAX_ATTEMPTS",
+    "MAX_DETAILS",
+    "MAX_DETAIL_TEXT",
+    "MAX_HOST_LENGTH",
     "MAX_INT_DIGITS",
     "MAX_NESTING",
     "OWNER_KEY_PREFIX",
@@ -39,15 +51,19 @@ __all__ = [
     "TRANSITIONS",
     "Attempt",
     "AttemptOutcome",
+    "DetailValue",
     "JobChange",
     "JobError",
     "JobStatus",
+    "Presence",
+    "PresenceKind",
     "Priority",
     "Progress",
     "QueuedJob",
     "UniqueScope",
     "can_transition",
     "change_of",
+    "check_host",
     "check_nesting",
     "check_owner",
     "check_payload",

@@ -4,7 +4,7 @@ Key layout and request costs: ``docs/design.md``. In short: a job's rows share i
 shard partition, so inserting or updating a job (with its owner copy, its listing pointers,
 its due row, the change feed's row and, on completion, its attempt) is one entity-group
 transaction: one storage request. Listings: ``_azure/table_listings.py``; the change feed:
-``_azure/table_changes.py``.
+``_azure/table_changes.py``; hosts' presences: ``_azure/table_presences.py``.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from .._azure.table_entities import (
     encode_job,
 )
 from .._azure.table_listings import TableReader
+from .._azure.table_presences import TablePresences
 from .._azure.table_queries import (
     RANGE,
     continuation_id,
@@ -88,9 +89,10 @@ from ..errors import (
     JobNotFound,
 )
 from ..files.base import CONTAINER_NAME
-from ..models import TERMINAL_STATUSES, Attempt, JobStatus, QueuedJob
+from ..models import TERMINAL_STATUSES, Attempt, JobStatus, Presence, QueuedJob
 from ._due import due_micros, due_token, parse_due_token
 from ._limits import check_attempt, check_job
+from ._presence import DEFAULT_PRESENCE_LIMIT
 from ._records import reservation_in
 from .base import (
     CHANGE_PAGE_SIZE,
@@ -137,6 +139,7 @@ class AzureTableJobRepository:
         self._reservations = TableReservations(table, clock, self._exists)
         self._payloads = BlobPayloads(container)
         self._reader = TableReader(table, self._payloads)
+        self._presences = TablePresences(table)
         self._clock = clock
         self._max_payload_bytes = max_payload_bytes
         self._credential = owned_credential
@@ -536,6 +539,19 @@ class AzureTableJobRepository:
 
     async def await_change(self, job_id: str, seconds: float) -> None:
         await asyncio.sleep(seconds)  # the table tells of no write
+
+    # --- hosts' presences (``_azure/table_presences.py``) --------------------------------
+
+    async def save_presence(self, presence: Presence) -> None:
+        await self._presences.save(presence)
+
+    async def list_presences(
+        self, *, seen_since: datetime, limit: int = DEFAULT_PRESENCE_LIMIT
+    ) -> list[Presence]:
+        return await self._presences.list(seen_since=seen_since, limit=limit)
+
+    async def purge_presences(self, *, seen_before: datetime) -> int:
+        return await self._presences.purge(seen_before=seen_before)
 
     async def close(self) -> None:
         await self._table.close()

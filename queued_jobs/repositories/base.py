@@ -14,15 +14,18 @@ from datetime import datetime, timedelta
 from typing import Final, Generic, Protocol, TypeVar
 
 from ..errors import InvalidInput
-from ..models import Attempt, JobChange, JobStatus, QueuedJob
+from ..models import Attempt, JobChange, JobStatus, Presence, QueuedJob
 from ._limits import check_job
+from ._presence import DEFAULT_PRESENCE_LIMIT, MAX_PRESENCE_LIMIT
 
 __all__ = [
     "CHANGE_PAGE_SIZE",
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "DEFAULT_PAGE_SIZE",
+    "DEFAULT_PRESENCE_LIMIT",
     "MAX_CHECKPOINT_LENGTH",
     "MAX_PAGE_SIZE",
+    "MAX_PRESENCE_LIMIT",
     "UNIQUE_KEY_GRACE",
     "ChangeBatch",
     "Checkpoint",
@@ -410,6 +413,32 @@ class JobRepository(Protocol):
         (``None``: if there is none yet); returns the new version. ``ConcurrencyConflict``
         if it moved meanwhile; ``InvalidInput`` for what :func:`check_checkpoint` refuses.
         """
+        ...
+
+    # --- hosts' presences ---------------------------------------------------------------
+    #
+    # One row per host (worker, Functions instance, API server), saved by the host every
+    # so often (``execution.presence``); what ``GET /workers`` shows. On Azure the rows
+    # live in a partition of their own (``presence``), one per host.
+
+    async def save_presence(self, presence: Presence) -> None:
+        """Store ``presence`` as its host's row, replacing any saved before
+        (unconditionally: each host writes its own row alone). One write;
+        ``InvalidInput`` for what is not a :class:`~queued_jobs.models.Presence`."""
+        ...
+
+    async def list_presences(
+        self, *, seen_since: datetime, limit: int = DEFAULT_PRESENCE_LIMIT
+    ) -> list[Presence]:
+        """The hosts seen at or after ``seen_since``, most recently seen first (then by
+        host), at most ``limit`` (1 to :data:`MAX_PRESENCE_LIMIT`, else ``InvalidInput``).
+        A row that cannot be read is left out. One query (on Azure, of the presence
+        partition: a request per 1,000 hosts seen since)."""
+        ...
+
+    async def purge_presences(self, *, seen_before: datetime) -> int:
+        """Delete the presences last seen before ``seen_before``; returns how many. What
+        the sweep's full pass does with those not seen for a day."""
         ...
 
     async def close(self) -> None:

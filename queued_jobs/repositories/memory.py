@@ -26,7 +26,15 @@ from ..errors import (
     JobAlreadyExists,
     JobNotFound,
 )
-from ..models import TERMINAL_STATUSES, Attempt, JobChange, JobStatus, QueuedJob, change_of
+from ..models import (
+    TERMINAL_STATUSES,
+    Attempt,
+    JobChange,
+    JobStatus,
+    Presence,
+    QueuedJob,
+    change_of,
+)
 from ..waiting import JobWaiters
 from ._changes import (
     ALL,
@@ -40,6 +48,13 @@ from ._changes import (
 from ._due import due_at, due_micros, due_token, parse_due_token
 from ._limits import check_attempt, check_job
 from ._memory_index import JobIndex
+from ._presence import (
+    DEFAULT_PRESENCE_LIMIT,
+    check_presence,
+    check_presence_limit,
+    check_seen,
+    most_recent,
+)
 from ._records import job_from_json
 from .base import (
     CHANGE_PAGE_SIZE,
@@ -124,6 +139,7 @@ class MemoryJobRepository:
         self._message_key = secrets.token_bytes(32)
         self._changes: list[_Change] = []
         self._checkpoints: dict[str, Checkpoint] = {}
+        self._presences: dict[str, Presence] = {}
         self._change_numbers = itertools.count(1)
 
     def _put(self, job_id: str, row: _Row) -> None:
@@ -401,6 +417,26 @@ class MemoryJobRepository:
         saved = Checkpoint(value, str(next(self._versions)))
         self._checkpoints[name] = saved
         return saved.version
+
+    # --- hosts' presences -------------------------------------------------------------
+
+    async def save_presence(self, presence: Presence) -> None:
+        check_presence(presence)
+        self._presences[presence.host] = presence
+
+    async def list_presences(
+        self, *, seen_since: datetime, limit: int = DEFAULT_PRESENCE_LIMIT
+    ) -> list[Presence]:
+        check_presence_limit(limit)
+        check_seen(seen_since, "seen_since")
+        return most_recent(self._presences.values(), seen_since=seen_since, limit=limit)
+
+    async def purge_presences(self, *, seen_before: datetime) -> int:
+        check_seen(seen_before, "seen_before")
+        doomed = [host for host, p in self._presences.items() if p.seen_at < seen_before]
+        for host in doomed:
+            del self._presences[host]
+        return len(doomed)
 
     async def close(self) -> None:
         self._waiters.wake()

@@ -26,6 +26,7 @@ from .._once import LoadedOnce
 from .._private import PRIVATE_FILE
 from .._sqlite.changes import ChangeBell
 from .._sqlite.database import SqliteDatabase, execute, to_micros
+from .._sqlite.presences import SqlitePresences
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import (
     ConcurrencyConflict,
@@ -36,7 +37,7 @@ from ..errors import (
     JobNotFound,
     StorageError,
 )
-from ..models import TERMINAL_STATUSES, Attempt, JobStatus, QueuedJob
+from ..models import TERMINAL_STATUSES, Attempt, JobStatus, Presence, QueuedJob
 from ._changes import (
     ALL,
     ONE_PARTITION,
@@ -50,6 +51,7 @@ from ._changes import (
 )
 from ._due import due_at, due_micros, due_token, parse_due_token
 from ._limits import check_attempt, check_job
+from ._presence import DEFAULT_PRESENCE_LIMIT
 from ._records import attempt_from_json, job_from_json, reservation_in
 from .base import (
     CHANGE_PAGE_SIZE,
@@ -120,6 +122,7 @@ class SqliteJobRepository:
         self._max_payload_bytes = max_payload_bytes
         self._message_key = LoadedOnce(self._stored_message_key)
         self._changes = ChangeBell(self._db.path)
+        self._presences = SqlitePresences(self._db)
 
     async def create(self) -> None:
         await self._db.open()
@@ -374,6 +377,19 @@ class SqliteJobRepository:
         if await self._db.write(execute, sql, params) == 0:
             raise ConcurrencyConflict(f"checkpoint {name}")
         return saved
+
+    # --- hosts' presences (``_sqlite/presences.py``) -------------------------------------
+
+    async def save_presence(self, presence: Presence) -> None:
+        await self._presences.save(presence)
+
+    async def list_presences(
+        self, *, seen_since: datetime, limit: int = DEFAULT_PRESENCE_LIMIT
+    ) -> list[Presence]:
+        return await self._presences.list(seen_since=seen_since, limit=limit)
+
+    async def purge_presences(self, *, seen_before: datetime) -> int:
+        return await self._presences.purge(seen_before=seen_before)
 
     async def close(self) -> None:
         self._changes.close()

@@ -1,5 +1,6 @@
 """Serving the web API with uvicorn (``queued-jobs serve``), authentication read from app
-settings (``QUEUED_JOBS_WEB_AUTH`` and the settings of each scheme)."""
+settings (``QUEUED_JOBS_WEB_AUTH`` and the settings of each scheme). A server started so
+saves its presence while it serves (``_presence``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 
 from ..app import JobApp, load_app
 from ..errors import ConfigurationError
+from ._presence import keep_presence
 from .application import create_web_app
 from .auth import authentication_from_settings
 from .settings import WebSettings
@@ -44,7 +46,9 @@ def from_environment() -> FastAPI:
     path = os.environ.get(APP_ENV)
     if not path:
         raise ConfigurationError(f"set {APP_ENV} to the app's module:attribute")
-    return web_app_from_settings(load_app(path))
+    web = web_app_from_settings(load_app(path))
+    keep_presence(web)
+    return web
 
 
 def serve(
@@ -66,6 +70,7 @@ def serve(
         )
         return
     web = web_app_from_settings(load_app(app) if isinstance(app, str) else app)
+    keep_presence(web)
     uvicorn.run(
         web,
         host=host,

@@ -40,6 +40,11 @@ ahead of the backlog), ``process`` (an event loop that lets a process exit on ti
   (their ``on_halt`` hook runs, their message becomes visible at once) if their code
   stops within the pipeline's ``stop_timeout``, else left to their lease. Every wait is
   bounded, so the worker returns in time whatever storage or job code does.
+- **Presence**: the worker saves its presence (``JobRepository.save_presence``: its
+  queues, concurrency, jobs running and held, messages finished) at its start and every
+  ``presence_interval`` (30 s), one write each, and once more marked ``stopped`` at a
+  graceful stop (within a second); a save that fails is logged and the worker goes on.
+  ``GET /workers`` shows them.
 - **Slow storage**: a receive that storage keeps waiting (its client retries) is logged
   every ``slow_storage_warning``; a receive that fails, with any error, is logged and its
   band rests; nothing that happens to one receive or one message ends the worker.

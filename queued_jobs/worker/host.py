@@ -13,8 +13,10 @@ from typing import Any
 from ..errors import LeaseLost, QueuedJobsError
 from ..execution.isolation import Isolation
 from ..execution.pipeline import Disposition, Handled, Pipeline
+from ..execution.presence import PresenceRecorder, detail_text
 from ..execution.sweep import Sweeper
 from ..feed.consumer import FeedConsumer
+from ..models import DetailValue, PresenceKind
 from ..queues.base import MAX_BATCH, MAX_DELAY, Arrivals, JobQueue, QueueMessage
 from .background import start_supervised, stop_all, sweep_forever
 from .bands import Bands
@@ -79,6 +81,17 @@ class Worker:
         #: A receive the stop interrupted: what it brings is handed back on the way out.
         self._interrupted: tuple[JobQueue, asyncio.Task[list[QueueMessage]]] | None = None
         self._bands = Bands(self.queues, self.settings)
+        #: Messages whose handling ended (each job run, retried, failed, handed back...).
+        self._finished = 0
+        self._presence: PresenceRecorder | None = None
+        if self.settings.presence_interval is not None:
+            self._presence = PresenceRecorder(
+                pipeline.repository,
+                host=self.identity,
+                kind=PresenceKind.WORKER,
+                every=self.settings.presence_interval,
+                clock=pipeline.clock,
+            )
 
     @property
     def identity(self) -> str:
@@ -122,7 +135,19 @@ class Worker:
                 arrivals.close()
             await stop_all(background)
             await self._shut_down()
+            if self._presence is not None:  # one more write, as bounded as the rest
+                await self._presence.save(self._details, stopped=True, patience=_AT_LEAST)
         log.info("worker %s: stopped", self.identity)
+
+    def _details(self) -> dict[str, DetailValue]:
+        """What the worker's presence tells of it."""
+        return {
+            "queues": detail_text(",".join(queue.name for queue in self.queues)),
+            "concurrency": self.settings.concurrency,
+            "running": len(self._running),
+            "held": len(self._held),
+            "finished": self._finished,
+        }
 
     async def _step(
         self, loop: asyncio.AbstractEventLoop, arrivals: Arrivals | None, refill_at: int
@@ -414,6 +439,8 @@ class Worker:
             log.warning("worker %s: lost the lease of message %s", self.identity, message.id)
         except Exception:
             log.exception("worker %s: message %s left for redelivery", self.identity, message.id)
+        finally:
+            self._finished += 1
 
     async def _settle(self, queue: JobQueue, message: QueueMessage, handled: Handled) -> None:
         if handled.disposition is Disposition.ACK:
@@ -432,9 +459,12 @@ class Worker:
             await queue.renew(message, visibility_timeout=min(handled.delay, MAX_DELAY))
 
     def _start_background(self) -> list[asyncio.Task[None]]:
-        """Start the tasks beside the receive loop: the sweep (if it sweeps), the look
-        for expired leases (if it takes over) and the app's feed consumers."""
+        """Start the tasks beside the receive loop: the presence (if it saves one), the
+        sweep (if it sweeps), the look for expired leases (if it takes over) and the app's
+        feed consumers."""
         works: list[tuple[Coroutine[Any, Any, None], str]] = []
+        if self._presence is not None:
+            works.append((self._presence.forever(self._details), "the presence"))
         if self.sweeper is not None and self.settings.sweep_interval is not None:
             sweeping = sweep_forever(
                 self.sweeper, self.settings.sweep_interval, identity=self.identity

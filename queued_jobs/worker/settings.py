@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from .._enums import members
+from ..execution.presence import PRESENCE_EVERY
 from ..models import Priority
 
 __all__ = ["WorkerSettings"]
@@ -39,6 +40,10 @@ class WorkerSettings:
     #: The priority bands this worker drains (names or :class:`Priority` members; empty:
     #: every band). Jobs of the other bands wait for a worker that drains them.
     bands: Iterable[Priority | str] = frozenset()
+    #: How often the worker saves its presence (what ``GET /workers`` shows; one write
+    #: each time, ``None``: never). It also saves it at its start and, marked stopped, at
+    #: a graceful stop.
+    presence_interval: timedelta | None = PRESENCE_EVERY
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "bands", _bands(self.bands))
@@ -46,6 +51,8 @@ class WorkerSettings:
             raise ValueError("concurrency, fairness and max_deliveries must be at least 1")
         if self.prefetch < 0:
             raise ValueError("prefetch must be 0 or more")
+        if self.presence_interval is not None and self.presence_interval <= timedelta(0):
+            raise ValueError("presence_interval must be more than 0 (or None: never)")
         if self.fetch_threshold is not None and not 0 <= self.fetch_threshold < self.capacity:
             raise ValueError(
                 "fetch_threshold must be between 0 and concurrency + prefetch - 1 "

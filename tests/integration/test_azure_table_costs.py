@@ -507,7 +507,7 @@ async def test_purging_changes_costs_a_query_per_shard_and_a_transaction_per_100
     assert counter.total == 16 + math.ceil(alice / 100) + len(shards) - 1
 
 
-async def test_a_sweeps_full_pass_purges_changes_past_the_retention_for_16_requests_more(
+async def test_a_sweeps_full_pass_purges_changes_and_presences_for_17_requests_more(
     counted: tuple[AzureTableJobRepository, RequestCounter],
 ) -> None:
     repo, counter = counted
@@ -522,6 +522,7 @@ async def test_a_sweeps_full_pass_purges_changes_past_the_retention_for_16_reque
 
     assert report.full
     assert report.changes_purged == 0  # a second old: kept for a day
+    assert report.presences_purged == 0
     # the pass, the full pass's lease (read, replace), the unindexed jobs' listing, the
-    # purge's 16 range queries
-    assert counter.total == SWEEP_PASS + 2 + 48 + 16
+    # changes' purge's 16 range queries, the presences' purge's query of their partition
+    assert counter.total == SWEEP_PASS + 2 + 48 + 16 + 1

@@ -8,6 +8,7 @@ import base64
 import importlib
 import io
 import json
+import os
 import runpy
 import sys
 import uuid
@@ -31,7 +32,7 @@ from queued_jobs.client import JobClient
 from queued_jobs.errors import ConfigurationError
 from queued_jobs.execution.messages import encode_message
 from queued_jobs.functions import QUEUE_SETTING, FunctionsHost, job_blueprint
-from queued_jobs.models import JobStatus, QueuedJob
+from queued_jobs.models import JobStatus, PresenceKind, QueuedJob
 from queued_jobs.queue_names import QueueNames
 from queued_jobs.queues.azure_queue import AzureQueueBroker
 from queued_jobs.queues.base import MAX_BODY_BYTES
@@ -329,6 +330,24 @@ async def test_the_timer_function_sweeps_due_scheduled_jobs_onto_their_queue(
     assert (await client.get_job(due.id)).status is JobStatus.QUEUED
     [message] = await client.broker.queue(due.queue).receive()
     assert due.id in message.body
+
+
+async def test_an_instance_is_seen_in_the_table_once_it_handles_a_message_and_its_timer(
+    deployed: Any,
+) -> None:
+    app, client, functions = deployed
+    job = await client.queue_job("tests.work", {}, owner="alice")
+    since = app.clock.now() - timedelta(seconds=1)
+
+    await functions["queued_jobs_normal"](
+        host_message(encode_message(job, await client.repository.message_key()))
+    )
+    await functions["queued_jobs_sweep"](TimerRequest(past_due=False))  # within the minute
+
+    [seen] = await client.repository.list_presences(seen_since=since)
+    assert seen.kind is PresenceKind.FUNCTIONS
+    assert seen.host.endswith(f":{os.getpid()}")
+    assert seen.details["queues"] == ",".join(app.queues.bands)
 
 
 def test_the_sample_function_app_registers_the_blueprint_in_a_few_lines(

@@ -40,7 +40,7 @@ async def test_opening_creates_the_folders_the_file_and_the_schema_in_wal_mode(
 
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert raw.execute("PRAGMA user_version").fetchone() == (6,)
+    assert raw.execute("PRAGMA user_version").fetchone() == (7,)
     raw.close()
 
 
@@ -437,4 +437,40 @@ async def test_jobs_of_a_database_before_the_tag_index_are_listed_by_their_tags_
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),)
     assert raw.execute("SELECT tag, job_id FROM job_tags").fetchall() == [("q4", jobs[1].id)]
+    raw.close()
+
+
+async def test_a_database_of_the_sixth_schema_gains_the_presences_and_keeps_its_jobs(
+    tmp_path: Path,
+) -> None:
+    from queued_jobs._sqlite.database import _MIGRATIONS
+    from queued_jobs.models import Presence, PresenceKind, QueuedJob
+    from queued_jobs.repositories.sqlite import SqliteJobRepository
+
+    path = tmp_path / "old.db"
+    job = QueuedJob.new(owner="ada", job_type="t")
+    raw = sqlite3.connect(path)
+    for statements in _MIGRATIONS[:6]:  # the schema as the sixth version left it
+        for statement in statements:
+            raw.execute(statement)
+    raw.execute(
+        """INSERT INTO jobs (id, owner, job_type, status, created_at, completed_at, version, doc)
+        VALUES (?, ?, ?, ?, 0, NULL, 1, ?)""",
+        (job.id, job.owner, job.job_type, job.status.value, job.model_dump_json()),
+    )
+    raw.execute("PRAGMA user_version = 6")
+    raw.commit()
+    raw.close()
+
+    upgraded = SqliteJobRepository(path)
+    try:
+        seen = job.created_at
+        presence = Presence("box:1", PresenceKind.WORKER, seen, seen, "1", {"running": 0})
+        await upgraded.save_presence(presence)
+        assert await upgraded.list_presences(seen_since=seen) == [presence]
+        assert (await upgraded.get(job.id)).id == job.id
+    finally:
+        await upgraded.close()
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),) == (7,)
     raw.close()

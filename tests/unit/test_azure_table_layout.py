@@ -246,3 +246,27 @@ def test_tag_pointers_keep_tags_apart_name_their_job_and_hold_no_forbidden_chara
         assert keys.job_id_of(key) == job_id
         assert not set(FORBIDDEN_IN_KEYS) & set(key)
     assert low < keys.tag_key("a", job_id) < high
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["box:1", "a/b\\c#d?e|f%g:1", "🚀" * 256, "/" * 256, "/" * 255 + "x", "🚀#" * 128],
+)
+def test_a_presence_key_is_a_table_key_whatever_the_host_is_named(host: str) -> None:
+    from queued_jobs._azure.table_presences import presence_key
+
+    key = presence_key(host)
+
+    assert len(key.encode("utf-16-le")) <= 1024
+    assert not any(char in key for char in FORBIDDEN_IN_KEYS)
+    assert presence_key(host) == key
+
+
+def test_hosts_alike_but_for_their_end_get_keys_of_their_own() -> None:
+    from queued_jobs._azure.table_presences import presence_key
+
+    long_ones = {presence_key("/" * 255 + end) for end in ("/", "x", "y", "%2F")}
+    short_ones = {presence_key("a|b"), presence_key("a%7Cb")}
+
+    assert len(long_ones) == 4
+    assert len(short_ones) == 2

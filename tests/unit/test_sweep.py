@@ -10,8 +10,8 @@ import pytest
 
 from queued_jobs.clock import ManualClock
 from queued_jobs.execution.settings import ExecutionSettings
-from queued_jobs.execution.sweep import Sweeper
-from queued_jobs.models import JobStatus, QueuedJob
+from queued_jobs.execution.sweep import PRESENCE_RETENTION, Sweeper
+from queued_jobs.models import JobStatus, Presence, PresenceKind, QueuedJob
 from queued_jobs.queues.memory import MemoryQueueBroker
 from queued_jobs.repositories.memory import MemoryJobRepository
 
@@ -166,6 +166,25 @@ async def test_the_full_pass_purges_the_changes_past_the_retention() -> None:
     [partition] = repository.change_partitions()
     assert [c.job_id for c in (await repository.read_changes(partition)).changes] == [new.id]
     assert (await repository.get(old.id)).id == old.id
+
+
+async def test_the_full_pass_purges_the_presences_of_hosts_not_seen_for_a_day() -> None:
+    clock = ManualClock()
+    repository = MemoryJobRepository(clock=clock)
+
+    async def seen(host: str) -> None:
+        now = clock.now()
+        await repository.save_presence(Presence(host, PresenceKind.WORKER, now, now, "1"))
+
+    await seen("gone:1")
+    clock.advance(timedelta(hours=2))
+    await seen("alive:2")
+    clock.advance(PRESENCE_RETENTION - timedelta(hours=1))  # gone:1 a day and an hour ago
+    report = await Sweeper(repository, MemoryQueueBroker(clock=clock), clock=clock).sweep()
+
+    assert (report.full, report.presences_purged) == (True, 1)
+    left = await repository.list_presences(seen_since=clock.now() - 2 * PRESENCE_RETENTION)
+    assert [p.host for p in left] == ["alive:2"]
 
 
 async def test_a_change_retention_of_nothing_is_refused() -> None:
