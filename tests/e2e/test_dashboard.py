@@ -75,7 +75,7 @@ def _open(open_page: Callable[..., Any], server: ApiServer, caller: str, hash_: 
     return page, guard
 
 
-_NOT_MERGED_YET = ("/me", "/stats/timeline", "/workers", "/history", "/dead-letters")
+_NOT_MERGED_YET = ("/me", "/stats/timeline", "/history", "/dead-letters")
 
 
 def _not_merged_yet(problem: str) -> bool:
@@ -111,6 +111,8 @@ def test_an_operator_finds_a_failed_job_reads_why_and_retries_it_until_it_succee
     expect(page.locator(".status-card.status-succeeded .status-count")).to_have_text("2")
     assert page.evaluate("performance.getEntriesByName('qj-overview-ready').length") == 1
     expect(page.get_by_role("table", name="Messages waiting per priority band")).to_be_visible()
+    hosts = page.get_by_role("table", name="Hosts seen in the last 10 minutes")
+    expect(hosts.locator("tbody tr").filter(has_text="Worker")).to_contain_text("Active")
     _no_serious_violations(page)
     screenshot(page, "dashboard-overview-desktop")
 
@@ -213,6 +215,16 @@ def test_a_long_list_pages_forward_by_cursor_and_back(
     expect(rows).to_have_count(25)
     assert [row.get_attribute("data-job") for row in rows.all()] == first
 
+    filters = page.get_by_role("search", name="Filter jobs")
+    filters.get_by_label("Created before").fill("2001-01-01T00:00")
+    filters.get_by_role("button", name="Apply filters").click()
+    expect(page).to_have_url(re.compile(r"tag=paging&created_before=200[01]-[0-9-]+T[0-9:.]+Z"))
+    expect(page.get_by_text("No jobs match this filter.")).to_be_visible()
+    filters.get_by_label("Created before").fill("")
+    filters.get_by_label("Created from").fill("2001-01-01T00:00")
+    filters.get_by_role("button", name="Apply filters").click()
+    expect(rows).to_have_count(25)
+
 
 def test_a_reader_sees_every_job_but_no_action_and_a_forged_action_is_refused(
     jobs_api: ApiServer, jobs_worker: subprocess.Popen[bytes], open_page: Callable[..., Any]
@@ -238,6 +250,43 @@ def test_a_reader_sees_every_job_but_no_action_and_a_forged_action_is_refused(
     bulk = page.request.post(f"{jobs_api.base_url}/jobs:retry", data={"status": ["failed"]})
     assert bulk.status == 403
     assert _status_of(jobs_api, failed) == "failed"
+
+
+def test_the_pages_work_from_the_keyboard(
+    jobs_api: ApiServer, jobs_worker: subprocess.Popen[bytes], open_page: Callable[..., Any]
+) -> None:
+    failed = _start(jobs_api, "alice", **FAILS_ONCE)
+    _wait_for(jobs_api, failed, "failed")
+    page, _ = _open(open_page, jobs_api, "operator", "#/jobs?status=failed")
+    expect(_row(page, failed)).to_be_visible()
+
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+
+    _row(page, failed).get_by_role("link", name=failed).focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_be_focused()  # the new view's heading
+    delete = page.get_by_role("button", name="Delete")
+    delete.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Delete this job?")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Go back")).to_be_focused()  # the safe choice
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(delete).to_be_focused()
+    assert _status_of(jobs_api, failed) == "failed"  # nothing was deleted
+
+    delete.press("Enter")
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_role("button", name="Delete the job")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"#/jobs$"))
+    expect(page.locator("#notices")).to_contain_text("The job was deleted.")
+    with jobs_api.client("operator") as http:
+        assert http.get(f"/jobs/{failed}").status_code == 404
 
 
 def test_an_end_user_is_refused_the_dashboard_with_a_page_saying_why(

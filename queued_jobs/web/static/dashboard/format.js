@@ -84,5 +84,5 @@ export function toLocalInput(iso) {
 export function fromLocalInput(value) {
   if (!value) return "";
   const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? "" : date.toISOString();
+  return Number.isNaN(date.getTime()) ? "" : date.toISOString().replace(".000Z", "Z");
 }

@@ -17,7 +17,8 @@ export function place(path, params = {}) {
       if (item !== null && item !== undefined && item !== "") query.append(name, String(item));
     }
   }
-  const text = query.toString();
+  // Colons and commas may stand as they are in a fragment: times read as times.
+  const text = query.toString().replace(/%3A/gi, ":").replace(/%2C/gi, ",");
   return `#${path}${text ? `?${text}` : ""}`;
 }
 

@@ -1,14 +1,15 @@
 // The operators' toolbar over the job list: act on the jobs selected on the page, or on
 // every job the filter matches (asked first, then reported: how many done, how many refused).
 
-import { actOnAll, actOnEach, report, VERBS } from "../actions.js";
+import { actOnAll, actOnEach, allowed, report, VERBS } from "../actions.js";
 import { h } from "../dom.js";
 import { count } from "../format.js";
+import { label } from "../status.js";
 import { describe } from "./filters.js";
 
 const ORDER = ["retry", "cancel", "delete"];
 
-export function bulkBar({ context, filter, toolbar, selected, after }) {
+export function bulkBar({ context, filter, toolbar, selected, jobOf, after }) {
   const chosen = h("span", { class: "bulk-count", "aria-live": "polite" }, "No job selected");
   const onSelection = ORDER.map((verb) => {
     const button = h("button", { type: "button", class: `button${verb === "delete" ? " danger-outline" : ""}`, disabled: true },
@@ -52,8 +53,18 @@ export function bulkBar({ context, filter, toolbar, selected, after }) {
     });
     if (!sure) return;
     await busy([...onSelection, ...onAll], async () => {
+      // What the page already knows cannot be done is not sent (a finished job is not
+      // cancelled again); the server decides about the rest.
+      const skipped = {};
+      const sent = ids.filter((id) => {
+        const job = jobOf(id);
+        if (!job || allowed(job)[verb]) return true;
+        skipped[id] = `it is ${label(job.status).toLowerCase()}`;
+        return false;
+      });
       try {
-        const { done, refused } = await actOnEach(verb, ids);
+        const { done, refused } = await actOnEach(verb, sent);
+        Object.assign(refused, skipped);
         context.notify(report(verb, done.length, refused), Object.keys(refused).length ? "warning" : "success");
       } catch (error) {
         context.notify(`${words.doing} failed: ${error.message}`, "error");

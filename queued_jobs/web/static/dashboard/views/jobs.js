@@ -219,6 +219,7 @@ export function jobsView(context, params) {
       const selected = () => [...selection].filter((id) => rows.has(id));
       fill(toolbar, bulkBar({
         context, filter, toolbar, selected,
+        jobOf: (id) => rows.get(id)?.job,
         after: () => {
           selection.clear();
           load();

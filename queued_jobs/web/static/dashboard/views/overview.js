@@ -133,7 +133,7 @@ function showWorkers(body, workers) {
     const [tone, state] = workerState(item);
     const running = typeof details.concurrency === "number"
       ? `${detailNumber(details.running)} of ${count(details.concurrency)}` : detailNumber(details.running);
-    const queues = Array.isArray(details.queues) ? details.queues.join(", ") : "–";
+    const queues = typeof details.queues === "string" && details.queues ? details.queues.split(",").join(", ") : "–";
     return h("tr", {},
       h("th", { scope: "row", class: "mono" }, item.host),
       h("td", {}, KINDS[item.kind] ?? item.kind),
