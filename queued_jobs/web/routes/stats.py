@@ -6,7 +6,6 @@ answer in time shows no depth, and an answer is reused for a few seconds."""
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime, timedelta
 from typing import Annotated, Final
 
@@ -14,31 +13,20 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from ...client import JobClient
-from ...errors import QueuedJobsError, StorageUnavailable
+from ...errors import QueuedJobsError
 from ...models import JobStatus, Priority, check_owner
 from ...queues.base import JobQueue
 from ...repositories.base import JobQuery
 from .._access import listing_owner
 from .._runtime import runtime_of
 from ._common import Caller, errors
+from ._counting import COUNT_LIMIT, Count, cached, count, failure_rate
 
 __all__ = ["COUNT_LIMIT", "Stats", "router"]
 
 router = APIRouter(tags=["system"])
-#: A count stops after this many jobs (and says ``more``).
-COUNT_LIMIT: Final = 10_000
-#: An answer is reused this long (per owner and type asked for).
-_FRESH: Final = 10.0
 _QUEUE_PATIENCE: Final = 5.0
-#: The most an answer may take (``503`` past it).
-_PATIENCE: Final = 30.0
 _BANDS: Final = (Priority.HIGH, Priority.NORMAL, Priority.LOW)
-
-
-class Count(BaseModel):
-    count: int
-    #: There are more than ``count``.
-    more: bool
 
 
 class Window(BaseModel):
@@ -69,11 +57,6 @@ class Stats(BaseModel):
     generated_at: datetime
 
 
-async def _count(client: JobClient, query: JobQuery) -> Count:
-    found = await client.repository.count_jobs(query, at_most=COUNT_LIMIT)
-    return Count(count=min(found, COUNT_LIMIT), more=found > COUNT_LIMIT)
-
-
 async def _window(client: JobClient, base: JobQuery, since: datetime) -> Window:
     def query(status: JobStatus) -> JobQuery:
         return JobQuery(
@@ -84,12 +67,9 @@ async def _window(client: JobClient, base: JobQuery, since: datetime) -> Window:
         )
 
     succeeded, failed = await asyncio.gather(
-        _count(client, query(JobStatus.SUCCEEDED)), _count(client, query(JobStatus.FAILED))
+        count(client, query(JobStatus.SUCCEEDED)), count(client, query(JobStatus.FAILED))
     )
-    ended = succeeded.count + failed.count
-    return Window(
-        succeeded=succeeded, failed=failed, failure_rate=failed.count / ended if ended else None
-    )
+    return Window(succeeded=succeeded, failed=failed, failure_rate=failure_rate(succeeded, failed))
 
 
 async def _depth(client: JobClient, band: Priority) -> QueueDepth:
@@ -116,7 +96,7 @@ async def _stats(client: JobClient, owner: str | None, job_type: str | None) -> 
     statuses = list(JobStatus)
     counts = await asyncio.gather(
         *(
-            _count(client, JobQuery(statuses=frozenset({s}), owner=owner, job_type=job_type))
+            count(client, JobQuery(statuses=frozenset({s}), owner=owner, job_type=job_type))
             for s in statuses
         )
     )
@@ -148,19 +128,8 @@ async def stats(
     hour and day succeeded and failed; the bands' queue depths."""
     scoped = listing_owner(caller, None if owner is None else check_owner(owner))
     runtime = runtime_of(request)
-    cache: dict[tuple[str | None, str | None], tuple[float, Stats]] = runtime.stats_cache
-    key = (scoped, type)
-    kept = cache.get(key)
-    if kept is not None and time.monotonic() - kept[0] < _FRESH:
-        return kept[1]
-    try:
-        async with asyncio.timeout(_PATIENCE):
-            answer = await _stats(await runtime.client(), scoped, type)
-    except TimeoutError:
-        raise StorageUnavailable(
-            f"the counts took more than {_PATIENCE:.0f} s; try later"
-        ) from None
-    if len(cache) > 1000:
-        cache.clear()
-    cache[key] = (time.monotonic(), answer)
-    return answer
+
+    async def make() -> Stats:
+        return await _stats(await runtime.client(), scoped, type)
+
+    return await cached(runtime, ("stats", scoped, type), Stats, make)
