@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from ..models import MAX_ATTEMPTS, AttemptOutcome, JobStatus, Priority, UniqueScope
 from ..models.job import UtcDatetime
+from .auth.principal import Role
 
 __all__ = [
     "AttemptView",
@@ -24,6 +25,7 @@ __all__ = [
     "JobLinks",
     "JobPage",
     "JobView",
+    "Me",
     "ProgressView",
     "PurgeRequest",
     "PurgeResult",
@@ -194,3 +196,23 @@ class PurgeRequest(BaseModel):
 
 class PurgeResult(BaseModel):
     deleted: int
+
+
+class Me(BaseModel):
+    """Who the caller is, as the API sees them."""
+
+    #: The owner of the jobs the caller starts (and, for an end user, the only owner whose
+    #: jobs they see).
+    id: str
+    #: A name to show, if the scheme gives one.
+    name: str | None
+    #: Sorted by name; everyone is a ``user``.
+    roles: list[Role]
+    #: The scheme that authenticated the call (``easy-auth``, ``bearer``, ``api-key``,
+    #: ``development``).
+    scheme: str
+    #: Every owner's jobs are visible (readers and operators).
+    sees_all: bool
+    #: Every owner's jobs may be changed (operators).
+    acts_on_all: bool
+    development_mode: bool
