@@ -21,6 +21,8 @@ __all__ = [
     "ErrorView",
     "FieldError",
     "Health",
+    "HistoryItem",
+    "HistoryStatus",
     "JobCreate",
     "JobLinks",
     "JobPage",
@@ -216,3 +218,33 @@ class Me(BaseModel):
     #: Every owner's jobs may be changed (operators).
     acts_on_all: bool
     development_mode: bool
+
+
+#: What a history entry says: the job's status (``scheduled``, ``queued``, ``running``,
+#: ``succeeded``, ``failed``, ``cancelled``), or how an attempt ended (``succeeded``,
+#: ``failed``, ``cancelled``, and ``timed_out``; ``abandoned``: its worker died and the job
+#: was taken over; ``released``: handed back on shutdown), or ``cancel_requested``.
+HistoryStatus = Literal[
+    "scheduled",
+    "queued",
+    "running",
+    "succeeded",
+    "failed",
+    "timed_out",
+    "cancelled",
+    "abandoned",
+    "released",
+    "cancel_requested",
+]
+
+
+class HistoryItem(BaseModel):
+    status: HistoryStatus
+    at: datetime
+    #: The worker an attempt ran on (``host:pid``), for an attempt's entries.
+    host: str | None
+    #: The attempt the entry belongs to (a ``queued`` entry after an attempt: the next).
+    attempt: int | None
+    #: An error's message (why an attempt failed, or its lease ran out), when a retry is
+    #: due, what else the record says of the change.
+    detail: str | None
