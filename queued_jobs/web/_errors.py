@@ -21,6 +21,7 @@ from ..errors import (
     CorruptJobRecord,
     DuplicateJob,
     EnqueueFailed,
+    InvalidDownloadLink,
     InvalidInput,
     InvalidTransition,
     JobNotFound,
@@ -30,6 +31,7 @@ from ..errors import (
     PermissionDenied,
     QueuedJobsError,
     StorageUnavailable,
+    StoredFileNotFound,
     UnknownJobType,
 )
 
@@ -61,8 +63,10 @@ _MAPPED: Final[Sequence[tuple[type[QueuedJobsError], int, str]]] = (
     (AuthenticationUnavailable, 503, "authentication_unavailable"),
     (NotAuthenticated, 401, "not_authenticated"),
     (PermissionDenied, 403, "permission_denied"),
+    (InvalidDownloadLink, 403, "invalid_download_link"),
     (JobNotFound, 404, "job_not_found"),
     (UnknownJobType, 404, "unknown_job_type"),
+    (StoredFileNotFound, 404, "file_not_found"),
     (DuplicateJob, 409, "duplicate_job"),
     (InvalidTransition, 409, "invalid_transition"),
     (ConcurrencyConflict, 409, "conflict"),
