@@ -21,7 +21,7 @@ from ._body_limit import BodyLimit
 from ._errors import install_error_handlers
 from ._runtime import Authenticating, Runtime
 from .auth import DEVELOPMENT_MODE_HEADER, DEVELOPMENT_MODE_VALUE
-from .routes import bulk, events, files, jobs, me, negotiate, stats, system
+from .routes import bulk, dead_letters, events, files, jobs, me, negotiate, stats, system
 from .settings import WebSettings
 from .webpubsub import WebPubSub
 
@@ -104,7 +104,7 @@ def create_web_app(
     api.state.runtime = runtime
     api.state.challenge = auth.challenge
     install_error_handlers(api)
-    for module in (jobs, bulk, events, negotiate, stats, system, me, files):
+    for module in (jobs, bulk, events, negotiate, stats, system, me, files, dead_letters):
         api.include_router(module.router)
     api.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
     if auth.development:

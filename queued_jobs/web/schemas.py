@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from ..dead_letters import SideQueue
 from ..models import MAX_ATTEMPTS, AttemptOutcome, JobStatus, Priority, UniqueScope
 from ..models.job import UtcDatetime
 from .auth.principal import Role
@@ -16,6 +17,9 @@ __all__ = [
     "AttemptView",
     "BulkAction",
     "BulkResult",
+    "DeadLetterCount",
+    "DeadLetterList",
+    "DeadLetterView",
     "DurableLinks",
     "ErrorBody",
     "ErrorView",
@@ -248,3 +252,39 @@ class HistoryItem(BaseModel):
     #: An error's message (why an attempt failed, or its lease ran out), when a retry is
     #: due, what else the record says of the change.
     detail: str | None
+
+
+class DeadLetterView(BaseModel):
+    """One message of a side queue. Its body is whatever a producer sent: show it as text,
+    never as markup."""
+
+    id: str
+    band: Priority
+    side: SideQueue
+    queue: str
+    #: The body as text, cut to its first 4 KiB (``truncated``); a character that is not
+    #: Unicode text is shown as U+FFFD.
+    body: str
+    truncated: bool
+    #: The body's size in bytes (UTF-8).
+    size: int
+    inserted_at: datetime | None
+    #: Deliveries since it arrived on its queue.
+    dequeue_count: int | None
+    #: The job the body names, if it is a job message.
+    job_id: str | None
+
+
+class DeadLetterCount(BaseModel):
+    band: Priority
+    side: SideQueue
+    queue: str
+    #: About how many messages the queue holds; ``null``: it did not answer in time.
+    messages: int | None
+
+
+class DeadLetterList(BaseModel):
+    #: The oldest of each queue (at most 32 per queue: a peek shows no more), band by band
+    #: (high, normal, low), dead letters before poison messages; at most ``limit``.
+    items: list[DeadLetterView]
+    counts: list[DeadLetterCount]
