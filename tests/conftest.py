@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,11 +23,15 @@ def azurite_oauth() -> Iterator[Azurite]:
         yield server
 
 
+_STARTED = time.time()
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Name the folder of the pages' screenshots, when the browser tests took any."""
+    """Name the folder of the pages' screenshots, when this run's browser tests took any."""
     from tests.support.browser import SCREENSHOTS
 
-    taken = sorted(SCREENSHOTS.glob("*.png")) if SCREENSHOTS.is_dir() else []
+    found = SCREENSHOTS.glob("*.png") if SCREENSHOTS.is_dir() else ()
+    taken = [path for path in found if path.stat().st_mtime >= _STARTED]
     if taken:
         terminalreporter.write_sep("-", "screenshots of the pages")
         terminalreporter.write_line(f"{len(taken)} screenshots in {SCREENSHOTS}")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import suppress
 from datetime import datetime, timedelta
 from io import SEEK_END, SEEK_SET
 from typing import IO, Any, cast
-from urllib.parse import quote
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
@@ -32,6 +30,7 @@ from .base import (
     MAX_CHUNK,
     DownloadLink,
     StoredFile,
+    attachment,
     validate_container,
     validate_lifetime,
     validate_name,
@@ -51,14 +50,6 @@ _DELEGATION_KEY_LIFETIME = timedelta(days=7) - _CLOCK_SKEW
 def _key_time(text: str | None) -> datetime:
     """A user delegation key's start or expiry (``2026-11-23T10:00:00Z``), aware."""
     return datetime.fromisoformat(text or "1970-01-01T00:00:00Z")
-
-
-def attachment(name: str) -> str:
-    """A Content-Disposition that downloads ``name``'s last segment under its own name
-    (RFC 6266: an ASCII fallback, and the exact UTF-8 name for clients that read it)."""
-    filename = posixpath.basename(name)
-    fallback = filename.encode("ascii", "replace").decode().replace("\\", "_").replace('"', "_")
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 class _Reader:

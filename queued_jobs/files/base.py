@@ -8,11 +8,13 @@ file until it expires: a SAS URL on Azure, an HMAC-signed URL on the embedded ba
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Protocol
+from urllib.parse import quote
 
 from ..errors import InvalidFileName, InvalidInput
 
@@ -22,6 +24,7 @@ __all__ = [
     "DownloadLink",
     "FileStore",
     "StoredFile",
+    "attachment",
     "validate_container",
     "validate_lifetime",
     "validate_name",
@@ -143,6 +146,14 @@ def validate_name(name: str) -> str:
     if problem:
         raise InvalidFileName(f"invalid file name {name[:80]!r}: it {problem}")
     return name
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition that downloads ``name``'s last segment under its own name
+    (RFC 6266: an ASCII fallback, and the exact UTF-8 name for clients that read it)."""
+    filename = posixpath.basename(name)
+    fallback = filename.encode("ascii", "replace").decode().replace("\\", "_").replace('"', "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def validate_lifetime(expires_in: timedelta) -> timedelta:

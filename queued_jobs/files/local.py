@@ -154,6 +154,12 @@ class LocalFileStore:
     def directory(self) -> Path:
         return self._directory
 
+    @property
+    def base_url(self) -> str:
+        """Where the store's download links point: ``<base_url>/<container>/<name>?...``
+        (what a server answering them rebuilds a link from)."""
+        return self._base_url.rstrip("/")
+
     # --- paths, opened without following links -------------------------------------------
 
     def _parts(self, name: str) -> list[str]:

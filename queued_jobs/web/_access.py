@@ -3,7 +3,8 @@
 An end user sees and acts on their own jobs only: any other job does not exist for them
 (``JobNotFound``, a ``404``, the same answer as for an id nobody has), in every route,
 listing and stream. Operators see and act on every job; readers see every job and change
-only their own.
+only their own. What is no one owner's (the dead-letter queues) only readers and
+operators see, and only operators change.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ from ..errors import JobNotFound, PermissionDenied
 from ..models import QueuedJob
 from .auth import Principal
 
-__all__ = ["check_may_change", "check_may_see", "check_operator", "listing_owner"]
+__all__ = [
+    "check_may_change",
+    "check_may_see",
+    "check_operator",
+    "check_sees_all",
+    "listing_owner",
+]
 
 
 def check_may_see(principal: Principal, job: QueuedJob) -> QueuedJob:
@@ -31,6 +38,12 @@ def check_may_change(principal: Principal, job: QueuedJob) -> QueuedJob:
 def check_operator(principal: Principal, action: str) -> None:
     if not principal.acts_on_all:
         raise PermissionDenied(f"{action} needs the operator role")
+
+
+def check_sees_all(principal: Principal, what: str) -> None:
+    """Refuse (``403``) ``what``, which shows more than one owner's jobs, to end users."""
+    if not principal.sees_all:
+        raise PermissionDenied(f"{what} needs the reader or operator role")
 
 
 def listing_owner(principal: Principal, asked: str | None) -> str | None:

@@ -52,8 +52,9 @@ class Runtime:
         self._client: JobClient | None = None
         self._hub: ChangeHub | None = None
         self._opening = asyncio.Lock()
-        #: ``/stats`` answers reused for a few seconds, by owner and type.
-        self.stats_cache: dict[tuple[str | None, str | None], tuple[float, Any]] = {}
+        #: ``/stats`` and ``/stats/timeline`` answers reused for a few seconds, by route
+        #: and filters.
+        self.stats_cache: dict[tuple[str | None, ...], tuple[float, Any]] = {}
 
     async def client(self) -> JobClient:
         if self._client is None:

@@ -22,7 +22,19 @@ from ._body_limit import BodyLimit
 from ._errors import install_error_handlers
 from ._runtime import Authenticating, Runtime
 from .auth import DEVELOPMENT_MODE_HEADER, DEVELOPMENT_MODE_VALUE
-from .routes import bulk, dashboard, events, jobs, negotiate, stats, system, workers
+from .routes import (
+    bulk,
+    dashboard,
+    dead_letters,
+    events,
+    files,
+    jobs,
+    me,
+    negotiate,
+    stats,
+    system,
+    workers,
+)
 from .settings import WebSettings
 from .webpubsub import WebPubSub
 
@@ -105,7 +117,8 @@ def create_web_app(
     api.state.runtime = runtime
     api.state.challenge = auth.challenge
     install_error_handlers(api)
-    for module in (jobs, bulk, events, negotiate, stats, system, workers, dashboard, assets):
+    routers = (jobs, bulk, events, negotiate, stats, system, workers, me, files, dead_letters)
+    for module in (*routers, dashboard, assets):
         api.include_router(module.router)
     api.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
     if auth.development:

@@ -8,22 +8,30 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from ..dead_letters import SideQueue
 from ..models import MAX_ATTEMPTS, AttemptOutcome, JobStatus, Priority, UniqueScope
 from ..models.job import UtcDatetime
+from .auth.principal import Role
 
 __all__ = [
     "AttemptView",
     "BulkAction",
     "BulkResult",
+    "DeadLetterCount",
+    "DeadLetterList",
+    "DeadLetterView",
     "DurableLinks",
     "ErrorBody",
     "ErrorView",
     "FieldError",
     "Health",
+    "HistoryItem",
+    "HistoryStatus",
     "JobCreate",
     "JobLinks",
     "JobPage",
     "JobView",
+    "Me",
     "ProgressView",
     "PurgeRequest",
     "PurgeResult",
@@ -194,3 +202,89 @@ class PurgeRequest(BaseModel):
 
 class PurgeResult(BaseModel):
     deleted: int
+
+
+class Me(BaseModel):
+    """Who the caller is, as the API sees them."""
+
+    #: The owner of the jobs the caller starts (and, for an end user, the only owner whose
+    #: jobs they see).
+    id: str
+    #: A name to show, if the scheme gives one.
+    name: str | None
+    #: Sorted by name; everyone is a ``user``.
+    roles: list[Role]
+    #: The scheme that authenticated the call (``easy-auth``, ``bearer``, ``api-key``,
+    #: ``development``).
+    scheme: str
+    #: Every owner's jobs are visible (readers and operators).
+    sees_all: bool
+    #: Every owner's jobs may be changed (operators).
+    acts_on_all: bool
+    development_mode: bool
+
+
+#: What a history entry says: the job's status (``scheduled``, ``queued``, ``running``,
+#: ``succeeded``, ``failed``, ``cancelled``), or how an attempt ended (``succeeded``,
+#: ``failed``, ``cancelled``, and ``timed_out``; ``abandoned``: its worker died and the job
+#: was taken over; ``released``: handed back on shutdown), or ``cancel_requested``.
+HistoryStatus = Literal[
+    "scheduled",
+    "queued",
+    "running",
+    "succeeded",
+    "failed",
+    "timed_out",
+    "cancelled",
+    "abandoned",
+    "released",
+    "cancel_requested",
+]
+
+
+class HistoryItem(BaseModel):
+    status: HistoryStatus
+    at: datetime
+    #: The worker an attempt ran on (``host:pid``), for an attempt's entries.
+    host: str | None
+    #: The attempt the entry belongs to (a ``queued`` entry after an attempt: the next).
+    attempt: int | None
+    #: An error's message (why an attempt failed, or its lease ran out), when a retry is
+    #: due, what else the record says of the change.
+    detail: str | None
+
+
+class DeadLetterView(BaseModel):
+    """One message of a side queue. Its body is whatever a producer sent: show it as text,
+    never as markup."""
+
+    id: str
+    band: Priority
+    side: SideQueue
+    queue: str
+    #: The body as text, cut to its first 4 KiB (``truncated``); a character that is not
+    #: Unicode text is shown as U+FFFD.
+    body: str
+    truncated: bool
+    #: The body's size in bytes (UTF-8).
+    size: int
+    inserted_at: datetime | None
+    #: Deliveries since it arrived on its queue.
+    dequeue_count: int | None
+    #: The job the body names, if it is a job message.
+    job_id: str | None
+
+
+class DeadLetterCount(BaseModel):
+    band: Priority
+    side: SideQueue
+    queue: str
+    #: About how many messages the queue holds; ``null``: it did not answer in time.
+    messages: int | None
+
+
+class DeadLetterList(BaseModel):
+    #: The oldest of each queue (at most 32 per queue: a peek shows no more), band by band
+    #: (high, normal, low), dead letters before poison messages; at most ``limit``.
+    items: list[DeadLetterView]
+    counts: list[DeadLetterCount]

@@ -80,6 +80,8 @@ def test_a_zip_is_followed_from_spinner_to_a_link_that_downloads_it(
 
     link = item.get_by_role("link")
     expect(link).to_be_visible()
+    # Seen as it ended, the bell open: nothing new to count.
+    expect(_bell(page).locator(".badge")).to_be_hidden()
     expect(item).to_contain_text("Link expires in 3 days")
     [job] = [j for j in _jobs_of(demo, ADA) if j["type"] == "samples.build_zip"]
     assert job["status"] == "succeeded"

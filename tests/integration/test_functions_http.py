@@ -4,6 +4,7 @@ the Functions host calls it, on SQLite and Azurite."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -95,6 +96,24 @@ async def test_the_http_trigger_serves_every_route_under_the_host_prefix(
     assert (await Caller(function, "qj_wrong")("GET", "/jobs")).status_code == 401
     document = json.loads((await alice("GET", "/openapi.json")).get_body())
     assert "/jobs/{job_id}" in document["paths"]
+
+
+async def test_the_trigger_serves_the_dashboard_and_its_assets_under_the_host_prefix(
+    trigger: tuple[func.FunctionApp, dict[str, str], JobClient],
+) -> None:
+    function_app, keys, _ = trigger
+    function, _ = _function(function_app)
+    page = await Caller(function, keys["olga"])("GET", "/dashboard")
+    assert page.status_code == 200
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    html = page.get_body().decode()
+    [script] = re.findall(r'src="(/api/assets/[0-9a-f]+/dashboard/main\.js)"', html)
+    asset = await Caller(function, keys["alice"])("GET", script.removeprefix("/api"))
+    assert asset.status_code == 200
+    assert asset.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert asset.mimetype.startswith("text/javascript")
+    refused = await Caller(function, keys["alice"])("GET", "/dashboard")
+    assert refused.status_code == 403
 
 
 async def test_an_event_stream_through_the_trigger_comes_in_windows_that_resume(

@@ -37,9 +37,20 @@ def test_the_openapi_document_names_every_route(api: ApiServer) -> None:
         "/jobs:cancel",
         "/jobs:delete",
         "/jobs:purge",
+        "/jobs/{job_id}/history",
         "/events",
         "/health",
+        "/me",
+        "/stats",
+        "/stats/timeline",
+        "/files/{container}/{name}",
+        "/dead-letters",
+        "/dead-letters/{band}/{side}/{message_id}:requeue",
+        "/dead-letters/{band}/{side}/{message_id}",
     } <= paths
+    download = document["paths"]["/files/{container}/{name}"]["get"]
+    assert "401" not in download["responses"]  # the link is the credential
+    assert {"403", "404"} <= set(download["responses"])
     with api.client(None) as http:
         assert http.get("/docs").status_code == 404  # no pages that load a CDN's scripts
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Final
 
 from fastapi import Depends
@@ -25,11 +26,16 @@ _DESCRIPTIONS: Final = {
 }
 
 
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def errors(
+    *statuses: int, described: Mapping[int, str] | None = None, open_route: bool = False
+) -> dict[int | str, dict[str, Any]]:
     """The ``responses`` of a route answering ``statuses`` (and 401, 422 and 503, which
-    every route can)."""
-    chosen = sorted({401, 422, 503, *statuses})
-    return {s: {"model": ErrorBody, "description": _DESCRIPTIONS[s]} for s in chosen}
+    every route can; an ``open_route``, which takes no principal, answers no 401).
+    ``described`` says what a status means on this route, where it means something else
+    than on the job routes."""
+    chosen = sorted({422, 503, *statuses, *(() if open_route else (401,))})
+    said = {**_DESCRIPTIONS, **(described or {})}
+    return {s: {"model": ErrorBody, "description": said[s]} for s in chosen}
 
 
 ERRORS: Final = errors()

@@ -13,9 +13,10 @@ from ...errors import InvalidInput, InvalidTransition, PermissionDenied
 from ...models import JobStatus, QueuedJob, UniqueScope, check_owner, is_job_id
 from .._access import check_may_change, check_may_see, listing_owner
 from .._errors import FieldsInvalid, field_errors
+from .._history import job_history
 from .._runtime import runtime_of
 from .._views import attempt_view, job_view
-from ..schemas import AttemptView, JobCreate, JobPage, JobView
+from ..schemas import AttemptView, HistoryItem, JobCreate, JobPage, JobView
 from ._common import Caller, errors
 
 __all__ = ["check_cursor", "delete_finished", "router"]
@@ -43,7 +44,14 @@ def _links_to_the_job() -> dict[str, object]:
     job_id = {"job_id": "$response.body#/id"}
     return {
         name: {"operationId": name, "parameters": job_id}
-        for name in ("get_job", "list_attempts", "cancel_job", "retry_job", "delete_job")
+        for name in (
+            "get_job",
+            "list_attempts",
+            "get_job_history",
+            "cancel_job",
+            "retry_job",
+            "delete_job",
+        )
     }
 
 
@@ -136,6 +144,22 @@ async def list_attempts(job_id: str, request: Request, caller: Caller) -> list[A
     client = await runtime_of(request).client()
     check_may_see(caller, await client.get_job(job_id))
     return [attempt_view(a, caller) for a in await client.list_attempts(job_id)]
+
+
+@router.get(
+    "/jobs/{job_id}/history",
+    response_model=list[HistoryItem],
+    name="get_job_history",
+    operation_id="get_job_history",
+    responses=errors(404),
+)
+async def get_job_history(job_id: str, request: Request, caller: Caller) -> list[HistoryItem]:
+    """Every status change of a job, oldest first, each with its time (and, for an
+    attempt's entries, the attempt's number and host), read off the job's record and its
+    attempts; docs/web.md says where they keep no time of their own."""
+    client = await runtime_of(request).client()
+    job = check_may_see(caller, await client.get_job(job_id))
+    return job_history(job, await client.list_attempts(job_id), now=client.clock.now())
 
 
 @router.get("/jobs", response_model=JobPage, name="list_jobs", responses=errors())

@@ -1,44 +1,42 @@
 """``GET /stats``: counts per status, throughput and failure rate over the last hour and
-day, queue depths. Bounded whatever the store holds: each count reads at most
-:data:`COUNT_LIMIT` index entries (past it a count says ``more``), a queue that does not
-answer in time shows no depth, and an answer is reused for a few seconds."""
+day, queue depths; ``GET /stats/timeline``: those counts bucket by bucket. Bounded
+whatever the store holds: each count reads at most :data:`COUNT_LIMIT` index entries (past
+it a count says ``more``), a queue that does not answer in time shows no depth, and an
+answer is reused for a few seconds."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from datetime import datetime, timedelta
-from typing import Annotated, Final
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from ...client import JobClient
-from ...errors import QueuedJobsError, StorageUnavailable
+from ...errors import QueuedJobsError
 from ...models import JobStatus, Priority, check_owner
 from ...queues.base import JobQueue
 from ...repositories.base import JobQuery
 from .._access import listing_owner
 from .._runtime import runtime_of
 from ._common import Caller, errors
+from ._counting import COUNT_LIMIT, Count, cached, count, failure_rate
 
-__all__ = ["COUNT_LIMIT", "Stats", "router"]
+__all__ = ["COUNT_LIMIT", "Stats", "Timeline", "router"]
 
 router = APIRouter(tags=["system"])
-#: A count stops after this many jobs (and says ``more``).
-COUNT_LIMIT: Final = 10_000
-#: An answer is reused this long (per owner and type asked for).
-_FRESH: Final = 10.0
 _QUEUE_PATIENCE: Final = 5.0
-#: The most an answer may take (``503`` past it).
-_PATIENCE: Final = 30.0
 _BANDS: Final = (Priority.HIGH, Priority.NORMAL, Priority.LOW)
-
-
-class Count(BaseModel):
-    count: int
-    #: There are more than ``count``.
-    more: bool
+Span = Literal["hour", "day"]
+#: A timeline's buckets: how many, and how long each is.
+_SPANS: Final[dict[str, tuple[int, timedelta]]] = {
+    "hour": (12, timedelta(minutes=5)),
+    "day": (24, timedelta(hours=1)),
+}
+#: Counts a timeline has in flight at once (72 for a day, each a query per shard on Azure).
+_AT_ONCE: Final = 8
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Window(BaseModel):
@@ -59,6 +57,28 @@ class QueueDepth(BaseModel):
     dead_letters: int | None
 
 
+class Bucket(BaseModel):
+    """The jobs created in ``[start, start + bucket_seconds)``: how many, and how many of
+    them have succeeded and failed so far."""
+
+    start: datetime
+    created: Count
+    succeeded: Count
+    failed: Count
+    #: failed / (succeeded + failed); ``null`` with neither.
+    failure_rate: float | None
+
+
+class Timeline(BaseModel):
+    owner: str | None
+    type: str | None
+    span: Span
+    bucket_seconds: int
+    #: Oldest first; the last holds now.
+    buckets: list[Bucket]
+    generated_at: datetime
+
+
 class Stats(BaseModel):
     owner: str | None
     type: str | None
@@ -67,11 +87,6 @@ class Stats(BaseModel):
     last_day: Window
     queues: list[QueueDepth]
     generated_at: datetime
-
-
-async def _count(client: JobClient, query: JobQuery) -> Count:
-    found = await client.repository.count_jobs(query, at_most=COUNT_LIMIT)
-    return Count(count=min(found, COUNT_LIMIT), more=found > COUNT_LIMIT)
 
 
 async def _window(client: JobClient, base: JobQuery, since: datetime) -> Window:
@@ -84,12 +99,9 @@ async def _window(client: JobClient, base: JobQuery, since: datetime) -> Window:
         )
 
     succeeded, failed = await asyncio.gather(
-        _count(client, query(JobStatus.SUCCEEDED)), _count(client, query(JobStatus.FAILED))
+        count(client, query(JobStatus.SUCCEEDED)), count(client, query(JobStatus.FAILED))
     )
-    ended = succeeded.count + failed.count
-    return Window(
-        succeeded=succeeded, failed=failed, failure_rate=failed.count / ended if ended else None
-    )
+    return Window(succeeded=succeeded, failed=failed, failure_rate=failure_rate(succeeded, failed))
 
 
 async def _depth(client: JobClient, band: Priority) -> QueueDepth:
@@ -116,7 +128,7 @@ async def _stats(client: JobClient, owner: str | None, job_type: str | None) -> 
     statuses = list(JobStatus)
     counts = await asyncio.gather(
         *(
-            _count(client, JobQuery(statuses=frozenset({s}), owner=owner, job_type=job_type))
+            count(client, JobQuery(statuses=frozenset({s}), owner=owner, job_type=job_type))
             for s in statuses
         )
     )
@@ -148,19 +160,84 @@ async def stats(
     hour and day succeeded and failed; the bands' queue depths."""
     scoped = listing_owner(caller, None if owner is None else check_owner(owner))
     runtime = runtime_of(request)
-    cache: dict[tuple[str | None, str | None], tuple[float, Stats]] = runtime.stats_cache
-    key = (scoped, type)
-    kept = cache.get(key)
-    if kept is not None and time.monotonic() - kept[0] < _FRESH:
-        return kept[1]
-    try:
-        async with asyncio.timeout(_PATIENCE):
-            answer = await _stats(await runtime.client(), scoped, type)
-    except TimeoutError:
-        raise StorageUnavailable(
-            f"the counts took more than {_PATIENCE:.0f} s; try later"
-        ) from None
-    if len(cache) > 1000:
-        cache.clear()
-    cache[key] = (time.monotonic(), answer)
-    return answer
+
+    async def make() -> Stats:
+        return await _stats(await runtime.client(), scoped, type)
+
+    return await cached(runtime, ("stats", scoped, type), Stats, make)
+
+
+async def _bucket(
+    client: JobClient, base: JobQuery, start: datetime, size: timedelta, slots: asyncio.Semaphore
+) -> Bucket:
+    async def counted(*statuses: JobStatus) -> Count:
+        query = JobQuery(
+            statuses=frozenset(statuses),
+            owner=base.owner,
+            job_type=base.job_type,
+            created_from=start,
+            created_before=start + size,
+        )
+        async with slots:
+            return await count(client, query)
+
+    created, succeeded, failed = await asyncio.gather(
+        counted(), counted(JobStatus.SUCCEEDED), counted(JobStatus.FAILED)
+    )
+    return Bucket(
+        start=start,
+        created=created,
+        succeeded=succeeded,
+        failed=failed,
+        failure_rate=failure_rate(succeeded, failed),
+    )
+
+
+async def _timeline(
+    client: JobClient, span: Span, owner: str | None, job_type: str | None
+) -> Timeline:
+    now = client.clock.now()
+    buckets, size = _SPANS[span]
+    last = now - (now - _EPOCH) % size  # whole buckets of the clock: 10:05, 10:10...
+    base = JobQuery(owner=owner, job_type=job_type)
+    slots = asyncio.Semaphore(_AT_ONCE)
+    counted = await asyncio.gather(
+        *(_bucket(client, base, last - size * back, size, slots) for back in range(buckets))
+    )
+    return Timeline(
+        owner=owner,
+        type=job_type,
+        span=span,
+        bucket_seconds=int(size.total_seconds()),
+        buckets=list(reversed(counted)),
+        generated_at=now,
+    )
+
+
+@router.get(
+    "/stats/timeline",
+    response_model=Timeline,
+    name="stats_timeline",
+    operation_id="stats_timeline",
+    responses=errors(),
+)
+async def stats_timeline(
+    request: Request,
+    caller: Caller,
+    span: Span = "hour",
+    owner: Annotated[str | None, Query(max_length=256)] = None,
+    type: Annotated[str | None, Query(max_length=256)] = None,
+) -> Timeline:
+    """Jobs **by creation time**, in buckets of the clock: ``hour``, 12 of 5 minutes;
+    ``day``, 24 of an hour; the last holds now. Each bucket counts the jobs created in it
+    and how many of those have succeeded and failed so far (so a bucket's counts grow as
+    its jobs finish), with its failure rate. Scoped as ``/stats`` is (the caller's own
+    jobs, or for operators and readers every owner's or ``owner``'s, of one ``type`` if
+    given), each count bounded the same way, the answer reused for a few seconds."""
+    scoped = listing_owner(caller, None if owner is None else check_owner(owner))
+    runtime = runtime_of(request)
+
+    async def make() -> Timeline:
+        return await _timeline(await runtime.client(), span, scoped, type)
+
+    return await cached(runtime, ("timeline", span, scoped, type), Timeline, make)

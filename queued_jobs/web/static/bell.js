@@ -644,6 +644,7 @@ export class QueuedJobsBell extends HTMLElement {
     if (!this._panel.hidden && !this._store.seen.includes(job.id)) {
       this._store.seen.push(job.id);
       this._save();
+      this._render();
     }
     this.dispatchEvent(new CustomEvent("queued-jobs-bell:finished", { detail: job, bubbles: true, composed: true }));
   }
