@@ -34,11 +34,6 @@ async def dashboard(request: Request) -> HTMLResponse:
             "The dashboard is for operators and readers",
             "Your jobs are under the bell of the application you use.",
         )
-    # Who is looking, for the page to say so and to know at once whether to offer actions
-    # (``GET /me`` says the same; the server refuses a reader's actions either way).
-    return page(
-        request,
-        "dashboard.html",
-        caller=caller.id,
-        acts_on_all="true" if caller.acts_on_all else "false",
-    )
+    # Who is looking, for the page to say so at once (its script asks ``GET /me`` for the
+    # roles; the server refuses a reader's actions whatever the page shows).
+    return page(request, "dashboard.html", caller=caller.id)

@@ -1,7 +1,7 @@
 // The operators' dashboard: a shell (navigation, the live feed's state, who is signed
 // in) around one view at a time, chosen by the URL's hash.
 
-import { api, ApiError } from "./api.js";
+import { api } from "./api.js";
 import { h, fill } from "./dom.js";
 import { LiveFeed } from "./live.js";
 import { Router } from "./router.js";
@@ -11,24 +11,7 @@ import { jobView } from "./views/job.js";
 import { jobsView } from "./views/jobs.js";
 import { overviewView } from "./views/overview.js";
 
-const root = document.documentElement;
 const main = document.getElementById("main");
-
-/** Who is signed in: GET /me, or (a server without it) what the page was served with. */
-async function whoIsIt() {
-  const fallback = {
-    id: root.dataset.caller,
-    roles: [root.dataset.actsOnAll === "true" ? "operator" : "reader"],
-    acts_on_all: root.dataset.actsOnAll === "true",
-    sees_all: true,
-  };
-  try {
-    return { ...fallback, ...(await api("/me")) };
-  } catch (error) {
-    if (error instanceof ApiError && error.notAvailable) return fallback;
-    throw error;
-  }
-}
 
 function showCaller(me) {
   const role = me.acts_on_all ? "operator" : "reader";
@@ -87,7 +70,7 @@ function notFound() {
 async function start() {
   const live = new LiveFeed().start();
   showConnection(live);
-  const me = whoIsIt();
+  const me = api("/me");
   const context = {
     main,
     live,

@@ -65,6 +65,12 @@ function attemptsTable(attempts) {
   }).region;
 }
 
+const NO_RESULT = {
+  succeeded: "The job returned nothing.",
+  failed: "None: the job failed.",
+  cancelled: "None: the job was cancelled.",
+};
+
 const HISTORY = {
   timed_out: ["failed", "Timed out"],
   abandoned: ["cancelled", "Abandoned"],
@@ -173,7 +179,7 @@ export function jobView(context, id) {
     fill(failure.body, errorBlock(job.error, "the job"));
     fill(request.body, pre(json(job.request), "Request"));
     fill(result.body, job.result === null || job.result === undefined
-      ? h("p", { class: "muted" }, job.status === "succeeded" ? "The job returned nothing." : "No result yet.")
+      ? h("p", { class: "muted" }, NO_RESULT[job.status] ?? "No result yet.")
       : pre(json(job.result), "Result"));
   }
 
