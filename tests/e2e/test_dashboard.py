@@ -5,18 +5,23 @@ found again, accessibility, and the pages at phone width."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from queued_jobs.app import SqliteStorage
+from queued_jobs.models import Priority
 from tests.e2e.conftest import ROOT, headers_of
+from tests.integration.jobs import build_app
 from tests.support.browser import (
     DESKTOP,
     PATIENCE_MS,
@@ -78,6 +83,11 @@ def _row(page: Page, job_id: str) -> Any:
     return page.locator(f'tr[data-job="{job_id}"]')
 
 
+def _nav(page: Page, name: str) -> Any:
+    """A link of the dashboard's navigation."""
+    return page.get_by_role("navigation", name="Dashboard").get_by_role("link", name=name)
+
+
 def _section(page: Page, name: str) -> Any:
     """A section of the page by its heading."""
     return page.get_by_role("region", name=name, exact=True)
@@ -112,7 +122,7 @@ def test_an_operator_finds_a_failed_job_reads_why_and_retries_it_until_it_succee
     _wait_for(jobs_api, _start(jobs_api, "alice"), "succeeded")
     expect(page.locator(".status-card.status-succeeded .status-count")).to_have_text("3")
 
-    page.get_by_role("navigation", name="Dashboard").get_by_role("link", name="Jobs").click()
+    _nav(page, "Jobs").click()
     filters = page.get_by_role("search", name="Filter jobs")
     filters.get_by_role("checkbox", name="Failed").check()
     filters.get_by_label("Owner").fill("bob")
@@ -229,8 +239,14 @@ def test_a_long_list_pages_forward_by_cursor_and_back(
 
 
 def test_a_reader_sees_every_job_but_no_action_and_a_forged_action_is_refused(
-    jobs_api: ApiServer, jobs_worker: subprocess.Popen[bytes], open_page: Callable[..., Any]
+    jobs_api: ApiServer,
+    jobs_env: dict[str, str],
+    jobs_worker: subprocess.Popen[bytes],
+    open_page: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("QJ_TEST_QUEUE", jobs_env["QJ_TEST_QUEUE"])
+    _dead_letter(jobs_env, FOREIGN, Priority.HIGH, poison=False)
     failed = _start(jobs_api, "alice", **FAILS_ONCE)
     _wait_for(jobs_api, failed, "failed")
 
@@ -252,6 +268,17 @@ def test_a_reader_sees_every_job_but_no_action_and_a_forged_action_is_refused(
     bulk = page.request.post(f"{jobs_api.base_url}/jobs:retry", data={"status": ["failed"]})
     assert bulk.status == 403
     assert _status_of(jobs_api, failed) == "failed"
+
+    _nav(page, "Dead letters").click()
+    letters = _section(page, "Oldest messages").locator("tbody tr")
+    expect(letters).to_have_count(1)
+    expect(page.get_by_role("button", name=re.compile("Requeue|Delete"))).to_have_count(0)
+    with jobs_api.client("operator") as http:
+        [letter] = http.get("/dead-letters").json()["items"]
+    forged = page.request.post(
+        f"{jobs_api.base_url}/dead-letters/high/deadletter/{letter['id']}:requeue"
+    )
+    assert forged.status == 403
 
 
 def test_the_pages_work_from_the_keyboard(
@@ -289,6 +316,66 @@ def test_the_pages_work_from_the_keyboard(
     expect(page.locator("#notices")).to_contain_text("The job was deleted.")
     with jobs_api.client("operator") as http:
         assert http.get(f"/jobs/{failed}").status_code == 404
+
+
+#: A body no store of ours sent, meant to run as markup if it were shown as such.
+FOREIGN = '<img src="data:," onerror="window.__ran = true"> not a job'
+
+
+def _dead_letter(jobs_env: dict[str, str], body: str, band: Priority, *, poison: bool) -> None:
+    """Put ``body`` on ``band``'s dead-letter (or poison) queue of the test jobs' store (its
+    queue names are read from the environment: set ``QJ_TEST_QUEUE`` first)."""
+
+    async def send() -> None:
+        client = build_app(SqliteStorage(jobs_env["QJ_TEST_SQLITE"])).client()
+        await client.create_storage()
+        queue = client.broker.queue(client.queues.for_priority(band))
+        await (queue.poison_queue() if poison else queue.dead_letter_queue()).send(body)
+        await client.close()
+
+    # Playwright's sync API keeps an event loop running in this thread: send from another.
+    with ThreadPoolExecutor(1) as other:
+        other.submit(asyncio.run, send()).result()
+
+
+def test_an_operator_requeues_a_dead_letter_and_deletes_a_poison_message(
+    jobs_api: ApiServer,
+    jobs_env: dict[str, str],
+    open_page: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QJ_TEST_QUEUE", jobs_env["QJ_TEST_QUEUE"])
+    _dead_letter(jobs_env, FOREIGN, Priority.LOW, poison=False)
+    _dead_letter(jobs_env, '{"v":1,"id":"nothing-of-ours"}', Priority.NORMAL, poison=True)
+    page, _ = _open(open_page, jobs_api, "operator")
+    queues = page.get_by_role("table", name="Messages waiting per priority band")
+    low = queues.locator("tbody tr").filter(has_text="Low")
+    low.get_by_role("link", name="1").click()
+    expect(page).to_have_url(re.compile(r"#/dead-letters\?band=low&side=deadletter$"))
+    messages = _section(page, "Oldest messages").locator("tbody tr")
+    expect(messages).to_have_count(1)
+    letter = messages.first
+    expect(letter).to_contain_text("Dead letter")
+    letter.locator("summary").click()
+    expect(letter.locator("pre")).to_have_text(FOREIGN)  # as text, never as markup
+    expect(letter.locator("img")).to_have_count(0)
+    assert page.evaluate("window.__ran === undefined")
+    _no_serious_violations(page)
+
+    letter.get_by_role("button", name=re.compile("^Requeue")).click()
+    expect(page.locator("#notices")).to_contain_text("The message is back on its queue.")
+    expect(page.get_by_text("No message is waiting here.")).to_be_visible()
+
+    _nav(page, "Dead letters").click()
+    expect(messages).to_have_count(1)
+    expect(messages.first).to_contain_text("Poison")
+    messages.first.get_by_role("button", name=re.compile("^Delete")).click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete the message").click()
+    expect(page.locator("#notices")).to_contain_text("The message was deleted.")
+    expect(page.get_by_text("No message is waiting here.")).to_be_visible()
+    with jobs_api.client("operator") as http:
+        counts = http.get("/dead-letters").json()["counts"]
+    assert all(found["messages"] == 0 for found in counts), counts
 
 
 def test_an_end_user_is_refused_the_dashboard_with_a_page_saying_why(
