@@ -67,38 +67,35 @@ function notFound() {
   document.title = "Not found · queued-jobs";
 }
 
-async function start() {
+function start() {
   const live = new LiveFeed().start();
   showConnection(live);
-  const me = api("/me");
+  let shown = 0; // views shown so far: focus follows a change of view, not the first
   const context = {
     main,
     live,
-    me,
+    me: api("/me"),
     notify,
     confirm: confirmAction,
-    /** Set the page's title and move the focus to the view's heading (after a change of view). */
+    router: null,
+    /** Set the page's title; after a change of view, move the focus to its heading. */
     titled(title, heading) {
       document.title = `${title} · queued-jobs`;
-      if (context.moved && heading) heading.focus({ preventScroll: false });
+      if (shown > 1 && heading) heading.focus();
     },
-    moved: false,
   };
-  const router = new Router([
+  context.router = new Router([
     [/^\/$/, (_, params) => overviewView(context, params)],
     [/^\/jobs$/, (_, params) => jobsView(context, params)],
     [/^\/jobs\/([^/]+)$/, (match) => jobView(context, decodeURIComponent(match[1]))],
     [/^\/dead-letters$/, (_, params) => deadLettersView(context, params)],
   ], notFound);
-  context.router = router;
-  navigation(router);
-  router.onChange(() => {
-    // Focus follows a change of view, not the first one the page opens with.
-    context.moved = context.shown === true;
-    context.shown = true;
+  context.router.onChange(() => {
+    shown += 1;
   });
-  router.start();
-  me.then(showCaller, (error) => notify(`Could not tell who you are: ${error.message}`, "error"));
+  navigation(context.router);
+  context.router.start();
+  context.me.then(showCaller, (error) => notify(`Could not tell who you are: ${error.message}`, "error"));
 }
 
 start();
