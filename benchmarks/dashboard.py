@@ -30,7 +30,7 @@ __all__ = ["dashboard_first_paint"]
 
 #: The issue's bound: the overview's data painted within a second.
 TARGET_MS = 1000
-_READY = "performance.getEntriesByName('qj-overview-ready').length > 0"
+_READY = "() => performance.getEntriesByName('qj-overview-ready').length > 0"
 _AT = "performance.getEntriesByName('qj-overview-ready')[0].startTime"
 
 
