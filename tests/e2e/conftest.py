@@ -24,13 +24,15 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = "tests.integration.jobs:app"
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: the synchronous Playwright API runs an event loop of its own
+# in this thread while it is open, which the asynchronous tests of other folders must not meet.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = launch(playwright)
     yield chromium
