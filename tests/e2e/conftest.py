@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 
 from tests.support.azurite import free_ports
 from tests.support.browser import DESKTOP, PATIENCE_MS, PageGuard, launch
+from tests.support.processes import stop_all
 from tests.support.web import ApiServer, start_api_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,14 +105,7 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[byte
         return process
 
     yield start
-    for process in started:
-        process.terminate()
-    for process in started:
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+    stop_all(started)
 
 
 @pytest.fixture
@@ -162,14 +156,8 @@ class DemoServer:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        if process is not None:
+            stop_all([process])
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 
 from queued_jobs.client import JobClient
 from tests.integration.conftest import Backend, backend  # noqa: F401 (the fixture)
+from tests.support.processes import stop_all
 from tests.support.web import ApiServer, start_api_server
 
 APP = "tests.integration.jobs:app"
@@ -45,11 +46,4 @@ def worker(backend: Backend) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
         return process
 
     yield start
-    for process in started:
-        process.terminate()
-    for process in started:
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+    stop_all(started)
