@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Final
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
@@ -43,6 +44,8 @@ __all__ = ["create_web_app"]
 log = logging.getLogger("queued_jobs.web")
 
 
+#: The request headers pages of other (allowed) origins may send.
+_CORS_HEADERS: Final = ("Authorization", "Content-Type", "Last-Event-ID", "X-API-Key")
 _MARK_NAME: Final = DEVELOPMENT_MODE_HEADER.lower().encode()
 _MARK_VALUE: Final = DEVELOPMENT_MODE_VALUE.encode()
 
@@ -121,6 +124,16 @@ def create_web_app(
     for module in (*routers, dashboard, assets):
         api.include_router(module.router)
     api.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
+    if chosen.cors_origins:
+        api.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(chosen.cors_origins),
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=list(_CORS_HEADERS),
+            expose_headers=["Location", "Retry-After"],
+            max_age=600,
+        )
     if auth.development:
         api.add_middleware(_DevelopmentMark)
         _mark_development_logs()

@@ -114,8 +114,10 @@ async def asset(path: str, request: Request) -> Response:
         "ETag": found.etag,
         "X-Content-Type-Options": "nosniff",
         "Vary": "Accept-Encoding",
-        # Any site may embed the bell: its script holds no data and is the same for all.
+        # Any site may embed the bell: its script holds no data and is the same for all
+        # (a module script of another origin is fetched with CORS).
         "Cross-Origin-Resource-Policy": "cross-origin",
+        "Access-Control-Allow-Origin": "*",
     }
     if found.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)

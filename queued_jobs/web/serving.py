@@ -35,7 +35,7 @@ def web_app_from_settings(
     return create_web_app(
         app,
         auth=authentication_from_settings(environ),
-        settings=settings,
+        settings=settings or WebSettings.from_settings(environ),
         webpubsub=WebPubSub.from_settings(environ),
     )
 

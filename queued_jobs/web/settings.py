@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Final
+from urllib.parse import urlsplit
 
-__all__ = ["WebSettings"]
+from ..errors import ConfigurationError
+
+__all__ = ["CORS_SETTING", "WebSettings"]
+
+#: The app setting naming the origins allowed to call the API from a browser.
+CORS_SETTING: Final = "QUEUED_JOBS_WEB_CORS_ORIGINS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +46,32 @@ class WebSettings:
     #: without the streaming extension), an event stream ends soon after its first events,
     #: or after this long without any; the client comes back with ``Last-Event-ID``.
     buffered_window: timedelta = timedelta(seconds=20)
+    #: Origins of other sites whose pages may call the API from a browser (the bell in a
+    #: page served elsewhere), with their cookies: exact origins (``https://app.example``),
+    #: never ``*``. Empty: the API's own origin only.
+    cors_origins: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, environ: Mapping[str, str] | None = None) -> WebSettings:
+        """The defaults, with the origins of ``QUEUED_JOBS_WEB_CORS_ORIGINS`` (a comma
+        list) allowed to call from a browser."""
+        env = os.environ if environ is None else environ
+        named = env.get(CORS_SETTING, "")
+        return cls(cors_origins=tuple(o.strip() for o in named.split(",") if o.strip()))
 
     def __post_init__(self) -> None:
+        for origin in self.cors_origins:
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or origin != f"{parts.scheme}://{parts.netloc}"
+            ):
+                raise ConfigurationError(
+                    f"a CORS origin is a scheme and host, as https://app.example.com, not "
+                    f"{origin[:100]!r}: the API answers with its users' cookies, so it names "
+                    "every site it trusts (never '*')"
+                )
         if self.max_body_bytes < 1024:
             raise ValueError("max_body_bytes must be at least 1024")
         if self.poll_interval <= timedelta(0) or self.heartbeat <= timedelta(0):
