@@ -471,3 +471,28 @@ def _restart(server: ApiServer) -> None:
                 pass
             assert time.monotonic() < deadline, "the API server did not come back"
             time.sleep(0.05)
+
+
+HOSTILE = '<img src=x onerror="window.__owned=1">'
+
+
+def test_markup_in_a_job_s_fields_is_shown_as_text_never_run(
+    jobs_api: ApiServer, jobs_worker: subprocess.Popen[bytes], open_page: Callable[..., Any]
+) -> None:
+    """Owner, tag and custom data come from callers: the pages print them, never parse them."""
+    job_id = _start(
+        jobs_api,
+        f"mallory {HOSTILE}",
+        tags=[HOSTILE[:64]],
+        custom_data={"title": HOSTILE, "note": "</pre><script>window.__owned=2</script>"},
+    )
+    _wait_for(jobs_api, job_id, "succeeded")
+    page, _ = _open(open_page, jobs_api, "operator", "#/jobs")
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    expect(_row(page, job_id)).to_contain_text(f"mallory {HOSTILE}")
+    page.goto(f"{jobs_api.base_url}/dashboard#/jobs/{job_id}")
+    expect(page.get_by_text("</pre><script>window.__owned=2</script>", exact=False)).to_be_visible()
+    assert page.locator("main img").count() == 0
+    assert page.evaluate("window.__owned") is None
+    assert dialogs == []

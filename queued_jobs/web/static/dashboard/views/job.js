@@ -116,11 +116,12 @@ export function jobView(context, id) {
   const failure = section("Error", { className: "error-panel" });
   const request = section("Request");
   const result = section("Result");
+  const extra = section("Custom data");
   const attempts = section("Attempts");
   const history = section("History");
   failure.element.hidden = true;
   fill(main, crumbs, h("div", { class: "job-head" }, h("div", {}, title, status), actions), failure.element,
-    h("div", { class: "job-grid" }, summary.element, h("div", { class: "job-payloads" }, request.element, result.element)),
+    h("div", { class: "job-grid" }, summary.element, h("div", { class: "job-payloads" }, request.element, result.element, extra.element)),
     attempts.element, history.element);
   context.titled(`Job ${id}`, title);
 
@@ -181,6 +182,9 @@ export function jobView(context, id) {
     fill(result.body, job.result === null || job.result === undefined
       ? h("p", { class: "muted" }, NO_RESULT[job.status] ?? "No result yet.")
       : pre(json(job.result), "Result"));
+    const custom = job.custom_data && Object.keys(job.custom_data).length ? job.custom_data : null;
+    extra.element.hidden = !custom;
+    fill(extra.body, custom ? pre(json(custom), "Custom data") : null);
   }
 
   async function load() {
