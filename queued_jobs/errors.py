@@ -22,11 +22,15 @@ callers never import ``azure.core`` or ``sqlite3`` to handle them::
     ├── QueueMessageNotFound          no message with that id on a queue
     ├── JobAlreadyExists              a job with that id is already stored
     ├── DuplicateJob                  a unique key held by another job
-    ├── ConcurrencyConflict           the job changed since it was read (ETag/version)
+    ├── ScheduleNotFound              no schedule with that id
+    ├── DuplicateSchedule             a schedule with that id, or that owner's name, is stored
+    ├── SlotAlreadyFired              that slot of the schedule fired already (its marker)
+    ├── ConcurrencyConflict           the record changed since it was read (ETag/version)
     ├── LeaseLost                     a queue message lease that is no longer ours
     ├── StorageError                  the store failed in a way the caller can't fix
     │   ├── StorageUnavailable        could not reach the store (retry later)
-    │   └── CorruptJobRecord          a stored job row that cannot be read back
+    │   ├── CorruptJobRecord          a stored job row that cannot be read back
+    │   └── CorruptScheduleRecord     a stored schedule row that cannot be read back
     ├── EnqueueFailed                 the job was stored but its message could not be sent
     ├── NotAuthenticated              a web request without credentials, or with bad ones
     │   └── AuthenticationUnavailable the credentials could not be checked now (retry later)
@@ -43,13 +47,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .models import QueuedJob
+    from .schedules.model import SlotMarker
 
 __all__ = [
     "AuthenticationUnavailable",
     "ConcurrencyConflict",
     "ConfigurationError",
     "CorruptJobRecord",
+    "CorruptScheduleRecord",
     "DuplicateJob",
+    "DuplicateSchedule",
     "EnqueueFailed",
     "InvalidDelay",
     "InvalidDownloadLink",
@@ -71,6 +78,8 @@ __all__ = [
     "PermissionDenied",
     "QueueMessageNotFound",
     "QueuedJobsError",
+    "ScheduleNotFound",
+    "SlotAlreadyFired",
     "StorageError",
     "StorageUnavailable",
     "StoredFileExists",
@@ -219,11 +228,73 @@ class DuplicateJob(QueuedJobsError):
 
 
 class ConcurrencyConflict(QueuedJobsError):
-    """The job was changed by someone else since it was read; re-read and decide again."""
+    """The record (a job, by default) was changed by someone else since it was read;
+    re-read it and decide again. ``job_id`` names the record, ``kind`` says what it is."""
 
-    def __init__(self, job_id: str) -> None:
+    def __init__(self, job_id: str, *, kind: str = "job") -> None:
         self.job_id = job_id
-        super().__init__(f"job {job_id} was changed by someone else since it was read")
+        self.kind = kind
+        super().__init__(f"{kind} {job_id} was changed by someone else since it was read")
+
+
+class ScheduleNotFound(QueuedJobsError):
+    """No schedule with that id is stored."""
+
+    def __init__(self, schedule_id: str) -> None:
+        self.schedule_id = schedule_id
+        super().__init__(
+            f"no schedule with id {schedule_id!r:.80} (never stored, or deleted); list the "
+            "schedules to find the one you mean"
+        )
+
+
+class DuplicateSchedule(QueuedJobsError):
+    """A schedule with that id is stored already, or its owner has one of that name.
+
+    ``existing_schedule_id`` names the schedule that holds the name (``None`` when it is
+    the id that is taken).
+    """
+
+    def __init__(
+        self, schedule_id: str, *, name: str | None = None, existing_schedule_id: str | None = None
+    ) -> None:
+        self.schedule_id = schedule_id
+        self.name = name
+        self.existing_schedule_id = existing_schedule_id
+        if name is None:
+            message = (
+                f"a schedule with id {schedule_id} is already stored; make a new one with "
+                "Schedule.new, or update that one"
+            )
+        else:
+            holder = f" (schedule {existing_schedule_id})" if existing_schedule_id else ""
+            message = (
+                f"its owner already has a schedule named {name!r:.200}{holder}; update that "
+                "one, or choose another name"
+            )
+        super().__init__(message)
+
+
+class SlotAlreadyFired(QueuedJobsError):
+    """That slot of the schedule was fired already: ``existing`` is its marker, naming
+    the job started for it (``job_id``). Start no other job for the slot."""
+
+    def __init__(self, existing: SlotMarker) -> None:
+        self.existing = existing
+        super().__init__(
+            f"schedule {existing.schedule_id} fired its slot {existing.slot.isoformat()} "
+            f"already: job {existing.job_id}, by {existing.fired_by!r:.80} at "
+            f"{existing.fired_at.isoformat()}; start no other job for that slot"
+        )
+
+    @property
+    def schedule_id(self) -> str:
+        return self.existing.schedule_id
+
+    @property
+    def job_id(self) -> str:
+        """The job the slot started."""
+        return self.existing.job_id
 
 
 class LeaseLost(QueuedJobsError):
@@ -249,6 +320,18 @@ class CorruptJobRecord(StorageError):
         self.job_id = job_id
         self.reason = reason
         super().__init__(f"the stored record of job {job_id} cannot be read: {reason}")
+
+
+class CorruptScheduleRecord(StorageError):
+    """A stored schedule row (or slot marker) that cannot be turned back into a record:
+    bad JSON, a document that fails validation, a missing property. ``schedule_id`` names
+    the schedule, ``reason`` says what is wrong. Listings skip such rows (a page names
+    them in ``Page.skipped``); ``delete_schedule`` still removes them."""
+
+    def __init__(self, schedule_id: str, reason: str) -> None:
+        self.schedule_id = schedule_id
+        self.reason = reason
+        super().__init__(f"the stored record of schedule {schedule_id} cannot be read: {reason}")
 
 
 class UnknownJobType(InvalidInput):
