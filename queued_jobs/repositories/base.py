@@ -11,12 +11,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar
 
 from ..errors import InvalidInput
 from ..models import Attempt, JobChange, JobStatus, Presence, QueuedJob
 from ._limits import check_job
 from ._presence import DEFAULT_PRESENCE_LIMIT, MAX_PRESENCE_LIMIT
+
+if TYPE_CHECKING:
+    from ..schedules.store import ScheduleStore
 
 __all__ = [
     "CHANGE_PAGE_SIZE",
@@ -61,7 +64,8 @@ class Page(Generic[T]):
 
     ``skipped`` names the rows of this page that could not be read back (their job ids,
     known from the row's key even when its document is unreadable): they are left out of
-    ``items``, and ``get`` of one raises ``CorruptJobRecord`` saying why.
+    ``items``, and ``get`` of one raises ``CorruptJobRecord`` saying why (a listing of
+    schedules: their schedule ids, and ``CorruptScheduleRecord``).
     """
 
     items: Sequence[T]
@@ -439,6 +443,14 @@ class JobRepository(Protocol):
     async def purge_presences(self, *, seen_before: datetime) -> int:
         """Delete the presences last seen before ``seen_before``; returns how many. What
         the sweep's full pass does with those not seen for a day."""
+        ...
+
+    # --- schedules ---------------------------------------------------------------------
+
+    @property
+    def schedules(self) -> ScheduleStore:
+        """The store's schedules and fired slots (``schedules/store.py``), on the same
+        file or table; closed with the repository."""
         ...
 
     async def close(self) -> None:

@@ -48,6 +48,7 @@ from ._changes import (
 from ._due import due_at, due_micros, due_token, parse_due_token
 from ._limits import check_attempt, check_job
 from ._memory_index import JobIndex
+from ._memory_schedules import MemoryScheduleStore
 from ._presence import (
     DEFAULT_PRESENCE_LIMIT,
     check_presence,
@@ -141,6 +142,12 @@ class MemoryJobRepository:
         self._checkpoints: dict[str, Checkpoint] = {}
         self._presences: dict[str, Presence] = {}
         self._change_numbers = itertools.count(1)
+        self._schedules = MemoryScheduleStore()
+
+    @property
+    def schedules(self) -> MemoryScheduleStore:
+        """Schedules and slot markers (``_memory_schedules.py``)."""
+        return self._schedules
 
     def _put(self, job_id: str, row: _Row) -> None:
         """Store ``row`` as job ``job_id``'s, indexed (what tests plant rows with)."""
