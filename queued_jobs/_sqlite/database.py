@@ -164,6 +164,33 @@ _MIGRATIONS: Final[Sequence[tuple[str, ...]]] = (
         ) WITHOUT ROWID""",
         "CREATE INDEX IF NOT EXISTS presences_by_time ON presences (seen_at, host)",
     ),
+    (
+        # Recurring schedules (``_sqlite/schedules.py``): the record as JSON, a name unique
+        # per owner, and ``due_at`` (its next slot unless paused; NULL: not due) indexed for
+        # the firing loop. A row per fired slot, keyed (schedule, slot): the exactly-once
+        # guarantee; by firing time for the purge.
+        """CREATE TABLE IF NOT EXISTS schedules (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            name TEXT NOT NULL,
+            due_at INTEGER,
+            version INTEGER NOT NULL,
+            doc TEXT NOT NULL,
+            UNIQUE (owner, name)
+        )""",
+        "CREATE INDEX IF NOT EXISTS schedules_by_owner ON schedules (owner, id)",
+        """CREATE INDEX IF NOT EXISTS schedules_due ON schedules (due_at, id)
+            WHERE due_at IS NOT NULL""",
+        """CREATE TABLE IF NOT EXISTS slot_markers (
+            schedule_id TEXT NOT NULL,
+            slot INTEGER NOT NULL,
+            job_id TEXT NOT NULL,
+            fired_at INTEGER NOT NULL,
+            doc TEXT NOT NULL,
+            PRIMARY KEY (schedule_id, slot)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX IF NOT EXISTS slot_markers_by_time ON slot_markers (fired_at)",
+    ),
 )
 
 

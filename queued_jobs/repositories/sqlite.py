@@ -27,6 +27,7 @@ from .._private import PRIVATE_FILE
 from .._sqlite.changes import ChangeBell
 from .._sqlite.database import SqliteDatabase, execute, to_micros
 from .._sqlite.presences import SqlitePresences
+from .._sqlite.schedules import SqliteScheduleStore
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import (
     ConcurrencyConflict,
@@ -123,6 +124,12 @@ class SqliteJobRepository:
         self._message_key = LoadedOnce(self._stored_message_key)
         self._changes = ChangeBell(self._db.path)
         self._presences = SqlitePresences(self._db)
+        self._schedules = SqliteScheduleStore(self._db)
+
+    @property
+    def schedules(self) -> SqliteScheduleStore:
+        """Schedules and slot markers (``_sqlite/schedules.py``)."""
+        return self._schedules
 
     async def create(self) -> None:
         await self._db.open()

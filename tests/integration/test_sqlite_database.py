@@ -40,7 +40,7 @@ async def test_opening_creates_the_folders_the_file_and_the_schema_in_wal_mode(
 
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert raw.execute("PRAGMA user_version").fetchone() == (7,)
+    assert raw.execute("PRAGMA user_version").fetchone() == (8,)
     raw.close()
 
 
@@ -472,5 +472,65 @@ async def test_a_database_of_the_sixth_schema_gains_the_presences_and_keeps_its_
     finally:
         await upgraded.close()
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),) == (7,)
+    assert raw.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),)
+    raw.close()
+
+
+async def test_a_database_of_the_seventh_schema_gains_the_schedules_and_keeps_its_jobs(
+    tmp_path: Path,
+) -> None:
+    from queued_jobs._sqlite.database import _MIGRATIONS
+    from queued_jobs.models import QueuedJob, new_job_id
+    from queued_jobs.repositories.sqlite import SqliteJobRepository
+    from queued_jobs.schedules.model import Schedule, SlotMarker
+
+    path = tmp_path / "old.db"
+    job = QueuedJob.new(owner="ada", job_type="t")
+    raw = sqlite3.connect(path)
+    for statements in _MIGRATIONS[:7]:  # the schema as the seventh version left it
+        for statement in statements:
+            raw.execute(statement)
+    raw.execute(
+        """INSERT INTO jobs (id, owner, job_type, status, created_at, completed_at, version, doc)
+        VALUES (?, ?, ?, ?, 0, NULL, 1, ?)""",
+        (job.id, job.owner, job.job_type, job.status.value, job.model_dump_json()),
+    )
+    raw.execute("PRAGMA user_version = 7")
+    raw.commit()
+    raw.close()
+
+    upgraded = SqliteJobRepository(path)
+    try:
+        now = job.created_at
+        made = Schedule.new(
+            owner="ada", name="n", job_type="t", rule="every:PT1M", now=now, next_slot=now
+        )
+        stored = await upgraded.schedules.insert_schedule(made)
+        assert await upgraded.schedules.list_due_schedules(now=now) == [stored]
+        fired = SlotMarker.of(made.id, now, job_id=new_job_id("ada"), fired_by="h:1")
+        await upgraded.schedules.insert_slot_marker(fired)
+        assert await upgraded.schedules.get_slot_marker(made.id, now) == fired
+        assert (await upgraded.get(job.id)).id == job.id
+    finally:
+        await upgraded.close()
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),) == (8,)
+    raw.close()
+
+
+async def test_the_due_listing_and_the_purge_read_their_indexes(tmp_path: Path) -> None:
+    from queued_jobs._sqlite.schedules import _DUE, _MARKERS, _PURGE
+
+    repository = SqliteJobRepository(tmp_path / "plans.db")
+    await repository.create()
+    await repository.close()
+    raw = sqlite3.connect(tmp_path / "plans.db")
+    plans = {
+        "due": (_DUE, (0, 10)),
+        "markers": (_MARKERS, ("x", 10)),
+        "purge": (_PURGE, (0, 0, 10)),
+    }
+    for what, (sql, params) in plans.items():
+        plan = " ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+        assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", ""), (what, plan)
     raw.close()
