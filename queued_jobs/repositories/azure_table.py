@@ -71,6 +71,7 @@ from .._azure.table_rows import (
     rows_of,
     update_operations,
 )
+from .._azure.table_schedules import TableSchedules
 from .._azure.table_secrets import MESSAGE_KEY_ROW, stored_secret
 from .._azure.table_versions import (
     due_row_of,
@@ -140,6 +141,7 @@ class AzureTableJobRepository:
         self._payloads = BlobPayloads(container)
         self._reader = TableReader(table, self._payloads)
         self._presences = TablePresences(table)
+        self._schedules = TableSchedules(table, self._transactions)
         self._clock = clock
         self._max_payload_bytes = max_payload_bytes
         self._credential = owned_credential
@@ -552,6 +554,11 @@ class AzureTableJobRepository:
 
     async def purge_presences(self, *, seen_before: datetime) -> int:
         return await self._presences.purge(seen_before=seen_before)
+
+    @property
+    def schedules(self) -> TableSchedules:
+        """Schedules and slot markers (``_azure/table_schedules.py``)."""
+        return self._schedules
 
     async def close(self) -> None:
         await self._table.close()
