@@ -29,7 +29,9 @@ names is stale.
 
 Unique-key reservations live in their own partition each: ``u|<escaped key>`` / ``u``;
 the store's secrets in the partition ``s`` (``table_secrets``); hosts' presences in the
-partition ``presence``, one row per host (``table_presences``).
+partition ``presence``, one row per host (``table_presences``); schedules in the partition
+``schedule`` and each schedule's fired slots in ``slots|<schedule id>``
+(``table_schedule_rows``).
 """
 
 from __future__ import annotations
