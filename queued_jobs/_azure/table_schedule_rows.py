@@ -5,20 +5,18 @@ Every schedule lives in the partition ``schedule``, which no job shard (``j0``..
 unique key (``u|…``), secret (``s``) or presence (``presence``) shares, so that every
 write of a schedule is one entity-group transaction, and the schedules due are one range:
 
-=========================================  =========================================
-``r|<complement of id>``                   the schedule; newest first
-``o|<owner>|<complement of id>``           a full copy: one owner's schedules
-``d|<next slot, 16 hex digits of µs>|<id>``  a full copy while it is due-able (not
-                                           paused, a next slot): the due index
-``n|<32 hex digits: BLAKE2b of owner, name>``  the name's reservation (``ScheduleId``)
-=========================================  =========================================
+- ``r|<complement of id>``: the schedule; newest first;
+- ``o|<owner>|<complement of id>``: a full copy, for one owner's schedules;
+- ``d|<next slot, 16 hex digits of µs>|<id>``: a full copy while it is due-able (not
+  paused, a next slot): the due index;
+- ``n|<32 hex digits: BLAKE2b of owner and name>``: the name's reservation.
 
 The owner is escaped as in job keys (``table_keys.escape``); one too long once escaped (a
 key is at most 512 UTF-16 code units) is replaced by ``|`` and its SHA-256, a form no
 escaped owner takes (their ``|`` is escaped). A copy carries the record as ``Doc`` (JSON
 without the request) and ``Request`` (the request's JSON: at most 32 KiB as UTF-8, so at
-most 64 KiB as UTF-16, one property), and ``Owner``, ``Name``, ``Due`` (its due row's
-key), from which a delete finds every row even when ``Doc`` does not read.
+most 64 KiB as UTF-16, one property), and ``Owner``, ``Name``, ``Due`` (its due copy's
+key) and ``NameKey``, from which a delete finds every row even when ``Doc`` does not read.
 
 A slot's marker lives in the partition ``slots|<schedule id>`` (one per schedule), row key
 the complement of the slot's microseconds since 1970 as 16 hex digits (the model refuses
