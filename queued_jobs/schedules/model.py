@@ -74,6 +74,8 @@ MAX_CATCH_UP_LIMIT: Final = 1000
 DEFAULT_CATCH_UP_LIMIT: Final = 100
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: The same but for tabs and line breaks (a recurrence rule's canonical text has lines).
+_CONTROL_BUT_LINES: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 #: The form of an IANA time zone name: ``UTC``, ``Europe/Paris``, ``Etc/GMT+5``.
 _TIME_ZONE: Final = re.compile(r"^[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*$")
 
@@ -126,16 +128,19 @@ def _job_id(value: str) -> str:
     return value
 
 
-def _text(what: str, limit: int) -> AfterValidator:
-    """Text of 1 to ``limit`` characters, valid Unicode, without control characters."""
+def _text(what: str, limit: int, *, lines: bool = False) -> AfterValidator:
+    """Text of 1 to ``limit`` characters, valid Unicode, without control characters (but
+    line breaks and tabs with ``lines``)."""
+    control = _CONTROL_BUT_LINES if lines else _CONTROL
+    refused = "control characters" if lines else "control characters (line breaks, tabs)"
 
     def check(value: str) -> str:
         if not value.strip():
             raise ValueError(f"{what} must not be empty or blank")
         if len(value) > limit:
             raise ValueError(f"{what} is {len(value):,} characters; at most {limit:,} allowed")
-        if _CONTROL.search(value):
-            raise ValueError(f"{what} must not contain control characters (line breaks, tabs)")
+        if control.search(value):
+            raise ValueError(f"{what} must not contain {refused}")
         if not value.isascii():
             try:
                 value.encode("utf-8")
@@ -197,7 +202,7 @@ def _request(value: JsonValue) -> JsonValue:
 ScheduleId = Annotated[str, AfterValidator(_schedule_id)]
 JobId = Annotated[str, AfterValidator(_job_id)]
 ScheduleName = Annotated[str, _text("schedule name", MAX_NAME_LENGTH)]
-RuleText = Annotated[str, _text("rule", MAX_RULE_LENGTH)]
+RuleText = Annotated[str, _text("rule", MAX_RULE_LENGTH, lines=True)]
 TimeZone = Annotated[str, AfterValidator(_time_zone)]
 HostName = Annotated[str, AfterValidator(_host)]
 #: A UTC instant from 1970 on (markers are keyed from the Unix epoch).
@@ -229,7 +234,8 @@ class Schedule(BaseModel):
     owner: Owner
     job_type: JobType
     request: Annotated[JsonValue, AfterValidator(_request)] = None
-    #: The rule's canonical text, as the rule engine writes it.
+    #: The rule's canonical text, as the rule engine writes it (a recurrence rule's may
+    #: have several lines).
     rule: RuleText
     #: The IANA time zone the rule's times are in (its form is checked here; the rule
     #: engine resolves it).

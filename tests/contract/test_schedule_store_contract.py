@@ -97,7 +97,7 @@ async def test_an_inserted_schedule_reads_back_as_it_was_stored_from_another_cli
     made = schedule(
         h,
         request={"invoice": "monthly", "amounts": [1, 2.5, None], "ünïcode": "東京"},
-        rule="rrule:FREQ=MONTHLY;BYDAY=MO;BYSETPOS=1",
+        rule="rrule:DTSTART:20300101T090000\nRRULE:FREQ=MONTHLY;BYDAY=MO;BYSETPOS=1",
         time_zone="America/Argentina/Buenos_Aires",
         catch_up=CatchUp.ALL,
         catch_up_limit=7,

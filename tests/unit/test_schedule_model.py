@@ -89,6 +89,8 @@ def test_owners_names_and_rules_with_control_characters_are_refused() -> None:
         for field in ("owner", "name", "rule"):
             if field == "owner" and not text.strip() and text:
                 continue  # a blank owner is an owner, as a job's is
+            if field == "rule" and text in ("line\nbreak", "tab\there"):
+                continue  # a recurrence rule's canonical text has lines
             options: dict[str, Any] = {
                 "owner": "ada",
                 "name": "n",
@@ -139,3 +141,12 @@ def test_a_marker_needs_ids_a_host_and_times_from_1970() -> None:
             SlotMarker.of(schedule_id, NOW, **fields)
     with pytest.raises(InvalidInput, match="schedule id"):
         SlotMarker.of("nope", NOW, job_id=made.job_id, fired_by="box:1")
+
+
+def test_a_rule_may_have_lines_but_no_other_control_characters() -> None:
+    text = "rrule:DTSTART:20300101T090000\nRRULE:FREQ=MONTHLY;BYDAY=MO;BYSETPOS=1"
+    assert make(rule=text).rule == text
+    assert make(rule="rrule:FREQ=DAILY\r\n\tRRULE:FREQ=WEEKLY").rule.count("\n") == 1
+    for bad in ("cron:\x00* * * * *", "every:\x1bPT1M", "every:PT1M\x85", "x\x0by"):
+        with pytest.raises(InvalidInput, match="rule must not contain control characters"):
+            make(rule=bad)
