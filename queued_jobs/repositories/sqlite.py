@@ -26,6 +26,7 @@ from .._once import LoadedOnce
 from .._private import PRIVATE_FILE
 from .._sqlite.changes import ChangeBell
 from .._sqlite.database import SqliteDatabase, execute, to_micros
+from .._sqlite.filters import among, filters, tag_filters
 from .._sqlite.presences import SqlitePresences
 from .._sqlite.schedules import SqliteScheduleStore
 from ..clock import SYSTEM_CLOCK, Clock
@@ -212,19 +213,19 @@ class SqliteJobRepository:
     ) -> Page[QueuedJob]:
         query = query or JobQuery()
         if query.tag is not None:
-            where, params = _tag_filters(query)
+            where, params = tag_filters(query)
             return await self._page(where, params, limit, continuation, source=_TAGGED)
-        where, params, statuses = _filters(query)
+        where, params, statuses = filters(query)
         return await self._page(where, params, limit, continuation, statuses)
 
     async def count_jobs(self, query: JobQuery | None = None, *, at_most: int) -> int:
         query = query or JobQuery()
         source = "jobs"
         if query.tag is not None:
-            (where, params), source = _tag_filters(query), _TAGGED
+            (where, params), source = tag_filters(query), _TAGGED
         else:
-            where, params, statuses = _filters(query)
-            where, params = [*_among(statuses), *where], [*statuses, *params]
+            where, params, statuses = filters(query)
+            where, params = [*among(statuses), *where], [*statuses, *params]
         condition = f" WHERE {' AND '.join(where)}" if where else ""
         sql = f"SELECT count(*) FROM (SELECT 1 FROM {source}{condition} LIMIT ?)"
         [(found,)] = await self._db.run(_fetch_all, sql, (*params, max(at_most, 0) + 1))
@@ -402,52 +403,6 @@ class SqliteJobRepository:
         self._changes.close()
         if self._owns_db:
             await self._db.close()
-
-
-def _among(statuses: Sequence[str]) -> list[str]:
-    """The condition that the status is one of ``statuses`` (none if there are none)."""
-    return [f"status IN ({', '.join('?' * len(statuses))})"] if statuses else []
-
-
-def _tag_filters(query: JobQuery) -> tuple[list[str], list[Any]]:
-    """The conditions (and their parameters) of a listing by tag (``_TAGGED``): the tag's
-    range of ``job_tags``, bounded by the creation window, then every other filter
-    checked on the jobs of that range (in proportion to the tag's jobs)."""
-    where, params, statuses = _filters(query, ids="job_tags.job_id")
-    return (
-        ["job_tags.tag = ?", *where, *_among(statuses)],
-        [query.tag, *params, *statuses],
-    )
-
-
-def _filters(query: JobQuery, *, ids: str = "id") -> tuple[list[str], list[Any], list[str]]:
-    """The conditions (and their parameters) of a listing's filters but its statuses and
-    its tag, and its statuses (each an index range of its own); ``ids``: the column of
-    the ids the creation window bounds."""
-    where: list[str] = []
-    params: list[Any] = []
-    if query.owner is not None:
-        where.append("owner = ?")
-        params.append(query.owner)
-    if query.job_type is not None:
-        where.append("job_type = ?")
-        params.append(query.job_type)
-    # Ids begin with the creation millisecond: a window is a range of ids (the exact
-    # bound is checked on the rows of its edge milliseconds only).
-    if query.created_from is not None:
-        where += [f"{ids} >= ?", "created_at >= ?"]
-        params += [_id_of_millisecond(query.created_from), to_micros(query.created_from)]
-    if query.created_before is not None:
-        after = _id_of_millisecond(query.created_before, plus=1)
-        where += [f"{ids} < ?", "created_at < ?"]
-        params += [after, to_micros(query.created_before)]
-    return where, params, sorted(status.value for status in query.statuses)
-
-
-def _id_of_millisecond(moment: datetime, *, plus: int = 0) -> str:
-    """The least id of a job created in ``moment``'s millisecond (``plus`` later)."""
-    millis = int(moment.timestamp() * 1000) + plus
-    return f"{max(millis, 0):012x}"
 
 
 def _values(job: QueuedJob) -> tuple[Any, ...]:
