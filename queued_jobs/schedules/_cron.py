@@ -29,6 +29,16 @@ _HINTS = {
     "H": "'H' (hashed) values are Jenkins syntax, not cron",
     "R": "'R' (random) values are not cron",
 }
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+#: The names each field may use: months and weekdays, L (last) and LW (last weekday).
+_NAMES: dict[str, tuple[str, ...]] = {
+    "minute": (),
+    "hour": (),
+    "day-of-month": ("L", "LW"),
+    "month": _MONTHS,
+    "day-of-week": (*_DAYS, "L"),
+}
 #: Where the "never fires" check starts looking (cron has no start of its own).
 _PROBE_FROM = datetime(2000, 1, 1)
 _PROBE_YEARS = 50
@@ -95,6 +105,11 @@ def _check_fields(fields: list[str], spec: str) -> None:
             bad = next(c for c in field if not _FIELD.fullmatch(c))
             hint = _HINTS.get(bad, "fields use digits, names (MON, JAN), * / , - # L W")
             raise InvalidRule(f"cron: the {name} field {quote(field)} has {bad!r}: {hint}")
+        for word in re.findall(r"[A-Z]+", field):
+            if word not in _NAMES[name]:
+                known = ", ".join(_NAMES[name]) or "none: only digits"
+                hint = _HINTS.get(word, f"the names it takes are {known}")
+                raise InvalidRule(f"cron: the {name} field {quote(field)} has {word!r}: {hint}")
 
 
 def _check_with_cronsim(fields: list[str]) -> None:

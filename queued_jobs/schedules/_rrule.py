@@ -580,13 +580,25 @@ def _check_positions(line: _Line, where: str) -> None:
         times = len(line.byhour or ()) * len(line.byminute or ())
     elif line.freq == HOURLY:
         times = len(line.byminute or ())
-    most = _PERIOD_DAYS[line.freq] * times
+    most = _most_days(line) * times
     if all(abs(position) > most for position in line.bysetpos):
         period = _PERIOD_NAMES[line.freq]
         raise RuleNeverFires(
             f"{where}: never fires: BYSETPOS={_join(line.bysetpos)} asks for a slot past the "
             f"{most:,} that one {period} holds at most"
         )
+
+
+def _most_days(line: _Line) -> int:
+    """The most days one period of the rule can hold."""
+    days = _PERIOD_DAYS[line.freq]
+    if line.freq == WEEKLY and line.byweekday is not None:
+        days = len({day for day, _ in line.byweekday})
+    elif line.freq == MONTHLY and line.bymonthday is not None:
+        days = len(line.bymonthday)
+    elif line.freq == MONTHLY and line.byweekday is not None:
+        days = sum(5 if n is None else 1 for _, n in line.byweekday)
+    return min(days, _PERIOD_DAYS[line.freq])
 
 
 def _check_days(line: _Line, where: str) -> None:
