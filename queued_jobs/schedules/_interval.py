@@ -106,7 +106,7 @@ def _format_period(period: timedelta) -> str:
 
 
 def _parse_anchor(text: str) -> datetime:
-    match = _ANCHOR.fullmatch(text)
+    match = _ANCHOR.fullmatch(text.upper())
     if match is None:
         raise InvalidRule(
             f"every: cannot read the anchor {quote(text)}; write a local wall time such as "

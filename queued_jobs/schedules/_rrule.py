@@ -287,9 +287,11 @@ def _count_to_until(line: _Line, where: str) -> _Line:
     found = line.walls(line.dtstart, line.dtstart + horizon, inclusive=True)
     first = next(found, None)
     if first is None:
+        since = f"{line.dtstart:%Y-%m-%dT%H:%M}"
+        if line.dtstart == DEFAULT_START:
+            since += " (the start when no DTSTART is given: INTERVAL counts from it)"
         raise RuleNeverFires(
-            f"{where}: never fires: {line.text} has no slot in the 50 years after "
-            f"{line.dtstart:%Y-%m-%dT%H:%M}"
+            f"{where}: never fires: {line.text} has no slot in the 50 years after {since}"
         )
     if line.count is None:
         return line

@@ -349,3 +349,37 @@ def test_a_search_from_any_instant_finds_what_iterating_from_dtstart_finds(
     horizon = after.replace(tzinfo=UTC) + timedelta(days=365 * 50)
     found = rule.slots(after.replace(tzinfo=UTC), horizon, parse_zone("UTC"), limit=5)
     assert found == [slot for slot in expected if slot <= horizon]
+
+
+# --- every: ---------------------------------------------------------------------------------
+
+
+@checks
+@given(
+    windows(timedelta(minutes=1), timedelta(days=3)),
+    st.integers(1, 366 * 1_440),
+    st.datetimes(datetime(1990, 1, 1), datetime(2035, 1, 1)).map(
+        lambda moment: moment.replace(second=0, microsecond=0)
+    ),
+)
+def test_an_interval_slot_is_a_whole_number_of_periods_from_its_anchor(
+    window: Window, minutes: int, anchor: datetime
+) -> None:
+    """The anchor, a wall time, becomes an instant by the DST rule (found here by the walk);
+    the slots are that instant plus whole periods, the first one within a period of the
+    start."""
+    zone, start = window.zone, window.start
+    period = timedelta(minutes=minutes)
+    text = f"every:PT{minutes}M@{anchor:%Y-%m-%dT%H:%M}"
+    rule = parse_rule(text)
+    (anchored,) = walk_candidates(
+        [anchor],
+        zone,
+        anchor.replace(tzinfo=UTC) - timedelta(days=2),
+        anchor.replace(tzinfo=UTC) + timedelta(days=2),
+    )
+    slot = rule.next_after(start, zone)
+    assert slot is not None
+    assert start < slot <= start + period
+    assert (slot - anchored) % period == timedelta(0)
+    assert rule.slots(start, start + 3 * period, zone) == [slot, slot + period, slot + 2 * period]
