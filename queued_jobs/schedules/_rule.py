@@ -22,7 +22,9 @@ __all__ = [
     "MAX_SLOTS",
     "Rule",
     "WallClockRule",
+    "check_zone",
     "quote",
+    "utc_instant",
 ]
 
 #: How far ahead a next slot is looked for: a rule with no slot in the 50 years after an
@@ -170,9 +172,9 @@ class WallClockRule(Rule):
         """The naive wall times of slots in ``(after, stop]``, ascending, each once."""
 
     def _instants(self, after: datetime, until: datetime, zone: ZoneInfo) -> Iterator[datetime]:
-        # A slot runs no earlier than its wall time read in any offset, and an instant's
-        # wall time is never after the slots that run after it: so walls after the
-        # instant's own wall time are all that can run after it.
+        # A wall time runs at the first instant the clocks show it or later. By ``after``
+        # they have shown its own wall time, so every wall time up to that one has run by
+        # then: only the later ones can run after it.
         wall = after.astimezone(zone).replace(tzinfo=None, fold=0)
         stop = until.astimezone(zone).replace(tzinfo=None, fold=0) + _DAY
         for instant in first_instants(self._walls(wall, stop), zone, after):
