@@ -14,7 +14,10 @@ callers never import ``azure.core`` or ``sqlite3`` to handle them::
     │   ├── InvalidDelay              a delay/visibility/TTL outside what the queue allows
     │   ├── UnknownJobType            no runner registered under that job type
     │   ├── InvalidFileName           a stored file name the store cannot hold
-    │   └── InvalidDownloadLink       a download link that is expired or not ours
+    │   ├── InvalidDownloadLink       a download link that is expired or not ours
+    │   ├── InvalidRule               a schedule rule text that cannot be read
+    │   │   └── RuleNeverFires        a schedule rule that has no slot at all
+    │   └── UnknownTimeZone           a time zone name that is not an IANA zone
     ├── InvalidTransition             a status change the transition table forbids
     ├── JobNotFound                   no job with that id
     ├── StoredFileNotFound            no stored file with that name
@@ -64,6 +67,7 @@ __all__ = [
     "InvalidInput",
     "InvalidJobRecord",
     "InvalidKey",
+    "InvalidRule",
     "InvalidTransition",
     "JobAlreadyExists",
     "JobCancelled",
@@ -78,6 +82,7 @@ __all__ = [
     "PermissionDenied",
     "QueueMessageNotFound",
     "QueuedJobsError",
+    "RuleNeverFires",
     "ScheduleNotFound",
     "SlotAlreadyFired",
     "StorageError",
@@ -85,6 +90,7 @@ __all__ = [
     "StoredFileExists",
     "StoredFileNotFound",
     "UnknownJobType",
+    "UnknownTimeZone",
 ]
 
 
@@ -371,6 +377,27 @@ class InvalidFileName(InvalidInput):
 
 class InvalidDownloadLink(InvalidInput):
     """A download link that has expired, was altered, or was signed with another key."""
+
+
+class InvalidRule(InvalidInput):
+    """A schedule rule text (``cron:``, ``every:``, ``rrule:``) that cannot be read; the
+    message says which part is wrong and what is accepted."""
+
+
+class RuleNeverFires(InvalidRule):
+    """A schedule rule that is well formed but has no slot at all (``cron:0 0 30 2 *``,
+    February 30th), or none within the look-ahead of its start."""
+
+
+class UnknownTimeZone(InvalidInput):
+    """A time zone name that is not an IANA zone known here (``Europe/Berlin`` is one)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"unknown time zone {name!r}: give an IANA zone name such as 'Europe/Berlin', "
+            "'America/New_York' or 'UTC'"
+        )
 
 
 class StoredFileNotFound(QueuedJobsError):
