@@ -46,6 +46,7 @@ from ..models.job import (
 )
 from ..models.nesting import check_payload, payload_json
 from ..models.presence import check_host
+from .rules import MAX_RULE_LENGTH
 
 __all__ = [
     "DEFAULT_CATCH_UP_LIMIT",
@@ -67,7 +68,6 @@ __all__ = [
 #: keeps text, it fits one property (64 KiB) on every backend.
 MAX_SCHEDULE_REQUEST_BYTES: Final = 32 * 1024
 MAX_NAME_LENGTH: Final = 200
-MAX_RULE_LENGTH: Final = 2000
 MAX_TIME_ZONE_LENGTH: Final = 64
 #: Most missed slots ``CatchUp.ALL`` runs after an outage.
 MAX_CATCH_UP_LIMIT: Final = 1000
