@@ -30,13 +30,12 @@ from ..errors import (
     StorageError,
 )
 from ..repositories._schedules import (
-    check_continuation,
     check_limit,
+    check_listing,
     check_marker,
     check_moment,
     check_purge_limit,
     check_schedule,
-    listing_owner,
 )
 from ..repositories.base import DEFAULT_PAGE_SIZE, Page
 from ..schedules.model import Schedule, SlotMarker, is_schedule_id
@@ -184,9 +183,7 @@ class TableSchedules:
         limit: int = DEFAULT_PAGE_SIZE,
         continuation: str | None = None,
     ) -> Page[Schedule]:
-        owner = listing_owner(owner)
-        check_limit(limit)
-        after = check_continuation(continuation)
+        owner, after = check_listing(owner, limit, continuation)
         low, high = rows.listing_range("r|" if owner is None else rows.owner_prefix(owner), after)
         parameters = {"pk": _PK, "low": low, "high": high}
         what = "listing schedules" if owner is None else f"listing the schedules of {owner!r}"

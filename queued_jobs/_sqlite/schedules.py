@@ -24,13 +24,12 @@ from ..errors import (
     SlotAlreadyFired,
 )
 from ..repositories._schedules import (
-    check_continuation,
     check_limit,
+    check_listing,
     check_marker,
     check_moment,
     check_purge_limit,
     check_schedule,
-    listing_owner,
     marker_from_json,
     schedule_doc,
     schedule_from_json,
@@ -97,9 +96,7 @@ class SqliteScheduleStore:
         limit: int = DEFAULT_PAGE_SIZE,
         continuation: str | None = None,
     ) -> Page[Schedule]:
-        owner = listing_owner(owner)
-        check_limit(limit)
-        after = check_continuation(continuation)
+        owner, after = check_listing(owner, limit, continuation)
         where: list[str] = []
         params: list[Any] = []
         if owner is not None:

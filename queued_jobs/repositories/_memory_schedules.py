@@ -25,13 +25,12 @@ from ..errors import (
 from ..schedules.model import Schedule, SlotMarker
 from ..schedules.store import DEFAULT_PURGE_LIMIT
 from ._schedules import (
-    check_continuation,
     check_limit,
+    check_listing,
     check_marker,
     check_moment,
     check_purge_limit,
     check_schedule,
-    listing_owner,
     marker_from_json,
     schedule_doc,
     schedule_from_json,
@@ -121,9 +120,7 @@ class MemoryScheduleStore:
         limit: int = DEFAULT_PAGE_SIZE,
         continuation: str | None = None,
     ) -> Page[Schedule]:
-        owner = listing_owner(owner)
-        check_limit(limit)
-        after = check_continuation(continuation)
+        owner, after = check_listing(owner, limit, continuation)
         ids = sorted(
             (
                 i

@@ -95,6 +95,16 @@ def check_continuation(token: str | None) -> str | None:
     return token
 
 
+def check_listing(
+    owner: str | None, limit: object, continuation: str | None
+) -> tuple[str | None, str | None]:
+    """A schedule listing's owner (checked) and the id it continues after; refuses a bad
+    limit or continuation."""
+    checked = listing_owner(owner)
+    check_limit(limit)
+    return checked, check_continuation(continuation)
+
+
 def schedule_doc(schedule: Schedule) -> str:
     """The record as stored: compact JSON without its version (the store's own)."""
     return schedule.model_dump_json(exclude={"version"})
