@@ -78,6 +78,7 @@ class JobSpec:
     tags: Sequence[str] = ()
     custom_data: dict[str, JsonValue] = field(default_factory=dict)
     unique_scope: UniqueScope = UniqueScope.OWNER
+    job_id: str | None = None
 
 
 class JobClient:
@@ -162,9 +163,18 @@ class JobClient:
         attempts = spec.max_attempts or definition.max_attempts
         if attempts is not None:
             options["max_attempts"] = attempts
+        if spec.job_id is not None and not is_job_id(spec.job_id):
+            raise InvalidInput(
+                f"job id {spec.job_id!r:.80} is not one: make it with new_job_id(owner)"
+            )
         try:
             return QueuedJob.new(
-                owner=spec.owner, job_type=job_type, request=request, now=now, **options
+                owner=spec.owner,
+                job_type=job_type,
+                request=request,
+                now=now,
+                job_id=spec.job_id,
+                **options,
             )
         except ValidationError as exc:
             found = problems(exc).replace(": Value error, ", ": ")
@@ -186,6 +196,7 @@ class JobClient:
         correlation_id: str | None = None,
         tags: Sequence[str] = (),
         custom_data: dict[str, JsonValue] | None = None,
+        job_id: str | None = None,
     ) -> QueuedJob:
         """Store a job and queue it; returns its record (finished, in inline mode).
 
@@ -198,6 +209,10 @@ class JobClient:
         ``UniqueScope.GLOBAL`` a job of any owner. Raises ``DuplicateJob`` then (with
         ``existing_job`` if the holder is the same owner's), ``InvalidInput`` for a bad
         request or options, ``EnqueueFailed`` if the message could not be sent.
+
+        ``job_id``: the job's id, made ahead with :func:`~queued_jobs.models.new_job_id`
+        for ``owner``, so that a producer that retries after an error stores the job once:
+        a second store of the id raises ``JobAlreadyExists``.
         """
         spec = JobSpec(
             job,
@@ -213,6 +228,7 @@ class JobClient:
             correlation_id=correlation_id,
             tags=tags,
             custom_data=custom_data or {},
+            job_id=job_id,
         )
         new = self._build(spec)
         await reserve_unique_key(self.repository, new)

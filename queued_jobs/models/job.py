@@ -277,12 +277,14 @@ class QueuedJob(BaseModel):
         job_type: str,
         request: JsonValue = None,
         now: datetime | None = None,
+        job_id: str | None = None,
         **options: Any,
     ) -> QueuedJob:
-        """A new, not yet stored job (status ``queued``) with a fresh id."""
+        """A new, not yet stored job (status ``queued``) with a fresh id, or with
+        ``job_id`` (made ahead with :func:`new_job_id` for this owner)."""
         moment = now or utcnow()
         return cls(
-            id=new_job_id(owner, now=moment),
+            id=new_job_id(owner, now=moment) if job_id is None else job_id,
             owner=owner,
             job_type=job_type,
             request=request,

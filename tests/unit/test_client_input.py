@@ -15,7 +15,7 @@ from pydantic import BaseModel, JsonValue
 from queued_jobs import SqliteStorage
 from queued_jobs.client import JobClient
 from queued_jobs.clock import ManualClock
-from queued_jobs.errors import InvalidInput, JobNotFound, PayloadTooDeep
+from queued_jobs.errors import InvalidInput, JobAlreadyExists, JobNotFound, PayloadTooDeep
 from queued_jobs.models import MAX_INT_DIGITS, JobStatus, new_job_id
 from queued_jobs.queues.memory import MemoryQueueBroker
 from queued_jobs.repositories.memory import MemoryJobRepository
@@ -181,3 +181,21 @@ async def test_an_id_that_is_not_a_job_id_names_no_job_for_every_verb(
 async def test_a_well_formed_id_of_no_job_still_asks_the_store(client: JobClient) -> None:
     with pytest.raises(JobNotFound):
         await client.get_job(new_job_id("ada"))
+
+
+async def test_a_job_id_made_ahead_stores_the_job_once_under_it(client: JobClient) -> None:
+    job_id = new_job_id("alice")
+    job = await client.queue_job("anyreq", 1, owner="alice", job_id=job_id)
+    assert job.id == job_id
+    with pytest.raises(JobAlreadyExists):
+        await client.queue_job("anyreq", 2, owner="alice", job_id=job_id)
+    assert (await client.get_job(job_id)).request == 1
+
+
+@pytest.mark.parametrize("job_id", ["not-an-id", new_job_id("bob")])
+async def test_a_job_id_that_is_not_one_of_the_owner_is_refused(
+    client: JobClient, job_id: str
+) -> None:
+    with pytest.raises(InvalidInput, match=r"job id|does not belong"):
+        await client.queue_job("anyreq", 1, owner="alice", job_id=job_id)
+    assert (await client.list_jobs()).items == []
