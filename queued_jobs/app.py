@@ -37,7 +37,9 @@ from .queue_names import QueueNames
 from .queues.base import QueueBroker
 from .repositories.base import JobRepository
 from .runner import JobRegistry
+from .schedules.firing import ScheduleFirer
 from .worker import Worker, WorkerSettings
+from .worker.background import Periodic
 
 __all__ = [
     "AzureStorage",
@@ -302,8 +304,21 @@ class JobApp:
             for band in (Priority.HIGH, Priority.NORMAL, Priority.LOW)
             if not chosen or band in chosen
         ]
-        consumers = self.feed_consumers(self.client_on(pipeline), holder=pipeline.host)
-        return Worker(pipeline, queues, settings=settings, sweeper=sweeper, consumers=consumers)
+        client = self.client_on(pipeline)
+        consumers = self.feed_consumers(client, holder=pipeline.host)
+        periodic = []
+        every = (settings or WorkerSettings()).schedule_interval
+        if every is not None:
+            firer = ScheduleFirer(client, horizon=every, holder=pipeline.host)
+            periodic.append(Periodic("the schedule firing", firer.fire_due, every))
+        return Worker(
+            pipeline,
+            queues,
+            settings=settings,
+            sweeper=sweeper,
+            consumers=consumers,
+            periodic=periodic,
+        )
 
     def client_on(self, pipeline: Pipeline) -> JobClient:
         """A client on a pipeline's connections (closed with them, not by itself)."""
