@@ -8,11 +8,13 @@ overlap policies (:mod:`._choice`), and for each slot:
    atomic and refuses a second marker of the slot, from any process: **the marker is the
    one decision**, so two firers (workers, Functions instances) never both start a job
    for one slot;
-2. stores and queues the job under that id. A firer that lost the marker race, or that
-   finds a marker whose job is not stored (its firer died between the two writes),
-   stores the job itself: the id is the marker's, so the job exists once, whoever stores
-   it first (``JobAlreadyExists`` for the others), and only the one that stored it
-   sends its message. A job stored but never sent is re-sent by the sweep;
+2. stores and queues the job under that id. A firer that lost the marker race leaves
+   the schedule to the winner for this pass (it reads and writes nothing more). A
+   marker older than :data:`RECOVER_AFTER` whose job is not stored is a firer that died
+   between the two writes: the next firer stores the job itself. The id is the
+   marker's, so the job exists once, whoever stores it first (``JobAlreadyExists`` for
+   the others), and only the one that stored it sends its message. A job stored but
+   never sent is re-sent by the sweep;
 3. moves the schedule's ``next_slot`` past the slots considered, with a write guarded
    by the version read; a firer whose write conflicts re-reads the schedule and goes on
    from what it finds (markers keep a slot from firing twice whatever the order).
@@ -29,6 +31,7 @@ this host cannot read is left as it is (another host may), with an error logged 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -56,6 +59,7 @@ from .rules import parse_rule, parse_zone
 __all__ = [
     "DEFAULT_GRACE",
     "FIRING_PAGE",
+    "RECOVER_AFTER",
     "FiringReport",
     "ScheduleFirer",
 ]
@@ -65,10 +69,14 @@ log = logging.getLogger("queued_jobs.schedules")
 #: A slot fired later than this after its time counts as missed (its catch-up policy
 #: decides); sooner, it is on time.
 DEFAULT_GRACE: Final = timedelta(minutes=5)
+#: A slot's marker this old without its job is a firer that died before storing it.
+RECOVER_AFTER: Final = timedelta(seconds=30)
 #: Due schedules read per query; a pass reads again while pages come back full.
 FIRING_PAGE: Final = 100
 _PASS_PAGES: Final = 10
 _TRIES: Final = 5
+#: Schedules a pass fires at once (their writes in flight together).
+_AT_ONCE: Final = 16
 _ACTIVE: Final = frozenset({JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.RUNNING})
 
 
@@ -89,6 +97,10 @@ class FiringReport:
     failed: int = 0
     #: Schedules this host could not fire (an unreadable rule or zone, a storage error).
     errors: list[str] = field(default_factory=list)
+
+
+class _BeingFired(Exception):
+    """A slot's marker is fresh: another firer is firing the schedule right now."""
 
 
 class ScheduleFirer:
@@ -125,17 +137,23 @@ class ScheduleFirer:
             now = self.client.clock.now()
             due = await self.store.list_due_schedules(now=now + self.horizon, limit=FIRING_PAGE)
             report.due += len(due)
-            for schedule in due:
-                try:
-                    await self._fire(schedule, report)
-                except QueuedJobsError as exc:
-                    report.errors.append(schedule.id)
-                    log.warning("schedule %s: not fired this pass: %s", schedule.id, exc)
+            gate = asyncio.Semaphore(_AT_ONCE)
+            await asyncio.gather(*(self._fire_guarded(s, report, gate) for s in due))
             if len(due) < FIRING_PAGE:
                 break
         if report.fired or report.failed or report.passed_over or report.errors:
             log.info("schedules: %s", report)
         return report
+
+    async def _fire_guarded(
+        self, schedule: Schedule, report: FiringReport, gate: asyncio.Semaphore
+    ) -> None:
+        async with gate:
+            try:
+                await self._fire(schedule, report)
+            except QueuedJobsError as exc:
+                report.errors.append(schedule.id)
+                log.warning("schedule %s: not fired this pass: %s", schedule.id, exc)
 
     async def _fire(self, schedule: Schedule, report: FiringReport) -> None:
         """Fire ``schedule``'s due slots and move it on, re-reading it after a conflict."""
@@ -146,6 +164,8 @@ class ScheduleFirer:
             try:
                 await self._fire_once(current, report)
                 return
+            except _BeingFired:
+                return  # another firer is at it now: its pass moves the schedule on
             except ConcurrencyConflict:
                 try:
                     current = await self.store.get_schedule(current.id)
@@ -167,8 +187,16 @@ class ScheduleFirer:
         if choice.fire and not await self._may_start(schedule, report):
             report.passed_over += len(choice.fire)
         else:
-            for slot in choice.fire:
-                last_slot, last_job_id = slot, await self._fire_slot(schedule, slot, report)
+            claimed: list[tuple[datetime, str]] = []
+            try:
+                for slot in choice.fire:
+                    last_slot, (last_job_id, ours) = slot, await self._claim(schedule, slot, report)
+                    if ours:
+                        claimed.append((slot, last_job_id))
+            except _BeingFired:
+                await self._store_jobs(schedule, claimed, report)
+                raise
+            await self._store_jobs(schedule, claimed, report)
         moved = schedule.with_changes(
             now=self.client.clock.now(),
             next_slot=rule.next_after(choice.through, zone),
@@ -203,39 +231,58 @@ class ScheduleFirer:
         report.cancelled += 1
         return True
 
-    async def _fire_slot(self, schedule: Schedule, slot: datetime, report: FiringReport) -> str:
-        """Start ``slot``'s job once; returns its id (this firer's or the marker's)."""
+    async def _claim(
+        self, schedule: Schedule, slot: datetime, report: FiringReport
+    ) -> tuple[str, bool]:
+        """Set ``slot``'s marker: its job's id, and whether this firer is to store the job
+        (it set the marker, or the marker's firer died before storing it)."""
         now = self.client.clock.now()
         job_id = new_job_id(schedule.owner, now=now)
         marker = SlotMarker.of(schedule.id, slot, job_id=job_id, fired_by=self.holder, fired_at=now)
         try:
             await self.store.insert_slot_marker(marker)
+            return job_id, True
         except SlotAlreadyFired as fired:
             report.already_fired += 1
-            job_id = fired.job_id
+            if fired.existing.fired_at > now - RECOVER_AFTER:
+                raise _BeingFired from None
             try:
-                await self.client.repository.get(job_id)
-                return job_id  # started by whoever set the marker
+                await self.client.repository.get(fired.job_id)
+                return fired.job_id, False  # started by whoever set the marker
             except JobNotFound:
-                pass  # its firer stopped between the marker and the job: start it here
-        if await self._store_job(schedule, slot, job_id, report):
-            report.fired += 1
-        return job_id
+                return fired.job_id, True  # its firer stopped before storing the job
 
-    async def _store_job(
-        self, schedule: Schedule, slot: datetime, job_id: str, report: FiringReport
-    ) -> bool:
-        """Store and queue the slot's job; ``False`` if another firer stored it first."""
+    async def _store_jobs(
+        self, schedule: Schedule, claimed: list[tuple[datetime, str]], report: FiringReport
+    ) -> None:
+        """Store and queue the claimed slots' jobs: one batch (on Azure one transaction
+        for up to a dozen jobs), or one by one if another firer stored one of them."""
+        if not claimed:
+            return
         now = self.client.clock.now()
-        run_at = slot if slot > now else None
-        spec = schedule_job_spec(schedule, slot=slot, job_id=job_id, run_at=run_at)
+        specs = [
+            schedule_job_spec(
+                schedule, slot=slot, job_id=job_id, run_at=slot if slot > now else None
+            )
+            for slot, job_id in claimed
+        ]
         try:
-            await self.client.queue_jobs([spec])
-            return True
+            await self.client.queue_jobs(specs)
+            report.fired += len(specs)
+            return
         except JobAlreadyExists:
-            return False
+            if len(specs) == 1:
+                return
         except InvalidInput as exc:  # its type or request no longer fits this app
-            return await self._store_failed(schedule, slot, job_id, exc, report)
+            for slot, job_id in claimed:
+                await self._store_failed(schedule, slot, job_id, exc, report)
+            return
+        for spec in specs:
+            try:
+                await self.client.queue_jobs([spec])
+                report.fired += 1
+            except JobAlreadyExists:
+                pass
 
     async def _store_failed(
         self,
@@ -244,7 +291,8 @@ class ScheduleFirer:
         job_id: str,
         exc: InvalidInput,
         report: FiringReport,
-    ) -> bool:
+    ) -> None:
+        """Store the slot's job ``failed`` with the reason it cannot be built."""
         now = self.client.clock.now()
         spec = schedule_job_spec(schedule, slot=slot, job_id=job_id)
         error = JobError(
@@ -271,10 +319,9 @@ class ScheduleFirer:
         try:
             await self.client.repository.insert(job)
         except JobAlreadyExists:
-            return False
+            return
         report.failed += 1
         log.error("%s", error.message)
-        return False
 
     def _unreadable(self, schedule: Schedule, exc: InvalidInput, report: FiringReport) -> None:
         report.errors.append(schedule.id)

@@ -19,7 +19,7 @@ from queued_jobs.app import JobApp, MemoryStorage, SqliteStorage, Storage
 from queued_jobs.client import JobClient
 from queued_jobs.clock import ManualClock
 from queued_jobs.models import JobStatus, QueuedJob, new_job_id
-from queued_jobs.schedules.firing import DEFAULT_GRACE, ScheduleFirer
+from queued_jobs.schedules.firing import DEFAULT_GRACE, RECOVER_AFTER, ScheduleFirer
 from queued_jobs.schedules.model import CatchUp, Overlap, Schedule, SlotMarker
 
 START = datetime(2030, 1, 1, 8, 0, tzinfo=UTC)
@@ -132,8 +132,14 @@ async def test_a_marker_whose_job_was_never_stored_gets_its_job_from_the_next_pa
     fx.clock.advance(MINUTE)
     # A firer that died after its marker, before storing the job:
     job_id = new_job_id("ada", now=fx.clock.now())
-    marker = SlotMarker.of(schedule.id, START, job_id=job_id, fired_by="dead:1")
+    marker = SlotMarker.of(
+        schedule.id, START, job_id=job_id, fired_by="dead:1", fired_at=fx.clock.now()
+    )
     await fx.clients[0].repository.schedules.insert_slot_marker(marker)
+    report = await firer.fire_due()  # it might be alive and about to store it
+    assert (report.already_fired, report.fired) == (1, 0)
+    assert await fx.jobs() == []
+    fx.clock.advance(RECOVER_AFTER)
     report = await firer.fire_due()
     assert (report.already_fired, report.fired) == (1, 1)
     [job] = await fx.jobs()
@@ -147,9 +153,12 @@ async def test_a_slot_whose_job_another_firer_stored_is_left_to_it(fx: Fixture) 
     schedule = await fx.schedule()
     fx.clock.advance(MINUTE)
     job_id = new_job_id("ada", now=fx.clock.now())
-    marker = SlotMarker.of(schedule.id, START, job_id=job_id, fired_by="other:1")
+    marker = SlotMarker.of(
+        schedule.id, START, job_id=job_id, fired_by="other:1", fired_at=fx.clock.now()
+    )
     await fx.clients[0].repository.schedules.insert_slot_marker(marker)
     await fx.clients[0].queue_job("tick", {"n": 7}, owner="ada", job_id=job_id)
+    fx.clock.advance(RECOVER_AFTER)  # the other firer died before moving the schedule on
     report = await firer.fire_due()
     assert (report.already_fired, report.fired) == (1, 0)
     assert [j.request for j in await fx.jobs()] == [{"n": 7}]
