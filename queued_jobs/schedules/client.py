@@ -224,7 +224,7 @@ class ScheduleClient:
 
     # --- changing ----------------------------------------------------------------------
 
-    async def update_schedule(self, schedule_id: str, **changes: Any) -> Schedule:
+    async def update_schedule(self, schedule_id: str, /, **changes: Any) -> Schedule:
         """Change the fields named (of :data:`CHANGEABLE`); returns the schedule stored.
 
         A new rule or time zone moves ``next_slot`` to the rule's first slot after now
