@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from ..dead_letters import SideQueue
 from ..models import MAX_ATTEMPTS, AttemptOutcome, JobStatus, Priority, UniqueScope
@@ -376,6 +376,25 @@ class ScheduleChange(BaseModel):
     #: ``null`` takes the limit away (the job type's own applies).
     max_run_time_seconds: _RunTime | None = None
     tags: _Tags | None = None
+
+    @field_validator(
+        "name",
+        "type",
+        "rule",
+        "time_zone",
+        "catch_up",
+        "catch_up_limit",
+        "overlap",
+        "priority",
+        "max_attempts",
+        "tags",
+        mode="before",
+    )
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("null is no value of this field: leave the field out to keep it")
+        return value
 
 
 class ScheduleLinks(BaseModel):

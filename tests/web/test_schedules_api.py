@@ -278,6 +278,8 @@ def test_bad_input_is_refused_field_by_field_and_nothing_is_stored(server: ApiSe
         assert "body.request.sleeps" in _fields(bob.patch(url, json={"request": {"sleeps": 1}}))
         assert "body.owner" in _fields(bob.patch(url, json={"owner": "alice"}))
         assert "body.paused" in _fields(bob.patch(url, json={"paused": True}))
+        assert "body.name" in _fields(bob.patch(url, json={"name": None}))
+        assert "body.tags" in _fields(bob.patch(url, json={"tags": None}))
         assert bob.get(url).json() == made
         assert "query.count" in _fields(bob.get(made["links"]["preview"], params={"count": 101}))
         assert "query.count" in _fields(bob.get(made["links"]["preview"], params={"count": 0}))
