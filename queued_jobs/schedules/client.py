@@ -145,7 +145,11 @@ class ScheduleClient:
         }
         if catch_up_limit is not None:
             options["catch_up_limit"] = catch_up_limit
-        attempts = max_attempts or self.client.registry.get(job_type).max_attempts
+        attempts = (
+            self.client.registry.get(job_type).max_attempts
+            if max_attempts is None
+            else max_attempts
+        )
         if attempts is not None:
             options["max_attempts"] = attempts
         schedule = Schedule.new(

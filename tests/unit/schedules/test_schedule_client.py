@@ -143,6 +143,7 @@ async def test_bad_input_is_refused_with_a_clear_error_and_nothing_is_stored(
         (InvalidInput, {"owner": ""}, "owner"),
         (InvalidInput, {"catch_up_limit": 0}, "catch_up_limit"),
         (InvalidInput, {"max_attempts": 10_000}, "max_attempts"),
+        (InvalidInput, {"max_attempts": 0}, "max_attempts"),
     ]
     for error, change, said in refusals:
         arguments: dict[str, Any] = {
