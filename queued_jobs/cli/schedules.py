@@ -234,7 +234,11 @@ def show(options: Options, schedule_id: str, as_json: bool) -> None:
 
 @schedules.command()
 @click.argument("schedule_id")
-@click.option("--type", "job_type", help="Another job type (the request must validate as its).")
+@click.option(
+    "--type",
+    "job_type",
+    help="Another job type (the request must validate against its request type).",
+)
 @click.option(
     "--request", "request_json", metavar="JSON | -", help="Another request (- reads stdin)."
 )
