@@ -53,6 +53,8 @@ from .queues import JobQueue, QueueBroker, QueueMessage
 from .repositories import JobQuery, JobRepository, Page
 from .retry import RetryPolicy
 from .runner import JobRegistry, JobRunner
+from .schedules.client import ScheduleClient, SlotPreview
+from .schedules.sync_client import SyncScheduleClient
 from .sync_client import SyncJobClient
 from .tracker import JobTracker, SyncJobTracker
 from .waiting import Backoff
@@ -115,9 +117,11 @@ __all__ = [
     "QueuedJob",
     "QueuedJobsError",
     "RetryPolicy",
+    "ScheduleClient",
     "ScheduleNotFound",
     "SideQueue",
     "SlotAlreadyFired",
+    "SlotPreview",
     "SqliteStorage",
     "Storage",
     "StorageConnection",
@@ -125,6 +129,7 @@ __all__ = [
     "StorageUnavailable",
     "SyncJobClient",
     "SyncJobTracker",
+    "SyncScheduleClient",
     "UniqueScope",
     "UnknownJobType",
     "Worker",

@@ -1,21 +1,25 @@
-"""Who may see and change which job: the one place the API's access rules live.
+"""Who may see and change which job or schedule: the one place the API's access rules
+live.
 
-An end user sees and acts on their own jobs only: any other job does not exist for them
-(``JobNotFound``, a ``404``, the same answer as for an id nobody has), in every route,
-listing and stream. Operators see and act on every job; readers see every job and change
-only their own. What is no one owner's (the dead-letter queues) only readers and
-operators see, and only operators change.
+An end user sees and acts on their own jobs and schedules only: any other does not exist
+for them (``JobNotFound``, ``ScheduleNotFound``: a ``404``, the same answer as for an id
+nobody has), in every route, listing and stream. Operators see and act on every job and
+schedule; readers see every one and change only their own. What is no one owner's (the
+dead-letter queues) only readers and operators see, and only operators change.
 """
 
 from __future__ import annotations
 
-from ..errors import JobNotFound, PermissionDenied
+from ..errors import JobNotFound, PermissionDenied, ScheduleNotFound
 from ..models import QueuedJob
+from ..schedules.model import Schedule
 from .auth import Principal
 
 __all__ = [
     "check_may_change",
+    "check_may_change_schedule",
     "check_may_see",
+    "check_may_see_schedule",
     "check_operator",
     "check_sees_all",
     "listing_owner",
@@ -33,6 +37,21 @@ def check_may_change(principal: Principal, job: QueuedJob) -> QueuedJob:
     if job.owner != principal.id and not principal.acts_on_all:
         raise PermissionDenied(f"changing another owner's job {job.id} needs the operator role")
     return job
+
+
+def check_may_see_schedule(principal: Principal, schedule: Schedule) -> Schedule:
+    if not principal.sees_all and schedule.owner != principal.id:
+        raise ScheduleNotFound(schedule.id)
+    return schedule
+
+
+def check_may_change_schedule(principal: Principal, schedule: Schedule) -> Schedule:
+    check_may_see_schedule(principal, schedule)
+    if schedule.owner != principal.id and not principal.acts_on_all:
+        raise PermissionDenied(
+            f"changing another owner's schedule {schedule.id} needs the operator role"
+        )
+    return schedule
 
 
 def check_operator(principal: Principal, action: str) -> None:

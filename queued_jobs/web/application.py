@@ -32,6 +32,7 @@ from .routes import (
     jobs,
     me,
     negotiate,
+    schedules,
     stats,
     system,
     workers,
@@ -120,7 +121,19 @@ def create_web_app(
     api.state.runtime = runtime
     api.state.challenge = auth.challenge
     install_error_handlers(api)
-    routers = (jobs, bulk, events, negotiate, stats, system, workers, me, files, dead_letters)
+    routers = (
+        jobs,
+        bulk,
+        schedules,
+        events,
+        negotiate,
+        stats,
+        system,
+        workers,
+        me,
+        files,
+        dead_letters,
+    )
     for module in (*routers, dashboard, assets):
         api.include_router(module.router)
     api.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
@@ -129,7 +142,7 @@ def create_web_app(
             CORSMiddleware,
             allow_origins=list(chosen.cors_origins),
             allow_credentials=True,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=list(_CORS_HEADERS),
             expose_headers=["Location", "Retry-After"],
             max_age=600,
