@@ -208,7 +208,8 @@ class ScheduleClient:
         time_zone: str | None = None,
         after: datetime | None = None,
     ) -> list[SlotPreview]:
-        """The next ``count`` slots (1 to 1,000) after ``after`` (default: now) of a
+        """The next ``count`` slots (1 to 1,000) after ``after`` (default: now, or from a
+        stored schedule's next slot if that is later: the slots still to fire) of a
         stored schedule (its id, or the record) in its zone, or of a rule not stored (its
         text, with a ``kind:``, or a :class:`Rule`) in ``time_zone`` (default ``UTC``).
         Fewer when the rule ends sooner. ``time_zone`` with a schedule previews it in
@@ -221,7 +222,11 @@ class ScheduleClient:
         else:
             rule_text, zone_name = target, time_zone or "UTC"
         read, zone = _rule_and_zone(rule_text, zone_name)
-        slots = preview(read, zone, self._now() if after is None else after, count)
+        start = self._now() if after is None else after
+        if isinstance(target, Schedule) and after is None and target.next_slot is not None:
+            # from its next slot: one fired early (its job held until its time) is past
+            start = max(start, target.next_slot - timedelta(microseconds=1))
+        slots = preview(read, zone, start, count)
         return [
             SlotPreview(utc=slot.astimezone(UTC), local=slot, time_zone=zone_name) for slot in slots
         ]

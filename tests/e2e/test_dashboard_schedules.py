@@ -1,7 +1,7 @@
 """The dashboard's Schedules page in headless Chromium: an operator lists the schedules
 with their next slot in each one's local time, opens one to read its next slots and the
-slot it fired (linked to its job), then pauses, resumes, triggers and deletes it; a reader
-sees the same with no button at all."""
+slot a firing pass fired (linked to its job), then pauses, resumes, triggers and deletes
+it; a reader sees the same with no button at all."""
 
 from __future__ import annotations
 
@@ -9,17 +9,16 @@ import asyncio
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from queued_jobs.app import SqliteStorage
-from queued_jobs.schedules import SlotMarker
 from tests.e2e.conftest import headers_of
 from tests.integration.jobs import build_app
 from tests.support.browser import PATIENCE_MS, accessibility_violations, screenshot
+from tests.support.schedules import fire_next_slot
 from tests.support.web import ApiServer
 
 WORK = "tests.work"
@@ -40,24 +39,12 @@ def _make(server: ApiServer, **fields: Any) -> dict[str, Any]:
     return made
 
 
-def _fire(server: ApiServer, jobs_env: dict[str, str], schedule_id: str) -> str:
-    """Fire one slot of the schedule as the firing loop does: a job started, its slot's
-    marker stored, the schedule's last slot and job set. The job's id."""
-    with server.client("operator") as http:
-        job_id: str = http.post(f"/schedules/{schedule_id}:trigger").json()["id"]
-    slot = datetime(2026, 1, 2, 8, tzinfo=UTC)
-
-    async def record() -> None:
-        app = build_app(SqliteStorage(jobs_env["QJ_TEST_SQLITE"]))
-        async with app.client() as client:
-            store = client.repository.schedules
-            marker = SlotMarker.of(schedule_id, slot, job_id=job_id, fired_by="worker-1:42")
-            await store.insert_slot_marker(marker)
-            schedule = await store.get_schedule(schedule_id)
-            await store.update_schedule(schedule.with_changes(last_slot=slot, last_job_id=job_id))
-
+def _fire(jobs_env: dict[str, str], schedule_id: str) -> str:
+    """Fire the schedule's next slot as a worker's firing pass does: its job's id."""
+    storage = SqliteStorage(jobs_env["QJ_TEST_SQLITE"])
+    fired = fire_next_slot(build_app, storage, schedule_id, holder="worker-1:42")
     with ThreadPoolExecutor(1) as other:  # Playwright's loop runs in this thread
-        other.submit(asyncio.run, record()).result()
+        _, job_id = other.submit(asyncio.run, fired).result()
     return job_id
 
 
@@ -75,7 +62,7 @@ def test_an_operator_reads_a_schedule_and_its_slots_then_steers_it_and_a_reader_
                   time_zone="Europe/Paris")  # fmt: skip
     _make(jobs_api, name="<b>Hourly</b> sync", owner="bob", rule="every:PT1H",
           time_zone="America/New_York", paused=True)  # fmt: skip
-    job_id = _fire(jobs_api, jobs_env, paris["id"])
+    job_id = _fire(jobs_env, paris["id"])
 
     page = _open(open_page, jobs_api, "operator", "#/")
     page.get_by_role("navigation", name="Dashboard").get_by_role("link", name="Schedules").click()

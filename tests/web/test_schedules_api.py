@@ -8,15 +8,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from queued_jobs.app import SqliteStorage
-from queued_jobs.schedules import SlotMarker
 from tests.integration.jobs import build_app
+from tests.support.schedules import fire_next_slot
 from tests.support.web import ApiServer, start_api_server
 
 APP = "tests.integration.jobs:app"
@@ -138,20 +138,13 @@ def test_the_slots_a_schedule_fired_are_listed_with_links_to_their_jobs(
 ) -> None:
     with server.client("alice") as alice:
         made = _new(alice)
-        job = alice.post(made["links"]["trigger"]).json()
-    slot = datetime(2026, 1, 2, 8, tzinfo=UTC)
-    marker = SlotMarker.of(made["id"], slot, job_id=job["id"], fired_by="host:1", fired_at=slot)
-
-    async def fire() -> None:  # as the firing loop records a slot
-        async with build_app(SqliteStorage(server.env["QJ_TEST_SQLITE"])).client() as client:
-            await client.repository.schedules.insert_slot_marker(marker)
-
-    asyncio.run(fire())
+    storage = SqliteStorage(server.env["QJ_TEST_SQLITE"])
+    slot, job_id = asyncio.run(fire_next_slot(build_app, storage, made["id"], holder="host:1"))
     with server.client("alice") as alice:
         [fired] = alice.get(made["links"]["slots"]).json()
-        assert (fired["job_id"], fired["fired_by"]) == (job["id"], "host:1")
+        assert (fired["job_id"], fired["fired_by"]) == (job_id, "host:1")
         assert datetime.fromisoformat(fired["slot"]) == slot
-        assert alice.get(fired["job"]).json()["id"] == job["id"]
+        assert alice.get(fired["job"]).json()["id"] == job_id
 
 
 def test_another_owner_s_schedule_does_not_exist_on_any_route(server: ApiServer) -> None:

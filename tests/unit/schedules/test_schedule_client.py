@@ -35,7 +35,8 @@ from queued_jobs.errors import (
 )
 from queued_jobs.models import JobStatus, Priority
 from queued_jobs.queue_names import QueueNames
-from queued_jobs.schedules import CatchUp, Overlap, SlotMarker
+from queued_jobs.schedules import CatchUp, Overlap
+from queued_jobs.schedules.firing import ScheduleFirer
 
 #: Thursday 1 January 2026, 10:00 UTC (11:00 in Paris).
 START = datetime(2026, 1, 1, 10, tzinfo=UTC)
@@ -290,22 +291,21 @@ async def test_a_preview_lists_the_next_slots_in_local_and_utc_time(
 
 
 async def test_the_slots_a_schedule_fired_are_listed_newest_first_with_their_jobs(
-    schedules: ScheduleClient,
+    schedules: ScheduleClient, clock: ManualClock
 ) -> None:
     made = await _nightly(schedules)
-    job_ids = []
-    for day in (2, 5):
-        job = await schedules.trigger_now(made.id)
-        job_ids.append(job.id)
-        slot = datetime(2026, 1, day, 8, tzinfo=UTC)
-        marker = SlotMarker.of(made.id, slot, job_id=job.id, fired_by="host:1", fired_at=slot)
-        await schedules.store.insert_slot_marker(marker)
+    firer = ScheduleFirer(schedules.client, horizon=timedelta(minutes=1), holder="host:1")
+    for day in (2, 5):  # Friday's and Monday's 09:00 in Paris, fired half a minute early
+        clock.advance(datetime(2026, 1, day, 7, 59, 30, tzinfo=UTC) - clock.now())
+        assert (await firer.fire_due()).fired == 1
     slots = await schedules.list_slots(made.id)
-    assert [(m.slot.day, m.job_id, m.fired_by) for m in slots] == [
-        (5, job_ids[1], "host:1"),
-        (2, job_ids[0], "host:1"),
-    ]
+    assert [(m.slot.day, m.fired_by) for m in slots] == [(5, "host:1"), (2, "host:1")]
+    jobs = {job.id: job for job in (await schedules.client.list_jobs()).items}
+    assert {m.job_id for m in slots} == set(jobs)
     assert len(await schedules.list_slots(made.id, limit=1)) == 1
+    # what is still to fire: Monday's slot fired early is not previewed again
+    [upcoming] = await schedules.preview(made.id, 1)
+    assert upcoming.local.isoformat() == "2026-01-06T09:00:00+01:00"
 
 
 async def test_an_owner_s_schedules_are_listed_newest_first_page_by_page(
