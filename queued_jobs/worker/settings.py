@@ -10,7 +10,10 @@ from .._enums import members
 from ..execution.presence import PRESENCE_EVERY
 from ..models import Priority
 
-__all__ = ["WorkerSettings"]
+__all__ = ["DEFAULT_SCHEDULE_INTERVAL", "WorkerSettings"]
+
+#: How often a worker fires the schedules due, unless told otherwise.
+DEFAULT_SCHEDULE_INTERVAL = timedelta(seconds=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +28,7 @@ class WorkerSettings:
     sweep_interval: timedelta | None = timedelta(minutes=1)
     #: How often this worker fires the schedules due (``None``: never); slots up to this
     #: far ahead fire early, their jobs held until their time, so each runs on time.
-    schedule_interval: timedelta | None = timedelta(seconds=10)
+    schedule_interval: timedelta | None = DEFAULT_SCHEDULE_INTERVAL
     #: A message received more often than this is poison: its job fails with the reason.
     max_deliveries: int = 10
     #: Messages the worker may hold, received but not yet started, beyond its running jobs.

@@ -4,11 +4,21 @@ stored; bad and hostile input refused in a sentence."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
+import subprocess
+import sys
+import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from queued_jobs.schedules import Schedule
 from tests.support.cli import Invoke
+from tests.support.waiting import PATIENCE
+
+ROOT = Path(__file__).resolve().parents[2]
 
 HOSTILE = "\x1b[2J\x1b[31mred\x1b[0m \u202eevil\u202c [bold]markup[/bold]"
 
@@ -151,3 +161,39 @@ def test_hostile_text_reaches_the_terminal_as_escapes(invoke: Invoke) -> None:
         assert "\x1b" not in output
         assert "\u202e" not in output
     assert made["id"] in listed
+
+
+def test_the_worker_command_fires_a_due_schedule_and_runs_its_job(invoke: Invoke) -> None:
+    from tests.cli_app import app
+
+    async def due_now() -> str:
+        async with app.client() as client:
+            await client.create_storage()
+            slot = client.clock.now().replace(second=0, microsecond=0)  # a minute ago at most
+            made = Schedule.new(
+                owner="alice", name="now", job_type="greet", request={"name": "Ada"},
+                rule=f"every:PT1H@{slot:%Y-%m-%dT%H:%M}", next_slot=slot, now=slot,
+            )  # fmt: skip
+            return (await client.repository.schedules.insert_schedule(made)).id
+
+    async def its_job(schedule_id: str) -> dict[str, Any] | None:
+        async with app.client() as client:
+            jobs = (await client.list_jobs(owner="alice")).items
+        return next((j.model_dump(mode="json") for j in jobs if j.status == "succeeded"), None)
+
+    schedule_id = asyncio.run(due_now())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "queued_jobs", "worker"],  # the app from QUEUED_JOBS_APP
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + PATIENCE
+        while (job := asyncio.run(its_job(schedule_id))) is None:
+            assert time.monotonic() < deadline, "the worker fired nothing"
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, log = process.communicate(timeout=20)
+    assert job["correlation_id"] == f"schedule:{schedule_id}"
+    assert job["result"] == "Hello, Ada!"
+    assert process.returncode == 0, log
