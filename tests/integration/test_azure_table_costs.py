@@ -507,7 +507,7 @@ async def test_purging_changes_costs_a_query_per_shard_and_a_transaction_per_100
     assert counter.total == 16 + math.ceil(alice / 100) + len(shards) - 1
 
 
-async def test_a_sweeps_full_pass_purges_changes_and_presences_for_17_requests_more(
+async def test_a_sweeps_full_pass_purges_changes_presences_and_markers_for_18_requests_more(
     counted: tuple[AzureTableJobRepository, RequestCounter],
 ) -> None:
     repo, counter = counted
@@ -523,6 +523,8 @@ async def test_a_sweeps_full_pass_purges_changes_and_presences_for_17_requests_m
     assert report.full
     assert report.changes_purged == 0  # a second old: kept for a day
     assert report.presences_purged == 0
+    assert report.markers_purged == 0
     # the pass, the full pass's lease (read, replace), the unindexed jobs' listing, the
-    # changes' purge's 16 range queries, the presences' purge's query of their partition
-    assert counter.total == SWEEP_PASS + 2 + 48 + 16 + 1
+    # changes' purge's 16 range queries, the presences' purge's query of their partition,
+    # the slot markers' purge's query of the schedules' keys (no schedule: nothing more)
+    assert counter.total == SWEEP_PASS + 2 + 48 + 16 + 1 + 1
