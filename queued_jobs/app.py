@@ -37,6 +37,8 @@ from .queue_names import QueueNames
 from .queues.base import QueueBroker
 from .repositories.base import JobRepository
 from .runner import JobRegistry
+from .sequences.engine import SequenceEngine
+from .sequences.listener import SequenceListener
 from .worker import Worker, WorkerSettings
 
 __all__ = [
@@ -277,6 +279,16 @@ class JobApp:
         """The execution pipeline on its own connections (its repository and broker are
         the caller's to close), for a host named ``identity`` (default ``host:pid``)."""
         repository, broker = self.storage.open(self.clock)
+        client = JobClient(
+            repository,
+            broker,
+            self.registry,
+            queues=self.queues,
+            clock=self.clock,
+            settings=self.settings,
+        )
+        # Sequences advance as their jobs end (``sequences/listener.py``).
+        sequences = SequenceListener(SequenceEngine(client))
         return Pipeline(
             repository,
             broker,
@@ -284,7 +296,7 @@ class JobApp:
             host=identity or f"{socket.gethostname()}:{os.getpid()}",
             clock=self.clock,
             settings=self.settings,
-            listeners=self.listeners,
+            listeners=[*self.listeners, sequences],
         )
 
     def worker(
