@@ -12,11 +12,14 @@ from .errors import (
     ConfigurationError,
     CorruptJobRecord,
     CorruptScheduleRecord,
+    CorruptSequenceRecord,
     DuplicateJob,
     DuplicateSchedule,
+    DuplicateSequence,
     EnqueueFailed,
     InvalidInput,
     InvalidJobRecord,
+    InvalidSequence,
     InvalidTransition,
     JobAlreadyExists,
     JobCancelled,
@@ -30,6 +33,7 @@ from .errors import (
     QueuedJobsError,
     QueueMessageNotFound,
     ScheduleNotFound,
+    SequenceNotFound,
     SlotAlreadyFired,
     StorageError,
     StorageUnavailable,
@@ -53,6 +57,9 @@ from .queues import JobQueue, QueueBroker, QueueMessage
 from .repositories import JobQuery, JobRepository, Page
 from .retry import RetryPolicy
 from .runner import JobRegistry, JobRunner
+from .sequences import ExitRule, Outcome, Sequence, SequenceStatus, Step, StepJob
+from .sequences.client import SequenceClient
+from .sequences.sweep import SequenceSweeper, SequenceSweepReport
 from .sync_client import SyncJobClient
 from .tracker import JobTracker, SyncJobTracker
 from .waiting import Backoff
@@ -71,15 +78,19 @@ __all__ = [
     "ConfigurationError",
     "CorruptJobRecord",
     "CorruptScheduleRecord",
+    "CorruptSequenceRecord",
     "DeadLetter",
     "DeadLetters",
     "DuplicateJob",
     "DuplicateSchedule",
+    "DuplicateSequence",
     "EnqueueFailed",
     "ExecutionSettings",
+    "ExitRule",
     "FeedConsumer",
     "InvalidInput",
     "InvalidJobRecord",
+    "InvalidSequence",
     "InvalidTransition",
     "JobAlreadyExists",
     "JobApp",
@@ -101,6 +112,7 @@ __all__ = [
     "ManualClock",
     "MemoryStorage",
     "NotAuthenticated",
+    "Outcome",
     "Page",
     "PayloadTooDeep",
     "PayloadTooLarge",
@@ -116,9 +128,17 @@ __all__ = [
     "QueuedJobsError",
     "RetryPolicy",
     "ScheduleNotFound",
+    "Sequence",
+    "SequenceClient",
+    "SequenceNotFound",
+    "SequenceStatus",
+    "SequenceSweepReport",
+    "SequenceSweeper",
     "SideQueue",
     "SlotAlreadyFired",
     "SqliteStorage",
+    "Step",
+    "StepJob",
     "Storage",
     "StorageConnection",
     "StorageError",

@@ -52,6 +52,7 @@ __all__ = [
     "MAX_ITERATIONS",
     "MAX_JOBS_PER_STEP",
     "MAX_NAME_LENGTH",
+    "MAX_REASON_LENGTH",
     "MAX_RUNS_KEPT",
     "MAX_SEQUENCE_BYTES",
     "MAX_STEPS",
