@@ -4,18 +4,22 @@ An end user sees and acts on their own jobs only: any other job does not exist f
 (``JobNotFound``, a ``404``, the same answer as for an id nobody has), in every route,
 listing and stream. Operators see and act on every job; readers see every job and change
 only their own. What is no one owner's (the dead-letter queues) only readers and
-operators see, and only operators change.
+operators see, and only operators change. Sequences follow the same rules as jobs
+(another owner's is ``SequenceNotFound``, a ``404``).
 """
 
 from __future__ import annotations
 
-from ..errors import JobNotFound, PermissionDenied
+from ..errors import JobNotFound, PermissionDenied, SequenceNotFound
 from ..models import QueuedJob
+from ..sequences.model import Sequence
 from .auth import Principal
 
 __all__ = [
     "check_may_change",
+    "check_may_change_sequence",
     "check_may_see",
+    "check_may_see_sequence",
     "check_operator",
     "check_sees_all",
     "listing_owner",
@@ -33,6 +37,21 @@ def check_may_change(principal: Principal, job: QueuedJob) -> QueuedJob:
     if job.owner != principal.id and not principal.acts_on_all:
         raise PermissionDenied(f"changing another owner's job {job.id} needs the operator role")
     return job
+
+
+def check_may_see_sequence(principal: Principal, sequence: Sequence) -> Sequence:
+    if not principal.sees_all and sequence.owner != principal.id:
+        raise SequenceNotFound(sequence.id)
+    return sequence
+
+
+def check_may_change_sequence(principal: Principal, sequence: Sequence) -> Sequence:
+    check_may_see_sequence(principal, sequence)
+    if sequence.owner != principal.id and not principal.acts_on_all:
+        raise PermissionDenied(
+            f"changing another owner's sequence {sequence.id} needs the operator role"
+        )
+    return sequence
 
 
 def check_operator(principal: Principal, action: str) -> None:

@@ -32,6 +32,7 @@ from .routes import (
     jobs,
     me,
     negotiate,
+    sequences,
     stats,
     system,
     workers,
@@ -120,7 +121,19 @@ def create_web_app(
     api.state.runtime = runtime
     api.state.challenge = auth.challenge
     install_error_handlers(api)
-    routers = (jobs, bulk, events, negotiate, stats, system, workers, me, files, dead_letters)
+    routers = (
+        jobs,
+        bulk,
+        sequences,
+        events,
+        negotiate,
+        stats,
+        system,
+        workers,
+        me,
+        files,
+        dead_letters,
+    )
     for module in (*routers, dashboard, assets):
         api.include_router(module.router)
     api.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
