@@ -111,8 +111,8 @@ def _start(
     counts = list(sequence.iterations or (0,) * len(sequence.steps))
     if counts[step] >= sequence.max_iterations:
         reason = (
-            f"step {step} would start for time {counts[step] + 1}, but max_iterations is "
-            f"{sequence.max_iterations}: the loop was stopped"
+            f"step {step} has run {counts[step]} times, as many as max_iterations "
+            f"({sequence.max_iterations}) allows: the loop was stopped"
         )
         return end(sequence, SequenceStatus.FAILED, now, reason), None
     counts[step] += 1

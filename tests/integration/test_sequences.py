@@ -184,7 +184,7 @@ async def test_a_loop_back_ends_the_sequence_failed_when_its_guard_is_reached(
         (0, 3, Outcome.FAILURE),
     ]
     assert done.reason is not None
-    assert "max_iterations is 3" in done.reason
+    assert "max_iterations (3)" in done.reason
     assert done.completed_at is not None
 
 
