@@ -91,7 +91,7 @@ def sequence_change(sequence: Sequence, *, partition: str = ALL, position: str =
         iteration = sequence.iterations[sequence.step] if sequence.iterations else 0
         progress = Progress(
             percent=round(100 * sequence.step / steps, 1),
-            message=f"step {sequence.step} of 0-{steps - 1}, iteration {iteration}",
+            message=f"step {sequence.step} (steps 0-{steps - 1}), iteration {iteration}",
         )
     reason = sequence.reason
     return JobChange(

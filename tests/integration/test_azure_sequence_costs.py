@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from azure.data.tables.aio import TableClient
 from azure.storage.blob.aio import ContainerClient
 
+from queued_jobs.client import JobClient
 from queued_jobs.clock import ManualClock
+from queued_jobs.models import JobStatus
+from queued_jobs.queues.memory import MemoryQueueBroker
 from queued_jobs.repositories.azure_table import AzureTableJobRepository
+from queued_jobs.runner import JobRegistry
+from queued_jobs.sequences.engine import SequenceEngine
 from queued_jobs.sequences.model import Sequence, SequenceStatus
 from tests.support.azurite import Azurite
 from tests.support.counting import RequestCounter
@@ -85,3 +91,33 @@ async def test_listings_read_their_range_and_the_records_of_a_page(
     assert await cost(counter, store.list_active_sequences()) == 16 + 3
     [first, *_] = (await store.list_sequences()).items
     assert await cost(counter, store.delete_sequence(first.id)) == 2
+
+
+async def test_a_completion_costs_two_requests_and_the_one_that_starts_a_step_four(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, counter = counted
+    clock = ManualClock()
+    registry = JobRegistry()
+
+    @registry.job(name="t")
+    async def work(request: Any) -> None: ...
+
+    client = JobClient(repo, MemoryQueueBroker(clock=clock), registry, clock=clock)
+    await repo.message_key()  # read once per process, whatever it sends
+    engine = SequenceEngine(client)
+    started = await engine.start(
+        owner="ada", name="n", steps=[{"jobs": [{"job_type": "t"}] * 3}] * 2
+    )
+    ended = []
+    for job in started.runs[0].jobs:
+        stored = await repo.get(job.job_id)
+        running = await repo.update(stored.transition(JobStatus.RUNNING, now=clock.now()))
+        done = running.transition(JobStatus.SUCCEEDED, now=clock.now(), completed_at=clock.now())
+        ended.append(await repo.update(done))
+
+    assert await cost(counter, engine.job_ended(ended[0])) == 2  # read and write the record
+    assert await cost(counter, engine.job_ended(ended[1])) == 2
+    # Read, write (the step ends, the next starts), its 3 jobs in one transaction, a read.
+    assert await cost(counter, engine.job_ended(ended[2])) == 4
+    assert await cost(counter, engine.job_ended(ended[2])) == 1  # heard again: a read
