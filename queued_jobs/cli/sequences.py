@@ -42,9 +42,13 @@ def _read_definition(path: str) -> dict[str, Any]:
         found = json.loads(text)
     except (json.JSONDecodeError, RecursionError, ValueError) as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint="'DEFINITION'") from None
-    if not isinstance(found, dict) or not isinstance(found.get("steps"), list):
+    if (
+        not isinstance(found, dict)
+        or not isinstance(found.get("steps"), list)
+        or not isinstance(found.get("name", ""), str)
+    ):
         raise click.BadParameter(
-            'a definition is a JSON object with "steps" (a list), and "name" and '
+            'a definition is a JSON object with "steps" (a list), and "name" (a text) and '
             '"max_iterations" if wanted',
             param_hint="'DEFINITION'",
         )

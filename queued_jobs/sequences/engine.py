@@ -27,6 +27,7 @@ from ..errors import (
     InvalidSequence,
     JobAlreadyExists,
     JobNotFound,
+    SequenceNotFound,
 )
 from ..models import JobStatus, QueuedJob, is_job_id, new_job_id
 from ..models.nesting import payload_json
@@ -114,7 +115,10 @@ class SequenceEngine:
         sequence_id = sequence_of(job)
         if sequence_id is None or not job.is_terminal:
             return None
-        return await self._advance(sequence_id, observed={job.id: job.status})
+        try:
+            return await self._advance(sequence_id, observed={job.id: job.status})
+        except SequenceNotFound:  # deleted since: nothing to advance
+            return None
 
     async def _advance(
         self,

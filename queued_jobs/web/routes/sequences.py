@@ -33,6 +33,8 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["sequences"])
 _NOT_FOUND = {404: "No such sequence (or it is another owner's)."}
+#: Stands for a job id in a route's URL (no URL holds it otherwise: it is no job's id).
+_PLACEHOLDER = "0" * 29
 
 
 class SequenceCreate(BaseModel):
@@ -98,7 +100,7 @@ class SequencePage(BaseModel):
 
 
 def _view(request: Request, sequence: Sequence) -> SequenceView:
-    job_url = str(request.url_for("get_job", job_id="JOB"))
+    job_url = str(request.url_for("get_job", job_id=_PLACEHOLDER))
     runs = [
         RunView(
             number=run.number,
@@ -112,7 +114,7 @@ def _view(request: Request, sequence: Sequence) -> SequenceView:
                     job_id=job.job_id,
                     job_type=entry.job_type,
                     status=None if job.status is None else job.status.value,
-                    links={"status": job_url.replace("JOB", job.job_id)},
+                    links={"status": job_url.replace(_PLACEHOLDER, job.job_id)},
                 )
                 for entry, job in zip(sequence.steps[run.step].jobs, run.jobs, strict=True)
             ],
