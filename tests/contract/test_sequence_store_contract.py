@@ -4,6 +4,7 @@ sweep, refuses what would not read back, and records each write in the change fe
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from queued_jobs.errors import (
     ConcurrencyConflict,
+    CorruptSequenceRecord,
     DuplicateSequence,
     InvalidInput,
     PayloadTooLarge,
@@ -293,3 +295,51 @@ async def test_every_write_of_a_sequence_records_a_change_in_the_feed(
     assert [c.status for c in changes] == [JobStatus.RUNNING, JobStatus.FAILED]
     assert changes[0].owner == "tenant/42"
     assert changes[1].error == "step 1 failed: no mail sent"
+
+
+async def damage(h: RepositoryHarness, repository: Any, sequence_id: str) -> None:
+    """Write what is no sequence over the stored one, as a foreign writer could."""
+    if h.kind == "memory":
+        store = repository.sequences
+        row = store._rows[sequence_id]
+        store._rows[sequence_id] = type(row)(row.owner, row.active, row.version, '{"id": 1')
+    elif h.kind == "sqlite":
+        with sqlite3.connect(repository._db.path) as raw:
+            raw.execute("UPDATE sequences SET doc = '[]' WHERE id = ?", (sequence_id,))
+    else:
+        from queued_jobs._azure import table_sequence_rows as rows
+
+        await repository._table.upsert_entity(
+            {
+                "PartitionKey": f"j{sequence_id[-1]}",
+                "RowKey": rows.record_key(sequence_id),
+                "Owner": "ada",
+                "Parts": 99,
+            }
+        )
+
+
+async def test_an_unreadable_sequence_is_named_not_fatal_and_can_be_deleted(
+    repositories: RepositoryHarness,
+) -> None:
+    h = repositories
+    repository = await h.open()
+    store = repository.sequences
+    good = await store.insert_sequence(sequence(h))
+    bad = await store.insert_sequence(sequence(h))
+    await damage(h, repository, bad.id)
+
+    with pytest.raises(CorruptSequenceRecord) as unreadable:
+        await store.get_sequence(bad.id)
+    assert unreadable.value.sequence_id == bad.id
+    for page in (
+        await store.list_sequences(),
+        await store.list_sequences(owner="ada"),
+        await store.list_active_sequences(),
+    ):
+        assert [s.id for s in page.items] == [good.id]
+        assert list(page.skipped) == [bad.id]
+    await store.delete_sequence(bad.id)
+    assert (await store.list_active_sequences()).skipped == []
+    with pytest.raises(SequenceNotFound):
+        await store.get_sequence(bad.id)
