@@ -57,6 +57,8 @@ from .queues import JobQueue, QueueBroker, QueueMessage
 from .repositories import JobQuery, JobRepository, Page
 from .retry import RetryPolicy
 from .runner import JobRegistry, JobRunner
+from .schedules.client import ScheduleClient, SlotPreview
+from .schedules.sync_client import SyncScheduleClient
 from .sequences import ExitRule, Outcome, Sequence, SequenceStatus, Step, StepJob
 from .sequences.client import SequenceClient
 from .sequences.sweep import SequenceSweeper, SequenceSweepReport
@@ -127,6 +129,7 @@ __all__ = [
     "QueuedJob",
     "QueuedJobsError",
     "RetryPolicy",
+    "ScheduleClient",
     "ScheduleNotFound",
     "Sequence",
     "SequenceClient",
@@ -136,6 +139,7 @@ __all__ = [
     "SequenceSweeper",
     "SideQueue",
     "SlotAlreadyFired",
+    "SlotPreview",
     "SqliteStorage",
     "Step",
     "StepJob",
@@ -145,6 +149,7 @@ __all__ = [
     "StorageUnavailable",
     "SyncJobClient",
     "SyncJobTracker",
+    "SyncScheduleClient",
     "UniqueScope",
     "UnknownJobType",
     "Worker",

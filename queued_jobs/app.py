@@ -37,9 +37,12 @@ from .queue_names import QueueNames
 from .queues.base import QueueBroker
 from .repositories.base import JobRepository
 from .runner import JobRegistry
+from .schedules.firing import ScheduleFirer
 from .sequences.engine import SequenceEngine
 from .sequences.listener import SequenceListener
+from .sequences.sweep import SequenceSweeper
 from .worker import Worker, WorkerSettings
+from .worker.background import Periodic
 
 __all__ = [
     "AzureStorage",
@@ -314,8 +317,25 @@ class JobApp:
             for band in (Priority.HIGH, Priority.NORMAL, Priority.LOW)
             if not chosen or band in chosen
         ]
-        consumers = self.feed_consumers(self.client_on(pipeline), holder=pipeline.host)
-        return Worker(pipeline, queues, settings=settings, sweeper=sweeper, consumers=consumers)
+        client = self.client_on(pipeline)
+        consumers = self.feed_consumers(client, holder=pipeline.host)
+        periodic = []
+        every = (settings or WorkerSettings()).schedule_interval
+        if every is not None:
+            firer = ScheduleFirer(client, horizon=every, holder=pipeline.host)
+            periodic.append(Periodic("the schedule firing", firer.fire_due, every))
+        sweep_every = (settings or WorkerSettings()).sweep_interval
+        if sweep_every is not None:
+            sequences = SequenceSweeper(client, holder=pipeline.host)
+            periodic.append(Periodic("the sequence sweep", sequences.sweep, sweep_every))
+        return Worker(
+            pipeline,
+            queues,
+            settings=settings,
+            sweeper=sweeper,
+            consumers=consumers,
+            periodic=periodic,
+        )
 
     def client_on(self, pipeline: Pipeline) -> JobClient:
         """A client on a pipeline's connections (closed with them, not by itself)."""

@@ -27,6 +27,10 @@ so plain-text bodies from other producers are read too; under ``"base64"`` (the
 extension's default) the Functions host decodes base64 first and moves any other body to
 ``-poison`` without calling a trigger. Either way a dead letter keeps the exact bytes.
 
+The timer also fires the schedules due (:mod:`queued_jobs.schedules.firing`), with slots
+up to a minute ahead (``FunctionsHost(schedule_horizon=...)``) fired early and their jobs
+held until their time; the Functions host runs a timer on one instance at a time.
+
 Each instance saves its presence (what ``GET /workers`` shows: its queues, the messages it
 is handling and has handled) at most once a minute, from the triggers it runs anyway (a
 queue message, the timer): a busy instance adds one write a minute, not one per job; an
@@ -41,6 +45,7 @@ import base64
 import logging
 import os
 import socket
+from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 import azure.functions as func
@@ -57,6 +62,8 @@ from .models import DetailValue, JobStatus, PresenceKind, Priority
 from .queue_names import DEAD_LETTER_SUFFIX
 from .queues.azure_queue import decoded_body
 from .queues.base import MAX_DELAY, POISON_SUFFIX
+from .schedules.firing import ScheduleFirer
+from .sequences.sweep import SequenceSweeper
 
 if TYPE_CHECKING:
     from .web.functions_http import FunctionsWebApi
@@ -83,8 +90,15 @@ class FunctionsHost:
     event loop, where its connections must live)."""
 
     def __init__(
-        self, app: JobApp, *, max_dequeue_count: int = 5, message_encoding: MessageEncoding = "none"
+        self,
+        app: JobApp,
+        *,
+        max_dequeue_count: int = 5,
+        message_encoding: MessageEncoding = "none",
+        schedule_horizon: timedelta = timedelta(minutes=1),
     ) -> None:
+        """``schedule_horizon``: how far ahead the timer fires schedules' slots (their jobs
+        held until their time): the timer's period, so that each slot runs on time."""
         if message_encoding not in ("none", "base64"):
             raise ValueError(
                 f"message_encoding must be 'none' or 'base64', not {message_encoding!r}"
@@ -94,6 +108,9 @@ class FunctionsHost:
         self.message_encoding = message_encoding
         self._pipeline: Pipeline | None = None
         self._sweeper: Sweeper | None = None
+        self._firer: ScheduleFirer | None = None
+        self._sequences: SequenceSweeper | None = None
+        self.schedule_horizon = schedule_horizon
         self._feed: list[FeedConsumer] | None = None
         self._presence: PresenceRecorder | None = None
         #: Job messages being handled now, and handled since the instance started.
@@ -120,6 +137,22 @@ class FunctionsHost:
                 settings=self.app.settings,
             )
         return self._sweeper
+
+    @property
+    def firer(self) -> ScheduleFirer:
+        if self._firer is None:
+            pipeline = self.pipeline
+            self._firer = ScheduleFirer(
+                self.app.client_on(pipeline), horizon=self.schedule_horizon, holder=pipeline.host
+            )
+        return self._firer
+
+    @property
+    def sequence_sweeper(self) -> SequenceSweeper:
+        if self._sequences is None:
+            pipeline = self.pipeline
+            self._sequences = SequenceSweeper(self.app.client_on(pipeline), holder=pipeline.host)
+        return self._sequences
 
     @property
     def presence(self) -> PresenceRecorder:
@@ -212,7 +245,20 @@ class FunctionsHost:
         return await self._fail_poisoned(body, wire, band, reason)
 
     async def sweep(self) -> None:
+        """The timer's work: fire the schedules due, settle the sequences a crash left,
+        sweep, run the feed consumers and send the jobs of dead instances to be taken
+        over."""
         await self._seen()
+        for what, work in (
+            ("schedules: a firing pass", self.firer.fire_due),
+            ("sequences: a sweep", self.sequence_sweeper.sweep),
+        ):
+            try:
+                await work()
+            except Exception as exc:  # the sweep goes on; the next timer does it again
+                log.warning(
+                    "%s failed: %s", what, exc, exc_info=not isinstance(exc, QueuedJobsError)
+                )
         await self.sweeper.sweep()
         for consumer in self._consumers():  # webhooks and the like: a pass per sweep
             try:
@@ -240,7 +286,7 @@ class FunctionsHost:
         if self._pipeline is not None:
             await self._pipeline.repository.close()
             await self._pipeline.broker.close()
-            self._pipeline = self._sweeper = None
+            self._pipeline = self._sweeper = self._firer = self._sequences = None
 
     def _read(self, message: func.QueueMessage) -> tuple[str | None, str]:
         """The message's text (``None``: its bytes are not UTF-8) and its wire form, the

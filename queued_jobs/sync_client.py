@@ -17,6 +17,8 @@ from typing import Any, TypeVar, overload
 from ._sync import SyncTwin, blocking
 from .client import JobClient
 from .models import QueuedJob
+from .schedules.client import ScheduleClient
+from .schedules.sync_client import SyncScheduleClient
 from .waiting import Backoff
 
 __all__ = ["SyncJobClient"]
@@ -45,6 +47,12 @@ class SyncJobClient(SyncTwin[JobClient]):
     list_jobs = blocking(JobClient.list_jobs)
     cancel = blocking(JobClient.cancel)
     retry = blocking(JobClient.retry)
+
+    @property
+    def schedules(self) -> SyncScheduleClient:
+        """The client's schedules (:class:`~queued_jobs.schedules.client.ScheduleClient`'s
+        verbs, blocking), on this twin's loop and connections."""
+        return SyncScheduleClient(self._loop, ScheduleClient(self._target))
 
     @overload
     def result_of(self, job: QueuedJob) -> Any: ...

@@ -1,10 +1,12 @@
 """Option values the commands share, read by option callbacks (``type=str`` options):
 durations (``90m``, ``6h``, ``2d``), lists of statuses (``failed,cancelled``) and of
-priority bands (``high,normal``)."""
+priority bands (``high,normal``); and a request given as JSON text (:func:`read_json`)."""
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Any, Final
@@ -12,9 +14,9 @@ from typing import Any, Final
 import click
 
 from .._cli_views import printable
-from ..models import JobStatus, Priority
+from ..models import MAX_INT_DIGITS, MAX_NESTING, JobStatus, Priority
 
-__all__ = ["duration", "priority_list", "status_list"]
+__all__ = ["duration", "priority_list", "read_json", "status_list"]
 
 _Callback = Callable[[click.Context, click.Parameter, str | None], Any]
 
@@ -93,3 +95,33 @@ def priority_list(ctx: click.Context, param: click.Parameter, value: str | None)
             raise click.BadParameter(f"'{printable(part[:40])}' is not one of: {names}", ctx, param)
         chosen.add(band)
     return frozenset(chosen)
+
+
+def read_json(text: str | None, *, name: str = "REQUEST_JSON") -> Any:
+    """A request given on the command line (``-``: standard input), parsed as JSON;
+    ``name`` is the argument or option it came from, as errors call it."""
+    if text is None:
+        return None
+    source = "standard input" if text == "-" else name
+    hint = f"'{name}'"
+    if text == "-":
+        text = sys.stdin.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(
+            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            param_hint=hint,
+        ) from exc
+    except RecursionError:
+        raise click.BadParameter(
+            f"{source} nests lists and objects too deeply to be read "
+            f"(a request may have at most {MAX_NESTING} levels)",
+            param_hint=hint,
+        ) from None
+    except ValueError:  # json's int conversion: more digits than Python converts
+        raise click.BadParameter(
+            f"{source} holds an integer of more than {MAX_INT_DIGITS:,} digits, which cannot "
+            "be stored as a number: write it as a string",
+            param_hint=hint,
+        ) from None

@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from datetime import datetime, timedelta
-from typing import Any
 
 import click
 
@@ -15,8 +12,6 @@ from ..client import JobClient
 from ..errors import InvalidTransition, JobNotFound
 from ..models import (
     MAX_ATTEMPTS,
-    MAX_INT_DIGITS,
-    MAX_NESTING,
     TERMINAL_STATUSES,
     Attempt,
     JobStatus,
@@ -26,40 +21,12 @@ from ..models import (
 )
 from ..repositories.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, JobQuery
 from ._base import CENTURY, Options, cli, console, fail, followed, show_finished, with_client
-from ._types import duration, status_list
+from ._types import duration, read_json, status_list
 
 __all__ = ["cancel", "enqueue", "list_command", "purge", "retry", "status"]
 
 
 # --- starting jobs -------------------------------------------------------------------------
-
-
-def _read_request(text: str | None) -> Any:
-    """The request given on the command line (``-``: standard input), parsed as JSON."""
-    if text is None:
-        return None
-    source = "standard input" if text == "-" else "REQUEST_JSON"
-    if text == "-":
-        text = sys.stdin.read()
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise click.BadParameter(
-            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-            param_hint="'REQUEST_JSON'",
-        ) from exc
-    except RecursionError:
-        raise click.BadParameter(
-            f"{source} nests lists and objects too deeply to be read "
-            f"(a request may have at most {MAX_NESTING} levels)",
-            param_hint="'REQUEST_JSON'",
-        ) from None
-    except ValueError:  # json's int conversion: more digits than Python converts
-        raise click.BadParameter(
-            f"{source} holds an integer of more than {MAX_INT_DIGITS:,} digits, which cannot "
-            "be stored as a number: write it as a string",
-            param_hint="'REQUEST_JSON'",
-        ) from None
 
 
 @cli.command()
@@ -115,7 +82,7 @@ def enqueue(
     Prints the new job's id.
     """
     app = options.app()
-    request = _read_request(request_json)
+    request = read_json(request_json)
 
     async def queue(client: JobClient) -> tuple[QueuedJob, list[Attempt]] | None:
         job = await client.queue_job(

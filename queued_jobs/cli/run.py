@@ -10,6 +10,7 @@ import click
 from ..models import Priority
 from ..worker import WorkerSettings, run_until_signalled
 from ..worker.process import run_bounded
+from ..worker.settings import DEFAULT_SCHEDULE_INTERVAL
 from ._base import Options, cli, reported
 from ._types import priority_list
 
@@ -41,6 +42,12 @@ __all__ = ["worker"]
     callback=priority_list,
     help="Only these priority bands, comma-separated: high, normal, low (default: all).",
 )
+@click.option(
+    "--schedules/--no-schedules",
+    default=True,
+    show_default=True,
+    help="Fire the schedules due, every 10 s (any number of workers may: each slot fires once).",
+)
 @click.pass_obj
 def worker(
     options: Options,
@@ -49,6 +56,7 @@ def worker(
     grace: float,
     identity: str | None,
     bands: frozenset[Priority] | None,
+    schedules: bool,
 ) -> None:
     """Run jobs until SIGTERM or SIGINT.
 
@@ -61,6 +69,7 @@ def worker(
         concurrency=concurrency,
         shutdown_grace=timedelta(seconds=grace),
         bands=bands or frozenset(),
+        schedule_interval=DEFAULT_SCHEDULE_INTERVAL if schedules else None,
     )
 
     async def serve() -> None:

@@ -26,7 +26,10 @@ feed's changes older than ``ExecutionSettings.change_retention`` (a day;
 ``JobRepository.purge_changes``: on Azure a query per shard, and a transaction per 100
 changes purged) and the presences of hosts not seen for :data:`PRESENCE_RETENTION` (a
 day; ``JobRepository.purge_presences``: on Azure a query of the presence partition, and a
-delete per host gone).
+delete per host gone) and the schedules' slot markers fired more than
+:data:`MARKER_RETENTION` ago (30 days, up to a thousand a pass;
+``ScheduleStore.purge_slot_markers``): a slot that old never fires again, as a schedule's
+next slot only moves forward.
 
 **One sweeper at a time.** A pass first takes the store-wide lease ``sweep`` for
 ``lease_for`` (50 seconds); a sweeper that finds it held by another skips its pass
@@ -56,6 +59,7 @@ from .settings import ExecutionSettings
 
 __all__ = [
     "FULL_PASS_EVERY",
+    "MARKER_RETENTION",
     "PAGE",
     "PASS_PAGES",
     "PRESENCE_RETENTION",
@@ -79,6 +83,8 @@ SWEEP_LEASE: Final = timedelta(seconds=50)
 #: The full pass deletes the presences of hosts not seen for this long.
 PRESENCE_RETENTION: Final = timedelta(days=1)
 FULL_PASS_EVERY: Final = timedelta(hours=1)
+#: The full pass deletes the slot markers of schedules fired longer ago than this.
+MARKER_RETENTION: Final = timedelta(days=30)
 _SWEPT: Final = frozenset({JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.RUNNING})
 
 
@@ -95,6 +101,8 @@ class SweepReport:
     changes_purged: int = 0
     #: Presences of hosts not seen for :data:`PRESENCE_RETENTION`, purged by the full pass.
     presences_purged: int = 0
+    #: Slot markers older than :data:`MARKER_RETENTION`, purged by the full pass.
+    markers_purged: int = 0
     #: Ids of job rows that could not be read, passed over.
     skipped: list[str] = field(default_factory=list)
 
@@ -209,6 +217,9 @@ class Sweeper:
                 report.presences_purged = await self.repository.purge_presences(
                     seen_before=now - PRESENCE_RETENTION
                 )
+                report.markers_purged = await self.repository.schedules.purge_slot_markers(
+                    fired_before=now - MARKER_RETENTION
+                )
         except QueuedJobsError:
             log.exception("sweep stopped early; the next one carries on")
         if report.skipped:
@@ -227,6 +238,7 @@ class Sweeper:
             or report.recovered
             or report.changes_purged
             or report.presences_purged
+            or report.markers_purged
         ):
             log.info("sweep: %s", report)
         return report

@@ -6,13 +6,19 @@ completion whose listener did not run or gave up (a job cancelled by a client, a
 send), a cancel that stopped before telling every job. It reads the active sequences from
 their index (none of the others), passes over those written within ``grace`` (their
 writer is likely still at work), and settles each (``SequenceEngine.settle``). Every step
-is idempotent and guarded by versions, so sweeps may run at once on several hosts.
+is idempotent and guarded by versions, so sweeps may run at once on several hosts; a pass
+first takes the store-wide lease ``sequence-sweep`` for ``lease_for`` (50 s), so that
+however many hosts sweep every minute, about one pass a minute reads the active
+sequences (``SequenceSweepReport.held_elsewhere`` when another holds it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
@@ -22,10 +28,12 @@ from ..errors import QueuedJobsError
 from .engine import SequenceEngine
 from .model import Sequence
 
-__all__ = ["DEFAULT_GRACE", "SequenceSweepReport", "SequenceSweeper"]
+__all__ = ["DEFAULT_GRACE", "LEASE_NAME", "SWEEP_LEASE", "SequenceSweepReport", "SequenceSweeper"]
 
 log = logging.getLogger("queued_jobs.sequences")
 DEFAULT_GRACE: Final = timedelta(seconds=30)
+LEASE_NAME: Final = "sequence-sweep"
+SWEEP_LEASE: Final = timedelta(seconds=50)
 _PAGE: Final = 100
 _AT_ONCE: Final = 8
 
@@ -44,6 +52,8 @@ class SequenceSweepReport:
     created: int = 0
     #: Sequences the pass could not settle (the log says why); the next pass tries again.
     failed: tuple[str, ...] = field(default=())
+    #: Another host holds the sweep's lease: this pass did nothing.
+    held_elsewhere: bool = False
 
 
 class SequenceSweeper:
@@ -56,16 +66,27 @@ class SequenceSweeper:
         *,
         grace: timedelta = DEFAULT_GRACE,
         engine: SequenceEngine | None = None,
+        lease_for: timedelta = SWEEP_LEASE,
+        holder: str | None = None,
     ) -> None:
         self.client = client
         self.grace = grace
         self.engine = engine or SequenceEngine(client)
+        self.lease_for = lease_for
+        host = socket.gethostname()[:100]
+        self.holder = holder or f"{host}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
     async def sweep(self) -> SequenceSweepReport:
-        """One pass over every active sequence."""
+        """One pass over every active sequence, unless another host holds the lease."""
+        now = self.client.clock.now()
+        taken = await self.client.repository.take_lease(
+            LEASE_NAME, self.holder, now=now, until=now + self.lease_for
+        )
+        if not taken:
+            return SequenceSweepReport(held_elsewhere=True)
         looked_at = recent = moved = created = 0
         failed: list[str] = []
-        cutoff = self.client.clock.now() - self.grace
+        cutoff = now - self.grace
         continuation: str | None = None
         while True:
             page = await self.client.repository.sequences.list_active_sequences(

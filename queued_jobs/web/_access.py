@@ -1,24 +1,28 @@
-"""Who may see and change which job: the one place the API's access rules live.
+"""Who may see and change which job, schedule or sequence: the one place the API's access rules
+live.
 
-An end user sees and acts on their own jobs only: any other job does not exist for them
-(``JobNotFound``, a ``404``, the same answer as for an id nobody has), in every route,
-listing and stream. Operators see and act on every job; readers see every job and change
-only their own. What is no one owner's (the dead-letter queues) only readers and
-operators see, and only operators change. Sequences follow the same rules as jobs
-(another owner's is ``SequenceNotFound``, a ``404``).
+An end user sees and acts on their own jobs and schedules only: any other does not exist
+for them (``JobNotFound``, ``ScheduleNotFound``: a ``404``, the same answer as for an id
+nobody has), in every route, listing and stream. Operators see and act on every job and
+schedule; readers see every one and change only their own. What is no one owner's (the
+dead-letter queues) only readers and operators see, and only operators change.
+Sequences follow the same rules (another owner's is ``SequenceNotFound``, a ``404``).
 """
 
 from __future__ import annotations
 
-from ..errors import JobNotFound, PermissionDenied, SequenceNotFound
+from ..errors import JobNotFound, PermissionDenied, ScheduleNotFound, SequenceNotFound
 from ..models import QueuedJob
+from ..schedules.model import Schedule
 from ..sequences.model import Sequence
 from .auth import Principal
 
 __all__ = [
     "check_may_change",
+    "check_may_change_schedule",
     "check_may_change_sequence",
     "check_may_see",
+    "check_may_see_schedule",
     "check_may_see_sequence",
     "check_operator",
     "check_sees_all",
@@ -37,6 +41,21 @@ def check_may_change(principal: Principal, job: QueuedJob) -> QueuedJob:
     if job.owner != principal.id and not principal.acts_on_all:
         raise PermissionDenied(f"changing another owner's job {job.id} needs the operator role")
     return job
+
+
+def check_may_see_schedule(principal: Principal, schedule: Schedule) -> Schedule:
+    if not principal.sees_all and schedule.owner != principal.id:
+        raise ScheduleNotFound(schedule.id)
+    return schedule
+
+
+def check_may_change_schedule(principal: Principal, schedule: Schedule) -> Schedule:
+    check_may_see_schedule(principal, schedule)
+    if schedule.owner != principal.id and not principal.acts_on_all:
+        raise PermissionDenied(
+            f"changing another owner's schedule {schedule.id} needs the operator role"
+        )
+    return schedule
 
 
 def check_may_see_sequence(principal: Principal, sequence: Sequence) -> Sequence:

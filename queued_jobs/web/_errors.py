@@ -19,8 +19,10 @@ from ..errors import (
     ConcurrencyConflict,
     ConfigurationError,
     CorruptJobRecord,
+    CorruptScheduleRecord,
     CorruptSequenceRecord,
     DuplicateJob,
+    DuplicateSchedule,
     EnqueueFailed,
     InvalidDownloadLink,
     InvalidInput,
@@ -32,7 +34,9 @@ from ..errors import (
     PermissionDenied,
     QueuedJobsError,
     QueueMessageNotFound,
+    ScheduleNotFound,
     SequenceNotFound,
+    SlotAlreadyFired,
     StorageUnavailable,
     StoredFileNotFound,
     UnknownJobType,
@@ -68,11 +72,14 @@ _MAPPED: Final[Sequence[tuple[type[QueuedJobsError], int, str]]] = (
     (PermissionDenied, 403, "permission_denied"),
     (InvalidDownloadLink, 403, "invalid_download_link"),
     (JobNotFound, 404, "job_not_found"),
+    (ScheduleNotFound, 404, "schedule_not_found"),
     (SequenceNotFound, 404, "sequence_not_found"),
     (UnknownJobType, 404, "unknown_job_type"),
     (StoredFileNotFound, 404, "file_not_found"),
     (QueueMessageNotFound, 404, "message_not_found"),
     (DuplicateJob, 409, "duplicate_job"),
+    (DuplicateSchedule, 409, "duplicate_schedule"),
+    (SlotAlreadyFired, 409, "slot_already_fired"),
     (InvalidTransition, 409, "invalid_transition"),
     (ConcurrencyConflict, 409, "conflict"),
     (PayloadTooLarge, 413, "payload_too_large"),
@@ -81,6 +88,7 @@ _MAPPED: Final[Sequence[tuple[type[QueuedJobsError], int, str]]] = (
     (StorageUnavailable, 503, "storage_unavailable"),
     (EnqueueFailed, 503, "enqueue_failed"),
     (CorruptJobRecord, 500, "corrupt_job_record"),
+    (CorruptScheduleRecord, 500, "corrupt_schedule_record"),
     (CorruptSequenceRecord, 500, "corrupt_sequence_record"),
     (NotConfigured, 404, "not_configured"),
     (ConfigurationError, 503, "misconfigured"),
@@ -126,6 +134,8 @@ def _our_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = "5"
     if isinstance(exc, DuplicateJob):
         extra["existing_job_id"] = exc.existing_job_id
+    if isinstance(exc, DuplicateSchedule):  # the name is the same owner's: theirs to see
+        extra["existing_schedule_id"] = exc.existing_schedule_id
     if isinstance(exc, FieldsInvalid):
         code, extra["fields"] = "invalid_request", exc.fields
     if status >= 500:

@@ -6,11 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from ..dead_letters import SideQueue
 from ..models import MAX_ATTEMPTS, AttemptOutcome, JobStatus, Priority, UniqueScope
 from ..models.job import UtcDatetime
+from ..schedules.model import (
+    MAX_CATCH_UP_LIMIT,
+    MAX_NAME_LENGTH,
+    MAX_RULE_LENGTH,
+    MAX_TIME_ZONE_LENGTH,
+    CatchUp,
+    Overlap,
+)
 from .auth.principal import Role
 
 __all__ = [
@@ -36,6 +44,14 @@ __all__ = [
     "PurgeRequest",
     "PurgeResult",
     "RuntimeStatus",
+    "ScheduleChange",
+    "ScheduleCreate",
+    "ScheduleLinks",
+    "SchedulePage",
+    "SchedulePreview",
+    "ScheduleView",
+    "SlotPreviewView",
+    "SlotView",
 ]
 
 #: Durable Functions' names for the statuses, for clients written against its HTTP API.
@@ -161,6 +177,8 @@ class ErrorBody(BaseModel):
     message: str
     fields: list[FieldError] | None = None
     existing_job_id: str | None = None
+    #: The caller's schedule that holds the name (``duplicate_schedule``).
+    existing_schedule_id: str | None = None
 
 
 class Health(BaseModel):
@@ -288,3 +306,164 @@ class DeadLetterList(BaseModel):
     #: (high, normal, low), dead letters before poison messages; at most ``limit``.
     items: list[DeadLetterView]
     counts: list[DeadLetterCount]
+
+
+# --- schedules ---------------------------------------------------------------------------
+
+#: The most slots one preview lists.
+MAX_PREVIEW_COUNT = 100
+_ScheduleName = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
+_RuleText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_RULE_LENGTH,
+        description="`cron:0 9 * * MON-FRI`, `every:PT20M[@2026-01-01T08:00]`, `rrule:FREQ=...`",
+    ),
+]
+_ZoneName = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TIME_ZONE_LENGTH, description="An IANA time zone."),
+]
+_Tags = Annotated[list[_Tag], Field(max_length=32)]
+_RunTime = Annotated[float, Field(gt=0, le=_TEN_YEARS)]
+
+
+class ScheduleCreate(BaseModel):
+    """A schedule to make: it starts a job of ``type`` with ``request`` at each slot of
+    ``rule`` in ``time_zone``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: _ScheduleName
+    type: Annotated[str, Field(min_length=1, max_length=256, description="A job type's name.")]
+    request: JsonValue = Field(default=None, description="Validated against the type's request.")
+    rule: _RuleText
+    time_zone: _ZoneName = "UTC"
+    owner: Annotated[
+        str | None,
+        Field(
+            max_length=256,
+            description="Operators only: whose schedule it is. Everyone else's are their own.",
+        ),
+    ] = None
+    catch_up: CatchUp = CatchUp.ONCE
+    catch_up_limit: Annotated[int | None, Field(ge=1, le=MAX_CATCH_UP_LIMIT)] = None
+    overlap: Overlap = Overlap.ALLOW
+    priority: Priority = Priority.NORMAL
+    max_attempts: Annotated[int | None, Field(ge=1, le=MAX_ATTEMPTS)] = None
+    max_run_time_seconds: _RunTime | None = None
+    tags: _Tags = []
+    paused: bool = False
+
+
+class ScheduleChange(BaseModel):
+    """Changes to a schedule: the fields given are changed, the rest kept. A new ``rule``
+    or ``time_zone`` moves the next slot to the rule's first after now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: _ScheduleName | None = None
+    type: Annotated[str | None, Field(min_length=1, max_length=256)] = None
+    request: JsonValue = None
+    rule: _RuleText | None = None
+    time_zone: _ZoneName | None = None
+    catch_up: CatchUp | None = None
+    catch_up_limit: Annotated[int | None, Field(ge=1, le=MAX_CATCH_UP_LIMIT)] = None
+    overlap: Overlap | None = None
+    priority: Priority | None = None
+    max_attempts: Annotated[int | None, Field(ge=1, le=MAX_ATTEMPTS)] = None
+    #: ``null`` takes the limit away (the job type's own applies).
+    max_run_time_seconds: _RunTime | None = None
+    tags: _Tags | None = None
+
+    @field_validator(
+        "name",
+        "type",
+        "rule",
+        "time_zone",
+        "catch_up",
+        "catch_up_limit",
+        "overlap",
+        "priority",
+        "max_attempts",
+        "tags",
+        mode="before",
+    )
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("null is no value of this field: leave the field out to keep it")
+        return value
+
+
+class ScheduleLinks(BaseModel):
+    self: str
+    preview: str
+    slots: str
+    pause: str
+    resume: str
+    trigger: str
+    #: The job of the last slot fired, if any.
+    last_job: str | None
+
+
+class ScheduleView(BaseModel):
+    id: str
+    name: str
+    owner: str
+    type: str
+    request: JsonValue
+    rule: str
+    time_zone: str
+    catch_up: CatchUp
+    catch_up_limit: int
+    overlap: Overlap
+    priority: Priority
+    max_attempts: int
+    max_run_time_seconds: float | None
+    tags: list[str]
+    paused: bool
+    #: The next slot to fire (UTC); ``null``: the rule has ended.
+    next_slot: datetime | None
+    #: The same instant in the schedule's time zone, with its offset.
+    next_slot_local: datetime | None
+    last_slot: datetime | None
+    last_job_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    links: ScheduleLinks
+
+
+class SchedulePage(BaseModel):
+    items: list[ScheduleView]
+    #: Pass as ``cursor`` for the next page; ``null``: this is the last.
+    next_cursor: str | None
+    next: str | None
+    #: Schedules of this page whose stored rows could not be read.
+    skipped: list[str]
+
+
+class SlotPreviewView(BaseModel):
+    utc: datetime
+    #: The slot in the time zone, with its offset.
+    local: datetime
+
+
+class SchedulePreview(BaseModel):
+    rule: str
+    time_zone: str
+    #: Fewer than asked for when the rule ends sooner.
+    slots: list[SlotPreviewView]
+
+
+class SlotView(BaseModel):
+    """A slot the schedule fired, and the job it started."""
+
+    slot: datetime
+    job_id: str
+    fired_at: datetime
+    #: The host that fired it.
+    fired_by: str
+    #: The job's URL.
+    job: str

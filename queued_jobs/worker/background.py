@@ -5,15 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from ..execution.sweep import Sweeper
 
-__all__ = ["start_supervised", "stop_all", "sweep_forever"]
+__all__ = ["Periodic", "repeat_forever", "start_supervised", "stop_all", "sweep_forever"]
 
 log = logging.getLogger("queued_jobs.worker")
+
+
+@dataclass(frozen=True, slots=True)
+class Periodic:
+    """A pass the worker runs every ``every`` beside its receive loop (the schedule
+    firing, say): ``what`` names it in the log."""
+
+    what: str
+    run: Callable[[], Awaitable[object]]
+    every: timedelta
 
 
 def start_supervised(
@@ -59,4 +70,18 @@ async def sweep_forever(sweeper: Sweeper, interval: timedelta, *, identity: str)
             await sweeper.sweep()
         except Exception:
             log.exception("worker %s: the sweep failed; it runs again in %ss", identity, pause)
+        await asyncio.sleep(pause)
+
+
+async def repeat_forever(periodic: Periodic, *, identity: str) -> None:
+    """Run ``periodic`` every ``periodic.every``. A pass that fails is logged and run again
+    after the interval: one error never ends it for the worker's life."""
+    pause = periodic.every.total_seconds()
+    while True:
+        try:
+            await periodic.run()
+        except Exception:
+            log.exception(
+                "worker %s: %s failed; it runs again in %ss", identity, periodic.what, pause
+            )
         await asyncio.sleep(pause)

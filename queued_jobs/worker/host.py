@@ -18,7 +18,7 @@ from ..execution.sweep import Sweeper
 from ..feed.consumer import FeedConsumer
 from ..models import DetailValue, PresenceKind
 from ..queues.base import MAX_BATCH, MAX_DELAY, Arrivals, JobQueue, QueueMessage
-from .background import start_supervised, stop_all, sweep_forever
+from .background import Periodic, repeat_forever, start_supervised, stop_all, sweep_forever
 from .bands import Bands
 from .settings import WorkerSettings
 from .takeovers import Takeovers
@@ -47,6 +47,7 @@ class Worker:
         settings: WorkerSettings | None = None,
         sweeper: Sweeper | None = None,
         consumers: Sequence[FeedConsumer] = (),
+        periodic: Sequence[Periodic] = (),
     ) -> None:
         if not queues:
             raise ValueError("a worker needs at least one queue")
@@ -55,6 +56,7 @@ class Worker:
         self.settings = settings or WorkerSettings()
         self.sweeper = sweeper
         self.consumers = list(consumers)
+        self.periodic = list(periodic)
         self._stopping = asyncio.Event()
         self._halt = asyncio.Event()
         self._hurry = asyncio.Event()
@@ -474,6 +476,8 @@ class Worker:
             works.append((self._takeovers.forever(self._stopping), "the takeover look"))
         for consumer in self.consumers:
             works.append((consumer.run_forever(), f"the feed consumer {consumer.name}"))
+        for periodic in self.periodic:
+            works.append((repeat_forever(periodic, identity=self.identity), periodic.what))
         return [
             start_supervised(
                 work, what, identity=self.identity, stopping=self._stopping, stop=self.stop

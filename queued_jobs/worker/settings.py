@@ -10,7 +10,10 @@ from .._enums import members
 from ..execution.presence import PRESENCE_EVERY
 from ..models import Priority
 
-__all__ = ["WorkerSettings"]
+__all__ = ["DEFAULT_SCHEDULE_INTERVAL", "WorkerSettings"]
+
+#: How often a worker fires the schedules due, unless told otherwise.
+DEFAULT_SCHEDULE_INTERVAL = timedelta(seconds=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +26,9 @@ class WorkerSettings:
     fairness: int = 4
     #: How often this worker runs the sweep (``None``: never).
     sweep_interval: timedelta | None = timedelta(minutes=1)
+    #: How often this worker fires the schedules due (``None``: never); slots up to this
+    #: far ahead fire early, their jobs held until their time, so each runs on time.
+    schedule_interval: timedelta | None = DEFAULT_SCHEDULE_INTERVAL
     #: A message received more often than this is poison: its job fails with the reason.
     max_deliveries: int = 10
     #: Messages the worker may hold, received but not yet started, beyond its running jobs.
@@ -53,6 +59,8 @@ class WorkerSettings:
             raise ValueError("prefetch must be 0 or more")
         if self.presence_interval is not None and self.presence_interval <= timedelta(0):
             raise ValueError("presence_interval must be more than 0 (or None: never)")
+        if self.schedule_interval is not None and self.schedule_interval <= timedelta(0):
+            raise ValueError("schedule_interval must be more than 0 (or None: never)")
         if self.fetch_threshold is not None and not 0 <= self.fetch_threshold < self.capacity:
             raise ValueError(
                 "fetch_threshold must be between 0 and concurrency + prefetch - 1 "

@@ -179,3 +179,47 @@ async def test_an_update_moves_on_when_a_foreign_writer_removed_the_due_copy(
 
     assert counter.total == 2  # the transaction, again without the missing delete
     assert [s.id for s in await store.list_due_schedules(now=NOW + MINUTE)] == [moved.id]
+
+
+async def test_a_fired_slot_costs_a_marker_a_job_and_its_message_and_a_pass_a_query(
+    azurite: Azurite,
+) -> None:
+    from queued_jobs.app import AzureStorage, JobApp
+    from queued_jobs.schedules.firing import ScheduleFirer
+
+    counter = RequestCounter()
+    suffix = uuid.uuid4().hex[:10]
+    clock = ManualClock(NOW)
+    storage = AzureStorage(
+        azurite.connection_string,
+        table=f"fire{suffix}",
+        container=f"fire{suffix}",
+        client_options={"raw_request_hook": counter},
+    )
+    app = JobApp(storage, clock=clock)
+    app.job(name="t")(_noop)
+    async with app.client() as client:
+        await client.create_storage()
+        await client.repository.message_key()  # read once per process, then kept
+        firer = ScheduleFirer(client)
+        one = schedule("one", next_slot=NOW + MINUTE)
+        four = schedule("four", next_slot=NOW + MINUTE, owner="bea")
+        await client.repository.schedules.insert_schedule(one)
+        await client.repository.schedules.insert_schedule(four.with_changes(catch_up="all"))
+
+        assert await cost(counter, firer.fire_due()) == 1  # nothing due: the due query
+        clock.advance(MINUTE)
+        counter.reset()
+        await firer.fire_due()
+        # the due query, and for each schedule its marker, its job and message, its update
+        assert counter.total == 1 + 2 * (3 + 1)
+        clock.advance(4 * MINUTE)
+        counter.reset()
+        report = await firer.fire_due()
+        assert report.fired == 8
+        # four slots each: four markers, one transaction for the four jobs, four messages
+        assert counter.total == 1 + 2 * (4 + 1 + 4 + 1)
+
+
+async def _noop(request: None) -> None:
+    return None

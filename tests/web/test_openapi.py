@@ -47,7 +47,16 @@ def test_the_openapi_document_names_every_route(api: ApiServer) -> None:
         "/dead-letters",
         "/dead-letters/{band}/{side}/{message_id}:requeue",
         "/dead-letters/{band}/{side}/{message_id}",
+        "/schedules",
+        "/schedules:preview",
+        "/schedules/{schedule_id}",
+        "/schedules/{schedule_id}:pause",
+        "/schedules/{schedule_id}:resume",
+        "/schedules/{schedule_id}:trigger",
+        "/schedules/{schedule_id}/preview",
+        "/schedules/{schedule_id}/slots",
     } <= paths
+    assert set(document["paths"]["/schedules/{schedule_id}"]) == {"get", "patch", "delete"}
     download = document["paths"]["/files/{container}/{name}"]["get"]
     assert "401" not in download["responses"]  # the link is the credential
     assert {"403", "404"} <= set(download["responses"])

@@ -19,7 +19,7 @@ from .._views import attempt_view, job_view
 from ..schemas import AttemptView, HistoryItem, JobCreate, JobPage, JobView
 from ._common import Caller, errors
 
-__all__ = ["check_cursor", "delete_finished", "router"]
+__all__ = ["check_cursor", "delete_finished", "request_fields", "router"]
 
 router = APIRouter(tags=["jobs"])
 
@@ -31,7 +31,8 @@ def check_cursor(cursor: str | None) -> str | None:
     return cursor
 
 
-def _request_fields(job_type: str, exc: ValidationError) -> FieldsInvalid:
+def request_fields(job_type: str, exc: ValidationError) -> FieldsInvalid:
+    """A request that does not validate as ``job_type``'s, field by field (``body.request``)."""
     fields = []
     for found in field_errors(exc.errors()):
         where = found["field"]
@@ -87,7 +88,7 @@ async def create_job(
     try:
         definition.validate_request(body.request)
     except ValidationError as exc:
-        raise _request_fields(body.type, exc) from None
+        raise request_fields(body.type, exc) from None
     job = await client.queue_job(
         body.type,
         body.request,

@@ -1,38 +1,57 @@
-"""docs/schedules.md shows docs/examples/schedule_rules.py as it is, and what it prints."""
+"""docs/schedules.md shows its examples (docs/examples/schedule_rules.py and
+schedule_client.py) as they are, and what they print."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 DOC = ROOT / "docs" / "schedules.md"
-EXAMPLE = ROOT / "docs" / "examples" / "schedule_rules.py"
+EXAMPLES = ROOT / "docs" / "examples"
+#: Each example and the first line of what it prints.
+PRINTS = {"schedule_rules.py": "Weekdays at nine:", "schedule_client.py": "sales report: "}
+#: Where the reference's snippets end and the client's (which need a running app) begin.
+CLIENT_SECTION = "## Making and steering schedules"
 
 
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(), flags=re.DOTALL)
+def blocks(language: str, text: str | None = None) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", text or DOC.read_text(), flags=re.DOTALL)
 
 
-def test_the_docs_show_the_example_file_as_it_is() -> None:
-    assert EXAMPLE.read_text() in blocks("python")
+@pytest.mark.parametrize("name", sorted(PRINTS))
+def test_the_docs_show_the_example_file_as_it_is(name: str) -> None:
+    assert (EXAMPLES / name).read_text() in blocks("python")
 
 
-def test_the_example_prints_what_the_docs_say() -> None:
+@pytest.mark.parametrize("name", sorted(PRINTS))
+def test_the_example_prints_what_the_docs_say(name: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, str(EXAMPLES / name)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout == blocks("text")[-1]
+    [said] = [block for block in blocks("text") if block.startswith(PRINTS[name])]
+    assert done.stdout == said
 
 
 def test_the_short_snippets_of_the_docs_run() -> None:
     """The reference's snippets: each runs, and says what its comments say."""
-    snippets = [block for block in blocks("python") if block != EXAMPLE.read_text()]
+    reference = DOC.read_text().split(CLIENT_SECTION)[0]
+    examples = [path.read_text() for path in EXAMPLES.glob("schedule_*.py")]
+    snippets = [block for block in blocks("python", reference) if block not in examples]
     namespace: dict[str, object] = {}
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):

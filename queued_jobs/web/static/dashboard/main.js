@@ -10,6 +10,7 @@ import { deadLettersView } from "./views/dead_letters.js";
 import { jobView } from "./views/job.js";
 import { jobsView } from "./views/jobs.js";
 import { overviewView } from "./views/overview.js";
+import { scheduleView, schedulesView } from "./views/schedules.js";
 
 const main = document.getElementById("main");
 
@@ -49,7 +50,8 @@ function navigation(router) {
     const current = path === "/" ? "overview"
       : path === "/jobs" && statuses.length === 1 && statuses[0] === "failed" && [...params.keys()].length === 1 ? "failed"
         : path.startsWith("/jobs") ? "jobs"
-          : path.startsWith("/dead-letters") ? "dead-letters" : null;
+          : path.startsWith("/schedules") ? "schedules"
+            : path.startsWith("/dead-letters") ? "dead-letters" : null;
     for (const link of nav.querySelectorAll("a[data-nav]")) {
       if (link.dataset.nav === current) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
@@ -88,6 +90,8 @@ function start() {
     [/^\/$/, (_, params) => overviewView(context, params)],
     [/^\/jobs$/, (_, params) => jobsView(context, params)],
     [/^\/jobs\/([^/]+)$/, (match) => jobView(context, decodeURIComponent(match[1]))],
+    [/^\/schedules$/, (_, params) => schedulesView(context, params)],
+    [/^\/schedules\/([^/]+)$/, (match) => scheduleView(context, decodeURIComponent(match[1]))],
     [/^\/dead-letters$/, (_, params) => deadLettersView(context, params)],
   ], notFound);
   context.router.onChange(() => {
