@@ -11,6 +11,9 @@ Sequences follow the same rules (another owner's is ``SequenceNotFound``, a ``40
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
 from ..errors import JobNotFound, PermissionDenied, ScheduleNotFound, SequenceNotFound
 from ..models import QueuedJob
 from ..schedules.model import Schedule
@@ -30,47 +33,58 @@ __all__ = [
 ]
 
 
+class _Owned(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def owner(self) -> str: ...
+
+
+R = TypeVar("R", bound=_Owned)
+
+
+def _may_see(principal: Principal, record: R, not_found: Callable[[str], Exception]) -> R:
+    """``record`` if ``principal`` may see it; for anyone else it does not exist."""
+    if not principal.sees_all and record.owner != principal.id:
+        raise not_found(record.id)
+    return record
+
+
+def _may_change(
+    principal: Principal, record: R, kind: str, not_found: Callable[[str], Exception]
+) -> R:
+    """``record`` if ``principal`` may change it: their own, or anyone's for operators."""
+    _may_see(principal, record, not_found)
+    if record.owner != principal.id and not principal.acts_on_all:
+        raise PermissionDenied(
+            f"changing another owner's {kind} {record.id} needs the operator role"
+        )
+    return record
+
+
 def check_may_see(principal: Principal, job: QueuedJob) -> QueuedJob:
-    if not principal.sees_all and job.owner != principal.id:
-        raise JobNotFound(job.id)
-    return job
+    return _may_see(principal, job, JobNotFound)
 
 
 def check_may_change(principal: Principal, job: QueuedJob) -> QueuedJob:
-    check_may_see(principal, job)
-    if job.owner != principal.id and not principal.acts_on_all:
-        raise PermissionDenied(f"changing another owner's job {job.id} needs the operator role")
-    return job
+    return _may_change(principal, job, "job", JobNotFound)
 
 
 def check_may_see_schedule(principal: Principal, schedule: Schedule) -> Schedule:
-    if not principal.sees_all and schedule.owner != principal.id:
-        raise ScheduleNotFound(schedule.id)
-    return schedule
+    return _may_see(principal, schedule, ScheduleNotFound)
 
 
 def check_may_change_schedule(principal: Principal, schedule: Schedule) -> Schedule:
-    check_may_see_schedule(principal, schedule)
-    if schedule.owner != principal.id and not principal.acts_on_all:
-        raise PermissionDenied(
-            f"changing another owner's schedule {schedule.id} needs the operator role"
-        )
-    return schedule
+    return _may_change(principal, schedule, "schedule", ScheduleNotFound)
 
 
 def check_may_see_sequence(principal: Principal, sequence: Sequence) -> Sequence:
-    if not principal.sees_all and sequence.owner != principal.id:
-        raise SequenceNotFound(sequence.id)
-    return sequence
+    return _may_see(principal, sequence, SequenceNotFound)
 
 
 def check_may_change_sequence(principal: Principal, sequence: Sequence) -> Sequence:
-    check_may_see_sequence(principal, sequence)
-    if sequence.owner != principal.id and not principal.acts_on_all:
-        raise PermissionDenied(
-            f"changing another owner's sequence {sequence.id} needs the operator role"
-        )
-    return sequence
+    return _may_change(principal, sequence, "sequence", SequenceNotFound)
 
 
 def check_operator(principal: Principal, action: str) -> None:
