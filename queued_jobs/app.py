@@ -38,6 +38,9 @@ from .queues.base import QueueBroker
 from .repositories.base import JobRepository
 from .runner import JobRegistry
 from .schedules.firing import ScheduleFirer
+from .sequences.engine import SequenceEngine
+from .sequences.listener import SequenceListener
+from .sequences.sweep import SequenceSweeper
 from .worker import Worker, WorkerSettings
 from .worker.background import Periodic
 
@@ -279,6 +282,16 @@ class JobApp:
         """The execution pipeline on its own connections (its repository and broker are
         the caller's to close), for a host named ``identity`` (default ``host:pid``)."""
         repository, broker = self.storage.open(self.clock)
+        client = JobClient(
+            repository,
+            broker,
+            self.registry,
+            queues=self.queues,
+            clock=self.clock,
+            settings=self.settings,
+        )
+        # Sequences advance as their jobs end (``sequences/listener.py``).
+        sequences = SequenceListener(SequenceEngine(client))
         return Pipeline(
             repository,
             broker,
@@ -286,7 +299,7 @@ class JobApp:
             host=identity or f"{socket.gethostname()}:{os.getpid()}",
             clock=self.clock,
             settings=self.settings,
-            listeners=self.listeners,
+            listeners=[*self.listeners, sequences],
         )
 
     def worker(
@@ -311,6 +324,10 @@ class JobApp:
         if every is not None:
             firer = ScheduleFirer(client, horizon=every, holder=pipeline.host)
             periodic.append(Periodic("the schedule firing", firer.fire_due, every))
+        sweep_every = (settings or WorkerSettings()).sweep_interval
+        if sweep_every is not None:
+            sequences = SequenceSweeper(client, holder=pipeline.host)
+            periodic.append(Periodic("the sequence sweep", sequences.sweep, sweep_every))
         return Worker(
             pipeline,
             queues,

@@ -15,6 +15,7 @@ callers never import ``azure.core`` or ``sqlite3`` to handle them::
     │   ├── UnknownJobType            no runner registered under that job type
     │   ├── InvalidFileName           a stored file name the store cannot hold
     │   ├── InvalidDownloadLink       a download link that is expired or not ours
+    │   ├── InvalidSequence           a sequence definition that cannot run (steps, actions)
     │   ├── InvalidRule               a schedule rule text that cannot be read
     │   │   └── RuleNeverFires        a schedule rule that has no slot at all
     │   └── UnknownTimeZone           a time zone name that is not an IANA zone
@@ -28,12 +29,15 @@ callers never import ``azure.core`` or ``sqlite3`` to handle them::
     ├── ScheduleNotFound              no schedule with that id
     ├── DuplicateSchedule             a schedule with that id, or that owner's name, is stored
     ├── SlotAlreadyFired              that slot of the schedule fired already (its marker)
+    ├── SequenceNotFound              no sequence with that id
+    ├── DuplicateSequence             a sequence with that id is stored already
     ├── ConcurrencyConflict           the record changed since it was read (ETag/version)
     ├── LeaseLost                     a queue message lease that is no longer ours
     ├── StorageError                  the store failed in a way the caller can't fix
     │   ├── StorageUnavailable        could not reach the store (retry later)
     │   ├── CorruptJobRecord          a stored job row that cannot be read back
-    │   └── CorruptScheduleRecord     a stored schedule row that cannot be read back
+    │   ├── CorruptScheduleRecord     a stored schedule row that cannot be read back
+    │   └── CorruptSequenceRecord     a stored sequence row that cannot be read back
     ├── EnqueueFailed                 the job was stored but its message could not be sent
     ├── NotAuthenticated              a web request without credentials, or with bad ones
     │   └── AuthenticationUnavailable the credentials could not be checked now (retry later)
@@ -58,8 +62,10 @@ __all__ = [
     "ConfigurationError",
     "CorruptJobRecord",
     "CorruptScheduleRecord",
+    "CorruptSequenceRecord",
     "DuplicateJob",
     "DuplicateSchedule",
+    "DuplicateSequence",
     "EnqueueFailed",
     "InvalidDelay",
     "InvalidDownloadLink",
@@ -68,6 +74,7 @@ __all__ = [
     "InvalidJobRecord",
     "InvalidKey",
     "InvalidRule",
+    "InvalidSequence",
     "InvalidTransition",
     "JobAlreadyExists",
     "JobCancelled",
@@ -84,6 +91,7 @@ __all__ = [
     "QueuedJobsError",
     "RuleNeverFires",
     "ScheduleNotFound",
+    "SequenceNotFound",
     "SlotAlreadyFired",
     "StorageError",
     "StorageUnavailable",
@@ -303,6 +311,28 @@ class SlotAlreadyFired(QueuedJobsError):
         return self.existing.job_id
 
 
+class SequenceNotFound(QueuedJobsError):
+    """No sequence with that id is stored."""
+
+    def __init__(self, sequence_id: str) -> None:
+        self.sequence_id = sequence_id
+        super().__init__(
+            f"no sequence with id {sequence_id!r:.80} (never stored, or deleted); list the "
+            "sequences to find the one you mean"
+        )
+
+
+class DuplicateSequence(QueuedJobsError):
+    """A sequence with that id is stored already."""
+
+    def __init__(self, sequence_id: str) -> None:
+        self.sequence_id = sequence_id
+        super().__init__(
+            f"a sequence with id {sequence_id} is already stored; start a new one with "
+            "Sequence.new, or update that one"
+        )
+
+
 class LeaseLost(QueuedJobsError):
     """The message lease (pop receipt) is no longer ours: it expired or the message is gone."""
 
@@ -338,6 +368,18 @@ class CorruptScheduleRecord(StorageError):
         self.schedule_id = schedule_id
         self.reason = reason
         super().__init__(f"the stored record of schedule {schedule_id} cannot be read: {reason}")
+
+
+class CorruptSequenceRecord(StorageError):
+    """A stored sequence row that cannot be turned back into a record: bad JSON, a
+    document that fails validation, a missing property. ``sequence_id`` names the
+    sequence, ``reason`` says what is wrong. Listings skip such rows (a page names them in
+    ``Page.skipped``); ``delete_sequence`` still removes them."""
+
+    def __init__(self, sequence_id: str, reason: str) -> None:
+        self.sequence_id = sequence_id
+        self.reason = reason
+        super().__init__(f"the stored record of sequence {sequence_id} cannot be read: {reason}")
 
 
 class UnknownJobType(InvalidInput):
@@ -387,6 +429,13 @@ class InvalidRule(InvalidInput):
 class RuleNeverFires(InvalidRule):
     """A schedule rule that is well formed but has no slot at all (``cron:0 0 30 2 *``,
     February 30th), or none within the look-ahead of its start."""
+
+
+class InvalidSequence(InvalidInput):
+    """A sequence definition that cannot run: no steps or too many, a step without jobs,
+    an action that is not ``next``, ``goto:<step>`` or ``end:<status>``, a ``goto`` to a
+    step that does not exist, results passed on where there are none; the message says
+    which step and what is accepted."""
 
 
 class UnknownTimeZone(InvalidInput):

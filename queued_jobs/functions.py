@@ -63,6 +63,7 @@ from .queue_names import DEAD_LETTER_SUFFIX
 from .queues.azure_queue import decoded_body
 from .queues.base import MAX_DELAY, POISON_SUFFIX
 from .schedules.firing import ScheduleFirer
+from .sequences.sweep import SequenceSweeper
 
 if TYPE_CHECKING:
     from .web.functions_http import FunctionsWebApi
@@ -108,6 +109,7 @@ class FunctionsHost:
         self._pipeline: Pipeline | None = None
         self._sweeper: Sweeper | None = None
         self._firer: ScheduleFirer | None = None
+        self._sequences: SequenceSweeper | None = None
         self.schedule_horizon = schedule_horizon
         self._feed: list[FeedConsumer] | None = None
         self._presence: PresenceRecorder | None = None
@@ -144,6 +146,13 @@ class FunctionsHost:
                 self.app.client_on(pipeline), horizon=self.schedule_horizon, holder=pipeline.host
             )
         return self._firer
+
+    @property
+    def sequence_sweeper(self) -> SequenceSweeper:
+        if self._sequences is None:
+            pipeline = self.pipeline
+            self._sequences = SequenceSweeper(self.app.client_on(pipeline), holder=pipeline.host)
+        return self._sequences
 
     @property
     def presence(self) -> PresenceRecorder:
@@ -236,17 +245,20 @@ class FunctionsHost:
         return await self._fail_poisoned(body, wire, band, reason)
 
     async def sweep(self) -> None:
-        """The timer's work: fire the schedules due, sweep, run the feed consumers and
-        send the jobs of dead instances to be taken over."""
+        """The timer's work: fire the schedules due, settle the sequences a crash left,
+        sweep, run the feed consumers and send the jobs of dead instances to be taken
+        over."""
         await self._seen()
-        try:
-            await self.firer.fire_due()
-        except Exception as exc:  # the sweep goes on; the next timer fires what is due
-            log.warning(
-                "schedules: a firing pass failed: %s",
-                exc,
-                exc_info=not isinstance(exc, QueuedJobsError),
-            )
+        for what, work in (
+            ("schedules: a firing pass", self.firer.fire_due),
+            ("sequences: a sweep", self.sequence_sweeper.sweep),
+        ):
+            try:
+                await work()
+            except Exception as exc:  # the sweep goes on; the next timer does it again
+                log.warning(
+                    "%s failed: %s", what, exc, exc_info=not isinstance(exc, QueuedJobsError)
+                )
         await self.sweeper.sweep()
         for consumer in self._consumers():  # webhooks and the like: a pass per sweep
             try:
@@ -274,7 +286,7 @@ class FunctionsHost:
         if self._pipeline is not None:
             await self._pipeline.repository.close()
             await self._pipeline.broker.close()
-            self._pipeline = self._sweeper = self._firer = None
+            self._pipeline = self._sweeper = self._firer = self._sequences = None
 
     def _read(self, message: func.QueueMessage) -> tuple[str | None, str]:
         """The message's text (``None``: its bytes are not UTF-8) and its wire form, the

@@ -51,6 +51,7 @@ __all__ = [
     "ChangeStamps",
     "TableChanges",
     "change_operation",
+    "record_operation",
     "stamped",
 ]
 
@@ -93,10 +94,19 @@ def _moment(micros: int) -> str:
 
 def change_operation(job: QueuedJob, micros: int) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """The transaction operation that records writing ``job``, stamped ``micros``."""
+    return record_operation(job.id, change_doc(job), micros)
+
+
+def record_operation(
+    record_id: str, doc: str, micros: int
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The transaction operation that records a change of the record ``record_id`` (a
+    job, or a sequence: ids of the same form, in the same partitions) whose document is
+    ``doc``, stamped ``micros``."""
     row = {
-        "PartitionKey": keys.job_partition(job.id),
-        "RowKey": f"{_PREFIX}{micros:0{_DIGITS}x}|{job.id}",
-        "Change": change_doc(job),
+        "PartitionKey": keys.job_partition(record_id),
+        "RowKey": f"{_PREFIX}{micros:0{_DIGITS}x}|{record_id}",
+        "Change": doc,
     }
     return "upsert", row, {"mode": UpdateMode.REPLACE}
 

@@ -191,6 +191,21 @@ _MIGRATIONS: Final[Sequence[tuple[str, ...]]] = (
         ) WITHOUT ROWID""",
         "CREATE INDEX IF NOT EXISTS slot_markers_by_time ON slot_markers (fired_at)",
     ),
+    (
+        # Sequences (``_sqlite/sequences.py``): the record as JSON under a version, and
+        # ``active`` (1 while the sweep has something to look at; NULL once not) under a
+        # partial index, so that the sweep reads only the active ones.
+        """CREATE TABLE IF NOT EXISTS sequences (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            active INTEGER,
+            version INTEGER NOT NULL,
+            doc TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS sequences_by_owner ON sequences (owner, id)",
+        """CREATE INDEX IF NOT EXISTS sequences_active ON sequences (id)
+            WHERE active IS NOT NULL""",
+    ),
 )
 
 

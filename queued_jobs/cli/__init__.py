@@ -3,13 +3,25 @@
 One module per command group: ``run`` (the worker), ``jobs`` (enqueue, status, list,
 cancel, retry, purge), ``dead_letters`` (the bands' dead-letter and poison queues),
 ``queues`` (the bands' depths), ``storage`` (create-storage), ``serve`` (the web API),
-``api_keys`` (keys for the web API), ``schedules`` (recurring schedules), ``demo``;
+``api_keys`` (keys for the web API), ``schedules`` (recurring schedules), ``sequences``
+(start, list, show, cancel), ``demo``;
 ``_base`` holds the group, its options and the error reporting every command shares.
 """
 
 from __future__ import annotations
 
-from . import api_keys, dead_letters, demo, jobs, queues, run, schedules, serve, storage
+from . import (
+    api_keys,
+    dead_letters,
+    demo,
+    jobs,
+    queues,
+    run,
+    schedules,
+    sequences,
+    serve,
+    storage,
+)
 from ._base import APP_ENV, cli
 
 __all__ = ["APP_ENV", "cli", "main"]
@@ -22,6 +34,7 @@ _COMMANDS = (
     queues,
     run,
     schedules,
+    sequences,
     serve,
     storage,
 )  # imported for the commands they register

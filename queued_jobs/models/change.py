@@ -3,23 +3,37 @@
 A change is recorded with every write that moves what a watcher sees of a job (its
 :func:`watched` state): its insert, a status change, progress, a cancellation request, a
 new attempt. Heartbeats and lease renewals record none.
+
+The feed also carries the changes of sequences (``kind="sequence"``), written with each
+write of a sequence record: ``job_id`` is then the sequence's id, ``job_type`` is
+``"sequence"``, ``status`` the sequence's status, ``progress`` where it is (the step and
+its iteration) and ``error`` why it ended. Changes stored before ``kind`` read as jobs'.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .job import JobType, Owner, Progress, QueuedJob, UtcDatetime
 from .status import JobStatus
 
-__all__ = ["ERROR_TEXT_LIMIT", "JobChange", "WatchedState", "change_of", "watched"]
+__all__ = [
+    "ERROR_TEXT_LIMIT",
+    "ChangeKind",
+    "JobChange",
+    "WatchedState",
+    "change_of",
+    "watched",
+]
 
 #: A change carries at most this many characters of the job's error (type and message).
 ERROR_TEXT_LIMIT = 500
 
 WatchedState = tuple[str, float | None, str | None, bool, int]
+#: What a change is of: a job, or a sequence (``queued_jobs.sequences``).
+ChangeKind = Literal["job", "sequence"]
 
 
 def watched(job: QueuedJob) -> WatchedState:
@@ -57,6 +71,8 @@ class JobChange(BaseModel):
     tags: tuple[str, ...] = ()
     #: ``"<type>: <message>"`` of the job's error, cut to :data:`ERROR_TEXT_LIMIT`.
     error: Annotated[str | None, Field(max_length=ERROR_TEXT_LIMIT)] = None
+    #: A job's change, or a sequence's (then ``job_id`` is the sequence's id).
+    kind: ChangeKind = "job"
 
 
 def change_of(job: QueuedJob, *, partition: str, position: str) -> JobChange:

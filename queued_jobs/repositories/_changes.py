@@ -31,6 +31,7 @@ __all__ = [
     "check_change_limit",
     "check_partition",
     "parse_sequence",
+    "placed_doc",
     "sequence_position",
     "watched_digest",
 ]
@@ -44,6 +45,8 @@ _SEQUENCE: Final = re.compile(rf"[0-9]{{{SEQUENCE_DIGITS}}}")
 #: The last position a sequence can reach (SQLite's largest rowid).
 _LAST: Final = f"{2**63 - 1:0{SEQUENCE_DIGITS}d}"
 _PLACED: Final = {"partition", "position"}
+#: A job's change is stored without its kind (the default), as before kinds were known.
+_PLACED_JOB: Final = {"partition", "position", "kind"}
 
 
 def watched_digest(job: QueuedJob) -> str:
@@ -55,7 +58,12 @@ def watched_digest(job: QueuedJob) -> str:
 
 def change_doc(job: QueuedJob) -> str:
     """The document of the change that writing ``job`` records (without its place)."""
-    return change_of(job, partition=ALL, position="0").model_dump_json(exclude=_PLACED)
+    return change_of(job, partition=ALL, position="0").model_dump_json(exclude=_PLACED_JOB)
+
+
+def placed_doc(change: JobChange) -> str:
+    """The document of ``change`` as stored (without its place)."""
+    return change.model_dump_json(exclude=_PLACED)
 
 
 def change_from_doc(partition: str, position: str, doc: object) -> JobChange | None:

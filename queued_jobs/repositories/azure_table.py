@@ -73,6 +73,7 @@ from .._azure.table_rows import (
 )
 from .._azure.table_schedules import TableSchedules
 from .._azure.table_secrets import MESSAGE_KEY_ROW, stored_secret
+from .._azure.table_sequences import TableSequences
 from .._azure.table_versions import (
     due_row_of,
     read_version,
@@ -142,6 +143,7 @@ class AzureTableJobRepository:
         self._reader = TableReader(table, self._payloads)
         self._presences = TablePresences(table)
         self._schedules = TableSchedules(table, self._transactions)
+        self._sequences = TableSequences(table, self._transactions, self._stamps.next)
         self._clock = clock
         self._max_payload_bytes = max_payload_bytes
         self._credential = owned_credential
@@ -559,6 +561,11 @@ class AzureTableJobRepository:
     def schedules(self) -> TableSchedules:
         """Schedules and slot markers (``_azure/table_schedules.py``)."""
         return self._schedules
+
+    @property
+    def sequences(self) -> TableSequences:
+        """Sequences (``_azure/table_sequences.py``)."""
+        return self._sequences
 
     async def close(self) -> None:
         await self._table.close()

@@ -20,6 +20,7 @@ from ._presence import DEFAULT_PRESENCE_LIMIT, MAX_PRESENCE_LIMIT
 
 if TYPE_CHECKING:
     from ..schedules.store import ScheduleStore
+    from ..sequences.store import SequenceStore
 
 __all__ = [
     "CHANGE_PAGE_SIZE",
@@ -451,6 +452,14 @@ class JobRepository(Protocol):
     def schedules(self) -> ScheduleStore:
         """The store's schedules and fired slots (``schedules/store.py``), on the same
         file or table; closed with the repository."""
+        ...
+
+    # --- sequences ---------------------------------------------------------------------
+
+    @property
+    def sequences(self) -> SequenceStore:
+        """The store's sequences (``sequences/store.py``), on the same file or table;
+        closed with the repository."""
         ...
 
     async def close(self) -> None:

@@ -35,6 +35,7 @@ from ..models import (
     QueuedJob,
     change_of,
 )
+from ..sequences.model import Sequence as SequenceRecord
 from ..waiting import JobWaiters
 from ._changes import (
     ALL,
@@ -49,6 +50,7 @@ from ._due import due_at, due_micros, due_token, parse_due_token
 from ._limits import check_attempt, check_job
 from ._memory_index import JobIndex
 from ._memory_schedules import MemoryScheduleStore
+from ._memory_sequences import MemorySequenceStore
 from ._presence import (
     DEFAULT_PRESENCE_LIMIT,
     check_presence,
@@ -57,6 +59,7 @@ from ._presence import (
     most_recent,
 )
 from ._records import job_from_json
+from ._sequences import sequence_change
 from .base import (
     CHANGE_PAGE_SIZE,
     DEFAULT_MAX_PAYLOAD_BYTES,
@@ -143,11 +146,23 @@ class MemoryJobRepository:
         self._presences: dict[str, Presence] = {}
         self._change_numbers = itertools.count(1)
         self._schedules = MemoryScheduleStore()
+        self._sequences = MemorySequenceStore(self._record_sequence)
 
     @property
     def schedules(self) -> MemoryScheduleStore:
         """Schedules and slot markers (``_memory_schedules.py``)."""
         return self._schedules
+
+    @property
+    def sequences(self) -> MemorySequenceStore:
+        """Sequences (``_memory_sequences.py``)."""
+        return self._sequences
+
+    def _record_sequence(self, sequence: SequenceRecord) -> None:
+        """Record the change that a write of ``sequence`` makes, in the feed."""
+        number = next(self._change_numbers)
+        change = sequence_change(sequence, position=sequence_position(number))
+        self._changes.append(_Change(number, self._clock.now(), change))
 
     def _put(self, job_id: str, row: _Row) -> None:
         """Store ``row`` as job ``job_id``'s, indexed (what tests plant rows with)."""

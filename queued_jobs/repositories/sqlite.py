@@ -29,6 +29,7 @@ from .._sqlite.database import SqliteDatabase, execute, to_micros
 from .._sqlite.filters import among, filters, tag_filters
 from .._sqlite.presences import SqlitePresences
 from .._sqlite.schedules import SqliteScheduleStore
+from .._sqlite.sequences import SqliteSequenceStore
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import (
     ConcurrencyConflict,
@@ -126,11 +127,19 @@ class SqliteJobRepository:
         self._changes = ChangeBell(self._db.path)
         self._presences = SqlitePresences(self._db)
         self._schedules = SqliteScheduleStore(self._db)
+        self._sequences = SqliteSequenceStore(
+            self._db, now=clock.now, changed=self._changes.changed
+        )
 
     @property
     def schedules(self) -> SqliteScheduleStore:
         """Schedules and slot markers (``_sqlite/schedules.py``)."""
         return self._schedules
+
+    @property
+    def sequences(self) -> SqliteSequenceStore:
+        """Sequences (``_sqlite/sequences.py``)."""
+        return self._sequences
 
     async def create(self) -> None:
         await self._db.open()

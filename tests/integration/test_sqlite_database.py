@@ -40,7 +40,7 @@ async def test_opening_creates_the_folders_the_file_and_the_schema_in_wal_mode(
 
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert raw.execute("PRAGMA user_version").fetchone() == (8,)
+    assert raw.execute("PRAGMA user_version").fetchone() == (9,)
     raw.close()
 
 
@@ -514,7 +514,7 @@ async def test_a_database_of_the_seventh_schema_gains_the_schedules_and_keeps_it
     finally:
         await upgraded.close()
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),) == (8,)
+    assert raw.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),) == (9,)
     raw.close()
 
 
@@ -533,4 +533,44 @@ async def test_the_due_listing_and_the_purge_read_their_indexes(tmp_path: Path) 
     for what, (sql, params) in plans.items():
         plan = " ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params))
         assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", ""), (what, plan)
+    raw.close()
+
+
+async def test_a_database_of_the_eighth_schema_gains_the_sequences_and_keeps_its_schedules(
+    tmp_path: Path,
+) -> None:
+    from queued_jobs._sqlite.database import _MIGRATIONS
+    from queued_jobs.schedules.model import Schedule
+    from queued_jobs.sequences import Sequence
+
+    path = tmp_path / "old.db"
+    older = SqliteJobRepository(path)
+    made = Schedule.new(owner="ada", name="n", job_type="t", rule="every:PT1M")
+    await older.create()
+    await older.schedules.insert_schedule(made)
+    await older.close()
+    raw = sqlite3.connect(path)
+    raw.execute("DROP TABLE sequences")
+    raw.execute("PRAGMA user_version = 8")
+    raw.commit()
+    raw.close()
+
+    upgraded = SqliteJobRepository(path)
+    try:
+        started = Sequence.new(owner="ada", name="s", steps=[{"jobs": [{"job_type": "t"}]}])
+        stored = await upgraded.sequences.insert_sequence(started)
+        assert (await upgraded.sequences.list_active_sequences()).items == [stored]
+        assert (await upgraded.schedules.get_schedule(made.id)).name == "n"
+    finally:
+        await upgraded.close()
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),)
+    plan = " ".join(
+        row[3]
+        for row in raw.execute(
+            "EXPLAIN QUERY PLAN SELECT id, version, doc FROM sequences INDEXED BY "
+            "sequences_active WHERE active IS NOT NULL ORDER BY id DESC LIMIT 10"
+        )
+    )
+    assert "sequences_active" in plan
     raw.close()

@@ -10,7 +10,9 @@ __all__ = ["change_fields"]
 
 def change_fields(change: JobChange) -> dict[str, object]:
     """The change as JSON-ready fields: its job, owner, type, status, progress, attempt
-    count, cancellation request, when it changed and the error's text."""
+    count, cancellation request, when it changed, the error's text, and its kind (a job's
+    change, or a sequence's: then ``job_id`` is the sequence's id, ``type`` is
+    ``"sequence"``, ``progress`` names its step, ``attempts`` counts its runs)."""
     progress = change.progress
     return {
         "job_id": change.job_id,
@@ -22,4 +24,5 @@ def change_fields(change: JobChange) -> dict[str, object]:
         "cancel_requested": change.cancel_requested,
         "changed_at": change.changed_at.isoformat(),
         "error": change.error,
+        "kind": change.kind,
     }

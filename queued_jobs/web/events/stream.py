@@ -31,7 +31,7 @@ def _event(
 ) -> ServerSentEvent:
     return ServerSentEvent(
         data=json.dumps(describe(change), separators=(",", ":")),
-        event="job",
+        event=change.kind,
         id=cursor.encode(key),
     )
 

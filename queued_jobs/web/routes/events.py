@@ -1,4 +1,5 @@
-"""``GET /events``: a Server-Sent Events stream of job status and progress changes."""
+"""``GET /events``: a Server-Sent Events stream of job status and progress changes, and
+of sequences' changes (``sequence`` events)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from starlette.background import BackgroundTask
 
 from ...errors import StorageUnavailable
 from ...models import JobChange, JobStatus, check_owner
-from .._access import check_may_see, listing_owner
+from ...sequences.client import SequenceClient
+from .._access import check_may_see, check_may_see_sequence, listing_owner
 from .._runtime import runtime_of
 from .._views import RUNTIME_STATUS, JobUrls, job_urls
 from ..events.describe import change_fields
@@ -24,6 +26,7 @@ __all__ = ["BUFFERED_SCOPE_KEY", "router"]
 BUFFERED_SCOPE_KEY = "queued_jobs.buffered"
 
 router = APIRouter(tags=["events"])
+_PLACEHOLDER = "0" * 29
 
 
 @router.get(
@@ -32,8 +35,8 @@ router = APIRouter(tags=["events"])
     response_class=EventSourceResponse,
     responses={
         200: {
-            "description": "`text/event-stream`: `job` events (JSON data, `id` to resume "
-            "from), `reset` events, heartbeat comments.",
+            "description": "`text/event-stream`: `job` and `sequence` events (JSON data, "
+            "`id` to resume from), `reset` events, heartbeat comments.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
         **errors(403, 404),
@@ -43,6 +46,9 @@ async def events(
     request: Request,
     caller: Caller,
     job: Annotated[str | None, Query(max_length=64, description="One job's events.")] = None,
+    sequence: Annotated[
+        str | None, Query(max_length=64, description="One sequence's events.")
+    ] = None,
     owner: Annotated[str | None, Query(max_length=256)] = None,
     type: Annotated[str | None, Query(max_length=256)] = None,
     status: Annotated[list[JobStatus] | None, Query(max_length=6)] = None,
@@ -69,6 +75,9 @@ async def events(
     scoped = check_owner(owner) if owner is not None else listing_owner(caller, None)
     if job is not None:
         scoped = check_may_see(caller, await client.get_job(job)).owner
+    if sequence is not None:
+        found = await SequenceClient(client).get(sequence)
+        scoped = check_may_see_sequence(caller, found).owner
     statuses = frozenset(status or ())
 
     def accept(change: JobChange) -> bool:
@@ -76,6 +85,7 @@ async def events(
             (caller.sees_all or change.owner == caller.id)
             and (scoped is None or change.owner == scoped)
             and (job is None or change.job_id == job)
+            and (sequence is None or (change.job_id == sequence and change.kind == "sequence"))
             and (type is None or change.job_type == type)
             and (not statuses or change.status in statuses)
         )
@@ -89,7 +99,7 @@ async def events(
         subscription,
         client.repository,
         partitions,
-        _describer(urls),
+        _describer(urls, str(request.url_for("get_sequence", sequence_id=_PLACEHOLDER))),
         last_event_id=last_event_id or resume_from,
         resume_window=runtime.settings.resume_window,
         key=await client.repository.message_key(),
@@ -106,13 +116,19 @@ async def events(
     )
 
 
-def _describer(urls: JobUrls) -> Callable[[JobChange], dict[str, object]]:
+def _describer(urls: JobUrls, sequences: str) -> Callable[[JobChange], dict[str, object]]:
+    """Words each change; ``sequences`` is the URL of a sequence, its id a placeholder."""
+
     def describe(change: JobChange) -> dict[str, object]:
+        if change.kind == "sequence":
+            status = sequences.replace(_PLACEHOLDER, change.job_id)
+        else:
+            status = urls.url("get_job", change.job_id)
         return {
             "event_id": f"{change.partition}:{change.position}",
             **change_fields(change),
             "runtimeStatus": RUNTIME_STATUS[change.status],
-            "links": {"status": urls.url("get_job", change.job_id)},
+            "links": {"status": status},
         }
 
     return describe

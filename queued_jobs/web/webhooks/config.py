@@ -17,12 +17,13 @@ __all__ = ["TAG_PREFIX", "WEBHOOKS_SETTING", "Webhook", "webhooks_from_settings"
 
 #: The app setting holding the webhooks, as a JSON list of objects with the fields of
 #: :class:`Webhook` (``secret``, ``url``, ``name``; ``statuses``, ``types``,
-#: ``only_tagged``, ``max_attempts`` optional).
+#: ``only_tagged``, ``max_attempts``, ``kinds`` optional).
 WEBHOOKS_SETTING: Final = "QUEUED_JOBS_WEBHOOKS"
 #: A job tagged ``webhook:<name>`` is heard by the hook of that name when it is
 #: ``only_tagged`` (a hook per job).
 TAG_PREFIX: Final = "webhook:"
 _NAME_LIMIT = 64
+_KINDS: Final = frozenset({"job", "sequence"})
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,10 @@ class Webhook:
     types: frozenset[str] = frozenset()
     #: Only jobs tagged ``webhook:<name>``.
     only_tagged: bool = False
+    #: The kinds of change it hears: ``job`` (the default) and ``sequence`` (a
+    #: sequence's own changes, ``sequence.<status>`` events), so that an endpoint written
+    #: for job events never meets another kind unless it asks for it.
+    kinds: frozenset[str] = frozenset({"job"})
     #: Deliveries are tried this many times (with the app's retry backoff).
     max_attempts: int = 8
     #: How long one try may take.
@@ -71,10 +76,15 @@ class Webhook:
             ) from None
         if not 1 <= self.max_attempts <= 100:
             raise ConfigurationError(f"webhook {self.name}: max_attempts is 1 to 100")
+        if not self.kinds or not self.kinds <= _KINDS:
+            raise ConfigurationError(
+                f"webhook {self.name}: kinds are one or more of {', '.join(sorted(_KINDS))}"
+            )
 
     def hears(self, change: JobChange, tags: Sequence[str] = ()) -> bool:
         return (
-            change.status in self.statuses
+            change.kind in self.kinds
+            and change.status in self.statuses
             and (not self.types or change.job_type in self.types)
             and (not self.only_tagged or f"{TAG_PREFIX}{self.name}" in tags)
         )
@@ -83,7 +93,7 @@ class Webhook:
 def _one(entry: Any, index: int) -> Webhook:
     if not isinstance(entry, dict):
         raise ConfigurationError(f"{WEBHOOKS_SETTING}[{index}] is not an object")
-    known = {"name", "url", "secret", "statuses", "types", "only_tagged", "max_attempts"}
+    known = {"name", "url", "secret", "statuses", "types", "only_tagged", "max_attempts", "kinds"}
     unknown = set(entry) - known
     if unknown:
         raise ConfigurationError(
@@ -101,6 +111,7 @@ def _one(entry: Any, index: int) -> Webhook:
             types=frozenset(str(t) for t in entry.get("types", [])),
             only_tagged=bool(entry.get("only_tagged", False)),
             max_attempts=int(entry.get("max_attempts", 8)),
+            kinds=frozenset(str(k) for k in entry.get("kinds", ["job"])),
         )
     except KeyError as exc:
         raise ConfigurationError(f"{WEBHOOKS_SETTING}[{index}] has no {exc}") from None

@@ -26,7 +26,7 @@ def event_body(change: JobChange) -> dict[str, object]:
     """The event as the Standard Webhooks spec shapes it: ``type``, ``timestamp``,
     ``data``."""
     return {
-        "type": f"job.{change.status.value}",
+        "type": f"{change.kind}.{change.status.value}",
         "timestamp": change.changed_at.isoformat(),
         "data": change_fields(change),
     }

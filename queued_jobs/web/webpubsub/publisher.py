@@ -49,9 +49,10 @@ def owner_group(owner: str) -> str:
 
 
 def change_message(change: JobChange) -> dict[str, Any]:
-    """What a group hears of a change: the fields of an event stream's ``job`` event."""
+    """What a group hears of a change: the fields of an event stream's ``job`` (or
+    ``sequence``) event."""
     return {
-        "event": "job",
+        "event": change.kind,
         "event_id": f"{change.partition}:{change.position}",
         **change_fields(change),
     }

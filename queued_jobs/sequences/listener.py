@@ -1,0 +1,34 @@
+"""The status listener that advances sequences as their jobs end
+(:data:`~queued_jobs.execution.pipeline.StatusListener`): ``JobApp.pipeline()`` adds one
+on the pipeline's own connections, so that every host advances sequences."""
+
+from __future__ import annotations
+
+import logging
+
+from ..models import QueuedJob
+from .engine import SequenceEngine, sequence_of
+
+__all__ = ["SequenceListener"]
+
+log = logging.getLogger("queued_jobs.sequences")
+
+
+class SequenceListener:
+    """Called with each job the pipeline stored; a step job that reached a final status
+    advances its sequence. Never raises: a failure is logged and left to the sweep."""
+
+    def __init__(self, engine: SequenceEngine) -> None:
+        self.engine = engine
+
+    async def __call__(self, job: QueuedJob) -> None:
+        if not job.is_terminal or sequence_of(job) is None:
+            return
+        try:
+            await self.engine.job_ended(job)
+        except Exception:
+            log.exception(
+                "job %s: could not advance its sequence %s; the sweep will",
+                job.id,
+                sequence_of(job),
+            )
