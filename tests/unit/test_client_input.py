@@ -192,7 +192,7 @@ async def test_a_job_id_made_ahead_stores_the_job_once_under_it(client: JobClien
     assert (await client.get_job(job_id)).request == 1
 
 
-@pytest.mark.parametrize("job_id", ["not-an-id", new_job_id("bob")])
+@pytest.mark.parametrize("job_id", ["not-an-id", new_job_id("bob")], ids=["no-id", "bobs-id"])
 async def test_a_job_id_that_is_not_one_of_the_owner_is_refused(
     client: JobClient, job_id: str
 ) -> None:
