@@ -76,11 +76,15 @@ typecheck: install
 
 check: lint typecheck
 
+# Two processes, each given whole test files (each starts its own Azurite when it needs
+# one): the suite's fixtures are module- and session-scoped, and stay so.
+PYTEST_JOBS ?= 2
+
 test: check node browser
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(PYTEST_JOBS) --dist loadfile
 
 unit: install
-	$(VENV)/bin/pytest -q -m "not azurite"
+	$(VENV)/bin/pytest -q -n $(PYTEST_JOBS) --dist loadfile -m "not azurite"
 
 demo: install-base
 	$(VENV)/bin/queued-jobs demo

@@ -102,6 +102,9 @@ class FiringReport:
 class _BeingFired(Exception):
     """A slot's marker is fresh: another firer is firing the schedule right now."""
 
+    def __init__(self, fired_at: datetime) -> None:
+        self.fired_at = fired_at
+
 
 class ScheduleFirer:
     """Fires the due schedules of ``client``'s store; safe to run in any number of
@@ -129,10 +132,14 @@ class ScheduleFirer:
         host = socket.gethostname()[:100]
         self.holder = holder or f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._reported: set[tuple[str, str | None]] = set()
+        #: Schedules left to another firer: the version seen, and when its marker was set.
+        self._left: dict[str, tuple[str | None, datetime]] = {}
 
     async def fire_due(self) -> FiringReport:
         """One pass: every schedule due now (up to a thousand; the rest next pass)."""
         report = FiringReport()
+        stale = self.client.clock.now() - RECOVER_AFTER
+        self._left = {key: left for key, left in self._left.items() if left[1] > stale}
         for _ in range(_PASS_PAGES):
             now = self.client.clock.now()
             due = await self.store.list_due_schedules(now=now + self.horizon, limit=FIRING_PAGE)
@@ -157,6 +164,13 @@ class ScheduleFirer:
 
     async def _fire(self, schedule: Schedule, report: FiringReport) -> None:
         """Fire ``schedule``'s due slots and move it on, re-reading it after a conflict."""
+        left = self._left.pop(schedule.id, None)
+        now = self.client.clock.now()
+        if left is not None and left[0] == schedule.version and now - left[1] < RECOVER_AFTER:
+            # Still as another firer found it: it is at work (or died: then its marker
+            # goes stale, and this firer looks again).
+            self._left[schedule.id] = left
+            return
         current: Schedule | None = schedule
         for _ in range(_TRIES):
             if current is None or not current.is_due(self.client.clock.now() + self.horizon):
@@ -164,8 +178,10 @@ class ScheduleFirer:
             try:
                 await self._fire_once(current, report)
                 return
-            except _BeingFired:
-                return  # another firer is at it now: its pass moves the schedule on
+            except _BeingFired as busy:
+                # another firer is at it now: its pass moves the schedule on
+                self._left[current.id] = (current.version, busy.fired_at)
+                return
             except ConcurrencyConflict:
                 try:
                     current = await self.store.get_schedule(current.id)
@@ -245,7 +261,7 @@ class ScheduleFirer:
         except SlotAlreadyFired as fired:
             report.already_fired += 1
             if fired.existing.fired_at > now - RECOVER_AFTER:
-                raise _BeingFired from None
+                raise _BeingFired(fired.existing.fired_at) from None
             try:
                 await self.client.repository.get(fired.job_id)
                 return fired.job_id, False  # started by whoever set the marker
