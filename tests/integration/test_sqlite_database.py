@@ -252,7 +252,9 @@ from queued_jobs._sqlite.database import SqliteDatabase
 async def main() -> None:
     while time.time() < float(sys.argv[2]):  # every process opens at the same moment
         await asyncio.sleep(0.001)
-    database = SqliteDatabase(sys.argv[1], busy_timeout=1.0)
+    # Long enough for four openers to migrate one after the other on a busy machine;
+    # openers that waited each other out would still fail, after it.
+    database = SqliteDatabase(sys.argv[1], busy_timeout=5.0)
     await database.open()
     await database.close()
 
