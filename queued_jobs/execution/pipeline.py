@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
@@ -47,10 +47,23 @@ from .run import AttemptOutcomeInfo, run_attempt
 from .running import NO_LEASE
 from .settings import ExecutionSettings
 
-__all__ = ["Disposition", "Handled", "Pipeline", "StatusListener"]
+__all__ = ["Disposition", "Handled", "Pipeline", "SelectiveListener", "StatusListener"]
 
 log = logging.getLogger("queued_jobs.execution")
 StatusListener = Callable[[QueuedJob], Awaitable[None]]
+
+
+@runtime_checkable
+class SelectiveListener(Protocol):
+    """A status listener that says which changes it wants: the pipeline calls it only for
+    a job ``hears`` accepts, so that a listener for a few jobs (the sequences' own) costs
+    the others nothing, not even a task."""
+
+    def hears(self, job: QueuedJob) -> bool: ...
+
+    async def __call__(self, job: QueuedJob) -> None: ...
+
+
 _ZERO = timedelta(0)
 _CLAIM_TRIES = 5
 _EARLY = timedelta(seconds=1)
@@ -113,7 +126,11 @@ class Pipeline:
         self.host = host
         self.clock = clock
         self.settings = settings or ExecutionSettings()
-        self._listeners = list(listeners)
+        #: Each listener with what it hears (``None``: every change), read once here.
+        self._listeners = [
+            (listener, listener.hears if isinstance(listener, SelectiveListener) else None)
+            for listener in listeners
+        ]
         self._rng = rng or random.Random()
 
     # --- entry points ------------------------------------------------------------------
@@ -511,8 +528,11 @@ class Pipeline:
         await self.notify(stored)
 
     def status_hooks(self, job: QueuedJob) -> list[StatusListener]:
-        """The listeners, and the job type's ``on_status_updated`` if it has one of its own."""
-        hooks: list[StatusListener] = list(self._listeners)
+        """The listeners that hear ``job``, and the job type's ``on_status_updated`` if it
+        has one of its own."""
+        hooks: list[StatusListener] = [
+            listener for listener, hears in self._listeners if hears is None or hears(job)
+        ]
         if job.job_type in self.registry:
             hook = self.registry.get(job.job_type).make_runner().on_status_updated
             if not is_noop(hook):

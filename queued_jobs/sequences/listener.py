@@ -21,8 +21,12 @@ class SequenceListener:
     def __init__(self, engine: SequenceEngine) -> None:
         self.engine = engine
 
+    def hears(self, job: QueuedJob) -> bool:
+        """Only a step job's end: the pipeline calls this listener for no other change."""
+        return job.is_terminal and sequence_of(job) is not None
+
     async def __call__(self, job: QueuedJob) -> None:
-        if not job.is_terminal or sequence_of(job) is None:
+        if not self.hears(job):
             return
         try:
             await self.engine.job_ended(job)
