@@ -10,7 +10,11 @@ no request of its own). Its rows, keys that no job row uses:
 - ``w|<owner>|<complement of id>``: a pointer (its key only), for one owner's sequences:
   written with the record, never moved (an owner never changes);
 - ``x|<complement of id>``: a pointer while the sequence is active: the sweep's index,
-  deleted by the write that ends it.
+  deleted by the write that ends it;
+- ``e|<µs it ended, 18 digits>|<complement of id>``: a pointer once it ended, with its
+  ``Owner``: the purge's index, oldest end first, written by the write that ends it (or
+  by the insert of an ended one); the record says its key (``Ended``), so that a delete
+  finds it.
 
 Pointers, not copies: a record may be large, and only the record is ever rewritten, so a
 write carries it once. The owner is escaped as in job keys; one too long once escaped is
@@ -30,10 +34,11 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from ..errors import ConcurrencyConflict, CorruptSequenceRecord
-from ..repositories._sequences import sequence_doc, sequence_from_json
+from ..repositories._sequences import ended_at, sequence_doc, sequence_from_json
 from ..sequences.model import Sequence
 from . import table_keys as keys
 
@@ -43,10 +48,13 @@ __all__ = [
     "active_key",
     "active_range",
     "decode_sequence",
+    "ended_key",
+    "ended_range",
     "id_of",
     "listing_range",
     "owner_digest",
     "owner_prefix",
+    "purged_keys",
     "read_version",
     "record_key",
     "rows_of",
@@ -62,6 +70,9 @@ _OWNER_UNITS: Final = 400
 _HEX16: Final = re.compile(r"^[0-9a-f]{16}$")
 _COMPLEMENT: Final = str.maketrans("0123456789abcdef", "fedcba9876543210")
 _AFTER_HEX: Final = "g"
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+_ENDED_DIGITS: Final = re.compile(r"^[0-9]{18}$")
 
 
 def _complement(hex_digits: str) -> str:
@@ -78,6 +89,20 @@ def record_key(sequence_id: str) -> str:
 
 def active_key(sequence_id: str) -> str:
     return "x|" + _complement(sequence_id)
+
+
+def _micros(moment: datetime) -> str:
+    return f"{max(0, (moment - _EPOCH) // _MICROSECOND):018d}"
+
+
+def ended_key(sequence_id: str, ended: datetime) -> str:
+    return f"e|{_micros(ended)}|{_complement(sequence_id)}"
+
+
+def ended_range(before: datetime) -> tuple[str, str]:
+    """Row keys strictly between these are the ended pointers of sequences that ended
+    before ``before`` (after the epoch), oldest end first."""
+    return "e|", f"e|{_micros(before)}"
 
 
 def owner_prefix(owner: str) -> str:
@@ -112,6 +137,8 @@ class SequenceRows:
     owner_pointer: dict[str, Any]
     #: The active pointer (``None``: not active).
     active_pointer: dict[str, Any] | None
+    #: The ended pointer (``None``: still active).
+    ended_pointer: dict[str, Any] | None
 
 
 def rows_of(sequence: Sequence) -> SequenceRows:
@@ -119,21 +146,24 @@ def rows_of(sequence: Sequence) -> SequenceRows:
     doc = sequence_doc(sequence)
     parts = [doc[i : i + CHUNK] for i in range(0, len(doc), CHUNK)]
     partition = keys.job_partition(sequence.id)
+    ended = ended_at(sequence)
     record = {
         "PartitionKey": partition,
         "RowKey": record_key(sequence.id),
         "Owner": sequence.owner,
         "Parts": len(parts),
         **{f"Doc{n}": part for n, part in enumerate(parts)},
+        **({} if ended is None else {"Ended": _micros(ended)}),
     }
     pointer = {"PartitionKey": partition}
     owner_key = owner_prefix(sequence.owner) + _complement(sequence.id)
     return SequenceRows(
         record=record,
         owner_pointer={**pointer, "RowKey": owner_key},
-        active_pointer={**pointer, "RowKey": active_key(sequence.id)}
-        if sequence.is_active
-        else None,
+        active_pointer={**pointer, "RowKey": active_key(sequence.id)} if ended is None else None,
+        ended_pointer=None
+        if ended is None
+        else {**pointer, "RowKey": ended_key(sequence.id, ended), "Owner": sequence.owner},
     )
 
 
@@ -187,4 +217,19 @@ def stored_keys(row: Mapping[str, Any]) -> list[str]:
     owner = row.get("Owner")
     if isinstance(owner, str) and owner:
         found.append(owner_prefix(owner) + _complement(sequence_id))
+    ended = row.get("Ended")
+    if isinstance(ended, str) and _ENDED_DIGITS.match(ended):
+        found.append(f"e|{ended}|{_complement(sequence_id)}")
     return found
+
+
+def purged_keys(pointer: Mapping[str, Any]) -> list[str]:
+    """The keys of every row of the ended sequence whose ended pointer is ``pointer``
+    (the pointer last), from the pointer alone."""
+    ended = str(pointer["RowKey"])
+    sequence_id = id_of(ended)
+    found = [record_key(sequence_id)]
+    owner = pointer.get("Owner")
+    if isinstance(owner, str) and owner:
+        found.append(owner_prefix(owner) + _complement(sequence_id))
+    return [*found, ended]

@@ -6,7 +6,9 @@ Inserting or updating a sequence is one entity-group transaction of its shard pa
 reading one is a point read; listing one owner's is one range query of their pointers,
 every owner's a range query of the records per shard, the active ones a range query of
 the active pointers per shard (16, at once), merged newest first; a page of pointers
-then reads each record it names, at once.
+then reads each record it names, at once. A purge reads the ended pointers of every shard
+that ended before its cutoff (a range query per shard, at once) and deletes each
+sequence's rows, a transaction per partition (of up to 100 rows).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import heapq
 from collections.abc import Callable
 from collections.abc import Sequence as Rows
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from azure.core import MatchConditions
@@ -30,9 +33,15 @@ from ..errors import (
     SequenceNotFound,
 )
 from ..models import owner_shard
-from ..repositories._sequences import check_listing, check_sequence, sequence_change_doc
+from ..repositories._sequences import (
+    check_listing,
+    check_purge,
+    check_sequence,
+    sequence_change_doc,
+)
 from ..repositories.base import DEFAULT_PAGE_SIZE, Page
 from ..sequences.model import Sequence, is_sequence_id
+from ..sequences.store import DEFAULT_PURGE_LIMIT
 from . import table_keys as keys
 from . import table_sequence_rows as rows
 from .errors import error_code, translated
@@ -44,6 +53,7 @@ __all__ = ["TableSequences"]
 
 _REPLACE: Final = {"mode": UpdateMode.REPLACE}
 _SHARDS: Final = tuple(keys.shard_partitions())
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 Operation = tuple[Any, ...]
 
 
@@ -66,7 +76,12 @@ class TableSequences:
         written = rows.rows_of(sequence)
         operations: list[Operation] = [
             ("create", row)
-            for row in (written.record, written.owner_pointer, written.active_pointer)
+            for row in (
+                written.record,
+                written.owner_pointer,
+                written.active_pointer,
+                written.ended_pointer,
+            )
             if row is not None
         ]
         operations.append(self._change(sequence))
@@ -102,9 +117,10 @@ class TableSequences:
             "match_condition": MatchConditions.IfNotModified,
         }
         operations: list[Operation] = [("update", written.record, condition)]
-        if read.active and written.active_pointer is None:
+        if read.active and written.ended_pointer is not None:
             gone = {"PartitionKey": written.record["PartitionKey"]}
             operations.append(("delete", {**gone, "RowKey": rows.active_key(sequence.id)}))
+            operations.append(("upsert", written.ended_pointer, _REPLACE))
         operations.append(self._change(sequence))
         with translated(f"updating sequence {sequence.id}"):
             try:
@@ -143,6 +159,37 @@ class TableSequences:
             except ResourceNotFoundError:
                 return
             await self._transactions.delete(partition, rows.stored_keys(row))
+
+    async def purge_sequences(
+        self, *, ended_before: datetime, limit: int = DEFAULT_PURGE_LIMIT
+    ) -> int:
+        cutoff = check_purge(ended_before, limit)
+        if cutoff <= _EPOCH:
+            return 0
+        low, high = rows.ended_range(cutoff)
+        with translated("purging ended sequences"):
+            found = await asyncio.gather(
+                *(
+                    query_rows(
+                        self._table,
+                        RANGE,
+                        {"pk": pk, "low": low, "high": high},
+                        limit=limit,
+                        select=["PartitionKey", "RowKey", "Owner"],
+                    )
+                    for pk in _SHARDS
+                )
+            )
+            oldest = list(heapq.merge(*found, key=lambda row: str(row["RowKey"])))[:limit]
+            doomed: dict[str, list[str]] = {}
+            for pointer in oldest:
+                doomed.setdefault(str(pointer["PartitionKey"]), []).extend(
+                    rows.purged_keys(pointer)
+                )
+            await asyncio.gather(
+                *(self._transactions.delete(pk, found_keys) for pk, found_keys in doomed.items())
+            )
+        return len(oldest)
 
     async def list_sequences(
         self,

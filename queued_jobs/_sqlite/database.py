@@ -206,6 +206,17 @@ _MIGRATIONS: Final[Sequence[tuple[str, ...]]] = (
         """CREATE INDEX IF NOT EXISTS sequences_active ON sequences (id)
             WHERE active IS NOT NULL""",
     ),
+    (
+        # When each ended sequence ended (its ``completed_at``, in microseconds; NULL while
+        # active) under a partial index, so that a purge reads only what it deletes.
+        "ALTER TABLE sequences ADD COLUMN ended_at INTEGER",
+        """UPDATE sequences SET ended_at = CAST(round((julianday(coalesce(
+                json_extract(doc, '$.completed_at'), json_extract(doc, '$.created_at')))
+                - 2440587.5) * 86400000000.0) AS INTEGER)
+            WHERE active IS NULL AND json_valid(doc)""",
+        """CREATE INDEX IF NOT EXISTS sequences_ended ON sequences (ended_at, id)
+            WHERE ended_at IS NOT NULL""",
+    ),
 )
 
 

@@ -3,14 +3,16 @@
 The table ``sequences`` holds a row per sequence: the record as JSON, its owner, an
 integer version bumped by every update (which is conditional on it) and ``active`` (1
 while the sequence is active, else ``NULL``) under a partial index: the sweep's listing
-reads only the active sequences. Each write also inserts the sequence's change into the
-table ``changes`` (the change feed), in the same transaction.
+reads only the active sequences; ``ended_at`` (when an ended sequence ended, ``NULL``
+while active) is under another, which a purge reads. Each write also inserts the
+sequence's change into the table ``changes`` (the change feed), in the same transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Final
 
 from ..errors import (
@@ -22,25 +24,31 @@ from ..errors import (
 )
 from ..repositories._sequences import (
     check_listing,
+    check_purge,
     check_sequence,
+    ended_at,
     sequence_change_doc,
     sequence_doc,
     sequence_from_json,
 )
 from ..repositories.base import DEFAULT_PAGE_SIZE, Page
 from ..sequences.model import Sequence
-from .database import SqliteDatabase, to_micros
+from ..sequences.store import DEFAULT_PURGE_LIMIT
+from .database import SqliteDatabase, execute, to_micros
 
 __all__ = ["SqliteSequenceStore"]
 
-_INSERT: Final = """INSERT INTO sequences (id, owner, active, doc, version)
-    VALUES (?, ?, ?, ?, 1)"""
-_UPDATE: Final = """UPDATE sequences SET active = ?, doc = ?, version = version + 1
+_INSERT: Final = """INSERT INTO sequences (id, owner, active, ended_at, doc, version)
+    VALUES (?, ?, ?, ?, ?, 1)"""
+_UPDATE: Final = """UPDATE sequences SET active = ?, ended_at = ?, doc = ?, version = version + 1
     WHERE id = ? AND owner = ? AND version = ?
     RETURNING version"""
+_PURGE: Final = """DELETE FROM sequences WHERE id IN (
+    SELECT id FROM sequences INDEXED BY sequences_ended
+    WHERE ended_at IS NOT NULL AND ended_at < ? ORDER BY ended_at, id LIMIT ?)"""
 _RECORD: Final = "INSERT INTO changes (job_id, recorded_at, doc) VALUES (?, ?, ?)"
 _VERSION_DIGITS: Final = 18
-Row = tuple[str, int | None, str, int, str]
+Row = tuple[str, int | None, int | None, str, int, str]
 
 
 class SqliteSequenceStore:
@@ -55,10 +63,13 @@ class SqliteSequenceStore:
         self._changed = changed
 
     def _row(self, sequence: Sequence) -> Row:
-        """The row's owner, active flag, document, and its change's time and document."""
+        """The row's owner, active flag, end, document, and its change's time and
+        document."""
+        ended = ended_at(sequence)
         return (
             sequence.owner,
             1 if sequence.is_active else None,
+            None if ended is None else to_micros(ended),
             sequence_doc(sequence),
             to_micros(self._now()),
             sequence_change_doc(sequence),
@@ -88,6 +99,12 @@ class SqliteSequenceStore:
 
     async def delete_sequence(self, sequence_id: str) -> None:
         await self._db.write(_delete, sequence_id)
+
+    async def purge_sequences(
+        self, *, ended_before: datetime, limit: int = DEFAULT_PURGE_LIMIT
+    ) -> int:
+        cutoff = to_micros(check_purge(ended_before, limit))
+        return await self._db.write(execute, _PURGE, (cutoff, limit))
 
     async def list_sequences(
         self,
@@ -139,17 +156,19 @@ def _fetch_all(connection: sqlite3.Connection, sql: str, params: tuple[Any, ...]
 
 
 def _insert(connection: sqlite3.Connection, sequence_id: str, row: Row) -> None:
-    owner, active, doc, recorded_at, change = row
+    owner, active, ended, doc, recorded_at, change = row
     try:
-        connection.execute(_INSERT, (sequence_id, owner, active, doc))
+        connection.execute(_INSERT, (sequence_id, owner, active, ended, doc))
     except sqlite3.IntegrityError:
         raise DuplicateSequence(sequence_id) from None
     connection.execute(_RECORD, (sequence_id, recorded_at, change))
 
 
 def _update(connection: sqlite3.Connection, sequence_id: str, version: int, row: Row) -> int:
-    owner, active, doc, recorded_at, change = row
-    found = connection.execute(_UPDATE, (active, doc, sequence_id, owner, version)).fetchone()
+    owner, active, ended, doc, recorded_at, change = row
+    found = connection.execute(
+        _UPDATE, (active, ended, doc, sequence_id, owner, version)
+    ).fetchone()
     if found is None:
         stored = connection.execute(
             "SELECT owner FROM sequences WHERE id = ?", (sequence_id,)

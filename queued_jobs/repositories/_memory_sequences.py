@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from ..errors import (
     ConcurrencyConflict,
@@ -20,8 +21,16 @@ from ..errors import (
     SequenceNotFound,
 )
 from ..sequences.model import Sequence
+from ..sequences.store import DEFAULT_PURGE_LIMIT
 from ._schedules import check_limit
-from ._sequences import check_listing, check_sequence, sequence_doc, sequence_from_json
+from ._sequences import (
+    check_listing,
+    check_purge,
+    check_sequence,
+    ended_at,
+    sequence_doc,
+    sequence_from_json,
+)
 from .base import DEFAULT_PAGE_SIZE, Page
 
 __all__ = ["MemorySequenceStore"]
@@ -33,6 +42,8 @@ class _Row:
     active: bool
     version: str
     doc: str
+    #: When it ended (``None`` while active): what a purge looks at.
+    ended: datetime | None = None
 
 
 class MemorySequenceStore:
@@ -45,7 +56,13 @@ class MemorySequenceStore:
 
     def _store(self, sequence: Sequence) -> Sequence:
         version = str(next(self._versions))
-        row = _Row(sequence.owner, sequence.is_active, version, sequence_doc(sequence))
+        row = _Row(
+            sequence.owner,
+            sequence.is_active,
+            version,
+            sequence_doc(sequence),
+            ended_at(sequence),
+        )
         self._rows[sequence.id] = row
         self._record(sequence)
         return sequence.model_copy(update={"version": version})
@@ -92,6 +109,19 @@ class MemorySequenceStore:
     ) -> Page[Sequence]:
         _, after = check_listing(None, limit, continuation)
         return self._page(lambda row: row.active, limit=check_limit(limit), after=after)
+
+    async def purge_sequences(
+        self, *, ended_before: datetime, limit: int = DEFAULT_PURGE_LIMIT
+    ) -> int:
+        cutoff = check_purge(ended_before, limit)
+        ended = sorted(
+            (row.ended, i)
+            for i, row in self._rows.items()
+            if row.ended is not None and row.ended < cutoff
+        )
+        for _, sequence_id in ended[:limit]:
+            del self._rows[sequence_id]
+        return len(ended[:limit])
 
     def _page(
         self, keep: Callable[[_Row], bool], *, limit: int, after: str | None

@@ -5,6 +5,7 @@ write records in the change feed."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 from ..errors import CorruptSequenceRecord, InvalidInput, InvalidSequence, PayloadTooLarge
 from ..models import JobChange, JobStatus, Progress
 from ..sequences.model import MAX_SEQUENCE_BYTES, Sequence, is_sequence_id, sequence_json
+from ..sequences.store import MAX_PURGE_LIMIT
 from ._changes import ALL, placed_doc
 from ._records import problems
 from ._schedules import check_limit, listing_owner
@@ -19,7 +21,9 @@ from ._schedules import check_limit, listing_owner
 __all__ = [
     "SEQUENCE_TYPE",
     "check_listing",
+    "check_purge",
     "check_sequence",
+    "ended_at",
     "sequence_change",
     "sequence_change_doc",
     "sequence_doc",
@@ -48,6 +52,25 @@ def check_sequence(sequence: object) -> Sequence:
             f"{problems(exc)}"
         ) from None
     return sequence
+
+
+def ended_at(sequence: Sequence) -> datetime | None:
+    """When ``sequence`` ended, as the ended index keys it (``None`` while it is active):
+    its ``completed_at`` (its ``created_at`` for one stored ended without it), a moment
+    that no later write of the ended sequence moves."""
+    if sequence.is_active:
+        return None
+    return sequence.completed_at or sequence.created_at
+
+
+def check_purge(ended_before: object, limit: object) -> datetime:
+    """A purge's cutoff (timezone-aware) once its limit is checked (1 to
+    :data:`~queued_jobs.sequences.store.MAX_PURGE_LIMIT`)."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PURGE_LIMIT:
+        raise InvalidInput(f"a purge's limit is 1 to {MAX_PURGE_LIMIT:,}, not {limit!r:.40}")
+    if not isinstance(ended_before, datetime) or ended_before.utcoffset() is None:
+        raise InvalidInput("ended_before is a timezone-aware datetime")
+    return ended_before.astimezone(UTC)
 
 
 def check_listing(

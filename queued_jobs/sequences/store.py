@@ -4,7 +4,8 @@ A sibling of :class:`~queued_jobs.repositories.base.JobRepository`, like the sch
 store: each repository adapter offers one as its ``sequences`` property, on the same
 store (memory, the SQLite file, the Azure table). It knows nothing of steps or outcomes:
 it keeps records under versions, lists them newest first, and indexes the *active* ones
-(:attr:`~queued_jobs.sequences.model.Sequence.is_active`) for the sweep.
+(:attr:`~queued_jobs.sequences.model.Sequence.is_active`) for the sweep and the ended
+ones by when they ended, for retention.
 ``docs/design.md`` draws each backend's layout and what each verb costs.
 
 Every write goes through the same gate (``repositories/_sequences.py``): a record over
@@ -16,12 +17,18 @@ change feed, in the same atomic write (``docs/sequences.md``).
 
 from __future__ import annotations
 
-from typing import Protocol
+from datetime import datetime
+from typing import Final, Protocol
 
 from ..repositories.base import DEFAULT_PAGE_SIZE, Page
 from .model import Sequence
 
-__all__ = ["SequenceStore"]
+__all__ = ["DEFAULT_PURGE_LIMIT", "MAX_PURGE_LIMIT", "SequenceStore"]
+
+#: Sequences one :meth:`SequenceStore.purge_sequences` call deletes unless told otherwise.
+DEFAULT_PURGE_LIMIT: Final = 1000
+#: The most one call deletes.
+MAX_PURGE_LIMIT: Final = 10_000
 
 
 class SequenceStore(Protocol):
@@ -75,4 +82,19 @@ class SequenceStore(Protocol):
     ) -> Page[Sequence]:
         """The active sequences (running, or cancelled with jobs still to tell), newest
         first, from an index: reads only the active ones, however many are stored."""
+        ...
+
+    async def purge_sequences(
+        self, *, ended_before: datetime, limit: int = DEFAULT_PURGE_LIMIT
+    ) -> int:
+        """Delete up to ``limit`` (1 to :data:`MAX_PURGE_LIMIT`) sequences that ended
+        before ``ended_before`` (a timezone-aware moment), those that ended first first;
+        returns how many. Call again while it returns ``limit``.
+
+        A sequence ended when it stopped being active (its ``completed_at``); one still
+        running, or cancelled with jobs still to tell, is never purged. Their jobs stay (a
+        job purge removes those), and so do their changes in the feed (purged with the
+        feed's retention). Served by an index of the ended sequences: reads only those it
+        deletes, however many are stored. ``InvalidInput`` for a bad moment or limit.
+        """
         ...

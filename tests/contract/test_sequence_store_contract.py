@@ -343,3 +343,86 @@ async def test_an_unreadable_sequence_is_named_not_fatal_and_can_be_deleted(
     assert (await store.list_active_sequences()).skipped == []
     with pytest.raises(SequenceNotFound):
         await store.get_sequence(bad.id)
+
+
+def ended(made: Sequence, h: RepositoryHarness, **changes: Any) -> Sequence:
+    """``made`` ended now (by the test's clock), then the clock moved on a second."""
+    now = h.clock.now()
+    fields = {"status": SequenceStatus.SUCCEEDED, "step": None, "completed_at": now, **changes}
+    h.clock.advance(timedelta(seconds=1))
+    return made.with_changes(now=now, **fields)
+
+
+async def test_a_purge_deletes_what_ended_before_its_cutoff_oldest_first_and_keeps_the_rest(
+    repositories: RepositoryHarness,
+) -> None:
+    h = repositories
+    store = await store_of(h)
+    running = await store.insert_sequence(sequence(h, owner="bob"))
+    first = await store.update_sequence(ended(await store.insert_sequence(sequence(h)), h))
+    odd = ODD_OWNERS[2]
+    second = await store.insert_sequence(ended(sequence(h, owner=odd), h))  # stored ended
+    told = await store.insert_sequence(sequence(h, owner="carol"))
+    cancelling = await store.update_sequence(
+        ended(told, h, status=SequenceStatus.CANCELLED, cancel_pending=True)
+    )
+    cutoff = h.clock.now()
+    late = await store.update_sequence(ended(await store.insert_sequence(sequence(h)), h))
+
+    assert await store.purge_sequences(ended_before=cutoff, limit=1) == 1
+    with pytest.raises(SequenceNotFound):
+        await store.get_sequence(first.id)
+    assert (await store.get_sequence(second.id)).id == second.id
+    assert await store.purge_sequences(ended_before=cutoff) == 1
+    assert await store.purge_sequences(ended_before=cutoff) == 0
+
+    assert [s.id for s in (await store.list_sequences()).items] == [
+        late.id,
+        cancelling.id,
+        running.id,
+    ]
+    assert (await store.list_sequences(owner=odd)).items == []
+    assert [s.id for s in (await store.list_sequences(owner="ada")).items] == [late.id]
+    assert [s.id for s in (await store.list_active_sequences()).items] == [
+        cancelling.id,
+        running.id,
+    ]
+    told_all = await store.update_sequence(cancelling.with_changes(cancel_pending=False))
+    assert await store.purge_sequences(ended_before=h.clock.now()) == 2  # it, and the late one
+    assert [s.id for s in (await store.list_sequences()).items] == [running.id]
+    assert told_all.completed_at is not None
+    assert told_all.completed_at < cutoff
+
+
+async def test_a_sequence_deleted_once_ended_leaves_nothing_for_a_purge_to_count(
+    repositories: RepositoryHarness,
+) -> None:
+    h = repositories
+    store = await store_of(h)
+    gone = await store.update_sequence(ended(await store.insert_sequence(sequence(h)), h))
+    kept = await store.update_sequence(ended(await store.insert_sequence(sequence(h)), h))
+    await store.update_sequence(kept.with_changes(reason="a late completion was recorded"))
+    await store.delete_sequence(gone.id)
+
+    assert await store.purge_sequences(ended_before=h.clock.now()) == 1
+    assert (await store.list_sequences()).items == []
+
+
+async def test_a_purge_with_a_naive_moment_or_a_bad_limit_is_refused_and_deletes_nothing(
+    repositories: RepositoryHarness,
+) -> None:
+    h = repositories
+    store = await store_of(h)
+    stored = await store.update_sequence(ended(await store.insert_sequence(sequence(h)), h))
+    later = h.clock.now()
+    for bad in (
+        {"ended_before": later.replace(tzinfo=None)},
+        {"ended_before": "2026-01-01"},
+        {"ended_before": later, "limit": 0},
+        {"ended_before": later, "limit": 10_001},
+        {"ended_before": later, "limit": True},
+    ):
+        with pytest.raises(InvalidInput):
+            await store.purge_sequences(**bad)
+    assert await store.purge_sequences(ended_before=stored.created_at) == 0
+    assert (await store.get_sequence(stored.id)).id == stored.id

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from azure.storage.blob.aio import ContainerClient
 
 from queued_jobs.client import JobClient
 from queued_jobs.clock import ManualClock
-from queued_jobs.models import JobStatus
+from queued_jobs.models import JobStatus, owner_shard
 from queued_jobs.queues.memory import MemoryQueueBroker
 from queued_jobs.repositories.azure_table import AzureTableJobRepository
 from queued_jobs.runner import JobRegistry
@@ -91,6 +92,29 @@ async def test_listings_read_their_range_and_the_records_of_a_page(
     assert await cost(counter, store.list_active_sequences()) == 16 + 3
     [first, *_] = (await store.list_sequences()).items
     assert await cost(counter, store.delete_sequence(first.id)) == 2
+
+
+async def test_a_purge_reads_the_ended_index_per_shard_and_deletes_a_partition_at_once(
+    counted: tuple[AzureTableJobRepository, RequestCounter],
+) -> None:
+    repo, counter = counted
+    store = repo.sequences
+    owners = ("ada", "ada", "ada", "bob")
+    for owner in owners:
+        stored = await store.insert_sequence(sequence(owner))
+        end = stored.with_changes(
+            status=SequenceStatus.SUCCEEDED, step=None, completed_at=stored.created_at
+        )
+        await store.update_sequence(end)  # its ended pointer is in this write
+    await store.insert_sequence(sequence("bob"))  # running: not in the ended index
+    partitions = {f"j{owner_shard(owner):x}" for owner in owners}
+
+    cutoff = datetime.now(UTC) + timedelta(minutes=1)
+    counter.reset()
+    assert await store.purge_sequences(ended_before=cutoff) == 4
+    assert counter.total == 16 + len(partitions)  # a range per shard, a transaction each
+    assert await cost(counter, store.purge_sequences(ended_before=cutoff)) == 16
+    assert len((await store.list_sequences()).items) == 1
 
 
 async def test_a_completion_costs_two_requests_and_the_one_that_starts_a_step_four(

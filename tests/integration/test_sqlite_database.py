@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ async def test_opening_creates_the_folders_the_file_and_the_schema_in_wal_mode(
 
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert raw.execute("PRAGMA user_version").fetchone() == (9,)
+    assert raw.execute("PRAGMA user_version").fetchone() == (10,)
     raw.close()
 
 
@@ -516,7 +516,7 @@ async def test_a_database_of_the_seventh_schema_gains_the_schedules_and_keeps_it
     finally:
         await upgraded.close()
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),) == (9,)
+    assert raw.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),) == (10,)
     raw.close()
 
 
@@ -575,4 +575,47 @@ async def test_a_database_of_the_eighth_schema_gains_the_sequences_and_keeps_its
         )
     )
     assert "sequences_active" in plan
+    raw.close()
+
+
+async def test_a_database_of_the_ninth_schema_learns_when_its_sequences_ended_and_purges_them(
+    tmp_path: Path,
+) -> None:
+    from queued_jobs._sqlite.database import _MIGRATIONS
+    from queued_jobs._sqlite.sequences import _PURGE
+    from queued_jobs.sequences import Sequence, SequenceStatus
+
+    path = tmp_path / "old.db"
+    raw = sqlite3.connect(path)
+    for statements in _MIGRATIONS[:9]:  # the schema as the ninth version left it
+        for statement in statements:
+            raw.execute(statement)
+    steps = [{"jobs": [{"job_type": "t"}]}]
+    old = datetime(2026, 1, 1, 12, 0, 0, 250_000, tzinfo=UTC)
+    done = Sequence.new(owner="ada", name="done", steps=steps, now=old).with_changes(
+        now=old, status=SequenceStatus.SUCCEEDED, step=None, completed_at=old
+    )
+    running = Sequence.new(owner="ada", name="running", steps=steps, now=old)
+    for made, active in ((done, None), (running, 1)):
+        raw.execute(
+            "INSERT INTO sequences (id, owner, active, version, doc) VALUES (?, ?, ?, 1, ?)",
+            (made.id, made.owner, active, made.model_dump_json(exclude={"version"})),
+        )
+    raw.execute("PRAGMA user_version = 9")
+    raw.commit()
+    raw.close()
+
+    upgraded = SqliteJobRepository(path)
+    try:
+        store = upgraded.sequences
+        assert await store.purge_sequences(ended_before=old) == 0
+        assert await store.purge_sequences(ended_before=old + timedelta(milliseconds=1)) == 1
+        assert [s.id for s in (await store.list_sequences()).items] == [running.id]
+    finally:
+        await upgraded.close()
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),)
+    plan = " ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {_PURGE}", (0, 10)))
+    assert "sequences_ended" in plan
+    assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", ""), plan
     raw.close()
