@@ -1,4 +1,4 @@
-"""The :class:`SequenceClient`: start, read, list and cancel sequences.
+"""The :class:`SequenceClient`: start, read, list, cancel and purge sequences.
 
 Built on a :class:`~queued_jobs.client.JobClient` (its store, broker and registry); the
 hosts advance what it starts (every ``JobApp.pipeline()`` has the listener), and a
@@ -8,19 +8,21 @@ Not imported by ``queued_jobs.sequences`` itself (the repositories import that p
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ..client import JobClient
-from ..errors import SequenceNotFound
+from ..errors import InvalidInput, SequenceNotFound
 from ..repositories.base import DEFAULT_PAGE_SIZE, Page
 from .engine import SequenceEngine
 from .model import MAX_REASON_LENGTH, Sequence, is_sequence_id
+from .store import DEFAULT_PURGE_LIMIT
 
 __all__ = ["SequenceClient"]
 
 
 class SequenceClient:
-    """Starts, reads, lists and cancels sequences through ``client``."""
+    """Starts, reads, lists, cancels and purges sequences through ``client``."""
 
     def __init__(self, client: JobClient) -> None:
         self.client = client
@@ -74,3 +76,27 @@ class SequenceClient:
         if not is_sequence_id(sequence_id):
             raise SequenceNotFound(sequence_id)
         return await self.engine.cancel(sequence_id, reason=reason[:MAX_REASON_LENGTH])
+
+    async def purge(self, *, ended_before: datetime, limit: int | None = None) -> int:
+        """Delete the sequences that ended before ``ended_before`` (a timezone-aware
+        moment), those that ended first first: all of them, or at most ``limit`` (a
+        positive integer); returns how many. Running sequences, and cancelled ones whose
+        jobs are still being told, are kept; the jobs of those deleted stay.
+
+        ``InvalidInput`` for a bad moment or limit, before anything is deleted.
+        """
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
+        ):
+            raise InvalidInput(f"a purge's limit is a positive integer, not {limit!r:.40}")
+        store = self.client.repository.sequences
+        purged = 0
+        while limit is None or purged < limit:
+            batch = (
+                DEFAULT_PURGE_LIMIT if limit is None else min(DEFAULT_PURGE_LIMIT, limit - purged)
+            )
+            deleted = await store.purge_sequences(ended_before=ended_before, limit=batch)
+            purged += deleted
+            if deleted < batch:
+                break
+        return purged
