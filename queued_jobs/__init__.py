@@ -62,6 +62,7 @@ from .schedules.sync_client import SyncScheduleClient
 from .sequences import ExitRule, Outcome, Sequence, SequenceStatus, Step, StepJob
 from .sequences.client import SequenceClient
 from .sequences.sweep import SequenceSweeper, SequenceSweepReport
+from .sequences.sync_client import SyncSequenceClient
 from .sync_client import SyncJobClient
 from .tracker import JobTracker, SyncJobTracker
 from .waiting import Backoff
@@ -150,6 +151,7 @@ __all__ = [
     "SyncJobClient",
     "SyncJobTracker",
     "SyncScheduleClient",
+    "SyncSequenceClient",
     "UniqueScope",
     "UnknownJobType",
     "Worker",

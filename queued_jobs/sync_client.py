@@ -19,6 +19,8 @@ from .client import JobClient
 from .models import QueuedJob
 from .schedules.client import ScheduleClient
 from .schedules.sync_client import SyncScheduleClient
+from .sequences.client import SequenceClient
+from .sequences.sync_client import SyncSequenceClient
 from .waiting import Backoff
 
 __all__ = ["SyncJobClient"]
@@ -53,6 +55,12 @@ class SyncJobClient(SyncTwin[JobClient]):
         """The client's schedules (:class:`~queued_jobs.schedules.client.ScheduleClient`'s
         verbs, blocking), on this twin's loop and connections."""
         return SyncScheduleClient(self._loop, ScheduleClient(self._target))
+
+    @property
+    def sequences(self) -> SyncSequenceClient:
+        """The client's sequences (:class:`~queued_jobs.sequences.client.SequenceClient`'s
+        verbs, blocking), on this twin's loop and connections."""
+        return SyncSequenceClient(self._loop, SequenceClient(self._target))
 
     @overload
     def result_of(self, job: QueuedJob) -> Any: ...
