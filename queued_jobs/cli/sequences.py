@@ -1,9 +1,10 @@
-"""``queued-jobs sequences start|list|show|cancel``: multi-step sequences."""
+"""``queued-jobs sequences start|list|show|cancel|purge``: multi-step sequences."""
 
 from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -17,7 +18,8 @@ from ..client import JobClient
 from ..repositories.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ..sequences.client import SequenceClient
 from ..sequences.model import Sequence
-from ._base import Options, cli, console, with_client
+from ._base import CENTURY, Options, cli, console, with_client
+from ._types import duration
 
 __all__ = ["sequences"]
 
@@ -27,7 +29,7 @@ _MAX_DEFINITION_TEXT = 1024 * 1024
 
 @cli.group("sequences")
 def sequences() -> None:
-    """Start, list, show and cancel multi-step sequences."""
+    """Start, list, show, cancel and purge multi-step sequences."""
 
 
 def _read_definition(path: str) -> dict[str, Any]:
@@ -127,6 +129,31 @@ def cancel(options: Options, sequence_id: str, reason: str) -> None:
         options.app(), lambda client: SequenceClient(client).cancel(sequence_id, reason=reason)
     )
     click.echo(f"{found.id} {found.status.value}")
+
+
+@sequences.command("purge")
+@click.option(
+    "--older-than",
+    "age",
+    callback=duration(bare_unit="days", most=CENTURY),
+    required=True,
+    help="Delete sequences that ended longer ago than this: 90m, 6h, 1h30m, 30d "
+    "(a bare number is days).",
+    metavar="DURATION",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def purge(options: Options, age: timedelta, yes: bool) -> None:
+    """Delete ended sequences (succeeded, failed, cancelled); their jobs stay."""
+    app = options.app()
+    cutoff = app.clock.now() - age
+    if not yes:
+        click.confirm(
+            f"Delete every sequence that ended before {cutoff:%Y-%m-%d %H:%M:%S} UTC?",
+            abort=True,
+        )
+    count = with_client(app, lambda client: SequenceClient(client).purge(ended_before=cutoff))
+    click.echo(f"purged {count} sequence{'' if count == 1 else 's'}")
 
 
 def _table(found: list[Sequence]) -> Table:

@@ -79,3 +79,27 @@ def test_an_unknown_sequence_is_an_error_naming_it(invoke: Invoke) -> None:
         result = invoke("sequences", *args)
         assert result.exit_code == 1
         assert "no sequence with id" in result.output
+
+
+def test_purge_asks_first_then_deletes_the_sequences_that_ended_longer_ago(
+    invoke: Invoke,
+) -> None:
+    running = started(invoke)
+    ended = started(invoke)
+    assert invoke("sequences", "cancel", ended).exit_code == 0
+
+    declined = invoke("sequences", "purge", "--older-than", "0", input="n\n")
+    assert declined.exit_code == 1
+    assert "Delete every sequence that ended before" in declined.output
+    assert invoke("sequences", "purge", "--older-than", "1", "--yes").stdout == (
+        "purged 0 sequences\n"
+    )
+    confirmed = invoke("sequences", "purge", "--older-than", "0", input="y\n")
+    assert (confirmed.exit_code, confirmed.stdout.splitlines()[-1]) == (0, "purged 1 sequence")
+    listed = invoke("sequences", "list").stdout
+    assert running in listed
+    assert ended not in listed
+    for bad in ("soon", "-1", "999999d"):
+        refused = invoke("sequences", "purge", "--older-than", bad, "--yes")
+        assert refused.exit_code == 2, (bad, refused.output)
+        assert "--older-than" in refused.output
