@@ -1,4 +1,5 @@
-"""``/sequences``: start, read, list and cancel multi-step sequences.
+"""``/sequences``: start, read, list and cancel multi-step sequences, and (operators)
+purge the ended ones, ``POST /sequences:purge``.
 
 Access as on ``/jobs``: every route needs a principal; an end user starts, sees and
 cancels their own sequences only (another's is ``404``, like an id nobody has); a reader
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from ...errors import InvalidInput, PermissionDenied
 from ...models import check_owner
+from ...models.job import UtcDatetime
 from ...sequences.client import SequenceClient
 from ...sequences.model import (
     MAX_ITERATIONS,
@@ -25,8 +27,15 @@ from ...sequences.model import (
     Step,
     is_sequence_id,
 )
-from .._access import check_may_change_sequence, check_may_see_sequence, listing_owner
+from ...sequences.store import MAX_PURGE_LIMIT
+from .._access import (
+    check_may_change_sequence,
+    check_may_see_sequence,
+    check_operator,
+    listing_owner,
+)
 from .._runtime import runtime_of
+from ..schemas import PurgeResult
 from ._common import Caller, errors
 
 __all__ = ["router"]
@@ -50,6 +59,18 @@ class SequenceCreate(BaseModel):
     owner: Annotated[
         str | None,
         Field(max_length=256, description="Operators only: whose sequence it is."),
+    ] = None
+
+
+class SequencePurge(BaseModel):
+    """Which ended sequences to delete."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ended_before: UtcDatetime = Field(description="Delete those that ended before this.")
+    limit: Annotated[
+        int | None,
+        Field(ge=1, le=MAX_PURGE_LIMIT, description="At most this many (default: all)."),
     ] = None
 
 
@@ -240,3 +261,19 @@ async def cancel_sequence(sequence_id: str, request: Request, caller: Caller) ->
     sequences = SequenceClient(await runtime_of(request).client())
     check_may_change_sequence(caller, await sequences.get(sequence_id))
     return _view(request, await sequences.cancel(sequence_id, reason=f"cancelled by {caller.id}"))
+
+
+@router.post(
+    "/sequences:purge",
+    response_model=PurgeResult,
+    name="purge_sequences",
+    operation_id="purge_sequences",
+    responses=errors(403),
+)
+async def purge_sequences(body: SequencePurge, request: Request, caller: Caller) -> PurgeResult:
+    """Delete the sequences that ended before ``ended_before`` (those that ended first
+    first; at most ``limit``); their jobs stay. Operators only."""
+    check_operator(caller, "purging sequences")
+    sequences = SequenceClient(await runtime_of(request).client())
+    deleted = await sequences.purge(ended_before=body.ended_before, limit=body.limit)
+    return PurgeResult(deleted=deleted)

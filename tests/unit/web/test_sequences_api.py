@@ -133,3 +133,48 @@ async def test_a_definition_that_cannot_run_is_refused_saying_why(api: httpx.Asy
         assert response.status_code == 422
     assert (await api.get("/sequences/../../etc", headers=alice)).status_code == 404
     assert (await api.get("/sequences", headers=alice)).json()["items"] == []
+
+
+async def test_only_an_operator_purges_ended_sequences_and_bad_bodies_delete_nothing(
+    api: httpx.AsyncClient,
+) -> None:
+    alice, operator = as_("alice"), as_("otto", "operator")
+    made = [
+        (await api.post("/sequences", json={"name": n, "steps": STEPS}, headers=alice)).json()
+        for n in ("a", "b", "c")
+    ]
+    for body in made[:2]:
+        await api.post(f"/sequences/{body['id']}/cancel", headers=alice)
+    later = (await api.get(f"/sequences/{made[1]['id']}", headers=alice)).json()["completed_at"]
+    cutoff = {"ended_before": "2999-01-01T00:00:00Z"}
+
+    for caller in (alice, as_("rita", "reader")):
+        refused = await api.post("/sequences:purge", json=cutoff, headers=caller)
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "permission_denied"
+    for bad in (
+        {},
+        {"ended_before": "2999-01-01T00:00:00"},  # no time zone
+        {"ended_before": "soon"},
+        {"ended_before": "9" * 5000},
+        {**cutoff, "limit": 0},
+        {**cutoff, "limit": 10**12},
+        {**cutoff, "owner": "alice"},
+        ["ended_before"],
+    ):
+        response = await api.post("/sequences:purge", json=bad, headers=operator)
+        assert response.status_code == 422, (bad, response.text)
+    garbled = await api.post(
+        "/sequences:purge", content=b"\xff{", headers={**operator, "Content-Type": "text/x"}
+    )
+    assert garbled.status_code == 422
+    assert len((await api.get("/sequences", headers=alice)).json()["items"]) == 3
+
+    first = await api.post(
+        "/sequences:purge", json={"ended_before": later, "limit": 5}, headers=operator
+    )
+    assert first.json() == {"deleted": 1}  # the one that ended before the other
+    rest = await api.post("/sequences:purge", json=cutoff, headers=operator)
+    assert rest.json() == {"deleted": 1}
+    listed = (await api.get("/sequences", headers=alice)).json()["items"]
+    assert [s["id"] for s in listed] == [made[2]["id"]]
