@@ -31,7 +31,10 @@ export class LiveFeed {
     return this;
   }
 
-  /** `listener({type: "job", job})` or `listener({type: "reset"})`; returns the way to stop. */
+  /**
+   * `listener({type: "job", job})`, `listener({type: "sequence", sequence})` or
+   * `listener({type: "reset"})`; returns the way to stop.
+   */
   subscribe(listener) {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -59,16 +62,19 @@ export class LiveFeed {
       if (this.opened && !this.lastEventId) this.emit({ type: "reset" });
       this.opened = true;
     });
-    source.addEventListener("job", (message) => {
-      if (message.lastEventId) this.lastEventId = message.lastEventId;
-      let job;
-      try {
-        job = JSON.parse(message.data);
-      } catch {
-        return;
-      }
-      this.emit({ type: "job", job });
-    });
+    // A job's change is {type: "job", job}; a sequence's {type: "sequence", sequence}.
+    for (const kind of ["job", "sequence"]) {
+      source.addEventListener(kind, (message) => {
+        if (message.lastEventId) this.lastEventId = message.lastEventId;
+        let change;
+        try {
+          change = JSON.parse(message.data);
+        } catch {
+          return;
+        }
+        this.emit({ type: kind, [kind]: change });
+      });
+    }
     source.addEventListener("reset", () => this.emit({ type: "reset" }));
     source.addEventListener("error", () => {
       if (source.readyState === EventSource.CLOSED) {

@@ -11,6 +11,7 @@ import { jobView } from "./views/job.js";
 import { jobsView } from "./views/jobs.js";
 import { overviewView } from "./views/overview.js";
 import { scheduleView, schedulesView } from "./views/schedules.js";
+import { sequenceView, sequencesView } from "./views/sequences.js";
 
 const main = document.getElementById("main");
 
@@ -51,6 +52,7 @@ function navigation(router) {
       : path === "/jobs" && statuses.length === 1 && statuses[0] === "failed" && [...params.keys()].length === 1 ? "failed"
         : path.startsWith("/jobs") ? "jobs"
           : path.startsWith("/schedules") ? "schedules"
+            : path.startsWith("/sequences") ? "sequences"
             : path.startsWith("/dead-letters") ? "dead-letters" : null;
     for (const link of nav.querySelectorAll("a[data-nav]")) {
       if (link.dataset.nav === current) link.setAttribute("aria-current", "page");
@@ -92,6 +94,8 @@ function start() {
     [/^\/jobs\/([^/]+)$/, (match) => jobView(context, decodeURIComponent(match[1]))],
     [/^\/schedules$/, (_, params) => schedulesView(context, params)],
     [/^\/schedules\/([^/]+)$/, (match) => scheduleView(context, decodeURIComponent(match[1]))],
+    [/^\/sequences$/, (_, params) => sequencesView(context, params)],
+    [/^\/sequences\/([^/]+)$/, (match) => sequenceView(context, decodeURIComponent(match[1]))],
     [/^\/dead-letters$/, (_, params) => deadLettersView(context, params)],
   ], notFound);
   context.router.onChange(() => {

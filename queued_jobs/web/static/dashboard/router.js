@@ -1,6 +1,6 @@
 // The page's places live in the URL's hash: "#/", "#/jobs?status=failed&owner=ada",
-// "#/jobs/<id>", "#/schedules", "#/schedules/<id>", "#/dead-letters". Each place is a
-// view: render(root, context) → cleanup.
+// "#/jobs/<id>", "#/schedules", "#/schedules/<id>", "#/sequences", "#/sequences/<id>",
+// "#/dead-letters". Each place is a view: render(root, context) → cleanup.
 
 /** The place a hash names: {path, params} ("#/jobs?status=a&status=b" → "/jobs", URLSearchParams). */
 export function parse(hash = location.hash) {

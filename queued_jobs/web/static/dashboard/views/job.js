@@ -1,6 +1,7 @@
 // One job: what it was asked, what it answered or why it failed, its progress, every
-// attempt and every change of status; for operators, retry, cancel and delete. Live: a
-// change of the job shows at once, and a change of status reads the job again.
+// attempt and every change of status, and the sequence or schedule that started it; for
+// operators, retry, cancel and delete. Live: a change of the job shows at once, and a
+// change of status reads the job again.
 
 import { act, allowed, VERBS } from "../actions.js";
 import { api, ApiError, MISSING, optional } from "../api.js";
@@ -13,6 +14,26 @@ import { heading, notAvailable, section, showFailure, throttled } from "./common
 
 function pre(value, labelText) {
   return h("pre", { class: "code", tabindex: "0", "aria-label": labelText }, value);
+}
+
+const ORIGIN_ID = /^[0-9a-f]{29}$/;
+
+/** The sequence or schedule that started `job` (its custom data names it), as a link. */
+function origin(job, key, path, words) {
+  const data = job.custom_data?.[key];
+  const id = data && typeof data === "object" ? data.id : null;
+  if (typeof id !== "string" || !ORIGIN_ID.test(id)) return null;
+  return [h("a", { href: `#/${path}/${id}`, class: "mono", dataset: { origin: key } }, id), words(data)];
+}
+
+function sequenceWords(data) {
+  const step = Number.isInteger(data.step) ? ` (step ${data.step}` : null;
+  if (!step) return null;
+  return `${step}${Number.isInteger(data.iteration) ? `, iteration ${data.iteration}` : ""})`;
+}
+
+function scheduleWords(data) {
+  return typeof data.name === "string" && data.name ? [" (", data.name, ")"] : null;
 }
 
 function facts(job) {
@@ -33,6 +54,8 @@ function facts(job) {
     ["Cancel requested", job.cancel_requested ? "Yes" : null],
     ["Unique key", job.unique_key ? h("span", { class: "mono" }, job.unique_key) : null],
     ["Correlation id", job.correlation_id ? h("span", { class: "mono" }, job.correlation_id) : null],
+    ["Sequence", origin(job, "sequence", "sequences", sequenceWords)],
+    ["Schedule", origin(job, "schedule", "schedules", scheduleWords)],
     ["Tags", tags],
   ]);
 }
@@ -214,6 +237,7 @@ export function jobView(context, id) {
       reload();
       return;
     }
+    if (event.type !== "job") return;
     const change = event.job;
     if (change.job_id !== id || !job) return;
     const moved = change.status !== job.status || change.attempts !== job.attempts;

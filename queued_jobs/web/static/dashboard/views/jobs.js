@@ -199,6 +199,7 @@ export function jobsView(context, params) {
       load();
       return;
     }
+    if (event.type !== "job") return;
     const entry = rows.get(event.job.job_id);
     if (entry) applyChange(entry, event.job);
     else if (!cursor && mayMatch(filter, event.job) && !unseen.has(event.job.job_id)) {

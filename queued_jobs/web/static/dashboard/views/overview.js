@@ -231,6 +231,7 @@ export function overviewView(context, params) {
 
   const soon = throttled(refresh, REFRESH_MS);
   const stop = live.subscribe((event) => {
+    if (event.type === "sequence") return; // no count of the overview is a sequence's
     if (event.type === "job") latestChange = Math.max(latestChange, Date.parse(event.job.changed_at) || 0);
     soon();
   });
