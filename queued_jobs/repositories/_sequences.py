@@ -70,7 +70,12 @@ def check_purge(ended_before: object, limit: object) -> datetime:
         raise InvalidInput(f"a purge's limit is 1 to {MAX_PURGE_LIMIT:,}, not {limit!r:.40}")
     if not isinstance(ended_before, datetime) or ended_before.utcoffset() is None:
         raise InvalidInput("ended_before is a timezone-aware datetime")
-    return ended_before.astimezone(UTC)
+    try:
+        return ended_before.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(
+            f"ended_before {ended_before.isoformat()} is outside the years 1 to 9999 in UTC"
+        ) from None
 
 
 def check_listing(

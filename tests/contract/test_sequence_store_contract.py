@@ -5,7 +5,7 @@ sweep, refuses what would not read back, and records each write in the change fe
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -418,6 +418,7 @@ async def test_a_purge_with_a_naive_moment_or_a_bad_limit_is_refused_and_deletes
     for bad in (
         {"ended_before": later.replace(tzinfo=None)},
         {"ended_before": "2026-01-01"},
+        {"ended_before": datetime.max.replace(tzinfo=timezone(timedelta(hours=-5)))},
         {"ended_before": later, "limit": 0},
         {"ended_before": later, "limit": 10_001},
         {"ended_before": later, "limit": True},
