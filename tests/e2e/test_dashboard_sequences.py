@@ -2,7 +2,8 @@
 an operator lists the sequences and filters them by owner, opens one to read its steps and
 every run with its jobs (linked, with their statuses), follows a job to its page and back
 through its sequence link, and cancels it; a reader, with no button, sees the cancel
-arrive live. A job started by a schedule links to its schedule."""
+arrive live, and the list announces a sequence started meanwhile and follows its changes.
+A job started by a schedule links to its schedule."""
 
 from __future__ import annotations
 
@@ -139,6 +140,18 @@ def test_an_operator_reads_a_sequence_s_runs_and_cancels_it_while_a_reader_watch
     ended = _when(jobs_api, billing, lambda s: not s["cancel_pending"])
     assert ended["status"] == "cancelled"
     assert ended["runs"][-1]["jobs"][0]["status"] == "cancelled"
+
+    page.get_by_role("link", name="Sequences", exact=True).first.click()
+    expect(rows).to_have_count(2)
+    slow = {"job_type": WORK, "request": {"sleeps": [60]}}
+    later = _start(jobs_api, "alice", "Later run", [{"jobs": [slow]}])
+    page.get_by_role("button", name="Show the latest").click()  # announced, not pushed in
+    expect(rows).to_have_count(3)
+    shown = page.locator(f'tr[data-sequence="{later}"]')
+    expect(shown).to_contain_text("Running")
+    with jobs_api.client("alice") as http:
+        assert http.post(f"/sequences/{later}/cancel").status_code == 200
+    expect(shown).to_contain_text("Cancelled")  # from its event: the page read it again
 
 
 def test_a_job_started_by_a_schedule_links_to_its_schedule(
