@@ -121,6 +121,7 @@ def test_an_operator_reads_a_sequence_s_runs_and_cancels_it_while_a_reader_watch
     origin = page.locator('a[data-origin="sequence"]')
     expect(origin).to_have_text(billing)
     expect(page.locator(".facts")).to_contain_text("(step 0, iteration 1)")
+    screenshot(page, "dashboard-job-of-a-sequence")
     origin.click()
     expect(page).to_have_url(re.compile(f"#/sequences/{billing}$"))
 
