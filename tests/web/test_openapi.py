@@ -60,6 +60,7 @@ def test_the_openapi_document_names_every_route(api: ApiServer) -> None:
         "/sequences",
         "/sequences/{sequence_id}",
         "/sequences/{sequence_id}/cancel",
+        "/sequences:purge",
     } <= paths
     assert set(document["paths"]["/schedules/{schedule_id}"]) == {"get", "patch", "delete"}
     download = document["paths"]["/files/{container}/{name}"]["get"]
