@@ -33,6 +33,7 @@ from pydantic import (
 
 from ..clock import utcnow
 from ..errors import InvalidInput, PayloadTooLarge
+from ..models.fields import JobId, first_problem, plain_text, record_id
 from ..models.job import (
     MAX_ATTEMPTS,
     JobType,
@@ -73,9 +74,6 @@ MAX_TIME_ZONE_LENGTH: Final = 64
 MAX_CATCH_UP_LIMIT: Final = 1000
 DEFAULT_CATCH_UP_LIMIT: Final = 100
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-#: The same but for tabs and line breaks (a recurrence rule's canonical text has lines).
-_CONTROL_BUT_LINES: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 #: The form of an IANA time zone name: ``UTC``, ``Europe/Paris``, ``Etc/GMT+5``.
 _TIME_ZONE: Final = re.compile(r"^[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*$")
 
@@ -111,47 +109,6 @@ def new_schedule_id(owner: str, *, now: datetime | None = None) -> str:
 def is_schedule_id(value: object) -> bool:
     """Whether ``value`` has the form of a schedule id: anything else names no schedule."""
     return is_job_id(value)
-
-
-def _schedule_id(value: str) -> str:
-    if not is_schedule_id(value):
-        raise ValueError(
-            f"{value!r:.80} is not a schedule id (29 lowercase hex digits); make ids with "
-            "new_schedule_id(owner)"
-        )
-    return value
-
-
-def _job_id(value: str) -> str:
-    if not is_job_id(value):
-        raise ValueError(f"{value!r:.80} is not a job id (29 lowercase hex digits)")
-    return value
-
-
-def _text(what: str, limit: int, *, lines: bool = False) -> AfterValidator:
-    """Text of 1 to ``limit`` characters, valid Unicode, without control characters (but
-    line breaks and tabs with ``lines``)."""
-    control = _CONTROL_BUT_LINES if lines else _CONTROL
-    refused = "control characters" if lines else "control characters (line breaks, tabs)"
-
-    def check(value: str) -> str:
-        if not value.strip():
-            raise ValueError(f"{what} must not be empty or blank")
-        if len(value) > limit:
-            raise ValueError(f"{what} is {len(value):,} characters; at most {limit:,} allowed")
-        if control.search(value):
-            raise ValueError(f"{what} must not contain {refused}")
-        if not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise ValueError(
-                    f"{what} is not valid Unicode text: it holds a lone surrogate at position "
-                    f"{exc.start}"
-                ) from None
-        return value
-
-    return AfterValidator(check)
 
 
 def _time_zone(value: str) -> str:
@@ -199,10 +156,9 @@ def _request(value: JsonValue) -> JsonValue:
     return value
 
 
-ScheduleId = Annotated[str, AfterValidator(_schedule_id)]
-JobId = Annotated[str, AfterValidator(_job_id)]
-ScheduleName = Annotated[str, _text("schedule name", MAX_NAME_LENGTH)]
-RuleText = Annotated[str, _text("rule", MAX_RULE_LENGTH, lines=True)]
+ScheduleId = Annotated[str, record_id("schedule", "new_schedule_id(owner)")]
+ScheduleName = Annotated[str, plain_text("schedule name", MAX_NAME_LENGTH)]
+RuleText = Annotated[str, plain_text("rule", MAX_RULE_LENGTH, lines=True)]
 TimeZone = Annotated[str, AfterValidator(_time_zone)]
 HostName = Annotated[str, AfterValidator(_host)]
 #: A UTC instant from 1970 on (markers are keyed from the Unix epoch).
@@ -211,14 +167,7 @@ Instant = Annotated[UtcDatetime, AfterValidator(_since_epoch)]
 
 def _invalid(exc: ValidationError, what: str) -> InvalidInput:
     """``exc`` as one clear ``InvalidInput``: its first problem and how many more."""
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    first = errors[0] if errors else {"loc": (), "msg": str(exc)}
-    where = ".".join(str(part) for part in first["loc"])
-    message = str(first["msg"]).removeprefix("Value error, ")
-    text = f"{what}: {where}: {message}" if where else f"{what}: {message}"
-    if len(errors) > 1:
-        text += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-    return InvalidInput(text)
+    return InvalidInput(first_problem(exc, what))
 
 
 class Schedule(BaseModel):

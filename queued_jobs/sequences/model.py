@@ -35,6 +35,7 @@ from pydantic import (
 
 from ..clock import utcnow
 from ..errors import InvalidSequence, PayloadTooLarge
+from ..models.fields import JobId, first_problem, plain_text, record_id
 from ..models.job import (
     JobType,
     Owner,
@@ -89,7 +90,6 @@ MAX_NAME_LENGTH: Final = 200
 MAX_REASON_LENGTH: Final = 2000
 #: The key of the request of a step that passes results on (``pass_results``).
 PREVIOUS_KEY: Final = "previous"
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _ACTION: Final = re.compile(r"^(next|goto:(0|[1-9][0-9]{0,2})|end:(succeeded|failed|cancelled))$")
 
 
@@ -158,44 +158,12 @@ def is_sequence_id(value: object) -> bool:
     return is_job_id(value)
 
 
-def _sequence_id(value: str) -> str:
-    if not is_sequence_id(value):
-        raise ValueError(
-            f"{value!r:.80} is not a sequence id (29 lowercase hex digits); make ids with "
-            "new_job_id(owner)"
-        )
-    return value
-
-
-def _job_id(value: str) -> str:
-    if not is_job_id(value):
-        raise ValueError(f"{value!r:.80} is not a job id (29 lowercase hex digits)")
-    return value
-
-
 def _action(value: str) -> str:
     try:
         parse_action(value)
     except InvalidSequence as exc:
         raise ValueError(str(exc)) from None
     return value
-
-
-def _text(what: str, limit: int) -> AfterValidator:
-    def check(value: str) -> str:
-        if not value.strip():
-            raise ValueError(f"{what} must not be empty or blank")
-        if len(value) > limit:
-            raise ValueError(f"{what} is {len(value):,} characters; at most {limit:,} allowed")
-        if _CONTROL.search(value.replace("\n", " ")):
-            raise ValueError(f"{what} must not contain control characters")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ValueError(f"{what} is not valid Unicode text ({exc.reason})") from None
-        return value
-
-    return AfterValidator(check)
 
 
 def _request(value: JsonValue) -> JsonValue:
@@ -207,10 +175,9 @@ def _request(value: JsonValue) -> JsonValue:
     return value
 
 
-SequenceId = Annotated[str, AfterValidator(_sequence_id)]
-JobId = Annotated[str, AfterValidator(_job_id)]
+SequenceId = Annotated[str, record_id("sequence", "new_job_id(owner)")]
 ActionText = Annotated[str, AfterValidator(_action)]
-Name = Annotated[str, _text("sequence name", MAX_NAME_LENGTH)]
+Name = Annotated[str, plain_text("sequence name", MAX_NAME_LENGTH)]
 Reason = Annotated[str, Field(max_length=MAX_REASON_LENGTH)]
 
 
@@ -434,11 +401,4 @@ def sequence_json(sequence: Sequence) -> bytes:
 
 
 def _invalid(exc: ValidationError, what: str) -> InvalidSequence:
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    first = errors[0] if errors else {"loc": (), "msg": str(exc)}
-    where = ".".join(str(part) for part in first["loc"])
-    message = str(first["msg"]).removeprefix("Value error, ")
-    text = f"{what}: {where}: {message}" if where else f"{what}: {message}"
-    if len(errors) > 1:
-        text += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-    return InvalidSequence(text)
+    return InvalidSequence(first_problem(exc, what))
