@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -21,6 +22,16 @@ def azurite_oauth() -> Iterator[Azurite]:
     identity-based connections."""
     with AzuriteProcess(oauth=True) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _log_records_as_python_makes_them() -> Iterator[None]:
+    """Put back the log record factory after each test: an app served in development
+    mode marks every log line of the process (its own factory), as it should, but a test
+    that served one in this process must not mark the next test's lines."""
+    factory = logging.getLogRecordFactory()
+    yield
+    logging.setLogRecordFactory(factory)
 
 
 _STARTED = time.time()

@@ -126,12 +126,17 @@ class Pipeline:
         self.host = host
         self.clock = clock
         self.settings = settings or ExecutionSettings()
-        #: Each listener with what it hears (``None``: every change), read once here.
-        self._listeners = [
-            (listener, listener.hears if isinstance(listener, SelectiveListener) else None)
-            for listener in listeners
-        ]
+        #: Each listener with what it hears (``None``: every change), read once.
+        self._listeners: list[tuple[StatusListener, Callable[[QueuedJob], bool] | None]] = []
+        for listener in listeners:
+            self.add_listener(listener)
         self._rng = rng or random.Random()
+
+    def add_listener(self, listener: StatusListener) -> None:
+        """Tell ``listener`` of every stored change from now on (of those it hears, if it
+        is a :class:`SelectiveListener`)."""
+        hears = listener.hears if isinstance(listener, SelectiveListener) else None
+        self._listeners.append((listener, hears))
 
     # --- entry points ------------------------------------------------------------------
 

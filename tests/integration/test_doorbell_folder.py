@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import socket
 import stat
+import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +23,16 @@ from queued_jobs._sqlite.doorbell import Doorbell
 from tests.support.waiting import PATIENCE
 
 POLLING = WorkerSettings(poll_max=timedelta(milliseconds=50), sweep_interval=None)
+
+
+@pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    """A short folder of the test's own: a doorbell's socket path must fit a Unix
+    socket's address (about 100 bytes), which pytest's own folders under a parallel run
+    may not leave room for (the doorbell then stays silent, and workers poll)."""
+    folder = Path(tempfile.mkdtemp(prefix="qj-bell-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -324,7 +324,7 @@ async def test_the_worker_drains_urgent_bands_first_without_starving_the_others(
                 all_started.set()
 
     pipeline = pipeline_for(client)
-    pipeline._listeners.append(remember)
+    pipeline.add_listener(remember)
     for _ in range(12):
         await client.queue_job("shop.ping", 1, owner="a", priority=Priority.HIGH)
     for _ in range(3):

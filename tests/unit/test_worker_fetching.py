@@ -59,7 +59,7 @@ async def run_until_done(client: JobClient, worker: Worker, jobs: int) -> None:
             if finished == jobs:
                 done.set()
 
-    worker.pipeline._listeners.append(count)
+    worker.pipeline.add_listener(count)
     running = asyncio.create_task(worker.run())
     async with asyncio.timeout(PATIENCE):
         await done.wait()
@@ -200,7 +200,7 @@ async def test_an_urgent_job_is_still_found_while_its_band_rests(client: JobClie
         if job.status is JobStatus.SUCCEEDED:
             started.set()
 
-    worker.pipeline._listeners.append(note)
+    worker.pipeline.add_listener(note)
     running = asyncio.create_task(worker.run())
     # Every band is empty; after 12 empty answers an uncapped pause would be 5 ms * 2^12,
     # about 20 s; capped, it stays at 50 ms.
@@ -254,7 +254,7 @@ async def test_held_messages_that_waited_long_are_renewed_before_they_start(
         if job.status is JobStatus.RUNNING:
             starts.append(job.id)
 
-    worker.pipeline._listeners.append(note)
+    worker.pipeline.add_listener(note)
     loop = asyncio.get_running_loop()
     running = asyncio.create_task(worker.run())
     await until(lambda: len(starts) == 1 and len(worker._held) == 1, "one running, one held")
