@@ -260,7 +260,8 @@ class ScheduleFirer:
             return job_id, True
         except SlotAlreadyFired as fired:
             report.already_fired += 1
-            if fired.existing.fired_at > now - RECOVER_AFTER:
+            mine = fired.existing.fired_by == self.holder  # from a try before a conflict
+            if not mine and fired.existing.fired_at > now - RECOVER_AFTER:
                 raise _BeingFired(fired.existing.fired_at) from None
             try:
                 await self.client.repository.get(fired.job_id)

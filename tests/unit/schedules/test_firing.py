@@ -304,3 +304,30 @@ async def test_a_rule_that_has_ended_leaves_the_schedule_with_no_next_slot(
     fx.clock.advance(MINUTE)
     assert (await firer.fire_due()).fired == 1
     assert (await fx.stored(schedule)).next_slot is None
+
+
+class RenamedMidPass(ScheduleFirer):
+    """A firer whose schedule is renamed by someone else while it stores a slot's job."""
+
+    renamed = False
+
+    async def _store_jobs(self, schedule: Schedule, claimed: Any, report: Any) -> None:
+        await super()._store_jobs(schedule, claimed, report)
+        if not self.renamed:  # once: the next try's write finds the schedule as it reads it
+            self.renamed = True
+            stored = await self.store.get_schedule(schedule.id)
+            await self.store.update_schedule(stored.with_changes(name="renamed meanwhile"))
+
+
+async def test_a_change_racing_a_pass_is_kept_and_the_slot_still_starts_one_job(
+    fx: Fixture,
+) -> None:
+    client = await fx.client()
+    firer = RenamedMidPass(client)
+    schedule = await fx.schedule()
+    fx.clock.advance(MINUTE)
+    report = await firer.fire_due()
+    assert report.fired == 1
+    assert len(await fx.jobs()) == 1
+    moved = await fx.stored(schedule)
+    assert (moved.name, moved.next_slot) == ("renamed meanwhile", START + HOUR)
