@@ -251,7 +251,8 @@ class ScheduleFirer:
         self, schedule: Schedule, slot: datetime, report: FiringReport
     ) -> tuple[str, bool]:
         """Set ``slot``'s marker: its job's id, and whether this firer is to store the job
-        (it set the marker, or the marker's firer died before storing it)."""
+        with the pass's others (it set the marker). A marker's job that its firer never
+        stored (it died between the two) is stored here at once."""
         now = self.client.clock.now()
         job_id = new_job_id(schedule.owner, now=now)
         marker = SlotMarker.of(schedule.id, slot, job_id=job_id, fired_by=self.holder, fired_at=now)
@@ -265,9 +266,12 @@ class ScheduleFirer:
                 raise _BeingFired(fired.existing.fired_at) from None
             try:
                 await self.client.repository.get(fired.job_id)
-                return fired.job_id, False  # started by whoever set the marker
             except JobNotFound:
-                return fired.job_id, True  # its firer stopped before storing the job
+                # Its firer stopped before storing the job: store it here, alone, so that
+                # another firer doing the same can only make this one store fail whole
+                # (in a batch, the jobs of its other transactions would be left unsent).
+                await self._store_jobs(schedule, [(slot, fired.job_id)], report)
+            return fired.job_id, False
 
     async def _store_jobs(
         self, schedule: Schedule, claimed: list[tuple[datetime, str]], report: FiringReport

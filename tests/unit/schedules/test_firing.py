@@ -331,3 +331,19 @@ async def test_a_change_racing_a_pass_is_kept_and_the_slot_still_starts_one_job(
     assert len(await fx.jobs()) == 1
     moved = await fx.stored(schedule)
     assert (moved.name, moved.next_slot) == ("renamed meanwhile", START + HOUR)
+
+
+async def test_a_recovered_slot_and_new_ones_of_one_pass_each_get_their_job(fx: Fixture) -> None:
+    firer = await fx.firer()
+    schedule = await fx.schedule(rule="every:PT1M@2030-01-01T08:00", catch_up=CatchUp.ALL)
+    lost = new_job_id("ada", now=fx.clock.now())
+    marker = SlotMarker.of(
+        schedule.id, START, job_id=lost, fired_by="dead:1", fired_at=fx.clock.now()
+    )
+    await fx.clients[0].repository.schedules.insert_slot_marker(marker)
+    fx.clock.advance(2 * MINUTE + RECOVER_AFTER)  # 08:00 (its firer died) and 08:01 are due
+    report = await firer.fire_due()
+    assert (report.already_fired, report.fired) == (1, 2)
+    jobs = {job.id: slot_of(job) for job in await fx.jobs()}
+    assert jobs[lost] == START.isoformat()
+    assert sorted(jobs.values()) == [START.isoformat(), (START + MINUTE).isoformat()]
