@@ -58,21 +58,24 @@ class Tick(BaseModel):
 @dataclass
 class Deployment:
     """Three workers in this process, each on its own connections, and a Functions host
-    whose timer fires over and over, all on one manual clock."""
+    whose timer fires each time the manual clock they all share moves on."""
 
     app: JobApp
     client: JobClient
     timer: FunctionsHost
     workers: dict[int, tuple[Worker, asyncio.Task[None]]] = field(default_factory=dict)
     timing: asyncio.Task[None] | None = None
+    #: Set when the clock moved: the timer's period has come.
+    ticked: asyncio.Event = field(default_factory=asyncio.Event)
 
     def start_timer(self) -> None:
-        async def fire_again_and_again() -> None:
+        async def fire_at_each_tick() -> None:
             while True:
+                await self.ticked.wait()
+                self.ticked.clear()
                 await self.timer.sweep()
-                await asyncio.sleep(1)  # a timer: a pass now and then
 
-        self.timing = asyncio.create_task(fire_again_and_again())
+        self.timing = asyncio.create_task(fire_at_each_tick())
 
     async def stop_timer(self) -> None:
         if self.timing is not None:
@@ -190,6 +193,7 @@ async def test_three_workers_and_the_timer_fire_each_slot_once_and_catch_up_as_t
             for n in range(3):
                 deployment.start(n)
             deployment.start_timer()
+        deployment.ticked.set()  # the Functions timer, racing the workers
         async with asyncio.timeout(60):
             while not await fired_through(client, now):  # noqa: ASYNC110 - a store
                 await asyncio.sleep(0.1)
