@@ -4,13 +4,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from azure.data.tables.aio import TableClient
-from azure.storage.blob.aio import ContainerClient
 
 from queued_jobs._azure import table_schedule_rows as rows
 from queued_jobs.clock import ManualClock
@@ -18,40 +15,15 @@ from queued_jobs.errors import DuplicateSchedule, SlotAlreadyFired
 from queued_jobs.models import new_job_id
 from queued_jobs.repositories.azure_table import AzureTableJobRepository
 from queued_jobs.schedules.model import Schedule, SlotMarker
+from tests.integration.test_azure_table_costs import cost, counted
 from tests.support.azurite import Azurite
 from tests.support.counting import RequestCounter
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.azurite]
+__all__ = ["counted"]  # the fixture, shared with the other cost tests
 
 MINUTE = timedelta(minutes=1)
 NOW = ManualClock().now()
-
-
-@pytest.fixture
-async def counted(
-    azurite: Azurite,
-) -> AsyncIterator[tuple[AzureTableJobRepository, RequestCounter]]:
-    counter = RequestCounter()
-    suffix = uuid.uuid4().hex[:10]
-    repo = AzureTableJobRepository(
-        TableClient.from_connection_string(
-            azurite.connection_string, table_name=f"sched{suffix}", per_call_policies=[counter]
-        ),
-        ContainerClient.from_connection_string(
-            azurite.connection_string, container_name=f"sched{suffix}", raw_request_hook=counter
-        ),
-        clock=ManualClock(),
-    )
-    await repo.create()
-    counter.reset()
-    yield repo, counter
-    await repo.close()
-
-
-async def cost(counter: RequestCounter, awaitable: object) -> int:
-    counter.reset()
-    await awaitable  # type: ignore[misc]
-    return counter.total
 
 
 def schedule(name: str, *, owner: str = "ada", **options: Any) -> Schedule:

@@ -3,14 +3,10 @@ sequence costs on top of its jobs' own requests (docs/design.md's table)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from azure.data.tables.aio import TableClient
-from azure.storage.blob.aio import ContainerClient
 
 from queued_jobs.client import JobClient
 from queued_jobs.clock import ManualClock
@@ -20,37 +16,11 @@ from queued_jobs.repositories.azure_table import AzureTableJobRepository
 from queued_jobs.runner import JobRegistry
 from queued_jobs.sequences.engine import SequenceEngine
 from queued_jobs.sequences.model import Sequence, SequenceStatus
-from tests.support.azurite import Azurite
+from tests.integration.test_azure_table_costs import cost, counted
 from tests.support.counting import RequestCounter
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.azurite]
-
-
-@pytest.fixture
-async def counted(
-    azurite: Azurite,
-) -> AsyncIterator[tuple[AzureTableJobRepository, RequestCounter]]:
-    counter = RequestCounter()
-    suffix = uuid.uuid4().hex[:10]
-    repo = AzureTableJobRepository(
-        TableClient.from_connection_string(
-            azurite.connection_string, table_name=f"seq{suffix}", per_call_policies=[counter]
-        ),
-        ContainerClient.from_connection_string(
-            azurite.connection_string, container_name=f"seq{suffix}", raw_request_hook=counter
-        ),
-        clock=ManualClock(),
-    )
-    await repo.create()
-    counter.reset()
-    yield repo, counter
-    await repo.close()
-
-
-async def cost(counter: RequestCounter, awaitable: object) -> int:
-    counter.reset()
-    await awaitable  # type: ignore[misc]
-    return counter.total
+__all__ = ["counted"]  # the fixture, shared with the other cost tests
 
 
 def sequence(owner: str = "ada") -> Sequence:
