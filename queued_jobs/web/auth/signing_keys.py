@@ -6,7 +6,9 @@ A request never waits for the issuer longer than ``timeout``: the fetch (pyjwt's
 keys while it runs waits for that one fetch, each for at most ``timeout``. A request that
 cannot get keys in time fails with ``AuthenticationUnavailable`` (answer 503: the request
 may be fine, the issuer is not reachable); a fetch still running goes on and keeps what it
-gets for the next requests.
+gets for the next requests. The fetch's own network steps may each take twice ``timeout``
+(``_FETCH_PATIENCE``): a slow issuer still gets its keys kept for the next requests, and a
+request's bound is always the one that ends its wait.
 
 Keys are fetched again:
 
@@ -194,7 +196,8 @@ class SigningKeys:
         fetch: asyncio.Future[_Fetched] = loop.create_future()
         self._fetch = fetch
         self._tried_at = self._clock()
-        jwks_url, issuer, timeout = self._jwks_url, self.issuer, self.timeout
+        jwks_url, issuer = self._jwks_url, self.issuer
+        timeout = self.timeout * _FETCH_PATIENCE
 
         def run() -> None:
             try:
@@ -226,6 +229,10 @@ class SigningKeys:
             )
         if not fetch.done():
             fetch.set_result(outcome)
+
+
+_FETCH_PATIENCE = 2.0
+"""How many request timeouts each network step of a fetch may take."""
 
 
 def _download(jwks_url: str | None, issuer: str | None, timeout: float) -> _Fetched:
