@@ -4,7 +4,7 @@ from ._azure.connection import StorageConnection
 from .app import AzureStorage, JobApp, MemoryStorage, SqliteStorage, Storage
 from .client import JobClient, JobSpec
 from .clock import Clock, ManualClock
-from .context import JobContext
+from .context import JobContext, StopReason
 from .dead_letters import DeadLetter, DeadLetters, SideQueue
 from .errors import (
     AuthenticationUnavailable,
@@ -46,6 +46,7 @@ from .models import (
     AttemptOutcome,
     JobChange,
     JobError,
+    JobOutput,
     JobStatus,
     Priority,
     Progress,
@@ -56,7 +57,7 @@ from .queue_names import QueueNames
 from .queues import JobQueue, QueueBroker, QueueMessage
 from .repositories import JobQuery, JobRepository, Page
 from .retry import RetryPolicy
-from .runner import JobRegistry, JobRunner
+from .runner import AlreadyRunning, JobDefinition, JobRegistry, JobRunner
 from .schedules.client import ScheduleClient, SlotPreview
 from .schedules.sync_client import SyncScheduleClient
 from .sequences import ExitRule, Outcome, Sequence, SequenceStatus, Step, StepJob
@@ -71,6 +72,7 @@ from .worker import Worker, WorkerSettings
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AlreadyRunning",
     "Attempt",
     "AttemptOutcome",
     "AuthenticationUnavailable",
@@ -101,8 +103,10 @@ __all__ = [
     "JobChange",
     "JobClient",
     "JobContext",
+    "JobDefinition",
     "JobError",
     "JobNotFound",
+    "JobOutput",
     "JobQuery",
     "JobQueue",
     "JobRegistry",
@@ -144,6 +148,7 @@ __all__ = [
     "SqliteStorage",
     "Step",
     "StepJob",
+    "StopReason",
     "Storage",
     "StorageConnection",
     "StorageError",

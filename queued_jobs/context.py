@@ -5,13 +5,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from enum import Enum
 
 from .errors import JobCancelled
-from .models import Progress, QueuedJob
+from .models import Progress, QueuedJob, clean_output
 
-__all__ = ["JobContext"]
+__all__ = ["JobContext", "StopReason"]
 
 ProgressSink = Callable[[Progress], Awaitable[None]]
+OutputSink = Callable[[str], Awaitable[None]]
+
+
+class StopReason(Enum):
+    """Why an attempt was told to stop (:attr:`JobContext.stop_reason`)."""
+
+    TIMED_OUT = "it passed its max run time"
+    CANCELLED = "its cancellation was requested"
+    HALTED = "its worker is shutting down"
+    LOST = "another worker took it over"
+
+
+async def _no_output(_: str) -> None:
+    return None
 
 
 class JobContext:
@@ -25,6 +40,7 @@ class JobContext:
         cancelled: asyncio.Event,
         loop: asyncio.AbstractEventLoop,
         stopping: asyncio.Event | None = None,
+        output: OutputSink = _no_output,
     ) -> None:
         """``cancelled``: set once someone asked to cancel the job; ``stopping``: set once
         the attempt must stop for another reason (its max run time passed, its worker is
@@ -34,6 +50,10 @@ class JobContext:
         self._cancelled = cancelled
         self._stopping = stopping
         self._loop = loop
+        self._output = output
+        #: Why the attempt was told to stop (``None`` until it is): set before its code is
+        #: cancelled, so that code cleaning up (a program it stops) can say what happened.
+        self.stop_reason: StopReason | None = None
         self.logger = logging.LoggerAdapter(
             logging.getLogger("queued_jobs.job"),
             {"job_id": job.id, "job_type": job.job_type, "attempt": job.attempts},
@@ -60,6 +80,16 @@ class JobContext:
             self.report_progress(percent, message), self._loop
         )
         future.result()
+
+    async def append_output(self, text: str) -> None:
+        """Add ``text`` to the job's output, which its record keeps (the end of it) and
+        readers see while it runs; written with progress, at most about once a second.
+        Kept as clean text: see :func:`~queued_jobs.models.clean_output`."""
+        await self._output(clean_output(text))
+
+    def append_output_sync(self, text: str) -> None:
+        """:meth:`append_output` for synchronous jobs (they run in a worker thread)."""
+        asyncio.run_coroutine_threadsafe(self.append_output(text), self._loop).result()
 
     @property
     def cancellation_requested(self) -> bool:

@@ -20,7 +20,19 @@ import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, ClassVar, Generic, TypeVar, cast, get_args, get_origin, get_type_hints
+from enum import StrEnum
+from typing import (
+    Any,
+    ClassVar,
+    Generic,
+    Protocol,
+    TypeVar,
+    cast,
+    get_args,
+    get_origin,
+    get_type_hints,
+    runtime_checkable,
+)
 
 from pydantic import JsonValue, TypeAdapter, ValidationError
 from pydantic_core import to_json
@@ -33,6 +45,8 @@ from .models.nesting import NOT_FINITE, has_non_finite
 from .retry import RetryPolicy
 
 __all__ = [
+    "AlreadyRunning",
+    "Defines",
     "JobDefinition",
     "JobRegistry",
     "JobRunner",
@@ -40,6 +54,20 @@ __all__ = [
     "run_on_execute",
     "runs_in_thread",
 ]
+
+
+class AlreadyRunning(StrEnum):
+    """What a job does when it is about to start while another job of its type runs."""
+
+    #: Start anyway: any number run at once (the default; costs nothing).
+    ALLOW = "allow"
+    #: Do not start: the new job fails with ``JobAlreadyRunning`` (no retry).
+    REFUSE = "refuse"
+    #: Do not start: the new job is cancelled (skipped), saying which job was running.
+    SKIP = "skip"
+    #: Stop the running one first (its cancellation is requested), then start.
+    REPLACE = "replace"
+
 
 RequestT = TypeVar("RequestT")
 ResultT = TypeVar("ResultT")
@@ -97,6 +125,11 @@ class JobDefinition:
     max_attempts: int | None = None
     max_run_time: timedelta | None = None
     retry: RetryPolicy | None = None
+    #: How long the code needs to end once told to stop, if longer than the host's
+    #: ``stop_timeout`` (a program given time to exit before it is killed).
+    stop_grace: timedelta | None = None
+    #: What starting a job of this type does while another one runs.
+    already_running: AlreadyRunning = AlreadyRunning.ALLOW
 
     def validate_request(self, request: Any) -> JsonValue:
         """The request checked against its type and turned into JSON that reads back as it
@@ -112,6 +145,13 @@ class JobDefinition:
         back as it is (raises ``pydantic.ValidationError`` for a result of the wrong type,
         ``PayloadTooDeep`` or ``InvalidInput`` for one that cannot be stored)."""
         return _stored_form(self.result, result, "the result")
+
+
+@runtime_checkable
+class Defines(Protocol):
+    """Something that makes the definition of a job type (:meth:`JobRegistry.add`)."""
+
+    def definition(self) -> JobDefinition: ...
 
 
 def _stored_form(adapter: TypeAdapter[Any], given: Any, what: str) -> JsonValue:
@@ -265,6 +305,13 @@ class JobRegistry:
             return fn
 
         return register(function) if function is not None else register
+
+    def add(self, definition: JobDefinition | Defines) -> JobDefinition:
+        """Register a job type built elsewhere: a :class:`JobDefinition`, or anything that
+        makes one (a ``queued_jobs.commands.Command``)."""
+        built = definition if isinstance(definition, JobDefinition) else definition.definition()
+        self._add(built, definition)
+        return built
 
     def _add(self, definition: JobDefinition, target: object) -> None:
         existing = self._definitions.get(definition.job_type)

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from pydantic_core import to_json
 
 from ..errors import CorruptJobRecord, PayloadTooLarge
-from ..models import Attempt, JobError, QueuedJob
+from ..models import Attempt, JobError, JobOutput, QueuedJob, output_tail
 from ..repositories._records import attempt_from_json, problems
 from . import table_keys as keys
 
@@ -39,7 +39,7 @@ INLINE_LIMIT: Final = 32 * 1024
 #: Table Storage: a property holds at most 64 KiB, an entity at most 1 MiB.
 MAX_PROPERTY: Final = 64 * 1024
 MAX_ENTITY: Final = 1024 * 1024
-_SEPARATE: Final = {"request", "result", "custom_data", "error", "version"}
+_SEPARATE: Final = {"request", "result", "custom_data", "error", "output", "version"}
 _PAYLOADS: Final = (("request", "Request"), ("result", "Result"))
 
 
@@ -83,6 +83,17 @@ def _encode_error(error: JobError) -> str:
     return text
 
 
+def _encode_output(output: JobOutput) -> str:
+    """The output as JSON that fits a quarter of a property: text full of characters that
+    JSON escapes is cut further (its end is kept)."""
+    text = output.model_dump_json()
+    while _utf16_size(text) > MAX_PROPERTY // 4 and output.text:
+        kept = output_tail(output.text, len(output.text) // 2)
+        output = output.model_copy(update={"text": kept, "new": min(output.new, len(kept))})
+        text = output.model_dump_json()
+    return text
+
+
 def encode_job(job: QueuedJob) -> EncodedJob:
     properties: dict[str, Any] = {
         "Owner": job.owner,
@@ -93,6 +104,7 @@ def encode_job(job: QueuedJob) -> EncodedJob:
         "Doc": job.model_dump_json(exclude=_SEPARATE),
         "CustomData": to_json(job.custom_data).decode() if job.custom_data else None,
         "Error": _encode_error(job.error) if job.error else None,
+        "Output": _encode_output(job.output) if job.output else None,
     }
     encoded = EncodedJob(properties)
     for name, column in _PAYLOADS:
@@ -142,6 +154,8 @@ def _document(entity: Mapping[str, Any], blobs: Mapping[str, bytes]) -> str:
         parts.append(f',"custom_data":{custom}')
     if error := _text(entity, "Error"):
         parts.append(f',"error":{error}')
+    if output := _text(entity, "Output"):
+        parts.append(f',"output":{output}')
     return "".join(parts)
 
 

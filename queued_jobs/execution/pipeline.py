@@ -461,8 +461,9 @@ class Pipeline:
             final = running.final_change(
                 JobStatus.SUCCEEDED, now, completed_at=now, result=result, error=None
             )
-        elif outcome is AttemptOutcome.CANCELLED:
-            final = running.final_change(JobStatus.CANCELLED, now, completed_at=now)
+        elif outcome is AttemptOutcome.CANCELLED:  # with how the code said it stopped
+            said = {"error": error} if error is not None else {}
+            final = running.final_change(JobStatus.CANCELLED, now, completed_at=now, **said)
         elif outcome is AttemptOutcome.RELEASED:
             final = running.final_change(JobStatus.QUEUED, now)
         else:

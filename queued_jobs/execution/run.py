@@ -21,10 +21,9 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from ..context import JobContext
+from ..context import JobContext, StopReason
 from ..errors import JobCancelled, JobTimedOut
 from ..models import AttemptOutcome, QueuedJob
 from ..runner import JobDefinition, JobRunner, run_on_execute, runs_in_thread
@@ -40,15 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["AttemptOutcomeInfo", "run_attempt"]
 
 log = logging.getLogger("queued_jobs.execution")
-
-
-class _Stop(Enum):
-    """Why an attempt was told to stop."""
-
-    TIMED_OUT = "it passed its max run time"
-    CANCELLED = "its cancellation was requested"
-    HALTED = "its worker is shutting down"
-    LOST = "another worker took it over"
 
 
 @dataclass(slots=True)
@@ -98,10 +88,11 @@ async def run_attempt(
         cancelled=running.cancelled,
         stopping=stopping,
         loop=asyncio.get_running_loop(),
+        output=running.report_output,
     )
     limit = job.max_run_time or definition.max_run_time
     threaded = runs_in_thread(runner)
-    stop: _Stop | None = None
+    stop: StopReason | None = None
     ended = True
     try:
         with LeaseKeeper(running, settings.heartbeat_interval, renew_message):
@@ -110,9 +101,12 @@ async def run_attempt(
             await pipeline.notify(job)
             await call_hook(runner.before, context, seconds=settings.hook_seconds)
             work = asyncio.create_task(_execute(runner, request, context), name=f"job {job.id}")
-            attempt = _Attempt(work, running, halt, settings.stop_timeout.total_seconds())
+            attempt = _Attempt(
+                work, running, halt, _stop_timeout(settings.stop_timeout, definition)
+            )
             stop = await attempt.until_stopped(limit)
             if stop is not None:
+                context.stop_reason = stop
                 stopping.set()
                 stop, ended = await attempt.stop(stop, threaded=threaded)
     finally:
@@ -138,7 +132,9 @@ class _Attempt:
         self._halt = halt
         self._stop_timeout = stop_timeout
 
-    async def until_stopped(self, limit: timedelta | None, *, told: bool = False) -> _Stop | None:
+    async def until_stopped(
+        self, limit: timedelta | None, *, told: bool = False
+    ) -> StopReason | None:
         """Wait for the code to end (``None``) or for a reason to stop it; once ``told`` to
         stop, only a halt or the loss of the lease are new reasons."""
         running = self._running
@@ -158,21 +154,21 @@ class _Attempt:
         if self._work.done():
             return None
         if running.lost:
-            return _Stop.LOST
+            return StopReason.LOST
         if self._halt is not None and self._halt.is_set():
-            return _Stop.HALTED
+            return StopReason.HALTED
         if running.cancelled.is_set():
-            return _Stop.CANCELLED
-        return _Stop.TIMED_OUT
+            return StopReason.CANCELLED
+        return StopReason.TIMED_OUT
 
-    async def stop(self, stop: _Stop, *, threaded: bool) -> tuple[_Stop, bool]:
+    async def stop(self, stop: StopReason, *, threaded: bool) -> tuple[StopReason, bool]:
         """Cancel the code and wait (bounded) for it to end: why it was stopped in the end,
         and whether it ended."""
         self._work.cancel()
         if await self._ended():
             return stop, True
         job = self._running.job
-        if threaded and stop in (_Stop.TIMED_OUT, _Stop.CANCELLED):
+        if threaded and stop in (StopReason.TIMED_OUT, StopReason.CANCELLED):
             log.warning(
                 "job %s: told to stop (%s), its code still runs in its thread after %ss; "
                 "Python cannot stop a thread, so the job keeps its lease until the thread "
@@ -193,15 +189,24 @@ class _Attempt:
         return self._work.done()
 
 
-def _after_detaching(stop: _Stop | None, limit: timedelta | None) -> str:
-    if stop is _Stop.TIMED_OUT:
+def _stop_timeout(stop_timeout: timedelta, definition: JobDefinition) -> float:
+    """How long the code of a job told to stop gets to end: the host's ``stop_timeout``, or
+    what its job type says it needs (``stop_grace``: a program given time to exit), and a
+    second more for the code to record it."""
+    if definition.stop_grace is None:
+        return stop_timeout.total_seconds()
+    return max(stop_timeout, definition.stop_grace + timedelta(seconds=1)).total_seconds()
+
+
+def _after_detaching(stop: StopReason | None, limit: timedelta | None) -> str:
+    if stop is StopReason.TIMED_OUT:
         return (
             f"the attempt is recorded timed out (max run time {limit}) and gives up its "
             "lease, so a retry may run beside it"
         )
-    if stop is _Stop.CANCELLED:
+    if stop is StopReason.CANCELLED:
         return "the job is recorded cancelled"
-    if stop is _Stop.HALTED:
+    if stop is StopReason.HALTED:
         return (
             "the job is not handed back: its lease is left to run out (this process exits "
             "first), then another worker takes it over"
@@ -209,31 +214,42 @@ def _after_detaching(stop: _Stop | None, limit: timedelta | None) -> str:
     return "another worker has the job"
 
 
+def _own_error(work: asyncio.Task[Any]) -> BaseException | None:
+    if work.cancelled():
+        return None
+    return work.exception()
+
+
 def _outcome(
     work: asyncio.Task[Any],
     running: RunningJob,
     context: JobContext,
-    stop: _Stop | None,
+    stop: StopReason | None,
     ended: bool,
     limit: timedelta | None,
 ) -> AttemptOutcomeInfo:
     def ended_as(outcome: AttemptOutcome, **kw: Any) -> AttemptOutcomeInfo:
         return AttemptOutcomeInfo(running, context, outcome, **kw)
 
-    if stop is _Stop.TIMED_OUT:
+    own = _own_error(work) if ended else None  # what the code said of how it stopped
+    if stop is StopReason.TIMED_OUT:
+        if isinstance(own, JobTimedOut):
+            return ended_as(AttemptOutcome.TIMED_OUT, error=own)
         overrun = JobTimedOut(f"job ran longer than its max run time of {limit}")
         return ended_as(AttemptOutcome.TIMED_OUT, error=overrun)
-    if stop is _Stop.HALTED:
+    if stop is StopReason.HALTED:
         if ended:
             return ended_as(AttemptOutcome.RELEASED)
         return ended_as(AttemptOutcome.ABANDONED, left_to_expire=True)
     if stop is not None or work.cancelled():  # cancelled, or lost (the pipeline sees it)
-        return ended_as(AttemptOutcome.CANCELLED)
+        return ended_as(
+            AttemptOutcome.CANCELLED, error=own if isinstance(own, JobCancelled) else None
+        )
     error = work.exception()
     if error is None:
         return ended_as(AttemptOutcome.SUCCEEDED, result=work.result())
     if isinstance(error, JobCancelled):
-        return ended_as(AttemptOutcome.CANCELLED)
+        return ended_as(AttemptOutcome.CANCELLED, error=error)
     if isinstance(error, JobTimedOut):
         return ended_as(AttemptOutcome.TIMED_OUT, error=error)
     return ended_as(AttemptOutcome.FAILED, error=error)

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from ..clock import Clock
 from ..errors import ConcurrencyConflict, JobNotFound, LeaseLost, QueuedJobsError
-from ..models import Attempt, JobStatus, Progress, QueuedJob
+from ..models import Attempt, JobOutput, JobStatus, Progress, QueuedJob, output_tail
 from ..repositories.base import JobRepository
 
 __all__ = ["NO_LEASE", "LeaseKeeper", "RunningJob"]
@@ -38,6 +38,42 @@ _CANCELLED_WRITE_GRACE: Final = 1.0
 NO_LEASE: Final[Mapping[str, None]] = MappingProxyType(
     {"lease_owner": None, "lease_expires_at": None}
 )
+
+
+class _Held:
+    """Progress and output reported since the last write that carried them."""
+
+    __slots__ = ("output", "printed", "progress")
+
+    def __init__(self) -> None:
+        self.progress: Progress | None = None
+        self.output = ""  # the end of what was printed, at most the record's tail
+        self.printed = 0  # how many characters were printed
+
+    def __bool__(self) -> bool:
+        return self.progress is not None or self.printed > 0
+
+    def add_output(self, text: str, printed: int) -> None:
+        self.output = output_tail(self.output + text)
+        self.printed += printed
+
+    def before(self, later: _Held) -> _Held:
+        """These reports followed by ``later``'s (a write given up: its reports go first)."""
+        merged = _Held()
+        merged.progress = later.progress or self.progress
+        merged.add_output(self.output, self.printed)
+        merged.add_output(later.output, later.printed)
+        return merged
+
+    def changes(self, job: QueuedJob) -> dict[str, Any]:
+        """What writing these reports changes of ``job``: its progress, and its output
+        (which says it added nothing when no output is held)."""
+        update: dict[str, Any] = {}
+        if self.progress is not None:
+            update["progress"] = self.progress
+        if self.printed or (job.output is not None and job.output.new):
+            update["output"] = (job.output or JobOutput()).appended(self.output, self.printed)
+        return update
 
 
 class RunningJob:
@@ -65,7 +101,8 @@ class RunningJob:
         self._progress_interval = progress_interval
         self._lock = asyncio.Lock()
         self._last_progress_write = clock.now() - progress_interval
-        self._pending_progress: Progress | None = None
+        #: Progress and output reported but not yet written (throttled).
+        self._held = _Held()
         self._flush: asyncio.Task[None] | None = None
         self._settle = settle.total_seconds()
         #: Progress writes in flight, each in its own task (see :meth:`_write_progress`).
@@ -111,16 +148,16 @@ class RunningJob:
             raise ConcurrencyConflict(self.job.id)
 
     async def extend_lease(self) -> None:
-        """Push the lease expiry forward (and write progress that was held back)."""
+        """Push the lease expiry forward (and write progress and output held back)."""
         expires = self._clock.now() + self._lease
-        progress, self._pending_progress = self._pending_progress, None
+        held = self._take_held()
         await self._write_progress(
-            progress,
+            held,
             lambda job: job.model_copy(
                 update={
                     "lease_expires_at": expires,
                     "updated_at": self._clock.now(),
-                    **({"progress": progress} if progress else {}),
+                    **held.changes(job),
                 }
             ),
         )
@@ -130,43 +167,53 @@ class RunningJob:
         Once the attempt is over (:meth:`stop`), reports of code still running are dropped."""
         if not self._reporting:
             return
+        self._held.progress = progress
+        await self._report()
+
+    async def report_output(self, text: str) -> None:
+        """Add ``text`` (clean, :func:`~queued_jobs.models.clean_output`) to the job's
+        output: stored with progress, at most once per throttle interval."""
+        if not self._reporting or not text:
+            return
+        self._held.add_output(text, len(text))
+        await self._report()
+
+    async def _report(self) -> None:
         now = self._clock.now()
         if now - self._last_progress_write >= self._progress_interval:
-            self._pending_progress = None
             self._last_progress_write = now
-            await self._write_progress(
-                progress, lambda job: job.model_copy(update={"progress": progress})
-            )
+            held = self._take_held()
+            await self._write_progress(held, lambda job: job.model_copy(update=held.changes(job)))
             return
-        self._pending_progress = progress
         if self._flush is None or self._flush.done():
             wait = self._progress_interval - (now - self._last_progress_write)
             self._flush = asyncio.create_task(self._flush_later(wait.total_seconds()))
 
     async def _flush_later(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
-        progress, self._pending_progress = self._pending_progress, None
-        if progress is not None:
+        held = self._take_held()
+        if held:
             self._last_progress_write = self._clock.now()
-            await self._write_progress(
-                progress, lambda job: job.model_copy(update={"progress": progress})
-            )
+            await self._write_progress(held, lambda job: job.model_copy(update=held.changes(job)))
 
-    async def _write_progress(self, progress: Progress | None, change: Change) -> None:
+    def _take_held(self) -> _Held:
+        held, self._held = self._held, _Held()
+        return held
+
+    async def _write_progress(self, held: _Held, change: Change) -> None:
         """:meth:`write` in a task of its own, which cancelling the caller (the job's code
         stopped, the lease keeper or the held-back report ended) does not cancel: a write
         cut off in flight may still land, and the next write would then conflict."""
-        task = asyncio.create_task(self._carrying(progress, change))
+        task = asyncio.create_task(self._carrying(held, change))
         self._in_flight.add(task)
         task.add_done_callback(self._landed)
         await asyncio.shield(task)
 
-    async def _carrying(self, progress: Progress | None, change: Change) -> QueuedJob | None:
+    async def _carrying(self, held: _Held, change: Change) -> QueuedJob | None:
         try:
             return await self.write(change)
         except asyncio.CancelledError:  # given up by stop(): the last write carries it
-            if progress is not None and self._pending_progress is None:
-                self._pending_progress = progress
+            self._held = held.before(self._held)
             raise
 
     def _landed(self, task: asyncio.Task[QueuedJob | None]) -> None:
@@ -175,12 +222,12 @@ class RunningJob:
             log.debug("job %s: a progress write failed: %s", self.job.id, task.exception())
 
     def final_change(self, status: JobStatus, now: datetime, **changes: Any) -> Change:
-        """The attempt's last change: to ``status``, lease dropped, held-back progress kept."""
-        progress, self._pending_progress = self._pending_progress, None
-        extra = {"progress": progress} if progress else {}
+        """The attempt's last change: to ``status``, lease dropped, held-back progress and
+        output kept."""
+        held = self._take_held()
 
         def change(job: QueuedJob) -> QueuedJob:
-            return job.transition(status, now=now, **NO_LEASE, **extra, **changes)
+            return job.transition(status, now=now, **NO_LEASE, **held.changes(job), **changes)
 
         return change
 

@@ -16,6 +16,7 @@ from .job import (
     owner_shard,
 )
 from .nesting import MAX_INT_DIGITS, MAX_NESTING, check_nesting, check_payload
+from .output import OUTPUT_TAIL_LIMIT, JobOutput, clean_output, output_tail
 from .presence import (
     MAX_DETAIL_TEXT,
     MAX_DETAILS,
@@ -45,6 +46,7 @@ __all__ = [
     "MAX_HOST_LENGTH",
     "MAX_INT_DIGITS",
     "MAX_NESTING",
+    "OUTPUT_TAIL_LIMIT",
     "OWNER_KEY_PREFIX",
     "OWNER_SHARDS",
     "TERMINAL_STATUSES",
@@ -54,6 +56,7 @@ __all__ = [
     "DetailValue",
     "JobChange",
     "JobError",
+    "JobOutput",
     "JobStatus",
     "Presence",
     "PresenceKind",
@@ -70,8 +73,10 @@ __all__ = [
     "check_tag",
     "check_transition",
     "check_unique_key",
+    "clean_output",
     "is_job_id",
     "new_job_id",
+    "output_tail",
     "owner_shard",
     "unique_reservation",
     "watched",

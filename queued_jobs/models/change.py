@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .job import JobType, Owner, Progress, QueuedJob, UtcDatetime
+from .output import OUTPUT_TAIL_LIMIT
 from .status import JobStatus
 
 __all__ = [
@@ -31,7 +32,10 @@ __all__ = [
 #: A change carries at most this many characters of the job's error (type and message).
 ERROR_TEXT_LIMIT = 500
 
-WatchedState = tuple[str, float | None, str | None, bool, int]
+WatchedState = (
+    tuple[str, float | None, str | None, bool, int]
+    | tuple[str, float | None, str | None, bool, int, int]
+)
 #: What a change is of: a job, or a sequence (``queued_jobs.sequences``).
 ChangeKind = Literal["job", "sequence"]
 
@@ -39,13 +43,16 @@ ChangeKind = Literal["job", "sequence"]
 def watched(job: QueuedJob) -> WatchedState:
     """What a watcher sees of ``job``: a write that changes it records a change."""
     progress = job.progress
-    return (
+    state = (
         job.status.value,
         None if progress is None else progress.percent,
         None if progress is None else progress.message,
         job.cancel_requested,
         job.attempts,
     )
+    if job.output is None:  # as before output was kept: the digests of old records hold
+        return state
+    return (*state, job.output.length)
 
 
 class JobChange(BaseModel):
@@ -73,6 +80,10 @@ class JobChange(BaseModel):
     error: Annotated[str | None, Field(max_length=ERROR_TEXT_LIMIT)] = None
     #: A job's change, or a sequence's (then ``job_id`` is the sequence's id).
     kind: ChangeKind = "job"
+    #: The output the write added (``JobOutput.new_text``): it ends at ``output_length``
+    #: characters of the job's output. ``None`` when the write added none.
+    output: Annotated[str | None, Field(max_length=OUTPUT_TAIL_LIMIT)] = None
+    output_length: int | None = Field(default=None, ge=0)
 
 
 def change_of(job: QueuedJob, *, partition: str, position: str) -> JobChange:
@@ -95,4 +106,12 @@ def change_of(job: QueuedJob, *, partition: str, position: str) -> JobChange:
         changed_at=job.updated_at,
         tags=job.tags,
         error=error,
+        **_output_of(job),
     )
+
+
+def _output_of(job: QueuedJob) -> dict[str, object]:
+    output = job.output
+    if output is None or not output.new:
+        return {}
+    return {"output": output.new_text, "output_length": output.length}

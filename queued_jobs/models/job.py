@@ -24,6 +24,7 @@ from pydantic import (
 from .._names import queue_name_problem
 from ..clock import utcnow
 from ..errors import InvalidInput
+from .output import JobOutput
 from .status import AttemptOutcome, JobStatus, check_transition
 from .unique import UniqueScope, unique_reservation
 
@@ -234,6 +235,8 @@ class QueuedJob(BaseModel):
     error: JobError | None = None
     status: JobStatus = JobStatus.QUEUED
     progress: Progress | None = None
+    #: The end of what the job printed (a program's output), kept while it runs.
+    output: JobOutput | None = None
     created_at: UtcDatetime
     updated_at: UtcDatetime
     started_at: UtcDatetime | None = None

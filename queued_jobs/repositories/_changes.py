@@ -47,6 +47,9 @@ _LAST: Final = f"{2**63 - 1:0{SEQUENCE_DIGITS}d}"
 _PLACED: Final = {"partition", "position"}
 #: A job's change is stored without its kind (the default), as before kinds were known.
 _PLACED_JOB: Final = {"partition", "position", "kind"}
+_PLACED_QUIET: Final = {*_PLACED, "output", "output_length"}
+#: ... and without output when the write added none, as before output was kept.
+_PLACED_JOB_QUIET: Final = {*_PLACED_JOB, "output", "output_length"}
 
 
 def watched_digest(job: QueuedJob) -> str:
@@ -58,12 +61,18 @@ def watched_digest(job: QueuedJob) -> str:
 
 def change_doc(job: QueuedJob) -> str:
     """The document of the change that writing ``job`` records (without its place)."""
-    return change_of(job, partition=ALL, position="0").model_dump_json(exclude=_PLACED_JOB)
+    change = change_of(job, partition=ALL, position="0")
+    return change.model_dump_json(
+        exclude=_PLACED_JOB if change.output is not None else _PLACED_JOB_QUIET
+    )
 
 
 def placed_doc(change: JobChange) -> str:
     """The document of ``change`` as stored (without its place)."""
-    return change.model_dump_json(exclude=_PLACED)
+    quiet = change.output is None and change.output_length is None
+    return change.model_dump_json(
+        exclude=_PLACED | {"output", "output_length"} if quiet else _PLACED
+    )
 
 
 def change_from_doc(partition: str, position: str, doc: object) -> JobChange | None:
