@@ -242,6 +242,7 @@ class JobApp:
         self.listeners = list(listeners or [])
         self.job = self.registry.job
         self.register = self.registry.register
+        self.add = self.registry.add
         self._feed_handlers: dict[str, FeedHandlerFactory] = {}
 
     def consume_feed(self, name: str, handler: FeedHandlerFactory) -> None:

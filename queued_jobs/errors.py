@@ -43,6 +43,9 @@ callers never import ``azure.core`` or ``sqlite3`` to handle them::
     │   └── AuthenticationUnavailable the credentials could not be checked now (retry later)
     ├── PermissionDenied              a caller whose roles do not allow the action
     ├── PermanentError                raised by a job: fail now, do not retry
+    │   └── CommandFailedPermanently  a program ended with an exit its command says is final
+    ├── CommandFailed                 a program a command job ran ended with a failing exit
+    │   └── CommandFailedPermanently  (also a PermanentError)
     ├── JobCancelled                  raised in a job whose cancellation was requested
     └── JobTimedOut                   a job ran past its max run time
 """
@@ -58,6 +61,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuthenticationUnavailable",
+    "CommandFailed",
+    "CommandFailedPermanently",
     "ConcurrencyConflict",
     "ConfigurationError",
     "CorruptJobRecord",
@@ -402,6 +407,21 @@ class EnqueueFailed(QueuedJobsError):
 
 class PermanentError(QueuedJobsError):
     """Raise it from a job to fail at once, without retrying."""
+
+
+class CommandFailed(QueuedJobsError):
+    """A program run as a job (``queued_jobs.commands``) ended with an exit its command
+    does not count as success: an exit code, or a signal (``exit_code`` is then ``None``).
+    Retried like any failure unless its command says the exit is final."""
+
+    def __init__(self, message: str, *, exit_code: int | None, signal: int | None) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.signal = signal
+
+
+class CommandFailedPermanently(CommandFailed, PermanentError):
+    """A program ended with an exit its command maps to permanent failure: no retry."""
 
 
 class JobCancelled(QueuedJobsError):

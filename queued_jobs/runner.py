@@ -131,6 +131,13 @@ class JobDefinition:
     #: What starting a job of this type does while another one runs.
     already_running: AlreadyRunning = AlreadyRunning.ALLOW
 
+    def stop_time(self, stop_timeout: timedelta) -> timedelta:
+        """How long the code of a job of this type gets to end once told to stop: the
+        host's ``stop_timeout``, or ``stop_grace`` and a second more (to record it)."""
+        if self.stop_grace is None:
+            return stop_timeout
+        return max(stop_timeout, self.stop_grace + timedelta(seconds=1))
+
     def validate_request(self, request: Any) -> JsonValue:
         """The request checked against its type and turned into JSON that reads back as it
         is (raises ``pydantic.ValidationError`` for a request of the wrong type,

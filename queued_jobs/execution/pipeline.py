@@ -138,6 +138,16 @@ class Pipeline:
         hears = listener.hears if isinstance(listener, SelectiveListener) else None
         self._listeners.append((listener, hears))
 
+    def longest_stop(self) -> timedelta:
+        """The longest an attempt told to stop may take to end: ``stop_timeout``, or more
+        for a job type that needs more (``JobDefinition.stop_grace``: a program given
+        time to exit), so that a host waits that long before it exits."""
+        stop_timeout = self.settings.stop_timeout
+        return max(
+            (self.registry.get(name).stop_time(stop_timeout) for name in self.registry),
+            default=stop_timeout,
+        )
+
     # --- entry points ------------------------------------------------------------------
 
     async def handle(

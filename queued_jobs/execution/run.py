@@ -102,7 +102,7 @@ async def run_attempt(
             await call_hook(runner.before, context, seconds=settings.hook_seconds)
             work = asyncio.create_task(_execute(runner, request, context), name=f"job {job.id}")
             attempt = _Attempt(
-                work, running, halt, _stop_timeout(settings.stop_timeout, definition)
+                work, running, halt, definition.stop_time(settings.stop_timeout).total_seconds()
             )
             stop = await attempt.until_stopped(limit)
             if stop is not None:
@@ -187,15 +187,6 @@ class _Attempt:
     async def _ended(self) -> bool:
         await asyncio.wait({self._work}, timeout=self._stop_timeout)
         return self._work.done()
-
-
-def _stop_timeout(stop_timeout: timedelta, definition: JobDefinition) -> float:
-    """How long the code of a job told to stop gets to end: the host's ``stop_timeout``, or
-    what its job type says it needs (``stop_grace``: a program given time to exit), and a
-    second more for the code to record it."""
-    if definition.stop_grace is None:
-        return stop_timeout.total_seconds()
-    return max(stop_timeout, definition.stop_grace + timedelta(seconds=1)).total_seconds()
 
 
 def _after_detaching(stop: StopReason | None, limit: timedelta | None) -> str:

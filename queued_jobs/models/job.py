@@ -200,7 +200,8 @@ class JobError(BaseModel):
         while current is not None and id(current) not in seen:
             seen.add(id(current))
             messages.append(f"{type(current).__name__}: {current}" if messages else str(current))
-            current = current.__cause__ or current.__context__
+            context = None if current.__suppress_context__ else current.__context__
+            current = current.__cause__ or context
         text = "".join(_traceback.format_exception(exc))
         exc_type = type(exc)
         return cls(

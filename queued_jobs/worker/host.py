@@ -259,7 +259,8 @@ class Worker:
         """Hand back held messages and wind down running jobs, all within bounds: whatever
         storage or job code does, this returns ``shutdown_grace`` after the stop (at least
         a second to hand messages back), or, when jobs had to be halted at its end, the
-        pipeline's ``stop_timeout`` and a second later."""
+        pipeline's ``stop_timeout`` (or what a job type needs to stop, if longer) and a
+        second later."""
         loop = asyncio.get_running_loop()
         stopped = loop.time()
         grace_ends = stopped + self.settings.shutdown_grace.total_seconds()
@@ -326,7 +327,7 @@ class Worker:
         pending = await self._unfinished(grace_ends)
         if not pending:
             return
-        stop_timeout = self.pipeline.settings.stop_timeout.total_seconds()
+        stop_timeout = self.pipeline.longest_stop().total_seconds()
         log.warning(
             "worker %s: halting %d unfinished jobs; they get %ss to stop and be handed back",
             self.identity,

@@ -1,0 +1,228 @@
+"""A program's output as it streams: bytes decoded into clean lines, directives picked
+out, and every line handed to each destination (the record, a spooled file for the file
+store, a local file).
+
+Each stream (stdout, stderr) is decoded on its own, as UTF-8 (invalid bytes become
+U+FFFD; a character split between two reads is put back together), and cut into lines:
+the two streams interleave whole lines. A line still open is handed on after a pause in
+the stream (:data:`FLUSH_AFTER`) or once it is long (:data:`HOLD_LIMIT`), so that a
+progress bar without line ends still shows. Memory stays bounded whatever the program
+prints: a line is held up to :data:`HOLD_LIMIT` characters (a directive up to
+:data:`~.protocol.MAX_DIRECTIVE`), the record keeps its tail, files are written as lines
+come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import logging
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Final, Protocol
+
+from ..models import clean_output
+from .protocol import MAX_DIRECTIVE, PREFIX, Progress, Result, Unreadable, parse_directive
+from .registration import FileMode, LocalFile
+
+__all__ = [
+    "FLUSH_AFTER",
+    "HOLD_LIMIT",
+    "Capture",
+    "LocalFileSink",
+    "RecordSink",
+    "Sink",
+    "SpoolSink",
+    "pump",
+]
+
+log = logging.getLogger("queued_jobs.commands")
+
+#: A line still open is handed on after the stream is quiet this long (seconds).
+FLUSH_AFTER: Final = 1.0
+#: ... or once it holds this many characters.
+HOLD_LIMIT: Final = 64 * 1024
+#: How many bytes one read of a stream takes at most.
+_READ: Final = 64 * 1024
+
+
+class Sink(Protocol):
+    """A destination of output text (clean, whole lines mostly)."""
+
+    async def write(self, text: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class RecordSink:
+    """Into the job's record (``context.append_output``), which keeps the end."""
+
+    def __init__(self, append: Callable[[str], Awaitable[None]]) -> None:
+        self._append = append
+
+    async def write(self, text: str) -> None:
+        await self._append(text)
+
+    async def close(self) -> None:
+        return None
+
+
+class SpoolSink:
+    """Into a temporary file on disk, whole, for the file store once the program ended."""
+
+    def __init__(self) -> None:
+        self.file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self.size = 0
+
+    async def write(self, text: str) -> None:
+        data = text.encode("utf-8")
+        self.file.write(data)
+        self.size += len(data)
+
+    async def close(self) -> None:
+        self.file.close()
+
+
+class LocalFileSink:
+    """Into a file on the worker's machine, as lines come."""
+
+    def __init__(self, target: LocalFile, *, job_id: str, job_type: str, attempt: int,
+                 started: datetime) -> None:  # fmt: skip
+        path = Path(target.path.format(job_id=job_id, job_type=job_type, attempt=attempt))
+        if target.mode is FileMode.TIMESTAMPED:
+            stamp = started.strftime("%Y%m%dT%H%M%SZ")
+            path = path.with_name(f"{path.stem}-{stamp}{path.suffix}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        mode = "ab" if target.mode is FileMode.APPEND else "wb"
+        self._file: IO[bytes] = path.open(mode)
+
+    async def write(self, text: str) -> None:
+        self._file.write(text.encode("utf-8"))
+
+    async def close(self) -> None:
+        self._file.close()
+
+
+class Capture:
+    """Hands output to every sink and directives to the job; counts what was printed.
+
+    A sink that fails (a full disk) is dropped with a warning: the program goes on, and
+    the other destinations keep its output."""
+
+    def __init__(
+        self,
+        sinks: list[Sink],
+        *,
+        on_progress: Callable[[Progress], Awaitable[None]],
+        job_logger: logging.LoggerAdapter[logging.Logger],
+    ) -> None:
+        self._sinks = sinks
+        self._on_progress = on_progress
+        self._log = job_logger
+        self.length = 0
+        self.result: Result | None = None
+        #: The last line printed, for a failure's message.
+        self.last_line = ""
+
+    async def output(self, text: str) -> None:
+        text = clean_output(text)
+        if not text:
+            return
+        self.length += len(text)
+        stripped = text.rstrip("\n")
+        if stripped:
+            self.last_line = stripped[stripped.rfind("\n") + 1 :][-500:]
+        for sink in list(self._sinks):
+            try:
+                await sink.write(text)
+            except OSError as exc:
+                self._log.warning("a destination of the program's output failed: %s", exc)
+                self._sinks.remove(sink)
+
+    async def directive(self, line: str) -> None:
+        try:
+            said = parse_directive(line)
+        except Unreadable as exc:
+            self._log.warning("%s; the line is kept as output", exc)
+            await self.output(line + "\n")
+            return
+        if said is None:
+            await self.output(line + "\n")
+        elif isinstance(said, Progress):
+            await self._on_progress(said)
+        else:
+            self.result = said
+
+    async def close(self) -> None:
+        for sink in self._sinks:
+            try:
+                await sink.close()
+            except OSError as exc:
+                self._log.warning("closing a destination of the output failed: %s", exc)
+
+
+class _Lines:
+    """One stream's text cut into lines, directives apart (when ``directives``)."""
+
+    def __init__(self, capture: Capture, *, directives: bool) -> None:
+        self._capture = capture
+        self._directives = directives
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._open = ""  # the line not yet ended
+
+    def _may_be_directive(self, line: str) -> bool:
+        return self._directives and PREFIX.startswith(line[:2]) and len(line) <= MAX_DIRECTIVE
+
+    async def feed(self, data: bytes, *, final: bool = False) -> None:
+        text = self._open + self._decoder.decode(data, final=final)
+        held_cr = text.endswith("\r") and not final  # perhaps the half of a "\r\n"
+        if held_cr:
+            text = text[:-1]
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        *lines, last = text.split("\n")
+        out: list[str] = []
+        for line in lines:
+            if self._directives and line.startswith(PREFIX) and len(line) <= MAX_DIRECTIVE:
+                if out:
+                    await self._capture.output("".join(out))
+                    out = []
+                await self._capture.directive(line)
+            else:
+                out.append(line + "\n")
+        if final or (len(last) >= HOLD_LIMIT and not self._may_be_directive(last)):
+            if final and self._may_be_directive(last) and last.startswith(PREFIX):
+                if out:
+                    await self._capture.output("".join(out))
+                    out = []
+                await self._capture.directive(last)
+            else:
+                out.append(last)
+            last = ""
+        if out:
+            await self._capture.output("".join(out))
+        self._open = last + ("\r" if held_cr else "")
+
+    async def pause(self) -> None:
+        """The stream went quiet: hand on the open line (unless it may be a directive)."""
+        if self._open and not self._may_be_directive(self._open.rstrip("\r")):
+            held_cr = self._open.endswith("\r")
+            text, self._open = self._open.rstrip("\r"), "\r" if held_cr else ""
+            await self._capture.output(text)
+
+
+async def pump(stream: asyncio.StreamReader, capture: Capture, *, directives: bool) -> None:
+    """Read ``stream`` to its end into ``capture``."""
+    lines = _Lines(capture, directives=directives)
+    while True:
+        try:
+            data = await asyncio.wait_for(stream.read(_READ), FLUSH_AFTER)
+        except TimeoutError:
+            await lines.pause()
+            continue
+        if not data:
+            await lines.feed(b"", final=True)
+            return
+        await lines.feed(data)
