@@ -91,19 +91,32 @@ class LocalFileSink:
     def __init__(self, target: LocalFile, *, job_id: str, job_type: str, attempt: int,
                  started: datetime) -> None:  # fmt: skip
         path = Path(target.path.format(job_id=job_id, job_type=job_type, attempt=attempt))
-        if target.mode is FileMode.TIMESTAMPED:
-            stamp = started.strftime("%Y%m%dT%H%M%SZ")
-            path = path.with_name(f"{path.stem}-{stamp}{path.suffix}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        mode = "ab" if target.mode is FileMode.APPEND else "wb"
-        self._file: IO[bytes] = path.open(mode)
+        if target.mode is FileMode.TIMESTAMPED:
+            self.path, self._file = _new_file(path, started)
+        else:
+            self.path = path
+            self._file = path.open("ab" if target.mode is FileMode.APPEND else "wb")
 
     async def write(self, text: str) -> None:
         self._file.write(text.encode("utf-8"))
 
     async def close(self) -> None:
         self._file.close()
+
+
+def _new_file(path: Path, started: datetime) -> tuple[Path, IO[bytes]]:
+    """A file of its own for an attempt: ``path`` named with the attempt's start (to the
+    millisecond), and a number after it if another attempt took that name."""
+    stamp = started.strftime("%Y%m%dT%H%M%S.") + f"{started.microsecond // 1000:03d}Z"
+    for number in range(1, 1000):
+        extra = "" if number == 1 else f"-{number}"
+        named = path.with_name(f"{path.stem}-{stamp}{extra}{path.suffix}")
+        try:
+            return named, named.open("xb")
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free name for the output file {path} at {stamp}")
 
 
 class Capture:

@@ -21,7 +21,15 @@ from enum import StrEnum
 from functools import partial
 from typing import Annotated, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    TypeAdapter,
+)
 
 from ..errors import ConfigurationError
 from ..files.base import MAX_LINK_LIFETIME, FileStore
@@ -64,7 +72,7 @@ class FileMode(StrEnum):
     #: Each attempt adds to the end of the file.
     APPEND = "append"
     #: Each attempt writes a new file, its name given the attempt's start time
-    #: (``export.log`` → ``export-20261202T040102Z.log``).
+    #: (``export.log`` → ``export-20261202T040102.345Z.log``).
     TIMESTAMPED = "timestamped"
 
 
@@ -182,6 +190,11 @@ class CommandRequest(BaseModel):
     input: JsonValue = None
 
 
+def _none_is_empty(given: object) -> object:
+    """No request at all: the command as registered."""
+    return {} if given is None else given
+
+
 def _allowed_by(command: Command) -> AfterValidator:
     def check(request: CommandRequest) -> CommandRequest:
         if request.args and not command.allow_args:
@@ -282,7 +295,9 @@ class Command:
         return JobDefinition(
             job_type=self.job_type,
             make_runner=partial(CommandRunner, self),
-            request=TypeAdapter(Annotated[CommandRequest, _allowed_by(self)]),
+            request=TypeAdapter(
+                Annotated[CommandRequest, BeforeValidator(_none_is_empty), _allowed_by(self)]
+            ),
             result=TypeAdapter(CommandResult),
             max_attempts=self.max_attempts,
             max_run_time=self.max_run_time,

@@ -29,6 +29,7 @@ from ..errors import (
     PermanentError,
     QueuedJobsError,
 )
+from ..files.base import FileStore, StoredFile
 from ..runner import JobRunner
 from .capture import Capture, LocalFileSink, RecordSink, Sink, SpoolSink, pump
 from .process import GroupStop, group_alive, signal_name, stop_group
@@ -259,8 +260,11 @@ async def _store(command: Command, spool: SpoolSink, context: JobContext) -> Sto
     job = context.job
     name = f"commands/{job.job_type}/{job.id}/attempt-{context.attempt}.log"
     try:
-        spool.file.seek(0)
-        stored = await store.write(name, spool.file, content_type="text/plain; charset=utf-8")
+        try:
+            stored = await _upload(store, name, spool)
+        except QueuedJobsError:  # the container may be missing: made once, tried again
+            await store.create()
+            stored = await _upload(store, name, spool)
         link = await store.download_link(name, expires_in=command.output.link_valid_for)
     except (QueuedJobsError, OSError) as exc:
         context.logger.warning("the program's output could not be stored as %s: %s", name, exc)
@@ -272,6 +276,11 @@ async def _store(command: Command, spool: SpoolSink, context: JobContext) -> Sto
         url=link.url,
         expires_at=link.expires_at,
     )
+
+
+async def _upload(store: FileStore, name: str, spool: SpoolSink) -> StoredFile:
+    spool.file.seek(0)
+    return await store.write(name, spool.file, content_type="text/plain; charset=utf-8")
 
 
 def _result(

@@ -21,6 +21,7 @@ from queued_jobs.errors import PermanentError
 from queued_jobs.execution.settings import ExecutionSettings
 from queued_jobs.queue_names import QueueNames
 from queued_jobs.retry import RetryPolicy
+from tests.integration.command_jobs import add_commands
 
 FAST_RETRY = RetryPolicy(first=timedelta(seconds=1), factor=2, jitter=0)
 
@@ -91,6 +92,7 @@ def build_app(storage: Storage, *, clock: Clock = SYSTEM_CLOCK, lease: float = 2
         await asyncio.sleep(request.after)
         os.kill(os.getpid(), signal.SIGKILL)
 
+    add_commands(app)
     return app
 
 
