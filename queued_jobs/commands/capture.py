@@ -226,12 +226,19 @@ class _Lines:
             await self._capture.output(text)
 
 
-async def pump(stream: asyncio.StreamReader, capture: Capture, *, directives: bool) -> None:
-    """Read ``stream`` to its end into ``capture``."""
+async def pump(
+    stream: asyncio.StreamReader,
+    capture: Capture,
+    *,
+    directives: bool,
+    flush_after: float = FLUSH_AFTER,
+) -> None:
+    """Read ``stream`` to its end into ``capture``; an open line is handed on once the
+    stream was quiet ``flush_after`` seconds."""
     lines = _Lines(capture, directives=directives)
     while True:
         try:
-            data = await asyncio.wait_for(stream.read(_READ), FLUSH_AFTER)
+            data = await asyncio.wait_for(stream.read(_READ), flush_after)
         except TimeoutError:
             await lines.pause()
             continue
