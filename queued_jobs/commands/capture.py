@@ -57,12 +57,17 @@ class Sink(Protocol):
 
 
 class RecordSink:
-    """Into the job's record (``context.append_output``), which keeps the end."""
+    """Into the job's record (``context.append_output``), which keeps the end. The
+    record's output runs on from attempt to attempt: a later attempt's output starts with
+    a line that says which attempt it is."""
 
-    def __init__(self, append: Callable[[str], Awaitable[None]]) -> None:
+    def __init__(self, append: Callable[[str], Awaitable[None]], *, attempt: int) -> None:
         self._append = append
+        self._header = f"[attempt {attempt}]\n" if attempt > 1 else ""
 
     async def write(self, text: str) -> None:
+        if self._header:
+            text, self._header = self._header + text, ""
         await self._append(text)
 
     async def close(self) -> None:

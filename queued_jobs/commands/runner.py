@@ -106,7 +106,7 @@ def _capture(
     output = command.output
     sinks: list[Sink] = []
     if output.record:
-        sinks.append(RecordSink(context.append_output))
+        sinks.append(RecordSink(context.append_output, attempt=context.attempt))
     spool = SpoolSink() if output.store is not None else None
     if spool is not None:
         sinks.append(spool)

@@ -21,6 +21,7 @@ from tests.integration.command_jobs import output_folder, output_store
 from tests.integration.conftest import Backend
 from tests.integration.test_execution import ClientOf, RunWorker
 from tests.support.pids import alive, pids_in
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.asyncio
 
@@ -343,3 +344,30 @@ async def test_a_job_aware_program_reports_progress_while_it_runs_and_sets_the_r
     assert done.result["result"] == {"copied": 12}
     assert done.output is not None
     assert done.output.text == "copying\n"  # no directive lines
+
+
+async def test_a_worker_process_told_to_stop_stops_its_programs_and_hands_their_jobs_back(
+    backend: Backend, apps: OpenApp, tmp_path: Path
+) -> None:
+    _, client = await apps()
+    pids_file = tmp_path / "pids"
+    job = await client.queue_job(
+        "tests.cmd.tree", {"env": {"QJ_PIDS": str(pids_file)}}, owner="ada"
+    )
+    worker = backend.spawn_worker(grace=0.5)
+    try:
+        await until(pids_file.exists, "the program to start its tree", within=60)
+        worker.terminate()
+        # kill_after (1 s) and the output stored: well within the worker's bound
+        assert worker.wait(timeout=60) == 0, backend.worker_log.read_text()[-3000:]
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+    pids = pids_in(pids_file)
+    assert [pid for pid in pids if alive(pid)] == []
+    handed_back = await client.get_job(job.id)
+    assert (handed_back.status, handed_back.lease_owner) == (JobStatus.QUEUED, None)
+    [attempt] = await client.list_attempts(job.id)
+    assert attempt.outcome is AttemptOutcome.RELEASED
