@@ -161,20 +161,17 @@ class ExitCodes:
         return self.otherwise
 
 
-def _argument(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("an argument must not contain a NUL character")
-    if len(value) > MAX_ARGUMENT:
-        raise ValueError(f"an argument is at most {MAX_ARGUMENT:,} characters")
-    return value
+def _text_of(what: str) -> AfterValidator:
+    """A value a program gets (an argument, an environment value): no NUL, bounded."""
 
+    def check(value: str) -> str:
+        if "\x00" in value:
+            raise ValueError(f"{what} must not contain a NUL character")
+        if len(value) > MAX_ARGUMENT:
+            raise ValueError(f"{what} is at most {MAX_ARGUMENT:,} characters")
+        return value
 
-def _variable(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("an environment value must not contain a NUL character")
-    if len(value) > MAX_ARGUMENT:
-        raise ValueError(f"an environment value is at most {MAX_ARGUMENT:,} characters")
-    return value
+    return AfterValidator(check)
 
 
 class CommandRequest(BaseModel):
@@ -185,8 +182,8 @@ class CommandRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    args: list[Annotated[str, AfterValidator(_argument)]] = Field(default_factory=list)
-    env: dict[str, Annotated[str, AfterValidator(_variable)]] = Field(default_factory=dict)
+    args: list[Annotated[str, _text_of("an argument")]] = Field(default_factory=list)
+    env: dict[str, Annotated[str, _text_of("an environment value")]] = Field(default_factory=dict)
     input: JsonValue = None
 
 

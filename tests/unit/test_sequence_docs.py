@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-from pathlib import Path
+from tests.support.docs import ROOT, code_blocks, printed_by
 
-ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "sequences.md"
 EXAMPLE = ROOT / "docs" / "examples" / "sequence_steps.py"
 
 
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(), flags=re.DOTALL)
-
-
 def test_the_docs_show_the_example_file_as_it_is() -> None:
-    assert EXAMPLE.read_text() in blocks("python")
+    assert EXAMPLE.read_text() in code_blocks(DOC, "python")
 
 
 def test_the_example_runs_three_sequences_and_prints_what_the_docs_say() -> None:
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLE)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == blocks("text")[-1]
+    assert printed_by(EXAMPLE, timeout=60) == code_blocks(DOC, "text")[-1]
