@@ -25,16 +25,9 @@ Python programs.
 """
 
 from ..errors import CommandFailed, CommandFailedPermanently
-from .registration import (
-    DEFAULT_INHERITED,
-    INHERIT_ALL,
-    Command,
-    CommandRequest,
-    ExitCodes,
-    FileMode,
-    LocalFile,
-    Output,
-)
+from .options import ExitCodes, FileMode, LocalFile, Output
+from .registration import Command
+from .request import DEFAULT_INHERITED, INHERIT_ALL, CommandRequest
 from .result import CommandResult, StoredOutput
 
 __all__ = [

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import IO, Final, Protocol
 
 from ..models import clean_output
+from .options import FileMode, LocalFile
 from .protocol import MAX_DIRECTIVE, PREFIX, Progress, Result, Unreadable, parse_directive
-from .registration import FileMode, LocalFile
 
 __all__ = [
     "FLUSH_AFTER",

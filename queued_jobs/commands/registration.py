@@ -17,174 +17,23 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import StrEnum
 from functools import partial
 from typing import Annotated, Final, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    JsonValue,
-    TypeAdapter,
-)
+from pydantic import AfterValidator, BeforeValidator, TypeAdapter
 
 from ..errors import ConfigurationError
-from ..files.base import MAX_LINK_LIFETIME, FileStore
 from ..retry import RetryPolicy
 from ..runner import AlreadyRunning, JobDefinition
+from .options import ExitCodes, Output
+from .request import DEFAULT_INHERITED, INHERIT_ALL, CommandRequest
 from .result import CommandResult
+from .runner import CommandRunner
 
-__all__ = [
-    "DEFAULT_INHERITED",
-    "INHERIT_ALL",
-    "MAX_ARGUMENT",
-    "Command",
-    "CommandRequest",
-    "ExitCodes",
-    "FileMode",
-    "LocalFile",
-    "Output",
-]
+__all__ = ["Command"]
 
-#: The worker's environment variables a program gets by default: what programs need to
-#: run (the search path, the home folder, the locale, the time zone), never the worker's
-#: settings and secrets (its storage connection string). ``inherit_env`` names others.
-DEFAULT_INHERITED: Final = frozenset(
-    {"PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER"}
-    | {"LOGNAME", "PYTHONPATH", "VIRTUAL_ENV"}
-)
-#: ``inherit_env=INHERIT_ALL``: the program gets the worker's whole environment.
-INHERIT_ALL: Final = "all"
-#: The most characters of one argument a request may give.
-MAX_ARGUMENT: Final = 32 * 1024
 _ENV_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RESERVED_PREFIX: Final = "QUEUED_JOBS_"
-
-
-class FileMode(StrEnum):
-    """How output goes to a local file (:class:`LocalFile`)."""
-
-    #: Each attempt replaces the file.
-    OVERWRITE = "overwrite"
-    #: Each attempt adds to the end of the file.
-    APPEND = "append"
-    #: Each attempt writes a new file, its name given the attempt's start time
-    #: (``export.log`` → ``export-20261202T040102.345Z.log``).
-    TIMESTAMPED = "timestamped"
-
-
-@dataclass(frozen=True, slots=True)
-class LocalFile:
-    """Output written to a file on the worker's machine as it arrives. ``path`` may name
-    ``{job_id}``, ``{job_type}`` and ``{attempt}``; its folders are made if missing."""
-
-    path: str
-    mode: FileMode = FileMode.OVERWRITE
-
-    def __post_init__(self) -> None:
-        try:
-            self.path.format(job_id="j", job_type="t", attempt=1)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ConfigurationError(
-                f"output file {self.path!r}: only {{job_id}}, {{job_type}} and {{attempt}} "
-                f"may be named in it ({exc})"
-            ) from None
-
-
-@dataclass(frozen=True, slots=True)
-class Output:
-    """What of a program's output is kept, and where.
-
-    ``stdout``/``stderr``: which streams are captured (a stream not captured is
-    discarded); both go, line by line as they arrive, to every destination:
-
-    - ``record``: the job's record keeps the end of it (``QueuedJob.output``), readable
-      while the program runs;
-    - ``store``: a file store (``app.files("command-output")``) gets the whole output of
-      each attempt, as ``commands/<job type>/<job id>/attempt-<n>.log``, linked from the
-      job's result (a link valid for ``link_valid_for``);
-    - ``file``: a file on the worker's machine (:class:`LocalFile`).
-    """
-
-    stdout: bool = True
-    stderr: bool = True
-    record: bool = True
-    store: FileStore | None = None
-    file: LocalFile | None = None
-    link_valid_for: timedelta = timedelta(days=3)
-
-    def __post_init__(self) -> None:
-        if not timedelta(0) < self.link_valid_for <= MAX_LINK_LIFETIME:
-            raise ConfigurationError(
-                f"output links are valid for up to {MAX_LINK_LIFETIME.days} days, not "
-                f"{self.link_valid_for}"
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class ExitCodes:
-    """How a program's exit code counts. A code in none of the sets counts as
-    ``otherwise`` says: a failure that is retried (``"retry"``) or a final one
-    (``"fail"``). A program ended by a signal it was not sent by us (a crash, the kernel's
-    out-of-memory killer) is a failure that is retried."""
-
-    success: frozenset[int] = frozenset({0})
-    retry: frozenset[int] = frozenset()
-    permanent: frozenset[int] = frozenset()
-    otherwise: Literal["retry", "fail"] = "retry"
-
-    def __post_init__(self) -> None:
-        for name in ("success", "retry", "permanent"):
-            codes = frozenset(getattr(self, name))
-            object.__setattr__(self, name, codes)
-            if not all(isinstance(code, int) and 0 <= code <= 255 for code in codes):
-                raise ConfigurationError(f"exit codes ({name}) are integers 0 to 255")
-        if (
-            (self.success & self.retry)
-            or (self.success & self.permanent)
-            or (self.retry & self.permanent)
-        ):
-            raise ConfigurationError("an exit code can count only one way")
-        if self.otherwise not in ("retry", "fail"):
-            raise ConfigurationError('ExitCodes.otherwise is "retry" or "fail"')
-
-    def counts_as(self, code: int) -> Literal["success", "retry", "fail"]:
-        if code in self.success:
-            return "success"
-        if code in self.retry:
-            return "retry"
-        if code in self.permanent:
-            return "fail"
-        return self.otherwise
-
-
-def _text_of(what: str) -> AfterValidator:
-    """A value a program gets (an argument, an environment value): no NUL, bounded."""
-
-    def check(value: str) -> str:
-        if "\x00" in value:
-            raise ValueError(f"{what} must not contain a NUL character")
-        if len(value) > MAX_ARGUMENT:
-            raise ValueError(f"{what} is at most {MAX_ARGUMENT:,} characters")
-        return value
-
-    return AfterValidator(check)
-
-
-class CommandRequest(BaseModel):
-    """What a request to a command job may give: arguments added after the registered
-    ones, environment variables, and JSON for a job-aware program (it reads the whole
-    request on its standard input). What the registration allows is checked when the job
-    is queued, and again when it runs."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    args: list[Annotated[str, _text_of("an argument")]] = Field(default_factory=list)
-    env: dict[str, Annotated[str, _text_of("an environment value")]] = Field(default_factory=dict)
-    input: JsonValue = None
 
 
 def _none_is_empty(given: object) -> object:
@@ -287,8 +136,6 @@ class Command:
 
     def definition(self) -> JobDefinition:
         """The job type this command registers (:meth:`JobRegistry.add`)."""
-        from .runner import CommandRunner
-
         return JobDefinition(
             job_type=self.job_type,
             make_runner=partial(CommandRunner, self),

@@ -15,7 +15,7 @@ import contextlib
 import os
 import shutil
 from collections.abc import Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from pydantic_core import to_json
 
@@ -34,8 +34,11 @@ from ..runner import JobRunner
 from .capture import Capture, LocalFileSink, RecordSink, Sink, SpoolSink, pump
 from .process import GroupStop, group_alive, signal_name, stop_group
 from .protocol import Progress
-from .registration import INHERIT_ALL, Command, CommandRequest
+from .request import INHERIT_ALL, CommandRequest
 from .result import CommandResult, StoredOutput
+
+if TYPE_CHECKING:
+    from .registration import Command
 
 __all__ = ["CommandRunner"]
 
