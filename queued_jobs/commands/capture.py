@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Final, Protocol
 
+from ..errors import QueuedJobsError
 from ..models import clean_output
 from .options import FileMode, LocalFile
 from .protocol import MAX_DIRECTIVE, PREFIX, Progress, Result, Unreadable, parse_directive
@@ -144,6 +145,7 @@ class Capture:
         self.result: Result | None = None
         #: The last line printed, for a failure's message.
         self.last_line = ""
+        self._store_failures = 0
 
     async def output(self, text: str) -> None:
         text = clean_output(text)
@@ -159,6 +161,8 @@ class Capture:
             except OSError as exc:
                 self._log.warning("a destination of the program's output failed: %s", exc)
                 self._sinks.remove(sink)
+            except QueuedJobsError as exc:  # the store: this piece is lost, the next tried
+                self._store_failed(exc)
 
     async def directive(self, line: str) -> None:
         try:
@@ -170,9 +174,23 @@ class Capture:
         if said is None:
             await self.output(line + "\n")
         elif isinstance(said, Progress):
-            await self._on_progress(said)
+            try:
+                await self._on_progress(said)
+            except QueuedJobsError as exc:
+                self._store_failed(exc)
         else:
             self.result = said
+
+    def _store_failed(self, exc: QueuedJobsError) -> None:
+        """A write of output or progress to the job's record failed: said once per attempt,
+        and the program goes on (its output still reaches the other destinations)."""
+        if not self._store_failures:
+            self._log.warning(
+                "output or progress could not be written to the job's record (%s); the "
+                "program goes on, and later output is tried again",
+                exc,
+            )
+        self._store_failures += 1
 
     async def close(self) -> None:
         for sink in self._sinks:
@@ -241,13 +259,24 @@ async def pump(
     """Read ``stream`` to its end into ``capture``; an open line is handed on once the
     stream was quiet ``flush_after`` seconds."""
     lines = _Lines(capture, directives=directives)
+    broken = False
     while True:
         try:
             data = await asyncio.wait_for(stream.read(_READ), flush_after)
         except TimeoutError:
-            await lines.pause()
+            data = None
+        if broken:  # read on, so that the program is never blocked on a full pipe
+            if data == b"":
+                return
             continue
-        if not data:
-            await lines.feed(b"", final=True)
-            return
-        await lines.feed(data)
+        try:
+            if data is None:
+                await lines.pause()
+            elif data:
+                await lines.feed(data)
+            else:
+                await lines.feed(b"", final=True)
+                return
+        except Exception:
+            log.exception("capturing a program's output failed; the rest of it is dropped")
+            broken = True

@@ -11,6 +11,7 @@ import pytest
 
 from queued_jobs.commands.capture import HOLD_LIMIT, Capture, pump
 from queued_jobs.commands.protocol import Progress
+from queued_jobs.errors import StorageUnavailable
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.asyncio
@@ -184,3 +185,55 @@ async def test_a_failing_destination_is_dropped_and_the_others_keep_the_output(
 
 async def _ignore(_: Progress) -> None:
     return None
+
+
+class Unavailable(Collected):
+    """A record whose store does not answer, then does."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def write(self, text: str) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise StorageUnavailable("the store is down")
+        await super().write(text)
+
+
+async def test_a_store_that_fails_loses_those_pieces_only_and_says_it_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    record = Unavailable(failures=2)
+    capture = Capture(
+        [record],
+        on_progress=_ignore,
+        job_logger=logging.LoggerAdapter(logging.getLogger("tests.capture")),
+    )
+    for line in ("one\n", "two\n", "three\n"):
+        await capture.output(line)
+    assert record.text == "three\n"
+    assert caplog.text.count("could not be written to the job's record") == 1
+
+
+class Broken(Collected):
+    async def write(self, text: str) -> None:
+        raise RuntimeError("a bug")
+
+
+async def test_a_capture_that_breaks_still_reads_the_stream_to_its_end(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    capture = Capture(
+        [Broken()],
+        on_progress=_ignore,
+        job_logger=logging.LoggerAdapter(logging.getLogger("tests.capture")),
+    )
+    stream = asyncio.StreamReader()
+    pumping = asyncio.create_task(pump(stream, capture, directives=False))
+    for _ in range(100):
+        stream.feed_data(b"line\n" * 1000)
+        await asyncio.sleep(0)
+    stream.feed_eof()
+    await asyncio.wait_for(pumping, 10)  # it ended: the program was never left blocked
+    assert "the rest of it is dropped" in caplog.text
