@@ -424,7 +424,7 @@ class JobClient:
                 return job
             now = self.clock.now()
             if job.status is JobStatus.RUNNING:
-                change = job.model_copy(update={"cancel_requested": True, "updated_at": now})
+                change = job.changed(cancel_requested=True, updated_at=now)
             else:
                 change = job.transition(JobStatus.CANCELLED, now=now, completed_at=now)
             try:
