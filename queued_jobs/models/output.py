@@ -75,6 +75,8 @@ def output_tail(text: str, limit: int = OUTPUT_TAIL_LIMIT) -> str:
     one begins in the last ``limit`` characters, else from a character boundary."""
     if len(text) <= limit:
         return text
+    if limit <= 0:
+        return ""
     tail = text[-limit:]
     if text[-limit - 1] == "\n":  # the tail begins a line already
         return tail

@@ -58,6 +58,10 @@ def test_a_tail_that_already_starts_a_line_loses_nothing_more() -> None:
     assert output_tail("dropped\nkept one\nkept two", 17) == "kept one\nkept two"
 
 
+def test_a_tail_of_no_characters_is_empty() -> None:
+    assert output_tail("abc\n", 0) == ""
+
+
 def test_a_tail_without_a_line_start_is_cut_at_a_character() -> None:
     assert output_tail("🙂" * 20, 7) == "🙂" * 7
     assert output_tail("x" * 10 + "\n", 5) == "xxxx\n"  # a line end only at its very end
