@@ -166,15 +166,15 @@ def test_a_position_no_reader_can_have_is_a_usage_error(invoke: Invoke, after: s
 
 @pytest.mark.usefixtures("worker_process")
 def test_follow_prints_a_running_job_s_output_live_and_exits_0_once_it_succeeds() -> None:
-    job_id = queued({"lines": 10, "pause": 0.5})
+    job_id = queued({"lines": 16, "pause": 0.5})
     follower = Process("logs", job_id, "--follow")
 
     early = follower.read_until("chatter 0\n")  # seen while the job still runs
-    assert "chatter 9" not in early
+    assert "chatter 15" not in early
     code, out, err = follower.finish()
 
     assert code == 0, err
-    assert out == "".join(f"chatter {n}\n" for n in range(10))
+    assert out == "".join(f"chatter {n}\n" for n in range(16))
     assert f"job {job_id} succeeded" in err
     assert "Traceback" not in err
 
