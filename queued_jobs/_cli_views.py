@@ -53,16 +53,16 @@ _STATUS_STYLES = {
 }
 
 
-def printable(text: str, *, keep_newlines: bool = False) -> str:
+def printable(text: str, *, keep_newlines: bool = False, keep_tabs: bool = False) -> str:
     r"""``text`` with every character that is not safe on a terminal written as an escape
     (``\x1b``, ``\u202e``): what every view passes text from jobs through.
-    ``keep_newlines`` keeps ``\n`` as is, for views of several lines."""
+    ``keep_newlines`` keeps ``\n`` as is, for views of several lines; ``keep_tabs`` keeps
+    ``\t`` (a job's output)."""
     if text.isprintable():  # the usual case; spaces other than " " go the long way
         return text
+    kept = ("\n" if keep_newlines else "") + ("\t" if keep_tabs else "")
     return "".join(
-        char
-        if (keep_newlines and char == "\n") or unicodedata.category(char) not in _UNSAFE
-        else _escaped(char)
+        char if char in kept or unicodedata.category(char) not in _UNSAFE else _escaped(char)
         for char in text
     )
 

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, overload
@@ -38,11 +38,14 @@ from .models import (
     Attempt,
     JobError,
     JobStatus,
+    OutputRead,
     Priority,
     QueuedJob,
     UniqueScope,
+    check_output_position,
     check_payload,
     is_job_id,
+    read_output,
 )
 from .queue_names import QueueNames
 from .queues.base import MAX_DELAY, QueueBroker
@@ -400,10 +403,7 @@ class JobClient:
         pause ends as soon as the job is written, so its end is seen at once.
         """
         _check_job_id(job_id)
-        if poll is None:
-            backoff = DEFAULT_BACKOFF
-        else:
-            backoff = poll if isinstance(poll, Backoff) else Backoff.fixed(poll)
+        backoff = _backoff_of(poll)
         pacer = Pacer(backoff)
         pause = self.repository.await_change if backoff.pause is None else backoff.pause
         while True:
@@ -412,6 +412,43 @@ class JobClient:
                 on_change(job)
             if job.is_terminal:
                 return job
+            await pause(job_id, pacer.seconds)
+
+    async def read_output(self, job_id: str, *, after: int = 0) -> OutputRead:
+        """What the job printed after its first ``after`` characters, as far as its record
+        holds it (the last :data:`~queued_jobs.models.OUTPUT_TAIL_LIMIT`; ``skipped`` says
+        how many it no longer holds), with its status: one read. Pass ``length`` as the
+        next ``after`` to read what follows. ``InvalidInput`` for an ``after`` below 0 or
+        above :data:`~queued_jobs.models.MAX_OUTPUT_POSITION`."""
+        _check_job_id(job_id)
+        check_output_position(after)
+        job = await self.repository.get(job_id)
+        return read_output(job.id, job.status, job.output, after)
+
+    async def follow_output(
+        self, job_id: str, *, after: int = 0, poll: timedelta | Backoff | None = None
+    ) -> AsyncGenerator[OutputRead, None]:
+        """Read the job's output until it is finished: each read that brings text (or
+        says some was not kept), then the read that finds it finished (``complete``, with
+        what it printed last). Bound it with ``asyncio.timeout``.
+
+        Reads are paced as :meth:`wait`'s are, the pace held while the output grows; where
+        the store hears of writes (SQLite, memory) a pause ends when the job is written.
+        Each read is one storage request; the job's own writes cost nothing more."""
+        _check_job_id(job_id)
+        check_output_position(after)
+        backoff = _backoff_of(poll)
+        pacer = Pacer(backoff, moving=_output_length)
+        pause = self.repository.await_change if backoff.pause is None else backoff.pause
+        while True:
+            job = await self.repository.get(job_id)
+            pacer.saw(job)
+            read = read_output(job.id, job.status, job.output, after)
+            if read.text or read.skipped or read.complete:
+                yield read
+            if read.complete:
+                return
+            after = max(after, read.length)
             await pause(job_id, pacer.seconds)
 
     async def cancel(self, job_id: str) -> QueuedJob:
@@ -424,7 +461,7 @@ class JobClient:
                 return job
             now = self.clock.now()
             if job.status is JobStatus.RUNNING:
-                change = job.model_copy(update={"cancel_requested": True, "updated_at": now})
+                change = job.changed(cancel_requested=True, updated_at=now)
             else:
                 change = job.transition(JobStatus.CANCELLED, now=now, completed_at=now)
             try:
@@ -470,6 +507,16 @@ class JobClient:
             await self._send(stored)
             return stored
         raise ConcurrencyConflict(job_id)
+
+
+def _backoff_of(poll: timedelta | Backoff | None) -> Backoff:
+    if poll is None:
+        return DEFAULT_BACKOFF
+    return poll if isinstance(poll, Backoff) else Backoff.fixed(poll)
+
+
+def _output_length(job: QueuedJob) -> int:
+    return 0 if job.output is None else job.output.length
 
 
 def _check_job_id(job_id: str) -> None:

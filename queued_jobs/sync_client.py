@@ -10,13 +10,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 from ._sync import SyncTwin, blocking
 from .client import JobClient
-from .models import QueuedJob
+from .models import OutputRead, QueuedJob
 from .schedules.client import ScheduleClient
 from .schedules.sync_client import SyncScheduleClient
 from .sequences.client import SequenceClient
@@ -49,6 +49,7 @@ class SyncJobClient(SyncTwin[JobClient]):
     list_jobs = blocking(JobClient.list_jobs)
     cancel = blocking(JobClient.cancel)
     retry = blocking(JobClient.retry)
+    read_output = blocking(JobClient.read_output)
 
     @property
     def schedules(self) -> SyncScheduleClient:
@@ -84,6 +85,26 @@ class SyncJobClient(SyncTwin[JobClient]):
         """Read the job until it is finished; ``TimeoutError`` after ``timeout``. Reads back
         off as :meth:`JobClient.wait`'s do, unless ``poll`` says otherwise."""
         return self._loop.run(_wait(self._target, job_id, timeout, poll))
+
+    def follow_output(
+        self, job_id: str, *, after: int = 0, poll: timedelta | Backoff | None = None
+    ) -> Iterator[OutputRead]:
+        """:meth:`JobClient.follow_output`, as an iterator: each read with new output, then
+        the read that finds the job finished. Leaving the loop early stops the reads."""
+        reads = self._target.follow_output(job_id, after=after, poll=poll)
+        try:
+            while True:
+                try:
+                    yield self._loop.run(_next(reads))
+                except StopAsyncIteration:
+                    return
+        finally:
+            if not self._loop.closed:
+                self._loop.run(reads.aclose())
+
+
+async def _next(reads: AsyncIterator[OutputRead]) -> OutputRead:
+    return await anext(reads)
 
 
 async def _wait(

@@ -67,22 +67,30 @@ class Backoff:
 DEFAULT_BACKOFF: Final = Backoff()
 
 
-class Pacer:
-    """One wait's pace: tell it each read (:meth:`saw`), then pause for :attr:`seconds`."""
+def _progress(job: QueuedJob) -> Progress | None:
+    return job.progress
 
-    def __init__(self, backoff: Backoff) -> None:
+
+class Pacer:
+    """One wait's pace: tell it each read (:meth:`saw`), then pause for :attr:`seconds`.
+    The pace holds while ``moving`` (by default the job's progress) changes."""
+
+    def __init__(
+        self, backoff: Backoff, *, moving: Callable[[QueuedJob], object] = _progress
+    ) -> None:
         self._backoff = backoff
+        self._moving = moving
         self.seconds = backoff.first.total_seconds()
-        self._seen: tuple[JobStatus, Progress | None] | None = None
+        self._seen: tuple[JobStatus, object] | None = None
 
     def saw(self, job: QueuedJob) -> bool:
         """Note a read of ``job`` and set the next pause; whether the job differs (status
-        or progress) from the read before (the first read always does)."""
+        or what moves) from the read before (the first read always does)."""
         backoff = self._backoff
-        seen, self._seen = self._seen, (job.status, job.progress)
+        seen, self._seen = self._seen, (job.status, self._moving(job))
         if seen is None or seen[0] is not job.status:
             self.seconds = backoff.first.total_seconds()
-        elif seen[1] == job.progress:
+        elif seen[1] == self._seen[1]:
             self.seconds = min(self.seconds * backoff.factor, backoff.cap.total_seconds())
         return seen != self._seen
 

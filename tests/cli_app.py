@@ -76,4 +76,28 @@ async def mimic(request: str, context: JobContext) -> None:
     raise PermanentError(request)
 
 
+class Chatter(BaseModel):
+    #: How many lines it prints: ``chatter 0``, ``chatter 1``...
+    lines: int = 3
+    #: Seconds after each line.
+    pause: float = 0.0
+    #: Printed before the lines, as it is (cleaned as all output is).
+    first: str = ""
+    #: Fails once it has printed its lines.
+    fails: bool = False
+
+
+@app.job(name="chatter", max_attempts=1)
+async def chatter(request: Chatter, context: JobContext) -> int:
+    """Prints its lines as a program would, a pause after each."""
+    if request.first:
+        await context.append_output(request.first)
+    for n in range(request.lines):
+        await context.append_output(f"chatter {n}\n")
+        await asyncio.sleep(request.pause)
+    if request.fails:
+        raise PermanentError("chatter gave up")
+    return request.lines
+
+
 unreachable = JobApp(AzureStorage(UNREACHABLE))

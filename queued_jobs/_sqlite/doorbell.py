@@ -67,13 +67,15 @@ class Doorbell:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self._ring_now()
+            self.send(self.payload())
             return
         if self._ringing is not loop:
             self._ringing = loop
             loop.call_soon(self._ring_now)
 
     def _ring_now(self) -> None:
+        if self._ringing is None:  # rung already: by close, in the same turn
+            return
         self._ringing = None
         self.send(self.payload())
 
@@ -135,6 +137,9 @@ class Doorbell:
         return _Listener(receiver, folder, name, heard)
 
     def close(self) -> None:
+        """Send the ring of this turn not sent yet (a write just before a client closes:
+        its waiters must hear of it), then close the sending socket."""
+        self._ring_now()
         if self._sender is not None:
             self._sender.close()
             self._sender = None

@@ -1,10 +1,10 @@
 """The ``queued-jobs`` command line: run a worker; start, inspect and steer jobs.
 
 One module per command group: ``run`` (the worker), ``jobs`` (enqueue, status, list,
-cancel, retry, purge), ``dead_letters`` (the bands' dead-letter and poison queues),
-``queues`` (the bands' depths), ``storage`` (create-storage), ``serve`` (the web API),
-``api_keys`` (keys for the web API), ``schedules`` (recurring schedules), ``sequences``
-(start, list, show, cancel), ``demo``;
+cancel, retry, purge), ``logs`` (what a job printed, followed live), ``dead_letters`` (the
+bands' dead-letter and poison queues), ``queues`` (the bands' depths), ``storage``
+(create-storage), ``serve`` (the web API), ``api_keys`` (keys for the web API),
+``schedules`` (recurring schedules), ``sequences`` (start, list, show, cancel), ``demo``;
 ``_base`` holds the group, its options and the error reporting every command shares.
 """
 
@@ -15,6 +15,7 @@ from . import (
     dead_letters,
     demo,
     jobs,
+    logs,
     queues,
     run,
     schedules,
@@ -31,6 +32,7 @@ _COMMANDS = (
     dead_letters,
     demo,
     jobs,
+    logs,
     queues,
     run,
     schedules,

@@ -41,38 +41,47 @@ NO_LEASE: Final[Mapping[str, None]] = MappingProxyType(
 
 
 class _Held:
-    """Progress and output reported since the last write that carried them."""
+    """Progress and output reported since the last write that carried them. The output
+    is known by where it ends in the job's output (``end``: characters printed in all), so
+    that writing it again (a write that landed although it was given up) adds nothing."""
 
-    __slots__ = ("output", "printed", "progress")
+    __slots__ = ("end", "output", "progress")
 
     def __init__(self) -> None:
         self.progress: Progress | None = None
         self.output = ""  # the end of what was printed, at most the record's tail
-        self.printed = 0  # how many characters were printed
+        self.end: int | None = None  # the job's output length after it; None: no output
 
     def __bool__(self) -> bool:
-        return self.progress is not None or self.printed > 0
+        return self.progress is not None or self.end is not None
 
-    def add_output(self, text: str, printed: int) -> None:
+    def add_output(self, text: str, end: int) -> None:
         self.output = output_tail(self.output + text)
-        self.printed += printed
+        self.end = end
 
     def before(self, later: _Held) -> _Held:
         """These reports followed by ``later``'s (a write given up: its reports go first)."""
         merged = _Held()
         merged.progress = later.progress or self.progress
-        merged.add_output(self.output, self.printed)
-        merged.add_output(later.output, later.printed)
+        if self.end is not None:
+            merged.add_output(self.output, self.end)
+        if later.end is not None:
+            merged.add_output(later.output, later.end)
         return merged
 
     def changes(self, job: QueuedJob) -> dict[str, Any]:
-        """What writing these reports changes of ``job``: its progress, and its output
-        (which says it added nothing when no output is held)."""
+        """What writing these reports changes of ``job``: its progress, and its output,
+        with what of it ``job`` does not hold yet (the output says it added nothing when
+        none is missing)."""
         update: dict[str, Any] = {}
         if self.progress is not None:
             update["progress"] = self.progress
-        if self.printed or (job.output is not None and job.output.new):
-            update["output"] = (job.output or JobOutput()).appended(self.output, self.printed)
+        output = job.output or JobOutput()
+        missing = 0 if self.end is None else self.end - output.length
+        if missing > 0:
+            update["output"] = output.appended(self.output[-missing:], missing)
+        elif output.new:
+            update["output"] = output.model_copy(update={"new": 0})
         return update
 
 
@@ -103,6 +112,9 @@ class RunningJob:
         self._last_progress_write = clock.now() - progress_interval
         #: Progress and output reported but not yet written (throttled).
         self._held = _Held()
+        #: How many characters the job has printed in all (its record's, then this
+        #: attempt's reports).
+        self._printed = 0 if job.output is None else job.output.length
         self._flush: asyncio.Task[None] | None = None
         self._settle = settle.total_seconds()
         #: Progress writes in flight, each in its own task (see :meth:`_write_progress`).
@@ -175,7 +187,8 @@ class RunningJob:
         output: stored with progress, at most once per throttle interval."""
         if not self._reporting or not text:
             return
-        self._held.add_output(text, len(text))
+        self._printed += len(text)
+        self._held.add_output(text, self._printed)
         await self._report()
 
     async def _report(self) -> None:
@@ -223,8 +236,9 @@ class RunningJob:
 
     def final_change(self, status: JobStatus, now: datetime, **changes: Any) -> Change:
         """The attempt's last change: to ``status``, lease dropped, held-back progress and
-        output kept."""
-        held = self._take_held()
+        output kept (after :meth:`stop`, nothing more is held: a last change made again,
+        its first refused, carries them too)."""
+        held = self._held
 
         def change(job: QueuedJob) -> QueuedJob:
             return job.transition(status, now=now, **NO_LEASE, **held.changes(job), **changes)

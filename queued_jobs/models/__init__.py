@@ -16,7 +16,16 @@ from .job import (
     owner_shard,
 )
 from .nesting import MAX_INT_DIGITS, MAX_NESTING, check_nesting, check_payload
-from .output import OUTPUT_TAIL_LIMIT, JobOutput, clean_output, output_tail
+from .output import (
+    MAX_OUTPUT_POSITION,
+    OUTPUT_TAIL_LIMIT,
+    JobOutput,
+    OutputRead,
+    check_output_position,
+    clean_output,
+    output_tail,
+    read_output,
+)
 from .presence import (
     MAX_DETAIL_TEXT,
     MAX_DETAILS,
@@ -46,6 +55,7 @@ __all__ = [
     "MAX_HOST_LENGTH",
     "MAX_INT_DIGITS",
     "MAX_NESTING",
+    "MAX_OUTPUT_POSITION",
     "OUTPUT_TAIL_LIMIT",
     "OWNER_KEY_PREFIX",
     "OWNER_SHARDS",
@@ -58,6 +68,7 @@ __all__ = [
     "JobError",
     "JobOutput",
     "JobStatus",
+    "OutputRead",
     "Presence",
     "PresenceKind",
     "Priority",
@@ -68,6 +79,7 @@ __all__ = [
     "change_of",
     "check_host",
     "check_nesting",
+    "check_output_position",
     "check_owner",
     "check_payload",
     "check_tag",
@@ -78,6 +90,7 @@ __all__ = [
     "new_job_id",
     "output_tail",
     "owner_shard",
+    "read_output",
     "unique_reservation",
     "watched",
 ]

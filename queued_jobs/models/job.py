@@ -330,9 +330,18 @@ class QueuedJob(BaseModel):
         return self.completed_at - self.started_at
 
     def transition(self, status: JobStatus, *, now: datetime, **changes: Any) -> QueuedJob:
-        """A copy in ``status`` with ``changes`` applied; refuses illegal transitions."""
+        """A copy in ``status`` with ``changes`` applied; refuses illegal transitions. The
+        copy's output says it adds none unless ``changes`` give it (:meth:`changed`)."""
         check_transition(self.id, self.status, status)
-        return self.model_copy(update={**changes, "status": status, "updated_at": now})
+        return self.changed(**changes, status=status, updated_at=now)
+
+    def changed(self, **changes: Any) -> QueuedJob:
+        """A copy with ``changes`` applied, whose write adds no output unless ``changes``
+        give the output: the change it records carries no text an earlier write added."""
+        output = self.output
+        if "output" not in changes and output is not None and output.new:
+            changes["output"] = output.model_copy(update={"new": 0})
+        return self.model_copy(update=changes)
 
 
 class Attempt(BaseModel):

@@ -10,16 +10,36 @@ every character printed, so a reader that saw ``length`` before knows what is ne
 Output is kept as clean text (:func:`clean_output`): invalid UTF-8 and control characters
 other than line breaks and tabs become U+FFFD, terminal escape sequences are removed, and
 carriage returns end lines. It can be shown anywhere (a terminal, a page) without effect.
+A record holds nothing else: text that reaches :class:`JobOutput` another way has its
+control characters made U+FFFD, one for one (lone surrogates are refused), so that its JSON
+stays at most twice its length (a tab, a line end, a quote or a backslash is two).
+
+A reader asks for what was printed after the ``after`` characters it has seen
+(:func:`read_output`, ``JobClient.read_output``): the text the record still holds of it,
+and how many characters of it it no longer holds (``skipped``).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Final, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["OUTPUT_TAIL_LIMIT", "JobOutput", "clean_output", "output_tail"]
+from ..errors import InvalidInput
+from .status import JobStatus
+
+__all__ = [
+    "MAX_OUTPUT_POSITION",
+    "OUTPUT_TAIL_LIMIT",
+    "JobOutput",
+    "OutputRead",
+    "check_output_position",
+    "clean_output",
+    "output_tail",
+    "read_output",
+]
 
 #: The most characters of output a job's record keeps (the end of it).
 OUTPUT_TAIL_LIMIT: Final = 8_000
@@ -30,7 +50,11 @@ _ESCAPES: Final = re.compile(
     r"|\x1b[@-Z\\-_]"  # two-character escapes
 )
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATES: Final = re.compile(r"[\ud800-\udfff]")
 _REPLACEMENT: Final = "\ufffd"
+#: The largest ``after`` a reader may give: a count of characters a job could print, and
+#: an integer a JavaScript number holds exactly (2^53 - 1).
+MAX_OUTPUT_POSITION: Final = 2**53 - 1
 
 
 def clean_output(text: str) -> str:
@@ -42,7 +66,7 @@ def clean_output(text: str) -> str:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL.sub(_REPLACEMENT, text)
     if not text.isascii():
-        text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates: '?'
+        text = _SURROGATES.sub(_REPLACEMENT, text)
     return text
 
 
@@ -51,7 +75,11 @@ def output_tail(text: str, limit: int = OUTPUT_TAIL_LIMIT) -> str:
     one begins in the last ``limit`` characters, else from a character boundary."""
     if len(text) <= limit:
         return text
+    if limit <= 0:
+        return ""
     tail = text[-limit:]
+    if text[-limit - 1] == "\n":  # the tail begins a line already
+        return tail
     start = tail.find("\n")
     if 0 <= start < len(tail) - 1:
         return tail[start + 1 :]
@@ -71,6 +99,13 @@ class JobOutput(BaseModel):
     #: the change it recorded carries); 0 for a write that added none.
     new: int = Field(default=0, ge=0)
 
+    @field_validator("text")
+    @classmethod
+    def _clean(cls, text: str) -> str:
+        """Control characters made U+FFFD, one for one (so lengths hold): what keeps a
+        record's JSON at most twice as long as its text."""
+        return _CONTROL.sub(_REPLACEMENT, text) if _CONTROL.search(text) else text
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if len(self.text) > self.length or self.new > len(self.text):
@@ -79,11 +114,13 @@ class JobOutput(BaseModel):
 
     def appended(self, text: str, printed: int | None = None) -> JobOutput:
         """This output with ``text`` (clean already) printed after it: the end of
-        ``printed`` characters (default ``len(text)``) when more were printed than held."""
+        ``printed`` characters (default ``len(text)``) when more were printed than held.
+        Then what this output holds is not followed by ``text`` but by what was dropped
+        between them, so only ``text`` is kept."""
         printed = len(text) if printed is None else max(printed, len(text))
         if not printed:
             return self.model_copy(update={"new": 0}) if self.new else self
-        kept = output_tail(self.text + text)
+        kept = output_tail(self.text + text if printed == len(text) else text)
         return JobOutput(text=kept, length=self.length + printed, new=min(len(text), len(kept)))
 
     @property
@@ -94,8 +131,54 @@ class JobOutput(BaseModel):
     def since(self, length: int) -> tuple[int, str]:
         """What was printed after the first ``length`` characters: how many characters of
         it the record no longer holds (0 when it holds all), and the text it holds."""
+        length = max(length, 0)
         if length >= self.length:
             return 0, ""
         wanted = self.length - length
         held = min(wanted, len(self.text))
         return wanted - held, self.text[len(self.text) - held :]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRead:
+    """What a reader gets of a job's output: what was printed after the ``after``
+    characters it asked for, as far as the record still holds it."""
+
+    job_id: str
+    #: The job's status when it was read.
+    status: JobStatus
+    #: What was printed after ``after`` characters that the record holds (the end of it).
+    text: str
+    #: How many characters the job printed in all: the ``after`` of the next read.
+    length: int
+    #: How many characters printed after ``after`` (before ``text``) the record no longer
+    #: holds: it keeps the last :data:`OUTPUT_TAIL_LIMIT`.
+    skipped: int
+
+    @property
+    def complete(self) -> bool:
+        """The job has finished: its output is all there, and nothing more comes."""
+        return self.status.is_terminal
+
+
+def check_output_position(after: object) -> int:
+    """``after`` if it is a count of characters a reader may give (0 to
+    :data:`MAX_OUTPUT_POSITION`), else ``InvalidInput``."""
+    if isinstance(after, bool) or not isinstance(after, int):
+        raise InvalidInput(f"a position in a job's output is a whole number, not {after!r:.40}")
+    if not 0 <= after <= MAX_OUTPUT_POSITION:
+        raise InvalidInput(
+            f"a position in a job's output is from 0 to {MAX_OUTPUT_POSITION}, not {after}"
+        )
+    return after
+
+
+def read_output(
+    job_id: str, status: JobStatus, output: JobOutput | None, after: int = 0
+) -> OutputRead:
+    """What a job (``job_id`` in ``status``, whose record holds ``output``) printed after
+    ``after`` characters; ``InvalidInput`` for an ``after`` no reader may give."""
+    check_output_position(after)
+    found = output or JobOutput()
+    skipped, text = found.since(after)
+    return OutputRead(job_id, status, text, found.length, skipped)

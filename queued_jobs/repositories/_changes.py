@@ -47,8 +47,8 @@ _LAST: Final = f"{2**63 - 1:0{SEQUENCE_DIGITS}d}"
 _PLACED: Final = {"partition", "position"}
 #: A job's change is stored without its kind (the default), as before kinds were known.
 _PLACED_JOB: Final = {"partition", "position", "kind"}
-_PLACED_QUIET: Final = {*_PLACED, "output", "output_length"}
 #: ... and without output when the write added none, as before output was kept.
+_PLACED_QUIET: Final = {*_PLACED, "output", "output_length"}
 _PLACED_JOB_QUIET: Final = {*_PLACED_JOB, "output", "output_length"}
 
 
@@ -70,9 +70,7 @@ def change_doc(job: QueuedJob) -> str:
 def placed_doc(change: JobChange) -> str:
     """The document of ``change`` as stored (without its place)."""
     quiet = change.output is None and change.output_length is None
-    return change.model_dump_json(
-        exclude=_PLACED | {"output", "output_length"} if quiet else _PLACED
-    )
+    return change.model_dump_json(exclude=_PLACED_QUIET if quiet else _PLACED)
 
 
 def change_from_doc(partition: str, position: str, doc: object) -> JobChange | None:

@@ -31,12 +31,12 @@ RUNTIME_STATUS: Final[dict[JobStatus, RuntimeStatus]] = {
 
 
 _PLACEHOLDER: Final = "0" * 29
-_ROUTES: Final = ("get_job", "list_attempts", "cancel_job", "retry_job")
+_ROUTES: Final = ("get_job", "list_attempts", "cancel_job", "retry_job", "get_job_output")
 
 
 class JobUrls:
     """The URLs of a job's routes for one request, each route's looked up once (a page
-    of 1,000 jobs would otherwise route 5,000 lookups)."""
+    of 1,000 jobs would otherwise route 6,000 lookups)."""
 
     def __init__(self, request: Request) -> None:
         self._templates = {
@@ -96,12 +96,14 @@ def job_view(request: Request, job: QueuedJob, principal: Principal) -> JobView:
         correlation_id=job.correlation_id,
         tags=list(job.tags),
         custom_data=job.custom_data,
+        output_length=None if job.output is None else job.output.length,
         links=JobLinks(
             self=status_url,
             attempts=urls.url("list_attempts", job.id),
             cancel=cancel_url,
             retry=urls.url("retry_job", job.id),
             events=urls.events(job.id),
+            output=urls.url("get_job_output", job.id),
         ),
         durable=DurableLinks(
             id=job.id,

@@ -32,6 +32,7 @@ from .routes import (
     jobs,
     me,
     negotiate,
+    output,
     schedules,
     sequences,
     stats,
@@ -124,6 +125,7 @@ def create_web_app(
     install_error_handlers(api)
     routers = (
         jobs,
+        output,
         bulk,
         schedules,
         sequences,

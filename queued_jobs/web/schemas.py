@@ -40,6 +40,7 @@ __all__ = [
     "JobPage",
     "JobView",
     "Me",
+    "OutputView",
     "ProgressView",
     "PurgeRequest",
     "PurgeResult",
@@ -108,6 +109,8 @@ class JobLinks(BaseModel):
     cancel: str
     retry: str
     events: str
+    #: What the job printed (``GET /jobs/{id}/output``).
+    output: str
 
 
 class DurableLinks(BaseModel):
@@ -145,8 +148,28 @@ class JobView(BaseModel):
     correlation_id: str | None
     tags: list[str]
     custom_data: dict[str, JsonValue]
+    #: How many characters the job has printed (``null``: none); the text is at
+    #: ``links.output``, never in a job's view.
+    output_length: int | None
     links: JobLinks
     durable: DurableLinks
+
+
+class OutputView(BaseModel):
+    """What a job printed after the ``after`` characters asked for."""
+
+    job_id: str
+    status: JobStatus
+    #: What was printed after ``after`` characters that the record still holds: the end
+    #: of it (the record keeps the last 8,000 characters), as plain text.
+    text: str
+    #: How many characters the job has printed in all: the ``after`` of the next read.
+    length: int
+    #: How many characters printed after ``after``, before ``text``, the record no longer
+    #: holds.
+    skipped: int
+    #: The job has finished: nothing more will be printed.
+    complete: bool
 
 
 class JobPage(BaseModel):

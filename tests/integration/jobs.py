@@ -48,6 +48,15 @@ class Work(BaseModel):
     permanent: bool = False
 
 
+class Printing(BaseModel):
+    #: What the job prints, one after the other.
+    lines: list[str] = []
+    #: Then this many lines of its own: ``numbered line 00000``, ``numbered line 00001``...
+    numbered: int = 0
+    #: Seconds after each line.
+    pause: float = 0.0
+
+
 class Crash(BaseModel):
     #: Seconds to wait before killing the worker process the job runs in.
     after: float = 0.0
@@ -84,6 +93,15 @@ def build_app(storage: Storage, *, clock: Clock = SYSTEM_CLOCK, lease: float = 2
             raise RuntimeError(f"attempt {context.attempt} failed on purpose")
         record("done", context)
         return {"attempt": context.attempt}
+
+    @app.job(name="tests.print")
+    async def printing(request: Printing, context: JobContext) -> int:
+        """Prints its lines (its output, as a program's would be), a pause after each."""
+        own = [f"numbered line {n:05d}\n" for n in range(request.numbered)]
+        for line in [*request.lines, *own]:
+            await context.append_output(line)
+            await asyncio.sleep(request.pause)
+        return len(request.lines) + len(own)
 
     @app.job(name="tests.crash")
     async def crash(request: Crash, context: JobContext) -> None:

@@ -6,6 +6,7 @@ doorbell is off and workers poll."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import shutil
@@ -229,3 +230,23 @@ def test_a_listener_closed_twice_closes_nothing_else(tmp_path: Path) -> None:
 
     os.fstat(other)  # still open
     os.close(other)
+
+
+async def test_a_ring_made_just_before_the_bell_closes_is_sent_and_leaves_no_socket_open(
+    tmp_path: Path,
+) -> None:
+    heard: list[bytes] = []
+    rung = asyncio.Event()
+    listening = Doorbell(tmp_path / "jobs.db").listen(lambda d: (heard.append(d), rung.set()))
+    assert listening is not None
+    listening.start()
+    bell = Doorbell(tmp_path / "jobs.db")
+
+    bell.ring()  # in this turn of the loop: sent at its end, or when the bell closes
+    bell.close()
+    await asyncio.sleep(0)  # the turn ends: nothing is sent again, no socket is made
+    await asyncio.wait_for(rung.wait(), PATIENCE)
+
+    assert heard == [b"!"]
+    listening.close()
+    gc.collect()  # a socket left open would warn here (warnings are errors)

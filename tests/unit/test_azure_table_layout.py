@@ -18,12 +18,15 @@ from queued_jobs._azure.table_queries import listing_of
 from queued_jobs.errors import InvalidKey
 from queued_jobs.models import (
     ACTIVE_STATUSES,
+    OUTPUT_TAIL_LIMIT,
     JobError,
+    JobOutput,
     JobStatus,
     Progress,
     QueuedJob,
     owner_shard,
 )
+from queued_jobs.repositories._changes import change_doc
 from queued_jobs.repositories._limits import MAX_CUSTOM_DATA_BYTES
 from queued_jobs.repositories.base import JobQuery
 
@@ -101,6 +104,7 @@ def largest_job() -> QueuedJob:
         update={
             "result": {"r": "y" * (INLINE_LIMIT // 2 - 20)},
             "error": JobError(type="E" * 999, message='"' * 9999, traceback='\n"' * 99_999),
+            "output": JobOutput(text='"' * OUTPUT_TAIL_LIMIT, length=10**15, new=OUTPUT_TAIL_LIMIT),
         }
     )
 
@@ -116,6 +120,39 @@ def test_the_largest_job_the_model_allows_fits_one_entity_and_every_property() -
     for name, value in entity.items():
         if isinstance(value, str):
             assert len(value.encode("utf-16-le")) <= MAX_PROPERTY, name
+
+
+def test_the_change_the_largest_job_records_fits_one_property() -> None:
+    doc = change_doc(largest_job())
+
+    assert '"output":"' in doc
+    assert len(doc.encode("utf-16-le")) <= MAX_PROPERTY
+
+
+def test_an_output_that_escapes_badly_is_cut_to_fit_and_keeps_its_end() -> None:
+    text = '"\t\\\n' * (OUTPUT_TAIL_LIMIT // 4 - 3) + "last line"
+    job = QueuedJob.new(owner="o", job_type="t").model_copy(
+        update={"output": JobOutput(text=text, length=10**9, new=len(text))}
+    )
+
+    stored = encode_job(job).properties["Output"]
+
+    assert len(stored.encode("utf-16-le")) <= MAX_PROPERTY // 4
+    back = JobOutput.model_validate_json(stored)
+    assert back.text.endswith("last line")
+    assert text.endswith(back.text)
+    assert (back.length, back.new) == (10**9, len(back.text))
+
+
+def test_an_output_json_writes_as_it_is_is_kept_whole() -> None:
+    text = "\ufffd" * OUTPUT_TAIL_LIMIT
+    job = QueuedJob.new(owner="o", job_type="t").model_copy(
+        update={"output": JobOutput(text=text, length=OUTPUT_TAIL_LIMIT)}
+    )
+
+    back = decode_job({**encode_job(job).properties, "RowKey": keys.job_key(job.id)}, "e", {})
+
+    assert back.output == job.output
 
 
 def test_payloads_over_the_inline_limit_move_to_a_content_named_blob_and_come_back() -> None:

@@ -293,7 +293,7 @@ BAD_INPUT = {
     "unknown-job-type": (
         ["enqueue", "nope", "{}", "--owner", "ada"],
         2,
-        "no job type 'nope' is registered (registered: anyreq, explode, greet, mimic)",
+        "no job type 'nope' is registered (registered: anyreq, chatter, explode, greet, mimic)",
     ),
     "invalid-json": (
         ["enqueue", "greet", '{"name": ', "--owner", "ada"],

@@ -38,6 +38,7 @@ def test_another_owner_s_job_does_not_exist_on_any_route(api: ApiServer) -> None
         for method, url in [
             ("GET", f"/jobs/{job_id}"),
             ("GET", f"/jobs/{job_id}/attempts"),
+            ("GET", f"/jobs/{job_id}/output"),
             ("POST", f"/jobs/{job_id}/cancel"),
             ("POST", f"/jobs/{job_id}/retry"),
             ("DELETE", f"/jobs/{job_id}"),

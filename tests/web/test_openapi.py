@@ -40,6 +40,7 @@ def test_the_openapi_document_names_every_route(api: ApiServer) -> None:
         "/jobs:delete",
         "/jobs:purge",
         "/jobs/{job_id}/history",
+        "/jobs/{job_id}/output",
         "/events",
         "/health",
         "/me",
@@ -66,6 +67,10 @@ def test_the_openapi_document_names_every_route(api: ApiServer) -> None:
     download = document["paths"]["/files/{container}/{name}"]["get"]
     assert "401" not in download["responses"]  # the link is the credential
     assert {"403", "404"} <= set(download["responses"])
+    output = document["paths"]["/jobs/{job_id}/output"]["get"]
+    [after] = [p for p in output["parameters"] if p["name"] == "after"]
+    assert (after["schema"]["minimum"], after["schema"]["maximum"]) == (0, 2**53 - 1)
+    assert {"404", "422"} <= set(output["responses"])
     with api.client(None) as http:
         assert http.get("/docs").status_code == 404  # no pages that load a CDN's scripts
 

@@ -49,6 +49,7 @@ def _links_to_the_job() -> dict[str, object]:
             "get_job",
             "list_attempts",
             "get_job_history",
+            "get_job_output",
             "cancel_job",
             "retry_job",
             "delete_job",

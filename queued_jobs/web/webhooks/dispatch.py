@@ -24,11 +24,15 @@ def message_id(hook: Webhook, change: JobChange) -> str:
 
 def event_body(change: JobChange) -> dict[str, object]:
     """The event as the Standard Webhooks spec shapes it: ``type``, ``timestamp``,
-    ``data``."""
+    ``data``. The output a change added is left out (up to 8,000 characters that every
+    delivery would store and send): ``output_length`` says how far it goes, and
+    ``GET /jobs/{id}/output`` reads it."""
+    data = change_fields(change)
+    data.pop("output", None)
     return {
         "type": f"{change.kind}.{change.status.value}",
         "timestamp": change.changed_at.isoformat(),
-        "data": change_fields(change),
+        "data": data,
     }
 
 

@@ -1,7 +1,7 @@
-// One job: what it was asked, what it answered or why it failed, its progress, every
-// attempt and every change of status, and the sequence or schedule that started it; for
-// operators, retry, cancel and delete. Live: a change of the job shows at once, and a
-// change of status reads the job again.
+// One job: what it was asked, what it answered or why it failed, its progress, what it
+// printed, every attempt and every change of status, and the sequence or schedule that
+// started it; for operators, retry, cancel and delete. Live: a change of the job shows at
+// once (what it prints too), and a change of status reads the job again.
 
 import { act, allowed, VERBS } from "../actions.js";
 import { api, ApiError, MISSING, optional } from "../api.js";
@@ -11,6 +11,7 @@ import { place } from "../router.js";
 import { badge, label, outcome, progressBar } from "../status.js";
 import { actionButton } from "../ui.js";
 import { heading, notAvailable, section, showFailure, throttled } from "./common.js";
+import { OutputPanel } from "./output.js";
 
 function pre(value, labelText) {
   return h("pre", { class: "code", tabindex: "0", "aria-label": labelText }, value);
@@ -140,12 +141,15 @@ export function jobView(context, id) {
   const request = section("Request");
   const result = section("Result");
   const extra = section("Custom data");
+  const output = section("Output");
+  const printed = new OutputPanel(output, path, signal);
   const attempts = section("Attempts");
   const history = section("History");
   failure.element.hidden = true;
+  output.element.hidden = true;
   fill(main, crumbs, h("div", { class: "job-head" }, h("div", {}, title, status), actions), failure.element,
     h("div", { class: "job-grid" }, summary.element, h("div", { class: "job-payloads" }, request.element, result.element, extra.element)),
-    attempts.element, history.element);
+    output.element, attempts.element, history.element);
   context.titled(`Job ${id}`, title);
 
   function showStatus() {
@@ -211,6 +215,7 @@ export function jobView(context, id) {
   }
 
   async function load() {
+    printed.load();
     try {
       const [view, tries, changes] = await Promise.all([
         api(path, { signal }),
@@ -239,7 +244,9 @@ export function jobView(context, id) {
     }
     if (event.type !== "job") return;
     const change = event.job;
-    if (change.job_id !== id || !job) return;
+    if (change.job_id !== id) return;
+    printed.heard(change);
+    if (!job) return;
     const moved = change.status !== job.status || change.attempts !== job.attempts;
     job = { ...job, status: change.status, progress: change.progress, attempts: change.attempts, cancel_requested: change.cancel_requested };
     showStatus();
