@@ -37,7 +37,8 @@ from ..errors import (
 from ..models import Attempt, AttemptOutcome, JobError, JobStatus, QueuedJob
 from ..queues.base import MAX_DELAY, QueueBroker
 from ..repositories.base import JobRepository
-from ..runner import JobDefinition, JobRegistry, JobRunner
+from ..runner import AlreadyRunning, JobDefinition, JobRegistry, JobRunner
+from . import already_running
 from .aftermath import after_attempt, log_unrunnable
 from .attempts import attempt_record, counted_failures, lease_expired_attempt
 from .hooks import call_hook, is_noop
@@ -399,6 +400,12 @@ class Pipeline:
         except (UnknownJobType, ValidationError) as exc:
             await self.notify(job)
             return await self._fail_unrunnable(job, exc)
+        type_lease = None
+        if definition.already_running is not AlreadyRunning.ALLOW:
+            started = await already_running.start(self, job, definition.already_running)
+            if isinstance(started, already_running.NotStarted):
+                return await self._not_started(job, started)
+            type_lease = started
         runner = definition.make_runner()
         info = await run_attempt(
             self,
@@ -408,10 +415,31 @@ class Pipeline:
             request,
             renew_message=renew_message,
             halt=halt,
+            type_lease=type_lease,
         )
         return await self._complete(
-            info, definition, runner, send_retries=send_retries, renew_message=renew_message
+            info,
+            definition,
+            runner,
+            send_retries=send_retries,
+            renew_message=renew_message,
+            type_lease=type_lease,
         )
+
+    async def _not_started(
+        self, job: QueuedJob, not_started: already_running.NotStarted
+    ) -> Handled:
+        """A claimed job that may not start beside the job of its type that runs: failed,
+        cancelled, or handed back to try again later (its attempt says why)."""
+        await self.notify(job)  # its claim
+        stored = await already_running.record_not_started(self, job, not_started)
+        if stored is None:
+            return Handled(Disposition.ACK, job, reason="taken over by another worker")
+        await self._finish_hooks(stored)
+        if not_started.delay is not None:
+            reason = already_running.WAITING
+            return Handled(Disposition.RETRY_LATER, stored, not_started.delay, reason=reason)
+        return Handled(Disposition.ACK, stored, reason=not_started.error.message)
 
     async def _fail_unrunnable(self, job: QueuedJob, exc: Exception) -> Handled:
         now = self.clock.now()
@@ -437,6 +465,7 @@ class Pipeline:
         *,
         send_retries: bool,
         renew_message: Callable[[], Awaitable[None]] | None = None,
+        type_lease: already_running.TypeLease | None = None,
     ) -> Handled:
         running, now = info.running, self.clock.now()
         if running.lost:
@@ -491,6 +520,8 @@ class Pipeline:
             stored = await running.write(final, attempt=attempt)
         if stored is None:
             return Handled(Disposition.ACK, running.job, reason="taken over by another worker")
+        if type_lease is not None:  # not before: the job ran until this write
+            await type_lease.give_back()
         handled = await self._settled(stored, outcome, retry_in, send_retries=send_retries)
         if stored.is_terminal:
             await release_unique_key(self.repository, stored)
