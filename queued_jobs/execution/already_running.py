@@ -16,7 +16,8 @@ A job that finds the lease held by another job that runs (``running`` under a li
 - ``SKIP``: is cancelled, its attempt ``cancelled``, its error naming the running job;
 - ``REPLACE``: asks the running job to stop (and every other running job of its type
   queued before it), and is handed back (its attempt ``released``, so not charged) to try
-  again after a short delay that grows with its attempts (1 s doubling to 15 s). A job
+  again after a short delay that grows with its attempts (1 s doubling to 15 s), with a
+  new message as a retry has. A job
   never replaces one queued after it: it is cancelled instead, so that two jobs waiting on
   a third cannot cancel each other, and the newest job of the type is the one that runs.
 

@@ -404,7 +404,7 @@ class Pipeline:
         if definition.already_running is not AlreadyRunning.ALLOW:
             started = await already_running.start(self, job, definition.already_running)
             if isinstance(started, already_running.NotStarted):
-                return await self._not_started(job, started)
+                return await self._not_started(job, started, send_retries=send_retries)
             type_lease = started
         runner = definition.make_runner()
         info = await run_attempt(
@@ -427,19 +427,23 @@ class Pipeline:
         )
 
     async def _not_started(
-        self, job: QueuedJob, not_started: already_running.NotStarted
+        self, job: QueuedJob, not_started: already_running.NotStarted, *, send_retries: bool
     ) -> Handled:
         """A claimed job that may not start beside the job of its type that runs: failed,
-        cancelled, or handed back to try again later (its attempt says why)."""
+        cancelled, or handed back to try again later (its attempt says why), with a new
+        message as a retry's (its snapshot fresh, its delivery count new) unless
+        ``send_retries`` is off or the send fails."""
         await self.notify(job)  # its claim
         stored = await already_running.record_not_started(self, job, not_started)
         if stored is None:
             return Handled(Disposition.ACK, job, reason="taken over by another worker")
         await self._finish_hooks(stored)
-        if not_started.delay is not None:
-            reason = already_running.WAITING
-            return Handled(Disposition.RETRY_LATER, stored, not_started.delay, reason=reason)
-        return Handled(Disposition.ACK, stored, reason=not_started.error.message)
+        delay, waiting = not_started.delay, already_running.WAITING
+        if delay is None:
+            return Handled(Disposition.ACK, stored, reason=not_started.error.message)
+        if send_retries and await self._send_again(stored, delay):
+            return Handled(Disposition.ACK, stored, reason=waiting)
+        return Handled(Disposition.RETRY_LATER, stored, delay, reason=waiting)
 
     async def _fail_unrunnable(self, job: QueuedJob, exc: Exception) -> Handled:
         now = self.clock.now()
@@ -540,17 +544,25 @@ class Pipeline:
         is sent here, before any hook runs)."""
         if stored.status is JobStatus.QUEUED and outcome is AttemptOutcome.RELEASED:
             return Handled(Disposition.RETRY_LATER, stored, _ZERO, reason="released on halt")
-        if stored.status is JobStatus.QUEUED and retry_in is not None:
-            if not send_retries:
-                return Handled(Disposition.RETRY_LATER, stored, retry_in, reason="retry")
-            try:
-                await self.broker.queue(stored.queue).send(
-                    encode_message(stored, await self.repository.message_key()), delay=retry_in
-                )
-            except QueuedJobsError as exc:
-                log.warning("job %s: retry message not sent (%s); reusing this one", stored.id, exc)
-                return Handled(Disposition.RETRY_LATER, stored, retry_in, reason="retry")
+        if (
+            stored.status is JobStatus.QUEUED
+            and retry_in is not None
+            and not (send_retries and await self._send_again(stored, retry_in))
+        ):
+            return Handled(Disposition.RETRY_LATER, stored, retry_in, reason="retry")
         return Handled(Disposition.ACK, stored, reason=stored.status.value)
+
+    async def _send_again(self, stored: QueuedJob, delay: timedelta) -> bool:
+        """Send a new message for the queued ``stored``, visible after ``delay``; whether
+        it was sent (if not, the caller's message is reused)."""
+        try:
+            await self.broker.queue(stored.queue).send(
+                encode_message(stored, await self.repository.message_key()), delay=delay
+            )
+        except QueuedJobsError as exc:
+            log.warning("job %s: message not sent again (%s); reusing this one", stored.id, exc)
+            return False
+        return True
 
     # --- status changes ----------------------------------------------------------------
 

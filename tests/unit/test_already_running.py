@@ -19,7 +19,8 @@ from queued_jobs.client import JobClient
 from queued_jobs.clock import ManualClock
 from queued_jobs.context import JobContext
 from queued_jobs.errors import ConfigurationError
-from queued_jobs.execution.already_running import type_lease_name
+from queued_jobs.execution.already_running import WAITING, type_lease_name
+from queued_jobs.execution.messages import decode_message
 from queued_jobs.execution.pipeline import Disposition, Handled, Pipeline
 from queued_jobs.execution.settings import ExecutionSettings
 from queued_jobs.models import AttemptOutcome, JobStatus, QueuedJob
@@ -118,6 +119,11 @@ class Fixture:
         return await self.client.repository.lease_holder(
             type_lease_name(job_type), now=self.clock.now()
         )
+
+    async def messages_of(self, job: QueuedJob) -> int:
+        """How many messages naming ``job`` are visible on its queue now."""
+        peeked = await self.client.broker.queue(job.queue).peek()
+        return sum(decode_message(message.body).job_id == job.id for message in peeked)
 
     async def outcomes(self, job: QueuedJob) -> list[AttemptOutcome]:
         return [attempt.outcome for attempt in await self.client.list_attempts(job.id)]
@@ -383,12 +389,16 @@ async def test_replace_stops_the_running_job_and_starts_once_it_has_stopped(
     run = await fx.running(fx.worker(), first)
     other = fx.worker()
 
+    assert await fx.messages_of(second) == 1  # the one queue_job sent
+
     waiting = await other.handle_job(second.id)
 
-    assert (waiting.disposition, waiting.delay) == (Disposition.RETRY_LATER, timedelta(seconds=1))
+    assert (waiting.disposition, waiting.reason) == (Disposition.ACK, WAITING)
     handed_back = await fx.client.get_job(second.id)
     assert (handed_back.status, handed_back.lease_owner) == (JobStatus.QUEUED, None)
-    assert handed_back.run_at == fx.clock.now() + waiting.delay
+    delay = timedelta(seconds=1)
+    assert handed_back.run_at == fx.clock.now() + delay
+    assert await fx.messages_of(second) == 1  # and a new one, visible once the delay is up
     [released] = await fx.client.list_attempts(second.id)
     assert released.outcome is AttemptOutcome.RELEASED  # not charged
     assert released.error is not None
@@ -397,7 +407,8 @@ async def test_replace_stops_the_running_job_and_starts_once_it_has_stopped(
     assert await fx.outcomes(first) == [AttemptOutcome.CANCELLED]
     assert await fx.holder(first.job_type) is None
 
-    fx.clock.advance(waiting.delay)
+    fx.clock.advance(delay)
+    assert await fx.messages_of(second) == 2
     started = await fx.running(other, second)
     fx.gates.open(second, attempt=2)
 
@@ -441,7 +452,7 @@ async def test_replace_also_stops_older_jobs_of_its_type_that_run_without_the_le
 
     waiting = await fx.worker().handle_job(replacing.id)
 
-    assert waiting.disposition is Disposition.RETRY_LATER
+    assert waiting.reason == WAITING
     assert (await fx.client.get_job(stray.id)).cancel_requested
     assert not (await fx.client.get_job(later_stray.id)).cancel_requested  # queued after it
     assert await ended(run) is JobStatus.CANCELLED
@@ -480,7 +491,9 @@ async def test_a_lease_left_by_a_job_that_ended_is_waited_out_with_growing_pause
     for attempt in range(1, 10):
         fx.gates.open(waiting, attempt)
     delays = []
-    while (handled := await worker.handle_job(waiting.id)).disposition is Disposition.RETRY_LATER:
+    # the message's pause left to the caller, as inline mode does
+    while (handled := await worker.handle_job(waiting.id, send_retries=False)).reason == WAITING:
+        assert handled.disposition is Disposition.RETRY_LATER
         assert handled.job is not None
         assert handled.job.status is JobStatus.QUEUED
         delays.append(handled.delay.total_seconds())
