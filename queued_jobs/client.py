@@ -29,6 +29,7 @@ from .errors import (
     JobNotFound,
     QueuedJobsError,
 )
+from .execution.already_running import WAITING
 from .execution.attempts import COUNTED_OUTCOMES
 from .execution.messages import encode_message
 from .execution.pipeline import Disposition, Pipeline
@@ -306,6 +307,8 @@ class JobClient:
                 or handled.job.status is not JobStatus.QUEUED
             ):
                 return await self.repository.get(job.id)
+            if handled.reason == WAITING:  # for another job of its type: not a retry's delay
+                await asyncio.sleep(handled.delay.total_seconds())
 
     # --- reading and steering ----------------------------------------------------------
 

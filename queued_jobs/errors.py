@@ -43,6 +43,7 @@ callers never import ``azure.core`` or ``sqlite3`` to handle them::
     │   └── AuthenticationUnavailable the credentials could not be checked now (retry later)
     ├── PermissionDenied              a caller whose roles do not allow the action
     ├── PermanentError                raised by a job: fail now, do not retry
+    │   ├── JobAlreadyRunning         a job that did not start: one of its type was running
     │   └── CommandFailedPermanently  a program ended with an exit its command says is final
     ├── CommandFailed                 a program a command job ran ended with a failing exit
     │   └── CommandFailedPermanently  (also a PermanentError)
@@ -82,6 +83,7 @@ __all__ = [
     "InvalidSequence",
     "InvalidTransition",
     "JobAlreadyExists",
+    "JobAlreadyRunning",
     "JobCancelled",
     "JobNotFound",
     "JobTimedOut",
@@ -422,6 +424,21 @@ class CommandFailed(QueuedJobsError):
 
 class CommandFailedPermanently(CommandFailed, PermanentError):
     """A program ended with an exit its command maps to permanent failure: no retry."""
+
+
+class JobAlreadyRunning(PermanentError):
+    """A job whose type runs one job at a time (``already_running=AlreadyRunning.REFUSE``)
+    was not started: another job of its type was running. ``running_job_id`` names that
+    job. The job fails at once, without retrying; queue it again once that one ended."""
+
+    def __init__(self, job_type: str, running_job_id: str) -> None:
+        self.job_type = job_type
+        self.running_job_id = running_job_id
+        super().__init__(
+            f"job {running_job_id} of type {job_type!r} is running, and a job of that type "
+            "does not start beside another (already_running=refuse): this one failed "
+            "without starting"
+        )
 
 
 class JobCancelled(QueuedJobsError):

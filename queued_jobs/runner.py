@@ -57,7 +57,10 @@ __all__ = [
 
 
 class AlreadyRunning(StrEnum):
-    """What a job does when it is about to start while another job of its type runs."""
+    """What a job does when it is about to start while another job of its type runs.
+
+    Any policy but ``ALLOW`` keeps a store-wide lease per job type while a job of it runs
+    (see ``queued_jobs.execution.already_running`` and ``docs/execution.md``)."""
 
     #: Start anyway: any number run at once (the default; costs nothing).
     ALLOW = "allow"
@@ -65,7 +68,9 @@ class AlreadyRunning(StrEnum):
     REFUSE = "refuse"
     #: Do not start: the new job is cancelled (skipped), saying which job was running.
     SKIP = "skip"
-    #: Stop the running one first (its cancellation is requested), then start.
+    #: Stop the running one first (its cancellation is requested), then start: the new job
+    #: waits, handed back, until it has stopped. The newest job wins: a job that finds a
+    #: job queued after it running is cancelled instead.
     REPLACE = "replace"
 
 
@@ -79,7 +84,9 @@ class JobRunner(Generic[RequestT, ResultT]):
 
     Class attributes set defaults for every job of this type (a job's own options win):
     ``job_type`` (the stable name jobs are stored under; default ``module.QualName``),
-    ``max_attempts``, ``max_run_time`` and ``retry``. A new instance runs each attempt.
+    ``max_attempts``, ``max_run_time`` and ``retry``; ``already_running`` says what a job
+    of this type does when another one runs (:class:`AlreadyRunning`; ``None``: ``ALLOW``).
+    A new instance runs each attempt.
     Hooks never change a job's stored state: an exception in one is logged and ignored.
     """
 
@@ -87,6 +94,7 @@ class JobRunner(Generic[RequestT, ResultT]):
     max_attempts: ClassVar[int | None] = None
     max_run_time: ClassVar[timedelta | None] = None
     retry: ClassVar[RetryPolicy | None] = None
+    already_running: ClassVar[AlreadyRunning | None] = None
 
     async def on_execute(self, request: RequestT, context: JobContext) -> ResultT:
         """Do the work and return the result (stored as JSON). May be a plain ``def``."""
@@ -198,6 +206,17 @@ def _unknown(_: Any) -> None:
     return None
 
 
+def _policy(value: str, target: object) -> AlreadyRunning:
+    """``value`` as an :class:`AlreadyRunning` (its value's text is taken too)."""
+    try:
+        return AlreadyRunning(value)
+    except ValueError:
+        choices = ", ".join(repr(member.value) for member in AlreadyRunning)
+        raise ConfigurationError(
+            f"already_running of {target!r} is {value!r:.80}: it is one of {choices}"
+        ) from None
+
+
 def job_type_name(target: Callable[..., Any] | type[Any]) -> str:
     """The default stable name of a runner class or function: ``module.QualName``."""
     return f"{target.__module__}.{target.__qualname__}"
@@ -265,6 +284,7 @@ class JobRegistry:
                 max_attempts=runner.max_attempts,
                 max_run_time=runner.max_run_time,
                 retry=runner.retry,
+                already_running=_policy(runner.already_running or AlreadyRunning.ALLOW, runner),
             ),
             runner,
         )
@@ -278,11 +298,13 @@ class JobRegistry:
         max_attempts: int | None = None,
         max_run_time: timedelta | None = None,
         retry: RetryPolicy | None = None,
+        already_running: AlreadyRunning = AlreadyRunning.ALLOW,
     ) -> Any:
         """Register a plain function ``f(request[, context])`` (sync or async) as a job type.
 
         Its first parameter's annotation is the request type, its return annotation the
-        result type. Usable bare (``@registry.job``) or with options.
+        result type. Usable bare (``@registry.job``) or with options; ``already_running``
+        says what a job does when another job of its type runs (:class:`AlreadyRunning`).
         """
 
         def register(fn: _F) -> _F:
@@ -306,6 +328,7 @@ class JobRegistry:
                     max_attempts=max_attempts,
                     max_run_time=max_run_time,
                     retry=retry,
+                    already_running=_policy(already_running, fn),
                 ),
                 fn,
             )

@@ -23,7 +23,13 @@ from azure.data.tables.aio import TableClient
 
 from ..clock import Clock
 from ..errors import ConcurrencyConflict, DuplicateJob, StorageError
-from ..repositories.base import UNIQUE_KEY_GRACE, Checkpoint, check_checkpoint, check_lease
+from ..repositories.base import (
+    UNIQUE_KEY_GRACE,
+    Checkpoint,
+    check_checkpoint,
+    check_lease,
+    check_lease_name,
+)
 from . import table_keys as keys
 from .errors import translated
 from .table_secrets import SECRETS_PARTITION
@@ -150,6 +156,18 @@ class TableReservations:
             except (ResourceModifiedError, ResourceNotFoundError):
                 return False  # another process took it first
             return True
+
+    async def lease_holder(self, name: str, *, now: datetime) -> str | None:
+        check_lease_name(name)
+        with translated(f"reading the lease {name!r}"):
+            try:
+                held = await self._table.get_entity(SECRETS_PARTITION, f"lease|{name}")
+            except ResourceNotFoundError:
+                return None
+        holder, until = held.get("Holder"), held.get("Until")
+        if isinstance(holder, str) and isinstance(until, datetime) and until > now:
+            return holder
+        return None
 
     async def load_checkpoint(self, name: str) -> Checkpoint | None:
         check_checkpoint(name)

@@ -37,7 +37,8 @@ from ..errors import (
 from ..models import Attempt, AttemptOutcome, JobError, JobStatus, QueuedJob
 from ..queues.base import MAX_DELAY, QueueBroker
 from ..repositories.base import JobRepository
-from ..runner import JobDefinition, JobRegistry, JobRunner
+from ..runner import AlreadyRunning, JobDefinition, JobRegistry, JobRunner
+from . import already_running
 from .aftermath import after_attempt, log_unrunnable
 from .attempts import attempt_record, counted_failures, lease_expired_attempt
 from .hooks import call_hook, is_noop
@@ -409,6 +410,12 @@ class Pipeline:
         except (UnknownJobType, ValidationError) as exc:
             await self.notify(job)
             return await self._fail_unrunnable(job, exc)
+        type_lease = None
+        if definition.already_running is not AlreadyRunning.ALLOW:
+            started = await already_running.start(self, job, definition.already_running)
+            if isinstance(started, already_running.NotStarted):
+                return await self._not_started(job, started, send_retries=send_retries)
+            type_lease = started
         runner = definition.make_runner()
         info = await run_attempt(
             self,
@@ -418,10 +425,35 @@ class Pipeline:
             request,
             renew_message=renew_message,
             halt=halt,
+            type_lease=type_lease,
         )
         return await self._complete(
-            info, definition, runner, send_retries=send_retries, renew_message=renew_message
+            info,
+            definition,
+            runner,
+            send_retries=send_retries,
+            renew_message=renew_message,
+            type_lease=type_lease,
         )
+
+    async def _not_started(
+        self, job: QueuedJob, not_started: already_running.NotStarted, *, send_retries: bool
+    ) -> Handled:
+        """A claimed job that may not start beside the job of its type that runs: failed,
+        cancelled, or handed back to try again later (its attempt says why), with a new
+        message as a retry's (its snapshot fresh, its delivery count new) unless
+        ``send_retries`` is off or the send fails."""
+        await self.notify(job)  # its claim
+        stored = await already_running.record_not_started(self, job, not_started)
+        if stored is None:
+            return Handled(Disposition.ACK, job, reason="taken over by another worker")
+        await self._finish_hooks(stored)
+        delay, waiting = not_started.delay, already_running.WAITING
+        if delay is None:
+            return Handled(Disposition.ACK, stored, reason=not_started.error.message)
+        if send_retries and await self._send_again(stored, delay):
+            return Handled(Disposition.ACK, stored, reason=waiting)
+        return Handled(Disposition.RETRY_LATER, stored, delay, reason=waiting)
 
     async def _fail_unrunnable(self, job: QueuedJob, exc: Exception) -> Handled:
         now = self.clock.now()
@@ -447,6 +479,7 @@ class Pipeline:
         *,
         send_retries: bool,
         renew_message: Callable[[], Awaitable[None]] | None = None,
+        type_lease: already_running.TypeLease | None = None,
     ) -> Handled:
         running, now = info.running, self.clock.now()
         if running.lost:
@@ -501,6 +534,8 @@ class Pipeline:
             stored = await running.write(final, attempt=attempt)
         if stored is None:
             return Handled(Disposition.ACK, running.job, reason="taken over by another worker")
+        if type_lease is not None:  # not before: the job ran until this write
+            await type_lease.give_back()
         handled = await self._settled(stored, outcome, retry_in, send_retries=send_retries)
         if stored.is_terminal:
             await release_unique_key(self.repository, stored)
@@ -519,17 +554,25 @@ class Pipeline:
         is sent here, before any hook runs)."""
         if stored.status is JobStatus.QUEUED and outcome is AttemptOutcome.RELEASED:
             return Handled(Disposition.RETRY_LATER, stored, _ZERO, reason="released on halt")
-        if stored.status is JobStatus.QUEUED and retry_in is not None:
-            if not send_retries:
-                return Handled(Disposition.RETRY_LATER, stored, retry_in, reason="retry")
-            try:
-                await self.broker.queue(stored.queue).send(
-                    encode_message(stored, await self.repository.message_key()), delay=retry_in
-                )
-            except QueuedJobsError as exc:
-                log.warning("job %s: retry message not sent (%s); reusing this one", stored.id, exc)
-                return Handled(Disposition.RETRY_LATER, stored, retry_in, reason="retry")
+        if (
+            stored.status is JobStatus.QUEUED
+            and retry_in is not None
+            and not (send_retries and await self._send_again(stored, retry_in))
+        ):
+            return Handled(Disposition.RETRY_LATER, stored, retry_in, reason="retry")
         return Handled(Disposition.ACK, stored, reason=stored.status.value)
+
+    async def _send_again(self, stored: QueuedJob, delay: timedelta) -> bool:
+        """Send a new message for the queued ``stored``, visible after ``delay``; whether
+        it was sent (if not, the caller's message is reused)."""
+        try:
+            await self.broker.queue(stored.queue).send(
+                encode_message(stored, await self.repository.message_key()), delay=delay
+            )
+        except QueuedJobsError as exc:
+            log.warning("job %s: message not sent again (%s); reusing this one", stored.id, exc)
+            return False
+        return True
 
     # --- status changes ----------------------------------------------------------------
 

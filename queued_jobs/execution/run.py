@@ -34,6 +34,7 @@ from .running import LeaseKeeper, RunningJob
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from .already_running import TypeLease
     from .pipeline import Pipeline
 
 __all__ = ["AttemptOutcomeInfo", "run_attempt"]
@@ -71,7 +72,10 @@ async def run_attempt(
     *,
     renew_message: Callable[[], Awaitable[None]] | None,
     halt: asyncio.Event | None,
+    type_lease: TypeLease | None = None,
 ) -> AttemptOutcomeInfo:
+    """Run the claimed ``job``'s code to its end; ``type_lease``, the lease of its type the
+    job holds (a type that does not run two jobs at once), is renewed with the job's."""
     settings = pipeline.settings
     running = RunningJob(
         pipeline.repository,
@@ -95,7 +99,8 @@ async def run_attempt(
     stop: StopReason | None = None
     ended = True
     try:
-        with LeaseKeeper(running, settings.heartbeat_interval, renew_message):
+        beside = None if type_lease is None else type_lease.renew
+        with LeaseKeeper(running, settings.heartbeat_interval, renew_message, beside=beside):
             # The claim's hooks run under the lease, each bounded: however long they take,
             # the lease (record and message) is renewed meanwhile.
             await pipeline.notify(job)

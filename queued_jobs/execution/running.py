@@ -270,18 +270,22 @@ class RunningJob:
 
 
 class LeaseKeeper:
-    """Renews an attempt's lease (record and queue message) until stopped, or until the
-    attempt lost it: then it renews nothing more."""
+    """Renews an attempt's lease (record and queue message, and ``beside``: what else the
+    attempt holds for as long, its job type's lease) until stopped, or until the attempt
+    lost it: then it renews nothing more."""
 
     def __init__(
         self,
         running: RunningJob,
         interval: timedelta,
         renew_message: Callable[[], Awaitable[None]] | None,
+        *,
+        beside: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._running = running
         self._interval = interval.total_seconds()
         self._renew_message = renew_message
+        self._beside = beside
         self._task: asyncio.Task[None] | None = None
 
     async def _loop(self) -> None:
@@ -294,6 +298,8 @@ class LeaseKeeper:
                 log.warning("job %s: could not renew the lease of its record: %s", job_id, exc)
             except Exception:
                 log.exception("job %s: could not renew the lease of its record", job_id)
+            if self._beside is not None and not self._running.lost:
+                await self._renew_beside(job_id, self._beside)
             if self._running.lost or self._renew_message is None:
                 continue
             try:
@@ -310,6 +316,15 @@ class LeaseKeeper:
                 log.warning("job %s: could not renew the lease of its message: %s", job_id, exc)
             except Exception:
                 log.exception("job %s: could not renew the lease of its message", job_id)
+
+    @staticmethod
+    async def _renew_beside(job_id: str, renew: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await renew()
+        except QueuedJobsError as exc:
+            log.warning("job %s: could not renew the lease of its job type: %s", job_id, exc)
+        except Exception:
+            log.exception("job %s: could not renew the lease of its job type", job_id)
 
     def __enter__(self) -> LeaseKeeper:
         self._task = asyncio.create_task(self._loop())

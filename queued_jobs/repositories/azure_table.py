@@ -357,6 +357,9 @@ class AzureTableJobRepository:
     async def take_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> bool:
         return await self._reservations.take_lease(name, holder, now=now, until=until)
 
+    async def lease_holder(self, name: str, *, now: datetime) -> str | None:
+        return await self._reservations.lease_holder(name, now=now)
+
     # --- listings (``_azure/table_listings.py``, the queries: ``table_queries.py``) -----
 
     async def _query(

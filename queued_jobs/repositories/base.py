@@ -38,6 +38,7 @@ __all__ = [
     "Page",
     "check_checkpoint",
     "check_lease",
+    "check_lease_name",
     "check_new_jobs",
     "check_page_size",
 ]
@@ -135,13 +136,18 @@ def check_page_size(limit: int) -> None:
         raise InvalidInput(f"page size must be between 1 and {MAX_PAGE_SIZE}, not {limit}")
 
 
-def check_lease(name: str, holder: str) -> None:
-    """Refuse a lease name or holder that a store could not key or hold."""
+def check_lease_name(name: str) -> None:
+    """Refuse a lease name that a store could not key."""
     if not isinstance(name, str) or not _LEASE_NAME.match(name):
         raise InvalidInput(
             f"lease name {name!r:.80} is not valid: up to 63 lowercase letters, digits and "
             "hyphens, starting with a letter"
         )
+
+
+def check_lease(name: str, holder: str) -> None:
+    """Refuse a lease name or holder that a store could not key or hold."""
+    check_lease_name(name)
     if not isinstance(holder, str) or not 1 <= len(holder) <= _HOLDER_LIMIT:
         raise InvalidInput(f"a lease holder is 1 to {_HOLDER_LIMIT} characters")
     if not holder.isprintable():
@@ -352,6 +358,13 @@ class JobRepository(Protocol):
         or if ``holder`` holds it already; returns whether it did. Several processes asking
         at once: one of them gets it. What the lease guards is up to the caller.
         """
+        ...
+
+    async def lease_holder(self, name: str, *, now: datetime) -> str | None:
+        """Who holds the store-wide lease ``name`` at ``now``: its holder, or ``None`` if
+        nobody does (never taken, given back with ``until=now``, or its time ran out by
+        ``now``: whoever asks may then take it). One read; ``InvalidInput`` for a name
+        :func:`check_lease_name` refuses."""
         ...
 
     async def delete(self, job_id: str) -> None:

@@ -71,6 +71,7 @@ from .base import (
     Page,
     check_checkpoint,
     check_lease,
+    check_lease_name,
     check_new_jobs,
     check_page_size,
 )
@@ -357,6 +358,11 @@ class MemoryJobRepository:
             return False
         self._leases[name] = (holder, until)
         return True
+
+    async def lease_holder(self, name: str, *, now: datetime) -> str | None:
+        check_lease_name(name)
+        held = self._leases.get(name)
+        return held[0] if held is not None and held[1] > now else None
 
     async def delete(self, job_id: str) -> None:
         await self._delete(job_id)

@@ -67,6 +67,7 @@ from .base import (
     Page,
     check_checkpoint,
     check_lease,
+    check_lease_name,
     check_new_jobs,
     check_page_size,
 )
@@ -330,6 +331,12 @@ class SqliteJobRepository:
         check_lease(name, holder)
         params = (name, holder, to_micros(until), to_micros(now))
         return await self._db.write(execute, _TAKE_LEASE, params) > 0
+
+    async def lease_holder(self, name: str, *, now: datetime) -> str | None:
+        check_lease_name(name)
+        sql = "SELECT holder FROM leases WHERE name = ? AND until > ?"
+        rows = await self._db.run(_fetch_all, sql, (name, to_micros(now)))
+        return str(rows[0][0]) if rows else None
 
     async def delete(self, job_id: str) -> None:
         await self._db.write(_forget, "id = ?", (job_id,))

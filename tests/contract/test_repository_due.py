@@ -1,4 +1,5 @@
-"""The due index (``list_due``) and store-wide leases (``take_lease``): every adapter."""
+"""The due index (``list_due``) and store-wide leases (``take_lease``, ``lease_holder``):
+every adapter."""
 
 from __future__ import annotations
 
@@ -160,6 +161,27 @@ async def test_a_lease_is_held_by_one_holder_until_it_runs_out(
     assert not await repo.take_lease("sweep", "ada", now=now + 2 * MINUTE, until=now + 3 * MINUTE)
 
 
+async def test_a_lease_names_its_holder_until_it_is_given_back_or_runs_out(
+    repositories: RepositoryHarness,
+) -> None:
+    h = repositories
+    repo = await h.open()
+    other = await h.open()
+    now = h.clock.now()
+    assert await other.lease_holder("sweep", now=now) is None  # never taken
+
+    assert await repo.take_lease("sweep", "ada", now=now, until=now + MINUTE)
+    assert await other.lease_holder("sweep", now=now) == "ada"
+    assert await other.lease_holder("sweep", now=now + MINUTE / 2) == "ada"
+    assert await other.lease_holder("sweep", now=now + MINUTE) is None  # ran out
+    assert await other.lease_holder("elsewhere", now=now) is None
+
+    assert await repo.take_lease("sweep", "ada", now=now, until=now)  # given back
+    assert await other.lease_holder("sweep", now=now) is None
+    assert await other.take_lease("sweep", "bob", now=now, until=now + MINUTE)
+    assert await repo.lease_holder("sweep", now=now) == "bob"
+
+
 async def test_several_takers_of_a_free_lease_at_once_let_exactly_one_through(
     repositories: RepositoryHarness,
 ) -> None:
@@ -203,6 +225,9 @@ async def test_a_lease_name_or_holder_no_store_could_key_is_refused(
     now = repositories.clock.now()
     with pytest.raises(InvalidInput, match="lease"):
         await repo.take_lease(name, holder, now=now, until=now + MINUTE)
+    if holder == "ada":  # the name is what is wrong
+        with pytest.raises(InvalidInput, match="lease name"):
+            await repo.lease_holder(name, now=now)
 
 
 async def test_a_record_stored_without_the_due_index_is_indexed_by_its_next_write(

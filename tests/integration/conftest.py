@@ -36,13 +36,18 @@ class Backend:
         return build_app(self.storage, clock=clock, lease=lease)
 
     def spawn_worker(
-        self, *, lease: float = 2.0, grace: float = 5.0, concurrency: int = 2
+        self,
+        *,
+        lease: float = 2.0,
+        grace: float = 5.0,
+        concurrency: int = 2,
+        app: str = "tests.integration.jobs:app",
     ) -> subprocess.Popen[bytes]:
         """``python -m queued_jobs worker`` on this backend, in a process of its own."""
         env = {**os.environ, **self.env, "QJ_TEST_LEASE": str(lease), "PYTHONPATH": str(ROOT)}
         with self.worker_log.open("ab") as log:
             return subprocess.Popen(
-                [sys.executable, "-m", "queued_jobs", "worker", "tests.integration.jobs:app",
+                [sys.executable, "-m", "queued_jobs", "worker", app,
                  "--grace", str(grace), "--concurrency", str(concurrency)],
                 cwd=ROOT,
                 env=env,
