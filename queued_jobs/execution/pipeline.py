@@ -12,9 +12,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
@@ -41,6 +39,7 @@ from ..runner import AlreadyRunning, JobDefinition, JobRegistry, JobRunner
 from . import already_running
 from .aftermath import after_attempt, log_unrunnable
 from .attempts import attempt_record, counted_failures, lease_expired_attempt
+from .handled import Disposition, Handled, unworkable
 from .hooks import call_hook, is_noop
 from .isolation import Halted, Isolation
 from .messages import UnreadableMessage, decode_message, encode_message
@@ -76,34 +75,6 @@ class _Suspect:
 
 
 _SUSPECT = _Suspect()
-
-
-class Disposition(StrEnum):
-    """What the host should do with the message it handed over."""
-
-    ACK = "ack"  # handled (or nothing left to do): delete it
-    RETRY_LATER = "retry_later"  # leave it: it should come back after ``delay``
-    DEAD_LETTER = "dead_letter"  # unreadable: keep it in the dead-letter queue
-    LEAVE = "leave"  # don't touch it: its lease runs out, then it comes back by itself
-
-
-@dataclass(frozen=True, slots=True)
-class Handled:
-    disposition: Disposition
-    job: QueuedJob | None = None
-    delay: timedelta = _ZERO
-    reason: str = ""
-
-
-def _unworkable(job_id: str, exc: CorruptJobRecord | InvalidInput) -> Handled:
-    """A job whose record cannot be read, or not written back: nothing can run or fail it,
-    so its message is kept in the dead-letter queue for an operator."""
-    if isinstance(exc, CorruptJobRecord):
-        reason = str(exc)
-    else:
-        reason = f"job {job_id} cannot be claimed: {exc}"
-    log.error("%s; its message goes to the dead-letter queue", reason)
-    return Handled(Disposition.DEAD_LETTER, reason=reason)
 
 
 class Pipeline:
@@ -257,7 +228,7 @@ class Pipeline:
             except JobNotFound:
                 return Handled(Disposition.ACK, reason="job gone")
             except CorruptJobRecord as exc:
-                return _unworkable(message.job_id, exc)
+                return unworkable(message.job_id, exc)
             if job.is_terminal:
                 return Handled(Disposition.ACK, job, reason="already finished")
             now = self.clock.now()
@@ -269,7 +240,7 @@ class Pipeline:
             except ConcurrencyConflict:
                 continue
             except InvalidInput as exc:
-                return _unworkable(message.job_id, exc)
+                return unworkable(message.job_id, exc)
         return Handled(Disposition.RETRY_LATER, delay=_EARLY, reason="kept changing")
 
     # --- claiming ----------------------------------------------------------------------
@@ -290,7 +261,7 @@ class Pipeline:
                 job_id, snapshot, due_now=due_now, suspects=suspects, alone=alone, spread=spread
             )
         except (CorruptJobRecord, InvalidInput) as exc:
-            return _unworkable(job_id, exc)
+            return unworkable(job_id, exc)
 
     async def _claim(
         self,
