@@ -14,6 +14,7 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+from queued_jobs import AlreadyRunning
 from queued_jobs.app import JobApp
 from queued_jobs.commands import Command, ExitCodes, FileMode, LocalFile, Output
 from queued_jobs.files.base import FileStore
@@ -104,5 +105,14 @@ def add_commands(app: JobApp) -> None:
             program=python,
             args=program("aware"),
             job_aware=True,
+        )
+    )
+    app.add(
+        Command(
+            job_type="tests.cmd.exclusive",
+            program=python,
+            args=program("aware"),
+            job_aware=True,
+            already_running=AlreadyRunning.REFUSE,
         )
     )

@@ -371,3 +371,33 @@ async def test_a_worker_process_told_to_stop_stops_its_programs_and_hands_their_
     assert (handed_back.status, handed_back.lease_owner) == (JobStatus.QUEUED, None)
     [attempt] = await client.list_attempts(job.id)
     assert attempt.outcome is AttemptOutcome.RELEASED
+
+
+async def test_a_command_that_runs_one_at_a_time_refuses_a_second_job_while_one_runs(
+    apps: OpenApp, run_worker: RunWorker, tmp_path: Path
+) -> None:
+    app, client = await apps()
+    go = tmp_path / "go"
+    first = await client.queue_job("tests.cmd.exclusive", {"input": {"go": str(go)}}, owner="ada")
+    second: list[QueuedJob] = []
+
+    async def second_refused_while_first_runs() -> bool:
+        now = await client.get_job(first.id)
+        if not second and now.progress is not None:  # the first program is running
+            second.append(
+                await client.queue_job(
+                    "tests.cmd.exclusive", {"input": {"go": str(go)}}, owner="bob"
+                )
+            )
+        if second and (await client.get_job(second[0].id)).is_terminal:
+            go.touch()
+        return now.is_terminal
+
+    await run_worker(app, second_refused_while_first_runs, limit=60)
+
+    done, refused = await client.get_job(first.id), await client.get_job(second[0].id)
+    assert done.status is JobStatus.SUCCEEDED
+    assert refused.status is JobStatus.FAILED
+    assert refused.error is not None
+    assert refused.error.type.endswith("JobAlreadyRunning")
+    assert first.id in refused.error.message
