@@ -40,6 +40,9 @@ NO_LEASE: Final[Mapping[str, None]] = MappingProxyType(
 )
 
 
+_NO_OUTPUT: Final = JobOutput()
+
+
 class _Held:
     """Progress and output reported since the last write that carried them. The output
     is known by where it ends in the job's output (``end``: characters printed in all), so
@@ -76,7 +79,10 @@ class _Held:
         update: dict[str, Any] = {}
         if self.progress is not None:
             update["progress"] = self.progress
-        output = job.output or JobOutput()
+        output = job.output
+        if self.end is None and output is None:  # most jobs: they print nothing
+            return update
+        output = output or _NO_OUTPUT
         missing = 0 if self.end is None else self.end - output.length
         if missing > 0:
             update["output"] = output.appended(self.output[-missing:], missing)
