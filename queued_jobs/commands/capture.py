@@ -75,15 +75,26 @@ class RecordSink:
         return None
 
 
-class SpoolSink:
-    """Into a temporary file on disk, whole, for the file store once the program ended."""
+class _FileSink:
+    """Output into a file, at most ``max_bytes`` of it: past that, one line says the rest
+    is not kept there (the record still keeps its end), so that a program that prints
+    without end cannot fill the disk."""
 
-    def __init__(self) -> None:
-        self.file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+    def __init__(self, file: IO[bytes], max_bytes: int) -> None:
+        self.file = file
         self.size = 0
+        self._max = max_bytes
+        self._full = False
 
     async def write(self, text: str) -> None:
+        if self._full:
+            return
         data = text.encode("utf-8")
+        room = self._max - self.size
+        if len(data) > room:
+            cut = data[:room].decode("utf-8", "ignore").encode("utf-8")  # whole characters
+            data = cut + _cut_line(self._max)
+            self._full = True
         self.file.write(data)
         self.size += len(data)
 
@@ -91,24 +102,31 @@ class SpoolSink:
         self.file.close()
 
 
-class LocalFileSink:
-    """Into a file on the worker's machine, as lines come."""
+def _cut_line(max_bytes: int) -> bytes:
+    return f"\n[… output past {max_bytes:,} bytes is not kept here …]\n".encode()
+
+
+class SpoolSink(_FileSink):
+    """Into a temporary file on disk, whole (up to its bound), for the file store once the
+    program ended."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(tempfile.TemporaryFile(), max_bytes)  # noqa: SIM115 - close()
+
+
+class LocalFileSink(_FileSink):
+    """Into a file on the worker's machine, as lines come (up to its bound)."""
 
     def __init__(self, target: LocalFile, *, job_id: str, job_type: str, attempt: int,
-                 started: datetime) -> None:  # fmt: skip
+                 started: datetime, max_bytes: int) -> None:  # fmt: skip
         path = Path(target.path.format(job_id=job_id, job_type=job_type, attempt=attempt))
         path.parent.mkdir(parents=True, exist_ok=True)
         if target.mode is FileMode.TIMESTAMPED:
-            self.path, self._file = _new_file(path, started)
+            self.path, file = _new_file(path, started)
         else:
             self.path = path
-            self._file = path.open("ab" if target.mode is FileMode.APPEND else "wb")
-
-    async def write(self, text: str) -> None:
-        self._file.write(text.encode("utf-8"))
-
-    async def close(self) -> None:
-        self._file.close()
+            file = path.open("ab" if target.mode is FileMode.APPEND else "wb")
+        super().__init__(file, max_bytes)
 
 
 def _new_file(path: Path, started: datetime) -> tuple[Path, IO[bytes]]:

@@ -56,6 +56,10 @@ class Output:
       each attempt, as ``commands/<job type>/<job id>/attempt-<n>.log``, linked from the
       job's result (a link valid for ``link_valid_for``);
     - ``file``: a file on the worker's machine (:class:`LocalFile`).
+
+    ``max_bytes`` bounds what one attempt writes to the store and to the file (1 GiB by
+    default): past it, a line says the rest is not kept there, and the record still keeps
+    the end. A program that prints without end cannot fill the disk.
     """
 
     stdout: bool = True
@@ -64,8 +68,11 @@ class Output:
     store: FileStore | None = None
     file: LocalFile | None = None
     link_valid_for: timedelta = timedelta(days=3)
+    max_bytes: int = 1024**3
 
     def __post_init__(self) -> None:
+        if self.max_bytes < 1024:
+            raise ConfigurationError(f"output max_bytes is at least 1,024, not {self.max_bytes}")
         if not timedelta(0) < self.link_valid_for <= MAX_LINK_LIFETIME:
             raise ConfigurationError(
                 f"output links are valid for up to {MAX_LINK_LIFETIME.days} days, not "

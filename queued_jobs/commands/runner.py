@@ -110,7 +110,7 @@ def _capture(
     sinks: list[Sink] = []
     if output.record:
         sinks.append(RecordSink(context.append_output, attempt=context.attempt))
-    spool = SpoolSink() if output.store is not None else None
+    spool = SpoolSink(output.max_bytes) if output.store is not None else None
     if spool is not None:
         sinks.append(spool)
     local = None
@@ -122,6 +122,7 @@ def _capture(
                 job_type=context.job.job_type,
                 attempt=context.attempt,
                 started=utcnow(),
+                max_bytes=output.max_bytes,
             )
         except OSError as exc:
             context.logger.warning("the output file cannot be written: %s", exc)

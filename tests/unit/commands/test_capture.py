@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from queued_jobs.commands.capture import HOLD_LIMIT, Capture, pump
+from queued_jobs.commands.capture import HOLD_LIMIT, Capture, LocalFileSink, pump
+from queued_jobs.commands.options import LocalFile
 from queued_jobs.commands.protocol import Progress
 from queued_jobs.errors import StorageUnavailable
 from tests.support.waiting import until
@@ -237,3 +240,24 @@ async def test_a_capture_that_breaks_still_reads_the_stream_to_its_end(
     stream.feed_eof()
     await asyncio.wait_for(pumping, 10)  # it ended: the program was never left blocked
     assert "the rest of it is dropped" in caplog.text
+
+
+async def test_a_file_destination_keeps_at_most_its_bound_and_says_where_it_stopped(
+    tmp_path: Path,
+) -> None:
+    sink = LocalFileSink(
+        LocalFile(str(tmp_path / "out.log")),
+        job_id="j",
+        job_type="t",
+        attempt=1,
+        started=datetime(2026, 12, 2, tzinfo=UTC),
+        max_bytes=1024,
+    )
+    for _ in range(100):
+        await sink.write("ünïcödé line\n")  # two-byte characters: a cut may fall inside one
+    await sink.close()
+    kept = (tmp_path / "out.log").read_bytes()
+    text = kept.decode("utf-8")  # whole characters only
+    assert text.endswith("\n[… output past 1,024 bytes is not kept here …]\n")
+    assert len(text.split("\n[…")[0].encode()) <= 1024
+    assert sink.size == len(kept)

@@ -62,6 +62,8 @@ def test_an_output_file_may_name_only_the_job_s_id_type_and_attempt() -> None:
 def test_output_links_live_at_most_as_long_as_a_store_allows() -> None:
     with pytest.raises(ConfigurationError, match="7 days"):
         Output(link_valid_for=timedelta(days=8))
+    with pytest.raises(ConfigurationError, match="at least 1,024"):
+        Output(max_bytes=10)
 
 
 def test_programs_get_no_secrets_of_the_worker_by_default() -> None:
