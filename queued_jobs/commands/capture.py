@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import logging
+import re
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -218,6 +219,19 @@ class Capture:
                 self._log.warning("closing a destination of the output failed: %s", exc)
 
 
+#: A line end of another kind than ``\n``: ``\r\n``, or a lone ``\r``.
+_LINE_ENDS: Final = re.compile(r"\r\n?")
+
+
+def _line_end(found: re.Match[str]) -> str:
+    """``\n`` for ``\r\n``, and for a lone ``\r`` (a progress bar drawing its line
+    again) unless it starts a line: there is nothing to draw over, and no empty line."""
+    if found.group() == "\r\n":
+        return "\n"
+    at = found.start()
+    return "" if at == 0 or found.string[at - 1] == "\n" else "\n"
+
+
 class _Lines:
     """One stream's text cut into lines, directives apart (when ``directives``)."""
 
@@ -235,7 +249,7 @@ class _Lines:
         held_cr = text.endswith("\r") and not final  # perhaps the half of a "\r\n"
         if held_cr:
             text = text[:-1]
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = _LINE_ENDS.sub(_line_end, text)
         *lines, last = text.split("\n")
         out: list[str] = []
         for line in lines:

@@ -18,9 +18,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import Annotated, Final, Literal
+from typing import Final, Literal
 
-from pydantic import AfterValidator, BeforeValidator, TypeAdapter
+from pydantic import TypeAdapter, model_validator
 
 from ..errors import ConfigurationError
 from ..retry import RetryPolicy
@@ -36,33 +36,44 @@ _ENV_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RESERVED_PREFIX: Final = "QUEUED_JOBS_"
 
 
-def _none_is_empty(given: object) -> object:
-    """No request at all: the command as registered."""
-    return {} if given is None else given
+def _refusal(command: Command, request: CommandRequest) -> str | None:
+    """Why ``request`` asks more of ``command`` than its registration allows, if it does."""
+    if request.args and not command.allow_args:
+        return (
+            f"command {command.job_type!r} takes no arguments from a request (its "
+            "registration does not allow_args)"
+        )
+    if len(request.args) > command.max_args:
+        return (
+            f"command {command.job_type!r} takes at most {command.max_args} arguments from "
+            f"a request, not {len(request.args)}"
+        )
+    refused = sorted(name for name in request.env if name not in command.allow_env)
+    if refused:
+        allowed = ", ".join(sorted(command.allow_env)) or "none"
+        return (
+            f"command {command.job_type!r} does not let a request set "
+            f"{', '.join(refused)[:200]} (allowed: {allowed})"
+        )
+    return None
 
 
-def _allowed_by(command: Command) -> AfterValidator:
-    def check(request: CommandRequest) -> CommandRequest:
-        if request.args and not command.allow_args:
-            raise ValueError(
-                f"command {command.job_type!r} takes no arguments from a request "
-                "(its registration does not allow_args)"
-            )
-        if len(request.args) > command.max_args:
-            raise ValueError(
-                f"command {command.job_type!r} takes at most {command.max_args} arguments "
-                f"from a request, not {len(request.args)}"
-            )
-        refused = sorted(name for name in request.env if name not in command.allow_env)
-        if refused:
-            allowed = ", ".join(sorted(command.allow_env)) or "none"
-            raise ValueError(
-                f"command {command.job_type!r} does not let a request set "
-                f"{', '.join(refused)[:200]} (allowed: {allowed})"
-            )
+def _request_of(command: Command) -> type[CommandRequest]:
+    """The request model of one command: a ``CommandRequest`` that also holds to what the
+    registration allows (its errors then name ``CommandRequest``)."""
+
+    def allowed(request: CommandRequest) -> CommandRequest:
+        problem = _refusal(command, request)
+        if problem is not None:
+            raise ValueError(problem)
         return request
 
-    return AfterValidator(check)
+    namespace = {
+        "__module__": CommandRequest.__module__,
+        "__qualname__": CommandRequest.__qualname__,
+        "_allowed": model_validator(mode="after")(allowed),
+    }
+    return type(CommandRequest.__name__, (CommandRequest,), namespace)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,9 +150,7 @@ class Command:
         return JobDefinition(
             job_type=self.job_type,
             make_runner=partial(CommandRunner, self),
-            request=TypeAdapter(
-                Annotated[CommandRequest, BeforeValidator(_none_is_empty), _allowed_by(self)]
-            ),
+            request=TypeAdapter(_request_of(self)),
             result=TypeAdapter(CommandResult),
             max_attempts=self.max_attempts,
             max_run_time=self.max_run_time,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Final
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 __all__ = ["DEFAULT_INHERITED", "INHERIT_ALL", "MAX_ARGUMENT", "CommandRequest"]
 
@@ -46,3 +46,9 @@ class CommandRequest(BaseModel):
     args: list[Annotated[str, _text_of("an argument")]] = Field(default_factory=list)
     env: dict[str, Annotated[str, _text_of("an environment value")]] = Field(default_factory=dict)
     input: JsonValue = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none_is_empty(cls, given: object) -> object:
+        """No request at all: the command as registered."""
+        return {} if given is None else given

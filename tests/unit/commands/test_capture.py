@@ -261,3 +261,9 @@ async def test_a_file_destination_keeps_at_most_its_bound_and_says_where_it_stop
     assert text.endswith("\n[… output past 1,024 bytes is not kept here …]\n")
     assert len(text.split("\n[…")[0].encode()) <= 1024
     assert sink.size == len(kept)
+
+
+async def test_a_carriage_return_that_starts_a_line_makes_no_empty_line() -> None:
+    capturing = Capturing()
+    await capturing.feed(b"tick\n\r50% [###   ]\r100% [######]\n", b"\r\n\rlast\n")
+    assert await capturing.end() == "tick\n50% [###   ]\n100% [######]\n\nlast\n"
