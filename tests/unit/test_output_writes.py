@@ -21,7 +21,7 @@ from queued_jobs.models import Attempt, JobChange, JobStatus, QueuedJob
 from queued_jobs.queues.memory import MemoryQueueBroker
 from queued_jobs.repositories.memory import MemoryJobRepository
 from queued_jobs.runner import JobRegistry
-from tests.support.waiting import PATIENCE
+from tests.support.waiting import PATIENCE, forever
 
 pytestmark = pytest.mark.asyncio
 
@@ -224,7 +224,7 @@ async def test_a_cancellation_request_after_output_carries_no_text_again() -> No
     async def code(context: JobContext) -> str:
         await context.append_output("working\n")
         printed.set()
-        await asyncio.sleep(10 * PATIENCE)  # until the attempt stops it
+        await forever()  # until the attempt stops it
         return "never"
 
     client = client_for(store, clock, code)

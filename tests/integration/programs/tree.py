@@ -1,16 +1,17 @@
 """Starts a child that starts a grandchild; the grandchild ignores SIGTERM. Writes the
-three pids (one per line) to the file ``QJ_PIDS`` names, then everyone sleeps."""
+three pids (one per line) to the file ``QJ_PIDS`` names, then everyone waits for a signal
+(``signal.pause``): they run until they are stopped."""
 
 import os
+import signal
 import subprocess
 import sys
-import time
 
-IGNORER = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+IGNORER = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); signal.pause()"
 CHILD = (
-    "import subprocess, sys, time; "
+    "import signal, subprocess, sys; "
     f"g = subprocess.Popen([sys.executable, '-c', {IGNORER!r}]); "
-    "print(g.pid, flush=True); time.sleep(600)"
+    "print(g.pid, flush=True); signal.pause()"
 )
 
 child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, text=True)
@@ -21,4 +22,4 @@ with open(path + ".tmp", "w") as file:
     file.write(pids)
 os.replace(path + ".tmp", path)
 print("all started", flush=True)
-time.sleep(600)
+signal.pause()
