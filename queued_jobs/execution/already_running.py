@@ -47,7 +47,6 @@ from ..models import AttemptOutcome, JobError, JobStatus, QueuedJob
 from ..repositories.base import JobQuery, JobRepository
 from ..runner import AlreadyRunning
 from .attempts import attempt_record
-from .running import RunningJob
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -282,14 +281,8 @@ async def record_not_started(
     """Store what becomes of the claimed ``job``, with its attempt; ``None`` if another
     worker has the job. Written as an attempt's last write is (a conflict re-read, the
     change applied again while the job is still this attempt's)."""
-    settings, now = pipeline.settings, pipeline.clock.now()
-    running = RunningJob(
-        pipeline.repository,
-        job,
-        clock=pipeline.clock,
-        lease=settings.lease,
-        progress_interval=settings.progress_interval,
-    )
+    now = pipeline.clock.now()
+    running = pipeline.running(job)
     error = not_started.error
     attempt = attempt_record(
         job, running.started_at, now, not_started.outcome, pipeline.host, error

@@ -44,7 +44,7 @@ from .hooks import call_hook, is_noop
 from .isolation import Halted, Isolation
 from .messages import UnreadableMessage, decode_message, encode_message
 from .run import AttemptOutcomeInfo, run_attempt
-from .running import NO_LEASE
+from .running import NO_LEASE, RunningJob
 from .settings import ExecutionSettings
 
 __all__ = ["Disposition", "Handled", "Pipeline", "SelectiveListener", "StatusListener"]
@@ -109,6 +109,19 @@ class Pipeline:
         is a :class:`SelectiveListener`)."""
         hears = listener.hears if isinstance(listener, SelectiveListener) else None
         self._listeners.append((listener, hears))
+
+    def running(self, job: QueuedJob) -> RunningJob:
+        """The writer of the claimed ``job``'s record for one attempt, on this pipeline's
+        store, clock and settings."""
+        settings = self.settings
+        return RunningJob(
+            self.repository,
+            job,
+            clock=self.clock,
+            lease=settings.lease,
+            progress_interval=settings.progress_interval,
+            settle=timedelta(seconds=settings.hook_seconds),  # a write in flight: like a hook
+        )
 
     def longest_stop(self) -> timedelta:
         """The longest an attempt told to stop may take to end: ``stop_timeout``, or more

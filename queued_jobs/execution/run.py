@@ -77,14 +77,7 @@ async def run_attempt(
     """Run the claimed ``job``'s code to its end; ``type_lease``, the lease of its type the
     job holds (a type that does not run two jobs at once), is renewed with the job's."""
     settings = pipeline.settings
-    running = RunningJob(
-        pipeline.repository,
-        job,
-        clock=pipeline.clock,
-        lease=settings.lease,
-        progress_interval=settings.progress_interval,
-        settle=timedelta(seconds=settings.hook_seconds),  # a write in flight: like a hook
-    )
+    running = pipeline.running(job)
     stopping = asyncio.Event()
     context = JobContext(
         job,

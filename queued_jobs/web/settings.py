@@ -51,6 +51,11 @@ class WebSettings:
     #: never ``*``. Empty: the API's own origin only.
     cors_origins: tuple[str, ...] = ()
 
+    @property
+    def retry_after_header(self) -> str:
+        """``retry_after`` as a ``Retry-After`` header's value: whole seconds, at least 1."""
+        return str(max(1, round(self.retry_after.total_seconds())))
+
     @classmethod
     def from_settings(cls, environ: Mapping[str, str] | None = None) -> WebSettings:
         """The defaults, with the origins of ``QUEUED_JOBS_WEB_CORS_ORIGINS`` (a comma

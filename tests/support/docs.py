@@ -8,14 +8,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["ROOT", "code_blocks", "printed_by"]
+__all__ = ["ROOT", "code_blocks", "printed_by", "section"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def code_blocks(doc: Path, language: str) -> list[str]:
-    """The contents of ``doc``'s fenced blocks in ``language``, in order."""
-    return re.findall(rf"```{language}\n(.*?)```", doc.read_text(), flags=re.DOTALL)
+def code_blocks(doc: Path | str, language: str) -> list[str]:
+    """The contents of the fenced blocks in ``language`` of ``doc`` (a file, or text such
+    as a :func:`section`), in order."""
+    text = doc.read_text() if isinstance(doc, Path) else doc
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)
+
+
+def section(doc: Path, heading: str) -> str:
+    """The section of ``doc`` under ``## heading``, to the next ``## `` heading."""
+    text = doc.read_text()
+    return text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
 
 
 def printed_by(example: Path, *, timeout: float = 120) -> str:

@@ -109,8 +109,7 @@ async def create_job(
     )
     view = job_view(request, job, caller)
     response.headers["Location"] = view.links.self
-    retry_after = max(1, round(runtime.settings.retry_after.total_seconds()))
-    response.headers["Retry-After"] = str(retry_after)
+    response.headers["Retry-After"] = runtime.settings.retry_after_header
     return view
 
 
@@ -128,9 +127,7 @@ async def get_job(job_id: str, request: Request, response: Response, caller: Cal
     client = await runtime.client()
     job = check_may_see(caller, await client.get_job(job_id))
     if not job.is_terminal:
-        response.headers["Retry-After"] = str(
-            max(1, round(runtime.settings.retry_after.total_seconds()))
-        )
+        response.headers["Retry-After"] = runtime.settings.retry_after_header
     return job_view(request, job, caller)
 
 

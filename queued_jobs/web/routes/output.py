@@ -48,9 +48,7 @@ async def get_job_output(
     job = check_may_see(caller, await client.get_job(job_id))  # the one storage read
     read = read_output(job.id, job.status, job.output, after)
     if not read.complete:
-        response.headers["Retry-After"] = str(
-            max(1, round(runtime.settings.retry_after.total_seconds()))
-        )
+        response.headers["Retry-After"] = runtime.settings.retry_after_header
     return OutputView(
         job_id=read.job_id,
         status=read.status,
