@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .job import JobType, Owner, Progress, QueuedJob, UtcDatetime
 from .output import OUTPUT_TAIL_LIMIT
 from .status import JobStatus
+from .waiting import JobWaiting
 
 __all__ = [
     "ERROR_TEXT_LIMIT",
@@ -32,10 +33,7 @@ __all__ = [
 #: A change carries at most this many characters of the job's error (type and message).
 ERROR_TEXT_LIMIT = 500
 
-WatchedState = (
-    tuple[str, float | None, str | None, bool, int]
-    | tuple[str, float | None, str | None, bool, int, int]
-)
+WatchedState = tuple[object, ...]
 #: What a change is of: a job, or a sequence (``queued_jobs.sequences``).
 ChangeKind = Literal["job", "sequence"]
 
@@ -43,16 +41,20 @@ ChangeKind = Literal["job", "sequence"]
 def watched(job: QueuedJob) -> WatchedState:
     """What a watcher sees of ``job``: a write that changes it records a change."""
     progress = job.progress
-    state = (
+    state: WatchedState = (
         job.status.value,
         None if progress is None else progress.percent,
         None if progress is None else progress.message,
         job.cancel_requested,
         job.attempts,
     )
-    if job.output is None:  # as before output was kept: the digests of old records hold
-        return state
-    return (*state, job.output.length)
+    # Each added only when set, so that the digests of records stored before it hold.
+    if job.output is not None:
+        state = (*state, job.output.length)
+    if job.waiting is not None:
+        waiting = job.waiting
+        state = (*state, "waiting", waiting.limit, waiting.key, waiting.kind.value, waiting.checks)
+    return state
 
 
 class JobChange(BaseModel):
@@ -84,6 +86,8 @@ class JobChange(BaseModel):
     #: characters of the job's output. ``None`` when the write added none.
     output: Annotated[str | None, Field(max_length=OUTPUT_TAIL_LIMIT)] = None
     output_length: int | None = Field(default=None, ge=0)
+    #: The limit it waits on, while it waits (a queued job only).
+    waiting: JobWaiting | None = None
 
 
 def change_of(job: QueuedJob, *, partition: str, position: str) -> JobChange:
@@ -106,6 +110,7 @@ def change_of(job: QueuedJob, *, partition: str, position: str) -> JobChange:
         changed_at=job.updated_at,
         tags=job.tags,
         error=error,
+        waiting=job.waiting if job.status is JobStatus.QUEUED else None,
         **_output_of(job),
     )
 

@@ -6,7 +6,7 @@ import hashlib
 import re
 import secrets
 import traceback as _traceback
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
@@ -24,9 +24,11 @@ from pydantic import (
 from .._names import queue_name_problem
 from ..clock import utcnow
 from ..errors import InvalidInput
+from ._time import UtcDatetime
 from .output import JobOutput
 from .status import AttemptOutcome, JobStatus, check_transition
 from .unique import UniqueScope, unique_reservation
+from .waiting import JobWaiting
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -122,15 +124,6 @@ def _unicode(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def _utc(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("timestamps must be timezone-aware (use UTC)")
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"{value.isoformat()} is outside the years 1 to 9999 in UTC") from None
-
-
 def _queue_name(value: str) -> str:
     problem = queue_name_problem(value)
     if problem:
@@ -147,7 +140,6 @@ def _job_type(value: str) -> str:
     return value
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 Owner = Annotated[str, _text("owner", 256)]
 UniqueKey = Annotated[str, _text("unique key", 512)]
 ShortText = Annotated[str, _text("value", 256)]
@@ -238,6 +230,9 @@ class QueuedJob(BaseModel):
     progress: Progress | None = None
     #: The end of what the job printed (a program's output), kept while it runs.
     output: JobOutput | None = None
+    #: Why it has not started: the limit that holds it back (``queued_jobs.limits``).
+    #: Cleared by the claim that starts it.
+    waiting: JobWaiting | None = None
     created_at: UtcDatetime
     updated_at: UtcDatetime
     started_at: UtcDatetime | None = None

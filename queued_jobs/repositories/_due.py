@@ -5,7 +5,8 @@ by one moment per job, written in the same atomic write as the job itself:
 
 =============  ==========================================================================
 ``scheduled``  when its run is within a queue's delay limit: ``run_at`` less 7 days
-``queued``     its last write, or its ``run_at`` if later (a message is due by then)
+``queued``     its last write, or its ``run_at`` if later (a message is due by then), or
+               when a job waiting on a limit is looked at again (``waiting.until``)
 ``running``    its lease's expiry, or its last write if later (``None`` without a lease)
 =============  ==========================================================================
 
@@ -44,7 +45,8 @@ def due_at(job: QueuedJob) -> datetime | None:
     if job.status is JobStatus.SCHEDULED:
         return (job.run_at or job.updated_at) - MAX_DELAY
     if job.status is JobStatus.QUEUED:
-        return max(job.updated_at, job.run_at or job.updated_at)
+        waited = job.waiting.until if job.waiting is not None else job.updated_at
+        return max(job.updated_at, job.run_at or job.updated_at, waited)
     if job.status is JobStatus.RUNNING and job.lease_expires_at is not None:
         return max(job.lease_expires_at, job.updated_at)
     return None

@@ -19,6 +19,7 @@ from ._limits import check_job
 from ._presence import DEFAULT_PRESENCE_LIMIT, MAX_PRESENCE_LIMIT
 
 if TYPE_CHECKING:
+    from ..limits.store import LimitStore
     from ..schedules.store import ScheduleStore
     from ..sequences.store import SequenceStore
 
@@ -473,6 +474,14 @@ class JobRepository(Protocol):
     def sequences(self) -> SequenceStore:
         """The store's sequences (``sequences/store.py``), on the same file or table;
         closed with the repository."""
+        ...
+
+    # --- limits ------------------------------------------------------------------------
+
+    @property
+    def limits(self) -> LimitStore:
+        """The store's limits: gates, parked jobs and settings (``limits/store.py``), on
+        the same file or table; closed with the repository."""
         ...
 
     async def close(self) -> None:

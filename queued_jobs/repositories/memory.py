@@ -49,6 +49,7 @@ from ._changes import (
 from ._due import due_at, due_micros, due_token, parse_due_token
 from ._limits import check_attempt, check_job
 from ._memory_index import JobIndex
+from ._memory_limits import MemoryLimitStore
 from ._memory_schedules import MemoryScheduleStore
 from ._memory_sequences import MemorySequenceStore
 from ._presence import (
@@ -148,6 +149,7 @@ class MemoryJobRepository:
         self._change_numbers = itertools.count(1)
         self._schedules = MemoryScheduleStore()
         self._sequences = MemorySequenceStore(self._record_sequence)
+        self._limits = MemoryLimitStore()
 
     @property
     def schedules(self) -> MemoryScheduleStore:
@@ -158,6 +160,11 @@ class MemoryJobRepository:
     def sequences(self) -> MemorySequenceStore:
         """Sequences (``_memory_sequences.py``)."""
         return self._sequences
+
+    @property
+    def limits(self) -> MemoryLimitStore:
+        """Limits' gates and settings (``_memory_limits.py``)."""
+        return self._limits
 
     def _record_sequence(self, sequence: SequenceRecord) -> None:
         """Record the change that a write of ``sequence`` makes, in the feed."""
