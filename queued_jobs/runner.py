@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -40,6 +40,7 @@ from pydantic_core import to_json
 from ._threads import in_thread
 from .context import JobContext
 from .errors import ConfigurationError, InvalidInput, PayloadTooDeep, UnknownJobType
+from .limits.definitions import ConcurrencyLimit, Limit, RateLimit
 from .models import MAX_NESTING, QueuedJob, check_payload
 from .models.nesting import NOT_FINITE, has_non_finite
 from .retry import RetryPolicy
@@ -85,7 +86,8 @@ class JobRunner(Generic[RequestT, ResultT]):
     Class attributes set defaults for every job of this type (a job's own options win):
     ``job_type`` (the stable name jobs are stored under; default ``module.QualName``),
     ``max_attempts``, ``max_run_time`` and ``retry``; ``already_running`` says what a job
-    of this type does when another one runs (:class:`AlreadyRunning`; ``None``: ``ALLOW``).
+    of this type does when another one runs (:class:`AlreadyRunning`; ``None``: ``ALLOW``);
+    ``limits``, the concurrency and rate limits its jobs pass (``queued_jobs.limits``).
     A new instance runs each attempt.
     Hooks never change a job's stored state: an exception in one is logged and ignored.
     """
@@ -95,6 +97,7 @@ class JobRunner(Generic[RequestT, ResultT]):
     max_run_time: ClassVar[timedelta | None] = None
     retry: ClassVar[RetryPolicy | None] = None
     already_running: ClassVar[AlreadyRunning | None] = None
+    limits: ClassVar[Sequence[Limit]] = ()
 
     async def on_execute(self, request: RequestT, context: JobContext) -> ResultT:
         """Do the work and return the result (stored as JSON). May be a plain ``def``."""
@@ -138,6 +141,9 @@ class JobDefinition:
     stop_grace: timedelta | None = None
     #: What starting a job of this type does while another one runs.
     already_running: AlreadyRunning = AlreadyRunning.ALLOW
+    #: The concurrency and rate limits its jobs pass before they start
+    #: (``queued_jobs.limits``).
+    limits: tuple[Limit, ...] = ()
 
     def stop_time(self, stop_timeout: timedelta) -> timedelta:
         """How long the code of a job of this type gets to end once told to stop: the
@@ -204,6 +210,23 @@ def _dropped_non_finite(adapter: TypeAdapter[Any], value: Any) -> bool:
 
 def _unknown(_: Any) -> None:
     return None
+
+
+def _limits(limits: Sequence[Limit], target: object) -> tuple[Limit, ...]:
+    """``limits`` as a tuple of limits, each name once."""
+    if isinstance(limits, (str, bytes)) or not isinstance(limits, Sequence):
+        raise ConfigurationError(f"limits of {target!r} are a list of limits, not {limits!r:.80}")
+    found: dict[str, Limit] = {}
+    for limit in limits:
+        if not isinstance(limit, (ConcurrencyLimit, RateLimit)):
+            raise ConfigurationError(
+                f"{limit!r:.80} among the limits of {target!r} is not a ConcurrencyLimit or "
+                "RateLimit"
+            )
+        if limit.name in found:
+            raise ConfigurationError(f"limit {limit.name!r} is given twice for {target!r}")
+        found[limit.name] = limit
+    return tuple(found.values())
 
 
 def _policy(value: str, target: object) -> AlreadyRunning:
@@ -285,6 +308,7 @@ class JobRegistry:
                 max_run_time=runner.max_run_time,
                 retry=runner.retry,
                 already_running=_policy(runner.already_running or AlreadyRunning.ALLOW, runner),
+                limits=_limits(runner.limits, runner),
             ),
             runner,
         )
@@ -299,12 +323,14 @@ class JobRegistry:
         max_run_time: timedelta | None = None,
         retry: RetryPolicy | None = None,
         already_running: AlreadyRunning = AlreadyRunning.ALLOW,
+        limits: Sequence[Limit] = (),
     ) -> Any:
         """Register a plain function ``f(request[, context])`` (sync or async) as a job type.
 
         Its first parameter's annotation is the request type, its return annotation the
         result type. Usable bare (``@registry.job``) or with options; ``already_running``
-        says what a job does when another job of its type runs (:class:`AlreadyRunning`).
+        says what a job does when another job of its type runs (:class:`AlreadyRunning`);
+        ``limits``, the concurrency and rate limits its jobs pass (``queued_jobs.limits``).
         """
 
         def register(fn: _F) -> _F:
@@ -329,6 +355,7 @@ class JobRegistry:
                     max_run_time=max_run_time,
                     retry=retry,
                     already_running=_policy(already_running, fn),
+                    limits=_limits(limits, fn),
                 ),
                 fn,
             )
@@ -350,6 +377,14 @@ class JobRegistry:
                 f"job type {definition.job_type!r} is already registered; give {target!r} "
                 "another name"
             )
+        for limit in _limits(definition.limits, target):
+            known = self.limit(limit.name)
+            if known is not None and known != limit:
+                raise ConfigurationError(
+                    f"limit {limit.name!r} of job type {definition.job_type!r} is not the "
+                    f"limit of that name other job types pass ({known!r}): one name is one "
+                    "limit; share the same object"
+                )
         self._definitions[definition.job_type] = definition
         self._names[id(target)] = definition.job_type
 
@@ -362,6 +397,19 @@ class JobRegistry:
         if name not in self._definitions:
             raise UnknownJobType(name, self._definitions)
         return name
+
+    def limit(self, name: str) -> Limit | None:
+        """The limit of that name some job type passes, if any."""
+        for definition in self._definitions.values():
+            for limit in definition.limits:
+                if limit.name == name:
+                    return limit
+        return None
+
+    def limits(self) -> list[Limit]:
+        """Every limit the job types pass, by name (each once)."""
+        found = {limit.name: limit for d in self._definitions.values() for limit in d.limits}
+        return [found[name] for name in sorted(found)]
 
     def get(self, job_type: str) -> JobDefinition:
         try:

@@ -23,6 +23,7 @@ from typing import Final, Literal
 from pydantic import TypeAdapter, model_validator
 
 from ..errors import ConfigurationError
+from ..limits.definitions import Limit
 from ..retry import RetryPolicy
 from ..runner import AlreadyRunning, JobDefinition
 from .options import ExitCodes, Output
@@ -117,6 +118,8 @@ class Command:
     output: Output = field(default_factory=Output)
     job_aware: bool = False
     already_running: AlreadyRunning = AlreadyRunning.ALLOW
+    #: The concurrency and rate limits its jobs pass (``queued_jobs.limits``).
+    limits: Sequence[Limit] = ()
 
     def __post_init__(self) -> None:
         if not self.program or "\x00" in self.program:
@@ -157,6 +160,7 @@ class Command:
             retry=self.retry,
             stop_grace=self.kill_after + _AFTER_KILL,
             already_running=self.already_running,
+            limits=tuple(self.limits),
         )
 
 

@@ -29,7 +29,13 @@ from pydantic import ValidationError
 from ..models import QueuedJob
 from ..queues.base import MAX_BODY_BYTES
 
-__all__ = ["JobMessage", "UnreadableMessage", "decode_message", "encode_message"]
+__all__ = [
+    "JobMessage",
+    "UnreadableMessage",
+    "decode_message",
+    "encode_job_id",
+    "encode_message",
+]
 
 log = logging.getLogger("queued_jobs")
 
@@ -83,7 +89,13 @@ def encode_message(job: QueuedJob, key: bytes, *, snapshot: bool = True) -> str:
     if record and len(record.encode("utf-8")) <= _SNAPSHOT_LIMIT:
         signature = _signature(key, job.id, record)
         return f'{envelope},"sig":"{signature}","job":{record}}}'
-    return f'{envelope},"sig":"{_signature(key, job.id, "")}"}}'
+    return encode_job_id(job.id, key)
+
+
+def encode_job_id(job_id: str, key: bytes) -> str:
+    """A message naming job ``job_id`` alone, signed with ``key`` (a parked job woken:
+    whoever handles it reads the record)."""
+    return f'{{"v":{FORMAT},"id":"{job_id}","sig":"{_signature(key, job_id, "")}"}}'
 
 
 def decode_message(body: str, key: bytes | None = None) -> JobMessage:

@@ -32,17 +32,18 @@ from ..errors import (
     QueuedJobsError,
     UnknownJobType,
 )
-from ..models import Attempt, AttemptOutcome, JobError, JobStatus, QueuedJob
+from ..limits.keeper import JobGate, LimitKeeper
+from ..models import AttemptOutcome, JobError, JobStatus, QueuedJob
 from ..queues.base import MAX_DELAY, QueueBroker
 from ..repositories.base import JobRepository
 from ..runner import AlreadyRunning, JobDefinition, JobRegistry, JobRunner
-from . import already_running
+from . import already_running, claiming
 from .aftermath import after_attempt, log_unrunnable
-from .attempts import attempt_record, counted_failures, lease_expired_attempt
+from .attempts import attempt_record, counted_failures
 from .handled import Disposition, Handled, unworkable
 from .hooks import call_hook, is_noop
 from .isolation import Halted, Isolation
-from .messages import UnreadableMessage, decode_message, encode_message
+from .messages import UnreadableMessage, decode_message, encode_job_id, encode_message
 from .run import AttemptOutcomeInfo, run_attempt
 from .running import NO_LEASE, RunningJob
 from .settings import ExecutionSettings
@@ -70,13 +71,6 @@ _EARLY = timedelta(seconds=1)
 _SPREAD = "taken over from a dead worker: queued again after a random delay"
 
 
-class _Suspect:
-    """A job to take over from a dead worker: claim it alone."""
-
-
-_SUSPECT = _Suspect()
-
-
 class Pipeline:
     """Claims and runs jobs for one host identity (``host:pid``)."""
 
@@ -102,7 +96,16 @@ class Pipeline:
         self._listeners: list[tuple[StatusListener, Callable[[QueuedJob], bool] | None]] = []
         for listener in listeners:
             self.add_listener(listener)
-        self._rng = rng or random.Random()
+        self.rng = rng or random.Random()
+        #: The gates of job types with limits (``queued_jobs.limits``), on this store.
+        self.limits = LimitKeeper(
+            repository.limits, self._send_wake, clock=clock, lease=self.settings.lease
+        )
+
+    async def _send_wake(self, queue: str, job_id: str) -> None:
+        """Send a parked job the message that wakes it (a place is kept for it)."""
+        key = await self.repository.message_key()
+        await self.broker.queue(queue).send(encode_job_id(job_id, key))
 
     def add_listener(self, listener: StatusListener) -> None:
         """Tell ``listener`` of every stored change from now on (of those it hears, if it
@@ -186,31 +189,31 @@ class Pipeline:
         stored again by the write gate, cannot be claimed: its message is dead-lettered,
         the job named in an ERROR log, rather than redelivered every lease forever."""
         if isolation is None:
-            claimed = await self._claim_or_dead_letter(
-                job_id, snapshot, due_now=due_now, spread=spread_suspects
+            claimed = await claiming.claim_or_dead_letter(
+                self, job_id, snapshot, due_now=due_now, spread=spread_suspects
             )
         else:
             try:
                 async with isolation.beside(renew_message, halt):
-                    claimed = await self._claim_or_dead_letter(
-                        job_id, snapshot, due_now=due_now, suspects=False
+                    claimed = await claiming.claim_or_dead_letter(
+                        self, job_id, snapshot, due_now=due_now, suspects=False, halt=halt
                     )
-                    if isinstance(claimed, QueuedJob):
+                    if isinstance(claimed, claiming.Claimed):
                         return await self._run(
                             claimed, renew_message, halt, send_retries=send_retries
                         )
-                if isinstance(claimed, _Suspect):
+                if isinstance(claimed, claiming.Suspect):
                     async with isolation.alone(renew_message, halt) as alone:
-                        claimed = await self._claim_or_dead_letter(
-                            job_id, None, due_now=due_now, alone=alone
+                        claimed = await claiming.claim_or_dead_letter(
+                            self, job_id, None, due_now=due_now, alone=alone, halt=halt
                         )
-                        if isinstance(claimed, QueuedJob):
+                        if isinstance(claimed, claiming.Claimed):
                             return await self._run(
                                 claimed, renew_message, halt, send_retries=send_retries
                             )
             except Halted:
                 return Handled(Disposition.RETRY_LATER, delay=_ZERO, reason="halted before it ran")
-        if isinstance(claimed, QueuedJob):
+        if isinstance(claimed, claiming.Claimed):
             return await self._run(claimed, renew_message, halt, send_retries=send_retries)
         assert isinstance(claimed, Handled)  # a suspect is only found with isolation
         return claimed
@@ -258,147 +261,30 @@ class Pipeline:
 
     # --- claiming ----------------------------------------------------------------------
 
-    async def _claim_or_dead_letter(
-        self,
-        job_id: str,
-        snapshot: QueuedJob | None,
-        *,
-        due_now: bool,
-        suspects: bool = True,
-        alone: bool = False,
-        spread: bool = False,
-    ) -> QueuedJob | Handled | _Suspect:
-        """:meth:`_claim`, or a dead letter for a record that cannot be read or stored."""
-        try:
-            return await self._claim(
-                job_id, snapshot, due_now=due_now, suspects=suspects, alone=alone, spread=spread
-            )
-        except (CorruptJobRecord, InvalidInput) as exc:
-            return unworkable(job_id, exc)
-
-    async def _claim(
-        self,
-        job_id: str,
-        snapshot: QueuedJob | None,
-        *,
-        due_now: bool = False,
-        suspects: bool = True,
-        alone: bool = False,
-        spread: bool = False,
-    ) -> QueuedJob | Handled | _Suspect:
-        """Claim the job for an attempt; with ``suspects=False``, a job that would be taken
-        over from a dead worker is not claimed (:data:`_SUSPECT`: claim it alone)."""
-        job = snapshot
-        for _ in range(_CLAIM_TRIES):
-            if job is None:
-                try:
-                    job = await self.repository.get(job_id)
-                except JobNotFound:
-                    log.warning("job %s: no record; dropping its message", job_id)
-                    return Handled(Disposition.ACK, reason="job gone")
-            decision = await self._decide(job, due_now=due_now, alone=alone, spread=spread)
-            if isinstance(decision, Handled):
-                return decision
-            change, attempt = decision
-            taking_over = attempt is not None and change.status is JobStatus.RUNNING
-            if taking_over and not suspects:
-                return _SUSPECT
-            try:
-                stored = await self.repository.update(change, attempt=attempt)
-            except ConcurrencyConflict:
-                job = None  # changed since we read it: read again and decide again
-                continue
-            except JobNotFound:  # the message's snapshot outlived the record (purged)
-                log.warning("job %s: no record; dropping its message", job_id)
-                return Handled(Disposition.ACK, reason="job gone")
-            if stored.status is not JobStatus.RUNNING:  # a run hears its claim under its lease
-                await self.notify(stored)
-            if attempt is not None and stored.status is JobStatus.QUEUED and stored.run_at:
-                delay = max(stored.run_at - self.clock.now(), _ZERO)
-                return Handled(Disposition.RETRY_LATER, stored, delay, reason=_SPREAD)
-            if stored.status is not JobStatus.RUNNING:
-                if stored.is_terminal:
-                    await release_unique_key(self.repository, stored)
-                return Handled(Disposition.ACK, stored, reason=stored.status.value)
-            return stored
-        return Handled(Disposition.RETRY_LATER, delay=_EARLY, reason="job kept changing")
-
-    async def _decide(
-        self, job: QueuedJob, *, due_now: bool = False, alone: bool = False, spread: bool = False
-    ) -> tuple[QueuedJob, Attempt | None] | Handled:
-        """What claiming ``job`` means: a change to store (and an attempt to record with
-        it), or what to do with the message instead. ``alone``: the attempt will run with no
-        other job beside it; ``spread``: a job taken over is queued again after a random
-        delay instead of claimed."""
-        now = self.clock.now()
-        if job.is_terminal:
-            return Handled(Disposition.ACK, job, reason="already finished")
-        if job.status is JobStatus.SCHEDULED:
-            return Handled(Disposition.ACK, job, reason="scheduled: the sweep will queue it")
-        abandoned = None
-        if job.status is JobStatus.RUNNING:
-            if job.lease_expires_at is not None and job.lease_expires_at > now:
-                wait = job.lease_expires_at - now + _EARLY
-                return Handled(Disposition.RETRY_LATER, job, wait, reason="running elsewhere")
-            abandoned = lease_expired_attempt(job, now)
-        if job.cancel_requested:
-            cancelled = job.transition(JobStatus.CANCELLED, now=now, completed_at=now, **NO_LEASE)
-            return cancelled, abandoned
-        if abandoned is not None:
-            failures = await counted_failures(
-                self.repository,
-                job,
-                extra=abandoned,
-                uncharged_abandons=self.settings.uncharged_abandons,
-            )
-            if failures >= job.max_attempts:
-                failed = job.transition(
-                    JobStatus.FAILED,
-                    now=now,
-                    completed_at=now,
-                    error=abandoned.error,
-                    **NO_LEASE,
-                )
-                return failed, abandoned
-            if spread:
-                later = now + self.settings.spread_suspects * self._rng.random()
-                queued = job.transition(JobStatus.QUEUED, now=now, run_at=later, **NO_LEASE)
-                return queued, abandoned
-        elif not due_now and job.run_at is not None and job.run_at - now > _EARLY:
-            return Handled(Disposition.RETRY_LATER, job, job.run_at - now, reason="not due yet")
-        running = job.transition(
-            JobStatus.RUNNING,
-            now=now,
-            attempts=job.attempts + 1,
-            started_at=job.started_at or now,
-            attempt_started_at=now,
-            running_alone=alone,
-            lease_owner=self.host,
-            lease_expires_at=now + self.settings.lease,
-        )
-        return running, abandoned
-
     # --- running -----------------------------------------------------------------------
 
     async def _run(
         self,
-        job: QueuedJob,
+        claimed: claiming.Claimed,
         renew_message: Callable[[], Awaitable[None]] | None,
         halt: asyncio.Event | None,
         *,
         send_retries: bool,
     ) -> Handled:
+        job, places = claimed.job, claimed.entered.places
         try:
             definition = self.registry.get(job.job_type)
             request = definition.load_request(job.request)
-        except (UnknownJobType, ValidationError) as exc:
+            if claimed.entered.error is not None:
+                raise claimed.entered.error
+        except (UnknownJobType, ValidationError, InvalidInput) as exc:
             await self.notify(job)
-            return await self._fail_unrunnable(job, exc)
+            return await self._fail_unrunnable(job, exc, places)
         type_lease = None
         if definition.already_running is not AlreadyRunning.ALLOW:
             started = await already_running.start(self, job, definition.already_running)
             if isinstance(started, already_running.NotStarted):
-                return await self._not_started(job, started, send_retries=send_retries)
+                return await self._not_started(job, started, places, send_retries=send_retries)
             type_lease = started
         runner = definition.make_runner()
         info = await run_attempt(
@@ -409,7 +295,7 @@ class Pipeline:
             request,
             renew_message=renew_message,
             halt=halt,
-            type_lease=type_lease,
+            beside=_renewals(self.limits, job.id, places, type_lease),
         )
         return await self._complete(
             info,
@@ -418,10 +304,16 @@ class Pipeline:
             send_retries=send_retries,
             renew_message=renew_message,
             type_lease=type_lease,
+            places=places,
         )
 
     async def _not_started(
-        self, job: QueuedJob, not_started: already_running.NotStarted, *, send_retries: bool
+        self,
+        job: QueuedJob,
+        not_started: already_running.NotStarted,
+        places: Sequence[JobGate],
+        *,
+        send_retries: bool,
     ) -> Handled:
         """A claimed job that may not start beside the job of its type that runs: failed,
         cancelled, or handed back to try again later (its attempt says why), with a new
@@ -431,15 +323,18 @@ class Pipeline:
         stored = await already_running.record_not_started(self, job, not_started)
         if stored is None:
             return Handled(Disposition.ACK, job, reason="taken over by another worker")
+        await self.limits.leave(job.id, places)
         await self._finish_hooks(stored)
         delay, waiting = not_started.delay, already_running.WAITING
         if delay is None:
             return Handled(Disposition.ACK, stored, reason=not_started.error.message)
-        if send_retries and await self._send_again(stored, delay):
+        if send_retries and await self.send_again(stored, delay):
             return Handled(Disposition.ACK, stored, reason=waiting)
         return Handled(Disposition.RETRY_LATER, stored, delay, reason=waiting)
 
-    async def _fail_unrunnable(self, job: QueuedJob, exc: Exception) -> Handled:
+    async def _fail_unrunnable(
+        self, job: QueuedJob, exc: Exception, places: Sequence[JobGate] = ()
+    ) -> Handled:
         now = self.clock.now()
         error = JobError.from_exception(exc)
         started = job.attempt_started_at or job.updated_at
@@ -452,6 +347,7 @@ class Pipeline:
         except ConcurrencyConflict:
             return Handled(Disposition.RETRY_LATER, delay=_EARLY, reason="job changed")
         log_unrunnable(stored, exc, (now - started).total_seconds())
+        await self.limits.leave(job.id, places)
         await self._finish_hooks(stored)
         return Handled(Disposition.ACK, stored, reason=f"cannot run: {exc}")
 
@@ -464,6 +360,7 @@ class Pipeline:
         send_retries: bool,
         renew_message: Callable[[], Awaitable[None]] | None = None,
         type_lease: already_running.TypeLease | None = None,
+        places: Sequence[JobGate] = (),
     ) -> Handled:
         running, now = info.running, self.clock.now()
         if running.lost:
@@ -505,7 +402,7 @@ class Pipeline:
                 final = running.final_change(JobStatus.FAILED, now, completed_at=now, error=error)
             else:
                 policy = definition.retry or self.settings.retry
-                retry_in = policy.delay(failures, self._rng)
+                retry_in = policy.delay(failures, self.rng)
                 status = JobStatus.SCHEDULED if retry_in > MAX_DELAY else JobStatus.QUEUED
                 final = running.final_change(status, now, run_at=now + retry_in, error=error)
         try:
@@ -520,6 +417,7 @@ class Pipeline:
             return Handled(Disposition.ACK, running.job, reason="taken over by another worker")
         if type_lease is not None:  # not before: the job ran until this write
             await type_lease.give_back()
+        await self.limits.leave(stored.id, places)
         handled = await self._settled(stored, outcome, retry_in, send_retries=send_retries)
         if stored.is_terminal:
             await release_unique_key(self.repository, stored)
@@ -541,12 +439,12 @@ class Pipeline:
         if (
             stored.status is JobStatus.QUEUED
             and retry_in is not None
-            and not (send_retries and await self._send_again(stored, retry_in))
+            and not (send_retries and await self.send_again(stored, retry_in))
         ):
             return Handled(Disposition.RETRY_LATER, stored, retry_in, reason="retry")
         return Handled(Disposition.ACK, stored, reason=stored.status.value)
 
-    async def _send_again(self, stored: QueuedJob, delay: timedelta) -> bool:
+    async def send_again(self, stored: QueuedJob, delay: timedelta) -> bool:
         """Send a new message for the queued ``stored``, visible after ``delay``; whether
         it was sent (if not, the caller's message is reused)."""
         try:
@@ -587,3 +485,21 @@ class Pipeline:
         undo it, and each gets ``ExecutionSettings.hook_timeout`` at most."""
         for hook in self.status_hooks(job):
             await call_hook(hook, job, seconds=self.settings.hook_seconds)
+
+
+def _renewals(
+    limits: LimitKeeper,
+    job_id: str,
+    places: Sequence[JobGate],
+    type_lease: already_running.TypeLease | None,
+) -> Callable[[], Awaitable[None]] | None:
+    """What the heartbeat renews beside the job's lease: its type's lease, its places."""
+    if not places:
+        return None if type_lease is None else type_lease.renew
+
+    async def renew() -> None:
+        if type_lease is not None:
+            await type_lease.renew()
+        await limits.renew(job_id, places)
+
+    return renew

@@ -34,7 +34,6 @@ from .running import LeaseKeeper, RunningJob
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from .already_running import TypeLease
     from .pipeline import Pipeline
 
 __all__ = ["AttemptOutcomeInfo", "run_attempt"]
@@ -72,10 +71,10 @@ async def run_attempt(
     *,
     renew_message: Callable[[], Awaitable[None]] | None,
     halt: asyncio.Event | None,
-    type_lease: TypeLease | None = None,
+    beside: Callable[[], Awaitable[None]] | None = None,
 ) -> AttemptOutcomeInfo:
-    """Run the claimed ``job``'s code to its end; ``type_lease``, the lease of its type the
-    job holds (a type that does not run two jobs at once), is renewed with the job's."""
+    """Run the claimed ``job``'s code to its end; ``beside`` is renewed with the job's
+    lease (the lease of its type, its places in its limits' gates)."""
     settings = pipeline.settings
     running = pipeline.running(job)
     stopping = asyncio.Event()
@@ -92,7 +91,6 @@ async def run_attempt(
     stop: StopReason | None = None
     ended = True
     try:
-        beside = None if type_lease is None else type_lease.renew
         with LeaseKeeper(running, settings.heartbeat_interval, renew_message, beside=beside):
             # The claim's hooks run under the lease, each bounded: however long they take,
             # the lease (record and message) is renewed meanwhile.
