@@ -32,6 +32,7 @@ from .execution.sweep import Sweeper
 from .feed.consumer import ChangeHandler, FeedConsumer
 from .files.base import FileStore
 from .files.local import DEFAULT_FILES_URL
+from .limits.sweep import LimitSweeper
 from .models import Priority
 from .queue_names import QueueNames
 from .queues.base import QueueBroker
@@ -325,6 +326,10 @@ class JobApp:
         if every is not None:
             firer = ScheduleFirer(client, horizon=every, holder=pipeline.host)
             periodic.append(Periodic("the schedule firing", firer.fire_due, every))
+        limit_every = (settings or WorkerSettings()).limit_sweep_interval
+        limits = LimitSweeper(pipeline.limits, self.registry)
+        if limit_every is not None and limits.needed:
+            periodic.append(Periodic("the limits' sweep", limits.sweep, limit_every))
         sweep_every = (settings or WorkerSettings()).sweep_interval
         if sweep_every is not None:
             sequences = SequenceSweeper(client, holder=pipeline.host)

@@ -58,6 +58,7 @@ from .execution.presence import FUNCTIONS_PRESENCE_EVERY, PresenceRecorder, deta
 from .execution.sweep import Sweeper
 from .execution.takeover import send_takeovers
 from .feed.consumer import FeedConsumer
+from .limits.sweep import LimitSweeper
 from .models import DetailValue, JobStatus, PresenceKind, Priority
 from .queue_names import DEAD_LETTER_SUFFIX
 from .queues.azure_queue import decoded_body
@@ -244,6 +245,11 @@ class FunctionsHost:
         reason = f"moved to {queue} after {self.max_dequeue_count} failed deliveries"
         return await self._fail_poisoned(body, wire, band, reason)
 
+    async def _limit_sweep(self) -> None:
+        sweeper = LimitSweeper(self.pipeline.limits, self.app.registry)
+        if sweeper.needed:
+            await sweeper.sweep()
+
     async def sweep(self) -> None:
         """The timer's work: fire the schedules due, settle the sequences a crash left,
         sweep, run the feed consumers and send the jobs of dead instances to be taken
@@ -252,6 +258,7 @@ class FunctionsHost:
         for what, work in (
             ("schedules: a firing pass", self.firer.fire_due),
             ("sequences: a sweep", self.sequence_sweeper.sweep),
+            ("limits: a sweep", self._limit_sweep),
         ):
             try:
                 await work()

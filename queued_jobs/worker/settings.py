@@ -26,6 +26,9 @@ class WorkerSettings:
     fairness: int = 4
     #: How often this worker runs the sweep (``None``: never).
     sweep_interval: timedelta | None = timedelta(minutes=1)
+    #: How often this worker wakes jobs parked at limits' gates whose holders died
+    #: (``None``: never; nothing runs for an app whose job types pass no limit).
+    limit_sweep_interval: timedelta | None = timedelta(seconds=5)
     #: How often this worker fires the schedules due (``None``: never); slots up to this
     #: far ahead fire early, their jobs held until their time, so each runs on time.
     schedule_interval: timedelta | None = DEFAULT_SCHEDULE_INTERVAL
@@ -59,6 +62,8 @@ class WorkerSettings:
             raise ValueError("prefetch must be 0 or more")
         if self.presence_interval is not None and self.presence_interval <= timedelta(0):
             raise ValueError("presence_interval must be more than 0 (or None: never)")
+        if self.limit_sweep_interval is not None and self.limit_sweep_interval <= timedelta(0):
+            raise ValueError("limit_sweep_interval must be more than 0 (or None: never)")
         if self.schedule_interval is not None and self.schedule_interval <= timedelta(0):
             raise ValueError("schedule_interval must be more than 0 (or None: never)")
         if self.fetch_threshold is not None and not 0 <= self.fetch_threshold < self.capacity:
