@@ -119,6 +119,13 @@ async def claim(
                         continue
                     return held
                 entered, places = passed, passed.places
+                if entered is not limited.NOT_LIMITED:  # time passed at the gates (a turn
+                    again = await decide(  # waited for, maybe): the claim says now
+                        pipeline, job, due_now=due_now, alone=alone, spread=spread
+                    )
+                    if isinstance(again, Handled):
+                        return again
+                    change, attempt = again
             try:
                 stored = await pipeline.repository.update(change, attempt=attempt)
             except ConcurrencyConflict:
