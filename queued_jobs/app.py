@@ -327,7 +327,7 @@ class JobApp:
             firer = ScheduleFirer(client, horizon=every, holder=pipeline.host)
             periodic.append(Periodic("the schedule firing", firer.fire_due, every))
         limit_every = (settings or WorkerSettings()).limit_sweep_interval
-        limits = LimitSweeper(pipeline.limits, self.registry)
+        limits = LimitSweeper(pipeline.limits, self.registry, clock=self.clock)
         if limit_every is not None and limits.needed:
             periodic.append(Periodic("the limits' sweep", limits.sweep, limit_every))
         sweep_every = (settings or WorkerSettings()).sweep_interval

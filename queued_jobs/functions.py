@@ -111,6 +111,7 @@ class FunctionsHost:
         self._sweeper: Sweeper | None = None
         self._firer: ScheduleFirer | None = None
         self._sequences: SequenceSweeper | None = None
+        self._limit_sweeper: LimitSweeper | None = None
         self.schedule_horizon = schedule_horizon
         self._feed: list[FeedConsumer] | None = None
         self._presence: PresenceRecorder | None = None
@@ -246,9 +247,11 @@ class FunctionsHost:
         return await self._fail_poisoned(body, wire, band, reason)
 
     async def _limit_sweep(self) -> None:
-        sweeper = LimitSweeper(self.pipeline.limits, self.app.registry)
-        if sweeper.needed:
-            await sweeper.sweep()
+        if self._limit_sweeper is None:
+            pipeline, app = self.pipeline, self.app
+            self._limit_sweeper = LimitSweeper(pipeline.limits, app.registry, clock=app.clock)
+        if self._limit_sweeper.needed:
+            await self._limit_sweeper.sweep()
 
     async def sweep(self) -> None:
         """The timer's work: fire the schedules due, settle the sequences a crash left,
@@ -294,6 +297,7 @@ class FunctionsHost:
             await self._pipeline.repository.close()
             await self._pipeline.broker.close()
             self._pipeline = self._sweeper = self._firer = self._sequences = None
+            self._limit_sweeper = None
 
     def _read(self, message: func.QueueMessage) -> tuple[str | None, str]:
         """The message's text (``None``: its bytes are not UTF-8) and its wire form, the

@@ -285,17 +285,14 @@ class LimitKeeper:
                 if capacity is not None:
                     change = await self._with_woken(change, capacity, now)
                 try:
-                    stored = await self._store(current, change, now)
+                    stored = await self._store(current, change)
                 except ConcurrencyConflict:
                     current = None
                     self._gates.pop(ident, None)
                     if attempt:
                         await asyncio.sleep(self._rng.uniform(0, 0.005 * 2 ** min(attempt, 6)))
                     continue
-                if stored is None:
-                    self._gates.pop(ident, None)
-                else:
-                    self._remember(ident, stored)
+                self._remember(ident, stored)
                 break
             else:
                 raise ConcurrencyConflict(
@@ -316,21 +313,27 @@ class LimitKeeper:
             change, waiters, capacity=capacity, now=now, grace=self._grace, looked_for=asked
         )
 
-    async def _store(self, current: Gate, change: Change, now: datetime) -> Gate | None:
-        """Store the change; ``None`` if the gate was idle and removed instead."""
-        gate = change.gate
-        if (
-            current.version is not None
-            and change.add_waiter is None
-            and gate.is_idle(now)
-            and await self.store.delete_gate(current)
-        ):
-            return None
+    async def _store(self, current: Gate, change: Change) -> Gate:
         return await self.store.save_gate(
-            gate.model_copy(update={"version": current.version}),
+            change.gate.model_copy(update={"version": current.version}),
             add_waiter=change.add_waiter,
             remove_waiters=change.remove_waiters,
         )
+
+    async def purge_idle(self, gate: Gate, *, idle_for: timedelta) -> bool:
+        """Remove ``gate`` (as read) if nothing in it counts and it has not changed for
+        ``idle_for``; whether it did."""
+        now = self._clock.now()
+        if gate.updated_at > now - idle_for:
+            return False
+        starts = tuple(s for s in gate.starts if s > now - idle_for)
+        if not gate.model_copy(update={"starts": starts}).is_idle(now):
+            return False
+        ident = (gate.limit, gate.key)
+        async with self._lock(ident):
+            removed = await self.store.delete_gate(gate)
+            self._gates.pop(ident, None)
+        return removed
 
     async def _wake(self, queue: str, job_id: str) -> None:
         for attempt in range(_WAKE_SENDS):

@@ -21,6 +21,7 @@ from queued_jobs.execution.pipeline import Disposition, Handled, Pipeline
 from queued_jobs.execution.settings import ExecutionSettings
 from queued_jobs.limits import ConcurrencyLimit, LimitSettings, RateLimit, by_request
 from queued_jobs.limits.keeper import JobGate
+from queued_jobs.limits.sweep import IDLE_FOR, LimitSweeper
 from queued_jobs.models import JobStatus, QueuedJob
 from queued_jobs.models.waiting import WaitKind
 from tests.support.waiting import until
@@ -262,12 +263,18 @@ async def test_a_type_without_limits_stores_no_gate(fx: Fixture) -> None:
     assert list(page.items) == []
 
 
-async def test_gates_left_idle_are_removed(fx: Fixture) -> None:
+async def test_gates_left_idle_are_removed_by_the_sweep_after_an_hour(fx: Fixture) -> None:
     job = await fx.queue("exports.build")
     worker = fx.worker()
     run = await fx.running(worker, job)
-    assert [g.limit for g in (await fx.client.repository.limits.list_gates()).items] == ["exports"]
     fx.holds.end(job)
     await run
+    sweeper = LimitSweeper(worker.limits, fx.app.registry, clock=fx.clock)
+    limits = fx.client.repository.limits
+    assert [g.limit for g in (await limits.list_gates()).items] == ["exports"]
+    assert await sweeper.purge() == 0  # idle, but not for an hour yet
 
-    assert list((await fx.client.repository.limits.list_gates()).items) == []
+    fx.clock.advance(IDLE_FOR)
+
+    assert await sweeper.purge() == 1
+    assert list((await limits.list_gates()).items) == []
