@@ -31,7 +31,9 @@ Unique-key reservations live in their own partition each: ``u|<escaped key>`` / 
 the store's secrets in the partition ``s`` (``table_secrets``); hosts' presences in the
 partition ``presence``, one row per host (``table_presences``); schedules in the partition
 ``schedule`` and each schedule's fired slots in ``slots|<schedule id>``
-(``table_schedule_rows``).
+(``table_schedule_rows``); each limit's gate, with its parked jobs, in a partition of its
+own, ``gate-<digests of its limit and key>``, and limits' settings in ``limit-settings``
+(``table_gate_rows``).
 """
 
 from __future__ import annotations

@@ -217,6 +217,39 @@ _MIGRATIONS: Final[Sequence[tuple[str, ...]]] = (
         """CREATE INDEX IF NOT EXISTS sequences_ended ON sequences (ended_at, id)
             WHERE ended_at IS NOT NULL""",
     ),
+    (
+        # Limits (``_sqlite/limits.py``): a row per gate (its document, whether jobs are
+        # parked, under a partial index for the listing of those), a row per parked job
+        # by gate and job id (oldest first), a row per limit's run-time settings, and the
+        # one counter every gate's and settings' version is drawn from (never reused, so
+        # a version read before a delete never matches the row stored again).
+        """CREATE TABLE IF NOT EXISTS gates (
+            limit_name TEXT NOT NULL,
+            key TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            has_waiters INTEGER NOT NULL,
+            doc TEXT NOT NULL,
+            PRIMARY KEY (limit_name, key)
+        ) WITHOUT ROWID""",
+        """CREATE INDEX IF NOT EXISTS gates_waiting ON gates (limit_name, key)
+            WHERE has_waiters = 1""",
+        """CREATE TABLE IF NOT EXISTS gate_waiters (
+            limit_name TEXT NOT NULL,
+            key TEXT NOT NULL,
+            job_id TEXT NOT NULL,
+            doc TEXT NOT NULL,
+            PRIMARY KEY (limit_name, key, job_id)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE IF NOT EXISTS limit_settings (
+            limit_name TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            doc TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE IF NOT EXISTS limit_versions (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            last INTEGER NOT NULL
+        )""",
+    ),
 )
 
 

@@ -21,10 +21,13 @@ from typing import Final, Protocol
 from ..repositories.base import DEFAULT_PAGE_SIZE, Page
 from .model import Gate, LimitSettings, Waiter
 
-__all__ = ["MAX_WAITERS_READ", "LimitStore"]
+__all__ = ["MAX_WAITERS_READ", "MAX_WAITERS_REMOVED", "LimitStore"]
 
 #: The most waiters :meth:`LimitStore.first_waiters` returns at once.
 MAX_WAITERS_READ: Final = 1000
+#: The most waiters one :meth:`LimitStore.save_gate` removes: on Azure the gate's row, the
+#: added waiter's and the removed ones' are one entity-group transaction, of at most 100.
+MAX_WAITERS_REMOVED: Final = 98
 
 
 class LimitStore(Protocol):
@@ -54,17 +57,22 @@ class LimitStore(Protocol):
         In the same atomic write: ``add_waiter`` is parked at the gate (replacing that
         job's row if it has one: it keeps its place, which is its job id's), and the rows
         of the jobs ``remove_waiters`` names are removed (those that have none are
-        skipped). One write (on Azure one entity-group transaction)."""
+        skipped; a job both removed and added stays parked). ``InvalidInput`` for more
+        than :data:`MAX_WAITERS_REMOVED` removals, or for one that is no job id. One
+        write (on Azure one entity-group transaction; a query and a second one if a job
+        it removes has no row)."""
         ...
 
     async def delete_gate(self, gate: Gate) -> bool:
         """Remove ``gate`` if it is still at its version and has no parked job; returns
-        whether it did (``False``: it moved, or jobs are parked there)."""
+        whether it did (``False``: it moved, is gone, or jobs are parked there). On Azure
+        a query for a parked job, then a delete conditional on the version."""
         ...
 
     async def first_waiters(self, limit: str, key: str, *, count: int) -> list[Waiter]:
         """Up to ``count`` (1 to :data:`MAX_WAITERS_READ`) jobs parked at the gate, oldest
-        job id first. One query."""
+        job id first. One query. A parked job's row that cannot be read raises
+        ``StorageError`` naming its job (remove it with ``save_gate``)."""
         ...
 
     async def count_waiters(self, limit: str, key: str, *, at_most: int) -> int:
@@ -83,7 +91,8 @@ class LimitStore(Protocol):
         """The stored gates, of every limit or of ``limit`` alone; with
         ``waiting_only``, those with jobs parked (``has_waiters``). In the store's order
         (stable, not meaningful), paged with ``continuation``. ``Page.skipped`` names the
-        gates that could not be read. ``InvalidInput`` for a bad name, size or token."""
+        gates that could not be read, as ``<limit>/<key>`` (``<limit>`` alone for the key
+        ``""``). ``InvalidInput`` for a bad name, size or token."""
         ...
 
     async def load_limit_settings(self, limit: str) -> LimitSettings | None:

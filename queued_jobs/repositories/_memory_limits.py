@@ -7,26 +7,36 @@ every read) under a version counter, with its parked jobs beside it.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..errors import ConcurrencyConflict, InvalidInput
+from ..errors import StorageError
 from ..limits.model import Gate, LimitSettings, Waiter
 from ._gates import (
+    check_at_most,
     check_gate,
     check_gate_id,
     check_limit_name,
+    check_removals,
     check_settings,
     check_waiter,
     check_waiter_count,
+    gate_conflict,
     gate_doc,
-    gate_from_doc,
+    gate_name,
+    gate_token,
+    parse_gate_token,
+    settings_conflict,
     settings_doc,
     settings_from_doc,
+    stored_gate,
 )
 from .base import DEFAULT_PAGE_SIZE, Page, check_page_size
 
 __all__ = ["MemoryLimitStore"]
+
+log = logging.getLogger("queued_jobs.limits")
 
 
 @dataclass(slots=True)
@@ -45,8 +55,9 @@ class MemoryLimitStore:
         self._versions = itertools.count(1)
 
     async def load_gate(self, limit: str, key: str) -> Gate | None:
-        row = self._gates.get(check_gate_id(limit, key))
-        return None if row is None else gate_from_doc(row.doc, row.version)
+        gate_id = check_gate_id(limit, key)
+        row = self._gates.get(gate_id)
+        return None if row is None else stored_gate(*gate_id, row.doc, row.version)
 
     async def save_gate(
         self,
@@ -58,13 +69,14 @@ class MemoryLimitStore:
         check_gate(gate)
         if add_waiter is not None:
             check_waiter(add_waiter)
+        removed = check_removals(remove_waiters, add_waiter)
         gate_id = (gate.limit, gate.key)
         row = self._gates.get(gate_id)
         if (row.version if row is not None else None) != gate.version:
-            raise ConcurrencyConflict(f"gate {gate.limit!r} {gate.key!r}")
+            raise gate_conflict(gate)
         version = str(next(self._versions))
         waiters = dict(row.waiters) if row is not None else {}
-        for job_id in remove_waiters:
+        for job_id in removed:
             waiters.pop(job_id, None)
         if add_waiter is not None:
             waiters[add_waiter.job_id] = add_waiter
@@ -89,8 +101,7 @@ class MemoryLimitStore:
 
     async def count_waiters(self, limit: str, key: str, *, at_most: int) -> int:
         row = self._gates.get(check_gate_id(limit, key))
-        if not isinstance(at_most, int) or at_most < 0:
-            raise InvalidInput(f"at_most is 0 or more, not {at_most!r:.40}")
+        check_at_most(at_most)
         return 0 if row is None else min(len(row.waiters), at_most + 1)
 
     async def list_gates(
@@ -104,21 +115,29 @@ class MemoryLimitStore:
         if limit is not None:
             check_limit_name(limit)
         check_page_size(page_size)
-        after = _token(continuation)
+        after = parse_gate_token(continuation)
         items: list[Gate] = []
+        skipped: list[str] = []
+        last: tuple[str, str] | None = None
         ids = sorted(g for g in self._gates if limit is None or g[0] == limit)
         for gate_id in ids:
             if after is not None and gate_id <= after:
                 continue
             row = self._gates[gate_id]
-            gate = gate_from_doc(row.doc, row.version)
-            if waiting_only and not gate.has_waiters:
+            try:
+                gate: Gate | None = stored_gate(*gate_id, row.doc, row.version)
+            except StorageError:
+                gate = None
+            if gate is not None and waiting_only and not gate.has_waiters:
                 continue
-            if len(items) == page_size:
-                last = items[-1]
-                return Page(items, f"{last.limit}\n{last.key}")
-            items.append(gate)
-        return Page(items)
+            if last is not None and len(items) + len(skipped) == page_size:
+                return Page(items, gate_token(*last), skipped)
+            if gate is None:
+                skipped.append(gate_name(*gate_id))
+            else:
+                items.append(gate)
+            last = gate_id
+        return Page(items, None, skipped)
 
     async def load_limit_settings(self, limit: str) -> LimitSettings | None:
         found = self._settings.get(check_limit_name(limit))
@@ -128,7 +147,7 @@ class MemoryLimitStore:
         check_settings(settings)
         found = self._settings.get(settings.limit)
         if (found[0] if found is not None else None) != settings.version:
-            raise ConcurrencyConflict(f"settings of limit {settings.limit!r}")
+            raise settings_conflict(settings.limit)
         version = str(next(self._versions))
         self._settings[settings.limit] = (version, settings_doc(settings))
         return settings.model_copy(update={"version": version})
@@ -137,15 +156,10 @@ class MemoryLimitStore:
         self._settings.pop(check_limit_name(limit), None)
 
     async def list_limit_settings(self) -> list[LimitSettings]:
-        return [
-            settings_from_doc(doc, version) for _, (version, doc) in sorted(self._settings.items())
-        ]
-
-
-def _token(continuation: str | None) -> tuple[str, str] | None:
-    if continuation is None:
-        return None
-    if not isinstance(continuation, str) or continuation.count("\n") != 1:
-        raise InvalidInput(f"{continuation!r:.80} is not a continuation token of gates")
-    limit, key = continuation.split("\n")
-    return limit, key
+        found: list[LimitSettings] = []
+        for limit, (version, doc) in sorted(self._settings.items()):
+            try:
+                found.append(settings_from_doc(doc, version))
+            except StorageError as exc:
+                log.warning("the settings of limit %r are left out: %s", limit, exc)
+        return found

@@ -52,6 +52,7 @@ from .._azure.table_entities import (
     encode_attempt,
     encode_job,
 )
+from .._azure.table_limits import TableLimits
 from .._azure.table_listings import TableReader
 from .._azure.table_presences import TablePresences
 from .._azure.table_queries import (
@@ -144,6 +145,7 @@ class AzureTableJobRepository:
         self._presences = TablePresences(table)
         self._schedules = TableSchedules(table, self._transactions)
         self._sequences = TableSequences(table, self._transactions, self._stamps.next)
+        self._limits = TableLimits(table, self._transactions)
         self._clock = clock
         self._max_payload_bytes = max_payload_bytes
         self._credential = owned_credential
@@ -569,6 +571,11 @@ class AzureTableJobRepository:
     def sequences(self) -> TableSequences:
         """Sequences (``_azure/table_sequences.py``)."""
         return self._sequences
+
+    @property
+    def limits(self) -> TableLimits:
+        """Limits' gates, parked jobs and settings (``_azure/table_limits.py``)."""
+        return self._limits
 
     async def close(self) -> None:
         await self._table.close()

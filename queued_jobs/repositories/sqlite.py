@@ -27,6 +27,7 @@ from .._private import PRIVATE_FILE
 from .._sqlite.changes import ChangeBell
 from .._sqlite.database import SqliteDatabase, execute, to_micros
 from .._sqlite.filters import among, filters, tag_filters
+from .._sqlite.limits import SqliteLimitStore
 from .._sqlite.presences import SqlitePresences
 from .._sqlite.schedules import SqliteScheduleStore
 from .._sqlite.sequences import SqliteSequenceStore
@@ -131,6 +132,7 @@ class SqliteJobRepository:
         self._sequences = SqliteSequenceStore(
             self._db, now=clock.now, changed=self._changes.changed
         )
+        self._limits = SqliteLimitStore(self._db)
 
     @property
     def schedules(self) -> SqliteScheduleStore:
@@ -141,6 +143,11 @@ class SqliteJobRepository:
     def sequences(self) -> SqliteSequenceStore:
         """Sequences (``_sqlite/sequences.py``)."""
         return self._sequences
+
+    @property
+    def limits(self) -> SqliteLimitStore:
+        """Limits' gates, parked jobs and settings (``_sqlite/limits.py``)."""
+        return self._limits
 
     async def create(self) -> None:
         await self._db.open()

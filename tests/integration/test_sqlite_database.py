@@ -40,7 +40,7 @@ async def test_opening_creates_the_folders_the_file_and_the_schema_in_wal_mode(
 
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert raw.execute("PRAGMA user_version").fetchone() == (10,)
+    assert raw.execute("PRAGMA user_version").fetchone() == (11,)
     raw.close()
 
 
@@ -516,7 +516,7 @@ async def test_a_database_of_the_seventh_schema_gains_the_schedules_and_keeps_it
     finally:
         await upgraded.close()
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),) == (10,)
+    assert raw.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),) == (11,)
     raw.close()
 
 
@@ -618,4 +618,63 @@ async def test_a_database_of_the_ninth_schema_learns_when_its_sequences_ended_an
     plan = " ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {_PURGE}", (0, 10)))
     assert "sequences_ended" in plan
     assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", ""), plan
+    raw.close()
+
+
+async def test_a_database_of_the_tenth_schema_gains_the_limits_and_keeps_its_jobs(
+    tmp_path: Path,
+) -> None:
+    from queued_jobs._sqlite.database import _MIGRATIONS
+    from queued_jobs._sqlite.limits import _WAITERS
+    from queued_jobs.limits.model import Gate, LimitSettings, Waiter
+    from queued_jobs.models import new_job_id
+
+    path = tmp_path / "old.db"
+    job = QueuedJob.new(owner="ada", job_type="t")
+    raw = sqlite3.connect(path)
+    for statements in _MIGRATIONS[:10]:  # the schema as the tenth version left it
+        for statement in statements:
+            raw.execute(statement)
+    raw.execute(
+        """INSERT INTO jobs (id, owner, job_type, status, created_at, completed_at, version, doc)
+        VALUES (?, ?, ?, ?, 0, NULL, 1, ?)""",
+        (job.id, job.owner, job.job_type, job.status.value, job.model_dump_json()),
+    )
+    raw.execute("PRAGMA user_version = 10")
+    raw.commit()
+    raw.close()
+
+    for _ in range(2):  # the second opening finds the schema up to date
+        upgraded = SqliteJobRepository(path)
+        try:
+            limits = upgraded.limits
+            parked = Waiter(job_id=new_job_id("ada"), queue="jobs", since=job.created_at)
+            made = Gate(limit="exports", has_waiters=True, updated_at=job.created_at)
+            stored = await limits.save_gate(made, add_waiter=parked)
+            assert await limits.load_gate("exports", "") == stored
+            assert await limits.first_waiters("exports", "", count=5) == [parked]
+            saved = await limits.save_limit_settings(
+                LimitSettings(limit="exports", capacity=1, updated_at=job.created_at)
+            )
+            assert await limits.list_limit_settings() == [saved]
+            await limits.delete_limit_settings("exports")
+            emptied = await limits.save_gate(stored, remove_waiters=[parked.job_id])
+            assert await limits.delete_gate(emptied)
+            assert (await upgraded.get(job.id)).id == job.id
+        finally:
+            await upgraded.close()
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),) == (11,)
+    plans = {
+        "waiters": (_WAITERS, ("exports", "", 10)),
+        "waiting gates": (
+            "SELECT limit_name, key FROM gates INDEXED BY gates_waiting WHERE has_waiters = 1 "
+            "AND (limit_name, key) > (?, ?) ORDER BY limit_name, key LIMIT 10",
+            ("a", ""),
+        ),
+    }
+    for what, (sql, params) in plans.items():
+        plan = " ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+        assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", ""), (what, plan)
+        assert "TEMP B-TREE" not in plan, (what, plan)
     raw.close()

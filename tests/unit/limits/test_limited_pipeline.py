@@ -103,7 +103,7 @@ def build_app(storage: Storage, clock: ManualClock, holds: Holds) -> JobApp:
     return app
 
 
-@pytest.fixture(params=["memory"])
+@pytest.fixture(params=["memory", "sqlite"])
 async def fx(request: pytest.FixtureRequest) -> AsyncIterator[Fixture]:
     clock = ManualClock()
     storage: Storage = MemoryStorage()
