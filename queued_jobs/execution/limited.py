@@ -148,4 +148,4 @@ async def forget(pipeline: Pipeline, job: QueuedJob) -> None:
     limit = pipeline.registry.limit(waiting.limit)
     if limit is None:
         return
-    await pipeline.limits.leave(job.id, [JobGate(limit, waiting.key)])
+    await pipeline.limits.leave(job.id, [JobGate(limit, waiting.key)], parked=True)

@@ -217,14 +217,15 @@ class LimitKeeper:
                     gate.key,
                 )
 
-    async def leave(self, job_id: str, gates: Sequence[JobGate]) -> None:
-        """Give ``job_id``'s places back and wake the jobs parked for them. A failure is
+    async def leave(self, job_id: str, gates: Sequence[JobGate], *, parked: bool = False) -> None:
+        """Give ``job_id``'s places back and wake the jobs parked for them (``parked``: a
+        job that ended while parked leaves the gate's parked jobs too). A failure is
         logged: the place then runs out by itself, within a lease."""
         for gate in reversed(gates):
             capacity = await self._capacity_of(gate)
 
             def back(current: Gate, now: datetime) -> Change:
-                return give_back(current, job_id, now=now)
+                return give_back(current, job_id, now=now, parked=parked)
 
             try:
                 await self._apply(gate, back, capacity=capacity)

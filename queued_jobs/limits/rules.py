@@ -80,13 +80,14 @@ def take_place(
     return Change(changed, False, add_waiter=waiter, held=len(holders))
 
 
-def give_back(gate: Gate, job_id: str, *, now: datetime) -> Change:
-    """Job ``job_id`` gives its place back (its attempt ended; it will never come, for a
-    job woken that has ended). Places that ran out are dropped too."""
+def give_back(gate: Gate, job_id: str, *, now: datetime, parked: bool = False) -> Change:
+    """Job ``job_id`` gives its place back (its attempt ended); with ``parked``, a job that
+    ended while it was parked or woken leaves the gate altogether (its row goes too).
+    Places that ran out are dropped too."""
     holders = _live(gate, now)
     holders.pop(job_id, None)
     changed = gate.model_copy(update={"holders": holders, "updated_at": now})
-    return Change(changed, False, remove_waiters=[job_id], held=len(holders))
+    return Change(changed, False, remove_waiters=[job_id] if parked else [], held=len(holders))
 
 
 def renew(gate: Gate, job_id: str, *, now: datetime, lease: timedelta) -> Change | None:
