@@ -19,7 +19,15 @@ from queued_jobs import WorkerSettings
 from .dashboard import dashboard_first_paint
 from .functions_idle import functions_idle
 from .listings import listing_costs
-from .ours import Backend, idle_worker, memory_growth, requests_per_job, run_ours, sweep_cost
+from .ours import (
+    Backend,
+    drain,
+    idle_worker,
+    memory_growth,
+    requests_per_job,
+    run_ours,
+    sweep_cost,
+)
 from .report import machine, write_chart, write_json, write_markdown
 from .results import Measurement
 from .web import web_costs
@@ -73,7 +81,48 @@ def _ours_sqlite(work: Path, runs: int, quick: bool) -> list[Measurement]:
         [100 * (after - before) / before],
         params={"rss_mib_at": {early: round(before / 2**20, 1), late: round(after / 2**20, 1)}},
     )
-    return [*results, memory]
+    return [*results, memory, *_limited_sqlite(work, runs, scale)]
+
+
+#: The capacity of the limit the limited figures run under: the concurrency of the drain,
+#: so that jobs never wait and the figure is the cost of passing the gate.
+LIMIT = 16
+
+
+def _limited_sqlite(work: Path, runs: int, scale: float) -> list[Measurement]:
+    """The SQLite drain and enqueue-to-start latency of jobs passing a concurrency limit."""
+    limited = Backend("sqlite", work=work, limit=LIMIT)
+    return run_ours(
+        limited,
+        runs=runs,
+        drain_jobs={16: int(5000 * scale)},
+        enqueue_jobs=int(2000 * scale),
+        latency_jobs=_LATENCY_JOBS,
+        poll_max=2.0,
+        latency_gap=(0.02, 0.1),
+    )
+
+
+def _limited_azure(work: Path, runs: int, connection: str, jobs: int) -> list[Measurement]:
+    """The Azure drain and requests per job of jobs passing a concurrency limit."""
+    limited = Backend("azure", work=work, connection=connection, limit=LIMIT)
+    results = []
+    params = {"jobs": jobs, "concurrency": 16, "prefetch": _AZURE_PREFETCH}
+    figure = Measurement("drain", limited.label, "jobs/s", params=params)
+    figure.runs = [drain(limited, jobs, 16, _AZURE_PREFETCH) for _ in range(runs)]
+    results.append(figure)
+    _, phases, _ = requests_per_job(limited, jobs, concurrency=16, prefetch=_AZURE_PREFETCH)
+    per_job = sum(value for name, value in phases.items() if name != "sweep")
+    results.append(
+        Measurement(
+            "requests per job",
+            limited.label,
+            "requests/job",
+            [round(per_job, 3)],
+            params={**params, **phases},
+        )
+    )
+    return results
 
 
 def _ours_azure(work: Path, runs: int, connection: str, quick: bool) -> list[Measurement]:
@@ -92,6 +141,7 @@ def _ours_azure(work: Path, runs: int, connection: str, quick: bool) -> list[Mea
     results += _costs_per_job(azure, jobs)
     results += _idle_costs(azure, runs, quick)
     results += _sweep_costs(azure)
+    results += _limited_azure(work, runs, connection, jobs)
     return results
 
 

@@ -1,4 +1,5 @@
-"""The benchmarked application: one no-op job type, on the backend a spec names.
+"""The benchmarked application: one no-op job type, on the backend a spec names (with
+``"limit": N``, its jobs pass a concurrency limit of capacity N, one gate for all).
 
 A spec is a small JSON-able dict so that a worker in another process opens the same store:
 ``{"backend": "sqlite", "path": ".../bench.db"}`` or
@@ -13,6 +14,7 @@ from typing import Any
 
 from queued_jobs import AzureStorage, ExecutionSettings, JobApp, QueueNames, SqliteStorage
 from queued_jobs.execution.pipeline import StatusListener
+from queued_jobs.limits import ConcurrencyLimit
 
 __all__ = ["NOOP", "make_app"]
 
@@ -39,5 +41,6 @@ def make_app(
         )
         queues = QueueNames(spec["name"])
     app = JobApp(storage, queues=queues, settings=settings, listeners=listeners)
-    app.job(name=NOOP)(noop)
+    limits = [ConcurrencyLimit("bench", int(spec["limit"]))] if spec.get("limit") else []
+    app.job(name=NOOP, limits=limits)(noop)
     return app

@@ -38,17 +38,27 @@ _BANDS = 3
 class Backend:
     """Fresh stores of one kind, one per run."""
 
-    def __init__(self, kind: str, *, work: Path, connection: str | None = None) -> None:
+    def __init__(
+        self, kind: str, *, work: Path, connection: str | None = None, limit: int | None = None
+    ) -> None:
+        """``limit``: the jobs pass a concurrency limit of that capacity (one gate)."""
         self.kind = kind
         self.work = work
         self.connection = connection
-        self.label = f"queued-jobs ({'SQLite' if kind == 'sqlite' else 'Azurite'})"
+        self.limit = limit
+        store = "SQLite" if kind == "sqlite" else "Azurite"
+        self.label = f"queued-jobs ({store}{f', limit {limit}' if limit else ''})"
 
     def fresh(self) -> dict[str, Any]:
         name = f"b{uuid.uuid4().hex[:12]}"
+        spec: dict[str, Any]
         if self.kind == "sqlite":
-            return {"backend": "sqlite", "path": str(self.work / f"{name}.db")}
-        return {"backend": "azure", "connection": self.connection, "name": name}
+            spec = {"backend": "sqlite", "path": str(self.work / f"{name}.db")}
+        else:
+            spec = {"backend": "azure", "connection": self.connection, "name": name}
+        if self.limit:
+            spec["limit"] = self.limit
+        return spec
 
 
 def _spec(index: int) -> JobSpec:

@@ -23,9 +23,9 @@ from ..errors import ConcurrencyConflict, QueuedJobsError
 from ..models import QueuedJob
 from ..models.waiting import JobWaiting, WaitKind
 from .definitions import ConcurrencyLimit, Limit, RateLimit
-from .model import Gate, LimitSettings
+from .model import Gate, LimitSettings, Waiter
 from .rules import Change, give_back, renew, take_place, take_start, wake
-from .store import LimitStore
+from .store import MAX_WAITERS_REMOVED, LimitStore
 
 __all__ = ["Blocked", "JobGate", "LimitKeeper", "gates_of"]
 
@@ -56,6 +56,15 @@ def gates_of(limits: Sequence[Limit], job: QueuedJob) -> tuple[JobGate, ...]:
     a job held back by a place never uses a start. Raises what a key function raises."""
     found = [JobGate(limit, key) for limit in limits if (key := limit.gate_key(job)) is not None]
     return tuple(sorted(found, key=lambda g: (isinstance(g.limit, RateLimit), g.ident)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """One change of a gate asked for, and the future its answer comes in."""
+
+    rule: Callable[[Gate, datetime], Change | None]
+    capacity: int | None
+    answer: asyncio.Future[Change | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +100,7 @@ class LimitKeeper:
         self._rng = rng or random.Random()
         self._gates: OrderedDict[tuple[str, str], Gate] = OrderedDict()
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._asked: dict[tuple[str, str], list[_Asked]] = {}
         self._settings: dict[str, tuple[float, LimitSettings | None]] = {}
 
     # --- what applies now ---------------------------------------------------------------
@@ -268,40 +278,90 @@ class LimitKeeper:
         capacity: int | None,
     ) -> Change | None:
         """Apply ``rule`` to the gate and store what it decides, waking parked jobs into
-        the places it leaves free (``capacity``: the gate's, for a concurrency gate)."""
+        the places it leaves free (``capacity``: the gate's, for a concurrency gate).
+
+        The changes of one gate asked for while a write of it is in flight wait for it,
+        then go together in the next write (each decided on the gate as the one before
+        left it): many jobs of one gate in one process cost a write per batch, not each."""
         ident = gate.ident
-        lock = self._lock(ident)
-        async with lock:
-            current = self._gates.get(ident)
-            for attempt in range(_TRIES):
-                now = self._clock.now()
-                if current is None:
-                    current = await self.store.load_gate(*ident) or Gate(
-                        limit=ident[0], key=ident[1], updated_at=now
-                    )
-                change = rule(current, now)
-                if change is None or change.unchanged:
-                    self._remember(ident, current)
-                    return change
-                if capacity is not None:
-                    change = await self._with_woken(change, capacity, now)
+        asked = _Asked(rule, capacity, asyncio.get_running_loop().create_future())
+        self._asked.setdefault(ident, []).append(asked)
+        async with self._lock(ident):
+            while not asked.answer.done():
+                batch = self._asked.pop(ident, [])
+                if not batch:  # taken by a writer that failed it: the answer is set
+                    break
                 try:
-                    stored = await self._store(current, change)
-                except ConcurrencyConflict:
-                    current = None
-                    self._gates.pop(ident, None)
-                    if attempt:
-                        await asyncio.sleep(self._rng.uniform(0, 0.005 * 2 ** min(attempt, 6)))
-                    continue
-                self._remember(ident, stored)
-                break
-            else:
-                raise ConcurrencyConflict(
-                    f"the gate of limit {ident[0]!r} (key {ident[1]!r}) kept changing"
+                    rest, woken = await self._write(ident, batch)
+                except Exception as exc:
+                    for one in batch:
+                        if not one.answer.done():
+                            one.answer.set_exception(exc)
+                    break
+                except BaseException:  # cancelled: the others' asks go to the next writer
+                    left = [one for one in batch if not one.answer.done() and one is not asked]
+                    self._asked[ident] = [*left, *self._asked.get(ident, [])]
+                    raise
+                if rest:
+                    self._asked[ident] = [*rest, *self._asked.get(ident, [])]
+                for waiter in woken:
+                    await self._wake(waiter.queue, waiter.job_id)
+        return asked.answer.result()
+
+    async def _write(
+        self, ident: tuple[str, str], batch: list[_Asked]
+    ) -> tuple[list[_Asked], list[Waiter]]:
+        """Decide and store the changes ``batch`` asks for, in one write; the asks left
+        for the next write (one parked job per write; removals up to what one takes), and
+        the parked jobs woken."""
+        current = self._gates.get(ident)
+        for attempt in range(_TRIES):
+            now = self._clock.now()
+            if current is None:
+                current = await self.store.load_gate(*ident) or Gate(
+                    limit=ident[0], key=ident[1], updated_at=now
                 )
-        for waiter in change.woken:
-            await self._wake(waiter.queue, waiter.job_id)
-        return change
+            gate, add = current, None
+            decided: list[Change | None] = []
+            removes: list[str] = []
+            for asked in batch:
+                change = asked.rule(gate, now)
+                if change is not None and not change.unchanged and asked.capacity is not None:
+                    change = await self._with_woken(change, asked.capacity, now)
+                if change is not None and not change.unchanged:
+                    if (change.add_waiter is not None and add is not None) or len(removes) + len(
+                        change.remove_waiters
+                    ) > MAX_WAITERS_REMOVED:
+                        break  # for the next write
+                    gate = change.gate
+                    add = change.add_waiter or add
+                    removes.extend(change.remove_waiters)
+                decided.append(change)
+            if gate is current:  # nothing to store
+                self._remember(ident, current)
+                return self._answer(batch, decided), []
+            together = Change(gate, False, add_waiter=add, remove_waiters=removes)
+            try:
+                stored = await self._store(current, together)
+            except ConcurrencyConflict:
+                current = None
+                self._gates.pop(ident, None)
+                if attempt:
+                    await asyncio.sleep(self._rng.uniform(0, 0.005 * 2 ** min(attempt, 6)))
+                continue
+            self._remember(ident, stored)
+            woken = [w for change in decided if change is not None for w in change.woken]
+            return self._answer(batch, decided), woken
+        raise ConcurrencyConflict(
+            f"the gate of limit {ident[0]!r} (key {ident[1]!r}) kept changing"
+        )
+
+    @staticmethod
+    def _answer(batch: list[_Asked], decided: list[Change | None]) -> list[_Asked]:
+        """Answer the asks that were decided (in order); the rest, to ask again."""
+        for asked, change in zip(batch, decided, strict=False):
+            asked.answer.set_result(change)
+        return batch[len(decided) :]
 
     async def _with_woken(self, change: Change, capacity: int, now: datetime) -> Change:
         gate = change.gate
