@@ -8,10 +8,12 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -19,6 +21,7 @@ from queued_jobs.app import AzureStorage, JobApp, SqliteStorage, Storage
 from queued_jobs.clock import SYSTEM_CLOCK, Clock
 from queued_jobs.worker import WorkerSettings
 from tests.integration.jobs import build_app
+from tests.support.processes import stop_all
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = ["sqlite", pytest.param("azure", marks=pytest.mark.azurite)]
@@ -130,3 +133,30 @@ async def client_of() -> AsyncIterator[Callable[[JobApp], Awaitable[object]]]:
     yield open_client
     for client in clients:
         await client.close()
+
+
+class Spawn(Protocol):
+    """``spawn(n)``: ``n`` worker processes on the backend, each running ``concurrency``
+    jobs at once."""
+
+    def __call__(self, count: int, concurrency: int = 1) -> list[subprocess.Popen[bytes]]: ...
+
+
+@contextmanager
+def spawning(backend: Backend, *, app: str, lease: float) -> Iterator[Spawn]:
+    """Worker processes of ``app`` on ``backend``, all stopped (SIGTERM, then SIGKILL) at
+    the end."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def spawn(count: int, concurrency: int = 1) -> list[subprocess.Popen[bytes]]:
+        made = [
+            backend.spawn_worker(lease=lease, concurrency=concurrency, app=app)
+            for _ in range(count)
+        ]
+        started.extend(made)
+        return made
+
+    try:
+        yield spawn
+    finally:
+        stop_all(started)

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
 
 import pytest
 
 from queued_jobs.client import JobClient
 from queued_jobs.models import AttemptOutcome, JobStatus, QueuedJob
 from queued_jobs.runner import AlreadyRunning
-from tests.integration.conftest import Backend
+from tests.integration.conftest import Backend, Spawn, spawning
 from tests.integration.running_jobs import TYPES, build_running_app
 from tests.integration.test_execution import ClientOf, outcomes
-from tests.support.processes import stop_all
 
 pytestmark = pytest.mark.asyncio
 
@@ -34,26 +31,12 @@ HEARTBEAT = timedelta(seconds=LEASE / 4)  # build_app's
 PATIENCE = 90.0
 
 
-class Spawn(Protocol):
-    def __call__(self, count: int, concurrency: int = 1) -> list[subprocess.Popen[bytes]]: ...
-
-
 @pytest.fixture
 def workers(backend: Backend) -> Iterator[Spawn]:
     """``workers(n)``: ``n`` worker processes on the backend, one job at a time each (or
     ``concurrency``); all stopped (SIGTERM, then SIGKILL) at the end."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def spawn(count: int, concurrency: int = 1) -> list[subprocess.Popen[bytes]]:
-        made = [
-            backend.spawn_worker(lease=LEASE, concurrency=concurrency, app=APP)
-            for _ in range(count)
-        ]
-        started.extend(made)
-        return made
-
-    yield spawn
-    stop_all(started)
+    with spawning(backend, app=APP, lease=LEASE) as spawn:
+        yield spawn
 
 
 async def queued(client: JobClient, policy: AlreadyRunning, release: Path) -> list[QueuedJob]:

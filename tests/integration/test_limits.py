@@ -5,20 +5,17 @@ holds over several windows."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Protocol
 
 import pytest
 
 from queued_jobs.client import JobClient
 from queued_jobs.models import JobStatus, QueuedJob
-from tests.integration.conftest import Backend
+from tests.integration.conftest import Backend, Spawn, spawning
 from tests.integration.limited_jobs import build_limited_app, most_at_once, stamps
 from tests.integration.test_already_running import terminal, until
 from tests.integration.test_execution import ClientOf
-from tests.support.processes import stop_all
 
 pytestmark = pytest.mark.asyncio
 
@@ -27,24 +24,10 @@ LEASE = 2.0
 SECOND = 1_000_000_000
 
 
-class Spawn(Protocol):
-    def __call__(self, count: int, concurrency: int = 2) -> list[subprocess.Popen[bytes]]: ...
-
-
 @pytest.fixture
 def workers(backend: Backend) -> Iterator[Spawn]:
-    started: list[subprocess.Popen[bytes]] = []
-
-    def spawn(count: int, concurrency: int = 2) -> list[subprocess.Popen[bytes]]:
-        made = [
-            backend.spawn_worker(lease=LEASE, concurrency=concurrency, app=APP)
-            for _ in range(count)
-        ]
-        started.extend(made)
-        return made
-
-    yield spawn
-    stop_all(started)
+    with spawning(backend, app=APP, lease=LEASE) as spawn:
+        yield spawn
 
 
 async def queue(client: JobClient, job_type: str, count: int, **request: object) -> list[QueuedJob]:
