@@ -35,6 +35,9 @@ _CACHED_GATES: Final = 4096
 _FIRST_RECHECK: Final = timedelta(minutes=1)
 _LONGEST_RECHECK: Final = timedelta(hours=1)
 _WAKE_SENDS: Final = 3
+#: The most parked jobs one change wakes (the rest: the next change, or the sweep), so
+#: that a write's removals stay within what one write takes.
+_MOST_WOKEN: Final = 64
 
 WakeSender = Callable[[str, str], Awaitable[None]]
 
@@ -312,8 +315,9 @@ class LimitKeeper:
         self, ident: tuple[str, str], batch: list[_Asked]
     ) -> tuple[list[_Asked], list[Waiter]]:
         """Decide and store the changes ``batch`` asks for, in one write; the asks left
-        for the next write (one parked job per write; removals up to what one takes), and
-        the parked jobs woken."""
+        for the next write (those after a job parked, whose row the store must hold before
+        a change can wake it; removals past what one write takes), and the parked jobs
+        woken."""
         current = self._gates.get(ident)
         for attempt in range(_TRIES):
             now = self._clock.now()
@@ -329,14 +333,14 @@ class LimitKeeper:
                 if change is not None and not change.unchanged and asked.capacity is not None:
                     change = await self._with_woken(change, asked.capacity, now)
                 if change is not None and not change.unchanged:
-                    if (change.add_waiter is not None and add is not None) or len(removes) + len(
-                        change.remove_waiters
-                    ) > MAX_WAITERS_REMOVED:
+                    if len(removes) + len(change.remove_waiters) > MAX_WAITERS_REMOVED:
                         break  # for the next write
                     gate = change.gate
                     add = change.add_waiter or add
                     removes.extend(change.remove_waiters)
                 decided.append(change)
+                if add is not None:  # a later change must see its row to wake it: next write
+                    break
             if gate is current:  # nothing to store
                 self._remember(ident, current)
                 return self._answer(batch, decided), []
@@ -368,10 +372,16 @@ class LimitKeeper:
         room = capacity - len(gate.live_holders(now))
         if not gate.has_waiters or room <= 0:
             return change
-        asked = min(room + 1 + len(change.remove_waiters), 1000)
+        asked = min(room, _MOST_WOKEN) + 1 + len(change.remove_waiters)
         waiters = await self.store.first_waiters(gate.limit, gate.key, count=asked)
         return wake(
-            change, waiters, capacity=capacity, now=now, grace=self._grace, looked_for=asked
+            change,
+            waiters,
+            capacity=capacity,
+            now=now,
+            grace=self._grace,
+            looked_for=asked,
+            most=_MOST_WOKEN,
         )
 
     async def _store(self, current: Gate, change: Change) -> Gate:

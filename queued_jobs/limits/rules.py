@@ -110,6 +110,7 @@ def wake(
     now: datetime,
     grace: timedelta,
     looked_for: int,
+    most: int = 64,
 ) -> Change:
     """Hand the free places of ``change``'s gate to the first of ``waiters`` (the gate's
     parked jobs, oldest first, ``looked_for`` of them asked for): each gets a place kept
@@ -122,7 +123,7 @@ def wake(
         skip.add(change.add_waiter.job_id)
     candidates = [w for w in waiters if w.job_id not in skip and w.job_id not in holders]
     room = max(capacity - len(_live(gate, now)), 0)
-    woken = candidates[:room]
+    woken = candidates[: min(room, most)]
     for waiter in woken:
         holders[waiter.job_id] = Holding(since=now, until=now + grace, started=False)
     left = len(waiters) >= looked_for or len(candidates) > len(woken)
