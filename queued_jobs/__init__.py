@@ -41,6 +41,7 @@ from .errors import (
     UnknownJobType,
 )
 from .execution.settings import ExecutionSettings
+from .fairness import OwnerShare
 from .feed import FeedConsumer
 from .models import (
     Attempt,
@@ -124,6 +125,7 @@ __all__ = [
     "NotAuthenticated",
     "Outcome",
     "OutputRead",
+    "OwnerShare",
     "Page",
     "PayloadTooDeep",
     "PayloadTooLarge",

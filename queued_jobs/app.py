@@ -302,6 +302,7 @@ class JobApp:
             clock=self.clock,
             settings=self.settings,
             listeners=[*self.listeners, sequences],
+            queues=self.queues,
         )
 
     def worker(
@@ -311,7 +312,11 @@ class JobApp:
         the bands ``settings.bands`` names."""
         pipeline = self.pipeline(identity=identity)
         sweeper = Sweeper(
-            pipeline.repository, pipeline.broker, clock=self.clock, settings=self.settings
+            pipeline.repository,
+            pipeline.broker,
+            clock=self.clock,
+            settings=self.settings,
+            admission=pipeline.admission,
         )
         chosen = settings.bands if settings is not None else frozenset()
         queues = [
@@ -319,6 +324,9 @@ class JobApp:
             for band in (Priority.HIGH, Priority.NORMAL, Priority.LOW)
             if not chosen or band in chosen
         ]
+        if self.settings.owner_share is not None and (not chosen or Priority.LOW in chosen):
+            # drained after the bands (and first every few fetches: ``Bands``)
+            queues.append(pipeline.broker.queue(self.queues.overflow))
         client = self.client_on(pipeline)
         consumers = self.feed_consumers(client, holder=pipeline.host)
         periodic = []
@@ -327,7 +335,12 @@ class JobApp:
             firer = ScheduleFirer(client, horizon=every, holder=pipeline.host)
             periodic.append(Periodic("the schedule firing", firer.fire_due, every))
         limit_every = (settings or WorkerSettings()).limit_sweep_interval
-        limits = LimitSweeper(pipeline.limits, self.registry, clock=self.clock)
+        limits = LimitSweeper(
+            pipeline.limits,
+            self.registry,
+            clock=self.clock,
+            share=self.settings.owner_share is not None,
+        )
         if limit_every is not None and limits.needed:
             periodic.append(Periodic("the limits' sweep", limits.sweep, limit_every))
         sweep_every = (settings or WorkerSettings()).sweep_interval

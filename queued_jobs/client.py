@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, overload
 
@@ -34,6 +34,9 @@ from .execution.attempts import COUNTED_OUTCOMES
 from .execution.messages import encode_message
 from .execution.pipeline import Disposition, Pipeline
 from .execution.settings import ExecutionSettings
+from .fairness.admission import Admission
+from .fairness.share import is_overflow
+from .limits.keeper import LimitKeeper
 from .models import (
     MAX_ATTEMPTS,
     Attempt,
@@ -116,9 +119,21 @@ class JobClient:
                 registry,
                 host=f"{socket.gethostname()}:{os.getpid()}:inline",
                 clock=clock,
-                settings=self.settings,
+                # jobs run here at once: they wait in no queue, so no share applies
+                settings=replace(self.settings, owner_share=None),
             )
             if inline
+            else None
+        )
+        share = self.settings.owner_share
+        #: The owner share's places (``queued_jobs.fairness``), if the settings give one.
+        self.admission = (
+            Admission(
+                LimitKeeper(repository.limits, _no_wake, clock=clock, lease=self.settings.lease),
+                share,
+                overflow=self.queues.overflow,
+            )
+            if share is not None and not inline
             else None
         )
 
@@ -237,9 +252,11 @@ class JobClient:
         new = self._build(spec)
         await reserve_unique_key(self.repository, new)
         try:
+            new = await self._admit_one(new)
             stored = await self.repository.insert(new)
         except BaseException:
             await release_unique_key(self.repository, new)
+            await self._leave([new])
             raise
         if self._inline is not None:
             return await self._run_inline(stored)
@@ -255,20 +272,32 @@ class JobClient:
         """
         jobs = [self._build(spec) for spec in specs]
         reserved: list[QueuedJob] = []
+        admitted: list[QueuedJob] = []
         try:
             for job in jobs:
                 if job.unique_key is not None:
                     await reserve_unique_key(self.repository, job)
                     reserved.append(job)
-            stored = await self.repository.insert_many(jobs)
+            admitted = jobs if self.admission is None else await self.admission.admit(jobs)
+            stored = await self.repository.insert_many(admitted)
         except BaseException:
             for job in reserved:
                 await release_unique_key(self.repository, job)
+            await self._leave(admitted)
             raise
         if self._inline is not None:
             return [await self._run_inline(job) for job in stored]
         await asyncio.gather(*(self._send(job) for job in stored))
         return stored
+
+    async def _admit_one(self, job: QueuedJob) -> QueuedJob:
+        return job if self.admission is None else await self.admission.admit_one(job)
+
+    async def _leave(self, jobs: Sequence[QueuedJob]) -> None:
+        """Give back the places in the ready queues of jobs that will not be claimed."""
+        if self.admission is not None:
+            for job in jobs:
+                await self.admission.leave(job)
 
     async def _send(self, job: QueuedJob) -> None:
         if job.status is JobStatus.SCHEDULED:
@@ -294,6 +323,7 @@ class JobClient:
         try:
             await self.repository.update(failed)
             await release_unique_key(self.repository, job)
+            await self._leave([job])
         except QueuedJobsError:
             log.exception("job %s: could not record that its message was not sent", job.id)
 
@@ -473,6 +503,8 @@ class JobClient:
                 continue
             if stored.is_terminal:
                 await release_unique_key(self.repository, stored)
+                if job.status is JobStatus.QUEUED:
+                    await self._leave([job])
             return stored
         raise ConcurrencyConflict(job_id)
 
@@ -501,15 +533,24 @@ class JobClient:
                 completed_at=None,
                 run_at=None,
                 cancel_requested=False,
+                queue=self.queues.for_priority(job.priority)
+                if is_overflow(job.queue)
+                else job.queue,
             )
             await reserve_unique_key(self.repository, queued)
+            queued = await self._admit_one(queued)  # a retried job takes its place anew
             try:
                 stored = await self.repository.update(queued)
             except ConcurrencyConflict:
+                await self._leave([queued])
                 continue
             await self._send(stored)
             return stored
         raise ConcurrencyConflict(job_id)
+
+
+async def _no_wake(queue: str, job_id: str) -> None:
+    """Nobody is parked at the owner share's gates: nothing to wake."""
 
 
 def _backoff_of(poll: timedelta | Backoff | None) -> Backoff:

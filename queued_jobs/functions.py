@@ -57,6 +57,7 @@ from .execution.pipeline import Disposition, Handled, Pipeline
 from .execution.presence import FUNCTIONS_PRESENCE_EVERY, PresenceRecorder, detail_text
 from .execution.sweep import Sweeper
 from .execution.takeover import send_takeovers
+from .fairness.share import OVERFLOW_SUFFIX
 from .feed.consumer import FeedConsumer
 from .limits.sweep import LimitSweeper
 from .models import DetailValue, JobStatus, PresenceKind, Priority
@@ -137,6 +138,7 @@ class FunctionsHost:
                 pipeline.broker,
                 clock=self.app.clock,
                 settings=self.app.settings,
+                admission=pipeline.admission,
             )
         return self._sweeper
 
@@ -249,7 +251,12 @@ class FunctionsHost:
     async def _limit_sweep(self) -> None:
         if self._limit_sweeper is None:
             pipeline, app = self.pipeline, self.app
-            self._limit_sweeper = LimitSweeper(pipeline.limits, app.registry, clock=app.clock)
+            self._limit_sweeper = LimitSweeper(
+                pipeline.limits,
+                app.registry,
+                clock=app.clock,
+                share=app.settings.owner_share is not None,
+            )
         if self._limit_sweeper.needed:
             await self._limit_sweeper.sweep()
 
@@ -381,7 +388,23 @@ def job_blueprint(
     )
     blueprint = func.Blueprint()  # type: ignore[no-untyped-call]  # unannotated in the SDK
     for priority in Priority:
-        _register_band(blueprint, host, priority, connection, prefix)
+        _register_queue(
+            blueprint,
+            host,
+            name=f"{prefix}_{priority.value}",
+            binding=_queue_binding(priority),
+            queue=app.queues.for_priority(priority),
+            connection=connection,
+        )
+    if app.settings.owner_share is not None:  # owners' jobs beyond their share
+        _register_queue(
+            blueprint,
+            host,
+            name=f"{prefix}_overflow",
+            binding=f"%{QUEUE_SETTING}%{OVERFLOW_SUFFIX}",
+            queue=app.queues.overflow,
+            connection=connection,
+        )
 
     if http_api is not None:
         _register_http(blueprint, http_api, http_route, prefix)
@@ -410,18 +433,24 @@ def _register_http(blueprint: func.Blueprint, api: FunctionsWebApi, base: str, p
         return await api.handle(request, context)
 
 
-def _register_band(
-    blueprint: func.Blueprint, host: FunctionsHost, priority: Priority, connection: str, prefix: str
+def _register_queue(
+    blueprint: func.Blueprint,
+    host: FunctionsHost,
+    *,
+    name: str,
+    binding: str,
+    queue: str,
+    connection: str,
 ) -> None:
-    binding = _queue_binding(priority)
-    queue = host.app.queues.for_priority(priority)
+    """The trigger of one job queue (``binding``, the app setting form of ``queue``) and
+    of its poison queue."""
 
-    @blueprint.function_name(f"{prefix}_{priority.value}")
+    @blueprint.function_name(name)
     @blueprint.queue_trigger(arg_name="message", queue_name=binding, connection=connection)
     async def run(message: func.QueueMessage) -> None:
         await host.handle(message, queue)
 
-    @blueprint.function_name(f"{prefix}_{priority.value}_poison")
+    @blueprint.function_name(f"{name}_poison")
     @blueprint.queue_trigger(
         arg_name="message", queue_name=f"{binding}{POISON_SUFFIX}", connection=connection
     )

@@ -9,6 +9,7 @@ from typing import Final
 
 from ._names import MAX_QUEUE_NAME, queue_name_problem
 from .errors import ConfigurationError
+from .fairness.share import OVERFLOW_SUFFIX
 from .models import Priority
 from .queues.base import DEAD_LETTER_SUFFIX, POISON_SUFFIX, QueueBroker
 
@@ -40,11 +41,17 @@ class QueueNames:
         return self.base + _SUFFIX[priority]
 
     @property
+    def overflow(self) -> str:
+        """The overflow queue: owners' jobs beyond their share of the ready queues
+        (``ExecutionSettings.owner_share``), drained after the bands."""
+        return self.base + OVERFLOW_SUFFIX
+
+    @property
     def bands(self) -> list[str]:
         """Every band's queue, most urgent first."""
         return [self.for_priority(p) for p in (Priority.HIGH, Priority.NORMAL, Priority.LOW)]
 
     async def create(self, broker: QueueBroker) -> None:
         """Create every band's queue, poison queue and dead-letter queue that is missing."""
-        for name in self.bands:
+        for name in [*self.bands, self.overflow]:
             await broker.queue(name).create()

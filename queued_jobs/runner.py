@@ -40,6 +40,7 @@ from pydantic_core import to_json
 from ._threads import in_thread
 from .context import JobContext
 from .errors import ConfigurationError, InvalidInput, PayloadTooDeep, UnknownJobType
+from .fairness.share import SHARE_LIMIT
 from .limits.definitions import ConcurrencyLimit, Limit, RateLimit
 from .models import MAX_NESTING, QueuedJob, check_payload
 from .models.nesting import NOT_FINITE, has_non_finite
@@ -225,6 +226,11 @@ def _limits(limits: Sequence[Limit], target: object) -> tuple[Limit, ...]:
             )
         if limit.name in found:
             raise ConfigurationError(f"limit {limit.name!r} is given twice for {target!r}")
+        if limit.name == SHARE_LIMIT:
+            raise ConfigurationError(
+                f"limit name {SHARE_LIMIT!r} (of {target!r}) is the owner share's own: "
+                "give the limit another name"
+            )
         found[limit.name] = limit
     return tuple(found.values())
 

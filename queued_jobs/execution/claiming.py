@@ -143,7 +143,9 @@ async def claim(
                 if stored.is_terminal:
                     await release_unique_key(pipeline.repository, stored)
                     await limited.forget(pipeline, stored)
+                    pipeline.left_ready_queue(stored, claimed=False)
                 return Handled(Disposition.ACK, stored, reason=stored.status.value)
+            pipeline.left_ready_queue(stored, claimed=True)
             claimed = Claimed(stored, entered)
             return claimed
         return Handled(Disposition.RETRY_LATER, delay=_EARLY, reason="job kept changing")

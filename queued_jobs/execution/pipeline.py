@@ -32,8 +32,10 @@ from ..errors import (
     QueuedJobsError,
     UnknownJobType,
 )
+from ..fairness.admission import Admission
 from ..limits.keeper import JobGate, LimitKeeper
 from ..models import AttemptOutcome, JobError, JobStatus, QueuedJob
+from ..queue_names import QueueNames
 from ..queues.base import MAX_DELAY, QueueBroker
 from ..repositories.base import JobRepository
 from ..runner import AlreadyRunning, JobDefinition, JobRegistry, JobRunner
@@ -85,7 +87,10 @@ class Pipeline:
         settings: ExecutionSettings | None = None,
         listeners: Sequence[StatusListener] = (),
         rng: random.Random | None = None,
+        queues: QueueNames | None = None,
     ) -> None:
+        """``queues``: the application's queue names (for the owner share's overflow
+        queue, when the settings give a share)."""
         self.repository = repository
         self.broker = broker
         self.registry = registry
@@ -101,6 +106,23 @@ class Pipeline:
         self.limits = LimitKeeper(
             repository.limits, self._send_wake, clock=clock, lease=self.settings.lease
         )
+        share = self.settings.owner_share
+        #: The owner share's places (``queued_jobs.fairness``): claimed jobs give theirs back.
+        self.admission = (
+            Admission(self.limits, share, overflow=(queues or QueueNames()).overflow)
+            if share is not None
+            else None
+        )
+        self._leaving: set[asyncio.Task[None]] = set()
+
+    def left_ready_queue(self, job: QueuedJob, *, claimed: bool) -> None:
+        """``job`` was claimed for its first attempt (``claimed``) or ended before one:
+        its place in the ready queues (the owner share) is given back, beside the run."""
+        if self.admission is None or (claimed and job.attempts != 1):
+            return
+        task = asyncio.create_task(self.admission.leave(job))
+        self._leaving.add(task)
+        task.add_done_callback(self._leaving.discard)
 
     async def _send_wake(self, queue: str, job_id: str) -> None:
         """Send a parked job the message that wakes it (a place is kept for it)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from ..fairness.share import OwnerShare
 from ..retry import DEFAULT_RETRY, RetryPolicy
 
 __all__ = ["ExecutionSettings"]
@@ -50,8 +51,14 @@ class ExecutionSettings:
     #: purges older ones (``JobRepository.purge_changes``). A reader away for longer
     #: reads the jobs again instead of their changes.
     change_retention: timedelta = timedelta(hours=24)
+    #: Fairness between owners: at most this many of one owner's jobs wait in the ready
+    #: queues at once, the rest in the overflow queue (``queued_jobs.fairness``).
+    #: ``None``: no share; every job goes to its band's queue.
+    owner_share: OwnerShare | None = None
 
     def __post_init__(self) -> None:
+        if self.owner_share is not None and not isinstance(self.owner_share, OwnerShare):
+            raise ValueError(f"owner_share is an OwnerShare, not {self.owner_share!r:.80}")
         if self.uncharged_abandons < 0:
             raise ValueError("uncharged_abandons must be 0 or more")
         if self.spread_suspects < timedelta(0):

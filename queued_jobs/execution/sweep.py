@@ -51,6 +51,7 @@ from typing import Final
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ConcurrencyConflict, InvalidInput, QueuedJobsError
+from ..fairness.admission import Admission
 from ..models import JobStatus, QueuedJob
 from ..queues.base import MAX_DELAY, QueueBroker
 from ..repositories.base import JobRepository, Page
@@ -118,11 +119,14 @@ class Sweeper:
         lease_for: timedelta = SWEEP_LEASE,
         full_pass_every: timedelta | None = FULL_PASS_EVERY,
         holder: str | None = None,
+        admission: Admission | None = None,
     ) -> None:
         """``lease_for``: how long a pass keeps others from sweeping; ``full_pass_every``:
         how often (across processes) a pass reads every unfinished job (``None``: never);
-        ``holder``: this sweeper's name in the lease (default: host, process, random)."""
+        ``holder``: this sweeper's name in the lease (default: host, process, random);
+        ``admission``: the owner share, which a scheduled job passes when it is queued."""
         self.repository = repository
+        self.admission = admission
         self.broker = broker
         self.clock = clock
         self.settings = settings or ExecutionSettings()
@@ -173,6 +177,8 @@ class Sweeper:
         if job.status is JobStatus.SCHEDULED:
             if job.run_at is None or job.run_at - now <= MAX_DELAY:
                 queued = job.transition(JobStatus.QUEUED, now=now)
+                if self.admission is not None:
+                    queued = await self.admission.admit_one(queued)
                 report.released += await self._touch_and_send(queued)
         elif job.status is JobStatus.QUEUED:
             due = job.run_at or job.updated_at

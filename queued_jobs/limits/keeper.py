@@ -273,6 +273,17 @@ class LimitKeeper:
 
     # --- one gate, changed under its version -----------------------------------------------
 
+    async def apply(
+        self, gate: JobGate, rule: Callable[[Gate, datetime], Change | None]
+    ) -> Change | None:
+        """Apply a rule of the caller's own to the gate (one that parks no job) and store
+        what it decides, as the keeper's own rules are: what the owner share uses."""
+        return await self._apply(gate, rule, capacity=None)
+
+    def forget_gate(self, gate: JobGate) -> None:
+        """Read the gate from the store next time (this host's copy may be behind)."""
+        self._gates.pop(gate.ident, None)
+
     async def _apply(
         self,
         gate: JobGate,

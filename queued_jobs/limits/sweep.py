@@ -32,16 +32,21 @@ IDLE_FOR: Final = timedelta(hours=1)
 class LimitSweeper:
     """Wakes parked jobs into free places, for the limits ``registry``'s job types pass."""
 
-    def __init__(self, keeper: LimitKeeper, registry: JobRegistry, *, clock: Clock) -> None:
+    def __init__(
+        self, keeper: LimitKeeper, registry: JobRegistry, *, clock: Clock, share: bool = False
+    ) -> None:
+        """``share``: the app has an owner share (its gates are purged too)."""
         self._keeper = keeper
+        self._share = share
         self._registry = registry
         self._clock = clock
         self._purged_at: datetime | None = None
 
     @property
     def needed(self) -> bool:
-        """Whether any job type passes a limit (else there is nothing to sweep)."""
-        return bool(self._registry.limits())
+        """Whether any job type passes a limit, or the app has an owner share (else there
+        is nothing to sweep)."""
+        return self._share or bool(self._registry.limits())
 
     async def sweep(self) -> int:
         """One pass; how many parked jobs it woke."""
