@@ -43,8 +43,8 @@ class Admission:
         """``jobs`` (new, not stored yet) as they are to be stored: those that took a
         place keep their band's queue, the others go to the overflow queue. Jobs
         scheduled beyond a queue's longest delay take no place now (the sweep admits
-        them when it queues them). One write per owner (a read too when the owner's
-        share is used up, to see it as stored)."""
+        them when it queues them). A read and a write per owner (the read alone when
+        the owner's share is used up)."""
         owners: dict[str, list[QueuedJob]] = {}
         for job in jobs:
             if job.status is JobStatus.QUEUED and not is_overflow(job.queue):
@@ -70,16 +70,13 @@ class Admission:
             places = [(job.id, max(job.run_at or now, now) + hold) for job in jobs]
             return _take_places(current, places, capacity=capacity, now=now)
 
-        wanted = {job.id for job in jobs}
-        change = await self.keeper.apply(gate, take)
-        held = set(change.gate.holders) if change is not None else set()
-        if wanted <= held:
-            return wanted
-        # Decided on the gate as this host last stored it: places may have been given
-        # back elsewhere since. Look at the stored gate before sending jobs to overflow.
+        # Workers give places back as they claim jobs, so this host's copy of the gate is
+        # nearly always behind: read it (a read and a write, rather than a write that
+        # fails, a read and a write).
         self.keeper.forget_gate(gate)
         change = await self.keeper.apply(gate, take)
-        return wanted & (set(change.gate.holders) if change is not None else set())
+        held = set(change.gate.holders) if change is not None else set()
+        return {job.id for job in jobs} & held
 
     async def admit_one(self, job: QueuedJob) -> QueuedJob:
         """:meth:`admit` for one job."""
@@ -88,8 +85,8 @@ class Admission:
 
     async def leave(self, job: QueuedJob) -> None:
         """Give back the place ``job`` holds in the ready queues (a worker claimed it, or
-        it ended before), if it holds one. A failure is logged: the place is free again
-        after the share's hold."""
+        it ended before), if it holds one: a read and a write (the read alone if it holds
+        none). A failure is logged: the place is free again after the share's hold."""
         if is_overflow(job.queue):
             return
         gate = self._gate(job.owner)
@@ -97,11 +94,9 @@ class Admission:
         def back(current: Gate, now: datetime) -> Change:
             return _give_back(current, job.id, now=now)
 
+        self.keeper.forget_gate(gate)  # enqueuers changed it since, surely: read it
         try:
-            change = await self.keeper.apply(gate, back)
-            if change is not None and change.unchanged:  # not there as last stored here
-                self.keeper.forget_gate(gate)
-                await self.keeper.apply(gate, back)
+            await self.keeper.apply(gate, back)
         except QueuedJobsError as exc:
             log.warning(
                 "job %s: could not give back its owner's place in the ready queues (%s); "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from queued_jobs.app import AzureStorage, JobApp
 from queued_jobs.context import JobContext
 from queued_jobs.execution.pipeline import Disposition, Pipeline
+from queued_jobs.fairness import OwnerShare
 from queued_jobs.limits import ConcurrencyLimit, RateLimit
 from queued_jobs.models import JobStatus
 from tests.integration.jobs import build_app
@@ -124,3 +126,51 @@ async def test_a_parked_job_costs_its_park_and_its_wake_up(
     # the holder's end (2 as any job, see above) and its place back: the gate, the waiter
     # found (one query), the wake-up message
     assert ended_and_woke <= 2 + 1 + 1 + 1
+
+
+async def test_the_owner_share_costs_a_read_and_a_write_at_enqueue_and_at_the_claim(
+    counted: tuple[JobApp, RequestCounter, Any, dict[str, asyncio.Event]],
+) -> None:
+    app, counter, plain_client, _ = counted
+    plain_pipeline = app.pipeline()
+    app.settings = replace(app.settings, owner_share=OwnerShare(2))
+    pipeline = app.pipeline()
+    try:
+        async with app.client() as client:
+            for warmed in (client, plain_client, pipeline, plain_pipeline):
+                await warmed.repository.message_key()
+
+            async def enqueue(owner: str, client: Any = client) -> tuple[int, str, str]:
+                counter.reset()
+                job = await client.queue_job("costs.plain", None, owner=owner)
+                return counter.total, job.queue, job.id
+
+            async def run(job_id: str, pipeline: Pipeline = pipeline) -> int:
+                counter.reset()
+                handled = await pipeline.handle_job(job_id)
+                await asyncio.gather(*pipeline._leaving)  # the place given back, beside
+                assert handled.disposition is Disposition.ACK, handled.reason
+                return counter.total
+
+            plain, _, plain_id = await enqueue("p", plain_client)
+            _, _, plain_again = await enqueue("p", plain_client)
+            first = await enqueue("a")  # reads the share's settings once
+            admitted = await enqueue("a")
+            spilled = await enqueue("a")
+            await run(plain_id, plain_pipeline)
+            plain_run = await run(plain_again, plain_pipeline)
+            shared_run = [await run(first[2]), await run(admitted[2]), await run(spilled[2])]
+    finally:
+        for opened in (pipeline, plain_pipeline):
+            await opened.repository.close()
+            await opened.broker.close()
+    print(
+        f"requests: enqueue plain {plain}, shared {first} then {admitted}, spilled {spilled}; "
+        f"run plain {plain_run}, shared {shared_run}"
+    )
+
+    assert admitted[:2] == (plain + 2, "jobs")  # the owner's gate read and written
+    assert first[:2] == (plain + 3, "jobs")  # and the share's settings, once in 5 s
+    assert spilled[:2] == (plain + 1, "jobs-over")  # the gate read: no place, no write
+    # the gate read and written as an admitted job is claimed; nothing for a spilled one
+    assert shared_run == [plain_run + 2, plain_run + 2, plain_run]
