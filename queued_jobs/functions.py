@@ -57,7 +57,7 @@ from .execution.pipeline import Disposition, Handled, Pipeline
 from .execution.presence import FUNCTIONS_PRESENCE_EVERY, PresenceRecorder, detail_text
 from .execution.sweep import Sweeper
 from .execution.takeover import send_takeovers
-from .fairness.share import OVERFLOW_SUFFIX
+from .fairness.share import OVERFLOW_SUFFIX, dead_letters_of
 from .feed.consumer import FeedConsumer
 from .limits.sweep import LimitSweeper
 from .models import DetailValue, JobStatus, PresenceKind, Priority
@@ -348,7 +348,7 @@ class FunctionsHost:
     async def _keep_dead(self, wire: str, band: str, reason: str) -> Handled:
         """Keep the wire form in the band's dead-letter queue: one request (``create()``
         made the queue)."""
-        dead = self.pipeline.broker.queue(band + DEAD_LETTER_SUFFIX)
+        dead = self.pipeline.broker.queue(dead_letters_of(band))
         await dead.send_wire(wire)
         log.error("an unreadable message from %s was kept in %s (%s)", band, dead.name, reason)
         return Handled(Disposition.DEAD_LETTER, reason=reason)

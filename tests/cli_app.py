@@ -16,9 +16,11 @@ from pydantic import BaseModel
 from queued_jobs import (
     AzureStorage,
     Clock,
+    ExecutionSettings,
     JobApp,
     JobContext,
     JobRunner,
+    OwnerShare,
     PermanentError,
     SqliteStorage,
 )
@@ -101,3 +103,5 @@ async def chatter(request: Chatter, context: JobContext) -> int:
 
 
 unreachable = JobApp(AzureStorage(UNREACHABLE))
+#: The same SQLite file, with an owner share (an overflow queue).
+shared = JobApp(EnvSqliteStorage(), settings=ExecutionSettings(owner_share=OwnerShare(2)))

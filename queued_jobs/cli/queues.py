@@ -30,14 +30,17 @@ class _Depths:
 
 
 async def _depths(client: JobClient) -> list[_Depths]:
-    async def band(priority: Priority) -> _Depths:
-        queue = client.broker.queue(client.queues.for_priority(priority))
+    async def of(band: str, name: str) -> _Depths:
+        queue = client.broker.queue(name)
         messages, poison, dead = await asyncio.gather(
             queue.depth(), queue.poison_queue().depth(), queue.dead_letter_queue().depth()
         )
-        return _Depths(priority.value, queue.name, messages, poison, dead)
+        return _Depths(band, queue.name, messages, poison, dead)
 
-    return list(await asyncio.gather(*(band(priority) for priority in _BANDS)))
+    bands = [(p.value, client.queues.for_priority(p)) for p in _BANDS]
+    if client.settings.owner_share is not None:  # owners' jobs beyond their share
+        bands.append(("overflow", client.queues.overflow))
+    return list(await asyncio.gather(*(of(band, name) for band, name in bands)))
 
 
 @cli.command()
@@ -45,7 +48,8 @@ async def _depths(client: JobClient) -> list[_Depths]:
 @click.pass_obj
 def queues(options: Options, as_json: bool) -> None:
     """How many messages each priority band's queue, -poison queue and -deadletter queue
-    holds, most urgent band first.
+    holds, most urgent band first (and the overflow queue, with an owner share: its dead
+    letters are kept with the normal band's).
 
     The counts are the store's approximate ones (Azure's are estimates) and include
     messages not visible yet: delayed jobs, retries waiting out their backoff, and messages

@@ -15,6 +15,7 @@ from ..execution.isolation import Isolation
 from ..execution.pipeline import Disposition, Handled, Pipeline
 from ..execution.presence import PresenceRecorder, detail_text
 from ..execution.sweep import Sweeper
+from ..fairness.share import dead_letters_of, is_overflow
 from ..feed.consumer import FeedConsumer
 from ..models import DetailValue, PresenceKind
 from ..queues.base import MAX_BATCH, MAX_DELAY, Arrivals, JobQueue, QueueMessage
@@ -449,7 +450,10 @@ class Worker:
         if handled.disposition is Disposition.ACK:
             await queue.ack(message)
         elif handled.disposition is Disposition.DEAD_LETTER:
-            await queue.dead_letter(message)
+            if is_overflow(queue.name):  # kept with the normal band's, where tools look
+                await queue.move(message, dead_letters_of(queue.name))
+            else:
+                await queue.dead_letter(message)
         elif handled.disposition is Disposition.LEAVE:
             log.warning(
                 "worker %s: message %s left to its lease (%s): it comes back at %s",

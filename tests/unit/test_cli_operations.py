@@ -62,6 +62,25 @@ def test_queues_shows_each_bands_depth_with_its_poison_and_dead_letter_depths(
     assert ["low", "jobs-low", "0", "0", "4"] in rows
 
 
+def test_queues_shows_the_overflow_queue_of_an_app_with_an_owner_share(
+    invoke: Invoke, database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QUEUED_JOBS_APP", "tests.cli_app:shared")
+    assert invoke("create-storage").exit_code == 0
+    send(database, "jobs-over", 5)
+
+    result = invoke("queues", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[-1] == {
+        "band": "overflow",
+        "queue": "jobs-over",
+        "messages": 5,
+        "poison": 0,
+        "dead_letters": 0,
+    }
+
+
 # --- purge ----------------------------------------------------------------------------------
 
 

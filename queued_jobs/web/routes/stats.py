@@ -49,7 +49,9 @@ class Window(BaseModel):
 
 
 class QueueDepth(BaseModel):
-    band: Priority
+    #: A priority band, or ``overflow``: the overflow queue of an app with an owner share
+    #: (its dead letters are kept with the normal band's).
+    band: Priority | Literal["overflow"]
     queue: str
     #: ``null``: the queue did not answer in time.
     messages: int | None
@@ -104,8 +106,9 @@ async def _window(client: JobClient, base: JobQuery, since: datetime) -> Window:
     return Window(succeeded=succeeded, failed=failed, failure_rate=failure_rate(succeeded, failed))
 
 
-async def _depth(client: JobClient, band: Priority) -> QueueDepth:
-    queue = client.broker.queue(client.queues.for_priority(band))
+async def _depth(client: JobClient, band: Priority | Literal["overflow"]) -> QueueDepth:
+    name = client.queues.overflow if band == "overflow" else client.queues.for_priority(band)
+    queue = client.broker.queue(name)
 
     async def depth(of: JobQueue) -> int | None:
         try:
@@ -136,7 +139,10 @@ async def _stats(client: JobClient, owner: str | None, job_type: str | None) -> 
         _window(client, base, now - timedelta(hours=1)),
         _window(client, base, now - timedelta(days=1)),
     )
-    depths = await asyncio.gather(*(_depth(client, band) for band in _BANDS))
+    bands: list[Priority | Literal["overflow"]] = list(_BANDS)
+    if client.settings.owner_share is not None:
+        bands.append("overflow")
+    depths = await asyncio.gather(*(_depth(client, band) for band in bands))
     return Stats(
         owner=owner,
         type=job_type,

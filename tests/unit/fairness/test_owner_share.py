@@ -314,3 +314,28 @@ async def test_the_functions_blueprint_has_an_overflow_trigger_when_the_app_has_
     assert shared["queued_jobs_overflow"] == "%QUEUED_JOBS_QUEUE%-over"
     assert shared["queued_jobs_overflow_poison"] == "%QUEUED_JOBS_QUEUE%-over-poison"
     assert set(shared) - set(plain) == {"queued_jobs_overflow", "queued_jobs_overflow_poison"}
+
+
+async def test_a_dead_letter_of_the_overflow_queue_is_kept_with_the_normal_bands(
+    kind: str, tmp_path: Path, opened: Callable[[JobApp], JobClient]
+) -> None:
+    app, started = make_app(storage_of(kind, tmp_path))
+    client = opened(app)
+    await client.create_storage()
+    await client.broker.queue("jobs-over").send_wire("no job message at all")
+    worker = app.worker(WorkerSettings(poll_max=timedelta(milliseconds=50), sweep_interval=None))
+    running = asyncio.create_task(worker.run())
+    dead = client.broker.queue("jobs-deadletter")
+    try:
+        async with asyncio.timeout(30):
+            while await dead.depth() == 0:  # noqa: ASYNC110 - a queue's depth: nothing signals it
+                await asyncio.sleep(0.02)
+    finally:
+        worker.stop()
+        await running
+        await worker.close()
+
+    [letter] = await dead.peek()
+    assert letter.body == "no job message at all"
+    assert await client.broker.queue("jobs-over").depth() == 0
+    assert started == []

@@ -9,7 +9,7 @@ import { place } from "../router.js";
 import { badge, STATUSES } from "../status.js";
 import { heading, notAvailable, section, showFailure, throttled } from "./common.js";
 
-const BANDS = { high: "High", normal: "Normal", low: "Low" };
+const BANDS = { high: "High", normal: "Normal", low: "Low", overflow: "Overflow" };
 const REFRESH_MS = 2000;
 const PERIODIC_MS = 30000;
 const WORKERS_WITHIN = 600;
@@ -45,13 +45,18 @@ function depth(value, link) {
   return h("a", { href: link }, count(value));
 }
 
+// The overflow queue's dead letters are kept with the normal band's: no page of its own.
+function sideLink(queue, side) {
+  return queue.band === "overflow" ? null : place("/dead-letters", { band: queue.band, side });
+}
+
 function showQueues(body, stats) {
   const rows = stats.queues.map((queue) => h("tr", {},
     h("th", { scope: "row" }, BANDS[queue.band] ?? queue.band),
     h("td", { class: "mono" }, queue.queue),
     h("td", { class: "num" }, depth(queue.messages)),
-    h("td", { class: "num" }, depth(queue.poison, place("/dead-letters", { band: queue.band, side: "poison" }))),
-    h("td", { class: "num" }, depth(queue.dead_letters, place("/dead-letters", { band: queue.band, side: "deadletter" })))));
+    h("td", { class: "num" }, depth(queue.poison, sideLink(queue, "poison"))),
+    h("td", { class: "num" }, depth(queue.dead_letters, sideLink(queue, "deadletter")))));
   const { region } = table({
     caption: { text: "Messages waiting per priority band", hidden: true },
     columns: [{ label: "Band" }, { label: "Queue" }, { label: "Messages", className: "num" },
