@@ -1,5 +1,6 @@
 """The benchmarked application: one no-op job type, on the backend a spec names (with
-``"limit": N``, its jobs pass a concurrency limit of capacity N, one gate for all).
+``"limit": N``, its jobs pass a concurrency limit of capacity N, one gate for all; with
+``"share": N``, the app has an owner share of N).
 
 A spec is a small JSON-able dict so that a worker in another process opens the same store:
 ``{"backend": "sqlite", "path": ".../bench.db"}`` or
@@ -12,7 +13,14 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from queued_jobs import AzureStorage, ExecutionSettings, JobApp, QueueNames, SqliteStorage
+from queued_jobs import (
+    AzureStorage,
+    ExecutionSettings,
+    JobApp,
+    OwnerShare,
+    QueueNames,
+    SqliteStorage,
+)
 from queued_jobs.execution.pipeline import StatusListener
 from queued_jobs.limits import ConcurrencyLimit
 
@@ -31,7 +39,8 @@ def make_app(
     listeners: list[StatusListener] | None = None,
     client_options: Mapping[str, Any] | None = None,
 ) -> JobApp:
-    settings = ExecutionSettings(progress_interval=timedelta(seconds=1))
+    share = OwnerShare(int(spec["share"])) if spec.get("share") else None
+    settings = ExecutionSettings(progress_interval=timedelta(seconds=1), owner_share=share)
     if spec["backend"] == "sqlite":
         storage: Any = SqliteStorage(spec["path"])
         queues = QueueNames("jobs")

@@ -39,15 +39,24 @@ class Backend:
     """Fresh stores of one kind, one per run."""
 
     def __init__(
-        self, kind: str, *, work: Path, connection: str | None = None, limit: int | None = None
+        self,
+        kind: str,
+        *,
+        work: Path,
+        connection: str | None = None,
+        limit: int | None = None,
+        share: int | None = None,
     ) -> None:
-        """``limit``: the jobs pass a concurrency limit of that capacity (one gate)."""
+        """``limit``: the jobs pass a concurrency limit of that capacity (one gate);
+        ``share``: the app has an owner share of that many jobs."""
         self.kind = kind
         self.work = work
         self.connection = connection
         self.limit = limit
+        self.share = share
         store = "SQLite" if kind == "sqlite" else "Azurite"
-        self.label = f"queued-jobs ({store}{f', limit {limit}' if limit else ''})"
+        extra = f", limit {limit}" if limit else f", owner share {share}" if share else ""
+        self.label = f"queued-jobs ({store}{extra})"
 
     def fresh(self) -> dict[str, Any]:
         name = f"b{uuid.uuid4().hex[:12]}"
@@ -58,6 +67,8 @@ class Backend:
             spec = {"backend": "azure", "connection": self.connection, "name": name}
         if self.limit:
             spec["limit"] = self.limit
+        if self.share:
+            spec["share"] = self.share
         return spec
 
 
