@@ -23,7 +23,9 @@ A job that finds the lease held by another job that runs (``running`` under a li
 
 A lease held by a job that is not running (it ended, and its worker died before giving the
 lease back) is waited for the same way, without asking anything to stop: it runs out within
-a lease.
+a lease. A ``REPLACE`` job that finds the holder ``running`` with its lease run out (its
+worker died) asks it to stop as well, so that the worker that takes it over cancels it
+instead of running the job it replaces again.
 """
 
 from __future__ import annotations
@@ -170,6 +172,13 @@ async def start(
             continue  # given back or run out since: take it again
         holder = await _running(repository, holder_id, clock)
         if holder is None:
+            if policy is AlreadyRunning.REPLACE and await _stop_stale(pipeline, job, holder_id):
+                return _wait(
+                    job,
+                    f"job {holder_id} holds the lease of the type but its worker died: "
+                    "asked it to stop (it is cancelled when taken over); this job waits "
+                    "for the lease to run out",
+                )
             return _wait(
                 job,
                 f"job {holder_id} holds the lease of the type but is not running (it ended "
@@ -178,6 +187,20 @@ async def start(
             )
         return await _decide(pipeline, job, holder, policy)
     return _wait(job, "the lease of the type kept changing hands")
+
+
+async def _stop_stale(pipeline: Pipeline, job: QueuedJob, holder_id: str) -> bool:
+    """A replacing ``job`` asks the holder whose worker died (``running``, its lease run
+    out) to stop, so that a worker taking it over cancels it rather than running it
+    again; whether it was such a job, queued before ``job``."""
+    try:
+        stale = await pipeline.repository.get(holder_id)
+    except (JobNotFound, CorruptJobRecord):
+        return False
+    if stale.status is not JobStatus.RUNNING or not _queued_after(job, stale):
+        return False
+    await _ask_to_stop(pipeline.repository, stale, pipeline.clock)
+    return True
 
 
 async def _decide(

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from queued_jobs.client import JobClient
+from queued_jobs.execution.already_running import type_lease_name
 from queued_jobs.models import AttemptOutcome, JobStatus, QueuedJob
 from queued_jobs.runner import AlreadyRunning
 from tests.integration.conftest import Backend, Spawn, spawning
@@ -167,12 +168,17 @@ async def test_replace_cancels_the_first_job_and_runs_the_second_to_success(
     assert most_at_once(backend) == 1  # the first stopped before the second started
 
 
+@pytest.mark.parametrize("after_its_lease", [False, True])
 async def test_a_killed_holder_leaves_its_lease_to_run_out_then_the_replacing_job_runs(
     backend: Backend,
     client_of: ClientOf,
     workers: Spawn,
     tmp_path: Path,
+    after_its_lease: bool,
 ) -> None:
+    """``after_its_lease``: the replacing job comes once the holder's lease has run out
+    (its worker dead, the holder still ``running``): the worker that takes the holder
+    over must cancel it, not run it again beside (or, alone, instead of) its replacement."""
     client: JobClient = await client_of(build_running_app(backend.storage, lease=LEASE))
     release = tmp_path / "release"
     request = {"release": str(release)}
@@ -186,6 +192,21 @@ async def test_a_killed_holder_leaves_its_lease_to_run_out_then_the_replacing_jo
     doomed.send_signal(signal.SIGKILL)
     doomed.wait()
     held = await client.get_job(holder.id)  # as its worker last renewed it
+    if after_its_lease:
+        # the holder's record lease runs out while the lease of its type still holds (it is
+        # renewed just after the record's: a busy machine widens the gap)
+        assert held.lease_expires_at is not None
+        lapsed = held.lease_expires_at + timedelta(milliseconds=100)
+        name = type_lease_name(holder.job_type)
+        kept = lapsed + timedelta(seconds=LEASE)
+        assert await client.repository.take_lease(
+            name, holder.id, now=client.clock.now(), until=kept
+        )
+
+        async def run_out() -> bool:
+            return client.clock.now() > lapsed
+
+        await until(run_out, "the holder's lease running out", backend)
     later = await client.queue_job(TYPES[AlreadyRunning.REPLACE], request, owner="bob")
     workers(1, concurrency=2)  # a slot for the replacing job, one to take the holder over
 
