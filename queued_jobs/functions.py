@@ -57,11 +57,11 @@ from .execution.pipeline import Disposition, Handled, Pipeline
 from .execution.presence import FUNCTIONS_PRESENCE_EVERY, PresenceRecorder, detail_text
 from .execution.sweep import Sweeper
 from .execution.takeover import send_takeovers
-from .fairness.share import OVERFLOW_SUFFIX, dead_letters_of
+from .fairness.share import OVERFLOW_SUFFIX
 from .feed.consumer import FeedConsumer
 from .limits.sweep import LimitSweeper
 from .models import DetailValue, JobStatus, PresenceKind, Priority
-from .queue_names import DEAD_LETTER_SUFFIX
+from .queue_names import DEAD_LETTER_SUFFIX, dead_letters_of
 from .queues.azure_queue import decoded_body
 from .queues.base import MAX_DELAY, POISON_SUFFIX
 from .schedules.firing import ScheduleFirer

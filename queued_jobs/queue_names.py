@@ -9,11 +9,11 @@ from typing import Final
 
 from ._names import MAX_QUEUE_NAME, queue_name_problem
 from .errors import ConfigurationError
-from .fairness.share import OVERFLOW_SUFFIX
+from .fairness.share import OVERFLOW_SUFFIX, is_overflow
 from .models import Priority
 from .queues.base import DEAD_LETTER_SUFFIX, POISON_SUFFIX, QueueBroker
 
-__all__ = ["DEAD_LETTER_SUFFIX", "MAX_BASE_NAME", "POISON_SUFFIX", "QueueNames"]
+__all__ = ["DEAD_LETTER_SUFFIX", "MAX_BASE_NAME", "POISON_SUFFIX", "QueueNames", "dead_letters_of"]
 
 _SUFFIX = {Priority.HIGH: "-high", Priority.NORMAL: "", Priority.LOW: "-low"}
 #: The longest base name: every queue made from it, ``<base>-high-deadletter`` the
@@ -55,3 +55,11 @@ class QueueNames:
         """Create every band's queue, poison queue and dead-letter queue that is missing."""
         for name in [*self.bands, self.overflow]:
             await broker.queue(name).create()
+
+
+def dead_letters_of(queue: str) -> str:
+    """The dead-letter queue of the job queue ``queue``: its own ``-deadletter`` queue,
+    but the normal band's for the overflow queue, so that the tools that list each band's
+    dead letters show the overflow queue's too."""
+    base = queue.removesuffix(OVERFLOW_SUFFIX) if is_overflow(queue) else queue
+    return base + DEAD_LETTER_SUFFIX

@@ -18,9 +18,8 @@ from typing import Final
 from ..errors import ConfigurationError
 from ..limits.definitions import ConcurrencyLimit, by_owner
 from ..limits.model import MAX_CAPACITY
-from ..queues.base import DEAD_LETTER_SUFFIX
 
-__all__ = ["OVERFLOW_SUFFIX", "SHARE_LIMIT", "OwnerShare", "dead_letters_of", "is_overflow"]
+__all__ = ["OVERFLOW_SUFFIX", "SHARE_LIMIT", "OwnerShare", "is_overflow"]
 
 #: The name of the limit that keeps the owners' places in the ready queues (one gate per
 #: owner). An application's own limits may not take it.
@@ -34,14 +33,6 @@ _LONGEST_HOLD: Final = timedelta(days=1)
 def is_overflow(queue: str) -> bool:
     """Whether ``queue`` is an overflow queue (its jobs hold no place)."""
     return queue.endswith(OVERFLOW_SUFFIX)
-
-
-def dead_letters_of(queue: str) -> str:
-    """The dead-letter queue of the job queue ``queue``: its own ``-deadletter`` queue,
-    but the normal band's for the overflow queue, so that the tools that list each band's
-    dead letters show the overflow queue's too."""
-    base = queue.removesuffix(OVERFLOW_SUFFIX) if is_overflow(queue) else queue
-    return base + DEAD_LETTER_SUFFIX
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,10 @@ from ..execution.isolation import Isolation
 from ..execution.pipeline import Disposition, Handled, Pipeline
 from ..execution.presence import PresenceRecorder, detail_text
 from ..execution.sweep import Sweeper
-from ..fairness.share import dead_letters_of, is_overflow
+from ..fairness.share import is_overflow
 from ..feed.consumer import FeedConsumer
 from ..models import DetailValue, PresenceKind
+from ..queue_names import dead_letters_of
 from ..queues.base import MAX_BATCH, MAX_DELAY, Arrivals, JobQueue, QueueMessage
 from .background import Periodic, repeat_forever, start_supervised, stop_all, sweep_forever
 from .bands import Bands
