@@ -104,7 +104,10 @@ async def test_a_rate_holds_over_several_windows(
     )
     assert None not in started
     window = timedelta(seconds=2)
-    slack = timedelta(milliseconds=400)  # between the gate's start and the claim's record
+    # A start is taken at the gate; the record says when the claim was written after it,
+    # up to a second later on a busy machine: a window measured on records is checked
+    # short by that much (16 starts without the limit come within a fraction of it).
+    slack = timedelta(seconds=1)
     for i, moment in enumerate(started):
         within = [s for s in started[i:] if s < moment + window - slack]
         assert len(within) <= 4, (moment, within)
