@@ -26,6 +26,7 @@ from .errors import (
     JobCancelled,
     JobNotFound,
     JobTimedOut,
+    LimitNotFound,
     NotAuthenticated,
     PayloadTooDeep,
     PayloadTooLarge,
@@ -42,6 +43,9 @@ from .errors import (
 )
 from .execution.settings import ExecutionSettings
 from .feed import FeedConsumer
+from .limits.client import LimitClient
+from .limits.sync_client import SyncLimitClient
+from .limits.views import GateView, HolderView, LimitView
 from .models import (
     Attempt,
     AttemptOutcome,
@@ -95,6 +99,8 @@ __all__ = [
     "ExecutionSettings",
     "ExitRule",
     "FeedConsumer",
+    "GateView",
+    "HolderView",
     "InvalidInput",
     "InvalidJobRecord",
     "InvalidSequence",
@@ -119,6 +125,9 @@ __all__ = [
     "JobStatus",
     "JobTimedOut",
     "JobTracker",
+    "LimitClient",
+    "LimitNotFound",
+    "LimitView",
     "ManualClock",
     "MemoryStorage",
     "NotAuthenticated",
@@ -159,6 +168,7 @@ __all__ = [
     "StorageUnavailable",
     "SyncJobClient",
     "SyncJobTracker",
+    "SyncLimitClient",
     "SyncScheduleClient",
     "SyncSequenceClient",
     "UniqueScope",

@@ -34,6 +34,7 @@ from .execution.attempts import COUNTED_OUTCOMES
 from .execution.messages import encode_message
 from .execution.pipeline import Disposition, Pipeline
 from .execution.settings import ExecutionSettings
+from .limits.client import LimitClient
 from .models import (
     MAX_ATTEMPTS,
     Attempt,
@@ -121,6 +122,12 @@ class JobClient:
             if inline
             else None
         )
+
+    @property
+    def limits(self) -> LimitClient:
+        """The app's concurrency and rate limits: their gates, and an operator's settings
+        (:class:`~queued_jobs.limits.client.LimitClient`), on this client's store."""
+        return LimitClient(self, keeper=None if self._inline is None else self._inline.limits)
 
     async def create_storage(self) -> None:
         """Create the table/schema and every queue the application uses, if missing."""
