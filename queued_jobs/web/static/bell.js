@@ -45,6 +45,8 @@ export const TEXTS = {
   signIn: "Sign in to see your jobs.",
   unavailable: "Jobs are unavailable right now.",
   attempt: "attempt {n}",
+  waiting: "Waiting for limit {limit}: {reason}",
+  waitingKey: "Waiting for limit {limit} (key {key}): {reason}",
 };
 
 const STYLE = `
@@ -589,6 +591,7 @@ export class QueuedJobsBell extends HTMLElement {
       progress: change.progress,
       attempts: change.attempts,
       cancel_requested: change.cancel_requested,
+      waiting: change.waiting ?? null,
       updated_at: change.changed_at,
       started_at: known.started_at || (change.status === "running" ? change.changed_at : null),
     });
@@ -774,6 +777,13 @@ export class QueuedJobsBell extends HTMLElement {
       status = `${status}, ${fill(texts.took, { duration: this._duration(took) })}`;
     }
     item.append(element("p", { class: `status ${job.status}` }, status));
+    const waiting = !finished && job.status === "queued" ? job.waiting : null;
+    if (waiting && typeof waiting.limit === "string") {
+      const said = fill(waiting.key ? texts.waitingKey : texts.waiting, {
+        limit: waiting.limit, key: String(waiting.key ?? "").slice(0, 80), reason: String(waiting.reason ?? "").slice(0, 200),
+      });
+      item.append(element("p", { class: "detail waiting", "data-waiting": waiting.limit }, said));
+    }
     if (!finished) {
       const percent = job.progress && Number.isFinite(job.progress.percent) ? job.progress.percent : null;
       if (percent !== null) {
