@@ -82,6 +82,7 @@ def test_an_operator_sees_a_full_limit_and_raises_its_capacity_and_a_reader_only
         "Waiting for limit exports (key acme): 1 of 1 running (at most 1 at once)"
     )
     expect(waiting.get_by_role("link", name="Limits")).to_have_attribute("href", "#/limits")
+    screenshot(page, "dashboard-job-waiting")
 
     page.get_by_role("navigation", name="Dashboard").get_by_role("link", name="Limits").click()
     expect(page).to_have_url(re.compile(r"#/limits$"))
@@ -94,7 +95,9 @@ def test_an_operator_sees_a_full_limit_and_raises_its_capacity_and_a_reader_only
     expect(exports.locator('tr[data-gate="acme"]')).to_contain_text(first)
     calls = page.locator('section[data-limit="calls"]')
     expect(calls.locator('[data-field="description"]')).to_contain_text("at most 5 starts per 1min")
+    expect(calls.locator('[data-field="code"]')).to_have_text("5 per 1min")
     assert accessibility_violations(page) == []
+    exports.locator("table").scroll_into_view_if_needed()
     screenshot(page, "dashboard-limits")
 
     field = exports.get_by_label("Jobs at once")

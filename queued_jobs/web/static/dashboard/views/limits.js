@@ -29,8 +29,12 @@ function parkedText(limit) {
   return count(limit.parked, limit.parked_more);
 }
 
+function windowText(seconds) {
+  return seconds >= 60 && seconds % 60 === 0 ? `${seconds / 60}min` : `${seconds}s`;
+}
+
 function codeValue(limit) {
-  if (limit.kind === "rate") return `${value(limit.rate)} per ${limit.per_seconds}s`;
+  if (limit.kind === "rate") return `${value(limit.rate)} per ${windowText(limit.per_seconds)}`;
   return value(limit.capacity);
 }
 
@@ -54,12 +58,14 @@ function stats(limit) {
 }
 
 function gateRows(limit) {
+  const rate = limit.kind === "rate";
   return limit.gates.map((gate) => h("tr", { dataset: { gate: gate.key } },
     h("th", { scope: "row", class: "mono" }, gate.key || h("span", { class: "muted" }, "(every job)")),
-    h("td", { class: "num" }, String(gate.holders.length)),
+    rate ? null : h("td", { class: "num" }, String(gate.holders.length)),
     h("td", { class: "num" }, gate.parked_text),
-    h("td", { class: "num" }, gate.starts === null ? "–" : String(gate.starts)),
-    h("td", {}, gate.holders.length
+    rate ? h("td", { class: "num" }, gate.starts === null ? "–" : String(gate.starts)) : null,
+    rate ? h("td", {}, gate.next_turn ? timeElement(gate.next_turn) : "–") : null,
+    rate ? null : h("td", {}, gate.holders.length
       ? h("ul", { class: "holders" }, gate.holders.map((held) => h("li", {}, jobLink(held.job_id),
         h("span", { class: "muted small" }, " since ", timeElement(held.since), held.started ? "" : " (woken, not started)"))))
       : h("span", { class: "muted" }, "–"))));
@@ -70,8 +76,9 @@ function gatesPart(limit) {
   const more = limit.truncated ? ` (the first ${limit.gates.length}; more are stored)` : "";
   const list = table({
     caption: { text: `Gates of ${limit.name}, by key`, hidden: true },
-    columns: [{ label: "Key" }, { label: "Holding", className: "num" }, { label: "Waiting", className: "num" },
-      { label: "Starts in window", className: "num" }, { label: "Holders" }],
+    columns: limit.kind === "rate"
+      ? [{ label: "Key" }, { label: "Waiting", className: "num" }, { label: "Starts in window", className: "num" }, { label: "Next turn" }]
+      : [{ label: "Key" }, { label: "Holding", className: "num" }, { label: "Waiting", className: "num" }, { label: "Holders" }],
     rows: gateRows(limit),
   }).region;
   return h("details", { class: "limit-gates", open: limit.gates.length <= 5 },
@@ -147,7 +154,9 @@ function limitPanel(limit, context, me, reload) {
       context.notify(`Reset failed: ${error.message}`, "error");
     }
   }, { className: "button small", label: `Reset the override of ${limit.name}` }) : null;
-  const keyed = limit.keyed_by ? h("p", { class: "muted small" }, "One gate per ", h("span", { class: "mono" }, limit.keyed_by === "one gate" ? "limit" : limit.keyed_by), ".") : null;
+  const keyed = !limit.keyed_by ? null
+    : limit.keyed_by === "one gate" ? h("p", { class: "muted small" }, "One gate for every job.")
+      : h("p", { class: "muted small" }, "One gate per ", h("span", { class: "mono" }, limit.keyed_by), ".");
   fill(part.body, numbers, h("div", { class: "limit-setting" }, note, editing?.form, resetOnly), keyed, gates);
 
   function update(fresh) {
