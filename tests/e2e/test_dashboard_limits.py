@@ -1,7 +1,8 @@
 """The dashboard's Limits page in headless Chromium, over a worker running limited jobs: a
 job holds the only place of ``exports`` and another is parked, so the page shows 1 / 1
-and 1 waiting and the parked job's page says what it waits on; an operator raises the
-capacity to 2 through the form and sees the parked job let in; a reader sees no form."""
+and 1 waiting and the parked job's page and its owner's bell say what it waits on; an
+operator raises the capacity to 2 through the form and sees the parked job let in; a
+reader sees no form."""
 
 from __future__ import annotations
 
@@ -57,6 +58,20 @@ def _until(server: ApiServer, path: str, condition: Callable[[Any], bool]) -> An
             time.sleep(0.1)
 
 
+def _embed_bell(page: Page, base_url: str) -> None:
+    """A page of the API's origin that loads the bell's script as any site would."""
+    body = (
+        '<!doctype html><html lang="en"><head><title>Host</title><link rel="icon" href="data:,">'
+        f'<script type="module" src="{base_url}/assets/bell.js"></script></head>'
+        "<body><header style='display: flex; justify-content: flex-end; padding: 1rem'>"
+        "<queued-jobs-bell></queued-jobs-bell></header></body></html>"
+    )
+    page.route(
+        f"{base_url}/host-page", lambda route: route.fulfill(content_type="text/html", body=body)
+    )
+    page.goto(f"{base_url}/host-page")
+
+
 def _open(open_page: Callable[..., Any], server: ApiServer, caller: str, hash_: str) -> Page:
     page, _ = open_page(headers=headers_of(server, caller))
     page.goto(f"{server.base_url}/dashboard{hash_}")
@@ -83,6 +98,16 @@ def test_an_operator_sees_a_full_limit_and_raises_its_capacity_and_a_reader_only
     )
     expect(waiting.get_by_role("link", name="Limits")).to_have_attribute("href", "#/limits")
     screenshot(page, "dashboard-job-waiting")
+
+    owner, _ = open_page(headers=headers_of(exports_api, "alice"))  # the end user's bell
+    _embed_bell(owner, exports_api.base_url)
+    bell = owner.locator("queued-jobs-bell")
+    bell.get_by_role("button", name="Jobs").click()
+    parked = bell.locator(f'li[data-job="{second}"] .waiting')
+    expect(parked).to_have_text(
+        "Waiting for limit exports (key acme): 1 of 1 running (at most 1 at once)"
+    )
+    screenshot(owner, "bell-job-waiting")
 
     page.get_by_role("navigation", name="Dashboard").get_by_role("link", name="Limits").click()
     expect(page).to_have_url(re.compile(r"#/limits$"))

@@ -97,6 +97,7 @@ li.unseen { background: var(--qj-bell-unseen, #eff6ff); }
 .dismiss:hover { background: var(--qj-bell-hover, rgba(0,0,0,.06)); }
 .detail { grid-column: 2 / span 2; margin: 0; font-size: .875rem; overflow-wrap: anywhere; }
 .detail a { color: var(--qj-bell-accent, #1d4ed8); font-weight: 600; }
+.detail.waiting { font-size: .8rem; color: var(--qj-bell-muted, #4b5563); }
 .bar { grid-column: 2 / span 2; height: .375rem; border-radius: 999px;
   background: var(--qj-bell-track, #e5e7eb); overflow: hidden; }
 .bar > span { display: block; height: 100%; width: 0; background: var(--qj-bell-accent, #1d4ed8);
