@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import headers_of
-from tests.support.browser import PATIENCE_MS, accessibility_violations, screenshot
+from tests.support.browser import PATIENCE_MS, PHONE, accessibility_violations, screenshot
 from tests.support.waiting import PATIENCE
 from tests.support.web import ApiServer, start_api_server
 
@@ -144,6 +144,14 @@ def test_an_operator_sees_a_full_limit_and_raises_its_capacity_and_a_reader_only
     expect(seen.locator('[data-field="effective"]')).to_have_text("2")
     expect(reader.get_by_role("button", name=re.compile("^(Set|Reset)"))).to_have_count(0)
     expect(reader.get_by_label("Jobs at once")).to_have_count(0)
+
+    phone, _ = open_page(headers=headers_of(exports_api, "operator"), viewport=PHONE)
+    phone.goto(f"{exports_api.base_url}/dashboard#/limits")
+    expect(phone.locator('section[data-limit="exports"] [data-field="holding"]')).to_have_text(
+        "2 / 2"
+    )
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(phone, "dashboard-limits-phone")
 
     exports.get_by_role("button", name="Reset the override of exports").click()
     expect(exports.locator('[data-field="override"]')).to_have_text("none")
