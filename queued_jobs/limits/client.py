@@ -25,8 +25,11 @@ from collections.abc import Coroutine, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from pydantic import ValidationError
+
 from ..errors import ConcurrencyConflict, InvalidInput, LimitNotFound
 from ..repositories._gates import check_limit_name
+from ..repositories._records import problems
 from .definitions import ConcurrencyLimit, Limit, RateLimit
 from .model import MAX_CAPACITY, MAX_RATE, Gate, LimitSettings
 from .store import LimitStore
@@ -196,14 +199,7 @@ class LimitClient:
         _check_setting(limit, capacity, rate)
         for _ in range(_TRIES):
             stored = await self.store.load_limit_settings(name)
-            wanted = LimitSettings(
-                limit=name,
-                capacity=capacity,
-                rate=rate,
-                updated_at=self._now(),
-                updated_by=None if by is None else by[:200],
-                version=None if stored is None else stored.version,
-            )
+            wanted = _setting(name, capacity, rate, self._now(), by, stored)
             try:
                 saved = await self.store.save_limit_settings(wanted)
             except ConcurrencyConflict:
@@ -225,6 +221,29 @@ class LimitClient:
     def _forget(self, name: str) -> None:
         if self._keeper is not None:
             self._keeper.forget_settings(name)
+
+
+def _setting(
+    name: str,
+    capacity: int | None,
+    rate: int | None,
+    now: datetime,
+    by: str | None,
+    stored: LimitSettings | None,
+) -> LimitSettings:
+    try:
+        return LimitSettings(
+            limit=name,
+            capacity=capacity,
+            rate=rate,
+            updated_at=now,
+            updated_by=by or None,
+            version=None if stored is None else stored.version,
+        )
+    except ValidationError as exc:  # who set it: too long, or with control characters
+        raise InvalidInput(
+            f"the setting of limit {name!r} cannot be stored: {problems(exc)}"
+        ) from None
 
 
 def _check_setting(limit: Limit, capacity: int | None, rate: int | None) -> None:

@@ -113,6 +113,7 @@ def test_bad_and_hostile_input_is_refused_in_a_sentence(invoke: Invoke, database
         (("show", "nothing"), "no limit named 'nothing' (the app's limits: calls, exports)"),
         (("reset", "nothing"), "no limit named 'nothing'"),
         (("show", HOSTILE), "no limit named"),
+        (("set", "exports", "--capacity", "1", "--by", HOSTILE), "control characters"),
     ]:
         result = invoke(*LIMITED, "limits", *args)
         assert result.exit_code in (1, 2), (args, result.output)
