@@ -26,6 +26,7 @@ from .errors import (
     JobCancelled,
     JobNotFound,
     JobTimedOut,
+    LimitNotFound,
     NotAuthenticated,
     PayloadTooDeep,
     PayloadTooLarge,
@@ -43,6 +44,9 @@ from .errors import (
 from .execution.settings import ExecutionSettings
 from .fairness import OwnerShare
 from .feed import FeedConsumer
+from .limits.client import LimitClient
+from .limits.sync_client import SyncLimitClient
+from .limits.views import GateView, HolderView, LimitView
 from .models import (
     Attempt,
     AttemptOutcome,
@@ -96,6 +100,8 @@ __all__ = [
     "ExecutionSettings",
     "ExitRule",
     "FeedConsumer",
+    "GateView",
+    "HolderView",
     "InvalidInput",
     "InvalidJobRecord",
     "InvalidSequence",
@@ -120,6 +126,9 @@ __all__ = [
     "JobStatus",
     "JobTimedOut",
     "JobTracker",
+    "LimitClient",
+    "LimitNotFound",
+    "LimitView",
     "ManualClock",
     "MemoryStorage",
     "NotAuthenticated",
@@ -161,6 +170,7 @@ __all__ = [
     "StorageUnavailable",
     "SyncJobClient",
     "SyncJobTracker",
+    "SyncLimitClient",
     "SyncScheduleClient",
     "SyncSequenceClient",
     "UniqueScope",

@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .client import JobClient
+from .limits.views import waiting_text
 from .models import Attempt, JobStatus, QueuedJob
 from .waiting import Backoff
 
@@ -171,6 +172,7 @@ def job_view(
         ("status", status_text(job, now=now)),
         ("attempts", f"{job.attempts} of {job.max_attempts}"),
         ("progress", _progress(job)),
+        ("waiting", _waiting(job)),
         ("priority", job.priority.value),
         ("created", format_time(job.created_at)),
         ("run at", format_time(job.run_at) if job.run_at else None),
@@ -197,6 +199,13 @@ def job_view(
     if not attempts:
         return lines
     return Group(lines, Text(""), _attempt_table(attempts))
+
+
+def _waiting(job: QueuedJob) -> str | None:
+    """The limit that holds a job back, in a line (none for a finished job)."""
+    if job.waiting is None or job.status.is_terminal:
+        return None
+    return waiting_text(job.waiting)
 
 
 def _attempt_table(attempts: Sequence[Attempt]) -> Table:

@@ -36,6 +36,7 @@ from .execution.pipeline import Disposition, Pipeline
 from .execution.settings import ExecutionSettings
 from .fairness.admission import Admission
 from .fairness.share import is_overflow
+from .limits.client import LimitClient
 from .limits.keeper import LimitKeeper
 from .models import (
     MAX_ATTEMPTS,
@@ -136,6 +137,12 @@ class JobClient:
             if share is not None and not inline
             else None
         )
+
+    @property
+    def limits(self) -> LimitClient:
+        """The app's concurrency and rate limits: their gates, and an operator's settings
+        (:class:`~queued_jobs.limits.client.LimitClient`), on this client's store."""
+        return LimitClient(self, keeper=None if self._inline is None else self._inline.limits)
 
     async def create_storage(self) -> None:
         """Create the table/schema and every queue the application uses, if missing."""

@@ -31,6 +31,7 @@ callers never import ``azure.core`` or ``sqlite3`` to handle them::
     ├── SlotAlreadyFired              that slot of the schedule fired already (its marker)
     ├── SequenceNotFound              no sequence with that id
     ├── DuplicateSequence             a sequence with that id is stored already
+    ├── LimitNotFound                 no limit of that name (the app declares none, none stored)
     ├── ConcurrencyConflict           the record changed since it was read (ETag/version)
     ├── LeaseLost                     a queue message lease that is no longer ours
     ├── StorageError                  the store failed in a way the caller can't fix
@@ -88,6 +89,7 @@ __all__ = [
     "JobNotFound",
     "JobTimedOut",
     "LeaseLost",
+    "LimitNotFound",
     "MessageTooLarge",
     "NotAuthenticated",
     "PayloadTooDeep",
@@ -337,6 +339,19 @@ class DuplicateSequence(QueuedJobsError):
         super().__init__(
             f"a sequence with id {sequence_id} is already stored; start a new one with "
             "Sequence.new, or update that one"
+        )
+
+
+class LimitNotFound(QueuedJobsError):
+    """No limit of that name: no job type of the app passes one, and nothing of one is
+    stored (no gate, no operator's setting)."""
+
+    def __init__(self, name: str, known: Sequence[str] = ()) -> None:
+        self.name = name
+        names = ", ".join(known) or "none"
+        super().__init__(
+            f"no limit named {name!r:.80} (the app's limits: {names:.400}); list the limits "
+            "to find the one you mean"
         )
 
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar, overload
 
 from ._sync import SyncTwin, blocking
 from .client import JobClient
+from .limits.sync_client import SyncLimitClient
 from .models import OutputRead, QueuedJob
 from .schedules.client import ScheduleClient
 from .schedules.sync_client import SyncScheduleClient
@@ -56,6 +57,12 @@ class SyncJobClient(SyncTwin[JobClient]):
         """The client's schedules (:class:`~queued_jobs.schedules.client.ScheduleClient`'s
         verbs, blocking), on this twin's loop and connections."""
         return SyncScheduleClient(self._loop, ScheduleClient(self._target))
+
+    @property
+    def limits(self) -> SyncLimitClient:
+        """The app's limits (:class:`~queued_jobs.limits.client.LimitClient`'s verbs,
+        blocking), on this twin's loop and connections."""
+        return SyncLimitClient(self._loop, self._target.limits)
 
     @property
     def sequences(self) -> SyncSequenceClient:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -24,6 +25,7 @@ from queued_jobs import (
     PermanentError,
     SqliteStorage,
 )
+from queued_jobs.limits import ConcurrencyLimit, RateLimit, by_request
 from queued_jobs.queues import QueueBroker
 from queued_jobs.repositories import JobRepository
 
@@ -105,3 +107,23 @@ async def chatter(request: Chatter, context: JobContext) -> int:
 unreachable = JobApp(AzureStorage(UNREACHABLE))
 #: The same SQLite file, with an owner share (an overflow queue).
 shared = JobApp(EnvSqliteStorage(), settings=ExecutionSettings(owner_share=OwnerShare(2)))
+
+
+#: The same storage, with job types that pass limits (``queued-jobs --app tests.cli_app:limited``).
+limited = JobApp(EnvSqliteStorage())
+EXPORTS = ConcurrencyLimit("exports", 2, key=by_request("customer"))
+CALLS = RateLimit("calls", 10, per=timedelta(seconds=1))
+
+
+class Export(BaseModel):
+    customer: str
+
+
+@limited.job(name="export", limits=[EXPORTS])
+async def export(request: Export) -> str:
+    return request.customer
+
+
+@limited.job(name="call", limits=[CALLS])
+async def call(request: Any) -> None:
+    return None

@@ -2,8 +2,9 @@
 
 One module per command group: ``run`` (the worker), ``jobs`` (enqueue, status, list,
 cancel, retry, purge), ``logs`` (what a job printed, followed live), ``dead_letters`` (the
-bands' dead-letter and poison queues), ``queues`` (the bands' depths), ``storage``
-(create-storage), ``serve`` (the web API), ``api_keys`` (keys for the web API),
+bands' dead-letter and poison queues), ``queues`` (the bands' depths), ``limits``
+(concurrency and rate limits), ``storage`` (create-storage), ``serve`` (the web API),
+``api_keys`` (keys for the web API),
 ``schedules`` (recurring schedules), ``sequences`` (start, list, show, cancel), ``demo``;
 ``_base`` holds the group, its options and the error reporting every command shares.
 """
@@ -15,6 +16,7 @@ from . import (
     dead_letters,
     demo,
     jobs,
+    limits,
     logs,
     queues,
     run,
@@ -32,6 +34,7 @@ _COMMANDS = (
     dead_letters,
     demo,
     jobs,
+    limits,
     logs,
     queues,
     run,

@@ -6,6 +6,7 @@ from typing import Final
 
 from fastapi import Request
 
+from ..limits.views import waiting_text
 from ..models import Attempt, JobError, JobStatus, QueuedJob
 from .auth import Principal
 from .schemas import (
@@ -16,6 +17,7 @@ from .schemas import (
     JobView,
     ProgressView,
     RuntimeStatus,
+    WaitingView,
 )
 
 __all__ = ["RUNTIME_STATUS", "JobUrls", "attempt_view", "job_urls", "job_view"]
@@ -66,10 +68,28 @@ def _error(error: JobError | None, principal: Principal) -> ErrorView | None:
     return ErrorView(type=error.type, message=error.message, traceback=traceback)
 
 
+def _waiting(job: QueuedJob) -> WaitingView | None:
+    """What holds a job that has not started back (a finished job's last wait is not
+    shown: nothing holds it back any more)."""
+    waiting = job.waiting
+    if waiting is None or job.status.is_terminal:
+        return None
+    return WaitingView(
+        limit=waiting.limit,
+        key=waiting.key,
+        kind=waiting.kind,
+        reason=waiting.reason,
+        since=waiting.since,
+        until=waiting.until,
+        checks=waiting.checks,
+    )
+
+
 def job_view(request: Request, job: QueuedJob, principal: Principal) -> JobView:
     urls = job_urls(request)
     status_url, cancel_url = urls.url("get_job", job.id), urls.url("cancel_job", job.id)
     progress = job.progress
+    waiting = _waiting(job)
     return JobView(
         id=job.id,
         owner=job.owner,
@@ -97,6 +117,8 @@ def job_view(request: Request, job: QueuedJob, principal: Principal) -> JobView:
         tags=list(job.tags),
         custom_data=job.custom_data,
         output_length=None if job.output is None else job.output.length,
+        waiting=waiting,
+        waiting_text=None if job.waiting is None or waiting is None else waiting_text(job.waiting),
         links=JobLinks(
             self=status_url,
             attempts=urls.url("list_attempts", job.id),

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from ..dead_letters import SideQueue
 from ..models import MAX_ATTEMPTS, AttemptOutcome, JobStatus, Priority, UniqueScope
 from ..models.job import UtcDatetime
+from ..models.waiting import WaitKind
 from ..schedules.model import (
     MAX_CATCH_UP_LIMIT,
     MAX_NAME_LENGTH,
@@ -53,6 +54,7 @@ __all__ = [
     "ScheduleView",
     "SlotPreviewView",
     "SlotView",
+    "WaitingView",
 ]
 
 #: Durable Functions' names for the statuses, for clients written against its HTTP API.
@@ -94,6 +96,21 @@ class JobCreate(BaseModel):
 class ProgressView(BaseModel):
     percent: float
     message: str | None = None
+
+
+class WaitingView(BaseModel):
+    """Why a queued job has not started: the limit that holds it back."""
+
+    limit: str
+    key: str
+    kind: WaitKind
+    #: In words: "2 of 2 running (at most 2 at once)", "... used; its turn at ...".
+    reason: str
+    since: datetime
+    #: A rate's turn; for a parked job, when it is looked at again if nothing woke it.
+    until: datetime
+    #: How many times it found the limit full since it last ran.
+    checks: int
 
 
 class ErrorView(BaseModel):
@@ -151,6 +168,10 @@ class JobView(BaseModel):
     #: How many characters the job has printed (``null``: none); the text is at
     #: ``links.output``, never in a job's view.
     output_length: int | None
+    #: The limit a queued job waits on (``null``: none holds it back).
+    waiting: WaitingView | None = None
+    #: The same in one line, for people.
+    waiting_text: str | None = None
     links: JobLinks
     durable: DurableLinks
 

@@ -45,6 +45,8 @@ export const TEXTS = {
   signIn: "Sign in to see your jobs.",
   unavailable: "Jobs are unavailable right now.",
   attempt: "attempt {n}",
+  waiting: "Waiting for limit {limit}: {reason}",
+  waitingKey: "Waiting for limit {limit} (key {key}): {reason}",
 };
 
 const STYLE = `
@@ -95,6 +97,7 @@ li.unseen { background: var(--qj-bell-unseen, #eff6ff); }
 .dismiss:hover { background: var(--qj-bell-hover, rgba(0,0,0,.06)); }
 .detail { grid-column: 2 / span 2; margin: 0; font-size: .875rem; overflow-wrap: anywhere; }
 .detail a { color: var(--qj-bell-accent, #1d4ed8); font-weight: 600; }
+.detail.waiting { font-size: .8rem; color: var(--qj-bell-muted, #4b5563); }
 .bar { grid-column: 2 / span 2; height: .375rem; border-radius: 999px;
   background: var(--qj-bell-track, #e5e7eb); overflow: hidden; }
 .bar > span { display: block; height: 100%; width: 0; background: var(--qj-bell-accent, #1d4ed8);
@@ -589,6 +592,7 @@ export class QueuedJobsBell extends HTMLElement {
       progress: change.progress,
       attempts: change.attempts,
       cancel_requested: change.cancel_requested,
+      waiting: change.waiting ?? null,
       updated_at: change.changed_at,
       started_at: known.started_at || (change.status === "running" ? change.changed_at : null),
     });
@@ -774,6 +778,13 @@ export class QueuedJobsBell extends HTMLElement {
       status = `${status}, ${fill(texts.took, { duration: this._duration(took) })}`;
     }
     item.append(element("p", { class: `status ${job.status}` }, status));
+    const waiting = !finished && job.status === "queued" ? job.waiting : null;
+    if (waiting && typeof waiting.limit === "string") {
+      const said = fill(waiting.key ? texts.waitingKey : texts.waiting, {
+        limit: waiting.limit, key: String(waiting.key ?? "").slice(0, 80), reason: String(waiting.reason ?? "").slice(0, 200),
+      });
+      item.append(element("p", { class: "detail waiting", "data-waiting": waiting.limit }, said));
+    }
     if (!finished) {
       const percent = job.progress && Number.isFinite(job.progress.percent) ? job.progress.percent : null;
       if (percent !== null) {

@@ -9,6 +9,7 @@ import { confirmAction, notify } from "./ui.js";
 import { deadLettersView } from "./views/dead_letters.js";
 import { jobView } from "./views/job.js";
 import { jobsView } from "./views/jobs.js";
+import { limitsView } from "./views/limits.js";
 import { overviewView } from "./views/overview.js";
 import { scheduleView, schedulesView } from "./views/schedules.js";
 import { sequenceView, sequencesView } from "./views/sequences.js";
@@ -53,6 +54,7 @@ function navigation(router) {
         : path.startsWith("/jobs") ? "jobs"
           : path.startsWith("/schedules") ? "schedules"
             : path.startsWith("/sequences") ? "sequences"
+            : path.startsWith("/limits") ? "limits"
             : path.startsWith("/dead-letters") ? "dead-letters" : null;
     for (const link of nav.querySelectorAll("a[data-nav]")) {
       if (link.dataset.nav === current) link.setAttribute("aria-current", "page");
@@ -96,6 +98,7 @@ function start() {
     [/^\/schedules\/([^/]+)$/, (match) => scheduleView(context, decodeURIComponent(match[1]))],
     [/^\/sequences$/, (_, params) => sequencesView(context, params)],
     [/^\/sequences\/([^/]+)$/, (match) => sequenceView(context, decodeURIComponent(match[1]))],
+    [/^\/limits$/, () => limitsView(context)],
     [/^\/dead-letters$/, (_, params) => deadLettersView(context, params)],
   ], notFound);
   context.router.onChange(() => {

@@ -63,3 +63,11 @@ export function progressBar(progress, status) {
   }, fill);
   return h("span", { class: "progress-wrap" }, bar, h("span", { class: "progress-text" }, text));
 }
+
+/** What a queued job waits on, in a line: "Waiting for limit exports (key acme): 2 of 2 running (at most 2 at once)". */
+export function waitingText(job) {
+  const waiting = job && job.status === "queued" ? job.waiting : null;
+  if (!waiting || typeof waiting.limit !== "string") return null;
+  const key = waiting.key ? ` (key ${waiting.key})` : "";
+  return `Waiting for limit ${waiting.limit}${key}: ${waiting.reason}`;
+}

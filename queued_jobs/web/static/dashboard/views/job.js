@@ -8,7 +8,7 @@ import { api, ApiError, MISSING, optional } from "../api.js";
 import { details, fill, h, table } from "../dom.js";
 import { duration, jobDuration, json, moment, timeElement } from "../format.js";
 import { place } from "../router.js";
-import { badge, label, outcome, progressBar } from "../status.js";
+import { badge, label, outcome, progressBar, waitingText } from "../status.js";
 import { actionButton } from "../ui.js";
 import { heading, notAvailable, section, showFailure, throttled } from "./common.js";
 import { OutputPanel } from "./output.js";
@@ -156,6 +156,12 @@ export function jobView(context, id) {
     const moving = job.progress || job.status === "running" || job.status === "succeeded";
     fill(status, badge(job.status, { cancelRequested: job.cancel_requested }), moving ? progressBar(job.progress, job.status) : null,
       job.progress?.message ? h("span", { class: "progress-message" }, job.progress.message) : null);
+    const waiting = waitingText(job);
+    if (waiting) {
+      status.append(h("p", { class: "waiting-text small", dataset: { waiting: job.waiting.limit } }, waiting,
+        job.waiting.since ? h("span", { class: "muted" }, ", since ", timeElement(job.waiting.since)) : null,
+        " · ", h("a", { href: "#/limits" }, "Limits")));
+    }
   }
 
   function showActions(me) {
@@ -248,7 +254,10 @@ export function jobView(context, id) {
     printed.heard(change);
     if (!job) return;
     const moved = change.status !== job.status || change.attempts !== job.attempts;
-    job = { ...job, status: change.status, progress: change.progress, attempts: change.attempts, cancel_requested: change.cancel_requested };
+    job = {
+      ...job, status: change.status, progress: change.progress, attempts: change.attempts,
+      cancel_requested: change.cancel_requested, waiting: change.waiting ?? null,
+    };
     showStatus();
     if (moved) {
       showActions(me);
