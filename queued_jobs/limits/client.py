@@ -76,22 +76,27 @@ class LimitClient:
     def _now(self) -> datetime:
         return self.client.clock.now()
 
+    def _all(self) -> list[Limit]:
+        """The limits the job types pass, and the owner share's, if the app has one."""
+        share = self.client.settings.owner_share
+        return [*self.client.registry.limits(), *([share.limit] if share is not None else [])]
+
     def _declared(self, name: str) -> Limit | None:
-        return self.client.registry.limit(name)
+        return next((limit for limit in self._all() if limit.name == name), None)
 
     def _not_found(self, name: object) -> LimitNotFound:
         shown = name if isinstance(name, str) else repr(name)
-        return LimitNotFound(shown, [limit.name for limit in self.client.registry.limits()])
+        return LimitNotFound(shown, [limit.name for limit in self._all()])
 
     # --- reading -----------------------------------------------------------------------
 
     async def list_limits(self) -> list[LimitView]:
-        """Every limit the app's job types pass, by name, then the names of limits with an
-        operator's setting stored that none passes (kind ``unknown``). Each with its first
+        """Every limit the app's job types pass, by name, and the owner share's
+        (``owner-share``, if the app has one), then the names of limits with an operator's
+        setting stored that none passes (kind ``unknown``). Each with its first
         page of gates (:data:`GATE_PAGE_SIZE`; ``truncated`` says when there are more)."""
         settings = {found.limit: found for found in await self.store.list_limit_settings()}
-        declared = self.client.registry.limits()
-        names = [limit.name for limit in declared]
+        names = [limit.name for limit in self._all()]
         names += sorted(set(settings) - set(names))
         return [await self._view(name, settings.get(name), pages=_PAGES_LISTED) for name in names]
 

@@ -327,3 +327,23 @@ async def test_a_dead_letter_of_the_overflow_queue_is_kept_with_the_normal_bands
     assert letter.body == "no job message at all"
     assert await client.broker.queue("jobs-over").depth() == 0
     assert started == []
+
+
+async def test_the_share_is_listed_and_set_with_the_limits(
+    kind: str, tmp_path: Path, opened: Callable[[JobApp], JobClient]
+) -> None:
+    app, _ = make_app(storage_of(kind, tmp_path))
+    client = opened(app)
+    await client.create_storage()
+    admitted = await queue_many(client, "big", SHARE + 1)
+
+    [share] = [limit for limit in await client.limits.list_limits() if limit.name == SHARE_LIMIT]
+    [gate] = share.gates
+    assert (share.kind, share.capacity) == ("concurrency", SHARE)
+    assert gate.key == "big"
+    assert {holder.job_id for holder in gate.holders} == {job.id for job in admitted[:SHARE]}
+    assert not any(holder.started for holder in gate.holders)  # waiting in the queue
+
+    await client.limits.set_limit(SHARE_LIMIT, capacity=SHARE + 2, by="ops")
+    more = await queue_many(opened(app), "big", 3)  # a fresh host reads the setting
+    assert [job.queue for job in more] == ["jobs", "jobs", "jobs-over"]
