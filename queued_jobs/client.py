@@ -26,6 +26,7 @@ from .errors import (
     EnqueueFailed,
     InvalidInput,
     InvalidTransition,
+    JobAlreadyExists,
     JobNotFound,
     QueuedJobsError,
 )
@@ -261,9 +262,10 @@ class JobClient:
         try:
             new = await self._admit_one(new)
             stored = await self.repository.insert(new)
-        except BaseException:
+        except BaseException as exc:
             await release_unique_key(self.repository, new)
-            await self._leave([new])
+            if not isinstance(exc, JobAlreadyExists):  # else the place is the stored job's
+                await self._leave([new])
             raise
         if self._inline is not None:
             return await self._run_inline(stored)
@@ -287,10 +289,11 @@ class JobClient:
                     reserved.append(job)
             admitted = jobs if self.admission is None else await self.admission.admit(jobs)
             stored = await self.repository.insert_many(admitted)
-        except BaseException:
+        except BaseException as exc:
             for job in reserved:
                 await release_unique_key(self.repository, job)
-            await self._leave(admitted)
+            if not isinstance(exc, JobAlreadyExists):  # else the places are the stored jobs'
+                await self._leave(admitted)
             raise
         if self._inline is not None:
             return [await self._run_inline(job) for job in stored]

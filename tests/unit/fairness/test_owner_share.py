@@ -20,12 +20,12 @@ from queued_jobs.app import JobApp, MemoryStorage, SqliteStorage, Storage
 from queued_jobs.client import JobClient, JobSpec
 from queued_jobs.clock import SYSTEM_CLOCK, Clock, ManualClock
 from queued_jobs.context import JobContext
-from queued_jobs.errors import ConfigurationError
+from queued_jobs.errors import ConfigurationError, JobAlreadyExists
 from queued_jobs.execution.sweep import Sweeper
 from queued_jobs.fairness import SHARE_LIMIT
 from queued_jobs.functions import job_blueprint
 from queued_jobs.limits import ConcurrencyLimit, LimitSettings
-from queued_jobs.models import JobStatus, QueuedJob
+from queued_jobs.models import JobStatus, QueuedJob, new_job_id
 from queued_jobs.queues.base import MAX_DELAY
 from queued_jobs.worker import WorkerSettings
 from tests.support.waiting import until
@@ -347,3 +347,18 @@ async def test_the_share_is_listed_and_set_with_the_limits(
     await client.limits.set_limit(SHARE_LIMIT, capacity=SHARE + 2, by="ops")
     more = await queue_many(opened(app), "big", 3)  # a fresh host reads the setting
     assert [job.queue for job in more] == ["jobs", "jobs", "jobs-over"]
+
+
+async def test_a_job_stored_twice_keeps_the_place_of_its_first_store(
+    kind: str, tmp_path: Path, opened: Callable[[JobApp], JobClient]
+) -> None:
+    app, _ = make_app(storage_of(kind, tmp_path))
+    client = opened(app)
+    await client.create_storage()
+    job_id = new_job_id("big")
+    first = await client.queue_job("tests.fair.work", {}, owner="big", job_id=job_id)
+
+    with pytest.raises(JobAlreadyExists):  # a producer retrying after an error
+        await client.queue_job("tests.fair.work", {}, owner="big", job_id=job_id)
+
+    assert await places(client, "big") == {first.id}
