@@ -301,6 +301,7 @@ class FunctionsHost:
     async def close(self) -> None:
         """Close the connections opened so far (the host process normally keeps them)."""
         if self._pipeline is not None:
+            await self._pipeline.settle()
             await self._pipeline.repository.close()
             await self._pipeline.broker.close()
             self._pipeline = self._sweeper = self._firer = self._sequences = None

@@ -124,6 +124,12 @@ class Pipeline:
         self._leaving.add(task)
         task.add_done_callback(self._leaving.discard)
 
+    async def settle(self, *, within: float = 5.0) -> None:
+        """Let the places being given back beside runs land (before the store closes);
+        those that take longer than ``within`` seconds are left to run out."""
+        if self._leaving:
+            await asyncio.wait(set(self._leaving), timeout=within)
+
     async def _send_wake(self, queue: str, job_id: str) -> None:
         """Send a parked job the message that wakes it (a place is kept for it)."""
         key = await self.repository.message_key()

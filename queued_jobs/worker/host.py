@@ -104,6 +104,7 @@ class Worker:
     async def close(self) -> None:
         """Close the pipeline's repository and broker (a worker made by ``JobApp.worker``
         owns them)."""
+        await self.pipeline.settle()
         await self.pipeline.repository.close()
         await self.pipeline.broker.close()
 
