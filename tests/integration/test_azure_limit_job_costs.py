@@ -148,7 +148,7 @@ async def test_the_owner_share_costs_a_read_and_a_write_at_enqueue_and_at_the_cl
             async def run(job_id: str, pipeline: Pipeline = pipeline) -> int:
                 counter.reset()
                 handled = await pipeline.handle_job(job_id)
-                await asyncio.gather(*pipeline._leaving)  # the place given back, beside
+                await pipeline.settle()  # the place given back, beside the run
                 assert handled.disposition is Disposition.ACK, handled.reason
                 return counter.total
 

@@ -121,7 +121,7 @@ async def test_a_claimed_or_cancelled_job_gives_its_place_back_for_the_owners_ne
     try:
         await pipeline.handle_job(first.id)
         await client.cancel(second.id)
-        await until(lambda: not pipeline._leaving, "the place given back")
+        await pipeline.settle()
     finally:
         await pipeline.repository.close()
         await pipeline.broker.close()
