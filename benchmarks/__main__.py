@@ -81,7 +81,7 @@ def _ours_sqlite(work: Path, runs: int, quick: bool) -> list[Measurement]:
         [100 * (after - before) / before],
         params={"rss_mib_at": {early: round(before / 2**20, 1), late: round(after / 2**20, 1)}},
     )
-    return [*results, memory, *_limited_sqlite(work, runs, scale)]
+    return [*results, memory, *_limited_sqlite(work, runs, scale, plain=False)]
 
 
 #: The capacity of the limit the limited figures run under: the concurrency of the drain,
@@ -94,12 +94,16 @@ LIMIT = 16
 SHARE = 200
 
 
-def _limited_sqlite(work: Path, runs: int, scale: float) -> list[Measurement]:
+def _limited_sqlite(work: Path, runs: int, scale: float, *, plain: bool) -> list[Measurement]:
     """The SQLite drain and enqueue-to-start latency of jobs passing a concurrency limit,
-    and of jobs of an app with an owner share."""
+    and of jobs of an app with an owner share (``plain``: and of jobs without either,
+    measured the same way, when the full run's figures are not there)."""
+    options: list[dict[str, int]] = [{}] if plain else []
+    options += [{"limit": LIMIT}, {"share": SHARE}]
     return [
-        *_gated_sqlite(Backend("sqlite", work=work, limit=LIMIT), runs, scale),
-        *_gated_sqlite(Backend("sqlite", work=work, share=SHARE), runs, scale),
+        figure
+        for option in options
+        for figure in _gated_sqlite(Backend("sqlite", work=work, **option), runs, scale)
     ]
 
 
@@ -115,18 +119,23 @@ def _gated_sqlite(limited: Backend, runs: int, scale: float) -> list[Measurement
     )
 
 
-def _limited_azure(work: Path, runs: int, connection: str, jobs: int) -> list[Measurement]:
-    """The Azure drain and requests per job of jobs passing a concurrency limit, and of
-    jobs of an app with an owner share."""
-    return [
-        *_gated_azure(Backend("azure", work=work, connection=connection, limit=LIMIT), runs, jobs),
-        *_gated_azure(Backend("azure", work=work, connection=connection, share=SHARE), runs, jobs),
-    ]
+def _limited_azure(work: Path, runs: int, jobs: int) -> list[Measurement]:
+    """The Azure drain and requests per job of jobs without limits, passing a concurrency
+    limit, and of an app with an owner share: each on an Azurite of its own, fresh, so
+    that none runs on a store the others filled."""
+    from tests.support.azurite import AzuriteProcess
+
+    results = []
+    for options in ({}, {"limit": LIMIT}, {"share": SHARE}):
+        with AzuriteProcess() as azurite:
+            backend = Backend("azure", work=work, connection=azurite.connection_string, **options)
+            results += _gated_azure(backend, runs, jobs)
+    return results
 
 
 def _gated_azure(limited: Backend, runs: int, jobs: int) -> list[Measurement]:
     results = []
-    params = {"jobs": jobs, "concurrency": 16, "prefetch": _AZURE_PREFETCH}
+    params = {"jobs": jobs, "concurrency": 16, "prefetch": _AZURE_PREFETCH, "azurite": "fresh"}
     figure = Measurement("drain", limited.label, "jobs/s", params=params)
     figure.runs = [drain(limited, jobs, 16, _AZURE_PREFETCH) for _ in range(runs)]
     results.append(figure)
@@ -160,7 +169,6 @@ def _ours_azure(work: Path, runs: int, connection: str, quick: bool) -> list[Mea
     results += _costs_per_job(azure, jobs)
     results += _idle_costs(azure, runs, quick)
     results += _sweep_costs(azure)
-    results += _limited_azure(work, runs, connection, jobs)
     return results
 
 
@@ -279,7 +287,7 @@ def main() -> None:
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument(
         "--only",
-        choices=["web", "dashboard"],
+        choices=["web", "dashboard", "limits"],
         help="only these scenarios (the figures of the rest stay out)",
     )
     arguments = parser.parse_args()
@@ -291,6 +299,12 @@ def main() -> None:
     # Every Azure block gets an Azurite of its own: a long-running Azurite slows down as its
     # stored data grows, which would favour whichever system ran first.
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
+        if arguments.only == "limits":  # the limited drains beside unlimited ones
+            scale = 0.2 if quick else 1.0
+            results += _limited_sqlite(Path(work), arguments.runs, scale, plain=True)
+            results += _limited_azure(Path(work), arguments.runs, azure_jobs(quick))
+            _write(results, began, name="results-limits")
+            return
         if arguments.only in (None, "dashboard"):
             results += dashboard_first_paint(Path(work), jobs=10_000 if quick else 100_000)
             if arguments.only == "dashboard":
@@ -306,6 +320,7 @@ def main() -> None:
             results += _ours_azure(
                 Path(work), arguments.runs, azurite.connection_string, arguments.quick
             )
+        results += _limited_azure(Path(work), arguments.runs, azure_jobs(quick))
         with AzuriteProcess() as azurite:
             results += listing_costs(
                 "azure",

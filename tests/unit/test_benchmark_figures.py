@@ -120,7 +120,7 @@ def test_ours_and_the_raw_loop_drain_the_same_jobs_at_the_same_concurrencies(
 
     monkeypatch.setattr(bench, "run_ours", run_ours)
     monkeypatch.setattr("benchmarks.raw_sdk.run_raw_sdk", run_raw_sdk)
-    for part in ("_costs_per_job", "_idle_costs", "_sweep_costs", "_limited_azure"):
+    for part in ("_costs_per_job", "_idle_costs", "_sweep_costs"):
         monkeypatch.setattr(bench, part, lambda *arguments: [])
 
     bench._ours_azure(tmp_path, 1, "UseDevelopmentStorage=true", quick)
