@@ -11,6 +11,7 @@ is queued on the overflow queue at once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -49,9 +50,9 @@ class Admission:
         for job in jobs:
             if job.status is JobStatus.QUEUED and not is_overflow(job.queue):
                 owners.setdefault(job.owner, []).append(job)
-        admitted: set[str] = set()
-        for owner, group in owners.items():
-            admitted |= await self._take(owner, group)
+        # the owners' gates are apart: read and written side by side
+        taken = await asyncio.gather(*(self._take(o, group) for o, group in owners.items()))
+        admitted = set().union(*taken)
         asked = {job.id for group in owners.values() for job in group}
         return [
             job.model_copy(update={"queue": self.overflow})
