@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from ..errors import QueuedJobsError
+from ..limits.definitions import gate_key_of
 from ..limits.keeper import JobGate, LimitKeeper
 from ..limits.model import Gate, Holding
 from ..limits.rules import Change
@@ -38,7 +39,7 @@ class Admission:
         self.overflow = overflow
 
     def _gate(self, owner: str) -> JobGate:
-        return JobGate(self.share.limit, owner)
+        return JobGate(self.share.limit, gate_key_of(owner))  # a long owner: its digest
 
     async def admit(self, jobs: Sequence[QueuedJob]) -> list[QueuedJob]:
         """``jobs`` (new, not stored yet) as they are to be stored: those that took a

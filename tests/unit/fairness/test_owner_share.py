@@ -362,3 +362,16 @@ async def test_a_job_stored_twice_keeps_the_place_of_its_first_store(
         await client.queue_job("tests.fair.work", {}, owner="big", job_id=job_id)
 
     assert await places(client, "big") == {first.id}
+
+
+async def test_any_owner_a_job_may_have_has_its_share(
+    kind: str, tmp_path: Path, opened: Callable[[JobApp], JobClient]
+) -> None:
+    app, _ = make_app(storage_of(kind, tmp_path), share=1)
+    client = opened(app)
+    await client.create_storage()
+    owner = ("Ünïcode/owner:|@ " * 20)[:256]  # the longest an owner may be
+
+    first, second = await queue_many(client, owner, 2)
+
+    assert (first.queue, second.queue) == ("jobs", "jobs-over")
