@@ -76,6 +76,21 @@ async def opened(kind: str, tmp_path: Path) -> AsyncIterator[Callable[[JobApp], 
         await client.close()
 
 
+async def opened_app(
+    kind: str,
+    tmp_path: Path,
+    opened: Callable[[JobApp], JobClient],
+    *,
+    share: int | None = SHARE,
+    clock: Clock = SYSTEM_CLOCK,
+) -> tuple[JobApp, list[str], JobClient]:
+    """:func:`make_app` on a fresh store, and a client of it with its storage created."""
+    app, started = make_app(storage_of(kind, tmp_path), share=share, clock=clock)
+    client = opened(app)
+    await client.create_storage()
+    return app, started, client
+
+
 async def queue_many(client: JobClient, owner: str, count: int) -> list[QueuedJob]:
     return await client.queue_jobs(
         [JobSpec("tests.fair.work", {}, owner=owner) for _ in range(count)]
@@ -90,9 +105,7 @@ async def places(client: JobClient, owner: str) -> set[str]:
 async def test_an_owner_beyond_its_share_goes_to_the_overflow_queue_and_others_do_not(
     kind: str, tmp_path: Path, opened: Callable[[JobApp], JobClient]
 ) -> None:
-    app, _ = make_app(storage_of(kind, tmp_path))
-    client = opened(app)
-    await client.create_storage()
+    _app, _, client = await opened_app(kind, tmp_path, opened)
 
     big = await queue_many(client, "big", 10)
     one_more = await client.queue_job("tests.fair.work", {}, owner="big")
@@ -112,9 +125,7 @@ async def test_an_owner_beyond_its_share_goes_to_the_overflow_queue_and_others_d
 async def test_a_claimed_or_cancelled_job_gives_its_place_back_for_the_owners_next(
     kind: str, tmp_path: Path, opened: Callable[[JobApp], JobClient]
 ) -> None:
-    app, _ = make_app(storage_of(kind, tmp_path))
-    client = opened(app)
-    await client.create_storage()
+    app, _, client = await opened_app(kind, tmp_path, opened)
     first, second, third = await queue_many(client, "big", SHARE)
     pipeline = app.pipeline()
 
@@ -138,9 +149,7 @@ async def test_a_place_whose_job_never_comes_is_free_again_the_hold_past_the_job
     """A job's time: its enqueue, or the end of its delay (a delayed job's message is in
     the ready queue, not visible yet: it keeps its place until then)."""
     clock = ManualClock()
-    app, _ = make_app(storage_of(kind, tmp_path), share=1, clock=clock)
-    client = opened(app)
-    await client.create_storage()
+    _app, _, client = await opened_app(kind, tmp_path, opened, share=1, clock=clock)
     await client.queue_job("tests.fair.work", {}, owner="big", delay=delay)  # never taken
 
     clock.advance((delay or timedelta(0)) + timedelta(minutes=29))
@@ -153,9 +162,7 @@ async def test_a_job_scheduled_beyond_a_queues_delay_takes_its_place_when_it_is_
     kind: str, tmp_path: Path, opened: Callable[[JobApp], JobClient]
 ) -> None:
     clock = ManualClock()
-    app, _ = make_app(storage_of(kind, tmp_path), share=1, clock=clock)
-    client = opened(app)
-    await client.create_storage()
+    app, _, client = await opened_app(kind, tmp_path, opened, share=1, clock=clock)
     later = MAX_DELAY + timedelta(days=1)
     scheduled = await client.queue_job("tests.fair.work", {}, owner="big", delay=later)
     taken = await client.queue_job("tests.fair.work", {}, owner="big")  # the place, now
@@ -181,9 +188,7 @@ async def test_a_job_scheduled_beyond_a_queues_delay_takes_its_place_when_it_is_
 async def test_a_retried_job_from_the_overflow_queue_takes_a_free_place(
     kind: str, tmp_path: Path, opened: Callable[[JobApp], JobClient]
 ) -> None:
-    app, _ = make_app(storage_of(kind, tmp_path), share=1)
-    client = opened(app)
-    await client.create_storage()
+    _app, _, client = await opened_app(kind, tmp_path, opened, share=1)
     first, spilled = await queue_many(client, "big", 2)
     await client.cancel(spilled.id)
     await client.cancel(first.id)  # its place comes back
@@ -197,9 +202,7 @@ async def test_a_retried_job_from_the_overflow_queue_takes_a_free_place(
 async def test_the_share_is_changed_at_run_time_like_a_limits_capacity(
     kind: str, tmp_path: Path, opened: Callable[[JobApp], JobClient]
 ) -> None:
-    app, _ = make_app(storage_of(kind, tmp_path), share=1)
-    client = opened(app)
-    await client.create_storage()
+    app, _, client = await opened_app(kind, tmp_path, opened, share=1)
     now = client.clock.now()
     await client.repository.limits.save_limit_settings(
         LimitSettings(limit=SHARE_LIMIT, capacity=4, updated_at=now)
@@ -215,9 +218,7 @@ async def test_the_share_is_changed_at_run_time_like_a_limits_capacity(
 async def test_a_worker_takes_a_small_owners_job_before_a_large_owners_backlog(
     kind: str, tmp_path: Path, opened: Callable[[JobApp], JobClient], share: int | None
 ) -> None:
-    app, started = make_app(storage_of(kind, tmp_path), share=share)
-    client = opened(app)
-    await client.create_storage()
+    app, started, client = await opened_app(kind, tmp_path, opened, share=share)
     backlog = 40
     await queue_many(client, "big", backlog)
     await client.queue_job("tests.fair.work", {}, owner="small")
@@ -242,9 +243,7 @@ async def test_a_worker_takes_a_small_owners_job_before_a_large_owners_backlog(
 async def test_without_a_share_nothing_is_kept_and_the_overflow_queue_is_not_drained(
     kind: str, tmp_path: Path, opened: Callable[[JobApp], JobClient]
 ) -> None:
-    app, _ = make_app(storage_of(kind, tmp_path), share=None)
-    client = opened(app)
-    await client.create_storage()
+    app, _, client = await opened_app(kind, tmp_path, opened, share=None)
 
     jobs = await queue_many(client, "big", 5)
 
@@ -307,9 +306,7 @@ async def test_the_functions_blueprint_has_an_overflow_trigger_when_the_app_has_
 async def test_a_dead_letter_of_the_overflow_queue_is_kept_with_the_normal_bands(
     kind: str, tmp_path: Path, opened: Callable[[JobApp], JobClient]
 ) -> None:
-    app, started = make_app(storage_of(kind, tmp_path))
-    client = opened(app)
-    await client.create_storage()
+    app, started, client = await opened_app(kind, tmp_path, opened)
     await client.broker.queue("jobs-over").send_wire("no job message at all")
     worker = app.worker(WorkerSettings(poll_max=timedelta(milliseconds=50), sweep_interval=None))
     running = asyncio.create_task(worker.run())
@@ -332,9 +329,7 @@ async def test_a_dead_letter_of_the_overflow_queue_is_kept_with_the_normal_bands
 async def test_the_share_is_listed_and_set_with_the_limits(
     kind: str, tmp_path: Path, opened: Callable[[JobApp], JobClient]
 ) -> None:
-    app, _ = make_app(storage_of(kind, tmp_path))
-    client = opened(app)
-    await client.create_storage()
+    app, _, client = await opened_app(kind, tmp_path, opened)
     admitted = await queue_many(client, "big", SHARE + 1)
 
     [share] = [limit for limit in await client.limits.list_limits() if limit.name == SHARE_LIMIT]
@@ -352,9 +347,7 @@ async def test_the_share_is_listed_and_set_with_the_limits(
 async def test_a_job_stored_twice_keeps_the_place_of_its_first_store(
     kind: str, tmp_path: Path, opened: Callable[[JobApp], JobClient]
 ) -> None:
-    app, _ = make_app(storage_of(kind, tmp_path))
-    client = opened(app)
-    await client.create_storage()
+    _app, _, client = await opened_app(kind, tmp_path, opened)
     job_id = new_job_id("big")
     first = await client.queue_job("tests.fair.work", {}, owner="big", job_id=job_id)
 
@@ -367,9 +360,7 @@ async def test_a_job_stored_twice_keeps_the_place_of_its_first_store(
 async def test_any_owner_a_job_may_have_has_its_share(
     kind: str, tmp_path: Path, opened: Callable[[JobApp], JobClient]
 ) -> None:
-    app, _ = make_app(storage_of(kind, tmp_path), share=1)
-    client = opened(app)
-    await client.create_storage()
+    _app, _, client = await opened_app(kind, tmp_path, opened, share=1)
     owner = ("Ünïcode/owner:|@ " * 20)[:256]  # the longest an owner may be
 
     first, second = await queue_many(client, owner, 2)
