@@ -74,15 +74,7 @@ def _waiting(job: QueuedJob) -> WaitingView | None:
     waiting = job.waiting
     if waiting is None or job.status.is_terminal:
         return None
-    return WaitingView(
-        limit=waiting.limit,
-        key=waiting.key,
-        kind=waiting.kind,
-        reason=waiting.reason,
-        since=waiting.since,
-        until=waiting.until,
-        checks=waiting.checks,
-    )
+    return WaitingView.model_validate(waiting, from_attributes=True)
 
 
 def job_view(request: Request, job: QueuedJob, principal: Principal) -> JobView:

@@ -138,12 +138,7 @@ async def _limits(request: Request) -> LimitClient:
 def _setting_view(setting: LimitSettings | None) -> LimitSettingView | None:
     if setting is None:
         return None
-    return LimitSettingView(
-        capacity=setting.capacity,
-        rate=setting.rate,
-        updated_at=setting.updated_at,
-        updated_by=setting.updated_by,
-    )
+    return LimitSettingView.model_validate(setting, from_attributes=True)
 
 
 def _gate_view(request: Request, gate: limit_views.GateView) -> GateView:
