@@ -119,6 +119,27 @@ def _gated_sqlite(limited: Backend, runs: int, scale: float) -> list[Measurement
     )
 
 
+#: Drains per side of the tracing figures: untraced and traced runs alternate, so that
+#: a machine's drift during the block falls on both sides alike.
+TRACED_RUNS = 5
+
+
+def _traced_sqlite(work: Path, runs: int, quick: bool) -> list[Measurement]:
+    """The SQLite drain untraced and traced (the SDK set up, spans and metrics kept in
+    memory), at concurrency 1 and 16, runs alternating."""
+    jobs = 1000 if quick else 5000
+    plain, traced = Backend("sqlite", work=work), Backend("sqlite", work=work, traced=True)
+    results = []
+    for concurrency in (1, 16):
+        params = {"jobs": jobs, "concurrency": concurrency, "prefetch": 0, "alternated": True}
+        figures = [Measurement("drain", b.label, "jobs/s", params=params) for b in (plain, traced)]
+        for _ in range(runs):
+            for figure, backend in zip(figures, (plain, traced), strict=True):
+                figure.runs.append(drain(backend, jobs, concurrency))
+        results += figures
+    return results
+
+
 def _limited_azure(work: Path, runs: int, jobs: int) -> list[Measurement]:
     """The Azure drain and requests per job of jobs without limits, passing a concurrency
     limit, and of an app with an owner share: each on an Azurite of its own, fresh, so
@@ -287,7 +308,7 @@ def main() -> None:
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument(
         "--only",
-        choices=["web", "dashboard", "limits"],
+        choices=["web", "dashboard", "limits", "telemetry"],
         help="only these scenarios (the figures of the rest stay out)",
     )
     arguments = parser.parse_args()
@@ -299,6 +320,10 @@ def main() -> None:
     # Every Azure block gets an Azurite of its own: a long-running Azurite slows down as its
     # stored data grows, which would favour whichever system ran first.
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
+        if arguments.only == "telemetry":
+            results += _traced_sqlite(Path(work), max(arguments.runs, TRACED_RUNS), quick)
+            _write(results, began, name="results-telemetry")
+            return
         if arguments.only == "limits":  # the limited drains beside unlimited ones
             scale = 0.2 if quick else 1.0
             results += _limited_sqlite(Path(work), arguments.runs, scale, plain=True)
@@ -315,6 +340,7 @@ def main() -> None:
             _write(results, began, name="results-web")
             return
         results += _ours_sqlite(Path(work), arguments.runs, arguments.quick)
+        results += _traced_sqlite(Path(work), max(arguments.runs, TRACED_RUNS), quick)
         results += listing_costs("sqlite", work=Path(work), jobs=listed_jobs("sqlite", quick))
         with AzuriteProcess() as azurite:
             results += _ours_azure(

@@ -1,6 +1,7 @@
 """The benchmarked application: one no-op job type, on the backend a spec names (with
 ``"limit": N``, its jobs pass a concurrency limit of capacity N, one gate for all; with
-``"share": N``, the app has an owner share of N).
+``"share": N``, the app has an owner share of N; with ``"telemetry": true``, it is traced
+and measured through the OpenTelemetry SDK: :mod:`benchmarks.telemetry`).
 
 A spec is a small JSON-able dict so that a worker in another process opens the same store:
 ``{"backend": "sqlite", "path": ".../bench.db"}`` or
@@ -38,9 +39,19 @@ def make_app(
     *,
     listeners: list[StatusListener] | None = None,
     client_options: Mapping[str, Any] | None = None,
+    traced_globally: bool = False,
 ) -> JobApp:
+    """``traced_globally``: the process set the OpenTelemetry SDK up (a traced worker);
+    else a spec with ``"telemetry": true`` traces on providers of its own."""
     share = OwnerShare(int(spec["share"])) if spec.get("share") else None
-    settings = ExecutionSettings(progress_interval=timedelta(seconds=1), owner_share=share)
+    telemetry = None
+    if spec.get("telemetry") and not traced_globally:
+        from .telemetry import local_telemetry
+
+        telemetry = local_telemetry()
+    settings = ExecutionSettings(
+        progress_interval=timedelta(seconds=1), owner_share=share, telemetry=telemetry
+    )
     if spec["backend"] == "sqlite":
         storage: Any = SqliteStorage(spec["path"])
         queues = QueueNames("jobs")

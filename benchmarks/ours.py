@@ -46,16 +46,20 @@ class Backend:
         connection: str | None = None,
         limit: int | None = None,
         share: int | None = None,
+        traced: bool = False,
     ) -> None:
         """``limit``: the jobs pass a concurrency limit of that capacity (one gate);
-        ``share``: the app has an owner share of that many jobs."""
+        ``share``: the app has an owner share of that many jobs; ``traced``: the
+        OpenTelemetry SDK is set up (:mod:`benchmarks.telemetry`)."""
         self.kind = kind
         self.work = work
         self.connection = connection
         self.limit = limit
         self.share = share
+        self.traced = traced
         store = "SQLite" if kind == "sqlite" else "Azurite"
         extra = f", limit {limit}" if limit else f", owner share {share}" if share else ""
+        extra += ", traced" if traced else ""
         self.label = f"queued-jobs ({store}{extra})"
 
     def fresh(self) -> dict[str, Any]:
@@ -69,6 +73,8 @@ class Backend:
             spec["limit"] = self.limit
         if self.share:
             spec["share"] = self.share
+        if self.traced:
+            spec["telemetry"] = True
         return spec
 
 

@@ -24,6 +24,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from opentelemetry import trace
+
 from queued_jobs import JobStatus, QueuedJob, WorkerSettings
 from queued_jobs.execution.sweep import Sweeper
 
@@ -93,7 +95,17 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
                 finished.set()
 
     kinds = RequestKinds(spec["connection"]) if arguments.count_requests else None
-    app = make_app(spec, listeners=[count], client_options=kinds.hooks() if kinds else None)
+    traced = bool(spec.get("telemetry"))
+    if traced:
+        from .telemetry import install_global_sdk
+
+        spans = install_global_sdk()
+    app = make_app(
+        spec,
+        listeners=[count],
+        client_options=kinds.hooks() if kinds else None,
+        traced_globally=traced,
+    )
     settings = WorkerSettings(
         concurrency=arguments.concurrency,
         prefetch=arguments.prefetch,
@@ -127,6 +139,10 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
     waiting.cancel()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime
+    if traced:  # the spans were kept: the SDK did the work it would do for an exporter
+        trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+        if len(spans.get_finished_spans()) < done:
+            raise RuntimeError("the traced drain kept fewer spans than it ran jobs")
     return {
         "done": done,
         "seconds": clock.seconds if clock else None,

@@ -10,8 +10,6 @@ only when the holder is a job of the same owner.
 
 from __future__ import annotations
 
-import logging
-
 from .errors import (
     ConcurrencyConflict,
     CorruptJobRecord,
@@ -21,10 +19,11 @@ from .errors import (
 )
 from .models import QueuedJob, UniqueScope, check_unique_key
 from .repositories.base import JobRepository
+from .telemetry.logs import library_logger
 
 __all__ = ["release_unique_key", "reserve_unique_key"]
 
-log = logging.getLogger("queued_jobs")
+log = library_logger("queued_jobs")
 
 _TRIES = 5
 

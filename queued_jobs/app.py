@@ -12,7 +12,6 @@ how they run. Hosts (the worker command, the Functions blueprint) take it by imp
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import socket
 from collections.abc import Callable, Mapping
@@ -42,6 +41,7 @@ from .schedules.firing import ScheduleFirer
 from .sequences.engine import SequenceEngine
 from .sequences.listener import SequenceListener
 from .sequences.sweep import SequenceSweeper
+from .telemetry.logs import library_logger
 from .worker import Worker, WorkerSettings
 from .worker.background import Periodic
 
@@ -58,7 +58,7 @@ __all__ = [
 #: Makes a feed consumer's handler from a client on the host's connections.
 FeedHandlerFactory = Callable[[JobClient], ChangeHandler]
 
-log = logging.getLogger("queued_jobs.settings")
+log = library_logger("queued_jobs.settings")
 
 
 class Storage(Protocol):

@@ -8,7 +8,6 @@ waiting for a message that will never come.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import socket
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
@@ -47,6 +46,7 @@ from .models import (
     OutputRead,
     Priority,
     QueuedJob,
+    TraceContext,
     UniqueScope,
     check_output_position,
     check_payload,
@@ -58,11 +58,13 @@ from .queues.base import MAX_DELAY, QueueBroker
 from .repositories._records import problems
 from .repositories.base import DEFAULT_PAGE_SIZE, JobRepository, Page
 from .runner import JobRegistry, JobRunner
+from .telemetry.logs import library_logger
+from .telemetry.names import METRIC_CANCELLED
 from .waiting import DEFAULT_BACKOFF, Backoff, Pacer
 
 __all__ = ["JobClient", "JobSpec"]
 
-log = logging.getLogger("queued_jobs.client")
+log = library_logger("queued_jobs.client")
 JobTarget = str | type[JobRunner[Any, Any]] | Callable[..., Any]
 _TRIES = 5
 R = TypeVar("R")
@@ -114,6 +116,8 @@ class JobClient:
         self.queues = queues or QueueNames()
         self.clock = clock
         self.settings = settings or ExecutionSettings()
+        #: Where sends are traced and counted (``queued_jobs.telemetry``).
+        self.telemetry = self.settings.tracing
         self._inline = (
             Pipeline(
                 repository,
@@ -162,7 +166,7 @@ class JobClient:
 
     # --- starting jobs -----------------------------------------------------------------
 
-    def _build(self, spec: JobSpec) -> QueuedJob:
+    def _build(self, spec: JobSpec, trace_context: TraceContext | None = None) -> QueuedJob:
         job_type = self.registry.name_of(spec.job)
         definition = self.registry.get(job_type)
         try:
@@ -186,6 +190,7 @@ class JobClient:
             "tags": tuple(spec.tags),
             "custom_data": dict(spec.custom_data),
             "status": JobStatus.SCHEDULED if scheduled else JobStatus.QUEUED,
+            "trace_context": trace_context,
         }
         attempts = spec.max_attempts or definition.max_attempts
         if attempts is not None:
@@ -257,19 +262,22 @@ class JobClient:
             custom_data=custom_data or {},
             job_id=job_id,
         )
-        new = self._build(spec)
-        await reserve_unique_key(self.repository, new)
-        try:
-            new = await self._admit_one(new)
-            stored = await self.repository.insert(new)
-        except BaseException as exc:
-            await release_unique_key(self.repository, new)
-            if not isinstance(exc, JobAlreadyExists):  # else the place is the stored job's
-                await self._leave([new])
-            raise
+        with self.telemetry.sending(self.queues.for_priority(priority)) as sending:
+            new = self._build(spec, sending.trace_context)
+            await reserve_unique_key(self.repository, new)
+            try:
+                new = await self._admit_one(new)
+                stored = await self.repository.insert(new)
+            except BaseException as exc:
+                await release_unique_key(self.repository, new)
+                if not isinstance(exc, JobAlreadyExists):  # else the place is the stored job's
+                    await self._leave([new])
+                raise
+            if self._inline is None:
+                await self._send(stored)
+            sending.sent([stored])
         if self._inline is not None:
             return await self._run_inline(stored)
-        await self._send(stored)
         return stored
 
     async def queue_jobs(self, specs: Sequence[JobSpec]) -> list[QueuedJob]:
@@ -279,25 +287,30 @@ class JobClient:
         one first; a duplicate raises before anything is stored (keys reserved for this
         batch are freed again).
         """
-        jobs = [self._build(spec) for spec in specs]
-        reserved: list[QueuedJob] = []
-        admitted: list[QueuedJob] = []
-        try:
-            for job in jobs:
-                if job.unique_key is not None:
-                    await reserve_unique_key(self.repository, job)
-                    reserved.append(job)
-            admitted = jobs if self.admission is None else await self.admission.admit(jobs)
-            stored = await self.repository.insert_many(admitted)
-        except BaseException as exc:
-            for job in reserved:
-                await release_unique_key(self.repository, job)
-            if not isinstance(exc, JobAlreadyExists):  # else the places are the stored jobs'
-                await self._leave(admitted)
-            raise
+        queues = {self.queues.for_priority(spec.priority) for spec in specs}
+        queue = queues.pop() if len(queues) == 1 else None
+        with self.telemetry.sending(queue, len(specs)) as sending:
+            jobs = [self._build(spec, sending.trace_context) for spec in specs]
+            reserved: list[QueuedJob] = []
+            admitted: list[QueuedJob] = []
+            try:
+                for job in jobs:
+                    if job.unique_key is not None:
+                        await reserve_unique_key(self.repository, job)
+                        reserved.append(job)
+                admitted = jobs if self.admission is None else await self.admission.admit(jobs)
+                stored = await self.repository.insert_many(admitted)
+            except BaseException as exc:
+                for job in reserved:
+                    await release_unique_key(self.repository, job)
+                if not isinstance(exc, JobAlreadyExists):  # else the places are the stored
+                    await self._leave(admitted)
+                raise
+            if self._inline is None:
+                await asyncio.gather(*(self._send(job) for job in stored))
+            sending.sent(stored)
         if self._inline is not None:
             return [await self._run_inline(job) for job in stored]
-        await asyncio.gather(*(self._send(job) for job in stored))
         return stored
 
     async def _admit_one(self, job: QueuedJob) -> QueuedJob:
@@ -512,6 +525,7 @@ class JobClient:
             except ConcurrencyConflict:
                 continue
             if stored.is_terminal:
+                self.telemetry.metrics.count(METRIC_CANCELLED, job.job_type, job.queue)
                 await release_unique_key(self.repository, stored)
                 if job.status is JobStatus.QUEUED:
                     await self._leave([job])
@@ -554,7 +568,9 @@ class JobClient:
             except ConcurrencyConflict:
                 await self._leave([queued])
                 continue
-            await self._send(stored)
+            with self.telemetry.retrying_by_hand(stored) as sending:
+                await self._send(stored)
+                sending.sent([stored])
             return stored
         raise ConcurrencyConflict(job_id)
 

@@ -9,6 +9,7 @@ from enum import Enum
 
 from .errors import JobCancelled
 from .models import Progress, QueuedJob, clean_output
+from .telemetry.logs import library_logger
 
 __all__ = ["JobContext", "StopReason"]
 
@@ -55,8 +56,8 @@ class JobContext:
         #: cancelled, so that code cleaning up (a program it stops) can say what happened.
         self.stop_reason: StopReason | None = None
         self.logger = logging.LoggerAdapter(
-            logging.getLogger("queued_jobs.job"),
-            {"job_id": job.id, "job_type": job.job_type, "attempt": job.attempts},
+            library_logger("queued_jobs.job"),
+            {"job_id": job.id, "job_type": job.job_type, "job_attempt": job.attempts},
         )
 
     @property

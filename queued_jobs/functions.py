@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import logging
 import os
 import socket
 from datetime import timedelta
@@ -66,6 +65,8 @@ from .queues.azure_queue import decoded_body
 from .queues.base import MAX_DELAY, POISON_SUFFIX
 from .schedules.firing import ScheduleFirer
 from .sequences.sweep import SequenceSweeper
+from .telemetry.logs import library_logger
+from .telemetry.names import METRIC_DEAD_LETTERED
 
 if TYPE_CHECKING:
     from .web.functions_http import FunctionsWebApi
@@ -78,7 +79,7 @@ __all__ = [
     "job_blueprint",
 ]
 
-log = logging.getLogger("queued_jobs.functions")
+log = library_logger("queued_jobs.functions")
 
 #: The app setting holding the base queue name (the normal band's queue).
 QUEUE_SETTING = "QUEUED_JOBS_QUEUE"
@@ -127,7 +128,18 @@ class FunctionsHost:
                 f"{os.environ.get('WEBSITE_INSTANCE_ID', socket.gethostname())}:{os.getpid()}"
             )
             self._pipeline = self.app.pipeline(identity=identity)
+            # The queues' depths, read only when a metrics reader collects.
+            self._pipeline.telemetry.metrics.watch_depth(self._depths)
         return self._pipeline
+
+    async def _depths(self) -> dict[str, int]:
+        """How many messages each of the app's queues holds."""
+        names = [self.app.queues.for_priority(band) for band in Priority]
+        if self.app.settings.owner_share is not None:
+            names.append(self.app.queues.overflow)
+        broker = self.pipeline.broker
+        found = await asyncio.gather(*(broker.queue(name).depth() for name in names))
+        return dict(zip(names, found, strict=True))
 
     @property
     def sweeper(self) -> Sweeper:
@@ -351,6 +363,7 @@ class FunctionsHost:
         made the queue)."""
         dead = self.pipeline.broker.queue(dead_letters_of(band))
         await dead.send_wire(wire)
+        self.pipeline.telemetry.metrics.count(METRIC_DEAD_LETTERED, None, band)
         log.error("an unreadable message from %s was kept in %s (%s)", band, dead.name, reason)
         return Handled(Disposition.DEAD_LETTER, reason=reason)
 

@@ -26,7 +26,6 @@ process dies mid-block its record stays ``running``.
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import socket
 from collections.abc import Callable, Sequence
@@ -45,10 +44,11 @@ from .execution.attempts import attempt_record
 from .execution.running import RunningJob
 from .models import AttemptOutcome, JobError, JobStatus, Progress, QueuedJob, UniqueScope
 from .repositories.base import JobRepository
+from .telemetry.logs import library_logger
 
 __all__ = ["JobTracker", "SyncJobTracker", "SyncTrackedWork", "TrackedWork"]
 
-log = logging.getLogger("queued_jobs.tracker")
+log = library_logger("queued_jobs.tracker")
 P = ParamSpec("P")
 
 #: The error type of a failure given as a message to :meth:`TrackedWork.fail`.

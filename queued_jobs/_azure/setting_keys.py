@@ -8,13 +8,14 @@ named in one warning and ignored.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from typing import Final
 
+from ..telemetry.logs import library_logger
+
 __all__ = ["HOST_ONLY_SETTINGS", "warn_about_ignored_settings"]
 
-log = logging.getLogger("queued_jobs.settings")
+log = library_logger("queued_jobs.settings")
 
 #: Keys the Functions host understands under an identity-based connection that queued-jobs
 #: does not use, each with what it means to the host (keys in lower case).

@@ -15,7 +15,6 @@ per 1,000 limits.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -44,6 +43,7 @@ from ..repositories._gates import (
     settings_conflict,
 )
 from ..repositories.base import DEFAULT_PAGE_SIZE, Page, check_page_size
+from ..telemetry.logs import library_logger
 from . import table_gate_rows as rows
 from .errors import error_code, translated
 from .table_batch import TableTransactions, TransactionRejected
@@ -51,7 +51,7 @@ from .table_queries import RANGE, query_rows
 
 __all__ = ["TableLimits"]
 
-log = logging.getLogger("queued_jobs.limits")
+log = library_logger("queued_jobs.limits")
 
 _REPLACE: Final = {"mode": UpdateMode.REPLACE}
 _IF_UNCHANGED: Final = MatchConditions.IfNotModified

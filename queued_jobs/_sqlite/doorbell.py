@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import re
 import secrets
@@ -29,10 +28,11 @@ from pathlib import Path
 from typing import Final
 
 from .._private import PRIVATE_DIRECTORY, make_directories
+from ..telemetry.logs import library_logger
 
 __all__ = ["MAX_PAYLOAD", "Doorbell"]
 
-log = logging.getLogger("queued_jobs.sqlite")
+log = library_logger("queued_jobs.sqlite")
 
 #: The most a ring's datagram holds (well under every platform's datagram limit).
 MAX_PAYLOAD: Final = 2048

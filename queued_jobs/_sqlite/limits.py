@@ -14,7 +14,6 @@ the delete is refused.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final
@@ -43,11 +42,12 @@ from ..repositories._gates import (
     waiter_from_doc,
 )
 from ..repositories.base import DEFAULT_PAGE_SIZE, Page, check_page_size
+from ..telemetry.logs import library_logger
 from .database import SqliteDatabase
 
 __all__ = ["SqliteLimitStore"]
 
-log = logging.getLogger("queued_jobs.limits")
+log = library_logger("queued_jobs.limits")
 
 #: The next version: the counter's row, made by the first write that needs it.
 _NEXT_VERSION: Final = """INSERT INTO limit_versions (id, last) VALUES (1, 1)

@@ -36,6 +36,7 @@ from ..errors import (
     StorageUnavailable,
 )
 from ..models import Attempt, JobStatus, QueuedJob
+from ..telemetry.logs import configure_logging
 
 __all__ = [
     "APP_ENV",
@@ -182,6 +183,33 @@ def cli(ctx: click.Context, app_path: str | None, verbose: int) -> None:
     # DEBUG: a line or more per storage call, which would bury queued-jobs' own lines.
     logging.getLogger("azure").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
     ctx.obj = Options(app_path, verbose)
+
+
+#: ``--log-format`` of the long-running commands (``worker``, ``serve``).
+log_format_option = click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="QUEUED_JOBS_LOG_FORMAT",
+    show_envvar=True,
+    help="How log lines are written to standard error: text, or one JSON object per line "
+    "with the job's id, type, attempt and trace id (see docs/observability.md).",
+)
+
+
+def use_log_format(log_format: str, *, verbose: int, level: int = logging.INFO) -> None:
+    """Log as ``log_format`` says from now on: ``level`` for queued-jobs' own lines (debug
+    with ``-v``), warnings for the rest."""
+    text = _PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(
+        logging.DEBUG if verbose else logging.WARNING,
+        format="json" if log_format == "json" else "text",
+        text=text,
+    )
+    logging.getLogger("azure").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    if not verbose:
+        logging.getLogger("queued_jobs").setLevel(level)
 
 
 class _PrintableFormatter(logging.Formatter):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 import click
@@ -11,7 +10,7 @@ from ..models import Priority
 from ..worker import WorkerSettings, run_until_signalled
 from ..worker.process import run_bounded
 from ..worker.settings import DEFAULT_SCHEDULE_INTERVAL
-from ._base import Options, cli, reported
+from ._base import Options, cli, log_format_option, reported, use_log_format
 from ._types import priority_list
 
 __all__ = ["worker"]
@@ -48,6 +47,7 @@ __all__ = ["worker"]
     show_default=True,
     help="Fire the schedules due, every 10 s (any number of workers may: each slot fires once).",
 )
+@log_format_option
 @click.pass_obj
 def worker(
     options: Options,
@@ -57,13 +57,13 @@ def worker(
     identity: str | None,
     bands: frozenset[Priority] | None,
     schedules: bool,
+    log_format: str,
 ) -> None:
     """Run jobs until SIGTERM or SIGINT.
 
     APP (module:attribute of a JobApp) defaults to the global --app.
     """
-    if not options.verbose:
-        logging.getLogger("queued_jobs").setLevel(logging.INFO)
+    use_log_format(log_format, verbose=options.verbose)
     app = options.app(app_path)
     settings = WorkerSettings(
         concurrency=concurrency,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ._base import Options, cli, fail, reported
+from ._base import Options, cli, fail, log_format_option, reported, use_log_format
 
 __all__ = ["serve"]
 
@@ -44,6 +44,7 @@ __all__ = ["serve"]
     default="info",
     show_default=True,
 )
+@log_format_option
 @click.pass_obj
 def serve(
     options: Options,
@@ -54,6 +55,7 @@ def serve(
     demo: bool,
     directory: Path | None,
     log_level: str,
+    log_format: str,
 ) -> None:
     """Serve the web API of APP until SIGTERM or SIGINT.
 
@@ -66,6 +68,7 @@ def serve(
         from ..web.serving import serve_demo
     except ImportError as exc:  # the web extra is not installed
         fail(f"the web API needs the web extra: pip install 'queued-jobs[web]' ({exc})")
+    use_log_format(log_format, verbose=options.verbose)
     if demo:
         if app_path is not None or reload:
             fail("--demo serves the demo's own app: give no APP and no --reload")
@@ -77,7 +80,7 @@ def serve(
         click.echo(f"queued-jobs demo: open http://{shown}:{port}/ (the dashboard: /dashboard)")
         click.echo(f"its data: {directory}")
         with reported():
-            serve_demo(directory, host=host, port=port, log_level=log_level)
+            serve_demo(directory, host=host, port=port, log_level=log_level, log_format=log_format)
         return
     if directory is not None:
         fail("--dir goes with --demo")
@@ -86,6 +89,13 @@ def serve(
     with reported():
         if reload:
             assert chosen is not None  # options.app() refused no app
-            run(chosen, host=host, port=port, reload=True, log_level=log_level)
+            run(
+                chosen,
+                host=host,
+                port=port,
+                reload=True,
+                log_level=log_level,
+                log_format=log_format,
+            )
         else:
-            run(app, host=host, port=port, log_level=log_level)
+            run(app, host=host, port=port, log_level=log_level, log_format=log_format)

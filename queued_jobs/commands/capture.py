@@ -26,6 +26,7 @@ from typing import IO, Final, Protocol
 
 from ..errors import QueuedJobsError
 from ..models import clean_output
+from ..telemetry.logs import library_logger
 from .options import FileMode, LocalFile
 from .protocol import MAX_DIRECTIVE, PREFIX, Progress, Result, Unreadable, parse_directive
 
@@ -40,7 +41,7 @@ __all__ = [
     "pump",
 ]
 
-log = logging.getLogger("queued_jobs.commands")
+log = library_logger("queued_jobs.commands")
 
 #: A line still open is handed on after the stream is quiet this long (seconds).
 FLUSH_AFTER: Final = 1.0

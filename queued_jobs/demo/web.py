@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -23,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from ..errors import ConfigurationError
+from ..telemetry.logs import library_logger
 from ..web import create_web_app
 from ..web.auth import Authentication, DevelopmentAuth, Role
 from ..web.auth.development import DEVELOPMENT
@@ -33,7 +33,7 @@ from .jobs import demo_app, upload_sample_documents
 
 __all__ = ["DEMO_USERS", "check_loopback", "demo_web_app"]
 
-log = logging.getLogger("queued_jobs.demo")
+log = library_logger("queued_jobs.demo")
 
 #: The end users the sample page can act as (each has sample documents of their own).
 DEMO_USERS: Final = ("ada", "grace")

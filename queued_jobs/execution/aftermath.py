@@ -7,7 +7,6 @@ let it come back to another worker before it is deleted."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import QueuedJobsError
 from ..models import AttemptOutcome, JobStatus, QueuedJob
 from ..runner import JobRunner
+from ..telemetry.logs import library_logger
 from .hooks import call_hook, is_noop
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["after_attempt", "log_attempt", "log_unrunnable"]
 
-log = logging.getLogger("queued_jobs.execution")
+log = library_logger("queued_jobs.execution")
 #: The most characters of an error's message an attempt's log line repeats.
 _LOGGED_MESSAGE = 500
 _Call = tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
@@ -48,6 +47,7 @@ from ..errors import (
 from ..models import AttemptOutcome, JobError, JobStatus, QueuedJob
 from ..repositories.base import JobQuery, JobRepository
 from ..runner import AlreadyRunning
+from ..telemetry.logs import library_logger
 from .attempts import attempt_record
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = ["WAITING", "NotStarted", "TypeLease", "record_not_started", "start", "type_lease_name"]
 
-log = logging.getLogger("queued_jobs.execution")
+log = library_logger("queued_jobs.execution")
 #: The reason (``Handled.reason``) of a job handed back to wait for another of its type.
 WAITING: Final = "waits for the job of its type that runs"
 _TRIES: Final = 3

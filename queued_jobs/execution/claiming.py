@@ -5,7 +5,6 @@ conditional write that makes it ours (:func:`claim`), past the job's gates
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
@@ -14,6 +13,8 @@ from .._unique import release_unique_key
 from ..errors import ConcurrencyConflict, CorruptJobRecord, InvalidInput, JobNotFound
 from ..limits.keeper import Blocked, JobGate
 from ..models import Attempt, JobStatus, QueuedJob
+from ..telemetry.logs import library_logger
+from ..telemetry.names import METRIC_TAKEN_OVER
 from . import limited
 from .attempts import counted_failures, lease_expired_attempt
 from .handled import Disposition, Handled, unworkable
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SUSPECT", "Claimed", "Suspect", "claim", "claim_or_dead_letter", "decide"]
 
-log = logging.getLogger("queued_jobs.execution")
+log = library_logger("queued_jobs.execution")
 _ZERO: Final = timedelta(0)
 _CLAIM_TRIES: Final = 5
 _EARLY: Final = timedelta(seconds=1)
@@ -134,6 +135,8 @@ async def claim(
             except JobNotFound:  # the message's snapshot outlived the record (purged)
                 log.warning("job %s: no record; dropping its message", job_id)
                 return Handled(Disposition.ACK, reason="job gone")
+            if attempt is not None:  # an attempt whose worker died, recorded
+                pipeline.telemetry.metrics.count(METRIC_TAKEN_OVER, job.job_type, job.queue)
             if stored.status is not JobStatus.RUNNING:  # a run hears its claim later
                 await pipeline.notify(stored)
             if attempt is not None and stored.status is JobStatus.QUEUED and stored.run_at:

@@ -9,15 +9,15 @@ when it is left and again if it ever ends. A process that exits does not wait fo
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from typing import Any
 
 from ..models import QueuedJob
+from ..telemetry.logs import library_logger
 
 __all__ = ["detach", "detach_hook", "detached_count", "is_detached"]
 
-log = logging.getLogger("queued_jobs.execution")
+log = library_logger("queued_jobs.execution")
 _DETACHED: set[asyncio.Task[Any]] = set()
 
 

@@ -3,17 +3,17 @@ message, and the job as the pipeline left it."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
 from ..errors import CorruptJobRecord, InvalidInput
 from ..models import QueuedJob
+from ..telemetry.logs import library_logger
 
 __all__ = ["Disposition", "Handled", "unworkable"]
 
-log = logging.getLogger("queued_jobs.execution")
+log = library_logger("queued_jobs.execution")
 _ZERO = timedelta(0)
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -27,11 +26,12 @@ from .._threads import in_thread
 from ..context import JobContext
 from ..models import QueuedJob
 from ..runner import JobRunner
+from ..telemetry.logs import library_logger
 from .detached import detach_hook
 
 __all__ = ["call_hook", "is_noop"]
 
-log = logging.getLogger("queued_jobs.execution")
+log = library_logger("queued_jobs.execution")
 _HOOKS: Final = (
     "on_status_updated",
     "before",

@@ -20,7 +20,6 @@ next, when its message comes.
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
@@ -29,6 +28,7 @@ from ..errors import ConcurrencyConflict, InvalidInput, JobNotFound
 from ..limits.keeper import Blocked, JobGate, gates_of
 from ..models import Attempt, JobStatus, QueuedJob
 from ..models.waiting import WaitKind
+from ..telemetry.logs import library_logger
 from .handled import Disposition, Handled
 from .running import NO_LEASE
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HOLD_IN_PLACE", "Entered", "enter", "forget", "hold_back"]
 
-log = logging.getLogger("queued_jobs.execution")
+log = library_logger("queued_jobs.execution")
 #: A rate's turn this close is waited for in place (a queue delays by whole seconds).
 HOLD_IN_PLACE: Final = timedelta(seconds=2)
 _IN_PLACE_WAITS: Final = 3

@@ -18,7 +18,6 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
 import re
 from dataclasses import dataclass
 from itertools import accumulate
@@ -28,6 +27,7 @@ from pydantic import ValidationError
 
 from ..models import QueuedJob
 from ..queues.base import MAX_BODY_BYTES
+from ..telemetry.logs import library_logger
 
 __all__ = [
     "JobMessage",
@@ -37,7 +37,7 @@ __all__ = [
     "encode_message",
 ]
 
-log = logging.getLogger("queued_jobs")
+log = library_logger("queued_jobs")
 
 FORMAT: Final = 1
 #: Leave room for the envelope; a larger record goes without its snapshot.

@@ -9,8 +9,8 @@ never touches the message itself; it writes job records and sends retry messages
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -39,6 +39,9 @@ from ..queue_names import QueueNames
 from ..queues.base import MAX_DELAY, QueueBroker
 from ..repositories.base import JobRepository
 from ..runner import AlreadyRunning, JobDefinition, JobRegistry, JobRunner
+from ..telemetry import AttemptSpan
+from ..telemetry.logs import library_logger
+from ..telemetry.names import METRIC_FAILED
 from . import already_running, claiming
 from .aftermath import after_attempt, log_unrunnable
 from .attempts import attempt_record, counted_failures
@@ -52,7 +55,7 @@ from .settings import ExecutionSettings
 
 __all__ = ["Disposition", "Handled", "Pipeline", "SelectiveListener", "StatusListener"]
 
-log = logging.getLogger("queued_jobs.execution")
+log = library_logger("queued_jobs.execution")
 StatusListener = Callable[[QueuedJob], Awaitable[None]]
 
 
@@ -97,6 +100,8 @@ class Pipeline:
         self.host = host
         self.clock = clock
         self.settings = settings or ExecutionSettings()
+        #: Where attempts are traced and counted (``queued_jobs.telemetry``).
+        self.telemetry = self.settings.tracing
         #: Each listener with what it hears (``None``: every change), read once.
         self._listeners: list[tuple[StatusListener, Callable[[QueuedJob], bool] | None]] = []
         for listener in listeners:
@@ -216,6 +221,7 @@ class Pipeline:
         A job whose stored record cannot be read (``CorruptJobRecord``), or would not be
         stored again by the write gate, cannot be claimed: its message is dead-lettered,
         the job named in an ERROR log, rather than redelivered every lease forever."""
+        began = time.time_ns()  # an attempt's span starts with its claim
         if isolation is None:
             claimed = await claiming.claim_or_dead_letter(
                 self, job_id, snapshot, due_now=due_now, spread=spread_suspects
@@ -228,7 +234,7 @@ class Pipeline:
                     )
                     if isinstance(claimed, claiming.Claimed):
                         return await self._run(
-                            claimed, renew_message, halt, send_retries=send_retries
+                            claimed, renew_message, halt, send_retries=send_retries, began=began
                         )
                 if isinstance(claimed, claiming.Suspect):
                     async with isolation.alone(renew_message, halt) as alone:
@@ -237,12 +243,18 @@ class Pipeline:
                         )
                         if isinstance(claimed, claiming.Claimed):
                             return await self._run(
-                                claimed, renew_message, halt, send_retries=send_retries
+                                claimed,
+                                renew_message,
+                                halt,
+                                send_retries=send_retries,
+                                began=began,
                             )
             except Halted:
                 return Handled(Disposition.RETRY_LATER, delay=_ZERO, reason="halted before it ran")
         if isinstance(claimed, claiming.Claimed):
-            return await self._run(claimed, renew_message, halt, send_retries=send_retries)
+            return await self._run(
+                claimed, renew_message, halt, send_retries=send_retries, began=began
+            )
         assert isinstance(claimed, Handled)  # a suspect is only found with isolation
         return claimed
 
@@ -280,11 +292,13 @@ class Pipeline:
                 JobStatus.FAILED, now=now, completed_at=now, error=error, **NO_LEASE
             )
             try:
-                return Handled(Disposition.ACK, await self._finish(failed), reason=reason)
+                stored = await self._finish(failed)
             except ConcurrencyConflict:
                 continue
             except InvalidInput as exc:
                 return unworkable(message.job_id, exc)
+            self.telemetry.metrics.count(METRIC_FAILED, job.job_type, job.queue)
+            return Handled(Disposition.ACK, stored, reason=reason)
         return Handled(Disposition.RETRY_LATER, delay=_EARLY, reason="kept changing")
 
     # --- claiming ----------------------------------------------------------------------
@@ -298,6 +312,22 @@ class Pipeline:
         halt: asyncio.Event | None,
         *,
         send_retries: bool,
+        began: int,
+    ) -> Handled:
+        """Run the claimed job's attempt under its span (``began``: its claim's start)."""
+        with self.telemetry.attempt(claimed.job, began) as span:
+            return await self._attempt(
+                claimed, renew_message, halt, send_retries=send_retries, span=span
+            )
+
+    async def _attempt(
+        self,
+        claimed: claiming.Claimed,
+        renew_message: Callable[[], Awaitable[None]] | None,
+        halt: asyncio.Event | None,
+        *,
+        send_retries: bool,
+        span: AttemptSpan,
     ) -> Handled:
         job, places = claimed.job, claimed.entered.places
         try:
@@ -307,12 +337,14 @@ class Pipeline:
                 raise claimed.entered.error
         except (UnknownJobType, ValidationError, InvalidInput) as exc:
             await self.notify(job)
-            return await self._fail_unrunnable(job, exc, places)
+            return await self._fail_unrunnable(job, exc, places, span)
         type_lease = None
         if definition.already_running is not AlreadyRunning.ALLOW:
             started = await already_running.start(self, job, definition.already_running)
             if isinstance(started, already_running.NotStarted):
-                return await self._not_started(job, started, places, send_retries=send_retries)
+                return await self._not_started(
+                    job, started, places, send_retries=send_retries, span=span
+                )
             type_lease = started
         runner = definition.make_runner()
         info = await run_attempt(
@@ -333,6 +365,7 @@ class Pipeline:
             renew_message=renew_message,
             type_lease=type_lease,
             places=places,
+            span=span,
         )
 
     async def _not_started(
@@ -342,6 +375,7 @@ class Pipeline:
         places: Sequence[JobGate],
         *,
         send_retries: bool,
+        span: AttemptSpan,
     ) -> Handled:
         """A claimed job that may not start beside the job of its type that runs: failed,
         cancelled, or handed back to try again later (its attempt says why), with a new
@@ -351,6 +385,7 @@ class Pipeline:
         stored = await already_running.record_not_started(self, job, not_started)
         if stored is None:
             return Handled(Disposition.ACK, job, reason="taken over by another worker")
+        span.ended(stored, not_started.error, failed=False)
         await self.limits.leave(job.id, places)
         await self._finish_hooks(stored)
         delay, waiting = not_started.delay, already_running.WAITING
@@ -361,7 +396,11 @@ class Pipeline:
         return Handled(Disposition.RETRY_LATER, stored, delay, reason=waiting)
 
     async def _fail_unrunnable(
-        self, job: QueuedJob, exc: Exception, places: Sequence[JobGate] = ()
+        self,
+        job: QueuedJob,
+        exc: Exception,
+        places: Sequence[JobGate] = (),
+        span: AttemptSpan | None = None,
     ) -> Handled:
         now = self.clock.now()
         error = JobError.from_exception(exc)
@@ -375,6 +414,8 @@ class Pipeline:
         except ConcurrencyConflict:
             return Handled(Disposition.RETRY_LATER, delay=_EARLY, reason="job changed")
         log_unrunnable(stored, exc, (now - started).total_seconds())
+        if span is not None:
+            span.ended(stored, error, failed=True)
         await self.limits.leave(job.id, places)
         await self._finish_hooks(stored)
         return Handled(Disposition.ACK, stored, reason=f"cannot run: {exc}")
@@ -389,6 +430,7 @@ class Pipeline:
         renew_message: Callable[[], Awaitable[None]] | None = None,
         type_lease: already_running.TypeLease | None = None,
         places: Sequence[JobGate] = (),
+        span: AttemptSpan | None = None,
     ) -> Handled:
         running, now = info.running, self.clock.now()
         if running.lost:
@@ -443,6 +485,9 @@ class Pipeline:
             stored = await running.write(final, attempt=attempt)
         if stored is None:
             return Handled(Disposition.ACK, running.job, reason="taken over by another worker")
+        if span is not None:
+            failed = outcome in (AttemptOutcome.FAILED, AttemptOutcome.TIMED_OUT)
+            span.ended(stored, error, failed=failed)
         if type_lease is not None:  # not before: the job ran until this write
             await type_lease.give_back()
         await self.limits.leave(stored.id, places)

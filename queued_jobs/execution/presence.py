@@ -17,7 +17,6 @@ it stopped.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Final
@@ -25,6 +24,7 @@ from typing import Final
 from ..clock import SYSTEM_CLOCK, Clock
 from ..models import MAX_DETAIL_TEXT, DetailValue, Presence, PresenceKind
 from ..repositories.base import JobRepository
+from ..telemetry.logs import library_logger
 
 __all__ = [
     "EVERY_DETAIL",
@@ -37,7 +37,7 @@ __all__ = [
     "detail_text",
 ]
 
-log = logging.getLogger("queued_jobs.presence")
+log = library_logger("queued_jobs.presence")
 
 #: How often a worker (and an API server) saves its presence, by default.
 PRESENCE_EVERY: Final = timedelta(seconds=30)

@@ -18,7 +18,6 @@ keep the lease instead, so that no second run of the job can start beside the fi
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ from ..context import JobContext, StopReason
 from ..errors import JobCancelled, JobTimedOut
 from ..models import AttemptOutcome, QueuedJob
 from ..runner import JobDefinition, JobRunner, run_on_execute, runs_in_thread
+from ..telemetry.logs import library_logger
 from .detached import detach
 from .hooks import call_hook
 from .running import LeaseKeeper, RunningJob
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AttemptOutcomeInfo", "run_attempt"]
 
-log = logging.getLogger("queued_jobs.execution")
+log = library_logger("queued_jobs.execution")
 
 
 @dataclass(slots=True)

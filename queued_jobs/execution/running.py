@@ -14,7 +14,6 @@ with no conflict, and the last progress reported is kept.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -24,10 +23,11 @@ from ..clock import Clock
 from ..errors import ConcurrencyConflict, JobNotFound, LeaseLost, QueuedJobsError
 from ..models import Attempt, JobOutput, JobStatus, Progress, QueuedJob, output_tail
 from ..repositories.base import JobRepository
+from ..telemetry.logs import library_logger
 
 __all__ = ["NO_LEASE", "LeaseKeeper", "RunningJob"]
 
-log = logging.getLogger("queued_jobs.execution")
+log = library_logger("queued_jobs.execution")
 Change = Callable[[QueuedJob], QueuedJob]
 _WRITE_TRIES = 5
 #: How long :meth:`RunningJob.stop` waits, by default, for a progress write in flight.

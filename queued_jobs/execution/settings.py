@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from ..fairness.share import OwnerShare
 from ..retry import DEFAULT_RETRY, RetryPolicy
+from ..telemetry import Telemetry, default_telemetry
 
 __all__ = ["ExecutionSettings"]
 
@@ -55,6 +56,9 @@ class ExecutionSettings:
     #: queues at once, the rest in the overflow queue (``queued_jobs.fairness``).
     #: ``None``: no share; every job goes to its band's queue.
     owner_share: OwnerShare | None = None
+    #: Where the jobs' spans and metrics go (``queued_jobs.telemetry``). ``None``: the
+    #: OpenTelemetry providers the application configured globally (none: nothing kept).
+    telemetry: Telemetry | None = None
 
     def __post_init__(self) -> None:
         if self.owner_share is not None and not isinstance(self.owner_share, OwnerShare):
@@ -72,6 +76,11 @@ class ExecutionSettings:
                 f"hook_timeout must be more than 0 and less than the lease ({self.lease}); "
                 f"got {self.hook_timeout}"
             )
+
+    @property
+    def tracing(self) -> Telemetry:
+        """The telemetry in use: ``telemetry``, or the global providers'."""
+        return self.telemetry or default_telemetry()
 
     @property
     def heartbeat_interval(self) -> timedelta:

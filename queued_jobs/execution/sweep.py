@@ -40,7 +40,6 @@ lease ran out sweeps.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import uuid
@@ -55,6 +54,7 @@ from ..fairness.admission import Admission
 from ..models import JobStatus, QueuedJob
 from ..queues.base import MAX_DELAY, QueueBroker
 from ..repositories.base import JobRepository, Page
+from ..telemetry.logs import library_logger
 from .messages import encode_message
 from .settings import ExecutionSettings
 
@@ -70,7 +70,7 @@ __all__ = [
     "Sweeper",
 ]
 
-log = logging.getLogger("queued_jobs.sweep")
+log = library_logger("queued_jobs.sweep")
 #: Unreadable rows named in a sweep's log line; the rest are counted.
 _SHOWN = 20
 #: Due jobs read per page, and pages read at most per pass.

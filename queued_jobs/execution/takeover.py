@@ -13,7 +13,6 @@ the backlog of the others.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection
 from datetime import datetime
 from typing import Final
@@ -22,11 +21,12 @@ from ..errors import ConcurrencyConflict
 from ..models import JobStatus, QueuedJob
 from ..queues.base import QueueBroker
 from ..repositories.base import JobRepository
+from ..telemetry.logs import library_logger
 from .messages import encode_message
 
 __all__ = ["SCAN_PAGE", "SCAN_PAGES", "expired_leases", "send_takeovers"]
 
-log = logging.getLogger("queued_jobs.execution")
+log = library_logger("queued_jobs.execution")
 
 #: Jobs read per listing page, and pages read at most per scan. The listing is the due
 #: index of running jobs up to now (``JobRepository.list_due``): only jobs whose lease ran

@@ -12,7 +12,6 @@ is queued on the overflow queue at once.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -22,11 +21,12 @@ from ..limits.keeper import JobGate, LimitKeeper
 from ..limits.model import Gate, Holding
 from ..limits.rules import Change
 from ..models import JobStatus, QueuedJob
+from ..telemetry.logs import library_logger
 from .share import OwnerShare, is_overflow
 
 __all__ = ["Admission"]
 
-log = logging.getLogger("queued_jobs.fairness")
+log = library_logger("queued_jobs.fairness")
 
 
 class Admission:

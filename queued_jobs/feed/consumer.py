@@ -13,7 +13,6 @@ are idempotent (at-least-once).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -21,11 +20,12 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ConcurrencyConflict, InvalidInput, QueuedJobsError
 from ..models import JobChange
 from ..repositories.base import JobRepository
+from ..telemetry.logs import library_logger
 from .cursor import FeedCursor, replay
 
 __all__ = ["ChangeHandler", "FeedConsumer"]
 
-log = logging.getLogger("queued_jobs.feed")
+log = library_logger("queued_jobs.feed")
 ChangeHandler = Callable[[Sequence[JobChange]], Awaitable[None]]
 _BATCH = 100
 

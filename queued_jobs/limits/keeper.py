@@ -10,7 +10,6 @@ host alone at a gate pays one write per change, not a read and a write.
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,6 +21,7 @@ from ..clock import Clock
 from ..errors import ConcurrencyConflict, QueuedJobsError
 from ..models import QueuedJob
 from ..models.waiting import JobWaiting, WaitKind
+from ..telemetry.logs import library_logger
 from .definitions import ConcurrencyLimit, Limit, RateLimit
 from .model import Gate, LimitSettings, Waiter
 from .rules import Change, give_back, renew, take_place, take_start, wake
@@ -29,7 +29,7 @@ from .store import MAX_WAITERS_REMOVED, LimitStore
 
 __all__ = ["Blocked", "JobGate", "LimitKeeper", "gates_of"]
 
-log = logging.getLogger("queued_jobs.limits")
+log = library_logger("queued_jobs.limits")
 _TRIES: Final = 12
 _CACHED_GATES: Final = 4096
 _FIRST_RECHECK: Final = timedelta(minutes=1)

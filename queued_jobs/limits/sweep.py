@@ -10,18 +10,18 @@ changes under its version).
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from typing import Final
 
 from ..clock import Clock
 from ..errors import QueuedJobsError
 from ..runner import JobRegistry
+from ..telemetry.logs import library_logger
 from .keeper import JobGate, LimitKeeper
 
 __all__ = ["IDLE_FOR", "PURGE_EVERY", "LimitSweeper"]
 
-log = logging.getLogger("queued_jobs.limits")
+log = library_logger("queued_jobs.limits")
 #: The most pages of waiting gates one pass reads (the rest: next pass).
 _PAGES: Final = 10
 #: How often a host looks for gates left idle, and how long one must be to go.

@@ -44,6 +44,7 @@ from .status import (
     can_transition,
     check_transition,
 )
+from .trace import TraceContext
 from .unique import OWNER_KEY_PREFIX, UniqueScope, check_unique_key, unique_reservation
 
 __all__ = [
@@ -74,6 +75,7 @@ __all__ = [
     "Priority",
     "Progress",
     "QueuedJob",
+    "TraceContext",
     "UniqueScope",
     "can_transition",
     "change_of",

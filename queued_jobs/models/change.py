@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .job import JobType, Owner, Progress, QueuedJob, UtcDatetime
 from .output import OUTPUT_TAIL_LIMIT
 from .status import JobStatus
+from .trace import TraceContext
 from .waiting import JobWaiting
 
 __all__ = [
@@ -88,6 +89,9 @@ class JobChange(BaseModel):
     output_length: int | None = Field(default=None, ge=0)
     #: The limit it waits on, while it waits (a queued job only).
     waiting: JobWaiting | None = None
+    #: The job's trace context (what it was queued under): what follows from the change
+    #: (a webhook's delivery) is traced in the job's trace.
+    trace_context: TraceContext | None = None
 
 
 def change_of(job: QueuedJob, *, partition: str, position: str) -> JobChange:
@@ -111,6 +115,7 @@ def change_of(job: QueuedJob, *, partition: str, position: str) -> JobChange:
         tags=job.tags,
         error=error,
         waiting=job.waiting if job.status is JobStatus.QUEUED else None,
+        trace_context=job.trace_context,
         **_output_of(job),
     )
 

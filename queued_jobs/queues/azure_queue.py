@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import replace
@@ -31,6 +30,7 @@ from azure.storage.queue.aio import QueueClient, QueueServiceClient
 from .._azure.connection import StorageConnection
 from .._azure.errors import error_code, translated
 from ..errors import ConfigurationError, LeaseLost, StorageError
+from ..telemetry.logs import library_logger
 from ._limits import (
     check_batch,
     check_body,
@@ -52,7 +52,7 @@ from .base import (
 
 __all__ = ["AzureJobQueue", "AzureQueueBroker", "decoded_body"]
 
-log = logging.getLogger("queued_jobs.queues")
+log = library_logger("queued_jobs.queues")
 
 #: The codes Azure answers when a pop receipt no longer holds the message: it was deleted
 #: (404 MessageNotFound) or received again by someone else (400 PopReceiptMismatch).

@@ -44,12 +44,11 @@ SEQUENCE_DIGITS: Final = 19
 _SEQUENCE: Final = re.compile(rf"[0-9]{{{SEQUENCE_DIGITS}}}")
 #: The last position a sequence can reach (SQLite's largest rowid).
 _LAST: Final = f"{2**63 - 1:0{SEQUENCE_DIGITS}d}"
-_PLACED: Final = {"partition", "position"}
+_PLACED: Final = frozenset({"partition", "position"})
 #: A job's change is stored without its kind (the default), as before kinds were known.
-_PLACED_JOB: Final = {"partition", "position", "kind"}
+_PLACED_JOB: Final = frozenset({"partition", "position", "kind"})
 #: ... and without output when the write added none, as before output was kept.
-_PLACED_QUIET: Final = {*_PLACED, "output", "output_length"}
-_PLACED_JOB_QUIET: Final = {*_PLACED_JOB, "output", "output_length"}
+_QUIET: Final = frozenset({"output", "output_length"})
 
 
 def watched_digest(job: QueuedJob) -> str:
@@ -62,15 +61,23 @@ def watched_digest(job: QueuedJob) -> str:
 def change_doc(job: QueuedJob) -> str:
     """The document of the change that writing ``job`` records (without its place)."""
     change = change_of(job, partition=ALL, position="0")
-    return change.model_dump_json(
-        exclude=_PLACED_JOB if change.output is not None else _PLACED_JOB_QUIET
-    )
+    return change.model_dump_json(exclude=_left_out(change, _PLACED_JOB))
 
 
 def placed_doc(change: JobChange) -> str:
     """The document of ``change`` as stored (without its place)."""
-    quiet = change.output is None and change.output_length is None
-    return change.model_dump_json(exclude=_PLACED_QUIET if quiet else _PLACED)
+    return change.model_dump_json(exclude=_left_out(change, _PLACED))
+
+
+def _left_out(change: JobChange, placed: frozenset[str]) -> set[str]:
+    """What a stored change leaves out: its place, and the fields it has no value for
+    that changes stored before them never had (output, a trace context)."""
+    left = set(placed)
+    if change.output is None and change.output_length is None:
+        left |= _QUIET
+    if change.trace_context is None:
+        left.add("trace_context")
+    return left
 
 
 def change_from_doc(partition: str, position: str, doc: object) -> JobChange | None:

@@ -7,12 +7,12 @@ every read) under a version counter, with its parked jobs beside it.
 from __future__ import annotations
 
 import itertools
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import StorageError
 from ..limits.model import Gate, LimitSettings, Waiter
+from ..telemetry.logs import library_logger
 from ._gates import (
     check_at_most,
     check_gate,
@@ -36,7 +36,7 @@ from .base import DEFAULT_PAGE_SIZE, Page, check_page_size
 
 __all__ = ["MemoryLimitStore"]
 
-log = logging.getLogger("queued_jobs.limits")
+log = library_logger("queued_jobs.limits")
 
 
 @dataclass(slots=True)

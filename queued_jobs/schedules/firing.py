@@ -32,7 +32,6 @@ this host cannot read is left as it is (another host may), with an error logged 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import socket
 import uuid
@@ -51,6 +50,7 @@ from ..errors import (
     SlotAlreadyFired,
 )
 from ..models import JobError, JobStatus, QueuedJob, new_job_id
+from ..telemetry.logs import library_logger
 from ._choice import choose_slots
 from .jobs import schedule_job_spec
 from .model import Overlap, Schedule, SlotMarker
@@ -64,7 +64,7 @@ __all__ = [
     "ScheduleFirer",
 ]
 
-log = logging.getLogger("queued_jobs.schedules")
+log = library_logger("queued_jobs.schedules")
 
 #: A slot fired later than this after its time counts as missed (its catch-up policy
 #: decides); sooner, it is on time.

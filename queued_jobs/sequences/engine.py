@@ -12,7 +12,6 @@ finds without jobs, and stores them.
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -32,12 +31,13 @@ from ..errors import (
 from ..models import JobStatus, QueuedJob, is_job_id, new_job_id
 from ..models.nesting import payload_json
 from ..repositories.base import DEFAULT_MAX_PAYLOAD_BYTES
+from ..telemetry.logs import library_logger
 from ._plan import end, progress, record_status, unknown_jobs
 from .model import PREVIOUS_KEY, Run, Sequence, SequenceStatus
 
 __all__ = ["SEQUENCE_DATA_KEY", "SequenceEngine", "Settled", "sequence_of"]
 
-log = logging.getLogger("queued_jobs.sequences")
+log = library_logger("queued_jobs.sequences")
 #: The key of a step job's ``custom_data`` that names its sequence, step and iteration.
 SEQUENCE_DATA_KEY: Final = "sequence"
 _TRIES: Final = 16

@@ -4,14 +4,13 @@ on the pipeline's own connections, so that every host advances sequences."""
 
 from __future__ import annotations
 
-import logging
-
 from ..models import QueuedJob
+from ..telemetry.logs import library_logger
 from .engine import SequenceEngine, sequence_of
 
 __all__ = ["SequenceListener"]
 
-log = logging.getLogger("queued_jobs.sequences")
+log = library_logger("queued_jobs.sequences")
 
 
 class SequenceListener:

@@ -15,7 +15,6 @@ sequences (``SequenceSweepReport.held_elsewhere`` when another holds it).
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import socket
 import uuid
@@ -25,12 +24,13 @@ from typing import Final
 
 from ..client import JobClient
 from ..errors import QueuedJobsError
+from ..telemetry.logs import library_logger
 from .engine import SequenceEngine
 from .model import Sequence
 
 __all__ = ["DEFAULT_GRACE", "LEASE_NAME", "SWEEP_LEASE", "SequenceSweepReport", "SequenceSweeper"]
 
-log = logging.getLogger("queued_jobs.sequences")
+log = library_logger("queued_jobs.sequences")
 DEFAULT_GRACE: Final = timedelta(seconds=30)
 LEASE_NAME: Final = "sequence-sweep"
 SWEEP_LEASE: Final = timedelta(seconds=50)

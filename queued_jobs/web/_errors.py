@@ -4,7 +4,6 @@ error is logged with an id, and the response names only that id."""
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Sequence
 from typing import Any, Final
@@ -42,6 +41,7 @@ from ..errors import (
     StoredFileNotFound,
     UnknownJobType,
 )
+from ..telemetry.logs import library_logger
 
 __all__ = [
     "FieldsInvalid",
@@ -51,7 +51,7 @@ __all__ = [
     "install_error_handlers",
 ]
 
-log = logging.getLogger("queued_jobs.web")
+log = library_logger("queued_jobs.web")
 
 
 class NotConfigured(QueuedJobsError):

@@ -7,7 +7,6 @@ Functions instance saves its own)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -18,11 +17,12 @@ from fastapi import FastAPI
 
 from ..execution.presence import PRESENCE_EVERY, PresenceRecorder
 from ..models import PresenceKind
+from ..telemetry.logs import library_logger
 from ._runtime import Runtime
 
 __all__ = ["keep_presence"]
 
-log = logging.getLogger("queued_jobs.web")
+log = library_logger("queued_jobs.web")
 #: How long the stopped save may take at shutdown (seconds).
 _STOPPING_PATIENCE: Final = 1.0
 

@@ -18,10 +18,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from ..app import JobApp
+from ..telemetry.logs import library_logger
 from . import assets
 from ._body_limit import BodyLimit
 from ._errors import install_error_handlers
 from ._runtime import Authenticating, Runtime
+from ._trace_context import CallerTraceContext
 from .auth import DEVELOPMENT_MODE_HEADER, DEVELOPMENT_MODE_VALUE
 from .routes import (
     bulk,
@@ -45,7 +47,7 @@ from .webpubsub import WebPubSub
 
 __all__ = ["create_web_app"]
 
-log = logging.getLogger("queued_jobs.web")
+log = library_logger("queued_jobs.web")
 
 
 #: The request headers pages of other (allowed) origins may send.
@@ -143,6 +145,7 @@ def create_web_app(
     for module in (*routers, dashboard, assets):
         api.include_router(module.router)
     api.add_middleware(BodyLimit, limit=chosen.max_body_bytes)
+    api.add_middleware(CallerTraceContext)
     if chosen.cors_origins:
         api.add_middleware(
             CORSMiddleware,

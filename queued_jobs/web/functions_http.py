@@ -12,7 +12,6 @@ the Functions FastAPI extension's request and returns a streamed response instea
 from __future__ import annotations
 
 import json
-import logging
 
 import azure.functions as func
 from fastapi import FastAPI
@@ -22,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..app import JobApp
 from ..errors import ConfigurationError
+from ..telemetry.logs import library_logger
 from ._asgi_proxy import streamed_answer
 from ._runtime import Authenticating, Runtime
 from .application import create_web_app
@@ -31,7 +31,7 @@ from .webpubsub import WebPubSub
 
 __all__ = ["FunctionsWebApi"]
 
-log = logging.getLogger("queued_jobs.web")
+log = library_logger("queued_jobs.web")
 
 
 class _UnderPrefix:

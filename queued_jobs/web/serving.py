@@ -7,9 +7,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import LOGGING_CONFIG
 
 from ..app import JobApp, load_app
 from ..errors import ConfigurationError
@@ -24,6 +26,19 @@ __all__ = ["APP_ENV", "from_environment", "serve", "serve_demo", "web_app_from_s
 #: The environment variable naming the JobApp (``module:attribute``).
 APP_ENV = "QUEUED_JOBS_APP"
 _GRACE_SECONDS = 5
+
+
+def _log_config(log_format: str) -> dict[str, Any]:
+    """uvicorn's logging: its own for text; for JSON, its loggers hand their records to
+    the root logger's JSON handler (``--log-format json``)."""
+    if log_format != "json":
+        return LOGGING_CONFIG
+    passed = {"handlers": [], "propagate": True}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "loggers": {name: dict(passed) for name in ("uvicorn", "uvicorn.access")},
+    }
 
 
 def web_app_from_settings(
@@ -52,7 +67,13 @@ def from_environment() -> FastAPI:
 
 
 def serve(
-    app: JobApp | str, *, host: str, port: int, reload: bool = False, log_level: str = "info"
+    app: JobApp | str,
+    *,
+    host: str,
+    port: int,
+    reload: bool = False,
+    log_level: str = "info",
+    log_format: str = "text",
 ) -> None:
     """Serve until signalled. ``app`` is a JobApp, or with ``reload`` its import path."""
     if reload:
@@ -66,6 +87,7 @@ def serve(
             port=port,
             reload=True,
             log_level=log_level,
+            log_config=_log_config(log_format),
             timeout_graceful_shutdown=_GRACE_SECONDS,
         )
         return
@@ -76,11 +98,14 @@ def serve(
         host=host,
         port=port,
         log_level=log_level,
+        log_config=_log_config(log_format),
         timeout_graceful_shutdown=_GRACE_SECONDS,
     )
 
 
-def serve_demo(directory: Path, *, host: str, port: int, log_level: str = "info") -> None:
+def serve_demo(
+    directory: Path, *, host: str, port: int, log_level: str = "info", log_format: str = "text"
+) -> None:
     """Serve the demo (:mod:`queued_jobs.demo.web`) from ``directory`` until signalled."""
     from ..demo.web import check_loopback, demo_web_app
 
@@ -88,5 +113,10 @@ def serve_demo(directory: Path, *, host: str, port: int, log_level: str = "info"
     shown = f"[{host}]" if ":" in host else host
     web = demo_web_app(directory, base_url=f"http://{shown}:{port}")
     uvicorn.run(
-        web, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=_GRACE_SECONDS
+        web,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=_log_config(log_format),
+        timeout_graceful_shutdown=_GRACE_SECONDS,
     )

@@ -4,17 +4,17 @@ leases), supervised: one that ends while the worker runs is logged and stops the
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from ..execution.sweep import Sweeper
+from ..telemetry.logs import library_logger
 
 __all__ = ["Periodic", "repeat_forever", "start_supervised", "stop_all", "sweep_forever"]
 
-log = logging.getLogger("queued_jobs.worker")
+log = library_logger("queued_jobs.worker")
 
 
 @dataclass(frozen=True, slots=True)

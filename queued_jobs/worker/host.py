@@ -4,7 +4,6 @@ messages, and stop within bounds (see the package docstring for what it does and
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 from collections import deque
 from collections.abc import Awaitable, Coroutine, Sequence
@@ -20,6 +19,8 @@ from ..feed.consumer import FeedConsumer
 from ..models import DetailValue, PresenceKind
 from ..queue_names import dead_letters_of
 from ..queues.base import MAX_BATCH, MAX_DELAY, Arrivals, JobQueue, QueueMessage
+from ..telemetry.logs import library_logger
+from ..telemetry.names import METRIC_DEAD_LETTERED
 from .background import Periodic, repeat_forever, start_supervised, stop_all, sweep_forever
 from .bands import Bands
 from .settings import WorkerSettings
@@ -28,7 +29,7 @@ from .waits import hand_back, waited
 
 __all__ = ["Worker", "run_until_signalled"]
 
-log = logging.getLogger("queued_jobs.worker")
+log = library_logger("queued_jobs.worker")
 #: The least time given to hand messages back, or to store a halted job's release.
 _AT_LEAST = 1.0
 #: How long a task we gave up on (and cancelled) may take to go.
@@ -120,6 +121,8 @@ class Worker:
         """Work until :meth:`stop`; returns once every job finished or was handed back."""
         log.info("worker %s: started on %s", self.identity, [q.name for q in self.queues])
         background = self._start_background()
+        # The depths of its queues, read only when a metrics reader collects.
+        unwatch = self.pipeline.telemetry.metrics.watch_depth(self._depths)
         refill_at = self.settings.refill_at
         loop = asyncio.get_running_loop()
         arrivals = self.pipeline.broker.arrivals()
@@ -136,6 +139,7 @@ class Worker:
                     )
                     await self._wait(asyncio.sleep(pause))
         finally:
+            unwatch()
             if arrivals is not None:
                 arrivals.close()
             await stop_all(background)
@@ -143,6 +147,11 @@ class Worker:
             if self._presence is not None:  # one more write, as bounded as the rest
                 await self._presence.save(self._details, stopped=True, patience=_AT_LEAST)
         log.info("worker %s: stopped", self.identity)
+
+    async def _depths(self) -> dict[str, int]:
+        """How many messages each of the worker's queues holds."""
+        found = await asyncio.gather(*(queue.depth() for queue in self.queues))
+        return {queue.name: depth for queue, depth in zip(self.queues, found, strict=True)}
 
     def _details(self) -> dict[str, DetailValue]:
         """What the worker's presence tells of it."""
@@ -456,6 +465,8 @@ class Worker:
                 await queue.move(message, dead_letters_of(queue.name))
             else:
                 await queue.dead_letter(message)
+            job_type = None if handled.job is None else handled.job.job_type
+            self.pipeline.telemetry.metrics.count(METRIC_DEAD_LETTERED, job_type, queue.name)
         elif handled.disposition is Disposition.LEAVE:
             log.warning(
                 "worker %s: message %s left to its lease (%s): it comes back at %s",

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from ..execution.detached import is_detached
+from ..telemetry.logs import library_logger
 
 __all__ = ["run_bounded"]
 
-log = logging.getLogger("queued_jobs")
+log = library_logger("queued_jobs")
 T = TypeVar("T")
 
 

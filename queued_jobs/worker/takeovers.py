@@ -4,7 +4,6 @@ backlog (see :mod:`queued_jobs.execution.takeover` for the listing and its cost)
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Collection, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -14,10 +13,11 @@ from ..execution.isolation import Isolation
 from ..execution.pipeline import Pipeline
 from ..execution.takeover import expired_leases
 from ..models import QueuedJob
+from ..telemetry.logs import library_logger
 
 __all__ = ["Takeovers"]
 
-log = logging.getLogger("queued_jobs.worker")
+log = library_logger("queued_jobs.worker")
 Start = Callable[[Coroutine[Any, Any, None]], None]
 
 

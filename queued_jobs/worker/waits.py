@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import timedelta
 from typing import Any
 
 from ..queues.base import JobQueue, QueueMessage
+from ..telemetry.logs import library_logger
 
 __all__ = ["hand_back", "waited"]
 
-log = logging.getLogger("queued_jobs.worker")
+log = library_logger("queued_jobs.worker")
 
 
 async def hand_back(queue: JobQueue, message: QueueMessage, *, identity: str) -> None:

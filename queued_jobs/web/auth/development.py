@@ -10,12 +10,12 @@ every response with :data:`DEVELOPMENT_MODE_HEADER`.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Final
 
 from ...errors import ConfigurationError, InvalidInput, NotAuthenticated
 from ...models import check_owner
+from ...telemetry.logs import library_logger
 from ._headers import lowered, owner_id
 from .principal import Principal, Role
 from .roles import role_named
@@ -29,7 +29,7 @@ __all__ = [
     "DevelopmentAuth",
 ]
 
-log = logging.getLogger("queued_jobs.web.auth")
+log = library_logger("queued_jobs.web.auth")
 
 #: The word that switches development mode on.
 DEVELOPMENT: Final = "development"

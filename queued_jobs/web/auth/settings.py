@@ -30,12 +30,12 @@ once, at the edge: :func:`authentication_from_settings`.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Callable, Mapping
 from typing import Final
 
 from ...errors import ConfigurationError
+from ...telemetry.logs import library_logger
 from .api_keys import ApiKey, ApiKeys
 from .chain import Authentication
 from .development import DEVELOPMENT, DevelopmentAuth
@@ -45,7 +45,7 @@ from .roles import DEFAULT_ROLE_MAP, RoleMap, checked_role_map
 
 __all__ = ["AUTH_SETTING", "authentication_from_settings"]
 
-log = logging.getLogger("queued_jobs.settings")
+log = library_logger("queued_jobs.settings")
 
 #: The setting naming the schemes.
 AUTH_SETTING: Final = "QUEUED_JOBS_WEB_AUTH"

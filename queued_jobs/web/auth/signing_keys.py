@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import threading
 import time
 import urllib.request
@@ -40,10 +39,11 @@ from urllib.parse import urlsplit
 from jwt import PyJWK, PyJWKClient, PyJWTError
 
 from ...errors import AuthenticationUnavailable, ConfigurationError, NotAuthenticated
+from ...telemetry.logs import library_logger
 
 __all__ = ["DISCOVERY_PATH", "SigningKeys"]
 
-log = logging.getLogger("queued_jobs.web.auth")
+log = library_logger("queued_jobs.web.auth")
 
 #: Where an issuer's OpenID Connect discovery document is, under the issuer's URL.
 DISCOVERY_PATH: Final = "/.well-known/openid-configuration"

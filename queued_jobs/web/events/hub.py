@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -17,11 +16,12 @@ from ...errors import QueuedJobsError, StorageUnavailable
 from ...feed.cursor import FeedCursor, replay
 from ...models import JobChange
 from ...repositories.base import CHANGE_PAGE_SIZE, ChangeBatch, JobRepository
+from ...telemetry.logs import library_logger
 from ..settings import WebSettings
 
 __all__ = ["ChangeHub", "Settled", "Snapshot", "Subscription"]
 
-log = logging.getLogger("queued_jobs.web.events")
+log = library_logger("queued_jobs.web.events")
 _BACKOFF_LIMIT = 30.0
 #: How long a new stream waits for a partition's first read before it is refused (503).
 _READY_PATIENCE = 30.0

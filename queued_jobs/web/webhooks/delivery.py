@@ -7,8 +7,10 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import aiohttp
+from opentelemetry import trace
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from standardwebhooks.webhooks import Webhook as Signer
 
@@ -76,8 +78,23 @@ async def deliver(
             answer = (await response.content.read(_BODY_SHOWN)).decode("utf-8", "replace")
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise DeliveryFailed(f"{hook.name}: no answer from the endpoint: {exc!r}") from None
+    _traced(hook, status)
     if 200 <= status < 300:
         return {"status": status}
     if status == 410:
         raise PermanentError(f"{hook.name}: the endpoint is gone (410): {answer!r}")
     raise DeliveryFailed(f"{hook.name}: the endpoint answered {status}: {answer!r}")
+
+
+def _traced(hook: Webhook, status: int) -> None:
+    """Say on the delivery's span (its attempt's) where it went and what came back."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes(
+            {
+                "queued_jobs.webhook.name": hook.name,
+                "http.request.method": "POST",
+                "server.address": urlsplit(hook.url).hostname or "",
+                "http.response.status_code": status,
+            }
+        )

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from ...client import JobClient
 from ...errors import DuplicateJob
 from ...models import JobChange, UniqueScope
+from ...telemetry import continuing
 from ..events.describe import change_fields
 from .config import Webhook
 from .delivery import DELIVERY_OWNER, DELIVERY_TYPE, Delivery
@@ -53,15 +54,16 @@ async def queue_deliveries(
                 hook=hook.name, message_id=message_id(hook, change), body=event_body(change)
             )
             try:
-                await client.queue_job(
-                    DELIVERY_TYPE,
-                    delivery.model_dump(mode="json"),
-                    owner=DELIVERY_OWNER,
-                    unique_key=delivery.message_id,
-                    unique_scope=UniqueScope.GLOBAL,
-                    max_attempts=hook.max_attempts,
-                    correlation_id=change.job_id,
-                )
+                with continuing(change.trace_context):  # traced in the job's trace
+                    await client.queue_job(
+                        DELIVERY_TYPE,
+                        delivery.model_dump(mode="json"),
+                        owner=DELIVERY_OWNER,
+                        unique_key=delivery.message_id,
+                        unique_scope=UniqueScope.GLOBAL,
+                        max_attempts=hook.max_attempts,
+                        correlation_id=change.job_id,
+                    )
             except DuplicateJob:
                 continue
             queued += 1
