@@ -6,8 +6,9 @@ the queue trigger and flushes. The server answers as Application Insights' ``/v2
 does and keeps the envelopes, which are what Application Insights would store as rows of
 ``requests``, ``dependencies``, ``traces`` and ``customMetrics``.
 
-The assertions marked ``TELEMETRY PACKAGE`` need the spans and metrics of
-``queued_jobs.telemetry``: until it emits them, only the log line and the setup pass."""
+The assertions marked ``TELEMETRY PACKAGE`` need the spans, metrics and log attributes of
+``queued_jobs.telemetry``: their tests are expected to fail while that package does not
+exist, and must pass once it does."""
 
 from __future__ import annotations
 
@@ -35,6 +36,13 @@ INSTRUMENTATION_KEY = "00000000-0000-0000-0000-000000000000"
 RUN_TIMEOUT = 60
 #: Settings of the sample's distro that the test turns off: Microsoft's own usage reports
 #: (statsbeat) and remote configuration (OneSettings) would call endpoints on the internet.
+#: The tests of what ``queued_jobs.telemetry`` emits (spans, counters, log attributes), in
+#: the package the app's process imports (this checkout's).
+needs_telemetry_package = pytest.mark.xfail(
+    not any((ROOT / "queued_jobs" / name).exists() for name in ("telemetry", "telemetry.py")),
+    reason="queued_jobs.telemetry is not there yet",
+    strict=True,
+)
 QUIET = {
     "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true",
     "APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED": "true",
@@ -160,6 +168,7 @@ def test_the_queued_jobs_log_line_of_the_attempt_becomes_a_trace_row(
     assert attempt["severityLevel"] == 1  # Information: traces.severityLevel
 
 
+@needs_telemetry_package
 def test_the_process_span_is_a_request_in_the_trace_of_its_send_span(
     telemetry: tuple[dict[str, str], Ingestion],
 ) -> None:
@@ -195,6 +204,7 @@ def test_the_process_span_is_a_request_in_the_trace_of_its_send_span(
     assert attempt["data"]["baseData"]["properties"]["job_id"] == job["job_id"]
 
 
+@needs_telemetry_package
 def test_the_job_counters_are_custom_metrics_by_job_type_and_queue(
     telemetry: tuple[dict[str, str], Ingestion],
 ) -> None:
