@@ -356,13 +356,24 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           name: 'QUEUED_JOBS_QUEUE'
           value: queueName
         }
+        // Telemetry (docs/observability-azure.md): the host (host.json telemetryMode
+        // OpenTelemetry) and the app's Azure Monitor distro (function_app/telemetry_setup.py)
+        // both send to this resource, authenticated as the identity (local auth is off).
         {
           name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
           value: appInsights.properties.ConnectionString
         }
         {
           name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
-          value: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+          value: 'Authorization=AAD;ClientId=${identity.properties.clientId}'
+        }
+        // The Python worker hands the host's trace context to each invocation and tells the
+        // host that the app exports its own logs, so the host does not send them again. Not
+        // PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: the worker would configure the distro
+        // a second time.
+        {
+          name: 'PYTHON_ENABLE_OPENTELEMETRY'
+          value: 'true'
         }
       ]
     }

@@ -8,6 +8,7 @@ import dataclasses
 import inspect
 import json
 import re
+import runpy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -362,6 +363,30 @@ def test_telemetry_needs_an_entra_id_token(template: dict[str, Any]) -> None:
     assert Evaluator(template)(properties["WorkspaceResourceId"]) == Ref(workspace, "id")
 
 
+def test_the_app_sends_telemetry_to_the_templates_application_insights_as_the_identity(
+    template: dict[str, Any],
+) -> None:
+    identity, _ = _only(template, "Microsoft.ManagedIdentity/userAssignedIdentities")
+    insights, _ = _only(template, "Microsoft.Insights/components")
+    settings = _app_settings(template)
+    setup = runpy.run_path(str(ROOT / "function_app" / "telemetry_setup.py"))
+
+    # The setting the sample's telemetry_setup (and the host) read: this resource's.
+    assert Evaluator(template)(settings[setup["CONNECTION_SETTING"]]) == Ref(
+        insights, "properties.ConnectionString"
+    )
+    # Local auth is off: the exporters take a token for the app's identity, which holds
+    # Monitoring Metrics Publisher on the resource (the role test above).
+    assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == (
+        f"Authorization=AAD;ClientId=${{{identity}.properties.clientId}}"
+    )
+    # The worker hands the host's trace context on, and the host leaves the app's logs to it;
+    # the worker must not configure the distro as well (every record would go twice).
+    assert settings["PYTHON_ENABLE_OPENTELEMETRY"] == "true"
+    assert setup["WORKER_SETTING"] not in settings
+    assert setup["LOGGER_SETTING"] not in settings  # the queued_jobs loggers, by default
+
+
 def test_outputs_hold_no_secrets(template: dict[str, Any]) -> None:
     outputs = template["outputs"]
 
@@ -389,7 +414,7 @@ def test_the_app_reaches_storage_only_through_its_identity(template: dict[str, A
             storage, f"properties.primaryEndpoints.{service}"
         )
     assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == (
-        f"ClientId=${{{identity}.properties.clientId}};Authorization=AAD"
+        f"Authorization=AAD;ClientId=${{{identity}.properties.clientId}}"
     )
     for name, value in settings.items():
         text = str(value).lower()

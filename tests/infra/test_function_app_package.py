@@ -205,3 +205,12 @@ def test_host_json_log_levels_name_categories_the_host_logs_under() -> None:
     # Python logger names are no host category: function code logs as Function.<name>.User.
     assert "queued_jobs" not in levels
     assert levels.get("Function", levels["default"]) in {"Information", "Debug", "Trace"}
+
+
+def test_host_json_has_the_host_export_opentelemetry_beside_the_apps_own() -> None:
+    host = json.loads((FUNCTION_APP / "host.json").read_text())
+
+    # The host's invocations and logs as OpenTelemetry, correlated with the app's spans;
+    # logging.applicationInsights (sampling and the like) would not apply in this mode.
+    assert host["telemetryMode"] == "OpenTelemetry"
+    assert "applicationInsights" not in host["logging"]

@@ -20,8 +20,8 @@ from queued_jobs.functions import FunctionsHost, job_blueprint
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_APP = ROOT / "function_app"
 SAMPLE = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
-#: Read by the Functions host (Core Tools locally), not by the app's code.
-HOST_ONLY = {"FUNCTIONS_WORKER_RUNTIME"}
+#: Read by the Functions host (Core Tools locally) or its Python worker, not by the app's code.
+HOST_ONLY = {"FUNCTIONS_WORKER_RUNTIME", "PYTHON_ENABLE_OPENTELEMETRY"}
 #: Set by the platform on every instance, not by the user.
 PLATFORM = {"WEBSITE_INSTANCE_ID"}
 URIS = {
