@@ -23,8 +23,18 @@ from typing import TYPE_CHECKING, Final
 from opentelemetry import trace
 from opentelemetry.context import Context, attach, detach
 from opentelemetry.metrics import MeterProvider, get_meter
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, TracerProvider
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    TracerProvider,
+    TraceState,
+)
 
 from ..models import JobError, JobStatus, QueuedJob, TraceContext
 from . import names
@@ -36,8 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AttemptSpan", "Telemetry", "context_of", "continuing", "trace_context_of"]
 
-_W3C: Final = TraceContextTextMapPropagator()
 _NO_TRACE: Final = trace.INVALID_SPAN_CONTEXT
+_PLACEHOLDERS: Final = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
 #: Attempt ends counted, by the status an attempt leaves its job in.
 _ENDS: Final = {
     JobStatus.SUCCEEDED: names.METRIC_SUCCEEDED,
@@ -84,12 +94,21 @@ def continuing(carried: TraceContext | None) -> Iterator[None]:
 
 
 def _context(carried: TraceContext | None) -> Context | None:
+    """The context whose current span is the remote one ``carried`` names (read from its
+    already checked form, without parsing it again)."""
     if carried is None:
         return None
-    carrier = {"traceparent": carried.traceparent}
-    if carried.tracestate:
-        carrier["tracestate"] = carried.tracestate
-    return _W3C.extract(carrier)
+    parent, state = carried.traceparent, carried.tracestate
+    remote = SpanContext(
+        int(parent[3:35], 16),
+        int(parent[36:52], 16),
+        is_remote=True,
+        trace_flags=TraceFlags(int(parent[53:55], 16)),
+        trace_state=TraceState.from_header([state]) if state else None,
+    )
+    if not remote.is_valid:  # an all-zero id: the W3C says to ignore the header
+        return None
+    return trace.set_span_in_context(NonRecordingSpan(remote))
 
 
 class Telemetry:
@@ -106,12 +125,19 @@ class Telemetry:
     ) -> None:
         from .. import __version__
 
+        self._tracer_provider = tracer_provider
         self.tracer = trace.get_tracer(
             names.INSTRUMENTATION, __version__, tracer_provider=tracer_provider
         )
         self.metrics = JobMetrics(
             get_meter(names.INSTRUMENTATION, __version__, meter_provider=meter_provider)
         )
+
+    def _traced(self) -> bool:
+        """Whether spans go anywhere: a provider was given, or the application set one up
+        (until it does, the global one is a placeholder and every span a no-op)."""
+        provider = self._tracer_provider or trace.get_tracer_provider()
+        return not isinstance(provider, _PLACEHOLDERS)
 
     @contextmanager
     def sending(self, queue: str | None, count: int = 1) -> Iterator[Sending]:
@@ -162,25 +188,19 @@ class Telemetry:
         are for log records. Its queue wait is recorded now."""
         queue, carried = job.queue, job.trace_context
         waited = _waited(job)
-        attributes: dict[str, str | int | float] = {
-            names.SYSTEM: names.SYSTEM_NAME,
-            names.OPERATION_TYPE: "process",
-            names.OPERATION_NAME: "process",
-            names.DESTINATION: queue,
-            names.JOB_ID: job.id,
-            names.JOB_TYPE: job.job_type,
-            names.ATTEMPT: job.attempts,
-            names.QUEUE_WAIT_MS: round(waited * 1000, 3),
-        }
-        if job.correlation_id is not None:
-            attributes[names.CORRELATION_ID] = job.correlation_id
-        span = self.tracer.start_span(
-            f"process {queue}",
-            context=context_of(job),
-            kind=SpanKind.CONSUMER,
-            attributes=attributes,
-            start_time=began,
+        span = (
+            self.tracer.start_span(
+                f"process {queue}",
+                context=_context(carried),
+                kind=SpanKind.CONSUMER,
+                start_time=began,
+            )
+            if self._traced()
+            else trace.INVALID_SPAN
         )
+        recording = span.is_recording()
+        if recording:  # no attributes are made for a span nobody keeps
+            span.set_attributes(_attempt_attributes(job, waited))
         metrics = self.metrics
         metrics.count(names.METRIC_STARTED, job.job_type, queue)
         kind = {names.JOB_TYPE: job.job_type, names.DESTINATION: queue}
@@ -188,19 +208,38 @@ class Telemetry:
         scope = AttemptSpan(span)
         trace_id = None if carried is None else carried.trace_id
         try:
-            with (
-                trace.use_span(span, record_exception=False, set_status_on_exception=False),
-                job_fields(job.id, job.job_type, job.attempts, trace_id),
-            ):
-                yield scope
+            with job_fields(job.id, job.job_type, job.attempts, trace_id):
+                if recording:
+                    with trace.use_span(
+                        span, record_exception=False, set_status_on_exception=False
+                    ):
+                        yield scope
+                else:
+                    yield scope
         except BaseException as exc:
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            if recording:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
             raise
         finally:
             span.end()
             metrics.duration.record((time.time_ns() - began) / 1e9, kind)
             scope.count(metrics, job)
+
+
+def _attempt_attributes(job: QueuedJob, waited: float) -> dict[str, str | int | float]:
+    attributes: dict[str, str | int | float] = {
+        names.SYSTEM: names.SYSTEM_NAME,
+        names.OPERATION_TYPE: "process",
+        names.DESTINATION: job.queue,
+        names.JOB_ID: job.id,
+        names.JOB_TYPE: job.job_type,
+        names.ATTEMPT: job.attempts,
+        names.QUEUE_WAIT_MS: round(waited * 1000, 3),
+    }
+    if job.correlation_id is not None:
+        attributes[names.CORRELATION_ID] = job.correlation_id
+    return attributes
 
 
 def _waited(job: QueuedJob) -> float:
