@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .job import JobType, Owner, Progress, QueuedJob, UtcDatetime
 from .output import OUTPUT_TAIL_LIMIT
 from .status import JobStatus
-from .trace import TraceContext
+from .trace import CarriedTrace
 from .waiting import JobWaiting
 
 __all__ = [
@@ -91,7 +91,7 @@ class JobChange(BaseModel):
     waiting: JobWaiting | None = None
     #: The job's trace context (what it was queued under): what follows from the change
     #: (a webhook's delivery) is traced in the job's trace.
-    trace_context: TraceContext | None = None
+    trace_context: CarriedTrace = None
 
 
 def change_of(job: QueuedJob, *, partition: str, position: str) -> JobChange:

@@ -27,7 +27,7 @@ from ..errors import InvalidInput
 from ._time import UtcDatetime
 from .output import JobOutput
 from .status import AttemptOutcome, JobStatus, check_transition
-from .trace import TraceContext
+from .trace import CarriedTrace
 from .unique import UniqueScope, unique_reservation
 from .waiting import JobWaiting
 
@@ -260,7 +260,7 @@ class QueuedJob(BaseModel):
     cancel_requested: bool = False
     #: The trace context of the span that queued the job (``queued_jobs.telemetry``): each
     #: attempt is traced as its child. ``None`` when nothing traced the enqueue.
-    trace_context: TraceContext | None = None
+    trace_context: CarriedTrace = None
     #: The store's version of this record (an ETag on Azure); ``None`` until stored.
     version: str | None = None
 

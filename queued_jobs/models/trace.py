@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
-__all__ = ["TRACESTATE_LIMIT", "TraceContext"]
+__all__ = ["TRACESTATE_LIMIT", "CarriedTrace", "TraceContext"]
 
 #: The longest ``tracestate`` kept: the W3C limit of 32 members fits in it.
 TRACESTATE_LIMIT = 512
@@ -34,3 +41,17 @@ class TraceContext(BaseModel):
     def span_id(self) -> str:
         """The id of the span that queued the job: 16 hex digits."""
         return self.traceparent[36:52]
+
+
+def _trace_or_none(value: Any, handler: ValidatorFunctionWrapHandler) -> TraceContext | None:
+    """A trace context as stored, or none for one that is not (written by another
+    producer, say): a record is never unreadable for its trace context."""
+    try:
+        found: TraceContext | None = handler(value)
+    except ValidationError:
+        return None
+    return found
+
+
+#: The trace context a record carries: ``None`` when it has none, or none it can read.
+CarriedTrace = Annotated[TraceContext | None, WrapValidator(_trace_or_none)]

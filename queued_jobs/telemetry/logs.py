@@ -109,11 +109,17 @@ _STANDARD: Final = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__d
 }
 
 
+#: Characters that end a line for some readers (Python's ``splitlines``, JavaScript) and
+#: that JSON leaves unescaped outside ASCII.
+_LINE_BREAKS: Final = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per record: ``time`` (UTC, ISO 8601), ``level``, ``logger``,
     ``message``, the job's fields (:data:`JOB_FIELDS`, when set), ``exception`` (its
     traceback) and any ``extra`` fields of the record that JSON can hold (others as their
-    ``repr``). Newlines in a message stay inside its string: one record, one line."""
+    ``repr``). Line breaks in a message stay inside its string, escaped: one record, one
+    line."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
@@ -131,7 +137,8 @@ class JsonLogFormatter(logging.Formatter):
             line["exception"] = record.exc_text
         if record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(line, default=repr, ensure_ascii=False)
+        text = json.dumps(line, default=repr, ensure_ascii=False)
+        return text.translate(_LINE_BREAKS)  # only inside strings: escaped, still JSON
 
 
 def configure_logging(

@@ -37,6 +37,7 @@ from opentelemetry.trace import (
 )
 
 from ..models import JobError, JobStatus, QueuedJob, TraceContext
+from ..models.trace import TRACESTATE_LIMIT
 from . import names
 from .logs import job_fields
 from .metrics import JobMetrics
@@ -67,6 +68,8 @@ def trace_context_of(span: Span) -> TraceContext | None:
         if not found.is_valid:
             return None
     state = found.trace_state.to_header() if found.trace_state else None
+    if state is not None and len(state) > TRACESTATE_LIMIT:  # a caller's: kept to the W3C's
+        state = None
     return TraceContext(
         traceparent=f"00-{found.trace_id:032x}-{found.span_id:016x}-{found.trace_flags:02x}",
         tracestate=state or None,
@@ -153,6 +156,9 @@ class Telemetry:
             attributes[names.DESTINATION] = queue
         if count != 1:
             attributes[names.MESSAGE_COUNT] = count
+        if not self._traced():  # no span: the jobs carry the caller's context, if any
+            yield Sending(self, trace.INVALID_SPAN)
+            return
         name = "send" if queue is None else f"send {queue}"
         with self.tracer.start_as_current_span(
             name, kind=SpanKind.PRODUCER, attributes=attributes

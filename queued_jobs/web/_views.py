@@ -106,6 +106,7 @@ def job_view(request: Request, job: QueuedJob, principal: Principal) -> JobView:
         cancel_requested=job.cancel_requested,
         unique_key=job.unique_key,
         correlation_id=job.correlation_id,
+        trace_id=None if job.trace_context is None else job.trace_context.trace_id,
         tags=list(job.tags),
         custom_data=job.custom_data,
         output_length=None if job.output is None else job.output.length,

@@ -163,6 +163,9 @@ class JobView(BaseModel):
     cancel_requested: bool
     unique_key: str | None
     correlation_id: str | None
+    #: The W3C trace id of the job's spans (its attempts are in the trace of the request
+    #: that queued it): Application Insights' ``operation_Id``. ``null``: nothing traced it.
+    trace_id: str | None = None
     tags: list[str]
     custom_data: dict[str, JsonValue]
     #: How many characters the job has printed (``null``: none); the text is at

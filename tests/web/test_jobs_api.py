@@ -290,3 +290,25 @@ def test_health_and_negotiate_need_a_principal_and_say_what_is_set_up(api: ApiSe
         negotiated = alice.get("/negotiate")
         assert negotiated.status_code == 404
         assert negotiated.json()["code"] == "not_configured"
+
+
+def test_a_callers_trace_context_goes_with_the_job_and_a_malformed_one_is_ignored(
+    api: ApiServer,
+) -> None:
+    # the server runs no OpenTelemetry SDK: the caller's trace context is carried anyway
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    with api.client("alice") as http:
+        for header, carried in [
+            (f"00-{trace_id}-00f067aa0ba902b7-01", trace_id),
+            ("00-" + "0" * 32 + "-00f067aa0ba902b7-01", None),  # an invalid (zero) trace id
+            ("not a traceparent", None),
+            ("00-" + "a" * 5000, None),
+            ("\u00e9\u00e9", None),
+        ]:
+            response = http.post(
+                "/jobs",
+                json={"type": WORK, "request": {"sleeps": [0]}},
+                headers={"traceparent": header.encode("utf-8"), "tracestate": "x" * 600},
+            )
+            assert response.status_code == 202, (header, response.text)
+            assert response.json()["trace_id"] == carried, header
