@@ -11,12 +11,13 @@ import asyncio
 import os
 import socket
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, overload
 
 from pydantic import JsonValue, TypeAdapter, ValidationError
 
+from ._building import JobSpec, JobTarget, build_job
 from ._listing import job_query
 from ._unique import release_unique_key, reserve_unique_key
 from .clock import SYSTEM_CLOCK, Clock
@@ -49,15 +50,14 @@ from .models import (
     TraceContext,
     UniqueScope,
     check_output_position,
-    check_payload,
     is_job_id,
     read_output,
 )
 from .queue_names import QueueNames
-from .queues.base import MAX_DELAY, QueueBroker
+from .queues.base import QueueBroker
 from .repositories._records import problems
 from .repositories.base import DEFAULT_PAGE_SIZE, JobRepository, Page
-from .runner import JobRegistry, JobRunner
+from .runner import JobRegistry
 from .telemetry.logs import library_logger
 from .telemetry.names import METRIC_CANCELLED
 from .waiting import DEFAULT_BACKOFF, Backoff, Pacer
@@ -65,31 +65,8 @@ from .waiting import DEFAULT_BACKOFF, Backoff, Pacer
 __all__ = ["JobClient", "JobSpec"]
 
 log = library_logger("queued_jobs.client")
-JobTarget = str | type[JobRunner[Any, Any]] | Callable[..., Any]
 _TRIES = 5
 R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """One job to start, for :meth:`JobClient.queue_jobs`; the fields are
-    :meth:`JobClient.queue_job`'s arguments (``owner`` defaults to ``"system"``, whose
-    unique keys are its own like any owner's)."""
-
-    job: JobTarget
-    request: Any = None
-    owner: str = "system"
-    priority: Priority = Priority.NORMAL
-    delay: timedelta | None = None
-    run_at: datetime | None = None
-    max_attempts: int | None = None
-    max_run_time: timedelta | None = None
-    unique_key: str | None = None
-    correlation_id: str | None = None
-    tags: Sequence[str] = ()
-    custom_data: dict[str, JsonValue] = field(default_factory=dict)
-    unique_scope: UniqueScope = UniqueScope.OWNER
-    job_id: str | None = None
 
 
 class JobClient:
@@ -167,50 +144,9 @@ class JobClient:
     # --- starting jobs -----------------------------------------------------------------
 
     def _build(self, spec: JobSpec, trace_context: TraceContext | None = None) -> QueuedJob:
-        job_type = self.registry.name_of(spec.job)
-        definition = self.registry.get(job_type)
-        try:
-            request = definition.validate_request(spec.request)
-        except ValidationError as exc:
-            raise InvalidInput(f"invalid request for job type {job_type!r}: {exc}") from exc
-        check_payload(spec.custom_data, "custom_data")
-        now = self.clock.now()
-        if spec.delay is not None and spec.run_at is not None:
-            raise InvalidInput("give a delay or a run-at time, not both")
-        run_at = spec.run_at if spec.delay is None else now + spec.delay
-        scheduled = run_at is not None and run_at - now > MAX_DELAY
-        options: dict[str, Any] = {
-            "queue": self.queues.for_priority(spec.priority),
-            "priority": spec.priority,
-            "run_at": run_at,
-            "max_run_time": spec.max_run_time or definition.max_run_time,
-            "unique_key": spec.unique_key,
-            "unique_scope": spec.unique_scope,
-            "correlation_id": spec.correlation_id,
-            "tags": tuple(spec.tags),
-            "custom_data": dict(spec.custom_data),
-            "status": JobStatus.SCHEDULED if scheduled else JobStatus.QUEUED,
-            "trace_context": trace_context,
-        }
-        attempts = spec.max_attempts or definition.max_attempts
-        if attempts is not None:
-            options["max_attempts"] = attempts
-        if spec.job_id is not None and not is_job_id(spec.job_id):
-            raise InvalidInput(
-                f"job id {spec.job_id!r:.80} is not one: make it with new_job_id(owner)"
-            )
-        try:
-            return QueuedJob.new(
-                owner=spec.owner,
-                job_type=job_type,
-                request=request,
-                now=now,
-                job_id=spec.job_id,
-                **options,
-            )
-        except ValidationError as exc:
-            found = problems(exc).replace(": Value error, ", ": ")
-            raise InvalidInput(f"invalid job options: {found}") from exc
+        return build_job(
+            spec, self.registry, self.queues, now=self.clock.now(), trace_context=trace_context
+        )
 
     async def queue_job(
         self,

@@ -143,7 +143,8 @@ async def claim(
                 delay = max(stored.run_at - pipeline.clock.now(), _ZERO)
                 return Handled(Disposition.RETRY_LATER, stored, delay, reason=_SPREAD)
             if stored.status is not JobStatus.RUNNING:
-                if stored.is_terminal:
+                if stored.is_terminal:  # cancelled as asked, or out of attempts
+                    pipeline.telemetry.metrics.ended(stored)
                     await release_unique_key(pipeline.repository, stored)
                     await limited.forget(pipeline, stored)
                     pipeline.left_ready_queue(stored, claimed=False)

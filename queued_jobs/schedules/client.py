@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import JsonValue, ValidationError
 
-from ..client import JobClient, JobTarget
+from .._building import JobTarget
+from ..client import JobClient
 from ..errors import (
     ConcurrencyConflict,
     CorruptScheduleRecord,

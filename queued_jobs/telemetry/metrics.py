@@ -16,6 +16,7 @@ from typing import Final
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
+from ..models import JobStatus, QueuedJob
 from . import names
 from .logs import library_logger
 
@@ -32,6 +33,11 @@ _COUNTS: Final = {
     names.METRIC_CANCELLED: "Jobs cancelled",
     names.METRIC_TAKEN_OVER: "Jobs taken over from a worker whose lease ran out",
     names.METRIC_DEAD_LETTERED: "Queue messages moved to a dead-letter queue",
+}
+_TERMINAL: Final = {
+    JobStatus.SUCCEEDED: names.METRIC_SUCCEEDED,
+    JobStatus.FAILED: names.METRIC_FAILED,
+    JobStatus.CANCELLED: names.METRIC_CANCELLED,
 }
 #: Bucket bounds (seconds) of both timings: from a millisecond to a day.
 _BUCKETS: Final = (
@@ -84,6 +90,13 @@ class JobMetrics:
             key = ((names.JOB_TYPE, job_type), *key)
         counts = self._counts[name]
         counts[key] = counts.get(key, 0) + amount
+
+    def ended(self, job: QueuedJob) -> None:
+        """Count ``job``, just stored in the status it ends in (succeeded, failed or
+        cancelled; any other is not an end, and is not counted)."""
+        name = _TERMINAL.get(job.status)
+        if name is not None:
+            self.count(name, job.job_type, job.queue)
 
     def counted(self, name: str) -> int:
         """The count ``name`` so far, over every job type and queue."""

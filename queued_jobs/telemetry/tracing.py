@@ -49,12 +49,6 @@ __all__ = ["AttemptSpan", "Telemetry", "context_of", "continuing", "trace_contex
 
 _NO_TRACE: Final = trace.INVALID_SPAN_CONTEXT
 _PLACEHOLDERS: Final = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
-#: Attempt ends counted, by the status an attempt leaves its job in.
-_ENDS: Final = {
-    JobStatus.SUCCEEDED: names.METRIC_SUCCEEDED,
-    JobStatus.FAILED: names.METRIC_FAILED,
-    JobStatus.CANCELLED: names.METRIC_CANCELLED,
-}
 _RETRIED: Final = (JobStatus.QUEUED, JobStatus.SCHEDULED)
 _STATUS_TEXT: Final = 500
 
@@ -308,8 +302,7 @@ class AttemptSpan:
         stored = self._ended
         if stored is None:
             return
-        name = _ENDS.get(stored.status)
-        if name is None and self._failed and stored.status in _RETRIED:
-            name = names.METRIC_RETRIED
-        if name is not None:
-            metrics.count(name, job.job_type, job.queue)
+        if stored.is_terminal:
+            metrics.ended(stored)
+        elif self._failed and stored.status in _RETRIED:
+            metrics.count(names.METRIC_RETRIED, job.job_type, job.queue)

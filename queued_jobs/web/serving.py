@@ -80,19 +80,25 @@ def serve(
         if not isinstance(app, str):
             raise ConfigurationError("--reload needs the app's import path (module:attribute)")
         os.environ[APP_ENV] = app
-        uvicorn.run(
+        _run(
             f"{__name__}:from_environment",
+            host,
+            port,
+            log_level,
+            log_format,
             factory=True,
-            host=host,
-            port=port,
             reload=True,
-            log_level=log_level,
-            log_config=_log_config(log_format),
-            timeout_graceful_shutdown=_GRACE_SECONDS,
         )
         return
     web = web_app_from_settings(load_app(app) if isinstance(app, str) else app)
     keep_presence(web)
+    _run(web, host, port, log_level, log_format)
+
+
+def _run(
+    web: FastAPI | str, host: str, port: int, log_level: str, log_format: str, **more: Any
+) -> None:
+    """uvicorn serving ``web`` until signalled, logging as ``log_format`` says."""
     uvicorn.run(
         web,
         host=host,
@@ -100,6 +106,7 @@ def serve(
         log_level=log_level,
         log_config=_log_config(log_format),
         timeout_graceful_shutdown=_GRACE_SECONDS,
+        **more,
     )
 
 
@@ -112,11 +119,4 @@ def serve_demo(
     check_loopback(host)
     shown = f"[{host}]" if ":" in host else host
     web = demo_web_app(directory, base_url=f"http://{shown}:{port}")
-    uvicorn.run(
-        web,
-        host=host,
-        port=port,
-        log_level=log_level,
-        log_config=_log_config(log_format),
-        timeout_graceful_shutdown=_GRACE_SECONDS,
-    )
+    _run(web, host, port, log_level, log_format)

@@ -145,3 +145,20 @@ def test_a_job_queued_by_a_request_and_run_by_a_worker_is_one_trace(tmp_path: Pa
     assert "tests.traced" in loggers
     assert "queued_jobs.job" in loggers
     assert any(name.startswith("queued_jobs.execution") for name in loggers), loggers
+
+
+def test_serve_writes_json_lines_its_own_and_uvicorns(tmp_path: Path) -> None:
+    env = {"QJ_TRACE_DB": str(tmp_path / "jobs.db")}
+    log = tmp_path / "server.log"
+    server = start_api_server(APP, env, log, options=("--log-format", "json"))
+    try:
+        with server.client("alice") as http:
+            assert http.get("/jobs", params={"limit": 1}).status_code == 200
+    finally:
+        server.stop()
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    loggers = {line["logger"] for line in lines}
+    assert {"uvicorn.error", "uvicorn.access"} <= loggers, loggers
+    (access,) = [x for x in lines if x["logger"] == "uvicorn.access" and "/jobs" in x["message"]]
+    assert "GET /jobs" in access["message"] and access["level"] == "INFO"
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)

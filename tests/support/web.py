@@ -74,9 +74,15 @@ def _api_keys() -> tuple[dict[str, str], str]:
 
 
 def start_api_server(
-    app_path: str, env: dict[str, str], log: Path, *, auth: str = "api-keys"
+    app_path: str,
+    env: dict[str, str],
+    log: Path,
+    *,
+    auth: str = "api-keys",
+    options: tuple[str, ...] = ("--log-level", "warning"),
 ) -> ApiServer:
-    """``python -m queued_jobs serve APP`` with ``env``; returns once it answers."""
+    """``python -m queued_jobs serve APP`` with ``env`` and ``options``; returns once it
+    answers."""
     [port] = free_ports(1)
     keys, entries = _api_keys()
     full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT), "QUEUED_JOBS_WEB_AUTH": auth}
@@ -85,7 +91,7 @@ def start_api_server(
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "queued_jobs", "serve", app_path,
-             "--port", str(port), "--log-level", "warning"],
+             "--port", str(port), *options],
             cwd=ROOT,
             env=full_env,
             stdout=out,

@@ -40,9 +40,7 @@ async def test_depths_are_read_when_collected_and_dead_letters_counted() -> None
         running = asyncio.create_task(worker.run())
         try:
             await client.broker.queue(HIGH).send("not a job message")
-            await until(
-                lambda: names.METRIC_DEAD_LETTERED in recorded.metrics(), "the dead letter"
-            )
+            await until(lambda: names.METRIC_DEAD_LETTERED in recorded.metrics(), "the dead letter")
             # collected from another thread, as a metrics exporter does: the depths are
             # read on the worker's loop
             collected = await asyncio.to_thread(recorded.metrics)
