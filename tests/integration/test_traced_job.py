@@ -160,5 +160,6 @@ def test_serve_writes_json_lines_its_own_and_uvicorns(tmp_path: Path) -> None:
     loggers = {line["logger"] for line in lines}
     assert {"uvicorn.error", "uvicorn.access"} <= loggers, loggers
     (access,) = [x for x in lines if x["logger"] == "uvicorn.access" and "/jobs" in x["message"]]
-    assert "GET /jobs" in access["message"] and access["level"] == "INFO"
+    assert "GET /jobs" in access["message"]
+    assert access["level"] == "INFO"
     assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
