@@ -22,10 +22,8 @@ from .._unique import release_unique_key
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import (
     ConcurrencyConflict,
-    CorruptJobRecord,
     InvalidInput,
     InvalidJobRecord,
-    JobNotFound,
     PayloadTooDeep,
     PayloadTooLarge,
     PermanentError,
@@ -39,13 +37,12 @@ from ..queue_names import QueueNames
 from ..queues.base import MAX_DELAY, QueueBroker
 from ..repositories.base import JobRepository
 from ..runner import AlreadyRunning, JobDefinition, JobRegistry, JobRunner
-from ..telemetry import AttemptSpan
+from ..telemetry import AttemptSpan, job_fields
 from ..telemetry.logs import library_logger
-from ..telemetry.names import METRIC_FAILED
-from . import already_running, claiming
+from . import already_running, claiming, poison
 from .aftermath import after_attempt, log_unrunnable
 from .attempts import attempt_record, counted_failures
-from .handled import Disposition, Handled, unworkable
+from .handled import Disposition, Handled
 from .hooks import call_hook, is_noop
 from .isolation import Halted, Isolation
 from .messages import UnreadableMessage, decode_message, encode_job_id, encode_message
@@ -71,7 +68,6 @@ class SelectiveListener(Protocol):
 
 
 _ZERO = timedelta(0)
-_CLAIM_TRIES = 5
 _EARLY = timedelta(seconds=1)
 _SPREAD = "taken over from a dead worker: queued again after a random delay"
 
@@ -221,6 +217,32 @@ class Pipeline:
         A job whose stored record cannot be read (``CorruptJobRecord``), or would not be
         stored again by the write gate, cannot be claimed: its message is dead-lettered,
         the job named in an ERROR log, rather than redelivered every lease forever."""
+        # log lines of the claim name the job (its attempt's then name the attempt too)
+        known = snapshot if snapshot is not None and snapshot.id == job_id else None
+        with job_fields(job_id, None if known is None else known.job_type):
+            return await self._handle_job(
+                job_id,
+                snapshot,
+                renew_message=renew_message,
+                halt=halt,
+                send_retries=send_retries,
+                due_now=due_now,
+                isolation=isolation,
+                spread_suspects=spread_suspects,
+            )
+
+    async def _handle_job(
+        self,
+        job_id: str,
+        snapshot: QueuedJob | None,
+        *,
+        renew_message: Callable[[], Awaitable[None]] | None,
+        halt: asyncio.Event | None,
+        send_retries: bool,
+        due_now: bool,
+        isolation: Isolation | None,
+        spread_suspects: bool,
+    ) -> Handled:
         began = time.time_ns()  # an attempt's span starts with its claim
         if isolation is None:
             claimed = await claiming.claim_or_dead_letter(
@@ -259,49 +281,15 @@ class Pipeline:
         return claimed
 
     async def fail_poisoned(self, body: str, reason: str) -> Handled:
-        """A message that failed delivery too often: its job fails with ``reason``.
+        """A message that failed delivery too often: its job fails with ``reason``
+        (:func:`.poison.fail_poisoned`)."""
+        return await poison.fail_poisoned(self, body, reason)
 
-        Only a message this store sent (signed with its key) can fail a job: a body that
-        merely names one (anyone may write one into a poison queue) is dead-lettered and
-        the job left to its record's course (the sweep and takeovers still watch it)."""
-        try:
-            message = decode_message(body, await self.repository.message_key())
-        except UnreadableMessage as exc:
-            return Handled(Disposition.DEAD_LETTER, reason=str(exc))
-        if not message.signed:
-            log.error(
-                "job %s: a poison message not sent by this store; job left as is", message.job_id
-            )
-            return Handled(
-                Disposition.DEAD_LETTER,
-                reason=f"names job {message.job_id} but was not sent by this store: the job "
-                "is left as it is",
-            )
-        error = JobError(type="queued_jobs.PoisonMessage", message=reason)
-        for _ in range(_CLAIM_TRIES):
-            try:
-                job = await self.repository.get(message.job_id)
-            except JobNotFound:
-                return Handled(Disposition.ACK, reason="job gone")
-            except CorruptJobRecord as exc:
-                return unworkable(message.job_id, exc)
-            if job.is_terminal:
-                return Handled(Disposition.ACK, job, reason="already finished")
-            now = self.clock.now()
-            failed = job.transition(
-                JobStatus.FAILED, now=now, completed_at=now, error=error, **NO_LEASE
-            )
-            try:
-                stored = await self._finish(failed)
-            except ConcurrencyConflict:
-                continue
-            except InvalidInput as exc:
-                return unworkable(message.job_id, exc)
-            self.telemetry.metrics.count(METRIC_FAILED, job.job_type, job.queue)
-            return Handled(Disposition.ACK, stored, reason=reason)
-        return Handled(Disposition.RETRY_LATER, delay=_EARLY, reason="kept changing")
-
-    # --- claiming ----------------------------------------------------------------------
+    async def finish(self, job: QueuedJob) -> QueuedJob:
+        """Store ``job``'s change that no attempt writes, then let its hooks hear it."""
+        stored = await self.repository.update(job)
+        await self._finish_hooks(stored)
+        return stored
 
     # --- running -----------------------------------------------------------------------
 
@@ -530,11 +518,6 @@ class Pipeline:
         return True
 
     # --- status changes ----------------------------------------------------------------
-
-    async def _finish(self, job: QueuedJob) -> QueuedJob:
-        stored = await self.repository.update(job)
-        await self._finish_hooks(stored)
-        return stored
 
     async def _finish_hooks(self, stored: QueuedJob) -> None:
         if stored.is_terminal:

@@ -42,8 +42,8 @@ LogFormat = Literal["text", "json"]
 @dataclass(frozen=True, slots=True)
 class _CurrentJob:
     job_id: str
-    job_type: str
-    attempt: int
+    job_type: str | None
+    attempt: int | None
     #: The trace id the job was queued in (a job's lines say it even when nothing in this
     #: process traces).
     trace_id: str | None
@@ -54,10 +54,14 @@ _current: ContextVar[_CurrentJob | None] = ContextVar("queued_jobs_current_job",
 
 @contextmanager
 def job_fields(
-    job_id: str, job_type: str, attempt: int, trace_id: str | None = None
+    job_id: str,
+    job_type: str | None = None,
+    attempt: int | None = None,
+    trace_id: str | None = None,
 ) -> Iterator[None]:
     """Within the block, log records of this task (and of tasks it starts) are about the
-    job ``job_id``."""
+    job ``job_id`` (of ``job_type``, in ``attempt``, traced in ``trace_id``: each
+    ``None`` while not known)."""
     token = _current.set(_CurrentJob(job_id, job_type, attempt, trace_id))
     try:
         yield
