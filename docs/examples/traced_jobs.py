@@ -63,4 +63,5 @@ logging.getLogger("queued_jobs.execution").addHandler(handler)
 logging.getLogger("queued_jobs.execution").setLevel(logging.INFO)
 asyncio.run(main())
 (failed,) = [line for line in lines.getvalue().splitlines() if "attempt 1 failed" in line]
-print("the log line names its job and trace:", trace_id() in failed and '"job_attempt": 1' in failed)
+named = trace_id() in failed and '"job_attempt": 1' in failed
+print("the log line names its job and trace:", named)
