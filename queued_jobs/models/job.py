@@ -149,6 +149,11 @@ QueueName = Annotated[str, AfterValidator(_queue_name)]
 JobType = Annotated[str, Field(max_length=256), AfterValidator(_job_type)]
 
 
+def _is_none(value: object) -> bool:
+    """Left out of a record's JSON when unset: a record without it stays as it was."""
+    return value is None
+
+
 class Priority(StrEnum):
     """A priority band; each band has its own queue."""
 
@@ -260,7 +265,7 @@ class QueuedJob(BaseModel):
     cancel_requested: bool = False
     #: The trace context of the span that queued the job (``queued_jobs.telemetry``): each
     #: attempt is traced as its child. ``None`` when nothing traced the enqueue.
-    trace_context: CarriedTrace = None
+    trace_context: Annotated[CarriedTrace, Field(exclude_if=_is_none)] = None
     #: The store's version of this record (an ETag on Azure); ``None`` until stored.
     version: str | None = None
 

@@ -29,7 +29,12 @@ class TraceContext(BaseModel):
     #: ``version-traceid-parentid-flags``, lowercase hex (version ``00``).
     traceparent: Annotated[str, Field(pattern=r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")]
     tracestate: Annotated[
-        str | None, Field(max_length=TRACESTATE_LIMIT, pattern=r"^[\x20-\x7e]*$")
+        str | None,
+        Field(
+            max_length=TRACESTATE_LIMIT,
+            pattern=r"^[\x20-\x7e]*$",
+            exclude_if=lambda state: state is None,  # most contexts have none
+        ),
     ] = None
 
     @property
